@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const boolean = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * Every environment variable the service reads, described once. The README's configuration
+ * table mirrors these descriptions.
+ */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(5000).describe('HTTP port of the API'),
+  HOST: z.string().default('0.0.0.0').describe('Interface the API listens on'),
+  LOG_LEVEL: z
+    .enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'])
+    .default('info'),
+  LOG_FORMAT: z
+    .enum(['json', 'pretty'])
+    .optional()
+    .describe('Defaults to pretty on a terminal outside production, JSON otherwise'),
+  TRUST_PROXY: optionalString.describe(
+    "Express 'trust proxy' setting (e.g. 1, loopback) so client addresses come from X-Forwarded-For",
+  ),
+
+  DATABASE_URL: optionalString.describe(
+    'PostgreSQL URL; unset → embedded PostgreSQL (PGlite) in DATA_DIR',
+  ),
+  DATABASE_POOL_MAX: positiveInt.max(200).default(10),
+  DATA_DIR: z.string().default('./data').describe('Embedded database, generated secrets, .eml mail'),
+
+  REDIS_URL: optionalString.describe('Redis URL; unset (and no REDIS_HOST) → in-process queue and cache'),
+  REDIS_HOST: optionalString,
+  REDIS_PORT: positiveInt.max(65535).optional(),
+  REDIS_PREFIX: z.string().min(1).default('ops').describe('Prefix of every Redis key and queue'),
+
+  JWT_SECRET: optionalString.pipe(
+    z.string().min(32, 'must be at least 32 characters (256 bits)').optional(),
+  ),
+  JWT_ISSUER: z.string().min(1).default('order-service'),
+  JWT_AUDIENCE: z.string().min(1).default('order-service-api'),
+  ACCESS_TOKEN_TTL_SECONDS: positiveInt.max(900, 'must be at most 900 (15 minutes)').default(900),
+  REFRESH_TOKEN_TTL_SECONDS: positiveInt.default(30 * 24 * 3600),
+
+  ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
+  ADMIN_PASSWORD: optionalString.pipe(z.string().min(8).max(128).optional()),
+
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: positiveInt.default(10),
+  LOGIN_MAX_FAILURES_PER_IP: positiveInt.default(100),
+  LOGIN_FAILURE_WINDOW_SECONDS: positiveInt.default(900),
+  ORDER_RATE_LIMIT_PER_MINUTE: positiveInt.default(120),
+
+  CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD')
+    .default('USD'),
+  SEED_DEMO_DATA: boolean.optional().describe('Seed a demo catalog when empty; default on only in the embedded default'),
+  PAYMENT_DECLINE_ABOVE_CENTS: z.coerce.number().int().min(0).optional(),
+  WORKER_CONCURRENCY: positiveInt.max(100).default(5),
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
+
+  SMTP_URL: optionalString.pipe(z.url().optional()),
+  EMAIL_USER: optionalString,
+  EMAIL_PASS: optionalString,
+  MAIL_FROM: z.string().default('Order Service <no-reply@order-service.local>'),
+
+  /** The original spec's MongoDB setting; PostgreSQL replaced it. Accepted and ignored. */
+  MONGO_URI: optionalString,
+});
+
+export type Env = z.infer<typeof envSchema>;

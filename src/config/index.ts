@@ -1,0 +1,118 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { envSchema, type Env } from './env.schema.js';
+
+export class ConfigError extends Error {}
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  http: { port: number; host: string; trustProxy: string | undefined };
+  log: { level: Env['LOG_LEVEL']; format: 'json' | 'pretty' };
+  /** `url` undefined → embedded PGlite in `dataDir`. */
+  db: { url: string | undefined; poolMax: number };
+  dataDir: string;
+  /** `url` undefined → in-process queue and cache. */
+  redis: { url: string | undefined; prefix: string };
+  jwt: {
+    secret: string | undefined;
+    issuer: string;
+    audience: string;
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+  };
+  admin: { email: string | undefined; password: string | undefined };
+  limits: {
+    loginFailuresPerAccount: number;
+    loginFailuresPerIp: number;
+    loginWindowSeconds: number;
+    ordersPerMinute: number;
+  };
+  currency: string;
+  seedDemoData: boolean;
+  payment: { declineAboveCents: number | undefined };
+  worker: { concurrency: number; metricsPort: number };
+  mail: {
+    smtpUrl: string | undefined;
+    gmail: { user: string; pass: string } | undefined;
+    from: string;
+  };
+}
+
+/** Reads `.env` (if present) under the real environment: variables already set win. */
+function readEnvironment(source: NodeJS.ProcessEnv, dotenvPath: string | undefined): NodeJS.ProcessEnv {
+  if (!dotenvPath || !existsSync(dotenvPath)) return source;
+  return { ...parseEnv(readFileSync(dotenvPath, 'utf8')), ...source };
+}
+
+function firstProblem(error: { issues: readonly { path: PropertyKey[]; message: string }[] }): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid configuration';
+  return `${issue.path.map(String).join('.')}: ${issue.message}`;
+}
+
+function redisUrl(env: Env): string | undefined {
+  if (env.REDIS_URL) return env.REDIS_URL;
+  if (env.REDIS_HOST) return `redis://${env.REDIS_HOST}:${env.REDIS_PORT ?? 6379}`;
+  return undefined;
+}
+
+/**
+ * Parses and validates the environment once. Throws `ConfigError` whose message is one line
+ * naming the offending variable, so start-up can print it and stop.
+ */
+export function loadConfig(
+  source: NodeJS.ProcessEnv = process.env,
+  dotenvPath: string | undefined = path.resolve('.env'),
+): Readonly<Config> {
+  const parsed = envSchema.safeParse(readEnvironment(source, dotenvPath));
+  if (!parsed.success) throw new ConfigError(`Invalid configuration: ${firstProblem(parsed.error)}`);
+  const env = parsed.data;
+
+  if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
+    throw new ConfigError('Invalid configuration: JWT_SECRET is required when NODE_ENV=production');
+  }
+  if (env.EMAIL_USER && !env.EMAIL_PASS) {
+    throw new ConfigError('Invalid configuration: EMAIL_PASS is required when EMAIL_USER is set');
+  }
+  if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {
+    throw new ConfigError('Invalid configuration: ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
+  }
+
+  const embedded = !env.DATABASE_URL;
+  const config: Config = {
+    env: env.NODE_ENV,
+    http: { port: env.PORT, host: env.HOST, trustProxy: env.TRUST_PROXY },
+    log: {
+      level: env.LOG_LEVEL,
+      format: env.LOG_FORMAT ?? (env.NODE_ENV !== 'production' && process.stdout.isTTY ? 'pretty' : 'json'),
+    },
+    db: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
+    dataDir: path.resolve(env.DATA_DIR),
+    redis: { url: redisUrl(env), prefix: env.REDIS_PREFIX },
+    jwt: {
+      secret: env.JWT_SECRET,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      accessTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+    },
+    admin: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
+    limits: {
+      loginFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      loginFailuresPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
+      loginWindowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
+      ordersPerMinute: env.ORDER_RATE_LIMIT_PER_MINUTE,
+    },
+    currency: env.CURRENCY,
+    seedDemoData: env.SEED_DEMO_DATA ?? embedded,
+    payment: { declineAboveCents: env.PAYMENT_DECLINE_ABOVE_CENTS },
+    worker: { concurrency: env.WORKER_CONCURRENCY, metricsPort: env.WORKER_METRICS_PORT },
+    mail: {
+      smtpUrl: env.SMTP_URL,
+      gmail: env.EMAIL_USER && env.EMAIL_PASS ? { user: env.EMAIL_USER, pass: env.EMAIL_PASS } : undefined,
+      from: env.MAIL_FROM,
+    },
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,123 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { errorFields, type Logger } from '../platform/logger.js';
+import { AppError, RateLimitedError, ServiceUnavailableError, type ErrorKind } from '../shared/errors.js';
+
+const STATUS_BY_KIND: Record<ErrorKind, number> = {
+  validation: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unprocessable: 422,
+  rate_limited: 429,
+  unavailable: 503,
+};
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export interface Problem {
+  status: number;
+  code: string;
+  detail: string;
+  errors?: readonly object[];
+}
+
+export function sendProblem(res: Response, problem: Problem): void {
+  res
+    .status(problem.status)
+    .type('application/problem+json')
+    .json({
+      type: `/problems/${problem.code.toLowerCase().replaceAll('_', '-')}`,
+      title: TITLES[problem.status] ?? 'Error',
+      status: problem.status,
+      detail: problem.detail,
+      code: problem.code,
+      ...(problem.errors ? { errors: problem.errors } : {}),
+    });
+}
+
+/** Errors raised by express.json() (body-parser) carry a `type` and an HTTP status. */
+function bodyParserProblem(error: { type?: unknown; status?: unknown }): Problem | undefined {
+  switch (error.type) {
+    case 'entity.too.large':
+      return { status: 413, code: 'PAYLOAD_TOO_LARGE', detail: 'The request body is larger than 100 KB' };
+    case 'entity.parse.failed':
+      return { status: 400, code: 'MALFORMED_JSON', detail: 'The request body is not valid JSON' };
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'The request body must be UTF-8 JSON' };
+    default:
+      return typeof error.status === 'number' && error.status >= 400 && error.status < 500
+        ? { status: error.status, code: 'BAD_REQUEST', detail: 'The request could not be read' }
+        : undefined;
+  }
+}
+
+/**
+ * The single place that turns an error into an HTTP answer. Known errors keep their code and
+ * message; anything else is logged with its stack and answered with a bare 500 that carries
+ * only the request id.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    if (error instanceof AppError) {
+      if (error instanceof RateLimitedError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+      if (error instanceof ServiceUnavailableError) {
+        res.setHeader('Retry-After', '5');
+        logger.warn('dependency unavailable', { dependency: error.dependency, requestId: req.requestId });
+      }
+      sendProblem(res, {
+        status: STATUS_BY_KIND[error.kind],
+        code: error.code,
+        detail: error.message,
+        ...(error.errors ? { errors: error.errors } : {}),
+      });
+      return;
+    }
+    const parserProblem = bodyParserProblem(error as { type?: unknown; status?: unknown });
+    if (parserProblem) {
+      sendProblem(res, parserProblem);
+      return;
+    }
+    logger.error('unhandled error', { ...errorFields(error), requestId: req.requestId, path: req.originalUrl });
+    sendProblem(res, {
+      status: 500,
+      code: 'INTERNAL_ERROR',
+      detail: `Something went wrong on our side. Quote request id ${req.requestId} when reporting it.`,
+    });
+  };
+}
+
+export const notFound: RequestHandler = (req, res) => {
+  sendProblem(res, { status: 404, code: 'NOT_FOUND', detail: `No route for ${req.method} ${req.path}` });
+};
+
+/** Bodies must be JSON: a POST/PUT/PATCH that sends a body of another type gets 415. */
+export const requireJsonBody: RequestHandler = (req, res, next) => {
+  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (hasBody && !req.is(['application/json', 'application/*+json'])) {
+    sendProblem(res, {
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      detail: 'Send the request body as application/json',
+    });
+    return;
+  }
+  next();
+};

@@ -1,0 +1,44 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Logger } from '../platform/logger.js';
+import { runWithContext } from '../platform/request-context.js';
+
+// A client-supplied id is echoed only if it is short and plain, so it cannot forge log lines.
+const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Gives every request an id (echoed in `X-Request-Id`) that every log line of the request carries. */
+export function requestContext(): RequestHandler {
+  return (req, res, next) => {
+    const offered = req.get('x-request-id');
+    const requestId = offered && CLIENT_REQUEST_ID.test(offered) ? offered : randomUUID();
+    req.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    runWithContext({ requestId }, next);
+  };
+}
+
+/** One log line per request, written when the response has been sent. */
+export function accessLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.info('request', {
+        method: req.method,
+        route: routeOf(req),
+        path: req.originalUrl.split('?')[0],
+        status: res.statusCode,
+        durationMs: Math.round(durationMs * 10) / 10,
+        requestId: req.requestId,
+        userId: req.auth?.userId,
+      });
+    });
+    next();
+  };
+}
+
+/** The matched route pattern (`/api/orders/:id`), not the raw path, so logs and metrics group well. */
+export function routeOf(req: Parameters<RequestHandler>[0]): string {
+  const route = req.route as { path?: string } | undefined;
+  return route?.path ? `${req.baseUrl}${route.path}` : 'unmatched';
+}

@@ -1,0 +1,90 @@
+import type { Queryable } from '../../platform/db/index.js';
+import type { Role } from '../../shared/principal.js';
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  createdAt: Date;
+}
+
+export interface UserWithPassword extends User {
+  passwordHash: string;
+}
+
+const USER_COLUMNS = 'id, email, name, role, created_at AS "createdAt"';
+
+export async function insertUser(
+  db: Queryable,
+  user: { email: string; name: string; role: Role; passwordHash: string },
+): Promise<User | undefined> {
+  // ON CONFLICT on the lower(email) index: a concurrent duplicate registration returns no row.
+  const { rows } = await db.query<User>(
+    `INSERT INTO users (email, name, role, password_hash) VALUES ($1, $2, $3, $4)
+     ON CONFLICT ((lower(email))) DO NOTHING
+     RETURNING ${USER_COLUMNS}`,
+    [user.email, user.name, user.role, user.passwordHash],
+  );
+  return rows[0];
+}
+
+export async function findUserByEmail(db: Queryable, email: string): Promise<UserWithPassword | undefined> {
+  const { rows } = await db.query<UserWithPassword>(
+    `SELECT ${USER_COLUMNS}, password_hash AS "passwordHash" FROM users WHERE lower(email) = lower($1)`,
+    [email],
+  );
+  return rows[0];
+}
+
+export async function findUserById(db: Queryable, id: string): Promise<User | undefined> {
+  const { rows } = await db.query<User>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
+  return rows[0];
+}
+
+export async function insertRefreshToken(
+  db: Queryable,
+  token: { userId: string; familyId: string; tokenHash: string; ttlSeconds: number },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
+     VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
+    [token.userId, token.familyId, token.tokenHash, token.ttlSeconds],
+  );
+}
+
+/**
+ * Marks a live token used and returns it; the guard makes this succeed for exactly one
+ * caller even when the same token is presented concurrently.
+ */
+export async function claimRefreshToken(
+  db: Queryable,
+  tokenHash: string,
+): Promise<{ userId: string; familyId: string } | undefined> {
+  const { rows } = await db.query<{ userId: string; familyId: string }>(
+    `UPDATE refresh_tokens SET used_at = now()
+     WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+     RETURNING user_id AS "userId", family_id AS "familyId"`,
+    [tokenHash],
+  );
+  return rows[0];
+}
+
+export async function findRefreshToken(
+  db: Queryable,
+  tokenHash: string,
+): Promise<{ familyId: string; used: boolean } | undefined> {
+  const { rows } = await db.query<{ familyId: string; used: boolean }>(
+    `SELECT family_id AS "familyId", used_at IS NOT NULL AS used FROM refresh_tokens WHERE token_hash = $1`,
+    [tokenHash],
+  );
+  return rows[0];
+}
+
+export async function revokeFamily(db: Queryable, familyId: string): Promise<number> {
+  const { rowCount } = await db.query(
+    'UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL',
+    [familyId],
+  );
+  return rowCount;
+}

@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { Database, Queryable } from '../../platform/db/index.js';
+import type { Logger } from '../../platform/logger.js';
+import type { RateLimiter } from '../../platform/rate-limit.js';
+import { ConflictError, UnauthenticatedError } from '../../shared/errors.js';
+import type { Principal, Role } from '../../shared/principal.js';
+import * as repo from './auth.repository.js';
+import type { User } from './auth.repository.js';
+import { burnPasswordCheck, hashPassword, verifyPassword } from './passwords.js';
+import { generateRefreshToken, hashRefreshToken, type AccessTokens } from './tokens.js';
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+}
+
+export interface Session extends TokenPair {
+  user: User;
+}
+
+export interface AuthServiceDeps {
+  db: Database;
+  accessTokens: AccessTokens;
+  refreshTtlSeconds: number;
+  /** Failed logins per account (lower-cased email) and per client address. */
+  loginLimits: { perAccount: RateLimiter; perAddress: RateLimiter };
+  logger: Logger;
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;
+
+export function createAuthService(deps: AuthServiceDeps) {
+  const { db, accessTokens, loginLimits, logger } = deps;
+
+  async function issueTokens(user: { id: string; role: Role }, familyId: string, tx: Queryable = db): Promise<TokenPair> {
+    const refreshToken = generateRefreshToken();
+    await repo.insertRefreshToken(tx, {
+      userId: user.id,
+      familyId,
+      tokenHash: hashRefreshToken(refreshToken),
+      ttlSeconds: deps.refreshTtlSeconds,
+    });
+    const accessToken = await accessTokens.sign({ userId: user.id, role: user.role });
+    return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: accessTokens.ttlSeconds };
+  }
+
+  async function register(input: { email: string; password: string; name: string }): Promise<Session> {
+    const passwordHash = await hashPassword(input.password);
+    // Clients never choose their role: every registration is a customer.
+    const user = await repo.insertUser(db, { email: input.email, name: input.name, role: 'customer', passwordHash });
+    if (!user) throw new ConflictError('EMAIL_TAKEN', 'An account with this email already exists');
+    logger.info('user registered', { userId: user.id });
+    return { user, ...(await issueTokens(user, randomUUID())) };
+  }
+
+  async function login(input: { email: string; password: string }, clientAddress: string): Promise<Session> {
+    const accountKey = input.email.toLowerCase();
+    await loginLimits.perAccount.assertNotExceeded(accountKey);
+    await loginLimits.perAddress.assertNotExceeded(clientAddress);
+
+    const found = await repo.findUserByEmail(db, input.email);
+    if (!found) await burnPasswordCheck(input.password);
+    if (!found || !(await verifyPassword(found.passwordHash, input.password))) {
+      await Promise.all([loginLimits.perAccount.penalize(accountKey), loginLimits.perAddress.penalize(clientAddress)]);
+      logger.info('login failed', { reason: found ? 'wrong password' : 'unknown email' });
+      throw new UnauthenticatedError('INVALID_CREDENTIALS', 'Email or password is incorrect');
+    }
+    await loginLimits.perAccount.reset(accountKey);
+    const { passwordHash: _hash, ...user } = found;
+    // Each login starts its own token family, so logging out one device leaves the others signed in.
+    return { user, ...(await issueTokens(user, randomUUID())) };
+  }
+
+  /**
+   * Rotates a refresh token. A token that was already rotated is treated as stolen (RFC 9700
+   * §4.14.2): its whole family is revoked, the newest token included. Two concurrent refreshes
+   * with the same token look exactly like that, so one of them wins and the loser revokes the
+   * family; the client must sign in again. That is the safe side of an ambiguous case.
+   */
+  async function refresh(refreshToken: string): Promise<TokenPair> {
+    const tokenHash = hashRefreshToken(refreshToken);
+    const outcome = await db.transaction(async (tx) => {
+      const claimed = await repo.claimRefreshToken(tx, tokenHash);
+      if (claimed) {
+        const user = await repo.findUserById(tx, claimed.userId);
+        return user ? { tokens: await issueTokens(user, claimed.familyId, tx) } : { tokens: undefined };
+      }
+      const known = await repo.findRefreshToken(tx, tokenHash);
+      if (known?.used) {
+        const revoked = await repo.revokeFamily(tx, known.familyId);
+        return { tokens: undefined, reuseOf: known.familyId, revoked };
+      }
+      return { tokens: undefined };
+    });
+    if ('reuseOf' in outcome) {
+      logger.warn('refresh token reuse detected; token family revoked', { familyId: outcome.reuseOf, revoked: outcome.revoked });
+    }
+    if (!outcome.tokens) throw new UnauthenticatedError('INVALID_REFRESH_TOKEN', 'The refresh token is invalid, expired or revoked');
+    return outcome.tokens;
+  }
+
+  /** Revokes the family of the presented token. Unknown or already revoked tokens are fine: logout is idempotent. */
+  async function logout(refreshToken: string): Promise<void> {
+    const known = await repo.findRefreshToken(db, hashRefreshToken(refreshToken));
+    if (known) await repo.revokeFamily(db, known.familyId);
+  }
+
+  async function getUser(principal: Principal): Promise<User> {
+    const user = await repo.findUserById(db, principal.userId);
+    // The token outlived its account: treat the caller as signed out.
+    if (!user) throw new UnauthenticatedError();
+    return user;
+  }
+
+  async function authenticate(accessToken: string): Promise<Principal> {
+    const principal = await accessTokens.verify(accessToken);
+    if (!principal) throw new UnauthenticatedError('UNAUTHENTICATED', 'The access token is invalid or expired');
+    return principal;
+  }
+
+  return { register, login, refresh, logout, getUser, authenticate };
+}

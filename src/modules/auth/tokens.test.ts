@@ -1,0 +1,83 @@
+import { SignJWT, UnsecuredJWT } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { createAccessTokens, generateRefreshToken, hashRefreshToken } from './tokens.js';
+
+const settings = { secret: 's'.repeat(48), issuer: 'order-service', audience: 'order-service-api', ttlSeconds: 900 };
+const tokens = createAccessTokens(settings);
+const key = new TextEncoder().encode(settings.secret);
+const principal = { userId: '6f1c1f39-4a3c-4d53-9d7e-3c2f1f0b8a11', role: 'customer' as const };
+
+function claims(overrides: Record<string, unknown> = {}) {
+  return { role: 'customer', typ: 'access', ...overrides };
+}
+
+function forge(options: { alg?: string; secret?: Uint8Array; payload?: Record<string, unknown>; iss?: string; aud?: string; exp?: number | string } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT(options.payload ?? claims())
+    .setProtectedHeader({ alg: options.alg ?? 'HS256' })
+    .setSubject(principal.userId)
+    .setIssuer(options.iss ?? settings.issuer)
+    .setAudience(options.aud ?? settings.audience)
+    .setIssuedAt(now - 10)
+    .setExpirationTime(options.exp ?? now + 600)
+    .sign(options.secret ?? key);
+}
+
+describe('access tokens', () => {
+  it('round-trips a principal and carries sub, role, iat, exp, iss, aud and the token type', async () => {
+    const token = await tokens.sign(principal);
+    expect(await tokens.verify(token)).toEqual(principal);
+    const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
+    expect(header).toMatchObject({ alg: 'HS256', typ: 'JWT' });
+    expect(payload).toMatchObject({ sub: principal.userId, role: 'customer', typ: 'access', iss: 'order-service', aud: 'order-service-api' });
+    expect((payload!.exp as number) - (payload!.iat as number)).toBe(900);
+  });
+
+  it('accepts a token forged the way we sign (control for the attacks below)', async () => {
+    expect(await tokens.verify(await forge())).toEqual(principal);
+  });
+
+  it.each([
+    ['signed with another key', () => forge({ secret: new TextEncoder().encode('x'.repeat(48)) })],
+    ['signed with HS512 and our key', () => forge({ alg: 'HS512' })],
+    ['expired', () => forge({ exp: Math.floor(Date.now() / 1000) - 1 })],
+    ['from another issuer', () => forge({ iss: 'evil' })],
+    ['for another audience', () => forge({ aud: 'other-api' })],
+    ['without the access token type', () => forge({ payload: { role: 'customer' } })],
+    ['of another token type', () => forge({ payload: claims({ typ: 'refresh' }) })],
+    ['with an unknown role', () => forge({ payload: claims({ role: 'root' }) })],
+    [
+      'with alg none',
+      () =>
+        Promise.resolve(
+          new UnsecuredJWT(claims()).setSubject(principal.userId).setIssuer(settings.issuer).setAudience(settings.audience).setIssuedAt().setExpirationTime('10m').encode(),
+        ),
+    ],
+    [
+      'tampered to claim admin',
+      async () => {
+        const [header, , signature] = (await tokens.sign(principal)).split('.');
+        const payload = Buffer.from(JSON.stringify({ ...claims({ role: 'admin' }), sub: principal.userId, iss: settings.issuer, aud: settings.audience, iat: 1, exp: 9e9 })).toString('base64url');
+        return `${header}.${payload}.${signature}`;
+      },
+    ],
+    ['that is not a JWT', () => Promise.resolve(generateRefreshToken())],
+  ])('rejects a token %s', async (_label, make) => {
+    expect(await tokens.verify(await make())).toBeUndefined();
+  });
+});
+
+describe('refresh tokens', () => {
+  it('are 256-bit random, URL-safe and never repeat', () => {
+    const seen = new Set(Array.from({ length: 1000 }, generateRefreshToken));
+    expect(seen.size).toBe(1000);
+    for (const token of seen) expect(Buffer.from(token, 'base64url')).toHaveLength(32);
+  });
+
+  it('hash to a stable SHA-256 hex digest that differs from the token', () => {
+    const token = generateRefreshToken();
+    expect(hashRefreshToken(token)).toBe(hashRefreshToken(token));
+    expect(hashRefreshToken(token)).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashRefreshToken(token)).not.toContain(token);
+  });
+});

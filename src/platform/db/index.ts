@@ -1,0 +1,15 @@
+import type { Database } from './database.js';
+import { openEmbeddedDatabase } from './pglite.js';
+import { createPostgresDatabase } from './postgres.js';
+
+export type { Database, Queryable, QueryResult } from './database.js';
+export { sqlState } from './database.js';
+export { migrate } from './migrate.js';
+export { DataDirLockedError } from './data-dir-lock.js';
+
+/** The one place that picks the storage adapter: a server when `url` is set, else PGlite in `dataDir`. */
+export function openDatabase(options: { url: string | undefined; poolMax: number; dataDir: string }): Promise<Database> {
+  return options.url
+    ? Promise.resolve(createPostgresDatabase(options.url, options.poolMax))
+    : openEmbeddedDatabase(options.dataDir);
+}

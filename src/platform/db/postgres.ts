@@ -1,0 +1,83 @@
+import pg from 'pg';
+import { ServiceUnavailableError } from '../../shared/errors.js';
+import { sqlState, withRetries, type Database, type Queryable, type QueryResult } from './database.js';
+
+// int8 (counts, sums of cents) as numbers, like PGlite does; values stay far below 2^53.
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** Connection-level failures: the server is down, restarting or out of connections. */
+function isUnavailable(error: unknown): boolean {
+  const state = sqlState(error);
+  if (!state) return !(error instanceof Error && 'severity' in error);
+  return state.startsWith('08') || state.startsWith('57P') || state === '53300';
+}
+
+function translate(error: unknown): never {
+  if (isUnavailable(error)) throw new ServiceUnavailableError('database');
+  throw error;
+}
+
+function wrap(client: pg.PoolClient): Queryable {
+  return {
+    async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
+      const result = await client.query(text, params as unknown[]).catch(translate);
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+    },
+    async exec(script: string) {
+      await client.query(script).catch(translate);
+    },
+  };
+}
+
+export function createPostgresDatabase(url: string, poolMax: number): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolMax,
+    types,
+    // Fail fast when the server is unreachable instead of queueing requests forever.
+    connectionTimeoutMillis: 3000,
+    statement_timeout: 15_000,
+    idle_in_transaction_session_timeout: 30_000,
+  });
+  // An idle client losing its connection must not crash the process; the next checkout reconnects.
+  pool.on('error', () => undefined);
+
+  return {
+    kind: 'postgres',
+    async query<Row>(text: string, params?: readonly unknown[]) {
+      const result = await pool.query(text, params as unknown[]).catch(translate);
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+    },
+    async exec(script: string) {
+      await pool.query(script).catch(translate);
+    },
+    transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+      return withRetries(async () => {
+        const client = await pool.connect().catch(translate);
+        let broken = false;
+        try {
+          await client.query('BEGIN');
+          const result = await work(wrap(client));
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {
+            broken = true;
+          });
+          throw error;
+        } finally {
+          client.release(broken);
+        }
+      });
+    },
+    async ping() {
+      await pool.query('SELECT 1').catch(translate);
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

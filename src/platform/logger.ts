@@ -1,0 +1,41 @@
+import winston from 'winston';
+import { currentContext } from './request-context.js';
+
+export type Logger = winston.Logger;
+
+export interface LoggerOptions {
+  level: string;
+  format: 'json' | 'pretty';
+  /** Tests pass `true` to keep their output readable; logs still flow through the format. */
+  silent?: boolean;
+}
+
+/** Adds the request id (and user id once known) of the current request or job. */
+const withContext = winston.format((info) => {
+  const context = currentContext();
+  if (context) {
+    info.requestId ??= context.requestId;
+    if (context.userId) info.userId ??= context.userId;
+  }
+  return info;
+});
+
+export function createLogger(options: LoggerOptions): Logger {
+  const base = [winston.format.errors({ stack: true }), withContext(), winston.format.timestamp()];
+  const format =
+    options.format === 'pretty'
+      ? winston.format.combine(...base, winston.format.colorize(), winston.format.simple())
+      : winston.format.combine(...base, winston.format.json());
+  return winston.createLogger({
+    level: options.level,
+    format,
+    silent: options.silent ?? false,
+    transports: [new winston.transports.Console()],
+  });
+}
+
+/** Log fields for a caught error: message and stack for the operator, never sent to clients. */
+export function errorFields(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) return { errorName: error.name, errorMessage: error.message, stack: error.stack };
+  return { errorMessage: String(error) };
+}

@@ -1,0 +1,37 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * Connection options for the two ways we use Redis.
+ * - `request`: cache, rate limits, queue producers on the request path. Commands fail at once
+ *   while Redis is unreachable (no offline queue, one retry), so callers degrade or answer 503
+ *   quickly instead of hanging.
+ * - `blocking`: BullMQ workers and queue events, which must wait through outages
+ *   (`maxRetriesPerRequest: null`, as BullMQ requires).
+ */
+export function redisOptions(url: string, role: 'request' | 'blocking'): RedisOptions {
+  const parsed = new URL(url);
+  const base: RedisOptions = {
+    host: parsed.hostname,
+    port: parsed.port ? Number(parsed.port) : 6379,
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0,
+    tls: parsed.protocol === 'rediss:' ? {} : undefined,
+    connectTimeout: 2000,
+    // Reconnect forever with a capped delay; outages end by themselves.
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  };
+  return role === 'blocking'
+    ? { ...base, maxRetriesPerRequest: null, enableReadyCheck: false }
+    : { ...base, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1000 };
+}
+
+export function createRedis(url: string, role: 'request' | 'blocking'): Redis {
+  const redis = new Redis(redisOptions(url, role));
+  // Connection errors surface through failed commands and readiness checks; an unhandled
+  // 'error' event would otherwise crash the process.
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+export type { Redis };

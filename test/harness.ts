@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import supertest from 'supertest';
+import { inject } from 'vitest';
+import { createApp } from '../src/app.js';
+import { loadConfig, type Config } from '../src/config/index.js';
+import type { Database } from '../src/platform/db/index.js';
+import { wrapPGlite } from '../src/platform/db/pglite.js';
+import { createPostgresDatabase } from '../src/platform/db/postgres.js';
+import { createLogger } from '../src/platform/logger.js';
+import { createRedis, type Redis } from '../src/platform/redis.js';
+import { buildDeps, type Runtime } from '../src/runtime.js';
+import { POSTGRES_ADMIN_URL, REDIS_URL } from './global-setup.js';
+
+export type StorageKind = 'pglite' | 'postgres';
+export const STORAGE_KINDS: StorageKind[] = ['pglite', 'postgres'];
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+export interface TestDatabase {
+  db: Database;
+  /** For postgres: the URL of this file's own database (for child processes). */
+  url: string | undefined;
+  drop(): Promise<void>;
+}
+
+function databaseUrl(name: string): string {
+  const parsed = new URL(POSTGRES_ADMIN_URL);
+  parsed.pathname = `/${name}`;
+  return parsed.toString();
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A migrated database of its own: a copy of the run's template (server) or image (PGlite). */
+export async function createTestDatabase(kind: StorageKind, poolMax = 10): Promise<TestDatabase> {
+  if (kind === 'pglite') {
+    const blob = new Blob([readFileSync(inject('pgliteDump'))]);
+    const pglite = await PGlite.create({ loadDataDir: blob });
+    const db = wrapPGlite(pglite);
+    return { db, url: undefined, drop: () => db.close() };
+  }
+  const name = `ops_test_${randomBytes(6).toString('hex')}`;
+  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${inject('postgresTemplate')}`);
+  const url = databaseUrl(name);
+  const db = createPostgresDatabase(url, poolMax);
+  return {
+    db,
+    url,
+    async drop() {
+      await db.close();
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+export interface TestAppOptions {
+  storage: StorageKind;
+  /** Real Redis under a unique key prefix (server mode), or a Redis URL; default: in-process. */
+  redis?: boolean | string;
+  env?: Record<string, string>;
+}
+
+export interface TestApp extends Omit<Runtime, 'close'> {
+  http: ReturnType<typeof supertest>;
+  config: Readonly<Config>;
+  database: TestDatabase;
+  close(): Promise<void>;
+}
+
+export function testConfig(overrides: Record<string, string> = {}): Readonly<Config> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'ops-data-'));
+  return loadConfig(
+    {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'error',
+      LOG_FORMAT: 'json',
+      JWT_SECRET: TEST_JWT_SECRET,
+      DATA_DIR: dataDir,
+      REDIS_PREFIX: `ops-test-${randomBytes(6).toString('hex')}`,
+      ...overrides,
+    },
+    undefined,
+  );
+}
+
+export async function waitUntilReady(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('Redis did not become ready')), 5000);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+/** The real app, in-process, on its own database and Redis prefix. */
+export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
+  const config = testConfig(options.env);
+  const database = await createTestDatabase(options.storage);
+  const redisUrl = typeof options.redis === 'string' ? options.redis : REDIS_URL;
+  const redis = options.redis ? createRedis(redisUrl, 'request') : undefined;
+  if (redis && options.redis === true) await waitUntilReady(redis);
+  const logger = createLogger({ level: config.log.level, format: 'json', silent: true });
+  const built = buildDeps(config, logger, { db: database.db, redis });
+  const app = createApp(built.deps);
+  return {
+    ...built,
+    http: supertest(app),
+    config,
+    database,
+    async close() {
+      if (redis) {
+        if (redis.status === 'ready') await deleteKeys(redis, config.redis.prefix);
+        redis.disconnect();
+      }
+      await database.drop();
+      rmSync(config.dataDir, { recursive: true, force: true });
+    },
+  };
+}
