@@ -4,6 +4,8 @@ import type { Config } from './config/index.js';
 import { errorHandler, notFound, requireJsonBody } from './middleware/error-handler.js';
 import { accessLog, requestContext } from './middleware/request-context.js';
 import { authRoutes, type AuthService } from './modules/auth/index.js';
+import { catalogRoutes, type CatalogService } from './modules/catalog/index.js';
+import { ordersRoutes, type OrdersService } from './modules/orders/index.js';
 import { healthRoutes, type ReadinessCheck } from './modules/health/health.routes.js';
 import type { Logger } from './platform/logger.js';
 
@@ -11,6 +13,8 @@ export interface AppDeps {
   config: Pick<Config, 'http'>;
   logger: Logger;
   auth: AuthService;
+  catalog: CatalogService;
+  orders: OrdersService;
   readiness: readonly ReadinessCheck[];
 }
 
@@ -29,6 +33,8 @@ export function createApp(deps: AppDeps): Express {
 
   app.use('/health', healthRoutes(deps.readiness));
   app.use('/api/auth', authRoutes(deps.auth));
+  app.use('/api/products', catalogRoutes(deps.catalog, deps.auth));
+  app.use('/api/orders', ordersRoutes(deps.orders, deps.auth));
 
   app.use(notFound);
   app.use(errorHandler(deps.logger));

@@ -2,12 +2,21 @@ import type { AppDeps } from './app.js';
 import type { Config } from './config/index.js';
 import { resolveJwtSecret } from './config/jwt-secret.js';
 import { createAccessTokens, createAuthService, ensureAdmin } from './modules/auth/index.js';
+import { createCatalogService, seedDemoCatalog } from './modules/catalog/index.js';
 import type { ReadinessCheck } from './modules/health/health.routes.js';
+import { createOrderCache, createOrdersService } from './modules/orders/index.js';
+import { createPaymentSimulator } from './modules/payments/index.js';
 import { createMemoryCache, createRedisCache, type Cache } from './platform/cache/index.js';
 import { migrate, openDatabase, type Database } from './platform/db/index.js';
 import type { Logger } from './platform/logger.js';
+import { createMailer, type Mailer } from './platform/mail.js';
+import { relayOutboxBatch, startLoop, type Loop } from './platform/outbox.js';
+import { createBullMqQueue, createInProcessQueue, type JobHandlers, type JobQueue } from './platform/queue/index.js';
 import { createRateLimiter } from './platform/rate-limit.js';
 import { createRedis, type Redis } from './platform/redis.js';
+import { assertEveryJobHasAHandler, buildJobHandlers, type JobHandlerDeps } from './workers/job-handlers.js';
+import { jobsFor, PUBLISHED_JOB_NAMES } from './workers/outbox-routes.js';
+import { reconcileOnce } from './workers/reconciler.js';
 
 export interface Resources {
   db: Database;
@@ -15,9 +24,17 @@ export interface Resources {
   redis: Redis | undefined;
 }
 
-export interface Runtime extends Resources {
+export interface Built extends Resources {
   deps: AppDeps;
   cache: Cache;
+  queue: JobQueue;
+  handlers: JobHandlers;
+  mailer: Mailer;
+  /** Starts the outbox relay and the reconciler (every API and worker process runs both). */
+  startBackground(): { stop(): Promise<void> };
+}
+
+export interface Runtime extends Built {
   close(): Promise<void>;
 }
 
@@ -25,7 +42,12 @@ export interface Runtime extends Resources {
  * Wires services to already-open resources. This is the one place where adapters are chosen;
  * tests call it with their own database and Redis prefix.
  */
-export function buildDeps(config: Readonly<Config>, logger: Logger, resources: Resources): Omit<Runtime, 'close'> {
+export function buildDeps(
+  config: Readonly<Config>,
+  logger: Logger,
+  resources: Resources,
+  hooks: JobHandlerDeps['hooks'] = {},
+): Built {
   const { db, redis } = resources;
   const redisScope = redis ? { client: redis, prefix: config.redis.prefix } : undefined;
   const cache = redis ? createRedisCache(redis, config.redis.prefix, logger) : createMemoryCache();
@@ -51,26 +73,82 @@ export function buildDeps(config: Readonly<Config>, logger: Logger, resources: R
     },
     logger,
   });
+  const catalog = createCatalogService({ db, currency: config.currency, logger });
+  const orders = createOrdersService({
+    db,
+    orderCache: createOrderCache(cache),
+    placementLimit: createRateLimiter({ name: 'order-placement', points: config.limits.ordersPerMinute, windowSeconds: 60 }, redisScope),
+    currency: config.currency,
+    logger,
+  });
+
+  const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, gmail: config.mail.gmail, from: config.mail.from, dataDir: config.dataDir, logger });
+  const payments = createPaymentSimulator({
+    declineAboveCents: config.payment.declineAboveCents,
+    transientFailuresPerOrder: config.payment.simulatedTransientFailures,
+  });
+  const handlers = buildJobHandlers({ db, orders, auth, payments, mailer, mailFrom: config.mail.from, logger, hooks });
+  assertEveryJobHasAHandler(handlers, PUBLISHED_JOB_NAMES);
+  const queue =
+    config.redis.url !== undefined
+      ? createBullMqQueue({ url: config.redis.url, prefix: config.redis.prefix, handlers })
+      : createInProcessQueue({ handlers, concurrency: config.worker.concurrency, backoff: config.jobs.backoff, logger });
 
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => db.ping() }];
   if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
 
-  return { db, redis, cache, deps: { config, logger, auth, readiness } };
+  function startBackground() {
+    const loops: Loop[] = [
+      startLoop(
+        'outbox relay',
+        () =>
+          relayOutboxBatch(db, async (events) => {
+            const { jobs, unrouted } = jobsFor(events);
+            if (unrouted.length > 0) logger.error('outbox events with no route', { topics: unrouted.map((e) => e.topic) });
+            await queue.add(jobs);
+          }),
+        { intervalMs: config.jobs.outboxPollMs, logger },
+      ),
+      startLoop(
+        'reconciler',
+        () => reconcileOnce({ db, orders, queue, olderThanSeconds: config.jobs.reconcileAfterSeconds }),
+        { intervalMs: config.jobs.reconcileIntervalMs, logger },
+      ),
+    ];
+    return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
+  }
+
+  return {
+    db,
+    redis,
+    cache,
+    queue,
+    handlers,
+    mailer,
+    startBackground,
+    deps: { config, logger, auth, catalog, orders, readiness },
+  };
 }
 
-/** Opens the configured database (migrating it) and Redis, then wires everything. */
-export async function startRuntime(config: Readonly<Config>, logger: Logger): Promise<Runtime> {
+/** Opens the configured database (migrating it) and Redis, wires everything, prepares the data. */
+export async function openRuntime(config: Readonly<Config>, logger: Logger, hooks?: JobHandlerDeps['hooks']): Promise<Runtime> {
   const db = await openDatabase({ url: config.db.url, poolMax: config.db.poolMax, dataDir: config.dataDir });
   let redis: Redis | undefined;
   try {
     const applied = await migrate(db);
     if (applied.length > 0) logger.info('database migrated', { applied });
     redis = config.redis.url ? createRedis(config.redis.url, 'request') : undefined;
-    const built = buildDeps(config, logger, { db, redis });
+    const built = buildDeps(config, logger, { db, redis }, hooks);
     await ensureAdmin(db, config.admin, { allowGenerated: db.kind === 'pglite', logger });
+    if (config.seedDemoData) {
+      const seeded = await seedDemoCatalog(db, config.currency);
+      if (seeded > 0) logger.info('demo catalog seeded', { products: seeded });
+    }
     return {
       ...built,
       async close() {
+        await built.queue.close();
+        built.mailer.close();
         redis?.disconnect();
         await db.close();
       },

@@ -3,14 +3,15 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config/index.js';
 import { DataDirLockedError } from './platform/db/index.js';
 import { createLogger, errorFields } from './platform/logger.js';
-import { startRuntime } from './runtime.js';
+import { openRuntime } from './runtime.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.log);
-  const runtime = await startRuntime(config, logger);
+  const runtime = await openRuntime(config, logger);
+  const background = runtime.startBackground();
   const app = createApp(runtime.deps);
 
   const server: Server = app.listen(config.http.port, config.http.host, () => {
@@ -36,7 +37,10 @@ async function main(): Promise<void> {
     force.unref();
     // Stop accepting connections, let in-flight requests finish, then release resources.
     server.close(() => {
-      runtime.close().then(
+      background
+        .stop()
+        .then(() => runtime.close())
+        .then(
         () => process.exit(0),
         (error: unknown) => {
           logger.error('error while closing resources', errorFields(error));

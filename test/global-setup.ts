@@ -27,14 +27,14 @@ async function requireServices(): Promise<void> {
     await client.connect();
     await client.end();
   } catch (error) {
-    throw new Error(`PostgreSQL is required for the tests at ${POSTGRES_ADMIN_URL}: ${(error as Error).message}`);
+    throw new Error(`PostgreSQL is required for the tests at ${POSTGRES_ADMIN_URL}: ${(error as Error).message}`, { cause: error });
   }
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   try {
     await redis.connect();
     await redis.ping();
   } catch (error) {
-    throw new Error(`Redis is required for the tests at ${REDIS_URL}: ${(error as Error).message}`);
+    throw new Error(`Redis is required for the tests at ${REDIS_URL}: ${(error as Error).message}`, { cause: error });
   } finally {
     redis.disconnect();
   }

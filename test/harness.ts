@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,8 +14,9 @@ import type { Database } from '../src/platform/db/index.js';
 import { wrapPGlite } from '../src/platform/db/pglite.js';
 import { createPostgresDatabase } from '../src/platform/db/postgres.js';
 import { createLogger } from '../src/platform/logger.js';
+import { startBullMqWorker } from '../src/platform/queue/index.js';
 import { createRedis, type Redis } from '../src/platform/redis.js';
-import { buildDeps, type Runtime } from '../src/runtime.js';
+import { buildDeps, type Built } from '../src/runtime.js';
 import { POSTGRES_ADMIN_URL, REDIS_URL } from './global-setup.js';
 
 export type StorageKind = 'pglite' | 'postgres';
@@ -71,10 +74,18 @@ export interface TestAppOptions {
   /** Real Redis under a unique key prefix (server mode), or a Redis URL; default: in-process. */
   redis?: boolean | string;
   env?: Record<string, string>;
+  /** Run the outbox relay and reconciler (and so process orders); default off, orders stay pending. */
+  processing?: boolean;
+  /** With `redis`: also run a BullMQ worker in this process. */
+  worker?: boolean;
+  /** Use this database instead of a fresh one (e.g. a second API instance on the same data). */
+  database?: TestDatabase;
 }
 
-export interface TestApp extends Omit<Runtime, 'close'> {
+export interface TestApp extends Built {
   http: ReturnType<typeof supertest>;
+  /** The app listens on a loopback port, for clients other than supertest (races, fetch). */
+  baseUrl: string;
   config: Readonly<Config>;
   database: TestDatabase;
   close(): Promise<void>;
@@ -118,25 +129,53 @@ async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
 
 /** The real app, in-process, on its own database and Redis prefix. */
 export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
-  const config = testConfig(options.env);
-  const database = await createTestDatabase(options.storage);
   const redisUrl = typeof options.redis === 'string' ? options.redis : REDIS_URL;
+  const config = testConfig({
+    JOB_BACKOFF_BASE_MS: '50',
+    JOB_BACKOFF_MAX_MS: '500',
+    OUTBOX_POLL_MS: '50',
+    ...(options.redis ? { REDIS_URL: redisUrl } : {}),
+    ...options.env,
+  });
+  const database = options.database ?? (await createTestDatabase(options.storage));
   const redis = options.redis ? createRedis(redisUrl, 'request') : undefined;
   if (redis && options.redis === true) await waitUntilReady(redis);
-  const logger = createLogger({ level: config.log.level, format: 'json', silent: true });
+  const logger = createLogger({ level: config.log.level, format: 'json', silent: process.env.TEST_LOGS !== '1' });
   const built = buildDeps(config, logger, { db: database.db, redis });
-  const app = createApp(built.deps);
+  const background = options.processing ? built.startBackground() : undefined;
+  const consumer =
+    options.worker && config.redis.url
+      ? startBullMqWorker({
+          url: config.redis.url,
+          prefix: config.redis.prefix,
+          handlers: built.handlers,
+          concurrency: config.worker.concurrency,
+          backoff: config.jobs.backoff,
+          lockDurationMs: config.worker.lockDurationMs,
+          logger,
+        })
+      : undefined;
+  const server: Server = createServer(createApp(built.deps));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
   return {
     ...built,
-    http: supertest(app),
+    http: supertest(server),
+    baseUrl: `http://127.0.0.1:${port}`,
     config,
     database,
     async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await consumer?.close();
+      await background?.stop();
+      await built.queue.close();
+      built.mailer.close();
       if (redis) {
         if (redis.status === 'ready') await deleteKeys(redis, config.redis.prefix);
         redis.disconnect();
       }
-      await database.drop();
+      if (!options.database) await database.drop();
       rmSync(config.dataDir, { recursive: true, force: true });
     },
   };

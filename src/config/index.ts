@@ -30,8 +30,14 @@ export interface Config {
   };
   currency: string;
   seedDemoData: boolean;
-  payment: { declineAboveCents: number | undefined };
-  worker: { concurrency: number; metricsPort: number };
+  payment: { declineAboveCents: number | undefined; simulatedTransientFailures: number };
+  worker: { concurrency: number; metricsPort: number; lockDurationMs: number };
+  jobs: {
+    backoff: { baseMs: number; maxMs: number };
+    outboxPollMs: number;
+    reconcileIntervalMs: number;
+    reconcileAfterSeconds: number;
+  };
   mail: {
     smtpUrl: string | undefined;
     gmail: { user: string; pass: string } | undefined;
@@ -106,8 +112,17 @@ export function loadConfig(
     },
     currency: env.CURRENCY,
     seedDemoData: env.SEED_DEMO_DATA ?? embedded,
-    payment: { declineAboveCents: env.PAYMENT_DECLINE_ABOVE_CENTS },
-    worker: { concurrency: env.WORKER_CONCURRENCY, metricsPort: env.WORKER_METRICS_PORT },
+    payment: {
+      declineAboveCents: env.PAYMENT_DECLINE_ABOVE_CENTS,
+      simulatedTransientFailures: env.PAYMENT_SIMULATOR_TRANSIENT_FAILURES,
+    },
+    worker: { concurrency: env.WORKER_CONCURRENCY, metricsPort: env.WORKER_METRICS_PORT, lockDurationMs: env.WORKER_LOCK_DURATION_MS },
+    jobs: {
+      backoff: { baseMs: env.JOB_BACKOFF_BASE_MS, maxMs: env.JOB_BACKOFF_MAX_MS },
+      outboxPollMs: env.OUTBOX_POLL_MS,
+      reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+      reconcileAfterSeconds: env.RECONCILE_AFTER_SECONDS,
+    },
     mail: {
       smtpUrl: env.SMTP_URL,
       gmail: env.EMAIL_USER && env.EMAIL_PASS ? { user: env.EMAIL_USER, pass: env.EMAIL_PASS } : undefined,

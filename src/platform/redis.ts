@@ -35,3 +35,14 @@ export function createRedis(url: string, role: 'request' | 'blocking'): Redis {
 }
 
 export type { Redis };
+
+/** BullMQ loses jobs if Redis may evict keys; it must run with `maxmemory-policy noeviction`. */
+export async function evictionPolicy(redis: Redis): Promise<string | undefined> {
+  try {
+    const reply = await redis.config('GET', 'maxmemory-policy');
+    return reply[1];
+  } catch {
+    // Managed Redis services often disable CONFIG; the caller warns that it could not check.
+    return undefined;
+  }
+}

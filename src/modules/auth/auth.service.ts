@@ -120,5 +120,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     return principal;
   }
 
-  return { register, login, refresh, logout, getUser, authenticate };
+  /** For background work (emails): the user behind an order, if the account still exists. */
+  const findUser = (userId: string): Promise<User | undefined> => repo.findUserById(db, userId);
+
+  return { register, login, refresh, logout, getUser, findUser, authenticate };
 }

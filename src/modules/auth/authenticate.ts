@@ -32,3 +32,9 @@ export function principalOf(req: Request): Principal {
   if (!req.auth) throw new UnauthenticatedError();
   return req.auth;
 }
+
+/** For public routes that show more to some callers: a token is optional, but an invalid one is still 401. */
+export function optionalAuthenticate(auth: Authenticator): RequestHandler {
+  const required = authenticate(auth);
+  return (req, res, next) => (req.get('authorization') ? required(req, res, next) : next());
+}

@@ -1,11 +1,13 @@
 /**
- * A string cache with a TTL on every key. Implementations never throw on read: a cache that
- * cannot answer is a miss. `delete` does throw, because a failed eviction may leave a stale
- * copy behind and the caller must know.
+ * A cache of versioned entries with a TTL on every key. `put` only replaces an entry with a
+ * newer version, so a reader that loaded an old copy can never overwrite a newer one written
+ * by a status change. Reads never throw (a cache that cannot answer is a miss); `put` reports
+ * whether the entry was stored, so a caller that must not leave a stale copy can retry.
  */
 export interface Cache {
-  get(key: string): Promise<string | undefined>;
-  set(key: string, value: string, ttlSeconds: number): Promise<void>;
-  delete(key: string): Promise<void>;
   readonly kind: 'memory' | 'redis';
+  get(key: string): Promise<string | undefined>;
+  /** Stores `value` unless an entry with the same or a newer version is there. False if the cache could not be reached. */
+  put(key: string, version: number, value: string, ttlSeconds: number): Promise<boolean>;
+  delete(key: string): Promise<boolean>;
 }

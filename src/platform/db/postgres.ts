@@ -4,8 +4,8 @@ import { sqlState, withRetries, type Database, type Queryable, type QueryResult 
 
 // int8 (counts, sums of cents) as numbers, like PGlite does; values stay far below 2^53.
 const types = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+  getTypeParser: ((oid: number, format?: string): unknown =>
+    oid === 20 ? (value: string) => Number(value) : (pg.types.getTypeParser(oid, format as 'text') as unknown)) as typeof pg.types.getTypeParser,
 };
 
 /** Connection-level failures: the server is down, restarting or out of connections. */
@@ -40,6 +40,8 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
     // Fail fast when the server is unreachable instead of queueing requests forever.
     connectionTimeoutMillis: 3000,
     statement_timeout: 15_000,
+    // A request waiting on a row lock (a duplicate Idempotency-Key in flight) gives up with 55P03.
+    lock_timeout: 5_000,
     idle_in_transaction_session_timeout: 30_000,
   });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.

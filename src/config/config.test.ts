@@ -1,0 +1,210 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { envSchema } from './env.schema.js';
+import { ConfigError, loadConfig } from './index.js';
+
+const SECRET = 'x'.repeat(32);
+const ENV_EXAMPLE = path.resolve(import.meta.dirname, '../../.env.example');
+
+/** Loads from `env` only: no `.env` file is read. */
+const load = (env: Record<string, string> = {}) => loadConfig(env, undefined);
+
+function configError(env: Record<string, string>, dotenvPath?: string): ConfigError {
+  try {
+    loadConfig(env, dotenvPath);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`expected ConfigError for ${JSON.stringify(env)}`);
+}
+
+const tempDirs: string[] = [];
+function writeDotenv(content: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ops-config-'));
+  tempDirs.push(dir);
+  const file = path.join(dir, '.env');
+  writeFileSync(file, content);
+  return file;
+}
+
+afterEach(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('loadConfig', () => {
+  it('when nothing is set, then every setting has its documented default', () => {
+    const config = load();
+    expect(config).toMatchObject({
+      env: 'development',
+      http: { port: 5000, host: '0.0.0.0', trustProxy: undefined },
+      log: { level: 'info' },
+      db: { url: undefined, poolMax: 10 },
+      dataDir: path.resolve('./data'),
+      redis: { url: undefined, prefix: 'ops' },
+      jwt: {
+        secret: undefined,
+        issuer: 'order-service',
+        audience: 'order-service-api',
+        accessTtlSeconds: 900,
+        refreshTtlSeconds: 30 * 24 * 3600,
+      },
+      admin: { email: undefined, password: undefined },
+      limits: { loginFailuresPerAccount: 10, loginFailuresPerIp: 100, loginWindowSeconds: 900, ordersPerMinute: 120 },
+      currency: 'USD',
+      seedDemoData: true,
+      payment: { declineAboveCents: undefined },
+      mail: { smtpUrl: undefined, gmail: undefined, from: 'Order Service <no-reply@order-service.local>' },
+    });
+  });
+
+  it('when loaded, then the config is frozen', () => {
+    expect(Object.isFrozen(load())).toBe(true);
+  });
+
+  it('when a variable is set both in the environment and in .env, then the environment wins', () => {
+    const dotenv = writeDotenv('PORT=6000\nLOG_LEVEL=debug\nCURRENCY=EUR\n');
+    const config = loadConfig({ PORT: '7000', CURRENCY: 'GBP' }, dotenv);
+    expect(config.http.port).toBe(7000);
+    expect(config.currency).toBe('GBP');
+    expect(config.log.level).toBe('debug');
+  });
+
+  it('when the .env file does not exist, then only the environment is read', () => {
+    const config = loadConfig({ PORT: '7001' }, path.join(tmpdir(), 'ops-no-such-dir', '.env'));
+    expect(config.http.port).toBe(7001);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['JWT_SECRET', 'too-short'],
+    ['ACCESS_TOKEN_TTL_SECONDS', '3600'],
+    ['DATABASE_POOL_MAX', '0'],
+    ['REDIS_PORT', 'six'],
+    ['LOG_LEVEL', 'loud'],
+    ['CURRENCY', 'usd'],
+    ['SEED_DEMO_DATA', 'maybe'],
+    ['SMTP_URL', 'not a url'],
+    ['NODE_ENV', 'staging'],
+  ])('when %s=%j, then it throws a one-line ConfigError naming the variable', (name, value) => {
+    const error = configError({ [name]: value });
+    expect(error.message).toContain(name);
+    expect(error.message).not.toMatch(/[\r\n]/);
+  });
+
+  it('when a bad value comes from the .env file, then the error names the variable too', () => {
+    const dotenv = writeDotenv('ORDER_RATE_LIMIT_PER_MINUTE=-5\n');
+    const error = configError({}, dotenv);
+    expect(error.message).toContain('ORDER_RATE_LIMIT_PER_MINUTE');
+    expect(error.message).not.toMatch(/[\r\n]/);
+  });
+
+  it('when NODE_ENV=production and JWT_SECRET is missing, then it throws naming JWT_SECRET', () => {
+    const error = configError({ NODE_ENV: 'production' });
+    expect(error.message).toContain('JWT_SECRET');
+    expect(error.message).not.toMatch(/[\r\n]/);
+  });
+
+  it('when NODE_ENV=production and JWT_SECRET is set, then it loads with JSON logs', () => {
+    const config = load({ NODE_ENV: 'production', JWT_SECRET: SECRET });
+    expect(config.env).toBe('production');
+    expect(config.jwt.secret).toBe(SECRET);
+    expect(config.log.format).toBe('json');
+  });
+
+  it('when only one of ADMIN_EMAIL and ADMIN_PASSWORD is set, then it throws naming both', () => {
+    const error = configError({ ADMIN_EMAIL: 'root@example.com' });
+    expect(error.message).toContain('ADMIN_EMAIL');
+    expect(error.message).toContain('ADMIN_PASSWORD');
+  });
+
+  it('when EMAIL_USER is set without EMAIL_PASS, then it throws naming EMAIL_PASS', () => {
+    expect(configError({ EMAIL_USER: 'shop@example.com' }).message).toContain('EMAIL_PASS');
+  });
+
+  it('when EMAIL_USER and EMAIL_PASS are set, then Gmail credentials are configured', () => {
+    expect(load({ EMAIL_USER: 'shop@example.com', EMAIL_PASS: 'app-pass' }).mail.gmail).toEqual({
+      user: 'shop@example.com',
+      pass: 'app-pass',
+    });
+  });
+
+  describe('Redis', () => {
+    it('when REDIS_HOST and REDIS_PORT are set, then they become a redis URL', () => {
+      expect(load({ REDIS_HOST: 'cache.internal', REDIS_PORT: '6380' }).redis.url).toBe('redis://cache.internal:6380');
+    });
+
+    it('when only REDIS_HOST is set, then the port defaults to 6379', () => {
+      expect(load({ REDIS_HOST: 'cache.internal' }).redis.url).toBe('redis://cache.internal:6379');
+    });
+
+    it('when REDIS_URL and REDIS_HOST are both set, then REDIS_URL wins', () => {
+      const config = load({ REDIS_URL: 'redis://primary:6379/2', REDIS_HOST: 'other', REDIS_PORT: '7000' });
+      expect(config.redis.url).toBe('redis://primary:6379/2');
+    });
+
+    it('when REDIS_URL is empty, then Redis is not configured', () => {
+      expect(load({ REDIS_URL: '' }).redis.url).toBeUndefined();
+    });
+  });
+
+  describe('SEED_DEMO_DATA', () => {
+    const DATABASE_URL = 'postgres://orders@127.0.0.1:5432/orders';
+
+    it('when DATABASE_URL is unset (embedded), then demo data is seeded by default', () => {
+      expect(load().seedDemoData).toBe(true);
+    });
+
+    it('when DATABASE_URL is set, then demo data is off by default', () => {
+      const config = load({ DATABASE_URL });
+      expect(config.db.url).toBe(DATABASE_URL);
+      expect(config.seedDemoData).toBe(false);
+    });
+
+    it('when DATABASE_URL is an empty string, then it counts as unset', () => {
+      const config = load({ DATABASE_URL: '' });
+      expect(config.db.url).toBeUndefined();
+      expect(config.seedDemoData).toBe(true);
+    });
+
+    it.each([
+      [{ DATABASE_URL, SEED_DEMO_DATA: 'true' }, true],
+      [{ SEED_DEMO_DATA: 'false' }, false],
+      [{ SEED_DEMO_DATA: '0' }, false],
+      [{ DATABASE_URL, SEED_DEMO_DATA: 'yes' }, true],
+    ])('when set explicitly (%j), then the explicit value wins', (env, expected) => {
+      expect(load(env).seedDemoData).toBe(expected);
+    });
+  });
+
+  it('when the legacy MONGO_URI is set, then it is accepted and ignored', () => {
+    const config = load({ MONGO_URI: 'mongodb://127.0.0.1:27017/orders' });
+    expect(JSON.stringify(config)).not.toContain('mongodb');
+    expect(config.db.url).toBeUndefined();
+  });
+});
+
+describe('.env.example', () => {
+  it('when read, then it mentions every variable of the schema', () => {
+    const text = readFileSync(ENV_EXAMPLE, 'utf8');
+    const mentioned = new Set([...text.matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]));
+    const missing = Object.keys(envSchema.shape).filter((name) => !mentioned.has(name));
+    expect(missing).toEqual([]);
+  });
+
+  it('when used as the .env file, then it is a valid configuration', () => {
+    const config = loadConfig({}, ENV_EXAMPLE);
+    expect(config.http.port).toBe(5000);
+    expect(config.mail.from).toBe('Order Service <no-reply@order-service.local>');
+  });
+
+  it('when every commented example is enabled, then it is still a valid configuration', () => {
+    const text = readFileSync(ENV_EXAMPLE, 'utf8').replace(/^#\s*([A-Z][A-Z0-9_]*=)/gm, '$1');
+    const config = loadConfig({}, writeDotenv(text));
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(config.db.url).toMatch(/^postgres:\/\//);
+  });
+});

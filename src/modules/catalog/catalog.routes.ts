@@ -1,0 +1,39 @@
+import { Router, type Request } from 'express';
+import { parseOrThrow, validateBody } from '../../middleware/validate.js';
+import { pageQuery } from '../../shared/pagination.js';
+import type { Principal } from '../../shared/principal.js';
+import { authenticate, optionalAuthenticate, principalOf, requireRole } from '../auth/index.js';
+import type { AdjustStockBody, CreateProductBody, UpdateProductBody } from './catalog.schemas.js';
+import { adjustStockBody, createProductBody, updateProductBody } from './catalog.schemas.js';
+import type { CatalogService } from './catalog.service.js';
+
+type ById<Body = unknown> = Request<{ id: string }, unknown, Body>;
+
+export function catalogRoutes(catalog: CatalogService, auth: { authenticate(token: string): Promise<Principal> }): Router {
+  const router = Router();
+  const admin = [authenticate(auth), requireRole('admin')];
+  const anyone = optionalAuthenticate(auth);
+
+  router.get('/', anyone, async (req, res) => {
+    res.json(await catalog.listProducts(parseOrThrow(pageQuery, req.query, 'query'), req.auth));
+  });
+
+  router.get('/:id', anyone, async (req: ById, res) => {
+    res.json(await catalog.getProduct(req.params.id, req.auth));
+  });
+
+  router.post('/', ...admin, validateBody(createProductBody), async (req: Request<Record<string, string>, unknown, CreateProductBody>, res) => {
+    const product = await catalog.createProduct(req.body, principalOf(req));
+    res.status(201).location(`/api/products/${product.id}`).json(product);
+  });
+
+  router.patch('/:id', ...admin, validateBody(updateProductBody), async (req: ById<UpdateProductBody>, res) => {
+    res.json(await catalog.updateProduct(req.params.id, req.body, principalOf(req)));
+  });
+
+  router.post('/:id/stock', ...admin, validateBody(adjustStockBody), async (req: ById<AdjustStockBody>, res) => {
+    res.json(await catalog.adjustStock(req.params.id, req.body, principalOf(req)));
+  });
+
+  return router;
+}

@@ -1,0 +1,123 @@
+import type { Database } from '../../platform/db/index.js';
+import type { Logger } from '../../platform/logger.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.js';
+import { decodeCursor, toPage, type Page } from '../../shared/pagination.js';
+import { isAdmin, type Principal } from '../../shared/principal.js';
+import * as repo from './catalog.repository.js';
+import type { ProductPosition, ProductRow } from './catalog.repository.js';
+import { productId, type AdjustStockBody, type CreateProductBody, type UpdateProductBody } from './catalog.schemas.js';
+
+/** A product as clients see it; `onHand` and `reserved` only for admins. */
+export interface Product {
+  id: string;
+  sku: string;
+  name: string;
+  description: string;
+  priceCents: number;
+  currency: string;
+  available: number;
+  createdAt: string;
+  updatedAt: string;
+  onHand?: number;
+  reserved?: number;
+}
+
+export interface CatalogServiceDeps {
+  db: Database;
+  /** The deployment's ISO 4217 currency, stamped on every new product. */
+  currency: string;
+  logger: Logger;
+}
+
+export type CatalogService = ReturnType<typeof createCatalogService>;
+
+export function toProduct(row: ProductRow, viewer: Principal | undefined): Product {
+  const product: Product = {
+    id: row.id,
+    sku: row.sku,
+    name: row.name,
+    description: row.description,
+    priceCents: row.priceCents,
+    currency: row.currency,
+    available: row.onHand - row.reserved,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+  // Stock internals are operational data: only admins get them.
+  return viewer && isAdmin(viewer) ? { ...product, onHand: row.onHand, reserved: row.reserved } : product;
+}
+
+const productNotFound = () => new NotFoundError('PRODUCT_NOT_FOUND', 'No product with this id exists');
+
+/** A malformed id cannot name a product: answer exactly as for an unknown one. */
+function assertProductId(id: string): void {
+  if (!productId.safeParse(id).success) throw productNotFound();
+}
+
+function positionFromCursor(cursor: string): ProductPosition {
+  const position = decodeCursor(cursor);
+  const [sku, id] = position ?? [];
+  if (position?.length !== 2 || typeof sku !== 'string' || typeof id !== 'string' || !productId.safeParse(id).success) {
+    throw new ValidationError('Invalid query — cursor: is not a cursor from a previous page', [
+      { path: 'cursor', message: 'is not a cursor from a previous page' },
+    ]);
+  }
+  return { sku, id };
+}
+
+export function createCatalogService(deps: CatalogServiceDeps) {
+  const { db, currency, logger } = deps;
+
+  async function listProducts(query: { limit: number; cursor?: string | undefined }, viewer?: Principal): Promise<Page<Product>> {
+    const after = query.cursor === undefined ? undefined : positionFromCursor(query.cursor);
+    const rows = await repo.listProducts(db, { limit: query.limit + 1, after });
+    return toPage(
+      rows,
+      query.limit,
+      (row) => toProduct(row, viewer),
+      (row) => [row.sku, row.id],
+    );
+  }
+
+  async function getProduct(id: string, viewer?: Principal): Promise<Product> {
+    assertProductId(id);
+    const row = await repo.findProductById(db, id);
+    if (!row) throw productNotFound();
+    return toProduct(row, viewer);
+  }
+
+  async function createProduct(input: CreateProductBody, actor: Principal): Promise<Product> {
+    const [row] = await repo.insertProducts(db, [{ ...input, description: input.description ?? '', currency }], {
+      actorId: actor.userId,
+    });
+    if (!row) throw new ConflictError('SKU_TAKEN', `A product with sku ${input.sku} already exists`);
+    logger.info('product created', { productId: row.id, sku: row.sku, stock: row.onHand });
+    return toProduct(row, actor);
+  }
+
+  async function updateProduct(id: string, changes: UpdateProductBody, actor: Principal): Promise<Product> {
+    assertProductId(id);
+    const row = await repo.updateProductDetails(db, id, changes);
+    if (!row) throw productNotFound();
+    logger.info('product updated', { productId: id, fields: Object.keys(changes) });
+    return toProduct(row, actor);
+  }
+
+  async function adjustStock(id: string, { adjustment }: AdjustStockBody, actor: Principal): Promise<Product> {
+    assertProductId(id);
+    const row = await repo.adjustOnHand(db, id, adjustment, actor.userId);
+    if (row) {
+      logger.info('stock adjusted', { productId: id, adjustment, onHand: row.onHand });
+      return toProduct(row, actor);
+    }
+    if (!(await repo.productExists(db, id))) throw productNotFound();
+    // on_hand >= reserved always holds, so only a decrease can be refused for reservations
+    // and only an increase can overflow; the sign alone tells which, whatever happened since.
+    if (adjustment < 0) {
+      throw new ConflictError('INSUFFICIENT_STOCK', 'This would take on-hand stock below what is reserved for orders');
+    }
+    throw new ConflictError('STOCK_LIMIT_EXCEEDED', `On-hand stock cannot exceed ${repo.MAX_ON_HAND}`);
+  }
+
+  return { listProducts, getProduct, createProduct, updateProduct, adjustStock };
+}

@@ -1,0 +1,3 @@
+export { createSendOrderEmail, orderEmailJob, messageIdFor, SEND_ORDER_EMAIL } from './send-order-email.js';
+export { findMissingEmails, type EmailKind } from './email-deliveries.repository.js';
+export { renderOrderEmail } from './order-email.templates.js';

@@ -1,0 +1,68 @@
+import type { Database } from '../../platform/db/index.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Mailer } from '../../platform/mail.js';
+import { PermanentJobError, type JobHandler, type JobSpec } from '../../platform/queue/index.js';
+import type { Order } from '../orders/index.js';
+import { claimDelivery, markSent, releaseClaim, type EmailKind } from './email-deliveries.repository.js';
+import { renderOrderEmail } from './order-email.templates.js';
+
+export const SEND_ORDER_EMAIL = 'send-order-email';
+
+/** Longer than one SMTP attempt can take (its timeouts add up to 25 s), so a live sender never loses its claim. */
+const CLAIM_LEASE_SECONDS = 60;
+
+export function orderEmailJob(orderId: string, kind: EmailKind): JobSpec {
+  return { name: SEND_ORDER_EMAIL, id: `email-${kind}-${orderId}`, data: { orderId, kind } };
+}
+
+export function messageIdFor(orderId: string, kind: EmailKind, mailFrom: string): string {
+  const domain = /@([^>\s]+)/.exec(mailFrom)?.[1] ?? 'order-service.local';
+  return `<${kind}.${orderId}@${domain}>`;
+}
+
+export interface SendOrderEmailDeps {
+  db: Database;
+  mailer: Mailer;
+  mailFrom: string;
+  findOrder: (orderId: string) => Promise<Order | undefined>;
+  findRecipient: (userId: string) => Promise<{ email: string; name: string } | undefined>;
+  logger: Logger;
+  onSent?: (kind: EmailKind) => void;
+}
+
+/**
+ * Sends one order email at most once per (order, kind) as far as this side can know: the
+ * delivery row is claimed before SMTP and marked sent after. The window SMTP cannot close is
+ * a crash after the server accepted the message and before the mark is written: the lease
+ * then runs out and the email is sent again (same Message-ID). The design errs towards a
+ * rare duplicate rather than a lost email.
+ */
+export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler {
+  return {
+    attempts: 25,
+    async run(data) {
+      const orderId = data.orderId ?? '';
+      const kind = data.kind as EmailKind;
+      const order = await deps.findOrder(orderId);
+      if (!order) throw new PermanentJobError(`order ${orderId} not found`);
+      const recipient = await deps.findRecipient(order.userId);
+      if (!recipient) throw new PermanentJobError(`user of order ${orderId} not found`);
+
+      const messageId = messageIdFor(orderId, kind, deps.mailFrom);
+      const claim = await claimDelivery(deps.db, { orderId, kind, messageId, leaseSeconds: CLAIM_LEASE_SECONDS });
+      if (claim === 'already-sent') return;
+      // Another sender holds the claim right now: check back later, by when it has finished.
+      if (claim === 'claimed-elsewhere') throw new Error(`email ${kind} for order ${orderId} is being sent by another worker`);
+
+      try {
+        await deps.mailer.send({ to: recipient.email, messageId, ...renderOrderEmail(kind, order, recipient.name) });
+      } catch (error) {
+        await releaseClaim(deps.db, orderId, kind, (error as Error).message);
+        throw error;
+      }
+      await markSent(deps.db, orderId, kind);
+      deps.onSent?.(kind);
+      deps.logger.info('order email sent', { orderId, kind });
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * The order lifecycle, declared as data. Every status change goes through a guarded
+ * `UPDATE … WHERE status IN (allowed sources)`, so these tables are the only way status moves.
+ */
+export const ORDER_STATUSES = ['pending', 'processing', 'completed', 'failed', 'cancelled'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export const ORDER_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
+  pending: ['processing', 'cancelled'],
+  processing: ['completed', 'failed'],
+  completed: [],
+  failed: [],
+  cancelled: [],
+};
+
+/** What entering a status does to the order's reserved stock. */
+export const STOCK_EFFECT_ON_ENTRY: Readonly<Partial<Record<OrderStatus, 'release' | 'sale'>>> = {
+  completed: 'sale',
+  failed: 'release',
+  cancelled: 'release',
+};
+
+export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
+  return ORDER_TRANSITIONS[from].includes(to);
+}
+
+/** The statuses an order may be in for a move to `to` to be allowed. */
+export function sourcesOf(to: OrderStatus): OrderStatus[] {
+  return ORDER_STATUSES.filter((from) => canTransition(from, to));
+}
+
+export function isFinal(status: OrderStatus): boolean {
+  return ORDER_TRANSITIONS[status].length === 0;
+}

@@ -1,0 +1,197 @@
+import { sqlState, type Queryable } from '../../platform/db/index.js';
+import { ConflictError } from '../../shared/errors.js';
+import type { StockLine } from '../catalog/index.js';
+import type { Order, VersionedOrder } from './order.js';
+import type { OrderStatus } from './order-status.js';
+
+// One row per order with its items aggregated, so reading an order is one query.
+const ORDER_SELECT = `
+  SELECT o.id, o.user_id AS "userId", o.status, o.total_cents AS "totalCents", o.currency,
+         o.failure_reason AS "failureReason", o.history, o.version,
+         o.created_at AS "createdAt", o.updated_at AS "updatedAt",
+         (SELECT json_agg(json_build_object(
+                   'productId', i.product_id, 'sku', i.sku, 'name', i.name, 'quantity', i.quantity,
+                   'unitPriceCents', i.unit_price_cents, 'lineTotalCents', i.line_total_cents)
+                 ORDER BY i.line_no)
+            FROM order_items i WHERE i.order_id = o.id) AS items
+  FROM orders o`;
+
+interface OrderRow extends Omit<Order, 'createdAt' | 'updatedAt'> {
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+function toVersioned(row: OrderRow): VersionedOrder {
+  const { version, createdAt, updatedAt, ...rest } = row;
+  return {
+    version,
+    order: { ...rest, items: rest.items ?? [], createdAt: createdAt.toISOString(), updatedAt: updatedAt.toISOString() },
+  };
+}
+
+export async function findOrder(db: Queryable, orderId: string): Promise<VersionedOrder | undefined> {
+  const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = $1`, [orderId]);
+  return rows[0] && toVersioned(rows[0]);
+}
+
+/**
+ * Inserts the order, its lines, its `order.placed` outbox event and (when a key was claimed)
+ * the idempotent response, in one statement. The caller has already reserved the stock in the
+ * same transaction.
+ */
+export async function insertOrder(
+  tx: Queryable,
+  order: Order,
+  idempotency: { key: string; responseStatus: number } | undefined,
+): Promise<void> {
+  const items = order.items;
+  await tx.query(
+    `WITH new_order AS (
+       INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $7)
+     ), lines AS (
+       INSERT INTO order_items (order_id, line_no, product_id, sku, name, quantity, unit_price_cents, line_total_cents)
+       SELECT $1, l.line_no, l.product_id, l.sku, l.name, l.quantity, l.unit_price, l.unit_price * l.quantity
+       FROM unnest($8::uuid[], $9::text[], $10::text[], $11::int[], $12::bigint[])
+            WITH ORDINALITY AS l(product_id, sku, name, quantity, unit_price, line_no)
+     ), event AS (
+       INSERT INTO outbox_events (topic, aggregate_id) VALUES ('order.placed', $1)
+     )
+     UPDATE idempotency_keys SET response_status = $13, response_body = $14::jsonb
+     WHERE user_id = $2 AND key = $15`,
+    [
+      order.id,
+      order.userId,
+      order.status,
+      order.totalCents,
+      order.currency,
+      JSON.stringify(order.history),
+      order.createdAt,
+      items.map((i) => i.productId),
+      items.map((i) => i.sku),
+      items.map((i) => i.name),
+      items.map((i) => i.quantity),
+      items.map((i) => i.unitPriceCents),
+      idempotency?.responseStatus ?? null,
+      idempotency ? JSON.stringify(order) : null,
+      idempotency?.key ?? null,
+    ],
+  );
+}
+
+export interface StoredResponse {
+  requestHash: string;
+  status: number;
+  body: Order;
+}
+
+export const IDEMPOTENCY_RETENTION_HOURS = 24;
+
+/**
+ * Claims `key` for this user, or returns the response stored for it. A concurrent request
+ * with the same key blocks on the primary key until the first transaction ends, then sees
+ * its stored response (or takes the key over if the first rolled back). Keys older than the
+ * retention period are taken over.
+ */
+export async function claimIdempotencyKey(
+  tx: Queryable,
+  claim: { userId: string; key: string; requestHash: string },
+): Promise<StoredResponse | undefined> {
+  const inserted = await tx
+    .query(
+    `INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
+     ON CONFLICT (user_id, key) DO UPDATE
+       SET request_hash = EXCLUDED.request_hash, created_at = now(), response_status = NULL, response_body = NULL
+       WHERE idempotency_keys.created_at < now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})
+     RETURNING 1`,
+    [claim.userId, claim.key, claim.requestHash],
+    )
+    .catch((error: unknown) => {
+      // lock_timeout: the first request with this key is still running after several seconds.
+      if (sqlState(error) === '55P03') {
+        throw new ConflictError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly');
+      }
+      throw error;
+    });
+  if (inserted.rowCount > 0) return undefined;
+  const { rows } = await tx.query<StoredResponse>(
+    `SELECT request_hash AS "requestHash", response_status AS status, response_body AS body
+     FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
+    [claim.userId, claim.key],
+  );
+  return rows[0];
+}
+
+/**
+ * Moves an order to `to` if it is in one of `from` (and owned by `ownerId`, when given),
+ * appending to its history and bumping its version. Returns undefined when the guard did not
+ * match: the order is elsewhere in its lifecycle, or not the caller's.
+ */
+export async function updateStatus(
+  tx: Queryable,
+  change: { orderId: string; from: readonly OrderStatus[]; to: OrderStatus; failureReason?: string; ownerId?: string },
+): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE orders
+     SET status = $2,
+         failure_reason = COALESCE($4, failure_reason),
+         history = history || jsonb_build_array(jsonb_build_object(
+           'status', $2::text, 'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))),
+         version = version + 1,
+         updated_at = clock_timestamp()
+     WHERE id = $1 AND status = ANY($3::text[]) AND ($5::uuid IS NULL OR user_id = $5)`,
+    [change.orderId, change.to, change.from, change.failureReason ?? null, change.ownerId ?? null],
+  );
+  return rowCount > 0;
+}
+
+export async function insertOutboxEvent(tx: Queryable, topic: string, orderId: string): Promise<void> {
+  await tx.query('INSERT INTO outbox_events (topic, aggregate_id) VALUES ($1, $2)', [topic, orderId]);
+}
+
+export async function orderLines(tx: Queryable, orderId: string): Promise<StockLine[]> {
+  const { rows } = await tx.query<StockLine>(
+    'SELECT product_id AS "productId", quantity FROM order_items WHERE order_id = $1 ORDER BY product_id',
+    [orderId],
+  );
+  return rows;
+}
+
+export interface OrderListFilter {
+  userId: string | undefined;
+  status: OrderStatus | undefined;
+  after: { createdAt: string; id: string } | undefined;
+  limit: number;
+}
+
+/** Newest first by (created_at, id): a keyset, so pages stay stable while orders are placed. */
+export async function listOrders(db: Queryable, filter: OrderListFilter): Promise<VersionedOrder[]> {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: (n: number) => string, ...values: unknown[]) => {
+    conditions.push(sql(params.length + 1));
+    params.push(...values);
+  };
+  if (filter.userId) add((n) => `o.user_id = $${n}`, filter.userId);
+  if (filter.status) add((n) => `o.status = $${n}`, filter.status);
+  if (filter.after) add((n) => `(o.created_at, o.id) < ($${n}::timestamptz, $${n + 1}::uuid)`, filter.after.createdAt, filter.after.id);
+  params.push(filter.limit + 1);
+  const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+  const { rows } = await db.query<OrderRow>(
+    `${ORDER_SELECT} ${where} ORDER BY o.created_at DESC, o.id DESC LIMIT $${params.length}`,
+    params,
+  );
+  return rows.map(toVersioned);
+}
+
+/** Orders still pending or processing after `olderThanSeconds` without change (for the reconciler). */
+export async function findStalledOrderIds(db: Queryable, olderThanSeconds: number, limit = 500): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM orders
+     WHERE status IN ('pending', 'processing') AND updated_at < now() - make_interval(secs => $1)
+     ORDER BY updated_at LIMIT $2`,
+    [olderThanSeconds, limit],
+  );
+  return rows.map((row) => row.id);
+}

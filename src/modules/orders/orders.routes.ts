@@ -1,0 +1,57 @@
+import { Router } from 'express';
+import { parseOrThrow, validateBody } from '../../middleware/validate.js';
+import { ForbiddenError, ValidationError } from '../../shared/errors.js';
+import { isAdmin } from '../../shared/principal.js';
+import { decodeCursor } from '../../shared/pagination.js';
+import { authenticate, principalOf } from '../auth/index.js';
+import type { Principal } from '../../shared/principal.js';
+import { idempotencyKeyHeader, listOrdersQuery, placeOrderBody, type PlaceOrderBody } from './orders.schemas.js';
+import type { OrdersService } from './orders.service.js';
+
+interface Authenticator {
+  authenticate(accessToken: string): Promise<Principal>;
+}
+
+function afterCursor(cursor: string | undefined): { createdAt: string; id: string } | undefined {
+  if (cursor === undefined) return undefined;
+  const position = decodeCursor(cursor);
+  const [createdAt, id] = position ?? [];
+  if (typeof createdAt !== 'string' || typeof id !== 'string' || Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/i.test(id)) {
+    throw new ValidationError('Invalid query — cursor: not a cursor from a previous page', [{ path: 'cursor', message: 'is not valid' }]);
+  }
+  return { createdAt, id };
+}
+
+export function ordersRoutes(orders: OrdersService, auth: Authenticator): Router {
+  const router = Router();
+  router.use(authenticate(auth));
+
+  router.post('/', validateBody(placeOrderBody), async (req, res) => {
+    const body = req.body as PlaceOrderBody;
+    const rawKey = req.get('idempotency-key');
+    const key = rawKey === undefined ? undefined : parseOrThrow(idempotencyKeyHeader, rawKey, 'Idempotency-Key header');
+    const placed = await orders.placeOrder(principalOf(req), body.items, key);
+    if (placed.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    res.status(placed.status).location(`/api/orders/${placed.order.id}`).json(placed.order);
+  });
+
+  router.get('/', async (req, res) => {
+    const query = parseOrThrow(listOrdersQuery, req.query, 'query');
+    const principal = principalOf(req);
+    if (query.scope === 'all' && !isAdmin(principal)) throw new ForbiddenError('Only admins can list every order (scope=all)');
+    res.json(await orders.listOrders(principal, { ...query, after: afterCursor(query.cursor) }));
+  });
+
+  router.get('/:id', async (req, res) => {
+    const { order, cache } = await orders.getOrder(principalOf(req), req.params.id);
+    res.setHeader('X-Cache', cache);
+    res.setHeader('Cache-Control', 'private, no-store');
+    res.json(order);
+  });
+
+  router.post('/:id/cancel', async (req, res) => {
+    res.json(await orders.cancelOrder(principalOf(req), req.params.id));
+  });
+
+  return router;
+}

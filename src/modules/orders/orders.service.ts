@@ -1,0 +1,112 @@
+import { ConflictError, NotFoundError } from '../../shared/errors.js';
+import { isAdmin, type Principal } from '../../shared/principal.js';
+import { toPage, type Page } from '../../shared/pagination.js';
+import { lockProducts, settleReservation } from '../catalog/index.js';
+import type { Order, VersionedOrder } from './order.js';
+import type { OrderCache } from './order-cache.js';
+import { sourcesOf, STOCK_EFFECT_ON_ENTRY, type OrderStatus } from './order-status.js';
+import * as repo from './orders.repository.js';
+import { createPlaceOrder, type PlaceOrderDeps } from './place-order.js';
+
+export interface OrdersServiceDeps extends PlaceOrderDeps {
+  orderCache: OrderCache;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const orderNotFound = () => new NotFoundError('ORDER_NOT_FOUND', 'No such order');
+const canSee = (principal: Principal, order: Order) => isAdmin(principal) || order.userId === principal.userId;
+
+export type OrdersService = ReturnType<typeof createOrdersService>;
+
+export function createOrdersService(deps: OrdersServiceDeps) {
+  const { db, orderCache, logger } = deps;
+
+  /** Reads an order the caller may see, from the cache when it holds a copy. */
+  async function getOrder(principal: Principal, orderId: string): Promise<{ order: Order; cache: 'HIT' | 'MISS' }> {
+    if (!UUID.test(orderId)) throw orderNotFound();
+    const cached = await orderCache.get(orderId);
+    if (cached) {
+      // Ownership is checked on the cached copy too: the cache is shared by all users.
+      if (!canSee(principal, cached)) throw orderNotFound();
+      return { order: cached, cache: 'HIT' };
+    }
+    const found = await repo.findOrder(db, orderId);
+    if (!found || !canSee(principal, found.order)) throw orderNotFound();
+    await orderCache.put(found);
+    return { order: found.order, cache: 'MISS' };
+  }
+
+  async function listOrders(
+    principal: Principal,
+    query: { scope: 'mine' | 'all'; status?: OrderStatus | undefined; limit: number; after: { createdAt: string; id: string } | undefined },
+  ): Promise<Page<Order>> {
+    const everyone = query.scope === 'all' && isAdmin(principal);
+    const rows = await repo.listOrders(db, {
+      userId: everyone ? undefined : principal.userId,
+      status: query.status,
+      after: query.after,
+      limit: query.limit,
+    });
+    return toPage(rows, query.limit, (row) => row.order, (row) => [row.order.createdAt, row.order.id]);
+  }
+
+  /**
+   * The one way an order's status changes: a guarded UPDATE (so a duplicate or late request is
+   * a no-op), the stock effect of the new status, and its outbox event, in one transaction;
+   * then the cached copy is replaced before anyone is told. Returns undefined when the order
+   * was not in a status that allows the move (or is not `ownerId`'s).
+   */
+  async function transitionOrder(
+    orderId: string,
+    to: OrderStatus,
+    options: { failureReason?: string; ownerId?: string } = {},
+  ): Promise<VersionedOrder | undefined> {
+    const moved = await db.transaction(async (tx) => {
+      const changed = await repo.updateStatus(tx, { orderId, from: sourcesOf(to), to, ...options });
+      if (!changed) return false;
+      const effect = STOCK_EFFECT_ON_ENTRY[to];
+      if (effect) {
+        const lines = await repo.orderLines(tx, orderId);
+        // Same lock order as placement (product id), so settling never deadlocks with it.
+        await lockProducts(tx, lines.map((line) => line.productId));
+        const settled = await settleReservation(tx, orderId, lines, effect);
+        if (settled !== lines.length) throw new Error(`order ${orderId}: reservation does not match its lines`);
+      }
+      await repo.insertOutboxEvent(tx, `order.${to}`, orderId);
+      return true;
+    });
+    if (!moved) return undefined;
+    const fresh = await repo.findOrder(db, orderId);
+    if (!fresh) throw new Error(`order ${orderId} vanished after its transition`);
+    if (!(await orderCache.put(fresh))) logger.warn('order cache not updated after a status change', { orderId, status: to });
+    return fresh;
+  }
+
+  async function cancelOrder(principal: Principal, orderId: string): Promise<Order> {
+    if (!UUID.test(orderId)) throw orderNotFound();
+    const ownerId = isAdmin(principal) ? undefined : principal.userId;
+    const cancelled = await transitionOrder(orderId, 'cancelled', ownerId ? { ownerId } : {});
+    if (cancelled) return cancelled.order;
+    const current = await repo.findOrder(db, orderId);
+    if (!current || !canSee(principal, current.order)) throw orderNotFound();
+    throw new ConflictError('ORDER_NOT_CANCELLABLE', `Only pending orders can be cancelled; this one is ${current.order.status}`);
+  }
+
+  /** For background work, which acts on behalf of the system rather than a caller. */
+  async function findOrder(orderId: string): Promise<VersionedOrder | undefined> {
+    return repo.findOrder(db, orderId);
+  }
+
+  /** Puts the database's copy in the cache; throws when the cache cannot be reached, so a job retries. */
+  async function refreshCachedOrder(orderId: string): Promise<void> {
+    const current = await repo.findOrder(db, orderId);
+    if (current && !(await orderCache.put(current))) throw new Error(`order ${orderId}: cache could not be updated`);
+  }
+
+  const findStalledOrderIds = (olderThanSeconds: number) => repo.findStalledOrderIds(db, olderThanSeconds);
+
+  const placeOrder = createPlaceOrder(deps);
+
+  return { placeOrder, getOrder, listOrders, cancelOrder, transitionOrder, findOrder, refreshCachedOrder, findStalledOrderIds };
+}

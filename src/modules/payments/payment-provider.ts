@@ -1,0 +1,11 @@
+/** What the order pipeline needs from a payment service. Implementations must treat `orderId` as an idempotency key. */
+export interface PaymentProvider {
+  readonly name: string;
+  /** Resolves with the decision; throws `TransientPaymentError` when the provider could not decide (retry later). */
+  charge(request: { orderId: string; amountCents: number; currency: string }): Promise<PaymentDecision>;
+}
+
+export type PaymentDecision = { outcome: 'approved'; reference: string } | { outcome: 'declined'; reason: string };
+
+/** The provider was unreachable or answered 5xx: the charge may be retried. */
+export class TransientPaymentError extends Error {}

@@ -1,0 +1,69 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { Logger } from './logger.js';
+
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  /** Deterministic, so a resend after a crash is recognisable as the same message. */
+  messageId: string;
+}
+
+export interface Mailer {
+  readonly kind: 'smtp' | 'gmail' | 'file';
+  send(message: MailMessage): Promise<void>;
+  /** Checks the server answers (SMTP) or the directory is writable (file). */
+  verify(): Promise<void>;
+  close(): void;
+}
+
+export interface MailerOptions {
+  smtpUrl: string | undefined;
+  gmail: { user: string; pass: string } | undefined;
+  from: string;
+  dataDir: string;
+  logger: Logger;
+}
+
+// Fail an attempt quickly while the server is down; the job's retries provide the patience.
+const SMTP_TIMEOUTS = { connectionTimeout: 5_000, greetingTimeout: 5_000, socketTimeout: 15_000 };
+
+/** The one file that touches Nodemailer: SMTP_URL, else Gmail (EMAIL_USER/PASS), else .eml files. */
+export function createMailer(options: MailerOptions): Mailer {
+  if (options.smtpUrl || options.gmail) {
+    const transport: Transporter = options.smtpUrl
+      ? nodemailer.createTransport({ url: options.smtpUrl, ...SMTP_TIMEOUTS })
+      : nodemailer.createTransport({ service: 'gmail', auth: options.gmail, ...SMTP_TIMEOUTS });
+    return {
+      kind: options.smtpUrl ? 'smtp' : 'gmail',
+      async send(message) {
+        await transport.sendMail({ from: options.from, ...message });
+      },
+      async verify() {
+        await transport.verify();
+      },
+      close: () => transport.close(),
+    };
+  }
+  const outbox = path.join(options.dataDir, 'mail');
+  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  return {
+    kind: 'file',
+    async send(message) {
+      const info = (await transport.sendMail({ from: options.from, ...message })) as { message: Buffer };
+      mkdirSync(outbox, { recursive: true });
+      // Named after the Message-ID: a resend of the same message overwrites its own file.
+      const file = path.join(outbox, `${message.messageId.replace(/[<>]/g, '').replace(/[^\w.@-]/g, '_')}.eml`);
+      writeFileSync(file, info.message);
+      options.logger.info('email written to file', { file, subject: message.subject });
+    },
+    verify() {
+      mkdirSync(outbox, { recursive: true });
+      return Promise.resolve();
+    },
+    close: () => transport.close(),
+  };
+}

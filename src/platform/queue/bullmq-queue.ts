@@ -1,0 +1,110 @@
+import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Logger } from '../logger.js';
+import { errorFields } from '../logger.js';
+import { redisOptions } from '../redis.js';
+import { backoffDelayMs, DEFAULT_ATTEMPTS, PermanentJobError, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
+
+export const QUEUE_NAME = 'orders';
+
+interface BullOptions {
+  url: string;
+  prefix: string;
+  handlers: JobHandlers;
+}
+
+/**
+ * Producer side. Its connection fails fast while Redis is down (no offline queue), so the
+ * outbox relay notices at once and leaves the events unpublished for the next round.
+ */
+export function createBullMqQueue(options: BullOptions): JobQueue & { queue: Queue } {
+  const queue = new Queue(QUEUE_NAME, {
+    connection: redisOptions(options.url, 'request') as ConnectionOptions,
+    prefix: `${options.prefix}:bull`,
+    defaultJobOptions: {
+      attempts: DEFAULT_ATTEMPTS,
+      backoff: { type: 'capped-jitter' },
+      // Completed jobs are kept a day (their ids keep re-publishing a no-op); failed ones
+      // stay for inspection until an operator or the reconciler retries them.
+      removeOnComplete: { age: 24 * 3600, count: 50_000 },
+      removeOnFail: false,
+    },
+  });
+  queue.on('error', () => undefined);
+  const toBulk = (job: JobSpec) => ({
+    name: job.name,
+    data: job.data,
+    opts: { jobId: job.id, attempts: options.handlers[job.name]?.attempts ?? DEFAULT_ATTEMPTS },
+  });
+
+  return {
+    kind: 'bullmq',
+    queue,
+    async add(jobs) {
+      if (jobs.length > 0) await queue.addBulk(jobs.map(toBulk));
+    },
+    async ensure(job) {
+      const existing = await queue.getJob(job.id);
+      const state = existing ? await existing.getState() : undefined;
+      if (existing && state === 'failed') {
+        await existing.retry('failed');
+        return;
+      }
+      if (existing && state === 'completed') await existing.remove();
+      await queue.addBulk([toBulk(job)]);
+    },
+    async counts() {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+      return { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 };
+    },
+    close: () => queue.close(),
+  };
+}
+
+export interface WorkerOptions extends BullOptions {
+  concurrency: number;
+  backoff: Backoff;
+  /** How long a job stays locked without a heartbeat before it counts as stalled (a crashed worker). */
+  lockDurationMs: number;
+  logger: Logger;
+}
+
+/** Consumer side: a BullMQ worker whose connection waits through Redis outages. */
+export function startBullMqWorker(options: WorkerOptions): { worker: Worker; close(): Promise<void> } {
+  const { handlers, logger } = options;
+
+  async function process(job: Job): Promise<void> {
+    const handler = handlers[job.name];
+    if (!handler) throw new UnrecoverableError(`no handler for job ${job.name}`);
+    const maxAttempts = job.opts.attempts ?? 1;
+    const attempt = job.attemptsMade + 1;
+    const data = job.data as Record<string, string>;
+    try {
+      await handler.run(data, { attempt, maxAttempts });
+    } catch (caught) {
+      const error = caught instanceof Error ? caught : new Error(String(caught));
+      const permanent = error instanceof PermanentJobError;
+      if (permanent || attempt >= maxAttempts) {
+        await handler.exhausted?.(data, error).catch((hookError: unknown) =>
+          logger.error('job exhaustion handler failed', { job: job.name, jobId: job.id, ...errorFields(hookError) }),
+        );
+      }
+      throw permanent ? new UnrecoverableError(error.message) : error;
+    }
+  }
+
+  const worker = new Worker(QUEUE_NAME, process, {
+    connection: redisOptions(options.url, 'blocking') as ConnectionOptions,
+    prefix: `${options.prefix}:bull`,
+    concurrency: options.concurrency,
+    lockDuration: options.lockDurationMs,
+    stalledInterval: options.lockDurationMs,
+    // A crash (kill -9) mid-job is not the job's fault: let it be picked up again a few times.
+    maxStalledCount: 5,
+    settings: { backoffStrategy: (attemptsMade) => backoffDelayMs(attemptsMade, options.backoff) },
+  });
+  worker.on('error', (error) => logger.warn('queue worker connection error', errorFields(error)));
+  worker.on('failed', (job, error) =>
+    logger.warn('job attempt failed', { job: job?.name, jobId: job?.id, attempt: job?.attemptsMade, ...errorFields(error) }),
+  );
+  return { worker, close: () => worker.close() };
+}

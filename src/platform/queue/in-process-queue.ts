@@ -1,0 +1,89 @@
+import type { Logger } from '../logger.js';
+import { errorFields } from '../logger.js';
+import { backoffDelayMs, DEFAULT_ATTEMPTS, PermanentJobError, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
+
+/**
+ * The embedded default's queue: the same handlers, run in this process with the same retry
+ * policy as BullMQ. Nothing is persisted here: the outbox and the reconciler in the database
+ * are what make queued work survive a restart.
+ */
+export function createInProcessQueue(options: { handlers: JobHandlers; concurrency: number; backoff: Backoff; logger: Logger }): JobQueue {
+  const { handlers, backoff, logger } = options;
+  const known = new Set<string>();
+  const ready: { job: JobSpec; attempt: number }[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const failed = new Map<string, JobSpec>();
+  let active = 0;
+  let closed = false;
+  let idle: (() => void) | undefined;
+
+  function pump(): void {
+    while (!closed && active < options.concurrency && ready.length > 0) {
+      const next = ready.shift()!;
+      active++;
+      void run(next.job, next.attempt).finally(() => {
+        active--;
+        if (active === 0) idle?.();
+        pump();
+      });
+    }
+  }
+
+  async function run(job: JobSpec, attempt: number): Promise<void> {
+    const handler = handlers[job.name];
+    const maxAttempts = handler?.attempts ?? DEFAULT_ATTEMPTS;
+    try {
+      if (!handler) throw new PermanentJobError(`no handler for job ${job.name}`);
+      await handler.run(job.data, { attempt, maxAttempts });
+      known.delete(job.id);
+    } catch (error) {
+      const final = error instanceof PermanentJobError || attempt >= maxAttempts;
+      logger.warn('job attempt failed', { job: job.name, jobId: job.id, attempt, final, ...errorFields(error) });
+      if (!final && !closed) {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          ready.push({ job, attempt: attempt + 1 });
+          pump();
+        }, backoffDelayMs(attempt, backoff));
+        timer.unref();
+        timers.add(timer);
+        return;
+      }
+      known.delete(job.id);
+      if (final) {
+        failed.set(job.id, job);
+        await handler?.exhausted?.(job.data, error as Error).catch((hookError: unknown) =>
+          logger.error('job exhaustion handler failed', { job: job.name, jobId: job.id, ...errorFields(hookError) }),
+        );
+      }
+    }
+  }
+
+  function add(jobs: readonly JobSpec[]): Promise<void> {
+    if (closed) return Promise.reject(new Error('queue is closed'));
+    for (const job of jobs) {
+      if (known.has(job.id)) continue;
+      known.add(job.id);
+      ready.push({ job, attempt: 1 });
+    }
+    pump();
+    return Promise.resolve();
+  }
+
+  return {
+    kind: 'in-process',
+    add,
+    ensure(job) {
+      failed.delete(job.id);
+      return add([job]);
+    },
+    counts: () => Promise.resolve({ waiting: ready.length, active, delayed: timers.size, failed: failed.size }),
+    async close() {
+      closed = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      ready.length = 0;
+      if (active > 0) await new Promise<void>((resolve) => (idle = resolve));
+    },
+  };
+}

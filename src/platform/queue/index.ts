@@ -1,0 +1,3 @@
+export * from './queue.js';
+export { createInProcessQueue } from './in-process-queue.js';
+export { createBullMqQueue, startBullMqWorker, QUEUE_NAME } from './bullmq-queue.js';

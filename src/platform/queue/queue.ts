@@ -1,0 +1,52 @@
+/**
+ * Background jobs. Jobs carry ids only (never personal data or tokens); handlers load what
+ * they need and are idempotent, because every job may run more than once.
+ */
+export interface JobSpec {
+  name: string;
+  /** Deterministic, so publishing the same work twice is one job. */
+  id: string;
+  data: Record<string, string>;
+}
+
+export interface JobAttempt {
+  /** 1 for the first run. */
+  attempt: number;
+  maxAttempts: number;
+}
+
+export interface JobHandler {
+  run(data: Record<string, string>, attempt: JobAttempt): Promise<void>;
+  /** Called once when the job will not be retried any more (attempts used up or a permanent error). */
+  exhausted?(data: Record<string, string>, error: Error): Promise<void>;
+  /** Attempts for this kind of job (default 8). */
+  attempts?: number;
+}
+
+export type JobHandlers = Readonly<Record<string, JobHandler>>;
+
+/** A failure that retrying cannot fix (bad input, a business rule): not retried. */
+export class PermanentJobError extends Error {}
+
+export interface JobQueue {
+  readonly kind: 'bullmq' | 'in-process';
+  /** Adds jobs; a job whose id is already queued is left as it is. Throws when the queue is unreachable. */
+  add(jobs: readonly JobSpec[]): Promise<void>;
+  /** Like add, and also re-runs a job that already failed for good (used by the reconciler). */
+  ensure(job: JobSpec): Promise<void>;
+  counts(): Promise<{ waiting: number; active: number; delayed: number; failed: number }>;
+  close(): Promise<void>;
+}
+
+export interface Backoff {
+  baseMs: number;
+  maxMs: number;
+}
+
+/** Exponential backoff, capped, with full jitter so retries of many jobs spread out. */
+export function backoffDelayMs(attemptsMade: number, backoff: Backoff): number {
+  const ceiling = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+export const DEFAULT_ATTEMPTS = 8;

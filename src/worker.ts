@@ -1,0 +1,71 @@
+import { ConfigError, loadConfig } from './config/index.js';
+import { DataDirLockedError } from './platform/db/index.js';
+import { createLogger, errorFields } from './platform/logger.js';
+import { startBullMqWorker } from './platform/queue/index.js';
+import { evictionPolicy } from './platform/redis.js';
+import { openRuntime } from './runtime.js';
+
+const SHUTDOWN_GRACE_MS = 30_000;
+
+/** `npm run worker`: processes orders and sends emails from the Redis queue. Run as many as you like. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.log);
+  if (!config.redis.url) {
+    throw new ConfigError(
+      'The worker needs REDIS_URL (or REDIS_HOST) and DATABASE_URL; in the embedded default the API processes orders itself',
+    );
+  }
+  const runtime = await openRuntime(config, logger);
+  const policy = runtime.redis ? await evictionPolicy(runtime.redis) : undefined;
+  if (policy !== 'noeviction') {
+    logger.warn(
+      `Redis maxmemory-policy is ${policy ?? 'unknown (CONFIG GET refused)'}; it must be noeviction or queued jobs can be lost. The outbox reconciler will re-enqueue lost work, but fix the Redis configuration.`,
+    );
+  }
+  const consumer = startBullMqWorker({
+    url: config.redis.url,
+    prefix: config.redis.prefix,
+    handlers: runtime.handlers,
+    concurrency: config.worker.concurrency,
+    backoff: config.jobs.backoff,
+    lockDurationMs: config.worker.lockDurationMs,
+    logger,
+  });
+  const background = runtime.startBackground();
+  logger.info('worker started', { concurrency: config.worker.concurrency, pid: process.pid });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('worker shutting down: finishing active jobs', { signal });
+    setTimeout(() => {
+      logger.error('shutdown grace period over; exiting with jobs still active (they will be retried)');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
+    // Stop taking jobs and wait for the active ones, then release everything else.
+    consumer
+      .close()
+      .then(() => background.stop())
+      .then(() => runtime.close())
+      .then(
+        () => {
+          logger.info('worker stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error('error during shutdown', errorFields(error));
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof DataDirLockedError) process.stderr.write(`${error.message}\n`);
+  else process.stderr.write(`Worker failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,49 @@
+import type { AuthService } from '../modules/auth/index.js';
+import { createSendOrderEmail, SEND_ORDER_EMAIL } from '../modules/notifications/index.js';
+import { createProcessOrder, PROCESS_ORDER, type OrdersService } from '../modules/orders/index.js';
+import type { PaymentProvider } from '../modules/payments/index.js';
+import type { Database } from '../platform/db/index.js';
+import type { Logger } from '../platform/logger.js';
+import type { Mailer } from '../platform/mail.js';
+import type { JobHandlers } from '../platform/queue/index.js';
+
+export interface JobHandlerDeps {
+  db: Database;
+  orders: OrdersService;
+  auth: Pick<AuthService, 'findUser'>;
+  payments: PaymentProvider;
+  mailer: Mailer;
+  mailFrom: string;
+  logger: Logger;
+  hooks?: {
+    onOrderFinished?: (status: 'completed' | 'failed', placedAt: string) => void;
+    onEmailSent?: (kind: string) => void;
+  };
+}
+
+/** Every job name → its one handler. Start-up fails if a published job name has none. */
+export function buildJobHandlers(deps: JobHandlerDeps): JobHandlers {
+  const handlers: JobHandlers = {
+    [PROCESS_ORDER]: createProcessOrder({
+      orders: deps.orders,
+      payments: deps.payments,
+      logger: deps.logger,
+      ...(deps.hooks?.onOrderFinished ? { onFinished: deps.hooks.onOrderFinished } : {}),
+    }),
+    [SEND_ORDER_EMAIL]: createSendOrderEmail({
+      db: deps.db,
+      mailer: deps.mailer,
+      mailFrom: deps.mailFrom,
+      findOrder: async (orderId) => (await deps.orders.findOrder(orderId))?.order,
+      findRecipient: (userId) => deps.auth.findUser(userId),
+      logger: deps.logger,
+      ...(deps.hooks?.onEmailSent ? { onSent: deps.hooks.onEmailSent } : {}),
+    }),
+  };
+  return Object.freeze(handlers);
+}
+
+export function assertEveryJobHasAHandler(handlers: JobHandlers, jobNames: readonly string[]): void {
+  const missing = jobNames.filter((name) => !handlers[name]);
+  if (missing.length > 0) throw new Error(`No handler registered for job(s): ${missing.join(', ')}`);
+}

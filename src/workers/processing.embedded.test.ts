@@ -1,0 +1,147 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProduct, stockOf } from '../../test/catalog.js';
+import { startTestApp, type TestApp } from '../../test/harness.js';
+import { waitUntil } from '../../test/processes.js';
+import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
+import { auditStock } from '../modules/catalog/index.js';
+
+interface OrderBody {
+  id: string;
+  status: string;
+  failureReason: string | null;
+  history: { status: string }[];
+}
+
+/** The embedded default: PGlite, in-process queue, mail written as .eml files. */
+describe('order processing in the embedded default', () => {
+  let app: TestApp;
+  let admin: TestUser;
+  let buyer: TestUser;
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'pglite', processing: true, env: { PAYMENT_DECLINE_ABOVE_CENTS: '100000' } });
+    admin = await registerAdmin(app);
+    buyer = await registerUser(app, 'buyer');
+  });
+  afterAll(async () => {
+    for (const row of await auditStock(app.db)) {
+      expect(row.onHand).toBe(row.ledgerOnHand);
+      expect(row.reserved).toBe(row.ledgerReserved);
+    }
+    await app.close();
+  });
+
+  const mailFiles = () => {
+    try {
+      return readdirSync(path.join(app.config.dataDir, 'mail'));
+    } catch {
+      return [];
+    }
+  };
+  const mailFor = (orderId: string) => mailFiles().filter((file) => file.includes(orderId));
+
+  async function placeAndWait(items: { productId: string; quantity: number }[], final: string[]): Promise<OrderBody> {
+    const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items });
+    expect(placed.status).toBe(201);
+    return waitUntil(
+      async () => {
+        const res = await app.http.get(`/api/orders/${placed.body.id}`).set(bearer(buyer));
+        return final.includes(res.body.status as string) ? (res.body as OrderBody) : undefined;
+      },
+      15_000,
+      `order ${placed.body.id} to finish`,
+    );
+  }
+
+  it('completes an order: history in order, stock sold, one confirmation .eml naming the order', async () => {
+    const product = await createProduct(app, admin, { stock: 10, priceCents: 2500 });
+    const order = await placeAndWait([{ productId: product.id, quantity: 3 }], ['completed', 'failed']);
+    expect(order.status).toBe('completed');
+    expect(order.history.map((h) => h.status)).toEqual(['pending', 'processing', 'completed']);
+    expect(await stockOf(app, product.id)).toEqual({ onHand: 7, reserved: 0 });
+
+    const files = await waitUntil(async () => (mailFor(order.id).length > 0 ? mailFor(order.id) : undefined), 10_000, 'the email file');
+    expect(files).toHaveLength(1);
+    const eml = readFileSync(path.join(app.config.dataDir, 'mail', files[0]!), 'utf8');
+    expect(eml).toContain(`Subject: Order ${order.id} confirmed`);
+    expect(eml).toContain('$75.00');
+    expect(eml).toMatch(/Content-Type: text\/html/);
+  });
+
+  it('declines an order above PAYMENT_DECLINE_ABOVE_CENTS: failed with a reason, stock released, one failure email', async () => {
+    const product = await createProduct(app, admin, { stock: 10, priceCents: 60_000 });
+    const order = await placeAndWait([{ productId: product.id, quantity: 2 }], ['completed', 'failed']);
+    expect(order.status).toBe('failed');
+    expect(order.failureReason).toMatch(/declined/i);
+    expect(order.history.map((h) => h.status)).toEqual(['pending', 'processing', 'failed']);
+    expect(await stockOf(app, product.id)).toEqual({ onHand: 10, reserved: 0 });
+    const files = await waitUntil(async () => (mailFor(order.id).length > 0 ? mailFor(order.id) : undefined), 10_000, 'the email file');
+    expect(files).toHaveLength(1);
+    expect(readFileSync(path.join(app.config.dataDir, 'mail', files[0]!), 'utf8')).toContain(`Subject: Order ${order.id} could not be completed`);
+  });
+
+  it('leaves a cancelled order cancelled and sends no email', async () => {
+    const product = await createProduct(app, admin, { stock: 5 });
+    const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId: product.id, quantity: 1 }] });
+    const cancel = await app.http.post(`/api/orders/${placed.body.id}/cancel`).set(bearer(buyer));
+    // Processing may win the race; either way the outcome must be consistent.
+    if (cancel.status === 200) {
+      await new Promise((r) => setTimeout(r, 500));
+      const res = await app.http.get(`/api/orders/${placed.body.id}`).set(bearer(buyer));
+      expect(res.body.status).toBe('cancelled');
+      expect(mailFor(placed.body.id as string)).toEqual([]);
+      expect(await stockOf(app, product.id)).toEqual({ onHand: 5, reserved: 0 });
+    } else {
+      expect(cancel.body.code).toBe('ORDER_NOT_CANCELLABLE');
+    }
+  });
+});
+
+describe('order processing retries', () => {
+  it('when payment fails transiently, then the order is retried and completes', async () => {
+    const app = await startTestApp({ storage: 'pglite', processing: true, env: { PAYMENT_SIMULATOR_TRANSIENT_FAILURES: '3' } });
+    try {
+      const admin = await registerAdmin(app);
+      const buyer = await registerUser(app);
+      const product = await createProduct(app, admin, { stock: 4 });
+      const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId: product.id, quantity: 1 }] });
+      const order = await waitUntil(
+        async () => {
+          const res = await app.http.get(`/api/orders/${placed.body.id}`).set(bearer(buyer));
+          return res.body.status === 'completed' ? (res.body as OrderBody) : undefined;
+        },
+        15_000,
+        'completion after retries',
+      );
+      expect(order.history.map((h) => h.status)).toEqual(['pending', 'processing', 'completed']);
+      expect(await stockOf(app, product.id)).toEqual({ onHand: 3, reserved: 0 });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('when every attempt fails, then the order ends failed with its stock released, never stuck in processing', async () => {
+    const app = await startTestApp({ storage: 'pglite', processing: true, env: { PAYMENT_SIMULATOR_TRANSIENT_FAILURES: '1000' } });
+    try {
+      const admin = await registerAdmin(app);
+      const buyer = await registerUser(app);
+      const product = await createProduct(app, admin, { stock: 4 });
+      const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId: product.id, quantity: 2 }] });
+      const order = await waitUntil(
+        async () => {
+          const res = await app.http.get(`/api/orders/${placed.body.id}`).set(bearer(buyer));
+          return res.body.status === 'failed' ? (res.body as OrderBody) : undefined;
+        },
+        20_000,
+        'the order to fail',
+      );
+      expect(order.failureReason).toMatch(/repeated errors/);
+      expect(order.history.map((h) => h.status)).toEqual(['pending', 'processing', 'failed']);
+      expect(await stockOf(app, product.id)).toEqual({ onHand: 4, reserved: 0 });
+    } finally {
+      await app.close();
+    }
+  });
+});
