@@ -27,7 +27,6 @@ async function rawRequest(app: TestApp, head: string): Promise<string> {
   }
 }
 
-
 function expectProblem(res: Response, status: number, code: string): void {
   expect(res.status).toBe(status);
   expect(res.headers['content-type']).toMatch(PROBLEM);

@@ -86,8 +86,9 @@ export function buildDeps(
   const payments = createPaymentSimulator({
     declineAboveCents: config.payment.declineAboveCents,
     transientFailuresPerOrder: config.payment.simulatedTransientFailures,
+    latencyMs: config.payment.simulatedLatencyMs,
   });
-  const handlers = buildJobHandlers({ db, orders, auth, payments, mailer, mailFrom: config.mail.from, logger, hooks });
+  const handlers = buildJobHandlers({ db, orders, auth, payments, mailer, mailFrom: config.mail.from, emailLeaseSeconds: config.mail.claimLeaseSeconds, logger, hooks });
   assertEveryJobHasAHandler(handlers, PUBLISHED_JOB_NAMES);
   const queue =
     config.redis.url !== undefined

@@ -20,10 +20,13 @@ export async function startSmtp(): Promise<TestSmtp> {
   let port = 0;
 
   const listen = async () => {
+    if (server) return;
     server = new SMTPServer({
       authOptional: true,
       disabledCommands: ['STARTTLS'],
       logger: false,
+      // Stopping must be quick: an outage starts at once, lingering sessions are cut.
+      closeTimeout: 100,
       onData(stream, _session, callback) {
         simpleParser(stream).then(
           (mail) => {
@@ -44,7 +47,13 @@ export async function startSmtp(): Promise<TestSmtp> {
     port,
     url: `smtp://127.0.0.1:${port}`,
     messages,
-    stop: () => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const running = server;
+        server = undefined;
+        if (running) running.close(() => resolve());
+        else resolve();
+      }),
     start: listen,
     async waitFor(count, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;

@@ -64,6 +64,8 @@ export const envSchema = z.object({
     .default('USD'),
   SEED_DEMO_DATA: boolean.optional().describe('Seed a demo catalog when empty; default on only in the embedded default'),
   PAYMENT_DECLINE_ABOVE_CENTS: z.coerce.number().int().min(0).optional(),
+  PAYMENT_SIMULATOR_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0).describe('Testing: how long each simulated charge takes'),
+  EMAIL_CLAIM_LEASE_SECONDS: positiveInt.default(60).describe('How long a sender owns an email before another may send it (longer than one SMTP attempt)'),
   PAYMENT_SIMULATOR_TRANSIENT_FAILURES: z.coerce.number().int().min(0).default(0).describe('Testing: the first N charge attempts of every order fail transiently'),
   WORKER_CONCURRENCY: positiveInt.max(100).default(5),
   WORKER_LOCK_DURATION_MS: positiveInt.min(1000).default(30_000).describe('A job whose worker stops heartbeating for this long is retried elsewhere'),

@@ -30,7 +30,7 @@ export interface Config {
   };
   currency: string;
   seedDemoData: boolean;
-  payment: { declineAboveCents: number | undefined; simulatedTransientFailures: number };
+  payment: { declineAboveCents: number | undefined; simulatedTransientFailures: number; simulatedLatencyMs: number };
   worker: { concurrency: number; metricsPort: number; lockDurationMs: number };
   jobs: {
     backoff: { baseMs: number; maxMs: number };
@@ -42,6 +42,7 @@ export interface Config {
     smtpUrl: string | undefined;
     gmail: { user: string; pass: string } | undefined;
     from: string;
+    claimLeaseSeconds: number;
   };
 }
 
@@ -115,6 +116,7 @@ export function loadConfig(
     payment: {
       declineAboveCents: env.PAYMENT_DECLINE_ABOVE_CENTS,
       simulatedTransientFailures: env.PAYMENT_SIMULATOR_TRANSIENT_FAILURES,
+      simulatedLatencyMs: env.PAYMENT_SIMULATOR_LATENCY_MS,
     },
     worker: { concurrency: env.WORKER_CONCURRENCY, metricsPort: env.WORKER_METRICS_PORT, lockDurationMs: env.WORKER_LOCK_DURATION_MS },
     jobs: {
@@ -127,6 +129,7 @@ export function loadConfig(
       smtpUrl: env.SMTP_URL,
       gmail: env.EMAIL_USER && env.EMAIL_PASS ? { user: env.EMAIL_USER, pass: env.EMAIL_PASS } : undefined,
       from: env.MAIL_FROM,
+      claimLeaseSeconds: env.EMAIL_CLAIM_LEASE_SECONDS,
     },
   };
   return Object.freeze(config);

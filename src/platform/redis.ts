@@ -46,3 +46,19 @@ export async function evictionPolicy(redis: Redis): Promise<string | undefined> 
     return undefined;
   }
 }
+
+/** Resolves true once connected, false after `timeoutMs` (the caller decides whether that is fatal). */
+export async function whenReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    redis.once('ready', onReady);
+  });
+}

@@ -14,6 +14,7 @@ export interface JobHandlerDeps {
   payments: PaymentProvider;
   mailer: Mailer;
   mailFrom: string;
+  emailLeaseSeconds: number;
   logger: Logger;
   hooks?: {
     onOrderFinished?: (status: 'completed' | 'failed', placedAt: string) => void;
@@ -34,6 +35,7 @@ export function buildJobHandlers(deps: JobHandlerDeps): JobHandlers {
       db: deps.db,
       mailer: deps.mailer,
       mailFrom: deps.mailFrom,
+      leaseSeconds: deps.emailLeaseSeconds,
       findOrder: async (orderId) => (await deps.orders.findOrder(orderId))?.order,
       findRecipient: (userId) => deps.auth.findUser(userId),
       logger: deps.logger,

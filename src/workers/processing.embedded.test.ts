@@ -62,7 +62,7 @@ describe('order processing in the embedded default', () => {
     expect(order.history.map((h) => h.status)).toEqual(['pending', 'processing', 'completed']);
     expect(await stockOf(app, product.id)).toEqual({ onHand: 7, reserved: 0 });
 
-    const files = await waitUntil(async () => (mailFor(order.id).length > 0 ? mailFor(order.id) : undefined), 10_000, 'the email file');
+    const files = await waitUntil(() => (mailFor(order.id).length > 0 ? mailFor(order.id) : undefined), 10_000, 'the email file');
     expect(files).toHaveLength(1);
     const eml = readFileSync(path.join(app.config.dataDir, 'mail', files[0]!), 'utf8');
     expect(eml).toContain(`Subject: Order ${order.id} confirmed`);
@@ -77,7 +77,7 @@ describe('order processing in the embedded default', () => {
     expect(order.failureReason).toMatch(/declined/i);
     expect(order.history.map((h) => h.status)).toEqual(['pending', 'processing', 'failed']);
     expect(await stockOf(app, product.id)).toEqual({ onHand: 10, reserved: 0 });
-    const files = await waitUntil(async () => (mailFor(order.id).length > 0 ? mailFor(order.id) : undefined), 10_000, 'the email file');
+    const files = await waitUntil(() => (mailFor(order.id).length > 0 ? mailFor(order.id) : undefined), 10_000, 'the email file');
     expect(files).toHaveLength(1);
     expect(readFileSync(path.join(app.config.dataDir, 'mail', files[0]!), 'utf8')).toContain(`Subject: Order ${order.id} could not be completed`);
   });

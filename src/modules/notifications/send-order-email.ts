@@ -8,8 +8,6 @@ import { renderOrderEmail } from './order-email.templates.js';
 
 export const SEND_ORDER_EMAIL = 'send-order-email';
 
-/** Longer than one SMTP attempt can take (its timeouts add up to 25 s), so a live sender never loses its claim. */
-const CLAIM_LEASE_SECONDS = 60;
 
 export function orderEmailJob(orderId: string, kind: EmailKind): JobSpec {
   return { name: SEND_ORDER_EMAIL, id: `email-${kind}-${orderId}`, data: { orderId, kind } };
@@ -24,6 +22,8 @@ export interface SendOrderEmailDeps {
   db: Database;
   mailer: Mailer;
   mailFrom: string;
+  /** Longer than one SMTP attempt can take (its timeouts add up to 25 s), so a live sender never loses its claim. */
+  leaseSeconds: number;
   findOrder: (orderId: string) => Promise<Order | undefined>;
   findRecipient: (userId: string) => Promise<{ email: string; name: string } | undefined>;
   logger: Logger;
@@ -49,7 +49,7 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler {
       if (!recipient) throw new PermanentJobError(`user of order ${orderId} not found`);
 
       const messageId = messageIdFor(orderId, kind, deps.mailFrom);
-      const claim = await claimDelivery(deps.db, { orderId, kind, messageId, leaseSeconds: CLAIM_LEASE_SECONDS });
+      const claim = await claimDelivery(deps.db, { orderId, kind, messageId, leaseSeconds: deps.leaseSeconds });
       if (claim === 'already-sent') return;
       // Another sender holds the claim right now: check back later, by when it has finished.
       if (claim === 'claimed-elsewhere') throw new Error(`email ${kind} for order ${orderId} is being sent by another worker`);

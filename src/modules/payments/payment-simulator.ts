@@ -5,6 +5,8 @@ export interface SimulatorOptions {
   declineAboveCents?: number | undefined;
   /** For failure tests: the first N charge attempts of every order fail transiently. */
   transientFailuresPerOrder?: number;
+  /** For load and crash tests: how long each charge takes. */
+  latencyMs?: number;
 }
 
 /** The built-in provider: deterministic decisions, no network. */
@@ -12,17 +14,18 @@ export function createPaymentSimulator(options: SimulatorOptions = {}): PaymentP
   const attemptsByOrder = new Map<string, number>();
   return {
     name: 'simulator',
-    charge({ orderId, amountCents }): Promise<PaymentDecision> {
+    async charge({ orderId, amountCents }): Promise<PaymentDecision> {
+      if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
       const attempts = (attemptsByOrder.get(orderId) ?? 0) + 1;
       attemptsByOrder.set(orderId, attempts);
       if (attempts <= (options.transientFailuresPerOrder ?? 0)) {
-        return Promise.reject(new TransientPaymentError(`simulated outage (attempt ${attempts})`));
+        throw new TransientPaymentError(`simulated outage (attempt ${attempts})`);
       }
       attemptsByOrder.delete(orderId);
       if (options.declineAboveCents !== undefined && amountCents > options.declineAboveCents) {
-        return Promise.resolve({ outcome: 'declined', reason: `Payment declined: total exceeds ${options.declineAboveCents} cents` });
+        return { outcome: 'declined', reason: `Payment declined: total exceeds ${options.declineAboveCents} cents` };
       }
-      return Promise.resolve({ outcome: 'approved', reference: `sim-${orderId}` });
+      return { outcome: 'approved', reference: `sim-${orderId}` };
     },
   };
 }

@@ -1,0 +1,329 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createProduct, stockOf } from '../../test/catalog.js';
+import { createTestDatabase, startTestApp, type TestApp, type TestDatabase } from '../../test/harness.js';
+import { freePort, spawnService, startRedisServer, waitUntil, type ChildService } from '../../test/processes.js';
+import { startSmtp, type TestSmtp } from '../../test/smtp.js';
+import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
+import { auditStock } from '../modules/catalog/index.js';
+import { processOrderJob } from '../modules/orders/index.js';
+import { createBullMqQueue } from '../platform/queue/index.js';
+
+/** Settings that make retries, crash recovery and reconciliation happen within a test's patience. */
+const FAST = {
+  JOB_BACKOFF_BASE_MS: '100',
+  JOB_BACKOFF_MAX_MS: '1000',
+  OUTBOX_POLL_MS: '100',
+  WORKER_LOCK_DURATION_MS: '2000',
+  RECONCILE_INTERVAL_MS: '1000',
+  RECONCILE_AFTER_SECONDS: '2',
+  EMAIL_CLAIM_LEASE_SECONDS: '3',
+};
+
+interface Stack {
+  app: TestApp;
+  admin: TestUser;
+  buyer: TestUser;
+  workerEnv: Record<string, string>;
+}
+
+const workers: ChildService[] = [];
+
+async function startWorker(env: Record<string, string>): Promise<ChildService> {
+  const worker = await spawnService('src/worker.ts', env, /worker started/);
+  workers.push(worker);
+  return worker;
+}
+
+async function stopWorkers(): Promise<void> {
+  for (const worker of workers.splice(0)) {
+    if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+    await worker.exited;
+  }
+}
+
+async function startStack(options: { database: TestDatabase; smtp: TestSmtp; redisUrl?: string; env?: Record<string, string> }): Promise<Stack> {
+  const env = { ...FAST, SMTP_URL: options.smtp.url, ...options.env };
+  const app = await startTestApp({ storage: 'postgres', database: options.database, redis: options.redisUrl ?? true, processing: true, env });
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'ops-worker-'));
+  const workerEnv = {
+    ...env,
+    DATABASE_URL: options.database.url!,
+    REDIS_URL: app.config.redis.url!,
+    REDIS_PREFIX: app.config.redis.prefix,
+    DATA_DIR: dataDir,
+    JWT_SECRET: 'worker-secret-that-is-long-enough-for-hs256-000000',
+    LOG_LEVEL: 'info',
+    WORKER_CONCURRENCY: '5',
+  };
+  const [admin, buyer] = await Promise.all([registerAdmin(app), registerUser(app, 'buyer')]);
+  return { app, admin, buyer, workerEnv };
+}
+
+async function placeOrders(stack: Stack, productId: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await stack.app.http.post('/api/orders').set(bearer(stack.buyer)).send({ items: [{ productId, quantity: 1 }] });
+    expect(res.status).toBe(201);
+    ids.push(res.body.id as string);
+  }
+  return ids;
+}
+
+async function statuses(app: TestApp, ids: string[]): Promise<Map<string, string>> {
+  const { rows } = await app.db.query<{ id: string; status: string }>('SELECT id, status FROM orders WHERE id = ANY($1::uuid[])', [ids]);
+  return new Map(rows.map((row) => [row.id, row.status]));
+}
+
+async function waitForStatus(app: TestApp, ids: string[], status: string, timeoutMs: number): Promise<void> {
+  await waitUntil(async () => [...(await statuses(app, ids)).values()].filter((s) => s === status).length === ids.length, timeoutMs, `${ids.length} orders ${status}`);
+}
+
+function emailsPerOrder(smtp: TestSmtp, ids: string[]): number[] {
+  return ids.map((id) => smtp.messages.filter((m) => m.subject?.includes(id)).length);
+}
+
+async function expectConserved(app: TestApp): Promise<void> {
+  for (const row of await auditStock(app.db)) {
+    expect(row.onHand).toBe(row.ledgerOnHand);
+    expect(row.reserved).toBe(row.ledgerReserved);
+  }
+}
+
+describe('processing in server mode: API + separate worker processes, PostgreSQL, Redis, SMTP', () => {
+  let smtp: TestSmtp;
+  let database: TestDatabase;
+  let stack: Stack | undefined;
+
+  beforeAll(async () => {
+    smtp = await startSmtp();
+  });
+  afterAll(async () => {
+    await smtp.stop();
+  });
+  afterEach(async () => {
+    await stopWorkers();
+    if (stack) rmSync(stack.workerEnv.DATA_DIR!, { recursive: true, force: true });
+    await stack?.app.close();
+    await database?.drop();
+    stack = undefined;
+    smtp.messages.length = 0;
+  });
+
+  it('takes an order from placed to completed with history in order, stock sold and exactly one confirmation email', async () => {
+    database = await createTestDatabase('postgres');
+    stack = await startStack({ database, smtp });
+    await startWorker(stack.workerEnv);
+    const product = await createProduct(stack.app, stack.admin, { stock: 10, priceCents: 1999 });
+
+    const [orderId] = await placeOrders(stack, product.id, 1);
+    await waitForStatus(stack.app, [orderId!], 'completed', 20_000);
+    const order = await stack.app.http.get(`/api/orders/${orderId}`).set(bearer(stack.buyer));
+    expect(order.body.status).toBe('completed');
+    expect((order.body.history as { status: string }[]).map((h) => h.status)).toEqual(['pending', 'processing', 'completed']);
+    expect(await stockOf(stack.app, product.id)).toEqual({ onHand: 9, reserved: 0 });
+
+    const [mail] = await smtp.waitFor(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(emailsPerOrder(smtp, [orderId!])).toEqual([1]);
+    expect(mail!.subject).toBe(`Order ${orderId} confirmed`);
+    expect(mail!.to).toMatchObject({ text: stack.buyer.email });
+    expect(mail!.text).toContain('$19.99');
+    expect(mail!.html).toContain('$19.99');
+    expect(mail!.messageId).toContain(orderId);
+    await expectConserved(stack.app);
+  });
+
+  it('declines above PAYMENT_DECLINE_ABOVE_CENTS: failed with a reason, stock released, one failure email', async () => {
+    database = await createTestDatabase('postgres');
+    stack = await startStack({ database, smtp });
+    await startWorker({ ...stack.workerEnv, PAYMENT_DECLINE_ABOVE_CENTS: '5000' });
+    const product = await createProduct(stack.app, stack.admin, { stock: 10, priceCents: 9000 });
+
+    const [orderId] = await placeOrders(stack, product.id, 1);
+    await waitForStatus(stack.app, [orderId!], 'failed', 20_000);
+    const order = await stack.app.http.get(`/api/orders/${orderId}`).set(bearer(stack.buyer));
+    expect(order.body.failureReason).toMatch(/declined/i);
+    expect(await stockOf(stack.app, product.id)).toEqual({ onHand: 10, reserved: 0 });
+    const [mail] = await smtp.waitFor(1);
+    expect(mail!.subject).toBe(`Order ${orderId} could not be completed`);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(emailsPerOrder(smtp, [orderId!])).toEqual([1]);
+  });
+
+  it('when a worker is killed with SIGKILL mid-batch of 60 orders and another starts, then every order completes once with exactly one email', async () => {
+    database = await createTestDatabase('postgres');
+    stack = await startStack({ database, smtp, env: { PAYMENT_SIMULATOR_LATENCY_MS: '150' } });
+    const product = await createProduct(stack.app, stack.admin, { stock: 100 });
+    const ids = await placeOrders(stack, product.id, 60);
+
+    const doomed = await startWorker(stack.workerEnv);
+    await waitUntil(async () => [...(await statuses(stack!.app, ids)).values()].filter((s) => s === 'completed').length >= 10, 30_000, 'some progress');
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    const midway = [...(await statuses(stack.app, ids)).values()];
+    expect(midway.filter((s) => s === 'completed').length).toBeLessThan(60);
+
+    await startWorker(stack.workerEnv);
+    await waitForStatus(stack.app, ids, 'completed', 60_000);
+    await smtp.waitFor(60, 30_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(emailsPerOrder(smtp, ids)).toEqual(ids.map(() => 1));
+    expect(await stockOf(stack.app, product.id)).toEqual({ onHand: 40, reserved: 0 });
+    const { rows } = await stack.app.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM stock_movements WHERE product_id = $1 AND kind = 'sale'",
+      [product.id],
+    );
+    expect(rows[0]?.n).toBe(60);
+    await expectConserved(stack.app);
+  });
+
+  it('when the same order is enqueued twice and two workers race, then it is processed once and emailed once', async () => {
+    database = await createTestDatabase('postgres');
+    stack = await startStack({ database, smtp, env: { PAYMENT_SIMULATOR_LATENCY_MS: '50' } });
+    const product = await createProduct(stack.app, stack.admin, { stock: 50 });
+    await Promise.all([startWorker(stack.workerEnv), startWorker(stack.workerEnv)]);
+    const producer = createBullMqQueue({ url: stack.app.config.redis.url!, prefix: stack.app.config.redis.prefix, handlers: stack.app.handlers });
+    try {
+      const ids = await placeOrders(stack, product.id, 10);
+      // Duplicates under other job ids, so BullMQ's own de-duplication cannot hide a double run.
+      for (const id of ids) {
+        const job = processOrderJob(id);
+        await producer.add([job, { ...job, id: `${job.id}-dup1` }, { ...job, id: `${job.id}-dup2` }]);
+      }
+      await waitForStatus(stack.app, ids, 'completed', 30_000);
+      await smtp.waitFor(10);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(emailsPerOrder(smtp, ids)).toEqual(ids.map(() => 1));
+      const { rows } = await stack.app.db.query<{ history: { status: string }[] }>('SELECT history FROM orders WHERE id = ANY($1::uuid[])', [ids]);
+      for (const row of rows) expect(row.history.map((h) => h.status)).toEqual(['pending', 'processing', 'completed']);
+      expect(await stockOf(stack.app, product.id)).toEqual({ onHand: 40, reserved: 0 });
+    } finally {
+      await producer.close();
+    }
+  });
+
+  it('when SMTP is down while orders complete, then each order gets exactly one email after it returns', async () => {
+    database = await createTestDatabase('postgres');
+    stack = await startStack({ database, smtp });
+    await startWorker(stack.workerEnv);
+    const product = await createProduct(stack.app, stack.admin, { stock: 20 });
+    await smtp.stop();
+    try {
+      const ids = await placeOrders(stack, product.id, 5);
+      await waitForStatus(stack.app, ids, 'completed', 20_000);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(smtp.messages).toHaveLength(0);
+      const { rows } = await stack.app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM email_deliveries WHERE status = 'sent'");
+      expect(rows[0]?.n).toBe(0);
+
+      await smtp.start();
+      await smtp.waitFor(5, 30_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(emailsPerOrder(smtp, ids)).toEqual([1, 1, 1, 1, 1]);
+    } finally {
+      await smtp.start();
+    }
+  });
+});
+
+describe('worker process lifecycle', () => {
+  it('on SIGTERM stops taking jobs, finishes the active ones and exits 0', async () => {
+    const smtp = await startSmtp();
+    const database = await createTestDatabase('postgres');
+    const stack = await startStack({ database, smtp, env: { PAYMENT_SIMULATOR_LATENCY_MS: '1500' } });
+    try {
+      const product = await createProduct(stack.app, stack.admin, { stock: 50 });
+      const worker = await startWorker({ ...stack.workerEnv, WORKER_CONCURRENCY: '2' });
+      const ids = await placeOrders(stack, product.id, 6);
+      await waitUntil(async () => [...(await statuses(stack.app, ids)).values()].includes('processing'), 15_000, 'a job in flight');
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      expect(worker.output()).toMatch(/worker stopped/);
+      const after = [...(await statuses(stack.app, ids)).values()];
+      // Whatever it had started it finished; it took nothing new after the signal.
+      expect(after).not.toContain('processing');
+      expect(after.filter((s) => s === 'completed').length).toBeGreaterThan(0);
+      expect(after.filter((s) => s === 'pending').length).toBeGreaterThan(0);
+    } finally {
+      await stopWorkers();
+      await stack.app.close();
+      await database.drop();
+      await smtp.stop();
+      rmSync(stack.workerEnv.DATA_DIR!, { recursive: true, force: true });
+    }
+  });
+
+  it('warns loudly when Redis may evict keys (maxmemory-policy is not noeviction)', async () => {
+    const port = await freePort();
+    const redis = await startRedisServer(port, ['--maxmemory-policy', 'allkeys-lru']);
+    const database = await createTestDatabase('postgres');
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'ops-worker-'));
+    try {
+      const worker = await startWorker({
+        DATABASE_URL: database.url!,
+        REDIS_URL: `redis://127.0.0.1:${port}`,
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'info',
+      });
+      expect(worker.output()).toMatch(/maxmemory-policy is allkeys-lru; it must be noeviction/);
+    } finally {
+      await stopWorkers();
+      redis.kill('SIGKILL');
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start without Redis, with one clear line', async () => {
+    await expect(spawnService('src/worker.ts', { LOG_LEVEL: 'info' }, /worker started/, 15_000)).rejects.toThrow(/needs REDIS_URL/);
+  });
+});
+
+describe('processing when Redis goes down', () => {
+  it('keeps accepting orders fast into the outbox, reports not ready, and completes every accepted order after Redis returns', async () => {
+    const smtp = await startSmtp();
+    const port = await freePort();
+    let redis = await startRedisServer(port);
+    const redisUrl = `redis://127.0.0.1:${port}`;
+    const database = await createTestDatabase('postgres');
+    const stack = await startStack({ database, smtp, redisUrl });
+    try {
+      await startWorker(stack.workerEnv);
+      const product = await createProduct(stack.app, stack.admin, { stock: 50 });
+      const before = await placeOrders(stack, product.id, 3);
+      await waitForStatus(stack.app, before, 'completed', 20_000);
+
+      redis.kill('SIGKILL');
+      await new Promise((r) => redis.once('exit', r));
+
+      const started = Date.now();
+      const during = await placeOrders(stack, product.id, 10);
+      expect(Date.now() - started).toBeLessThan(10 * 1000);
+      const ready = await stack.app.http.get('/health/ready');
+      expect(ready.status).toBe(503);
+      expect(ready.body.detail).toMatch(/redis/);
+      const read = await stack.app.http.get(`/api/orders/${during[0]}`).set(bearer(stack.buyer));
+      expect(read.status).toBe(200);
+      expect(read.body.status).toBe('pending');
+
+      // A fresh, empty Redis on the same port: like a restart that lost everything queued.
+      redis = await startRedisServer(port);
+      await waitForStatus(stack.app, [...before, ...during], 'completed', 60_000);
+      await waitUntil(async () => (await stack.app.http.get('/health/ready')).status === 200, 10_000, 'ready again');
+      await smtp.waitFor(13, 30_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(emailsPerOrder(smtp, [...before, ...during])).toEqual(Array.from({ length: 13 }, () => 1));
+      expect(await stockOf(stack.app, product.id)).toEqual({ onHand: 37, reserved: 0 });
+    } finally {
+      await stopWorkers();
+      await stack.app.close();
+      await database.drop();
+      redis.kill('SIGKILL');
+      await smtp.stop();
+      rmSync(stack.workerEnv.DATA_DIR!, { recursive: true, force: true });
+    }
+  });
+});
