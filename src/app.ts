@@ -1,13 +1,15 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
 import type { Config } from './config/index.js';
 import { errorHandler, notFound, requireJsonBody } from './middleware/error-handler.js';
 import { accessLog, requestContext } from './middleware/request-context.js';
-import { authRoutes, type AuthService } from './modules/auth/index.js';
+import { docsRoutes } from './docs/docs.routes.js';
+import { authRoutes, requireAdminForBrowser, type AuthService } from './modules/auth/index.js';
 import { catalogRoutes, type CatalogService } from './modules/catalog/index.js';
 import { ordersRoutes, type OrdersService } from './modules/orders/index.js';
 import { healthRoutes, type ReadinessCheck } from './modules/health/health.routes.js';
 import type { Logger } from './platform/logger.js';
+import type { Metrics } from './platform/metrics.js';
 
 export interface AppDeps {
   config: Pick<Config, 'http'>;
@@ -16,6 +18,9 @@ export interface AppDeps {
   catalog: CatalogService;
   orders: OrdersService;
   readiness: readonly ReadinessCheck[];
+  metrics: Metrics;
+  /** Bull Board, in server mode only (the embedded queue has nothing to show). */
+  queueDashboard?: Router;
 }
 
 /** The whole HTTP API without `listen()`, so tests drive the real stack in-process. */
@@ -26,15 +31,26 @@ export function createApp(deps: AppDeps): Express {
   if (deps.config.http.trustProxy) app.set('trust proxy', deps.config.http.trustProxy);
 
   app.use(requestContext());
-  app.use(accessLog(deps.logger));
+  app.use(accessLog(deps.logger, deps.metrics));
   app.use(helmet());
   app.use(requireJsonBody);
   app.use(express.json({ limit: '100kb', type: ['application/json', 'application/*+json'] }));
 
   app.use('/health', healthRoutes(deps.readiness));
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
   app.use('/api/auth', authRoutes(deps.auth));
   app.use('/api/products', catalogRoutes(deps.catalog, deps.auth));
   app.use('/api/orders', ordersRoutes(deps.orders, deps.auth));
+  app.use(docsRoutes());
+  if (deps.queueDashboard) {
+    // Bull Board's page runs inline scripts; everything else keeps the strict policy.
+    const dashboardPolicy = helmet.contentSecurityPolicy({
+      directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'], 'upgrade-insecure-requests': null },
+    });
+    app.use('/admin/queues', requireAdminForBrowser(deps.auth), dashboardPolicy, deps.queueDashboard);
+  }
 
   app.use(notFound);
   app.use(errorHandler(deps.logger));

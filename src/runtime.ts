@@ -10,11 +10,13 @@ import { createMemoryCache, createRedisCache, type Cache } from './platform/cach
 import { migrate, openDatabase, type Database } from './platform/db/index.js';
 import type { Logger } from './platform/logger.js';
 import { createMailer, type Mailer } from './platform/mail.js';
+import { createMetrics, type Metrics } from './platform/metrics.js';
 import { relayOutboxBatch, startLoop, type Loop } from './platform/outbox.js';
 import { createBullMqQueue, createInProcessQueue, type JobHandlers, type JobQueue } from './platform/queue/index.js';
+import { queueDashboard } from './platform/queue/dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
 import { createRedis, type Redis } from './platform/redis.js';
-import { assertEveryJobHasAHandler, buildJobHandlers, type JobHandlerDeps } from './workers/job-handlers.js';
+import { assertEveryJobHasAHandler, buildJobHandlers } from './workers/job-handlers.js';
 import { jobsFor, PUBLISHED_JOB_NAMES } from './workers/outbox-routes.js';
 import { reconcileOnce } from './workers/reconciler.js';
 
@@ -30,6 +32,7 @@ export interface Built extends Resources {
   queue: JobQueue;
   handlers: JobHandlers;
   mailer: Mailer;
+  metrics: Metrics;
   /** Starts the outbox relay and the reconciler (every API and worker process runs both). */
   startBackground(): { stop(): Promise<void> };
 }
@@ -46,7 +49,7 @@ export function buildDeps(
   config: Readonly<Config>,
   logger: Logger,
   resources: Resources,
-  hooks: JobHandlerDeps['hooks'] = {},
+  role: 'api' | 'worker' = 'api',
 ): Built {
   const { db, redis } = resources;
   const redisScope = redis ? { client: redis, prefix: config.redis.prefix } : undefined;
@@ -73,6 +76,9 @@ export function buildDeps(
     },
     logger,
   });
+  // The queue is created below; the gauge reads it lazily at scrape time.
+  const queueRef: { current?: JobQueue } = {};
+  const metrics = createMetrics({ role, queue: { counts: () => queueRef.current?.counts() ?? Promise.reject(new Error('no queue yet')) } });
   const catalog = createCatalogService({ db, currency: config.currency, logger });
   const orders = createOrdersService({
     db,
@@ -80,6 +86,7 @@ export function buildDeps(
     placementLimit: createRateLimiter({ name: 'order-placement', points: config.limits.ordersPerMinute, windowSeconds: 60 }, redisScope),
     currency: config.currency,
     logger,
+    metrics,
   });
 
   const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, gmail: config.mail.gmail, from: config.mail.from, dataDir: config.dataDir, logger });
@@ -88,12 +95,11 @@ export function buildDeps(
     transientFailuresPerOrder: config.payment.simulatedTransientFailures,
     latencyMs: config.payment.simulatedLatencyMs,
   });
-  const handlers = buildJobHandlers({ db, orders, auth, payments, mailer, mailFrom: config.mail.from, emailLeaseSeconds: config.mail.claimLeaseSeconds, logger, hooks });
+  const handlers = buildJobHandlers({ db, orders, auth, payments, mailer, mailFrom: config.mail.from, emailLeaseSeconds: config.mail.claimLeaseSeconds, logger, metrics });
   assertEveryJobHasAHandler(handlers, PUBLISHED_JOB_NAMES);
-  const queue =
-    config.redis.url !== undefined
-      ? createBullMqQueue({ url: config.redis.url, prefix: config.redis.prefix, handlers })
-      : createInProcessQueue({ handlers, concurrency: config.worker.concurrency, backoff: config.jobs.backoff, logger });
+  const bullQueue = config.redis.url !== undefined ? createBullMqQueue({ url: config.redis.url, prefix: config.redis.prefix, handlers }) : undefined;
+  const queue = bullQueue ?? createInProcessQueue({ handlers, concurrency: config.worker.concurrency, backoff: config.jobs.backoff, logger });
+  queueRef.current = queue;
 
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => db.ping() }];
   if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
@@ -126,20 +132,30 @@ export function buildDeps(
     queue,
     handlers,
     mailer,
+    metrics,
     startBackground,
-    deps: { config, logger, auth, catalog, orders, readiness },
+    deps: {
+      config,
+      logger,
+      auth,
+      catalog,
+      orders,
+      readiness,
+      metrics,
+      ...(bullQueue ? { queueDashboard: queueDashboard(bullQueue.queue, '/admin/queues') } : {}),
+    },
   };
 }
 
 /** Opens the configured database (migrating it) and Redis, wires everything, prepares the data. */
-export async function openRuntime(config: Readonly<Config>, logger: Logger, hooks?: JobHandlerDeps['hooks']): Promise<Runtime> {
+export async function openRuntime(config: Readonly<Config>, logger: Logger, role: 'api' | 'worker' = 'api'): Promise<Runtime> {
   const db = await openDatabase({ url: config.db.url, poolMax: config.db.poolMax, dataDir: config.dataDir });
   let redis: Redis | undefined;
   try {
     const applied = await migrate(db);
     if (applied.length > 0) logger.info('database migrated', { applied });
     redis = config.redis.url ? createRedis(config.redis.url, 'request') : undefined;
-    const built = buildDeps(config, logger, { db, redis }, hooks);
+    const built = buildDeps(config, logger, { db, redis }, role);
     await ensureAdmin(db, config.admin, { allowGenerated: db.kind === 'pglite', logger });
     if (config.seedDemoData) {
       const seeded = await seedDemoCatalog(db, config.currency);

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { ConfigError, loadConfig } from './config/index.js';
 import { DataDirLockedError } from './platform/db/index.js';
 import { createLogger, errorFields } from './platform/logger.js';
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
       'The worker needs REDIS_URL (or REDIS_HOST) and DATABASE_URL; in the embedded default the API processes orders itself',
     );
   }
-  const runtime = await openRuntime(config, logger);
+  const runtime = await openRuntime(config, logger, 'worker');
   const policy = runtime.redis && (await whenReady(runtime.redis, 5000)) ? await evictionPolicy(runtime.redis) : undefined;
   if (policy !== 'noeviction') {
     logger.warn(
@@ -33,7 +34,22 @@ async function main(): Promise<void> {
     logger,
   });
   const background = runtime.startBackground();
-  logger.info('worker started', { concurrency: config.worker.concurrency, pid: process.pid });
+  // Workers have no API; Prometheus scrapes them here (WORKER_METRICS_PORT=0 turns it off).
+  const metricsServer = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(req.url === '/health/live' ? 200 : 404).end();
+      return;
+    }
+    runtime.metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': runtime.metrics.registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  if (config.worker.metricsPort > 0) {
+    metricsServer.on('error', (error) => logger.warn('worker metrics port unavailable', errorFields(error)));
+    metricsServer.listen(config.worker.metricsPort);
+  }
+  logger.info('worker started', { concurrency: config.worker.concurrency, pid: process.pid, metricsPort: config.worker.metricsPort || null });
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -45,6 +61,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_GRACE_MS).unref();
     // Stop taking jobs and wait for the active ones, then release everything else.
+    metricsServer.close();
     consumer
       .close()
       .then(() => background.stop())

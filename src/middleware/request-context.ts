@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 import { runWithContext } from '../platform/request-context.js';
 
 // A client-supplied id is echoed only if it is short and plain, so it cannot forge log lines.
@@ -17,12 +18,13 @@ export function requestContext(): RequestHandler {
   };
 }
 
-/** One log line per request, written when the response has been sent. */
-export function accessLog(logger: Logger): RequestHandler {
+/** One log line and one duration sample per request, taken when the response has been sent. */
+export function accessLog(logger: Logger, metrics: Pick<Metrics, 'observeHttp'>): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      metrics.observeHttp(req.method, routeOf(req), res.statusCode, durationMs / 1000);
       logger.info('request', {
         method: req.method,
         route: routeOf(req),
@@ -40,5 +42,6 @@ export function accessLog(logger: Logger): RequestHandler {
 /** The matched route pattern (`/api/orders/:id`), not the raw path, so logs and metrics group well. */
 export function routeOf(req: Parameters<RequestHandler>[0]): string {
   const route = req.route as { path?: string } | undefined;
-  return route?.path ? `${req.baseUrl}${route.path}` : 'unmatched';
+  if (!route?.path) return 'unmatched';
+  return route.path === '/' && req.baseUrl ? req.baseUrl : `${req.baseUrl}${route.path}`;
 }

@@ -5,6 +5,7 @@ import type { PaymentProvider } from '../modules/payments/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Mailer } from '../platform/mail.js';
+import type { Metrics } from '../platform/metrics.js';
 import type { JobHandlers } from '../platform/queue/index.js';
 
 export interface JobHandlerDeps {
@@ -16,10 +17,7 @@ export interface JobHandlerDeps {
   mailFrom: string;
   emailLeaseSeconds: number;
   logger: Logger;
-  hooks?: {
-    onOrderFinished?: (status: 'completed' | 'failed', placedAt: string) => void;
-    onEmailSent?: (kind: string) => void;
-  };
+  metrics: Pick<Metrics, 'orderFinished' | 'emailSent' | 'emailAttemptFailed' | 'emailGaveUp'>;
 }
 
 /** Every job name → its one handler. Start-up fails if a published job name has none. */
@@ -29,7 +27,7 @@ export function buildJobHandlers(deps: JobHandlerDeps): JobHandlers {
       orders: deps.orders,
       payments: deps.payments,
       logger: deps.logger,
-      ...(deps.hooks?.onOrderFinished ? { onFinished: deps.hooks.onOrderFinished } : {}),
+      onFinished: deps.metrics.orderFinished,
     }),
     [SEND_ORDER_EMAIL]: createSendOrderEmail({
       db: deps.db,
@@ -39,7 +37,7 @@ export function buildJobHandlers(deps: JobHandlerDeps): JobHandlers {
       findOrder: async (orderId) => (await deps.orders.findOrder(orderId))?.order,
       findRecipient: (userId) => deps.auth.findUser(userId),
       logger: deps.logger,
-      ...(deps.hooks?.onEmailSent ? { onSent: deps.hooks.onEmailSent } : {}),
+      metrics: deps.metrics,
     }),
   };
   return Object.freeze(handlers);

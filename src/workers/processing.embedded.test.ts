@@ -7,6 +7,17 @@ import { waitUntil } from '../../test/processes.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 import { auditStock } from '../modules/catalog/index.js';
 
+/** The value of the Prometheus sample `name` whose labels include `labels` (0 when absent). */
+function sample(text: string, name: string, labels: Record<string, string>): number {
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const found = Object.fromEntries([...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
+  }
+  return 0;
+}
+
 interface OrderBody {
   id: string;
   status: string;
@@ -80,6 +91,33 @@ describe('order processing in the embedded default', () => {
     const files = await waitUntil(() => (mailFor(order.id).length > 0 ? mailFor(order.id) : undefined), 10_000, 'the email file');
     expect(files).toHaveLength(1);
     expect(readFileSync(path.join(app.config.dataDir, 'mail', files[0]!), 'utf8')).toContain(`Subject: Order ${order.id} could not be completed`);
+  });
+
+  it('/metrics shows orders, cache lookups, emails, queue depth and request durations moving', async () => {
+    const before = (await app.http.get('/metrics')).text;
+    const product = await createProduct(app, admin, { stock: 5, priceCents: 100 });
+    const order = await placeAndWait([{ productId: product.id, quantity: 1 }], ['completed']);
+    await app.http.get(`/api/orders/${order.id}`).set(bearer(buyer)).expect(200);
+    await waitUntil(() => (mailFor(order.id).length > 0 ? true : undefined), 10_000, 'the email');
+
+    const res = await app.http.get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    const after = res.text;
+    const grew: [string, Record<string, string>][] = [
+      ['orders_total', { event: 'placed' }],
+      ['orders_total', { event: 'completed' }],
+      ['emails_total', { event: 'sent' }],
+      ['order_cache_lookups_total', { result: 'hit' }],
+      ['order_placed_to_finished_seconds_count', { status: 'completed' }],
+      ['http_request_duration_seconds_count', { method: 'POST', route: '/api/orders', status: '201' }],
+    ];
+    for (const [name, labels] of grew) {
+      expect(sample(after, name, labels), `${name} ${JSON.stringify(labels)}`).toBeGreaterThan(sample(before, name, labels));
+    }
+    expect(sample(after, 'queue_jobs', { state: 'waiting' })).toBeGreaterThanOrEqual(0);
+    expect(after).toMatch(/^queue_jobs\{/m);
+    expect(after).toMatch(/^process_resident_memory_bytes/m);
   });
 
   it('leaves a cancelled order cancelled and sends no email', async () => {

@@ -57,6 +57,7 @@ async function startStack(options: { database: TestDatabase; smtp: TestSmtp; red
     JWT_SECRET: 'worker-secret-that-is-long-enough-for-hs256-000000',
     LOG_LEVEL: 'info',
     WORKER_CONCURRENCY: '5',
+    WORKER_METRICS_PORT: '0',
   };
   const [admin, buyer] = await Promise.all([registerAdmin(app), registerUser(app, 'buyer')]);
   return { app, admin, buyer, workerEnv };
@@ -115,7 +116,8 @@ describe('processing in server mode: API + separate worker processes, PostgreSQL
   it('takes an order from placed to completed with history in order, stock sold and exactly one confirmation email', async () => {
     database = await createTestDatabase('postgres');
     stack = await startStack({ database, smtp });
-    await startWorker(stack.workerEnv);
+    const metricsPort = await freePort();
+    await startWorker({ ...stack.workerEnv, WORKER_METRICS_PORT: String(metricsPort) });
     const product = await createProduct(stack.app, stack.admin, { stock: 10, priceCents: 1999 });
 
     const [orderId] = await placeOrders(stack, product.id, 1);
@@ -134,6 +136,14 @@ describe('processing in server mode: API + separate worker processes, PostgreSQL
     expect(mail!.html).toContain('$19.99');
     expect(mail!.messageId).toContain(orderId);
     await expectConserved(stack.app);
+
+    const workerMetrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(workerMetrics).toMatch(/^orders_total\{.*event="completed".*\} 1$/m);
+    expect(workerMetrics).toMatch(/^emails_total\{.*event="sent".*\} 1$/m);
+    expect(workerMetrics).toMatch(/^queue_jobs\{.*state="failed".*\} 0$/m);
+    expect(workerMetrics).toMatch(/role="worker"/);
+    const apiMetrics = await stack.app.http.get('/metrics');
+    expect(apiMetrics.text).toMatch(/^orders_total\{.*event="placed".*\} 1$/m);
   });
 
   it('declines above PAYMENT_DECLINE_ABOVE_CENTS: failed with a reason, stock released, one failure email', async () => {

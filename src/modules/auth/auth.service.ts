@@ -55,7 +55,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     return { user, ...(await issueTokens(user, randomUUID())) };
   }
 
-  async function login(input: { email: string; password: string }, clientAddress: string): Promise<Session> {
+  /** Checks a password under the login limits; the caller decides what the sign-in grants. */
+  async function verifyCredentials(input: { email: string; password: string }, clientAddress: string): Promise<User> {
     const accountKey = input.email.toLowerCase();
     await loginLimits.perAccount.assertNotExceeded(accountKey);
     await loginLimits.perAddress.assertNotExceeded(clientAddress);
@@ -69,6 +70,11 @@ export function createAuthService(deps: AuthServiceDeps) {
     }
     await loginLimits.perAccount.reset(accountKey);
     const { passwordHash: _hash, ...user } = found;
+    return user;
+  }
+
+  async function login(input: { email: string; password: string }, clientAddress: string): Promise<Session> {
+    const user = await verifyCredentials(input, clientAddress);
     // Each login starts its own token family, so logging out one device leaves the others signed in.
     return { user, ...(await issueTokens(user, randomUUID())) };
   }
@@ -123,5 +129,5 @@ export function createAuthService(deps: AuthServiceDeps) {
   /** For background work (emails): the user behind an order, if the account still exists. */
   const findUser = (userId: string): Promise<User | undefined> => repo.findUserById(db, userId);
 
-  return { register, login, refresh, logout, getUser, findUser, authenticate };
+  return { register, login, verifyCredentials, refresh, logout, getUser, findUser, authenticate };
 }

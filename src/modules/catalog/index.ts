@@ -3,3 +3,4 @@ export { createCatalogService, type CatalogService, type Product } from './catal
 export { seedDemoCatalog } from './seed.js';
 export { auditStock, type StockAudit } from './catalog.repository.js';
 export * from './inventory.repository.js';
+export { adjustStockBody, createProductBody, productId, updateProductBody } from './catalog.schemas.js';

@@ -27,7 +27,7 @@ export interface SendOrderEmailDeps {
   findOrder: (orderId: string) => Promise<Order | undefined>;
   findRecipient: (userId: string) => Promise<{ email: string; name: string } | undefined>;
   logger: Logger;
-  onSent?: (kind: EmailKind) => void;
+  metrics: { emailSent(): void; emailAttemptFailed(): void; emailGaveUp(): void };
 }
 
 /**
@@ -58,11 +58,18 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler {
         await deps.mailer.send({ to: recipient.email, messageId, ...renderOrderEmail(kind, order, recipient.name) });
       } catch (error) {
         await releaseClaim(deps.db, orderId, kind, (error as Error).message);
+        deps.metrics.emailAttemptFailed();
         throw error;
       }
       await markSent(deps.db, orderId, kind);
-      deps.onSent?.(kind);
+      deps.metrics.emailSent();
       deps.logger.info('order email sent', { orderId, kind });
+    },
+    async exhausted(data, error) {
+      // The reconciler picks unsent emails up again later; this only makes the give-up visible.
+      deps.metrics.emailGaveUp();
+      deps.logger.error('order email not sent after all attempts; the reconciler will retry', { orderId: data.orderId, kind: data.kind, lastError: error.message });
+      return Promise.resolve();
     },
   };
 }

@@ -4,3 +4,4 @@ export { createOrderCache, type OrderCache } from './order-cache.js';
 export { ORDER_STATUSES, ORDER_TRANSITIONS, type OrderStatus } from './order-status.js';
 export type { Order, OrderItem } from './order.js';
 export { createProcessOrder, processOrderJob, PROCESS_ORDER } from './process-order.js';
+export { idempotencyKeyHeader, listOrdersQuery, placeOrderBody } from './orders.schemas.js';

@@ -26,6 +26,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
   async function getOrder(principal: Principal, orderId: string): Promise<{ order: Order; cache: 'HIT' | 'MISS' }> {
     if (!UUID.test(orderId)) throw orderNotFound();
     const cached = await orderCache.get(orderId);
+    deps.metrics.cacheLookup(cached ? 'hit' : 'miss');
     if (cached) {
       // Ownership is checked on the cached copy too: the cache is shared by all users.
       if (!canSee(principal, cached)) throw orderNotFound();
@@ -87,7 +88,10 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     if (!UUID.test(orderId)) throw orderNotFound();
     const ownerId = isAdmin(principal) ? undefined : principal.userId;
     const cancelled = await transitionOrder(orderId, 'cancelled', ownerId ? { ownerId } : {});
-    if (cancelled) return cancelled.order;
+    if (cancelled) {
+      deps.metrics.orderCancelled();
+      return cancelled.order;
+    }
     const current = await repo.findOrder(db, orderId);
     if (!current || !canSee(principal, current.order)) throw orderNotFound();
     throw new ConflictError('ORDER_NOT_CANCELLABLE', `Only pending orders can be cancelled; this one is ${current.order.status}`);

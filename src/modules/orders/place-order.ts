@@ -6,6 +6,7 @@ import { mergeLines, priceLines, requestFingerprint, totalOf, type Order, type R
 import * as repo from './orders.repository.js';
 import type { Database } from '../../platform/db/index.js';
 import type { Logger } from '../../platform/logger.js';
+import type { Metrics } from '../../platform/metrics.js';
 import type { RateLimiter } from '../../platform/rate-limit.js';
 
 export interface PlaceOrderDeps {
@@ -14,6 +15,7 @@ export interface PlaceOrderDeps {
   placementLimit: RateLimiter;
   currency: string;
   logger: Logger;
+  metrics: Pick<Metrics, 'orderPlaced' | 'orderCancelled' | 'cacheLookup'>;
 }
 
 export interface PlacedOrder {
@@ -68,6 +70,7 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
       return { order: stored.body, status: stored.status, replayed: true };
     }
     const { order } = outcome;
+    deps.metrics.orderPlaced();
     logger.info('order placed', { orderId: order.id, totalCents: order.totalCents, lines: lines.length });
     return { order, status: 201, replayed: false };
   };

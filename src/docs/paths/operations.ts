@@ -1,0 +1,67 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { commonProblems, json, problem, raw } from '../responses.js';
+import { Liveness, Readiness } from '../schemas.js';
+
+const tags = ['Operations'];
+const transportOnly = () => commonProblems({ body: false, database: false });
+
+export function registerOperationsPaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/health/live',
+    operationId: 'getLiveness',
+    tags,
+    summary: 'Liveness: 200 while the process runs',
+    responses: { 200: json('The process is running.', Liveness), ...transportOnly() },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/health/ready',
+    operationId: 'getReadiness',
+    tags,
+    summary: 'Readiness: 200 when every configured dependency answers',
+    responses: {
+      200: json('Every dependency answered.', Readiness),
+      ...transportOnly(),
+      503: problem(503, [
+        { code: 'NOT_READY', when: 'A dependency did not answer; `errors` names it.', errors: 'UnavailableDependency' },
+      ]),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    tags,
+    summary: 'Prometheus metrics',
+    responses: {
+      200: raw('Metrics in the Prometheus text exposition format.', 'text/plain', { type: 'string' }),
+      ...transportOnly(),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'getOpenApiDocument',
+    tags,
+    summary: 'This OpenAPI 3.1 document',
+    responses: { 200: raw('The document.', 'application/json', { type: 'object' }), ...transportOnly() },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/docs',
+    operationId: 'getApiDocs',
+    tags,
+    summary: 'Interactive API docs (Swagger UI)',
+    description: '`/docs` redirects to `/docs/`, which serves the page; its assets live under `/docs/`.',
+    responses: {
+      200: raw('The Swagger UI page.', 'text/html', { type: 'string' }),
+      301: { description: 'Redirect from `/docs` to `/docs/`.', headers: { Location: { schema: { type: 'string' } } } },
+      ...transportOnly(),
+    },
+  });
+}

@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { LRUCache } from 'lru-cache';
+import { ForbiddenError, UnauthenticatedError } from '../../shared/errors.js';
+import type { AuthService } from './auth.service.js';
+
+/**
+ * Admin access for browser pages (the queue dashboard), which cannot send a Bearer token:
+ * HTTP Basic with an admin's email and password, checked under the login limits, or a Bearer
+ * access token for scripts. A verified Basic header is remembered for a few minutes so each
+ * page asset does not cost a password hash.
+ */
+export function requireAdminForBrowser(auth: Pick<AuthService, 'authenticate' | 'verifyCredentials'>): RequestHandler {
+  const verified = new LRUCache<string, true>({ max: 100, ttl: 5 * 60_000 });
+  const challenge = (res: Parameters<RequestHandler>[1]) => res.setHeader('WWW-Authenticate', 'Basic realm="admin", charset="UTF-8"');
+
+  return async (req, res, next) => {
+    const header = req.get('authorization') ?? '';
+    if (/^Bearer /i.test(header)) {
+      const principal = await auth.authenticate(header.slice(7).trim());
+      if (principal.role !== 'admin') throw new ForbiddenError('This requires the admin role');
+      next();
+      return;
+    }
+    const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header)?.[1];
+    if (!basic) {
+      challenge(res);
+      throw new UnauthenticatedError('UNAUTHENTICATED', 'Sign in with an admin account');
+    }
+    const fingerprint = createHash('sha256').update(basic).digest('hex');
+    if (!verified.has(fingerprint)) {
+      const decoded = Buffer.from(basic, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const user = await auth
+        .verifyCredentials({ email: decoded.slice(0, colon), password: decoded.slice(colon + 1) }, req.ip ?? 'unknown')
+        .catch((error: unknown) => {
+          if (error instanceof UnauthenticatedError) challenge(res);
+          throw error;
+        });
+      if (user.role !== 'admin') throw new ForbiddenError('This requires the admin role');
+      verified.set(fingerprint, true);
+    }
+    next();
+  };
+}

@@ -1,0 +1,76 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * What the service reports to Prometheus. Services get this small interface, not prom-client,
+ * and each runtime has its own registry (several apps can live in one test process).
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  observeHttp(method: string, route: string, status: number, seconds: number): void;
+  orderPlaced(): void;
+  orderCancelled(): void;
+  /** `placedAt` (ISO) gives the placed → finished latency. */
+  orderFinished(status: 'completed' | 'failed', placedAt: string): void;
+  cacheLookup(result: 'hit' | 'miss'): void;
+  emailSent(): void;
+  emailAttemptFailed(): void;
+  emailGaveUp(): void;
+}
+
+export interface QueueDepth {
+  counts(): Promise<{ waiting: number; active: number; delayed: number; failed: number }>;
+}
+
+export function createMetrics(options: { role: 'api' | 'worker'; queue?: QueueDepth }): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ role: options.role });
+  collectDefaultMetrics({ register: registry });
+
+  const http = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route pattern and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const orders = new Counter({ name: 'orders_total', help: 'Orders by outcome: placed, completed, failed, cancelled', labelNames: ['event'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'order_placed_to_finished_seconds',
+    help: 'Time from placement to completed or failed',
+    labelNames: ['status'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const cache = new Counter({ name: 'order_cache_lookups_total', help: 'Order cache lookups by result', labelNames: ['result'], registers: [registry] });
+  const emails = new Counter({ name: 'emails_total', help: 'Order emails: sent, attempt_failed (will retry), gave_up', labelNames: ['event'], registers: [registry] });
+  if (options.queue) {
+    const queue = options.queue;
+    new Gauge({
+      name: 'queue_jobs',
+      help: 'Jobs in the order queue by state',
+      labelNames: ['state'],
+      registers: [registry],
+      async collect() {
+        // A scrape while Redis is down reports nothing for the queue rather than failing.
+        const counts = await queue.counts().catch(() => undefined);
+        if (!counts) return;
+        for (const [state, value] of Object.entries(counts)) this.set({ state }, value);
+      },
+    });
+  }
+
+  return {
+    registry,
+    observeHttp: (method, route, status, seconds) => http.observe({ method, route, status: String(status) }, seconds),
+    orderPlaced: () => orders.inc({ event: 'placed' }),
+    orderCancelled: () => orders.inc({ event: 'cancelled' }),
+    orderFinished(status, placedAt) {
+      orders.inc({ event: status });
+      latency.observe({ status }, Math.max(0, (Date.now() - Date.parse(placedAt)) / 1000));
+    },
+    cacheLookup: (result) => cache.inc({ result }),
+    emailSent: () => emails.inc({ event: 'sent' }),
+    emailAttemptFailed: () => emails.inc({ event: 'attempt_failed' }),
+    emailGaveUp: () => emails.inc({ event: 'gave_up' }),
+  };
+}
