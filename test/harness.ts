@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -80,12 +81,16 @@ export interface TestAppOptions {
   worker?: boolean;
   /** Use this database instead of a fresh one (e.g. a second API instance on the same data). */
   database?: TestDatabase;
+  /** Keep every log line (parsed JSON) in `logs`. */
+  captureLogs?: boolean;
 }
 
 export interface TestApp extends Built {
   http: ReturnType<typeof supertest>;
   /** The app listens on a loopback port, for clients other than supertest (races, fetch). */
   baseUrl: string;
+  /** Parsed log lines, when started with `captureLogs`. */
+  logs: Record<string, unknown>[];
   config: Readonly<Config>;
   database: TestDatabase;
   close(): Promise<void>;
@@ -140,7 +145,16 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase(options.storage));
   const redis = options.redis ? createRedis(redisUrl, 'request') : undefined;
   if (redis && options.redis === true) await waitUntilReady(redis);
-  const logger = createLogger({ level: config.log.level, format: 'json', silent: process.env.TEST_LOGS !== '1' });
+  const logs: Record<string, unknown>[] = [];
+  const capture = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = options.captureLogs
+    ? createLogger({ level: 'info', format: 'json', stream: capture })
+    : createLogger({ level: config.log.level, format: 'json', silent: process.env.TEST_LOGS !== '1' });
   const built = buildDeps(config, logger, { db: database.db, redis });
   const background = options.processing ? built.startBackground() : undefined;
   const consumer =
@@ -162,6 +176,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     ...built,
     http: supertest(server),
     baseUrl: `http://127.0.0.1:${port}`,
+    logs,
     config,
     database,
     async close() {

@@ -8,6 +8,8 @@ export interface LoggerOptions {
   format: 'json' | 'pretty';
   /** Tests pass `true` to keep their output readable; logs still flow through the format. */
   silent?: boolean;
+  /** Where lines go instead of stdout (tests read them back). */
+  stream?: NodeJS.WritableStream;
 }
 
 /** Adds the request id (and user id once known) of the current request or job. */
@@ -30,7 +32,7 @@ export function createLogger(options: LoggerOptions): Logger {
     level: options.level,
     format,
     silent: options.silent ?? false,
-    transports: [new winston.transports.Console()],
+    transports: [options.stream ? new winston.transports.Stream({ stream: options.stream }) : new winston.transports.Console()],
   });
 }
 

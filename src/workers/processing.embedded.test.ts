@@ -120,6 +120,36 @@ describe('order processing in the embedded default', () => {
     expect(after).toMatch(/^process_resident_memory_bytes/m);
   });
 
+  it('logs one JSON line per request and per job, with request id, user, route, outcome and duration, and never a token', async () => {
+    const logged = await startTestApp({ storage: 'pglite', processing: true, captureLogs: true });
+    try {
+      const shopper = await registerUser(logged, 'logged');
+      const boss = await registerAdmin(logged);
+      const product = await createProduct(logged, boss, { stock: 3 });
+      const placed = await logged.http
+        .post('/api/orders')
+        .set(bearer(shopper))
+        .set('X-Request-Id', 'trace-me-123')
+        .send({ items: [{ productId: product.id, quantity: 1 }] });
+      expect(placed.status).toBe(201);
+      await waitUntil(() => logged.logs.find((l) => l.message === 'job' && l.job === 'send-order-email' && l.orderId === placed.body.id), 10_000, 'the email job line');
+
+      expect(logged.logs).toContainEqual(
+        expect.objectContaining({ message: 'request', method: 'POST', route: '/api/orders', status: 201, requestId: 'trace-me-123', userId: shopper.id, durationMs: expect.any(Number) }),
+      );
+      expect(logged.logs).toContainEqual(expect.objectContaining({ message: 'order placed', requestId: 'trace-me-123', orderId: placed.body.id }));
+      expect(logged.logs).toContainEqual(
+        expect.objectContaining({ message: 'job', job: 'process-order', orderId: placed.body.id, attempt: 1, outcome: 'completed', durationMs: expect.any(Number) }),
+      );
+      const everything = JSON.stringify(logged.logs);
+      expect(everything).not.toContain(shopper.accessToken);
+      expect(everything).not.toContain(shopper.refreshToken);
+      expect(everything).not.toContain(shopper.password);
+    } finally {
+      await logged.close();
+    }
+  });
+
   it('leaves a cancelled order cancelled and sends no email', async () => {
     const product = await createProduct(app, admin, { stock: 5 });
     const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId: product.id, quantity: 1 }] });

@@ -2,7 +2,8 @@ import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } f
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 import { redisOptions } from '../redis.js';
-import { backoffDelayMs, DEFAULT_ATTEMPTS, PermanentJobError, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
+import { runWithContext } from '../request-context.js';
+import { backoffDelayMs, DEFAULT_ATTEMPTS, jobLogFields, PermanentJobError, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
 
 export const QUEUE_NAME = 'orders';
 
@@ -78,11 +79,16 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; clo
     const maxAttempts = job.opts.attempts ?? 1;
     const attempt = job.attemptsMade + 1;
     const data = job.data as Record<string, string>;
+    const startedAt = Date.now();
+    const described = { name: job.name, id: job.id, data };
     try {
       await handler.run(data, { attempt, maxAttempts });
+      logger.info('job', jobLogFields(described, attempt, 'completed', startedAt));
     } catch (caught) {
       const error = caught instanceof Error ? caught : new Error(String(caught));
       const permanent = error instanceof PermanentJobError;
+      const outcome = permanent || attempt >= maxAttempts ? 'failed' : 'retrying';
+      logger.warn('job', { ...jobLogFields(described, attempt, outcome, startedAt), ...errorFields(error) });
       if (permanent || attempt >= maxAttempts) {
         await handler.exhausted?.(data, error).catch((hookError: unknown) =>
           logger.error('job exhaustion handler failed', { job: job.name, jobId: job.id, ...errorFields(hookError) }),
@@ -92,7 +98,7 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; clo
     }
   }
 
-  const worker = new Worker(QUEUE_NAME, process, {
+  const worker = new Worker(QUEUE_NAME, (job: Job) => runWithContext({ requestId: job.id ?? job.name }, () => process(job)), {
     connection: redisOptions(options.url, 'blocking') as ConnectionOptions,
     prefix: `${options.prefix}:bull`,
     concurrency: options.concurrency,
@@ -103,8 +109,5 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; clo
     settings: { backoffStrategy: (attemptsMade) => backoffDelayMs(attemptsMade, options.backoff) },
   });
   worker.on('error', (error) => logger.warn('queue worker connection error', errorFields(error)));
-  worker.on('failed', (job, error) =>
-    logger.warn('job attempt failed', { job: job?.name, jobId: job?.id, attempt: job?.attemptsMade, ...errorFields(error) }),
-  );
   return { worker, close: () => worker.close() };
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
-import { backoffDelayMs, DEFAULT_ATTEMPTS, PermanentJobError, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
+import { runWithContext } from '../request-context.js';
+import { backoffDelayMs, DEFAULT_ATTEMPTS, jobLogFields, PermanentJobError, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
 
 /**
  * The embedded default's queue: the same handlers, run in this process with the same retry
@@ -29,16 +30,22 @@ export function createInProcessQueue(options: { handlers: JobHandlers; concurren
     }
   }
 
-  async function run(job: JobSpec, attempt: number): Promise<void> {
+  function run(job: JobSpec, attempt: number): Promise<void> {
+    return runWithContext({ requestId: job.id }, () => attemptJob(job, attempt));
+  }
+
+  async function attemptJob(job: JobSpec, attempt: number): Promise<void> {
     const handler = handlers[job.name];
     const maxAttempts = handler?.attempts ?? DEFAULT_ATTEMPTS;
+    const startedAt = Date.now();
     try {
       if (!handler) throw new PermanentJobError(`no handler for job ${job.name}`);
       await handler.run(job.data, { attempt, maxAttempts });
       known.delete(job.id);
+      logger.info('job', jobLogFields(job, attempt, 'completed', startedAt));
     } catch (error) {
       const final = error instanceof PermanentJobError || attempt >= maxAttempts;
-      logger.warn('job attempt failed', { job: job.name, jobId: job.id, attempt, final, ...errorFields(error) });
+      logger.warn('job', { ...jobLogFields(job, attempt, final ? 'failed' : 'retrying', startedAt), ...errorFields(error) });
       if (!final && !closed) {
         const timer = setTimeout(() => {
           timers.delete(timer);

@@ -50,3 +50,10 @@ export function backoffDelayMs(attemptsMade: number, backoff: Backoff): number {
 }
 
 export const DEFAULT_ATTEMPTS = 8;
+
+export type JobOutcome = 'completed' | 'retrying' | 'failed';
+
+/** The fields of the one log line written per job attempt. */
+export function jobLogFields(job: { name: string; id: string | undefined; data: Record<string, string> }, attempt: number, outcome: JobOutcome, startedAt: number) {
+  return { job: job.name, jobId: job.id, orderId: job.data.orderId, attempt, outcome, durationMs: Date.now() - startedAt };
+}
