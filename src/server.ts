@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config/index.js';
@@ -19,6 +20,27 @@ async function main(): Promise<void> {
       database: runtime.db.kind,
       queueAndCache: runtime.redis ? 'redis' : 'in-process',
     });
+  });
+  // Requests Node's parser rejects (bad header bytes, oversized headers) never reach Express;
+  // answer them in the same shape, with a request id, instead of a bare 400.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({
+      type: '/problems/bad-request',
+      title: status === 431 ? 'Request Header Fields Too Large' : 'Bad Request',
+      status,
+      detail: 'The request could not be parsed as HTTP',
+      code: 'BAD_REQUEST',
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   server.on('error', (error) => {
     logger.error('HTTP server failed', errorFields(error));

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,8 +115,8 @@ function passwordLines(output: string): RegExpMatchArray[] {
 const stderrLines = (server: ServerProcess) => server.stderr().trim().split('\n').filter(Boolean);
 
 beforeAll(() => {
-  // CI builds first (`npm run build`); a bare `npx vitest` on a fresh clone builds here.
-  if (!existsSync(SERVER)) {
+  // These tests run what `npm start` runs, so build it fresh: a stale dist/ would test old code.
+  {
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
       cwd: ROOT,
       stdio: 'inherit',
@@ -153,6 +153,19 @@ describe('node dist/server.js (embedded default)', () => {
       expect(loggedIn.status).toBe(200);
       expect(loggedIn.body.user?.role).toBe('admin');
       expect(first.stdout()).toMatch(/listening on http:\/\/localhost:\d+/);
+
+      // A request Node's HTTP parser rejects still gets problem+json with a request id.
+      const raw = await new Promise<string>((resolve) => {
+        const socket = connect(first.port, '127.0.0.1');
+        let text = '';
+        socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        socket.on('close', () => resolve(text));
+        socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\nX-Request-Id: a b\nc: injected\r\n\r\n');
+      });
+      expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+      expect(raw).toMatch(/\r\nX-Request-Id: [0-9a-f-]{36}\r\n/);
+      expect(raw).toMatch(/\r\nContent-Type: application\/problem\+json\r\n/);
+      expect(raw).not.toContain('injected');
 
       // A second process on the same data directory stops with one clear line.
       const second = startServer({ PORT: String(await freePort()), DATA_DIR: dataDir });
