@@ -1,3 +1,4 @@
+import { createPostgresDatabase } from './platform/db/postgres.js';
 import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
@@ -192,6 +193,7 @@ describe('readiness with Redis down', () => {
     expect(res.body.detail).not.toContain('database');
     expect(res.body.errors).toEqual([expect.objectContaining({ dependency: 'redis' })]);
     expect(res.headers['retry-after']).toBeDefined();
+    expect(res.body.requestId).toBe(res.headers['x-request-id']);
     // The readiness probe must answer well inside a load balancer's probe timeout.
     expect(elapsedMs).toBeLessThan(3000);
   });
@@ -224,7 +226,29 @@ describe('unexpected failures', () => {
     expect(res.headers['content-type']).toMatch(PROBLEM);
     expect(res.body).toMatchObject({ status: 500, code: 'INTERNAL_ERROR' });
     expect(res.body.detail).toContain('trace-500');
+    expect(res.body.requestId).toBe('trace-500');
     expect(res.text).not.toMatch(STACK_TRACE);
     expect(res.text.toLowerCase()).not.toMatch(/pglite|closed|sql|select|postgres/);
+  });
+});
+
+describe('when PostgreSQL is unreachable', () => {
+  it('then requests that need it answer 503 SERVICE_UNAVAILABLE fast, with a request id, and readiness names the database', async () => {
+    const db = createPostgresDatabase('postgres://postgres@127.0.0.1:1/unreachable', 2);
+    const app = await startTestApp({ storage: 'postgres', database: { db, url: undefined, drop: () => db.close() } });
+    try {
+      const started = Date.now();
+      const res = await app.http.post('/api/auth/login').send({ email: 'someone@example.com', password: 'password123' });
+      expect(Date.now() - started).toBeLessThan(5000);
+      expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
+      expect(res.body.requestId).toBe(res.headers['x-request-id']);
+      expect(res.text).not.toMatch(STACK_TRACE);
+      const ready = await app.http.get('/health/ready');
+      expectProblem(ready, 503, 'NOT_READY');
+      expect(ready.body.detail).toContain('database');
+    } finally {
+      await app.close();
+      await db.close().catch(() => undefined);
+    }
   });
 });

@@ -28,7 +28,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  if (deps.config.http.trustProxy) app.set('trust proxy', deps.config.http.trustProxy);
+  if (deps.config.http.trustProxy !== undefined) app.set('trust proxy', deps.config.http.trustProxy);
 
   app.use(requestContext());
   app.use(accessLog(deps.logger, deps.metrics));

@@ -151,6 +151,29 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('TRUST_PROXY', () => {
+    it.each([
+      ['1', 1],
+      ['2', 2],
+      ['true', true],
+      ['false', false],
+      ['loopback', 'loopback'],
+      ['10.0.0.0/8, loopback', '10.0.0.0/8, loopback'],
+    ])('when set to %j, then Express gets %j', (value, expected) => {
+      expect(load({ TRUST_PROXY: value }).http.trustProxy).toEqual(expected);
+    });
+  });
+
+  describe('server mode without Redis', () => {
+    it('when NODE_ENV=production and DATABASE_URL is set without Redis, then start-up stops naming REDIS_URL', () => {
+      expect(() => load({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), DATABASE_URL: 'postgres://a@b/c' })).toThrow(/REDIS_URL/);
+    });
+
+    it('outside production, then a single instance may use the in-process queue', () => {
+      expect(load({ DATABASE_URL: 'postgres://a@b/c' }).redis.url).toBeUndefined();
+    });
+  });
+
   describe('SEED_DEMO_DATA', () => {
     const DATABASE_URL = 'postgres://orders@127.0.0.1:5432/orders';
 

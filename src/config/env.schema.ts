@@ -27,9 +27,16 @@ export const envSchema = z.object({
     .enum(['json', 'pretty'])
     .optional()
     .describe('Defaults to pretty on a terminal outside production, JSON otherwise'),
-  TRUST_PROXY: optionalString.describe(
-    "Express 'trust proxy' setting (e.g. 1, loopback) so client addresses come from X-Forwarded-For",
-  ),
+  TRUST_PROXY: optionalString
+    .transform((value) => {
+      // Express reads a number as "trust this many hops" and true/false as all/none; a string
+      // is a list of addresses or subnet names. The environment only has strings.
+      if (value === undefined) return undefined;
+      if (/^\d+$/.test(value)) return Number(value);
+      if (value === 'true' || value === 'false') return value === 'true';
+      return value;
+    })
+    .describe("Express 'trust proxy': a hop count (1), true, or addresses/subnets (loopback, 10.0.0.0/8), so client addresses come from X-Forwarded-For"),
 
   DATABASE_URL: optionalString.describe(
     'PostgreSQL URL; unset → embedded PostgreSQL (PGlite) in DATA_DIR',

@@ -7,7 +7,7 @@ export class ConfigError extends Error {}
 
 export interface Config {
   env: Env['NODE_ENV'];
-  http: { port: number; host: string; trustProxy: string | undefined };
+  http: { port: number; host: string; trustProxy: string | number | boolean | undefined };
   log: { level: Env['LOG_LEVEL']; format: 'json' | 'pretty' };
   /** `url` undefined → embedded PGlite in `dataDir`. */
   db: { url: string | undefined; poolMax: number };
@@ -81,6 +81,11 @@ export function loadConfig(
   }
   if (env.EMAIL_USER && !env.EMAIL_PASS) {
     throw new ConfigError('Invalid configuration: EMAIL_PASS is required when EMAIL_USER is set');
+  }
+  if (env.NODE_ENV === 'production' && env.DATABASE_URL && !redisUrl(env)) {
+    throw new ConfigError(
+      'Invalid configuration: REDIS_URL (or REDIS_HOST) is required with DATABASE_URL in production; the in-process queue and cache are for the embedded default only',
+    );
   }
   if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {
     throw new ConfigError('Invalid configuration: ADMIN_EMAIL and ADMIN_PASSWORD must be set together');

@@ -35,6 +35,8 @@ export interface Problem {
 }
 
 export function sendProblem(res: Response, problem: Problem): void {
+  // 5xx bodies carry the request id, so a report can be matched with the logs.
+  const requestId = problem.status >= 500 ? (res.getHeader('X-Request-Id') as string | undefined) : undefined;
   res
     .status(problem.status)
     .type('application/problem+json')
@@ -45,6 +47,7 @@ export function sendProblem(res: Response, problem: Problem): void {
       detail: problem.detail,
       code: problem.code,
       ...(problem.errors ? { errors: problem.errors } : {}),
+      ...(requestId ? { requestId } : {}),
     });
 }
 

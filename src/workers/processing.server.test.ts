@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct, stockOf } from '../../test/catalog.js';
-import { createTestDatabase, startTestApp, type TestApp, type TestDatabase } from '../../test/harness.js';
+import { createTestDatabase, startTestApp, waitUntilReady, type TestApp, type TestDatabase } from '../../test/harness.js';
 import { freePort, spawnService, startRedisServer, waitUntil, type ChildService } from '../../test/processes.js';
 import { startSmtp, type TestSmtp } from '../../test/smtp.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 import { auditStock } from '../modules/catalog/index.js';
 import { processOrderJob } from '../modules/orders/index.js';
 import { createBullMqQueue } from '../platform/queue/index.js';
+import { createRedis } from '../platform/redis.js';
 
 /** Settings that make retries, crash recovery and reconciliation happen within a test's patience. */
 const FAST = {
@@ -286,6 +287,52 @@ describe('worker process lifecycle', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('with an embedded database and Redis, the API consumes its own queue (no worker can open its data)', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'ops-embedded-redis-'));
+    const port = await freePort();
+    const prefix = `ops-test-embedded-${port}`;
+    const api = await spawnService(
+      'src/server.ts',
+      { PORT: String(port), DATA_DIR: dataDir, REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: prefix, ADMIN_EMAIL: 'boss@example.com', ADMIN_PASSWORD: 'boss-password', OUTBOX_POLL_MS: '100', LOG_LEVEL: 'info' },
+      /listening on/,
+      60_000,
+    );
+    workers.push(api);
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const call = async (method: string, route: string, body?: unknown, token?: string) => {
+        const res = await fetch(`${base}${route}`, {
+          method,
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+      const boss = await call('POST', '/api/auth/login', { email: 'boss@example.com', password: 'boss-password' });
+      const product = await call('POST', '/api/products', { sku: 'EMB-1', name: 'Embedded', priceCents: 100, stock: 3 }, boss.body.accessToken as string);
+      expect(product.status).toBe(201);
+      const order = await call('POST', '/api/orders', { items: [{ productId: product.body.id, quantity: 1 }] }, boss.body.accessToken as string);
+      expect(order.status).toBe(201);
+      await waitUntil(
+        async () => (await call('GET', `/api/orders/${order.body.id as string}`, undefined, boss.body.accessToken as string)).body.status === 'completed',
+        20_000,
+        'the order to complete',
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}\n${api.output()}`);
+      });
+      api.child.kill('SIGTERM');
+      expect(await api.exited).toBe(0);
+    } finally {
+      await stopWorkers();
+      rmSync(dataDir, { recursive: true, force: true });
+      const redis = createRedis('redis://127.0.0.1:6379', 'request');
+      await waitUntilReady(redis);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
+  }, 120_000);
 
   it('refuses to start without Redis, with one clear line', async () => {
     await expect(spawnService('src/worker.ts', { LOG_LEVEL: 'info' }, /worker started/, 15_000)).rejects.toThrow(/needs REDIS_URL/);

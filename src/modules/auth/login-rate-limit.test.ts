@@ -97,3 +97,20 @@ describe('login limits in server mode', () => {
     }
   });
 });
+
+describe('login limits behind a proxy (TRUST_PROXY=1)', () => {
+  it('count per forwarded client address, so one abuser does not lock out everyone behind the proxy', async () => {
+    const app = await startTestApp({ storage: 'pglite', env: { ...LIMITS, TRUST_PROXY: '1' } });
+    try {
+      const fail = (address: string) =>
+        app.http.post('/api/auth/login').set('X-Forwarded-For', address).send({ email: uniqueEmail('spray'), password: 'wrong password' });
+      for (let i = 0; i < 6; i++) expect((await fail('203.0.113.7')).status).toBe(401);
+      expect((await fail('203.0.113.7')).status).toBe(429);
+      const user = await registerUser(app);
+      const other = await app.http.post('/api/auth/login').set('X-Forwarded-For', '198.51.100.9').send({ email: user.email, password: user.password });
+      expect(other.status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});

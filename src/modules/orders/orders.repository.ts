@@ -1,4 +1,4 @@
-import { sqlState, type Queryable } from '../../platform/db/index.js';
+import type { Queryable } from '../../platform/db/index.js';
 import { ConflictError } from '../../shared/errors.js';
 import type { StockLine } from '../catalog/index.js';
 import type { Order, VersionedOrder } from './order.js';
@@ -89,31 +89,31 @@ export interface StoredResponse {
 export const IDEMPOTENCY_RETENTION_HOURS = 24;
 
 /**
- * Claims `key` for this user, or returns the response stored for it. A concurrent request
- * with the same key blocks on the primary key until the first transaction ends, then sees
- * its stored response (or takes the key over if the first rolled back). Keys older than the
- * retention period are taken over.
+ * Claims `key` for this user, or returns the response stored for it. A transaction-scoped
+ * advisory lock on (user, key) marks the key as in flight: a concurrent request with the same
+ * key is told so at once (409) instead of waiting, and once the first has committed the key
+ * row answers with its stored response. A first attempt that rolled back leaves no row, so the
+ * key can be retried. Keys older than the retention period are taken over.
  */
 export async function claimIdempotencyKey(
   tx: Queryable,
   claim: { userId: string; key: string; requestHash: string },
 ): Promise<StoredResponse | undefined> {
-  const inserted = await tx
-    .query(
+  const { rows: lock } = await tx.query<{ acquired: boolean }>(
+    'SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS acquired',
+    [claim.userId, claim.key],
+  );
+  if (!lock[0]?.acquired) {
+    throw new ConflictError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly');
+  }
+  const inserted = await tx.query(
     `INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
      ON CONFLICT (user_id, key) DO UPDATE
        SET request_hash = EXCLUDED.request_hash, created_at = now(), response_status = NULL, response_body = NULL
        WHERE idempotency_keys.created_at < now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})
      RETURNING 1`,
     [claim.userId, claim.key, claim.requestHash],
-    )
-    .catch((error: unknown) => {
-      // lock_timeout: the first request with this key is still running after several seconds.
-      if (sqlState(error) === '55P03') {
-        throw new ConflictError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly');
-      }
-      throw error;
-    });
+  );
   if (inserted.rowCount > 0) return undefined;
   const { rows } = await tx.query<StoredResponse>(
     `SELECT request_hash AS "requestHash", response_status AS status, response_body AS body

@@ -12,7 +12,7 @@ const types = {
 function isUnavailable(error: unknown): boolean {
   const state = sqlState(error);
   if (!state) return !(error instanceof Error && 'severity' in error);
-  return state.startsWith('08') || state.startsWith('57P') || state === '53300';
+  return state.startsWith('08') || state.startsWith('57P') || state === '53300' || state === '57014';
 }
 
 function translate(error: unknown): never {
@@ -39,9 +39,8 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
     types,
     // Fail fast when the server is unreachable instead of queueing requests forever.
     connectionTimeoutMillis: 3000,
+    // A safety net: a statement stuck this long is cancelled (57014) and answered 503.
     statement_timeout: 15_000,
-    // A request waiting on a row lock (a duplicate Idempotency-Key in flight) gives up with 55P03.
-    lock_timeout: 5_000,
     idle_in_transaction_session_timeout: 30_000,
   });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
