@@ -12,7 +12,7 @@ import type { Logger } from './platform/logger.js';
 import { createMailer, type Mailer } from './platform/mail.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { relayOutboxBatch, startLoop, type Loop } from './platform/outbox.js';
-import { createBullMqQueue, createInProcessQueue, type JobHandlers, type JobQueue } from './platform/queue/index.js';
+import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHandlers, type JobQueue } from './platform/queue/index.js';
 import { queueDashboard } from './platform/queue/dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
 import { createRedis, type Redis } from './platform/redis.js';
@@ -35,6 +35,8 @@ export interface Built extends Resources {
   metrics: Metrics;
   /** Starts the outbox relay and the reconciler (every API and worker process runs both). */
   startBackground(): { stop(): Promise<void> };
+  /** Starts consuming the BullMQ queue in this process (server mode only). */
+  startConsumer(): { close(): Promise<void> };
 }
 
 export interface Runtime extends Built {
@@ -125,6 +127,19 @@ export function buildDeps(
     return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
   }
 
+  function startConsumer() {
+    if (!config.redis.url) throw new Error('a queue consumer needs Redis');
+    return startBullMqWorker({
+      url: config.redis.url,
+      prefix: config.redis.prefix,
+      handlers,
+      concurrency: config.worker.concurrency,
+      backoff: config.jobs.backoff,
+      lockDurationMs: config.worker.lockDurationMs,
+      logger,
+    });
+  }
+
   return {
     db,
     redis,
@@ -134,6 +149,7 @@ export function buildDeps(
     mailer,
     metrics,
     startBackground,
+    startConsumer,
     deps: {
       config,
       logger,

@@ -4,7 +4,6 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config/index.js';
 import { DataDirLockedError } from './platform/db/index.js';
 import { createLogger, errorFields } from './platform/logger.js';
-import { startBullMqWorker } from './platform/queue/index.js';
 import { openRuntime } from './runtime.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -16,18 +15,7 @@ async function main(): Promise<void> {
   const background = runtime.startBackground();
   // An embedded database cannot be opened by a worker process, so with Redis configured the
   // API consumes its own queue; with PostgreSQL, `npm run worker` processes (run any number).
-  const consumer =
-    runtime.db.kind === 'pglite' && config.redis.url
-      ? startBullMqWorker({
-          url: config.redis.url,
-          prefix: config.redis.prefix,
-          handlers: runtime.handlers,
-          concurrency: config.worker.concurrency,
-          backoff: config.jobs.backoff,
-          lockDurationMs: config.worker.lockDurationMs,
-          logger,
-        })
-      : undefined;
+  const consumer = runtime.db.kind === 'pglite' && config.redis.url ? runtime.startConsumer() : undefined;
   const app = createApp(runtime.deps);
 
   const server: Server = app.listen(config.http.port, config.http.host, () => {

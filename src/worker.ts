@@ -2,7 +2,6 @@ import { createServer } from 'node:http';
 import { ConfigError, loadConfig } from './config/index.js';
 import { DataDirLockedError } from './platform/db/index.js';
 import { createLogger, errorFields } from './platform/logger.js';
-import { startBullMqWorker } from './platform/queue/index.js';
 import { evictionPolicy, whenReady } from './platform/redis.js';
 import { openRuntime } from './runtime.js';
 
@@ -24,15 +23,7 @@ async function main(): Promise<void> {
       `Redis maxmemory-policy is ${policy ?? 'unknown (CONFIG GET refused)'}; it must be noeviction or queued jobs can be lost. The outbox reconciler will re-enqueue lost work, but fix the Redis configuration.`,
     );
   }
-  const consumer = startBullMqWorker({
-    url: config.redis.url,
-    prefix: config.redis.prefix,
-    handlers: runtime.handlers,
-    concurrency: config.worker.concurrency,
-    backoff: config.jobs.backoff,
-    lockDurationMs: config.worker.lockDurationMs,
-    logger,
-  });
+  const consumer = runtime.startConsumer();
   const background = runtime.startBackground();
   // Workers have no API; Prometheus scrapes them here (WORKER_METRICS_PORT=0 turns it off).
   const metricsServer = createServer((req, res) => {

@@ -15,7 +15,6 @@ import type { Database } from '../src/platform/db/index.js';
 import { wrapPGlite } from '../src/platform/db/pglite.js';
 import { createPostgresDatabase } from '../src/platform/db/postgres.js';
 import { createLogger } from '../src/platform/logger.js';
-import { startBullMqWorker } from '../src/platform/queue/index.js';
 import { createRedis, type Redis } from '../src/platform/redis.js';
 import { buildDeps, type Built } from '../src/runtime.js';
 import { POSTGRES_ADMIN_URL, REDIS_URL } from './global-setup.js';
@@ -157,18 +156,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     : createLogger({ level: config.log.level, format: 'json', silent: process.env.TEST_LOGS !== '1' });
   const built = buildDeps(config, logger, { db: database.db, redis });
   const background = options.processing ? built.startBackground() : undefined;
-  const consumer =
-    options.worker && config.redis.url
-      ? startBullMqWorker({
-          url: config.redis.url,
-          prefix: config.redis.prefix,
-          handlers: built.handlers,
-          concurrency: config.worker.concurrency,
-          backoff: config.jobs.backoff,
-          lockDurationMs: config.worker.lockDurationMs,
-          logger,
-        })
-      : undefined;
+  const consumer = options.worker ? built.startConsumer() : undefined;
   const server: Server = createServer(createApp(built.deps));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
