@@ -67,6 +67,17 @@ describe('access tokens', () => {
   });
 });
 
+describe('remembered verifications', () => {
+  it('stop being accepted when the token expires', async () => {
+    const shortLived = createAccessTokens({ ...settings, ttlSeconds: 1 });
+    const token = await shortLived.sign(principal);
+    expect(await shortLived.verify(token)).toEqual(principal);
+    expect(await shortLived.verify(token)).toEqual(principal);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect(await shortLived.verify(token)).toBeUndefined();
+  });
+});
+
 describe('refresh tokens', () => {
   it('are 256-bit random, URL-safe and never repeat', () => {
     const seen = new Set(Array.from({ length: 1000 }, generateRefreshToken));

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { ROLES, type Principal, type Role } from '../../shared/principal.js';
 
 /** The only algorithm we sign with and the only one we accept: `alg: none` or RS/ES tokens are refused. */
@@ -23,6 +24,28 @@ export interface AccessTokens {
 
 export function createAccessTokens(settings: AccessTokenSettings): AccessTokens {
   const key = new TextEncoder().encode(settings.secret);
+  // A token verified once stays valid until its exp (access tokens are not revocable), so the
+  // signature check is remembered per token string; entries expire with the token.
+  const verified = new LRUCache<string, Principal>({ max: 50_000 });
+
+  async function verifySignature(token: string): Promise<{ principal: Principal; expiresAtMs: number } | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: [ALGORITHM],
+        issuer: settings.issuer,
+        audience: settings.audience,
+        requiredClaims: ['sub', 'exp', 'iat'],
+        maxTokenAge: `${settings.ttlSeconds}s`,
+      });
+      const role = payload.role as Role;
+      if (payload.typ !== ACCESS_TOKEN_TYPE || !ROLES.includes(role) || !payload.sub || payload.exp === undefined) return undefined;
+      return { principal: { userId: payload.sub, role }, expiresAtMs: payload.exp * 1000 };
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError || error instanceof TypeError) return undefined;
+      throw error;
+    }
+  }
+
   return {
     ttlSeconds: settings.ttlSeconds,
     sign: (principal) =>
@@ -35,21 +58,13 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
         .setExpirationTime(`${settings.ttlSeconds}s`)
         .sign(key),
     async verify(token) {
-      try {
-        const { payload } = await jwtVerify(token, key, {
-          algorithms: [ALGORITHM],
-          issuer: settings.issuer,
-          audience: settings.audience,
-          requiredClaims: ['sub', 'exp', 'iat'],
-          maxTokenAge: `${settings.ttlSeconds}s`,
-        });
-        const role = payload.role as Role;
-        if (payload.typ !== ACCESS_TOKEN_TYPE || !ROLES.includes(role) || !payload.sub) return undefined;
-        return { userId: payload.sub, role };
-      } catch (error) {
-        if (error instanceof joseErrors.JOSEError || error instanceof TypeError) return undefined;
-        throw error;
-      }
+      const known = verified.get(token);
+      if (known) return known;
+      const result = await verifySignature(token);
+      if (!result) return undefined;
+      const ttl = result.expiresAtMs - Date.now();
+      if (ttl > 0) verified.set(token, result.principal, { ttl });
+      return result.principal;
     },
   };
 }

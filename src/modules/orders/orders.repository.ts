@@ -35,51 +35,6 @@ export async function findOrder(db: Queryable, orderId: string): Promise<Version
   return rows[0] && toVersioned(rows[0]);
 }
 
-/**
- * Inserts the order, its lines, its `order.placed` outbox event and (when a key was claimed)
- * the idempotent response, in one statement. The caller has already reserved the stock in the
- * same transaction.
- */
-export async function insertOrder(
-  tx: Queryable,
-  order: Order,
-  idempotency: { key: string; responseStatus: number } | undefined,
-): Promise<void> {
-  const items = order.items;
-  await tx.query(
-    `WITH new_order AS (
-       INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $7)
-     ), lines AS (
-       INSERT INTO order_items (order_id, line_no, product_id, sku, name, quantity, unit_price_cents, line_total_cents)
-       SELECT $1, l.line_no, l.product_id, l.sku, l.name, l.quantity, l.unit_price, l.unit_price * l.quantity
-       FROM unnest($8::uuid[], $9::text[], $10::text[], $11::int[], $12::bigint[])
-            WITH ORDINALITY AS l(product_id, sku, name, quantity, unit_price, line_no)
-     ), event AS (
-       INSERT INTO outbox_events (topic, aggregate_id) VALUES ('order.placed', $1)
-     )
-     UPDATE idempotency_keys SET response_status = $13, response_body = $14::jsonb
-     WHERE user_id = $2 AND key = $15`,
-    [
-      order.id,
-      order.userId,
-      order.status,
-      order.totalCents,
-      order.currency,
-      JSON.stringify(order.history),
-      order.createdAt,
-      items.map((i) => i.productId),
-      items.map((i) => i.sku),
-      items.map((i) => i.name),
-      items.map((i) => i.quantity),
-      items.map((i) => i.unitPriceCents),
-      idempotency?.responseStatus ?? null,
-      idempotency ? JSON.stringify(order) : null,
-      idempotency?.key ?? null,
-    ],
-  );
-}
-
 export interface StoredResponse {
   requestHash: string;
   status: number;

@@ -43,10 +43,10 @@ export function ordersRoutes(orders: OrdersService, auth: Authenticator): Router
   });
 
   router.get('/:id', async (req, res) => {
-    const { order, cache } = await orders.getOrder(principalOf(req), req.params.id);
+    const { json, cache } = await orders.getOrder(principalOf(req), req.params.id);
     res.setHeader('X-Cache', cache);
     res.setHeader('Cache-Control', 'private, no-store');
-    res.json(order);
+    res.type('application/json').send(json);
   });
 
   router.post('/:id/cancel', async (req, res) => {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, UnprocessableError } from '../../shared/errors.js';
 import type { Principal } from '../../shared/principal.js';
-import { lockProducts, reserveStock } from '../catalog/index.js';
+import type { Database, Queryable } from '../../platform/db/index.js';
 import { mergeLines, priceLines, requestFingerprint, totalOf, type Order, type RequestedLine } from './order.js';
 import * as repo from './orders.repository.js';
-import type { Database } from '../../platform/db/index.js';
+import { placeOrderAtomically, storeIdempotentResponse } from './place-order.repository.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { RateLimiter } from '../../platform/rate-limit.js';
@@ -26,60 +26,67 @@ export interface PlacedOrder {
 }
 
 /**
- * Placing an order: claim the idempotency key, lock the products in id order, check and
- * reserve every line, insert the order with its outbox event — all in one transaction, so
- * either every line is reserved and the order exists, or nothing changed.
+ * Placing an order: one statement locks the products in id order, checks and reserves every
+ * line and inserts the order with its outbox event, so either every line is reserved and the
+ * order exists, or nothing changed (see `placeOrderAtomically`). With an Idempotency-Key, the
+ * key claim, that statement and the stored response share one transaction.
  */
 export function createPlaceOrder(deps: PlaceOrderDeps) {
   const { db, placementLimit, currency, logger } = deps;
 
-  return async function placeOrder(principal: Principal, requested: readonly RequestedLine[], idempotencyKey?: string): Promise<PlacedOrder> {
-    await placementLimit.consume(principal.userId);
-    const lines = mergeLines(requested);
-    const requestHash = requestFingerprint(lines);
-
-    const outcome = await db.transaction(async (tx) => {
-      if (idempotencyKey) {
-        const stored = await repo.claimIdempotencyKey(tx, { userId: principal.userId, key: idempotencyKey, requestHash });
-        if (stored) return { kind: 'replay' as const, stored };
-      }
-      const products = new Map((await lockProducts(tx, lines.map((line) => line.productId))).map((p) => [p.id, p]));
-
-      const unknown = lines.filter((line) => !products.has(line.productId));
+  /** Runs the placement statement; throws the contract's error when it changed nothing. */
+  async function place(tx: Queryable, userId: string, lines: readonly RequestedLine[]): Promise<Order> {
+    const placedAt = new Date().toISOString();
+    const draft = { id: randomUUID(), userId, currency, createdAt: placedAt, history: JSON.stringify([{ status: 'pending', at: placedAt }]) };
+    const { placed, products } = await placeOrderAtomically(tx, draft, lines);
+    const catalog = new Map(products.map((p) => [p.id, p]));
+    if (!placed) {
+      const unknown = lines.filter((line) => !catalog.has(line.productId));
       if (unknown.length > 0) {
         throw new UnprocessableError('UNKNOWN_PRODUCT', 'Some ordered products do not exist', unknown.map(({ productId }) => ({ productId })));
       }
       const short = lines
-        .map((line) => ({ productId: line.productId, requested: line.quantity, available: products.get(line.productId)?.available ?? 0 }))
+        .map((line) => ({ productId: line.productId, requested: line.quantity, available: catalog.get(line.productId)?.available ?? 0 }))
         .filter((line) => line.available < line.requested);
-      if (short.length > 0) throw new ConflictError('OUT_OF_STOCK', 'Not enough stock for some lines', short);
-
-      const order = newOrder(principal.userId, priceLines(lines, products), currency);
-      // Conditional on availability and checked by row count; the locks make a shortfall here impossible, the check makes it harmless.
-      const reserved = await reserveStock(tx, order.id, lines);
-      if (reserved !== lines.length) throw new ConflictError('OUT_OF_STOCK', 'Not enough stock for some lines');
-      await repo.insertOrder(tx, order, idempotencyKey ? { key: idempotencyKey, responseStatus: 201 } : undefined);
-      return { kind: 'placed' as const, order };
-    });
-
-    if (outcome.kind === 'replay') {
-      const { stored } = outcome;
-      if (stored.requestHash !== requestHash) {
-        throw new UnprocessableError('IDEMPOTENCY_KEY_MISMATCH', 'This Idempotency-Key was already used with a different request body');
-      }
-      return { order: stored.body, status: stored.status, replayed: true };
+      throw new ConflictError('OUT_OF_STOCK', 'Not enough stock for some lines', short);
     }
+    return newOrder(draft.id, userId, priceLines(lines, catalog), currency, placedAt);
+  }
+
+  return async function placeOrder(principal: Principal, requested: readonly RequestedLine[], idempotencyKey?: string): Promise<PlacedOrder> {
+    await placementLimit.consume(principal.userId);
+    const lines = mergeLines(requested);
+    const outcome = idempotencyKey
+      ? await placeIdempotently(principal.userId, lines, idempotencyKey)
+      : { kind: 'placed' as const, order: await place(db, principal.userId, lines) };
+
+    if (outcome.kind === 'replay') return { order: outcome.body, status: outcome.status, replayed: true };
     const { order } = outcome;
     deps.metrics.orderPlaced();
     logger.info('order placed', { orderId: order.id, totalCents: order.totalCents, lines: lines.length });
     return { order, status: 201, replayed: false };
   };
+
+  async function placeIdempotently(userId: string, lines: readonly RequestedLine[], key: string) {
+    const requestHash = requestFingerprint(lines);
+    const outcome = await db.transaction(async (tx) => {
+      const stored = await repo.claimIdempotencyKey(tx, { userId, key, requestHash });
+      if (stored) return { kind: 'replay' as const, stored };
+      const order = await place(tx, userId, lines);
+      await storeIdempotentResponse(tx, { userId, key }, { status: 201, body: order });
+      return { kind: 'placed' as const, order };
+    });
+    if (outcome.kind === 'placed') return outcome;
+    if (outcome.stored.requestHash !== requestHash) {
+      throw new UnprocessableError('IDEMPOTENCY_KEY_MISMATCH', 'This Idempotency-Key was already used with a different request body');
+    }
+    return { kind: 'replay' as const, status: outcome.stored.status, body: outcome.stored.body };
+  }
 }
 
-function newOrder(userId: string, items: Order['items'], currency: string): Order {
-  const placedAt = new Date().toISOString();
+function newOrder(id: string, userId: string, items: Order['items'], currency: string, placedAt: string): Order {
   return {
-    id: randomUUID(),
+    id,
     userId,
     status: 'pending',
     items,

@@ -3,11 +3,17 @@
  * newer version, so a reader that loaded an old copy can never overwrite a newer one written
  * by a status change. Reads never throw (a cache that cannot answer is a miss); `put` reports
  * whether the entry was stored, so a caller that must not leave a stale copy can retry.
+ * Each entry has an `owner` tag, so access can be checked without parsing the value.
  */
+export interface CacheEntry {
+  value: string;
+  owner: string;
+}
+
 export interface Cache {
   readonly kind: 'memory' | 'redis';
-  get(key: string): Promise<string | undefined>;
-  /** Stores `value` unless an entry with the same or a newer version is there. False if the cache could not be reached. */
-  put(key: string, version: number, value: string, ttlSeconds: number): Promise<boolean>;
+  get(key: string): Promise<CacheEntry | undefined>;
+  /** Stores the entry unless one with the same or a newer version is there. False if the cache could not be reached. */
+  put(key: string, version: number, entry: CacheEntry, ttlSeconds: number): Promise<boolean>;
   delete(key: string): Promise<boolean>;
 }

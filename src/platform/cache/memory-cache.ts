@@ -1,19 +1,21 @@
 import { LRUCache } from 'lru-cache';
-import type { Cache } from './cache.js';
+import type { Cache, CacheEntry } from './cache.js';
 
-interface Entry {
+interface Versioned extends CacheEntry {
   version: number;
-  value: string;
 }
 
 export function createMemoryCache(maxEntries = 10_000): Cache {
-  const entries = new LRUCache<string, Entry>({ max: maxEntries });
+  const entries = new LRUCache<string, Versioned>({ max: maxEntries });
   return {
     kind: 'memory',
-    get: (key) => Promise.resolve(entries.get(key)?.value),
-    put(key, version, value, ttlSeconds) {
+    get(key) {
+      const found = entries.get(key);
+      return Promise.resolve(found && { value: found.value, owner: found.owner });
+    },
+    put(key, version, entry, ttlSeconds) {
       const current = entries.get(key);
-      if (!current || current.version < version) entries.set(key, { version, value }, { ttl: ttlSeconds * 1000 });
+      if (!current || current.version < version) entries.set(key, { ...entry, version }, { ttl: ttlSeconds * 1000 });
       return Promise.resolve(true);
     },
     delete(key) {

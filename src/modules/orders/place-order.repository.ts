@@ -1,0 +1,94 @@
+import type { Queryable } from '../../platform/db/index.js';
+import type { RequestedLine } from './order.js';
+
+export interface CatalogSnapshot {
+  id: string;
+  sku: string;
+  name: string;
+  priceCents: number;
+  /** Available before this order, read under the row lock. */
+  available: number;
+}
+
+export interface PlacementResult {
+  placed: boolean;
+  /** The requested products that exist, as locked by this statement. */
+  products: CatalogSnapshot[];
+}
+
+/**
+ * Places an order in ONE statement (so one round trip, and atomic even without an explicit
+ * transaction): lock the products in id order, decide, reserve every line with a conditional
+ * UPDATE, record the ledger rows, and insert the order, its lines and its `order.placed`
+ * outbox event — or, if any line is unknown or short, change nothing.
+ *
+ * Why this is safe:
+ * - `locked` takes the row locks in id order, and nothing is updated before `verdict` (which
+ *   reads all of `locked`) is known, so concurrent multi-line orders cannot deadlock.
+ * - The UPDATE is still conditional on availability; `ops_assert` aborts the whole statement
+ *   if it reserved fewer lines than the verdict promised, and the table CHECKs back that up.
+ * - Prices and names come from the locked catalog rows, never from the request.
+ *
+ * This statement writes catalog tables (products, stock_movements) from the orders module on
+ * purpose: placing an order is the one place where both must change atomically and fast.
+ */
+export async function placeOrderAtomically(
+  db: Queryable,
+  order: { id: string; userId: string; currency: string; createdAt: string; history: string },
+  lines: readonly RequestedLine[],
+): Promise<PlacementResult> {
+  const { rows } = await db.query<{ placed: boolean; products: CatalogSnapshot[] | null }>(
+    `WITH lines AS (
+       SELECT l.product_id, l.quantity, l.line_no
+       FROM unnest($2::uuid[], $3::int[]) WITH ORDINALITY AS l(product_id, quantity, line_no)
+     ), locked AS (
+       SELECT p.id, p.sku, p.name, p.price_cents, p.on_hand - p.reserved AS available
+       FROM products p WHERE p.id = ANY($2::uuid[]) ORDER BY p.id FOR UPDATE
+     ), verdict AS (
+       SELECT count(k.id) = count(*) AND coalesce(bool_and(k.available >= l.quantity), false) AS ok
+       FROM lines l LEFT JOIN locked k ON k.id = l.product_id
+     ), reserved AS (
+       UPDATE products p SET reserved = p.reserved + l.quantity, updated_at = now()
+       FROM lines l
+       WHERE (SELECT ok FROM verdict) AND p.id = l.product_id AND p.on_hand - p.reserved >= l.quantity
+       RETURNING p.id, l.quantity
+     ), movements AS (
+       INSERT INTO stock_movements (product_id, kind, quantity, order_id)
+       SELECT id, 'reserve', quantity, $1 FROM reserved
+     ), priced AS (
+       SELECT l.line_no, l.product_id, k.sku, k.name, l.quantity, k.price_cents
+       FROM lines l JOIN locked k ON k.id = l.product_id
+     ), new_order AS (
+       INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at, updated_at)
+       SELECT $1, $4, 'pending', (SELECT sum(price_cents * quantity) FROM priced), $5, $6::jsonb, $7, $7
+       WHERE (SELECT ok FROM verdict)
+     ), order_lines AS (
+       INSERT INTO order_items (order_id, line_no, product_id, sku, name, quantity, unit_price_cents, line_total_cents)
+       SELECT $1, line_no, product_id, sku, name, quantity, price_cents, price_cents * quantity
+       FROM priced WHERE (SELECT ok FROM verdict)
+     ), event AS (
+       INSERT INTO outbox_events (topic, aggregate_id) SELECT 'order.placed', $1 WHERE (SELECT ok FROM verdict)
+     )
+     SELECT v.ok AS placed,
+            ops_assert(NOT v.ok OR (SELECT count(*) FROM reserved) = cardinality($2::uuid[]), 'order reservation incomplete') AS consistent,
+            (SELECT json_agg(json_build_object('id', id, 'sku', sku, 'name', name, 'priceCents', price_cents, 'available', available)) FROM locked) AS products
+     FROM verdict v`,
+    [order.id, lines.map((l) => l.productId), lines.map((l) => l.quantity), order.userId, order.currency, order.history, order.createdAt],
+  );
+  const row = rows[0];
+  return { placed: row?.placed === true, products: row?.products ?? [] };
+}
+
+/** Stores the response of the request that claimed this key, in the placement's transaction. */
+export async function storeIdempotentResponse(
+  tx: Queryable,
+  key: { userId: string; key: string },
+  response: { status: number; body: unknown },
+): Promise<void> {
+  await tx.query('UPDATE idempotency_keys SET response_status = $3, response_body = $4::jsonb WHERE user_id = $1 AND key = $2', [
+    key.userId,
+    key.key,
+    response.status,
+    JSON.stringify(response.body),
+  ]);
+}
