@@ -9,6 +9,7 @@ const TYPED_OUTSIDE_BUILD = [
   'test/*.ts',
   'test/*/*.ts',
   'bench/*.ts',
+  'bench/*/*.ts',
   'scripts/*.ts',
   'src/*.test.ts',
   'src/*/*.test.ts',

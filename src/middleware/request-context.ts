@@ -25,6 +25,8 @@ export function accessLog(logger: Logger, metrics: Pick<Metrics, 'observeHttp'>)
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       metrics.observeHttp(req.method, routeOf(req), res.statusCode, durationMs / 1000);
+      // Winston formats a line before its transports drop it by level: skip that work up front.
+      if (!logger.isInfoEnabled()) return;
       logger.info('request', {
         method: req.method,
         route: routeOf(req),

@@ -31,7 +31,7 @@ function toVersioned(row: OrderRow): VersionedOrder {
 }
 
 export async function findOrder(db: Queryable, orderId: string): Promise<VersionedOrder | undefined> {
-  const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = $1`, [orderId]);
+  const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = $1`, [orderId], { name: 'find-order' });
   return rows[0] && toVersioned(rows[0]);
 }
 

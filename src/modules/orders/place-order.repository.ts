@@ -74,6 +74,7 @@ export async function placeOrderAtomically(
             (SELECT json_agg(json_build_object('id', id, 'sku', sku, 'name', name, 'priceCents', price_cents, 'available', available)) FROM locked) AS products
      FROM verdict v`,
     [order.id, lines.map((l) => l.productId), lines.map((l) => l.quantity), order.userId, order.currency, order.history, order.createdAt],
+    { name: 'place-order' },
   );
   const row = rows[0];
   return { placed: row?.placed === true, products: row?.products ?? [] };

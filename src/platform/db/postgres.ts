@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { ServiceUnavailableError } from '../../shared/errors.js';
-import { sqlState, withRetries, type Database, type Queryable, type QueryResult } from './database.js';
+import { sqlState, withRetries, type Database, type Queryable, type QueryOptions, type QueryResult } from './database.js';
 
 // int8 (counts, sums of cents) as numbers, like PGlite does; values stay far below 2^53.
 const types = {
@@ -20,10 +20,16 @@ function translate(error: unknown): never {
   throw error;
 }
 
+const statement = (text: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined): pg.QueryConfig => ({
+  text,
+  values: params as unknown[],
+  ...(options?.name ? { name: options.name } : {}),
+});
+
 function wrap(client: pg.PoolClient): Queryable {
   return {
-    async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
-      const result = await client.query(text, params as unknown[]).catch(translate);
+    async query<Row>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<Row>> {
+      const result = await client.query(statement(text, params, options)).catch(translate);
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     },
     async exec(script: string) {
@@ -48,8 +54,8 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
 
   return {
     kind: 'postgres',
-    async query<Row>(text: string, params?: readonly unknown[]) {
-      const result = await pool.query(text, params as unknown[]).catch(translate);
+    async query<Row>(text: string, params?: readonly unknown[], options?: QueryOptions) {
+      const result = await pool.query(statement(text, params, options)).catch(translate);
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     },
     async exec(script: string) {

@@ -1,0 +1,671 @@
+/**
+ * `npm run bench`: load-tests the built service against tiny baselines measured in the same run
+ * on the same machine, prints a table of ratios and writes bench/results.json.
+ *
+ * Everything runs on loopback; the services run in child processes (never in this one, which
+ * only drives autocannon). Databases, Redis keys, temp dirs and children are removed at the end,
+ * also after an error or Ctrl-C. Not part of CI: it is a benchmark, not a test.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { checkStock, type Sql, type StockCheck } from './checks.js';
+import {
+  adminQuery,
+  applyMigrations,
+  combine,
+  cpuMeter,
+  cpuPerRequestUs,
+  databaseUrl,
+  describeCpu,
+  deleteRedisKeys,
+  freePort,
+  killAll,
+  killAllNow,
+  load,
+  log,
+  ok,
+  peakRssMiB,
+  pick,
+  randomOrderBody,
+  REDIS_URL,
+  ROOT,
+  sleep,
+  startChild,
+  stopChild,
+  waitForHttp,
+  type Child,
+  type Load,
+  type PidGroups,
+} from './lib.js';
+
+// ---------------------------------------------------------------------------------------------
+// Knobs (seconds). The defaults keep the whole run under ~3 minutes on 2 cores.
+
+const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const CONNECTIONS = num('BENCH_CONNECTIONS', 16);
+const WARMUP_S = num('BENCH_WARMUP_S', 1);
+/** Each ours/baseline comparison runs ROUNDS alternating rounds of ROUND_S, so drift hits both sides. */
+const ROUND_S = num('BENCH_ROUND_S', 4);
+const ROUNDS = num('BENCH_ROUNDS', 2);
+const PIPELINE_LOAD_S = num('BENCH_PIPELINE_S', 5);
+const LATENCY_S = num('BENCH_LATENCY_S', 5);
+const DRAIN_TIMEOUT_S = num('BENCH_DRAIN_TIMEOUT_S', 30);
+const EMBEDDED_S = num('BENCH_EMBEDDED_S', 6);
+const USERS = 8;
+const PRODUCTS = 200;
+const EMBEDDED_PRODUCTS = 50;
+const INITIAL_STOCK = 1_000_000_000;
+/** The API's limit per product (MAX_STOCK) applies to the embedded run, which creates products through the API. */
+const EMBEDDED_STOCK = 1_000_000;
+const WORKER_CONCURRENCY = 10;
+/** Diagnostics: extra environment (JSON) for the API processes / the worker processes, e.g. '{"OUTBOX_POLL_MS":"1000"}'. */
+const EXTRA_SERVER_ENV = JSON.parse(process.env.BENCH_SERVER_ENV ?? '{}') as Record<string, string>;
+const EXTRA_WORKER_ENV = JSON.parse(process.env.BENCH_WORKER_ENV ?? '{}') as Record<string, string>;
+
+const RUN = randomBytes(4).toString('hex');
+const PREFIX = `bench-${RUN}`;
+const DB_API = `bench_${RUN}_api`;
+const DB_BASE = `bench_${RUN}_base`;
+const JWT_SECRET = randomBytes(32).toString('hex');
+const TMP = mkdtempSync(path.join(tmpdir(), 'ops-bench-'));
+
+// ---------------------------------------------------------------------------------------------
+// Small HTTP client for set-up calls
+
+interface Reply {
+  status: number;
+  text: string;
+  headers: Headers;
+  json<T>(): T;
+}
+
+async function call(base: string, method: string, urlPath: string, body?: unknown, token?: string, extra: Record<string, string> = {}): Promise<Reply> {
+  const headers: Record<string, string> = { ...extra };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${base}${urlPath}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, text, headers: res.headers, json: <T>() => JSON.parse(text) as T };
+}
+
+async function expectStatus(reply: Promise<Reply>, status: number, what: string): Promise<Reply> {
+  const r = await reply;
+  if (r.status !== status) throw new Error(`${what}: expected ${status}, got ${r.status}: ${r.text.slice(0, 500)}`);
+  return r;
+}
+
+interface Session {
+  userId: string;
+  accessToken: string;
+}
+
+async function register(base: string, label: string): Promise<Session & { email: string; password: string }> {
+  const email = `${label}-${randomBytes(4).toString('hex')}@bench.example.com`;
+  const password = `pw-${randomBytes(8).toString('hex')}`;
+  const r = await expectStatus(call(base, 'POST', '/api/auth/register', { email, password, name: label }), 201, 'register');
+  const body = r.json<{ user: { id: string }; accessToken: string }>();
+  return { userId: body.user.id, accessToken: body.accessToken, email, password };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes under test
+
+const serverEnv = (port: number, extra: Record<string, string> = {}): Record<string, string> => ({
+  NODE_ENV: 'production',
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  JWT_SECRET,
+  LOG_LEVEL: 'warn',
+  LOG_FORMAT: 'json',
+  ORDER_RATE_LIMIT_PER_MINUTE: '100000000',
+  SEED_DEMO_DATA: 'false',
+  // Orders left pending on purpose (the placement runs have no worker) must not be re-enqueued mid-run.
+  RECONCILE_AFTER_SECONDS: '3600',
+  WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+  WORKER_METRICS_PORT: '0',
+  ...extra,
+});
+
+const serverModeEnv = (port: number, extra: Record<string, string> = EXTRA_SERVER_ENV) =>
+  serverEnv(port, { DATABASE_URL: databaseUrl(DB_API), REDIS_URL, REDIS_PREFIX: PREFIX, DATA_DIR: path.join(TMP, 'server-data'), ...extra });
+
+async function startApi(port: number, env: Record<string, string>, timeoutMs = 60_000): Promise<Child> {
+  const child = startChild('api', ['dist/server.js'], env);
+  await waitForHttp(child, `http://127.0.0.1:${port}/health/live`, timeoutMs);
+  return child;
+}
+
+async function startBaseline(file: string, env: Record<string, string>): Promise<{ child: Child; base: string }> {
+  const port = await freePort();
+  const child = startChild(`baseline ${file}`, ['--import', 'tsx', `bench/baselines/${file}`], { NODE_ENV: 'production', PORT: String(port), ...env });
+  await waitForHttp(child, `http://127.0.0.1:${port}/health`, 30_000);
+  return { child, base: `http://127.0.0.1:${port}` };
+}
+
+/** `npm run build` unless dist/ is newer than every source file. */
+function build(): string {
+  const newest = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce((max, entry) => {
+      const full = path.join(dir, entry.name);
+      return Math.max(max, entry.isDirectory() ? newest(full) : statSync(full).mtimeMs);
+    }, 0);
+  let distTime = 0;
+  try {
+    distTime = statSync(path.join(ROOT, 'dist/server.js')).mtimeMs;
+  } catch {
+    // no build yet
+  }
+  const sourceTime = Math.max(newest(path.join(ROOT, 'src')), statSync(path.join(ROOT, 'tsconfig.json')).mtimeMs);
+  if (distTime > sourceTime) return 'skipped (dist/ is newer than src/)';
+  const started = Date.now();
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  return `npm run build (${((Date.now() - started) / 1000).toFixed(1)} s)`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+interface Row {
+  measure: string;
+  ours: number | string;
+  baseline: number | string;
+  ratio: number | string;
+  goal: string;
+  met?: boolean;
+}
+
+const rows: Row[] = [];
+const details: Record<string, unknown> = {};
+const fmt = (v: number | string, digits = 0) => (typeof v === 'number' ? v.toFixed(digits) : v);
+
+function row(measure: string, ours: number, baseline: number, goal: string, digits = 0, higherIsBetter = true, minRatio?: number): void {
+  const ratio = ours / baseline;
+  rows.push({
+    measure,
+    ours: Number(ours.toFixed(digits)),
+    baseline: Number(baseline.toFixed(digits)),
+    ratio: Number(ratio.toFixed(2)),
+    goal,
+    ...(minRatio === undefined ? {} : { met: higherIsBetter ? ratio >= minRatio : ratio <= minRatio }),
+  });
+}
+
+function table(): string {
+  const header = ['measure', 'ours', 'baseline', 'ratio', 'goal'];
+  const lines = rows.map((r) => [
+    r.measure,
+    fmt(r.ours, typeof r.ours === 'number' && !Number.isInteger(r.ours) ? 1 : 0),
+    fmt(r.baseline, typeof r.baseline === 'number' && !Number.isInteger(r.baseline) ? 1 : 0),
+    typeof r.ratio === 'number' ? `${r.ratio.toFixed(2)}×` : r.ratio,
+    r.met === undefined ? r.goal : `${r.goal} ${r.met ? '✓' : '✗'}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => String(l[i]).length)));
+  const render = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [render(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map((l) => render(l.map(String)))].join('\n');
+}
+
+/**
+ * Every 201 the client saw is an order in the database; the database may hold a few more: the
+ * requests still in flight when autocannon stopped (at most one per connection per run).
+ */
+const accounted = (seen201: number, inDb: number, runs: number) => inDb >= seen201 && inDb - seen201 <= CONNECTIONS * runs;
+
+const describe = (l: Load) =>
+  `${l.rps.toFixed(0)} rps, p50 ${l.p50} ms, p99 ${l.p99} ms, ${JSON.stringify(l.statuses)}${l.errors ? `, ${l.errors} errors` : ''}${l.cpu ? `\n    ${describeCpu(l)}` : ''}`;
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const machine = {
+    nproc: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memTotalGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
+    memFreeGiB: Number((freemem() / 2 ** 30).toFixed(1)),
+    node: process.version,
+    loadavgAtStart: loadavg().map((x) => Number(x.toFixed(2))),
+  };
+  log(`machine: ${JSON.stringify(machine)}`);
+  log(`build: ${build()}`);
+
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  let apiPool: pg.Pool | undefined;
+  let basePool: pg.Pool | undefined;
+  cleanup = async () => {
+    await killAll();
+    await apiPool?.end().catch(() => undefined);
+    await basePool?.end().catch(() => undefined);
+    for (const db of [DB_API, DB_BASE]) await adminQuery(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch((e: unknown) => log(`could not drop ${db}: ${String(e)}`));
+    await deleteRedisKeys(redis, PREFIX).catch((e: unknown) => log(`could not delete Redis keys: ${String(e)}`));
+    redis.disconnect();
+    rmSync(TMP, { recursive: true, force: true });
+  };
+  try {
+    await adminQuery(`CREATE DATABASE ${DB_API}`);
+    await adminQuery(`CREATE DATABASE ${DB_BASE}`);
+    apiPool = new pg.Pool({ connectionString: databaseUrl(DB_API), max: 2 });
+    basePool = new pg.Pool({ connectionString: databaseUrl(DB_BASE), max: 2 });
+    const apiSql: Sql = async <R>(text: string, params?: unknown[]) => (await apiPool!.query(text, params)).rows as R[];
+    const baseSql: Sql = async <R>(text: string, params?: unknown[]) => (await basePool!.query(text, params)).rows as R[];
+
+    // ---- set-up: the service on its bench database, the baseline on a copy of the schema
+    const apiPort = await freePort();
+    const apiBase = `http://127.0.0.1:${apiPort}`;
+    let api = await startApi(apiPort, serverModeEnv(apiPort));
+    const productIds = Array.from({ length: PRODUCTS }, () => randomUUID());
+    const insertProducts = (sql: Sql) =>
+      sql(
+        `INSERT INTO products (id, sku, name, price_cents, currency, on_hand)
+         SELECT id, 'BENCH-' || n, 'Bench product ' || n, 100 + n, 'USD', $2
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n)`,
+        [productIds, INITIAL_STOCK],
+      );
+    await insertProducts(apiSql);
+    await applyMigrations(basePool);
+    await insertProducts(baseSql);
+    const baseUsers = await baseSql<{ id: string }>(
+      `INSERT INTO users (email, name, password_hash)
+       SELECT 'base-' || n || '@bench.example.com', 'base ' || n, 'x' FROM generate_series(1, ${USERS}) n RETURNING id`,
+    );
+    const users = await Promise.all(Array.from({ length: USERS }, (_, i) => register(apiBase, `user${i}`)));
+    const tokens = users.map((u) => u.accessToken);
+    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1] ?? 0);
+    const pgPids = (db: string) => async () => (await apiSql<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [db])).map((r) => r.pid);
+    const redisPids = () => (redisPid ? [redisPid] : []);
+    log(`set-up done: ${PRODUCTS} products, ${USERS} users (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+
+    // ---- 1. cached GET /api/orders/:id vs one Redis GET
+    const user0 = users[0]!;
+    const placed = await expectStatus(
+      call(apiBase, 'POST', '/api/orders', { items: [{ productId: productIds[0], quantity: 1 }, { productId: productIds[1], quantity: 2 }] }, user0.accessToken),
+      201,
+      'place the order to read',
+    );
+    const orderId = placed.json<{ id: string }>().id;
+    const warmGet = async () => {
+      const r = await expectStatus(call(apiBase, 'GET', `/api/orders/${orderId}`, undefined, user0.accessToken), 200, 'warm GET');
+      return r;
+    };
+    await warmGet();
+    const hit = await warmGet();
+    if (hit.headers.get('x-cache') !== 'HIT') throw new Error(`second GET was not a cache hit (X-Cache: ${hit.headers.get('x-cache')})`);
+    await redis.set(`${PREFIX}:baseline:order:${orderId}`, hit.text);
+    const getBaseline = await startBaseline('get-order.ts', { REDIS_URL, BASELINE_KEY_PREFIX: `${PREFIX}:baseline:order:` });
+    const oursGet = () =>
+      load(
+        { url: `${apiBase}/api/orders/${orderId}`, connections: CONNECTIONS, duration: ROUND_S, headers: { authorization: `Bearer ${user0.accessToken}` } },
+        { service: () => [api.pid], redis: redisPids },
+      );
+    const baseGet = () =>
+      load({ url: `${getBaseline.base}/orders/${orderId}`, connections: CONNECTIONS, duration: ROUND_S }, { service: () => [getBaseline.child.pid], redis: redisPids });
+    await load({ url: `${apiBase}/api/orders/${orderId}`, connections: CONNECTIONS, duration: WARMUP_S, headers: { authorization: `Bearer ${user0.accessToken}` } });
+    await load({ url: `${getBaseline.base}/orders/${orderId}`, connections: CONNECTIONS, duration: WARMUP_S });
+    const getRounds: { ours: Load[]; base: Load[] } = { ours: [], base: [] };
+    for (let i = 0; i < ROUNDS; i++) {
+      await warmGet(); // keeps the 60 s cache entry fresh
+      getRounds.ours.push(await oursGet());
+      getRounds.base.push(await baseGet());
+    }
+    const stillHit = (await warmGet()).headers.get('x-cache');
+    await stopChild(getBaseline.child);
+    const getOurs = combine(getRounds.ours);
+    const getBase = combine(getRounds.base);
+    log(`GET ours: ${describe(getOurs)} (X-Cache after: ${stillHit})`);
+    log(`GET base: ${describe(getBase)}`);
+    details.cachedGet = { ours: getOurs, baseline: getBase, rounds: getRounds, xCacheAfter: stillHit };
+    row('cached GET /api/orders/:id — req/s', getOurs.rps, getBase.rps, '≥ 0.80×', 0, true, 0.8);
+    row('cached GET /api/orders/:id — p99 ms', getOurs.p99, getBase.p99, 'lower is better', 1);
+    row('cached GET — service process CPU µs/response', cpuPerRequestUs(getOurs, 'service'), cpuPerRequestUs(getBase, 'service'), 'why', 0);
+
+    // ---- 2. POST /api/orders vs the plain reservation transaction
+    const placeBaseline = await startBaseline('place-order.ts', { DATABASE_URL: databaseUrl(DB_BASE), BASELINE_USER_IDS: baseUsers.map((u) => u.id).join(',') });
+    const ordersBefore = (await checkStock(apiSql, INITIAL_STOCK)).orders;
+    const oursPostGroups: PidGroups = { service: () => [api.pid], postgres: pgPids(DB_API), redis: redisPids };
+    const oursPost = (seconds: number, withKey = false, overallRate?: number, groups: PidGroups = oursPostGroups) =>
+      load({
+        url: `${apiBase}/api/orders`,
+        connections: CONNECTIONS,
+        duration: seconds,
+        ...(overallRate ? { overallRate } : {}),
+        requests: [
+          {
+            method: 'POST',
+            setupRequest: (req) => ({
+              ...req,
+              body: randomOrderBody(productIds),
+              headers: {
+                ...req.headers,
+                'content-type': 'application/json',
+                authorization: `Bearer ${pick(tokens)}`,
+                ...(withKey ? { 'idempotency-key': randomUUID() } : {}),
+              },
+            }),
+          },
+        ],
+      }, groups);
+    const basePost = (seconds: number) =>
+      load({
+        url: `${placeBaseline.base}/orders`,
+        connections: CONNECTIONS,
+        duration: seconds,
+        requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: randomOrderBody(productIds), headers: { ...req.headers, 'content-type': 'application/json' } }) }],
+      }, { service: () => [placeBaseline.child.pid], postgres: pgPids(DB_BASE), redis: redisPids });
+    const oursPosted: Load[] = [await oursPost(WARMUP_S)];
+    const basePosted: Load[] = [await basePost(WARMUP_S)];
+    const postRounds: { ours: Load[]; base: Load[] } = { ours: [], base: [] };
+    for (let i = 0; i < ROUNDS; i++) {
+      postRounds.ours.push(await oursPost(ROUND_S));
+      postRounds.base.push(await basePost(ROUND_S));
+    }
+    const keyed = await oursPost(ROUND_S, true);
+    oursPosted.push(...postRounds.ours, keyed);
+    basePosted.push(...postRounds.base);
+    await stopChild(placeBaseline.child);
+    const postOurs = combine(postRounds.ours);
+    const postBase = combine(postRounds.base);
+    const oursStock = await checkStock(apiSql, INITIAL_STOCK);
+    const baseStock = await checkStock(baseSql, INITIAL_STOCK);
+    const oursCreated = oursPosted.reduce((a, l) => a + ok(l), 0);
+    const baseCreated = basePosted.reduce((a, l) => a + ok(l), 0);
+    log(`POST ours: ${describe(postOurs)}`);
+    log(`POST base: ${describe(postBase)}`);
+    log(`POST ours with Idempotency-Key: ${describe(keyed)}`);
+    log(`stock ours: ${JSON.stringify(oursStock)}, 201s seen ${oursCreated}, orders added ${oursStock.orders - ordersBefore}`);
+    log(`stock base: ${JSON.stringify(baseStock)}, 201s seen ${baseCreated}`);
+    details.placement = {
+      ours: postOurs,
+      baseline: postBase,
+      oursWithIdempotencyKey: keyed,
+      rounds: postRounds,
+      stock: { ours: oursStock, baseline: baseStock },
+      created: { ours201: oursCreated, oursOrdersInDb: oursStock.orders - ordersBefore, baseline201: baseCreated, baselineOrdersInDb: baseStock.orders },
+    };
+    row('POST /api/orders — req/s', postOurs.rps, postBase.rps, '≥ 1.00×', 0, true, 1.0);
+    row('POST /api/orders — p99 ms', postOurs.p99, postBase.p99, 'lower is better', 1);
+    row('POST — service process CPU µs/response', cpuPerRequestUs(postOurs, 'service'), cpuPerRequestUs(postBase, 'service'), 'why', 0);
+    row('POST — PostgreSQL CPU µs/response', cpuPerRequestUs(postOurs, 'postgres'), cpuPerRequestUs(postBase, 'postgres'), 'why', 0);
+    row('POST + Idempotency-Key — req/s (vs plain tx)', keyed.rps, postBase.rps, 'report', 0);
+    row('POST + Idempotency-Key — p99 ms', keyed.p99, postBase.p99, 'report', 1);
+    rows.push({
+      measure: 'oversold/mismatched products after POST runs',
+      ours: oursStock.oversell,
+      baseline: baseStock.oversell,
+      ratio: '—',
+      goal: '0',
+      met:
+        oursStock.oversell === 0 &&
+        baseStock.oversell === 0 &&
+        accounted(oursCreated, oursStock.orders - ordersBefore, oursPosted.length) &&
+        accounted(baseCreated, baseStock.orders, basePosted.length),
+    });
+
+    // ---- 3. pipeline: 1 vs 2 worker processes
+    const halfPlacementRps = Math.max(1, Math.round(postOurs.rps / 2));
+    let sustainableRps: number | undefined;
+    const pipeline: Record<string, unknown> = {};
+    const queue = new Queue('orders', { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL).port || 6379) }, prefix: `${PREFIX}:bull` });
+    try {
+      for (const workerCount of [1, 2]) {
+        // A clean slate: no orders, no queued jobs, stock back to its initial level.
+        await stopChild(api);
+        await apiSql('TRUNCATE orders, order_items, outbox_events, stock_movements, idempotency_keys, email_deliveries');
+        await apiSql('UPDATE products SET reserved = 0, on_hand = $1', [INITIAL_STOCK]);
+        await deleteRedisKeys(redis, PREFIX);
+        api = await startApi(apiPort, serverModeEnv(apiPort));
+        const workers = Array.from({ length: workerCount }, (_, i) => startChild(`worker${i}`, ['dist/worker.js'], serverModeEnv(0, EXTRA_WORKER_ENV)));
+        const deadline = Date.now() + 30_000;
+        while ((await queue.getWorkersCount()) < workerCount) {
+          const dead = workers.find((w) => w.proc.exitCode !== null);
+          if (dead) throw new Error(`${dead.name} exited:\n${dead.output()}`);
+          if (Date.now() > deadline) throw new Error(`workers did not connect:\n${workers.map((w) => w.output()).join('\n')}`);
+          await sleep(100);
+        }
+
+        const drain = async (since: Date) => {
+          const limit = Date.now() + DRAIN_TIMEOUT_S * 1000;
+          for (;;) {
+            const [r] = await apiSql<{ open: string; total: string }>(
+              "SELECT count(*) FILTER (WHERE status IN ('pending', 'processing')) AS open, count(*) AS total FROM orders WHERE created_at >= $1",
+              [since],
+            );
+            if (Number(r?.open) === 0 || Date.now() > limit) return { open: Number(r?.open), total: Number(r?.total) };
+            await sleep(200);
+          }
+        };
+
+        // a) saturate the API for a while, then wait until every order placed is finished
+        const pipelineGroups: PidGroups = { api: () => [api.pid], workers: () => workers.map((w) => w.pid), postgres: pgPids(DB_API), redis: redisPids };
+        const t0 = new Date();
+        const stopMeter = await cpuMeter(pipelineGroups);
+        const saturated = await oursPost(PIPELINE_LOAD_S, false, undefined, pipelineGroups);
+        const loadEnd = new Date();
+        const left = await drain(t0);
+        const pipelineCpu = await stopMeter();
+        const [done] = await apiSql<{ completed: string; failed: string; last: Date | null; after_load: string }>(
+          `SELECT count(*) FILTER (WHERE status = 'completed') AS completed, count(*) FILTER (WHERE status = 'failed') AS failed,
+                  max(updated_at) FILTER (WHERE status = 'completed') AS last,
+                  count(*) FILTER (WHERE status = 'completed' AND updated_at > $2) AS after_load
+           FROM orders WHERE created_at >= $1`,
+          [t0, loadEnd],
+        );
+        const completed = Number(done?.completed ?? 0);
+        const lastMs = done?.last ? done.last.getTime() : Date.now();
+        const throughput = completed / ((lastMs - t0.getTime()) / 1000);
+        const drainRate = Number(done?.after_load ?? 0) / Math.max(0.001, (lastMs - loadEnd.getTime()) / 1000);
+        const cpuPerOrder = Object.fromEntries(Object.entries(pipelineCpu.ms).map(([group, ms]) => [group, Math.round((ms * 1000) / Math.max(1, completed))]));
+        // If the pipeline is CPU-bound, it cannot beat (CPUs left over by other processes) / (CPU it spends per order).
+        const ownCpuMsPerOrder = (Object.entries(pipelineCpu.ms).filter(([group]) => group !== 'other').reduce((a, [, ms]) => a + ms, 0)) / Math.max(1, completed);
+        const cpusAvailable = machine.nproc - (pipelineCpu.ms.other ?? 0) / pipelineCpu.wallMs;
+        const cpuCeiling = (cpusAvailable * 1000) / ownCpuMsPerOrder;
+        log(
+          `pipeline ${workerCount}w CPU µs per completed order (load + drain): ${JSON.stringify(cpuPerOrder)}, other processes used ${((pipelineCpu.ms.other ?? 0) / pipelineCpu.wallMs).toFixed(2)} CPUs → CPU-bound ceiling ${cpuCeiling.toFixed(0)} orders/s`,
+        );
+        log(`pipeline ${workerCount}w saturated load: ${describe(saturated)}`);
+        log(
+          `pipeline ${workerCount}w saturated: placed ${ok(saturated)} at ${saturated.rps.toFixed(0)} rps, completed ${completed} (open ${left.open}) in ${((lastMs - t0.getTime()) / 1000).toFixed(1)} s → ${throughput.toFixed(0)}/s; after the load ${drainRate.toFixed(0)}/s`,
+        );
+
+        // Emails of the orders above are still queued (ahead of new process-order jobs): let the queue empty first.
+        const settle = async () => {
+          const started = Date.now();
+          const limit = started + DRAIN_TIMEOUT_S * 1000;
+          for (;;) {
+            const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+            const [outbox] = await apiSql<{ n: string }>('SELECT count(*) AS n FROM outbox_events WHERE published_at IS NULL');
+            const pending = Object.values(counts).reduce((a, b) => a + b, 0) + Number(outbox?.n ?? 0);
+            if (pending === 0 || Date.now() > limit) return { seconds: (Date.now() - started) / 1000, pending };
+            await sleep(200);
+          }
+        };
+
+        // b) placed → completed latency at a fixed offered rate, starting from an idle queue
+        const latencyAt = async (rate: number, seconds: number) => {
+          const settled = await settle();
+          log(`pipeline ${workerCount}w: queue idle after ${settled.seconds.toFixed(1)} s${settled.pending ? ` (${settled.pending} jobs still pending)` : ''}`);
+          const since = new Date();
+          const placing = await oursPost(seconds, false, Math.max(1, rate), pipelineGroups);
+          const left = await drain(since);
+          const [lat] = await apiSql<{ p50: number | null; p99: number | null; n: string }>(
+            `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, count(*) AS n
+             FROM (SELECT extract(epoch FROM (h.at - o.created_at)) * 1000 AS ms
+                   FROM orders o
+                   CROSS JOIN LATERAL (SELECT (e->>'at')::timestamptz AS at FROM jsonb_array_elements(o.history) e
+                                       WHERE e->>'status' = 'completed' LIMIT 1) h
+                   WHERE o.created_at >= $1) t`,
+            [since],
+          );
+          const result = { targetRps: rate, settled, load: placing, completed: Number(lat?.n), open: left.open, p50: Number(lat?.p50), p99: Number(lat?.p99) };
+          log(
+            `pipeline ${workerCount}w at ${rate} rps: placed ${ok(placing)} (${placing.rps.toFixed(0)} rps), completed ${result.completed} (open ${left.open}), placed→completed p50 ${result.p50.toFixed(0)} ms p99 ${result.p99.toFixed(0)} ms`,
+          );
+          return result;
+        };
+        //   at half the maximum placement rate (step 2), as asked: usually more than the pipeline can finish
+        const halfRate = await latencyAt(halfPlacementRps, PIPELINE_LOAD_S);
+        //   and at half of what 1 worker completed per second: a rate the pipeline keeps up with
+        sustainableRps ??= Math.max(1, Math.round(throughput / 2));
+        const sustainable = await latencyAt(sustainableRps, LATENCY_S);
+        const stock = await checkStock(apiSql, INITIAL_STOCK);
+        log(`pipeline ${workerCount}w stock: ${JSON.stringify(stock)}`);
+        pipeline[`workers${workerCount}`] = {
+          saturated: { load: saturated, cpuMsLoadAndDrain: pipelineCpu, cpuUsPerCompletedOrder: cpuPerOrder, ownCpuMsPerOrder, cpusAvailable, cpuCeiling, placed: ok(saturated), completed, failed: Number(done?.failed ?? 0), open: left.open, seconds: (lastMs - t0.getTime()) / 1000, throughput, drainRate },
+          halfRate,
+          sustainable,
+          stock,
+        };
+        await Promise.all(workers.map((w) => stopChild(w, 3000)));
+      }
+    } finally {
+      await queue.close();
+    }
+    details.pipeline = pipeline;
+    type Phase = {
+      saturated: { throughput: number; drainRate: number; open: number; ownCpuMsPerOrder: number; cpuCeiling: number };
+      halfRate: { p50: number; p99: number; open: number };
+      sustainable: { p50: number; p99: number; open: number };
+      stock: StockCheck;
+    };
+    const w1 = pipeline.workers1 as Phase;
+    const w2 = pipeline.workers2 as Phase;
+    row('pipeline completed orders/s — 2 workers vs 1', w2.saturated.throughput, w1.saturated.throughput, 'report', 0);
+    row('pipeline completed/s after the load stops — 2w vs 1w', w2.saturated.drainRate, w1.saturated.drainRate, 'report', 0);
+    row('pipeline CPU ms per completed order (all processes) — 2w vs 1w', w2.saturated.ownCpuMsPerOrder, w1.saturated.ownCpuMsPerOrder, 'why', 1);
+    row('1 worker: completed/s vs CPU-bound ceiling (free CPUs / CPU per order)', w1.saturated.throughput, w1.saturated.cpuCeiling, 'why', 0);
+    row('2 workers: completed/s vs CPU-bound ceiling', w2.saturated.throughput, w2.saturated.cpuCeiling, 'why', 0);
+    row(`placed→completed p50 ms @ ${halfPlacementRps} rps (½ max placement) — 2w vs 1w`, w2.halfRate.p50, w1.halfRate.p50, 'report', 0);
+    row(`placed→completed p99 ms @ ${halfPlacementRps} rps (½ max placement) — 2w vs 1w`, w2.halfRate.p99, w1.halfRate.p99, 'report', 0);
+    row(`placed→completed p50 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline) — 2w vs 1w`, w2.sustainable.p50, w1.sustainable.p50, 'report', 0);
+    row(`placed→completed p99 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline) — 2w vs 1w`, w2.sustainable.p99, w1.sustainable.p99, 'report', 0);
+    rows.push({
+      measure: 'oversold/mismatched products after pipeline (2w, 1w)',
+      ours: w2.stock.oversell,
+      baseline: w1.stock.oversell,
+      ratio: '—',
+      goal: '0',
+      met: w1.stock.oversell === 0 && w2.stock.oversell === 0,
+    });
+    await stopChild(api);
+
+    // ---- 4. embedded default: no DATABASE_URL / REDIS_URL, a fresh DATA_DIR
+    const dataDir = path.join(TMP, 'embedded-data');
+    const embeddedPort = await freePort();
+    const embeddedBase = `http://127.0.0.1:${embeddedPort}`;
+    const adminEmail = 'bench-admin@bench.example.com';
+    const adminPassword = `pw-${randomBytes(8).toString('hex')}`;
+    const bootStarted = Date.now();
+    const embedded = await startApi(
+      embeddedPort,
+      serverEnv(embeddedPort, { DATA_DIR: dataDir, ADMIN_EMAIL: adminEmail, ADMIN_PASSWORD: adminPassword, ...EXTRA_SERVER_ENV }),
+      90_000,
+    );
+    const bootSeconds = (Date.now() - bootStarted) / 1000;
+    const adminToken = (await expectStatus(call(embeddedBase, 'POST', '/api/auth/login', { email: adminEmail, password: adminPassword }), 200, 'admin login')).json<{
+      accessToken: string;
+    }>().accessToken;
+    const embeddedProducts: string[] = [];
+    for (let i = 0; i < EMBEDDED_PRODUCTS; i++) {
+      const r = await expectStatus(
+        call(embeddedBase, 'POST', '/api/products', { sku: `EMB-${i}`, name: `Embedded bench product ${i}`, priceCents: 100 + i, stock: EMBEDDED_STOCK }, adminToken),
+        201,
+        'create product',
+      );
+      embeddedProducts.push(r.json<{ id: string }>().id);
+    }
+    const embeddedTokens = (await Promise.all(Array.from({ length: 4 }, (_, i) => register(embeddedBase, `emb${i}`)))).map((u) => u.accessToken);
+    const embeddedPost = (seconds: number) =>
+      load(
+        {
+        url: `${embeddedBase}/api/orders`,
+        connections: CONNECTIONS,
+        duration: seconds,
+        requests: [
+          {
+            method: 'POST',
+            setupRequest: (req) => ({
+              ...req,
+              body: randomOrderBody(embeddedProducts),
+              headers: { ...req.headers, 'content-type': 'application/json', authorization: `Bearer ${pick(embeddedTokens)}` },
+            }),
+          },
+        ],
+        },
+        { service: () => [embedded.pid] },
+      );
+    const embeddedWarm = await embeddedPost(WARMUP_S);
+    const embeddedLoad = await embeddedPost(EMBEDDED_S);
+    const rssMiB = peakRssMiB(embedded.pid);
+    await stopChild(embedded, 10_000);
+    // The data dir is free again: read it directly for the stock check.
+    const pglite = await PGlite.create(path.join(dataDir, 'pgdata'));
+    let embeddedStock: StockCheck;
+    try {
+      embeddedStock = await checkStock(async <R>(text: string, params?: unknown[]) => (await pglite.query<R>(text, params)).rows, EMBEDDED_STOCK);
+    } finally {
+      await pglite.close();
+    }
+    const embeddedCreated = ok(embeddedWarm) + ok(embeddedLoad);
+    log(`embedded: boot ${bootSeconds.toFixed(1)} s, ${describe(embeddedLoad)}, peak RSS ${rssMiB.toFixed(0)} MiB; stock ${JSON.stringify(embeddedStock)}, 201s seen ${embeddedCreated}`);
+    details.embedded = { bootSeconds, load: embeddedLoad, peakRssMiB: rssMiB, stock: embeddedStock, created201: embeddedCreated };
+    row('embedded POST /api/orders — req/s (vs server mode)', embeddedLoad.rps, postOurs.rps, 'report', 0);
+    row('embedded POST /api/orders — p99 ms (vs server mode)', embeddedLoad.p99, postOurs.p99, 'report', 1);
+    row('embedded POST — CPU µs/response, incl. in-process order processing (vs server-mode API + PG + Redis)', cpuPerRequestUs(embeddedLoad, 'service'), cpuPerRequestUs(postOurs, 'service') + cpuPerRequestUs(postOurs, 'postgres') + cpuPerRequestUs(postOurs, 'redis'), 'why', 0);
+    rows.push({ measure: 'embedded peak RSS MiB (VmHWM)', ours: Number(rssMiB.toFixed(0)), baseline: '—', ratio: '—', goal: 'report' });
+    rows.push({
+      measure: 'oversold/mismatched products, embedded',
+      ours: embeddedStock.oversell,
+      baseline: '—',
+      ratio: '—',
+      goal: '0',
+      met: embeddedStock.oversell === 0 && accounted(embeddedCreated, embeddedStock.orders, 2),
+    });
+
+    // ---- report
+    const totalSeconds = (Date.now() - started) / 1000;
+    const settings = { extraServerEnv: EXTRA_SERVER_ENV, extraWorkerEnv: EXTRA_WORKER_ENV, connections: CONNECTIONS, warmupS: WARMUP_S, roundS: ROUND_S, rounds: ROUNDS, pipelineLoadS: PIPELINE_LOAD_S, latencyS: LATENCY_S, embeddedS: EMBEDDED_S, users: USERS, products: PRODUCTS, workerConcurrency: WORKER_CONCURRENCY, logLevel: EXTRA_SERVER_ENV.LOG_LEVEL ?? 'warn' };
+    const out = table();
+    process.stdout.write(`\n${out}\n\nmachine: ${machine.nproc} cpus (${machine.cpu}), ${machine.memTotalGiB} GiB RAM, node ${machine.node}, load avg at start ${machine.loadavgAtStart.join(' ')}; total ${totalSeconds.toFixed(0)} s\n`);
+    writeFileSync(
+      path.join(ROOT, 'bench/results.json'),
+      `${JSON.stringify({ date: new Date().toISOString(), machine, settings, totalSeconds, rows, details }, null, 2)}\n`,
+    );
+    log('wrote bench/results.json');
+  } finally {
+    await runCleanup();
+  }
+}
+
+/** Set once the resources exist; runs at most once (normal end, error, or a signal). */
+let cleanup: () => Promise<void> = async () => {
+  await killAll();
+  rmSync(TMP, { recursive: true, force: true });
+};
+let cleaning: Promise<void> | undefined;
+const runCleanup = () => (cleaning ??= cleanup());
+
+process.on('exit', killAllNow);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping children and removing the bench databases`);
+    killAllNow();
+    const force = setTimeout(() => process.exit(130), 10_000);
+    force.unref();
+    void runCleanup().finally(() => process.exit(130));
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  async (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    await runCleanup().catch(() => undefined);
+    process.exit(1);
+  },
+);
