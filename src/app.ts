@@ -1,8 +1,8 @@
 import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
 import type { Config } from './config/index.js';
-import { errorHandler, notFound, requireJsonBody } from './middleware/error-handler.js';
-import { accessLog, requestContext } from './middleware/request-context.js';
+import { errorHandler, jsonBody, notFound } from './middleware/error-handler.js';
+import { requestContext } from './middleware/request-context.js';
 import { docsRoutes } from './docs/docs.routes.js';
 import { authRoutes, requireAdminForBrowser, type AuthService } from './modules/auth/index.js';
 import { catalogRoutes, type CatalogService } from './modules/catalog/index.js';
@@ -30,11 +30,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   if (deps.config.http.trustProxy !== undefined) app.set('trust proxy', deps.config.http.trustProxy);
 
-  app.use(requestContext());
-  app.use(accessLog(deps.logger, deps.metrics));
+  app.use(requestContext(deps.logger, deps.metrics));
   app.use(helmet());
-  app.use(requireJsonBody);
-  app.use(express.json({ limit: '100kb', type: ['application/json', 'application/*+json'] }));
+  app.use(jsonBody());
 
   app.use('/health', healthRoutes(deps.readiness));
   app.get('/metrics', async (_req, res) => {

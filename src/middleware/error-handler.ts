@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import { errorFields, type Logger } from '../platform/logger.js';
 import { AppError, RateLimitedError, ServiceUnavailableError, type ErrorKind } from '../shared/errors.js';
 
@@ -111,16 +111,22 @@ export const notFound: RequestHandler = (req, res) => {
   sendProblem(res, { status: 404, code: 'NOT_FOUND', detail: `No route for ${req.method} ${req.path}` });
 };
 
-/** Bodies must be JSON: a POST/PUT/PATCH that sends a body of another type gets 415. */
-export const requireJsonBody: RequestHandler = (req, res, next) => {
-  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-  if (hasBody && !req.is(['application/json', 'application/*+json'])) {
-    sendProblem(res, {
-      status: 415,
-      code: 'UNSUPPORTED_MEDIA_TYPE',
-      detail: 'Send the request body as application/json',
-    });
-    return;
-  }
-  next();
-};
+/**
+ * Bodies must be JSON (else 415) of at most 100 KB (else 413). Requests without a body skip
+ * the parser entirely, which keeps the hot GET paths short.
+ */
+export function jsonBody(): RequestHandler {
+  const parse = express.json({ limit: '100kb', type: ['application/json', 'application/*+json'] });
+  return (req, res, next) => {
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (!hasBody) {
+      next();
+      return;
+    }
+    if (!req.is(['application/json', 'application/*+json'])) {
+      sendProblem(res, { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'Send the request body as application/json' });
+      return;
+    }
+    parse(req, res, next);
+  };
+}

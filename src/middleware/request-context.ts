@@ -7,21 +7,17 @@ import { runWithContext } from '../platform/request-context.js';
 // A client-supplied id is echoed only if it is short and plain, so it cannot forge log lines.
 const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** Gives every request an id (echoed in `X-Request-Id`) that every log line of the request carries. */
-export function requestContext(): RequestHandler {
+/**
+ * Gives every request an id (echoed in `X-Request-Id`) that every log line of the request
+ * carries, and writes one log line and one duration sample when the response has been sent.
+ */
+export function requestContext(logger: Logger, metrics: Pick<Metrics, 'observeHttp'>): RequestHandler {
   return (req, res, next) => {
+    const started = process.hrtime.bigint();
     const offered = req.get('x-request-id');
     const requestId = offered && CLIENT_REQUEST_ID.test(offered) ? offered : randomUUID();
     req.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
-    runWithContext({ requestId }, next);
-  };
-}
-
-/** One log line and one duration sample per request, taken when the response has been sent. */
-export function accessLog(logger: Logger, metrics: Pick<Metrics, 'observeHttp'>): RequestHandler {
-  return (req, res, next) => {
-    const started = process.hrtime.bigint();
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       metrics.observeHttp(req.method, routeOf(req), res.statusCode, durationMs / 1000);
@@ -37,7 +33,7 @@ export function accessLog(logger: Logger, metrics: Pick<Metrics, 'observeHttp'>)
         userId: req.auth?.userId,
       });
     });
-    next();
+    runWithContext({ requestId }, next);
   };
 }
 
