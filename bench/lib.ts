@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -73,16 +72,7 @@ export function killAllNow(): void {
   for (const child of children) if (child.proc.exitCode === null) child.proc.kill('SIGKILL');
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../test/processes.js';
 
 /** Polls `url` until it answers 200 (or the child dies, or the time is up). */
 export async function waitForHttp(child: Child, url: string, timeoutMs: number): Promise<void> {
