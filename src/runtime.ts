@@ -15,7 +15,7 @@ import { relayOutboxBatch, startLoop, type Loop } from './platform/outbox.js';
 import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHandlers, type JobQueue } from './platform/queue/index.js';
 import { queueDashboard } from './platform/queue/dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
-import { createRedis, type Redis } from './platform/redis.js';
+import { createRedis, evictionPolicy, whenReady, type Redis } from './platform/redis.js';
 import { assertEveryJobHasAHandler, buildJobHandlers } from './workers/job-handlers.js';
 import { jobsFor, PUBLISHED_JOB_NAMES } from './workers/outbox-routes.js';
 import { reconcileOnce } from './workers/reconciler.js';
@@ -37,6 +37,8 @@ export interface Built extends Resources {
   startBackground(): { stop(): Promise<void> };
   /** Starts consuming the BullMQ queue in this process (server mode only). */
   startConsumer(): { close(): Promise<void> };
+  /** Warns loudly unless Redis runs with `maxmemory-policy noeviction` (BullMQ loses jobs otherwise). */
+  checkRedisEvictionPolicy(): Promise<void>;
 }
 
 export interface Runtime extends Built {
@@ -140,10 +142,20 @@ export function buildDeps(
     });
   }
 
+  async function checkRedisEvictionPolicy() {
+    if (!redis) return;
+    const policy = (await whenReady(redis, 5000)) ? await evictionPolicy(redis) : undefined;
+    if (policy === 'noeviction') return;
+    logger.warn(
+      `Redis maxmemory-policy is ${policy ?? 'unknown (CONFIG GET refused or Redis unreachable)'}; it must be noeviction or queued jobs can be lost. The outbox reconciler will re-enqueue lost work, but fix the Redis configuration.`,
+    );
+  }
+
   return {
     db,
     redis,
     cache,
+    checkRedisEvictionPolicy,
     queue,
     handlers,
     mailer,

@@ -13,6 +13,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.log);
   const runtime = await openRuntime(config, logger);
   const background = runtime.startBackground();
+  // Not awaited: a Redis that is down at start-up must not delay the API (orders wait in the outbox).
+  void runtime.checkRedisEvictionPolicy();
   // An embedded database cannot be opened by a worker process, so with Redis configured the
   // API consumes its own queue; with PostgreSQL, `npm run worker` processes (run any number).
   const consumer = runtime.db.kind === 'pglite' && config.redis.url ? runtime.startConsumer() : undefined;

@@ -2,7 +2,6 @@ import { createServer } from 'node:http';
 import { ConfigError, loadConfig } from './config/index.js';
 import { DataDirLockedError } from './platform/db/index.js';
 import { createLogger, errorFields } from './platform/logger.js';
-import { evictionPolicy, whenReady } from './platform/redis.js';
 import { openRuntime } from './runtime.js';
 
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -17,12 +16,7 @@ async function main(): Promise<void> {
     );
   }
   const runtime = await openRuntime(config, logger, 'worker');
-  const policy = runtime.redis && (await whenReady(runtime.redis, 5000)) ? await evictionPolicy(runtime.redis) : undefined;
-  if (policy !== 'noeviction') {
-    logger.warn(
-      `Redis maxmemory-policy is ${policy ?? 'unknown (CONFIG GET refused)'}; it must be noeviction or queued jobs can be lost. The outbox reconciler will re-enqueue lost work, but fix the Redis configuration.`,
-    );
-  }
+  await runtime.checkRedisEvictionPolicy();
   const consumer = runtime.startConsumer();
   const background = runtime.startBackground();
   // Workers have no API; Prometheus scrapes them here (WORKER_METRICS_PORT=0 turns it off).
