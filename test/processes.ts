@@ -73,3 +73,44 @@ export async function waitUntil<T>(check: () => T | undefined | false | Promise<
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+export interface TcpProxy {
+  port: number;
+  /** Drops every connection and refuses new ones (a network partition; the target keeps its data). */
+  cut(): Promise<void>;
+  /** Accepts connections again on the same port. */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A loopback TCP proxy the test can cut, to make a live server unreachable without stopping it. */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const sockets = new Set<import('node:net').Socket>();
+  let server: import('node:net').Server | undefined;
+  let port = 0;
+  const listen = async () => {
+    const { createServer: createTcpServer, connect } = await import('node:net');
+    server = createTcpServer((client) => {
+      const upstream = connect(targetPort, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  };
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      if (server) server.close(() => resolve());
+      else resolve();
+      server = undefined;
+    });
+  await listen();
+  return { port, cut: stop, restore: listen, close: stop };
+}

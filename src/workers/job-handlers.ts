@@ -1,6 +1,6 @@
 import type { AuthService } from '../modules/auth/index.js';
 import { createSendOrderEmail, SEND_ORDER_EMAIL } from '../modules/notifications/index.js';
-import { createProcessOrder, PROCESS_ORDER, type OrdersService } from '../modules/orders/index.js';
+import { createProcessOrder, createRefreshOrderCache, PROCESS_ORDER, REFRESH_ORDER_CACHE, type OrdersService } from '../modules/orders/index.js';
 import type { PaymentProvider } from '../modules/payments/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
@@ -29,6 +29,7 @@ export function buildJobHandlers(deps: JobHandlerDeps): JobHandlers {
       logger: deps.logger,
       onFinished: deps.metrics.orderFinished,
     }),
+    [REFRESH_ORDER_CACHE]: createRefreshOrderCache(deps.orders),
     [SEND_ORDER_EMAIL]: createSendOrderEmail({
       db: deps.db,
       mailer: deps.mailer,

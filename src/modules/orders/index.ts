@@ -5,3 +5,4 @@ export { ORDER_STATUSES, ORDER_TRANSITIONS, type OrderStatus } from './order-sta
 export type { Order, OrderItem } from './order.js';
 export { createProcessOrder, processOrderJob, PROCESS_ORDER } from './process-order.js';
 export { idempotencyKeyHeader, listOrdersQuery, placeOrderBody } from './orders.schemas.js';
+export { createRefreshOrderCache, refreshOrderCacheJob, REFRESH_ORDER_CACHE } from './refresh-order-cache.js';
