@@ -11,14 +11,13 @@ import { migrate, openDatabase, type Database } from './platform/db/index.js';
 import type { Logger } from './platform/logger.js';
 import { createMailer, type Mailer } from './platform/mail.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
-import { relayOutboxBatch, startLoop, type Loop } from './platform/outbox.js';
 import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHandlers, type JobQueue } from './platform/queue/index.js';
 import { queueDashboard } from './platform/queue/dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
 import { createRedis, evictionPolicy, whenReady, type Redis } from './platform/redis.js';
 import { assertEveryJobHasAHandler, buildJobHandlers } from './workers/job-handlers.js';
-import { jobsFor, PUBLISHED_JOB_NAMES } from './workers/outbox-routes.js';
-import { reconcileOnce } from './workers/reconciler.js';
+import { startBackgroundLoops } from './workers/background.js';
+import { PUBLISHED_JOB_NAMES } from './workers/outbox-routes.js';
 
 export interface Resources {
   db: Database;
@@ -108,26 +107,7 @@ export function buildDeps(
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => db.ping() }];
   if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
 
-  function startBackground() {
-    const loops: Loop[] = [
-      startLoop(
-        'outbox relay',
-        () =>
-          relayOutboxBatch(db, async (events) => {
-            const { jobs, unrouted } = jobsFor(events);
-            if (unrouted.length > 0) logger.error('outbox events with no route', { topics: unrouted.map((e) => e.topic) });
-            await queue.add(jobs);
-          }),
-        { intervalMs: config.jobs.outboxPollMs, logger },
-      ),
-      startLoop(
-        'reconciler',
-        () => reconcileOnce({ db, orders, queue, olderThanSeconds: config.jobs.reconcileAfterSeconds }),
-        { intervalMs: config.jobs.reconcileIntervalMs, logger },
-      ),
-    ];
-    return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
-  }
+  const startBackground = () => startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger });
 
   function startConsumer() {
     if (!config.redis.url) throw new Error('a queue consumer needs Redis');
