@@ -252,3 +252,30 @@ describe('when PostgreSQL is unreachable', () => {
     }
   });
 });
+
+describe('per-address limit (RATE_LIMIT_PER_ADDRESS_PER_MINUTE)', () => {
+  it('is off by default: many requests from one address all succeed', async () => {
+    const app = await startTestApp({ storage: 'pglite' });
+    try {
+      const statuses = await Promise.all(Array.from({ length: 60 }, () => app.http.get('/api/products').then((r) => r.status)));
+      expect(new Set(statuses)).toEqual(new Set([200]));
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('when configured, answers 429 RATE_LIMITED with Retry-After past the limit, but never for health probes or metrics', async () => {
+    const app = await startTestApp({ storage: 'pglite', env: { RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '5' } });
+    try {
+      for (let i = 0; i < 5; i++) await app.http.get('/api/products').expect(200);
+      const limited = await app.http.get('/api/products');
+      expectProblem(limited, 429, 'RATE_LIMITED');
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      await app.http.get('/health/live').expect(200);
+      await app.http.get('/health/ready').expect(200);
+      await app.http.get('/metrics').expect(200);
+    } finally {
+      await app.close();
+    }
+  });
+});

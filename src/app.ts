@@ -1,6 +1,7 @@
 import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
 import type { Config } from './config/index.js';
+import { limitPerAddress } from './middleware/address-limit.js';
 import { errorHandler, jsonBody, notFound } from './middleware/error-handler.js';
 import { requestContext } from './middleware/request-context.js';
 import { docsRoutes } from './docs/docs.routes.js';
@@ -10,6 +11,7 @@ import { ordersRoutes, type OrdersService } from './modules/orders/index.js';
 import { healthRoutes, type ReadinessCheck } from './modules/health/health.routes.js';
 import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
+import type { RateLimiter } from './platform/rate-limit.js';
 
 export interface AppDeps {
   config: Pick<Config, 'http'>;
@@ -19,6 +21,8 @@ export interface AppDeps {
   orders: OrdersService;
   readiness: readonly ReadinessCheck[];
   metrics: Metrics;
+  /** Set only when RATE_LIMIT_PER_ADDRESS_PER_MINUTE is configured. */
+  addressLimit?: RateLimiter;
   /** Bull Board, in server mode only (the embedded queue has nothing to show). */
   queueDashboard?: Router;
 }
@@ -32,6 +36,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(helmet());
+  if (deps.addressLimit) app.use(limitPerAddress(deps.addressLimit));
   app.use(jsonBody());
 
   app.use('/health', healthRoutes(deps.readiness));

@@ -150,6 +150,9 @@ export function buildDeps(
       orders,
       readiness,
       metrics,
+      ...(config.limits.requestsPerAddressPerMinute
+        ? { addressLimit: createRateLimiter({ name: 'address', points: config.limits.requestsPerAddressPerMinute, windowSeconds: 60 }, redisScope) }
+        : {}),
       ...(bullQueue ? { queueDashboard: queueDashboard(bullQueue.queue, '/admin/queues') } : {}),
     },
   };

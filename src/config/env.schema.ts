@@ -64,6 +64,7 @@ export const envSchema = z.object({
   LOGIN_MAX_FAILURES_PER_IP: positiveInt.default(100),
   LOGIN_FAILURE_WINDOW_SECONDS: positiveInt.default(900),
   ORDER_RATE_LIMIT_PER_MINUTE: positiveInt.default(120),
+  RATE_LIMIT_PER_ADDRESS_PER_MINUTE: positiveInt.optional().describe('Requests per client address per minute, for every route; unset (the default) means no such limit'),
 
   CURRENCY: z
     .string()

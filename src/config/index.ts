@@ -27,6 +27,8 @@ export interface Config {
     loginFailuresPerIp: number;
     loginWindowSeconds: number;
     ordersPerMinute: number;
+    /** Undefined: no general per-address limit (the default). */
+    requestsPerAddressPerMinute: number | undefined;
   };
   currency: string;
   seedDemoData: boolean;
@@ -115,6 +117,7 @@ export function loadConfig(
       loginFailuresPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
       loginWindowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
       ordersPerMinute: env.ORDER_RATE_LIMIT_PER_MINUTE,
+      requestsPerAddressPerMinute: env.RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
     },
     currency: env.CURRENCY,
     seedDemoData: env.SEED_DEMO_DATA ?? embedded,
