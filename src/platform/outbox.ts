@@ -34,8 +34,6 @@ export async function relayOutboxBatch(
 }
 
 export interface Loop {
-  /** Runs a round now instead of waiting for the next tick. */
-  nudge(): void;
   stop(): Promise<void>;
 }
 
@@ -74,7 +72,6 @@ export function startLoop(name: string, round: () => Promise<number>, options: {
   }
   schedule(0);
   return {
-    nudge: () => schedule(0),
     async stop() {
       stopped = true;
       clearTimeout(timer);

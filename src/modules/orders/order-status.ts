@@ -28,7 +28,3 @@ export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
 export function sourcesOf(to: OrderStatus): OrderStatus[] {
   return ORDER_STATUSES.filter((from) => canTransition(from, to));
 }
-
-export function isFinal(status: OrderStatus): boolean {
-  return ORDER_TRANSITIONS[status].length === 0;
-}

@@ -36,4 +36,3 @@ export const listOrdersQuery = pageQuery.extend({
 });
 
 export type PlaceOrderBody = z.infer<typeof placeOrderBody>;
-export type ListOrdersQuery = z.infer<typeof listOrdersQuery>;

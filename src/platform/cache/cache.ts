@@ -15,5 +15,4 @@ export interface Cache {
   get(key: string): Promise<CacheEntry | undefined>;
   /** Stores the entry unless one with the same or a newer version is there. False if the cache could not be reached. */
   put(key: string, version: number, entry: CacheEntry, ttlSeconds: number): Promise<boolean>;
-  delete(key: string): Promise<boolean>;
 }

@@ -18,9 +18,5 @@ export function createMemoryCache(maxEntries = 10_000): Cache {
       if (!current || current.version < version) entries.set(key, { ...entry, version }, { ttl: ttlSeconds * 1000 });
       return Promise.resolve(true);
     },
-    delete(key) {
-      entries.delete(key);
-      return Promise.resolve(true);
-    },
   };
 }

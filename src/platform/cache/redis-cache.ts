@@ -41,14 +41,5 @@ export function createRedisCache(redis: Redis, prefix: string, logger: Logger): 
         return false;
       }
     },
-    async delete(key) {
-      try {
-        await redis.del(full(key));
-        return true;
-      } catch (error) {
-        warn('delete', key, error);
-        return false;
-      }
-    },
   };
 }
