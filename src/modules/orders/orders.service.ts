@@ -59,14 +59,15 @@ export function createOrdersService(deps: OrdersServiceDeps) {
   /**
    * The one way an order's status changes: a guarded UPDATE (so a duplicate or late request is
    * a no-op), the stock effect of the new status, and its outbox event, in one transaction;
-   * then the cached copy is replaced before anyone is told. Returns undefined when the order
-   * was not in a status that allows the move (or is not `ownerId`'s).
+   * then the cached copy is replaced before anyone is told (`cached` says whether that worked).
+   * Returns undefined when the order was not in a status that allows the move (or is not
+   * `ownerId`'s).
    */
   async function transitionOrder(
     orderId: string,
     to: OrderStatus,
     options: { failureReason?: string; ownerId?: string } = {},
-  ): Promise<VersionedOrder | undefined> {
+  ): Promise<(VersionedOrder & { cached: boolean }) | undefined> {
     const moved = await db.transaction(async (tx) => {
       const changed = await repo.updateStatus(tx, { orderId, from: sourcesOf(to), to, ...options });
       if (!changed) return false;
@@ -84,8 +85,9 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     if (!moved) return undefined;
     const fresh = await repo.findOrder(db, orderId);
     if (!fresh) throw new Error(`order ${orderId} vanished after its transition`);
-    if (!(await orderCache.put(fresh))) logger.warn('order cache not updated after a status change', { orderId, status: to });
-    return fresh;
+    const cached = await orderCache.put(fresh);
+    if (!cached) logger.warn('order cache not updated after a status change', { orderId, status: to });
+    return { ...fresh, cached };
   }
 
   async function cancelOrder(principal: Principal, orderId: string): Promise<Order> {

@@ -44,7 +44,9 @@ export function createProcessOrder(deps: {
       const decision = await payments.charge({ orderId, amountCents: order.totalCents, currency: order.currency });
       const to = decision.outcome === 'approved' ? 'completed' : 'failed';
       const moved = await orders.transitionOrder(orderId, to, decision.outcome === 'declined' ? { failureReason: decision.reason } : {});
-      await orders.refreshCachedOrder(orderId);
+      // The job is done only once the cache shows the outcome: a failed write (or a transition
+      // made elsewhere) is repaired from the database, and if that fails too the job retries.
+      if (!moved?.cached) await orders.refreshCachedOrder(orderId);
       if (moved) {
         logger.info(`order ${to}`, { orderId, payment: decision.outcome });
         deps.onFinished?.(to, order.createdAt);
