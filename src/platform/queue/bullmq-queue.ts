@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 import { redisOptions } from '../redis.js';
 import { runWithContext } from '../request-context.js';
-import { backoffDelayMs, DEFAULT_ATTEMPTS, jobLogFields, PermanentJobError, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
+import { attemptJob, backoffDelayMs, DEFAULT_ATTEMPTS, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
 
 export const QUEUE_NAME = 'orders';
 
@@ -76,26 +76,10 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; clo
   async function process(job: Job): Promise<void> {
     const handler = handlers[job.name];
     if (!handler) throw new UnrecoverableError(`no handler for job ${job.name}`);
-    const maxAttempts = job.opts.attempts ?? 1;
-    const attempt = job.attemptsMade + 1;
-    const data = job.data as Record<string, string>;
-    const startedAt = Date.now();
-    const described = { name: job.name, id: job.id, data };
-    try {
-      await handler.run(data, { attempt, maxAttempts });
-      logger.info('job', jobLogFields(described, attempt, 'completed', startedAt));
-    } catch (caught) {
-      const error = caught instanceof Error ? caught : new Error(String(caught));
-      const permanent = error instanceof PermanentJobError;
-      const outcome = permanent || attempt >= maxAttempts ? 'failed' : 'retrying';
-      logger.warn('job', { ...jobLogFields(described, attempt, outcome, startedAt), ...errorFields(error) });
-      if (permanent || attempt >= maxAttempts) {
-        await handler.exhausted?.(data, error).catch((hookError: unknown) =>
-          logger.error('job exhaustion handler failed', { job: job.name, jobId: job.id, ...errorFields(hookError) }),
-        );
-      }
-      throw permanent ? new UnrecoverableError(error.message) : error;
-    }
+    const attempt = { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 };
+    const result = await attemptJob(handler, { name: job.name, id: job.id, data: job.data as Record<string, string> }, attempt, logger);
+    // BullMQ retries by itself until attempts run out; a permanent error must stop it now.
+    if (!result.ok) throw result.permanent ? new UnrecoverableError(result.error.message) : result.error;
   }
 
   const worker = new Worker(QUEUE_NAME, (job: Job) => runWithContext({ requestId: job.id ?? job.name }, () => process(job)), {

@@ -1,7 +1,6 @@
 import type { Logger } from '../logger.js';
-import { errorFields } from '../logger.js';
 import { runWithContext } from '../request-context.js';
-import { backoffDelayMs, DEFAULT_ATTEMPTS, jobLogFields, PermanentJobError, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
+import { attemptJob, backoffDelayMs, DEFAULT_ATTEMPTS, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
 
 /**
  * The embedded default's queue: the same handlers, run in this process with the same retry
@@ -31,39 +30,30 @@ export function createInProcessQueue(options: { handlers: JobHandlers; concurren
   }
 
   function run(job: JobSpec, attempt: number): Promise<void> {
-    return runWithContext({ requestId: job.id }, () => attemptJob(job, attempt));
+    return runWithContext({ requestId: job.id }, () => runAttempt(job, attempt));
   }
 
-  async function attemptJob(job: JobSpec, attempt: number): Promise<void> {
+  async function runAttempt(job: JobSpec, attempt: number): Promise<void> {
     const handler = handlers[job.name];
-    const maxAttempts = handler?.attempts ?? DEFAULT_ATTEMPTS;
-    const startedAt = Date.now();
-    try {
-      if (!handler) throw new PermanentJobError(`no handler for job ${job.name}`);
-      await handler.run(job.data, { attempt, maxAttempts });
+    if (!handler) {
+      logger.error('job has no handler', { job: job.name, jobId: job.id });
       known.delete(job.id);
-      logger.info('job', jobLogFields(job, attempt, 'completed', startedAt));
-    } catch (error) {
-      const final = error instanceof PermanentJobError || attempt >= maxAttempts;
-      logger.warn('job', { ...jobLogFields(job, attempt, final ? 'failed' : 'retrying', startedAt), ...errorFields(error) });
-      if (!final && !closed) {
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          ready.push({ job, attempt: attempt + 1 });
-          pump();
-        }, backoffDelayMs(attempt, backoff));
-        timer.unref();
-        timers.add(timer);
-        return;
-      }
-      known.delete(job.id);
-      if (final) {
-        failed.set(job.id, job);
-        await handler?.exhausted?.(job.data, error as Error).catch((hookError: unknown) =>
-          logger.error('job exhaustion handler failed', { job: job.name, jobId: job.id, ...errorFields(hookError) }),
-        );
-      }
+      failed.set(job.id, job);
+      return;
     }
+    const result = await attemptJob(handler, job, { attempt, maxAttempts: handler.attempts ?? DEFAULT_ATTEMPTS }, logger);
+    if (!result.ok && !result.final && !closed) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        ready.push({ job, attempt: attempt + 1 });
+        pump();
+      }, backoffDelayMs(attempt, backoff));
+      timer.unref();
+      timers.add(timer);
+      return;
+    }
+    known.delete(job.id);
+    if (!result.ok && result.final) failed.set(job.id, job);
   }
 
   function add(jobs: readonly JobSpec[]): Promise<void> {

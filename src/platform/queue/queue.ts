@@ -1,3 +1,5 @@
+import { errorFields, type Logger } from '../logger.js';
+
 /**
  * Background jobs. Jobs carry ids only (never personal data or tokens); handlers load what
  * they need and are idempotent, because every job may run more than once.
@@ -53,7 +55,42 @@ export const DEFAULT_ATTEMPTS = 8;
 
 export type JobOutcome = 'completed' | 'retrying' | 'failed';
 
-/** The fields of the one log line written per job attempt. */
-export function jobLogFields(job: { name: string; id: string | undefined; data: Record<string, string> }, attempt: number, outcome: JobOutcome, startedAt: number) {
-  return { job: job.name, jobId: job.id, orderId: job.data.orderId, attempt, outcome, durationMs: Date.now() - startedAt };
+export type AttemptResult = { ok: true } | { ok: false; error: Error; permanent: boolean; final: boolean };
+
+/**
+ * Runs one attempt of a job the same way for every queue: writes its one log line (name, order
+ * id, attempt, outcome, duration) and, when it will not be retried, calls `exhausted` once.
+ * The queue decides what to do with a failure (retry later or record it).
+ */
+export async function attemptJob(
+  handler: JobHandler,
+  job: { name: string; id: string | undefined; data: Record<string, string> },
+  attempt: JobAttempt,
+  logger: Logger,
+): Promise<AttemptResult> {
+  const startedAt = Date.now();
+  const fields = (outcome: JobOutcome) => ({
+    job: job.name,
+    jobId: job.id,
+    orderId: job.data.orderId,
+    attempt: attempt.attempt,
+    outcome,
+    durationMs: Date.now() - startedAt,
+  });
+  try {
+    await handler.run(job.data, attempt);
+    logger.info('job', fields('completed'));
+    return { ok: true };
+  } catch (caught) {
+    const error = caught instanceof Error ? caught : new Error(String(caught));
+    const permanent = error instanceof PermanentJobError;
+    const final = permanent || attempt.attempt >= attempt.maxAttempts;
+    logger.warn('job', { ...fields(final ? 'failed' : 'retrying'), ...errorFields(error) });
+    if (final) {
+      await handler.exhausted?.(job.data, error).catch((hookError: unknown) =>
+        logger.error('job exhaustion handler failed', { job: job.name, jobId: job.id, ...errorFields(hookError) }),
+      );
+    }
+    return { ok: false, error, permanent, final };
+  }
 }
