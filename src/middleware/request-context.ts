@@ -20,12 +20,13 @@ export function requestContext(logger: Logger, metrics: Pick<Metrics, 'observeHt
     res.setHeader('X-Request-Id', requestId);
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      metrics.observeHttp(req.method, routeOf(req), res.statusCode, durationMs / 1000);
+      const route = routeOf(req);
+      metrics.observeHttp(req.method, route, res.statusCode, durationMs / 1000);
       // Winston formats a line before its transports drop it by level: skip that work up front.
       if (!logger.isInfoEnabled()) return;
       logger.info('request', {
         method: req.method,
-        route: routeOf(req),
+        route,
         path: req.originalUrl.split('?')[0],
         status: res.statusCode,
         durationMs: Math.round(durationMs * 10) / 10,

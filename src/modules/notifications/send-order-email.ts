@@ -8,7 +8,6 @@ import { renderOrderEmail } from './order-email.templates.js';
 
 export const SEND_ORDER_EMAIL = 'send-order-email';
 
-
 export function orderEmailJob(orderId: string, kind: EmailKind): JobSpec {
   return { name: SEND_ORDER_EMAIL, id: `email-${kind}-${orderId}`, data: { orderId, kind } };
 }
@@ -65,7 +64,7 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler {
       deps.metrics.emailSent();
       deps.logger.info('order email sent', { orderId, kind });
     },
-    async exhausted(data, error) {
+    exhausted(data, error) {
       // The reconciler picks unsent emails up again later; this only makes the give-up visible.
       deps.metrics.emailGaveUp();
       deps.logger.error('order email not sent after all attempts; the reconciler will retry', { orderId: data.orderId, kind: data.kind, lastError: error.message });

@@ -15,7 +15,7 @@ export interface PlaceOrderDeps {
   placementLimit: RateLimiter;
   currency: string;
   logger: Logger;
-  metrics: Pick<Metrics, 'orderPlaced' | 'orderCancelled' | 'cacheLookup'>;
+  metrics: Pick<Metrics, 'orderPlaced'>;
 }
 
 export interface PlacedOrder {
