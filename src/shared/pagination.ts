@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ValidationError } from './errors.js';
+import { isUuid } from './ids.js';
 
 export interface Page<T> {
   items: T[];
@@ -24,6 +26,21 @@ export function decodeCursor(cursor: string): unknown[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Decodes a `[key, id]` keyset cursor (key a string that `acceptKey` vouches for, id a UUID),
+ * or throws a 400 naming `cursor`: a client can only send back what a previous page gave it.
+ */
+export function decodeKeysetCursor(cursor: string, acceptKey: (key: string) => boolean): { key: string; id: string } {
+  const position = decodeCursor(cursor);
+  const [key, id] = position ?? [];
+  if (position?.length !== 2 || typeof key !== 'string' || typeof id !== 'string' || !acceptKey(key) || !isUuid(id)) {
+    throw new ValidationError('Invalid query — cursor: is not a cursor from a previous page', [
+      { path: 'cursor', message: 'is not a cursor from a previous page' },
+    ]);
+  }
+  return { key, id };
 }
 
 /** Builds a page from `limit + 1` fetched rows: the extra row only says whether more exist. */

@@ -1,11 +1,12 @@
 import type { Database } from '../../platform/db/index.js';
 import type { Logger } from '../../platform/logger.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.js';
-import { decodeCursor, toPage, type Page } from '../../shared/pagination.js';
+import { ConflictError, NotFoundError } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
+import { decodeKeysetCursor, toPage, type Page } from '../../shared/pagination.js';
 import { isAdmin, type Principal } from '../../shared/principal.js';
 import * as repo from './catalog.repository.js';
 import type { ProductPosition, ProductRow } from './catalog.repository.js';
-import { productId, type AdjustStockBody, type CreateProductBody, type UpdateProductBody } from './catalog.schemas.js';
+import { type AdjustStockBody, type CreateProductBody, type UpdateProductBody } from './catalog.schemas.js';
 
 /** A product as clients see it; `onHand` and `reserved` only for admins. */
 export interface Product {
@@ -51,17 +52,11 @@ const productNotFound = () => new NotFoundError('PRODUCT_NOT_FOUND', 'No product
 
 /** A malformed id cannot name a product: answer exactly as for an unknown one. */
 function assertProductId(id: string): void {
-  if (!productId.safeParse(id).success) throw productNotFound();
+  if (!isUuid(id)) throw productNotFound();
 }
 
 function positionFromCursor(cursor: string): ProductPosition {
-  const position = decodeCursor(cursor);
-  const [sku, id] = position ?? [];
-  if (position?.length !== 2 || typeof sku !== 'string' || typeof id !== 'string' || !productId.safeParse(id).success) {
-    throw new ValidationError('Invalid query — cursor: is not a cursor from a previous page', [
-      { path: 'cursor', message: 'is not a cursor from a previous page' },
-    ]);
-  }
+  const { key: sku, id } = decodeKeysetCursor(cursor, () => true);
   return { sku, id };
 }
 

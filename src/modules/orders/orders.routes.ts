@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { parseOrThrow, validateBody } from '../../middleware/validate.js';
-import { ForbiddenError, ValidationError } from '../../shared/errors.js';
+import { ForbiddenError } from '../../shared/errors.js';
 import { isAdmin } from '../../shared/principal.js';
-import { decodeCursor } from '../../shared/pagination.js';
+import { decodeKeysetCursor } from '../../shared/pagination.js';
 import { authenticate, principalOf } from '../auth/index.js';
 import type { Principal } from '../../shared/principal.js';
 import { idempotencyKeyHeader, listOrdersQuery, placeOrderBody, type PlaceOrderBody } from './orders.schemas.js';
@@ -14,11 +14,7 @@ interface Authenticator {
 
 function afterCursor(cursor: string | undefined): { createdAt: string; id: string } | undefined {
   if (cursor === undefined) return undefined;
-  const position = decodeCursor(cursor);
-  const [createdAt, id] = position ?? [];
-  if (typeof createdAt !== 'string' || typeof id !== 'string' || Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/i.test(id)) {
-    throw new ValidationError('Invalid query — cursor: not a cursor from a previous page', [{ path: 'cursor', message: 'is not valid' }]);
-  }
+  const { key: createdAt, id } = decodeKeysetCursor(cursor, (key) => !Number.isNaN(Date.parse(key)));
   return { createdAt, id };
 }
 

@@ -1,4 +1,6 @@
+import type { Metrics } from '../../platform/metrics.js';
 import { ConflictError, NotFoundError } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
 import { isAdmin, type Principal } from '../../shared/principal.js';
 import { toPage, type Page } from '../../shared/pagination.js';
 import { lockProducts, settleReservation } from '../catalog/index.js';
@@ -10,9 +12,8 @@ import { createPlaceOrder, type PlaceOrderDeps } from './place-order.js';
 
 export interface OrdersServiceDeps extends PlaceOrderDeps {
   orderCache: OrderCache;
+  metrics: Pick<Metrics, 'orderPlaced' | 'orderCancelled' | 'cacheLookup'>;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const orderNotFound = () => new NotFoundError('ORDER_NOT_FOUND', 'No such order');
 const canSee = (principal: Principal, order: { userId: string }) => isAdmin(principal) || order.userId === principal.userId;
@@ -27,7 +28,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
    * text itself: the hot path serves cached bytes without parsing and re-serialising them.
    */
   async function getOrder(principal: Principal, orderId: string): Promise<{ json: string; cache: 'HIT' | 'MISS' }> {
-    if (!UUID.test(orderId)) throw orderNotFound();
+    if (!isUuid(orderId)) throw orderNotFound();
     const cached = await orderCache.get(orderId);
     deps.metrics.cacheLookup(cached ? 'hit' : 'miss');
     if (cached) {
@@ -91,7 +92,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
   }
 
   async function cancelOrder(principal: Principal, orderId: string): Promise<Order> {
-    if (!UUID.test(orderId)) throw orderNotFound();
+    if (!isUuid(orderId)) throw orderNotFound();
     const ownerId = isAdmin(principal) ? undefined : principal.userId;
     const cancelled = await transitionOrder(orderId, 'cancelled', ownerId ? { ownerId } : {});
     if (cancelled) {
