@@ -89,14 +89,27 @@ describe('HTTP foundation', () => {
   });
 
   describe('security headers', () => {
-    it('when any response is sent, then it has no X-Powered-By and carries helmet headers', async () => {
-      for (const res of [await app.http.get('/health/live'), await app.http.get('/no/such/route')]) {
+    it('when a JSON response is sent, then it carries the OWASP REST header set and nothing meant for HTML', async () => {
+      for (const res of [await app.http.get('/health/live'), await app.http.get('/no/such/route'), await app.http.get('/openapi.json')]) {
         expect(res.headers['x-powered-by']).toBeUndefined();
         expect(res.headers['x-content-type-options']).toBe('nosniff');
-        expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
-        expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+        expect(res.headers['x-frame-options']).toBe('DENY');
+        expect(res.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
         expect(res.headers['strict-transport-security']).toMatch(/max-age=\d+/);
+        expect(res.headers['cache-control']).toBe('no-store');
+        expect(res.headers['origin-agent-cluster']).toBeUndefined();
+        expect(res.headers['x-xss-protection']).toBeUndefined();
       }
+    });
+
+    it('when the docs page is sent, then it carries helmet\'s full HTML set', async () => {
+      const res = await app.http.get('/docs/');
+      expect(res.status).toBe(200);
+      expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(res.headers['origin-agent-cluster']).toBe('?1');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
     });
   });
 

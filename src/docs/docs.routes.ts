@@ -1,6 +1,6 @@
 import { Router } from 'express';
-import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
+import { htmlSecurityHeaders } from '../middleware/security-headers.js';
 import { openApiDocument } from './openapi.js';
 
 const SPEC_PATH = '/openapi.json';
@@ -14,11 +14,11 @@ const UI_OPTIONS = {
 };
 
 /**
- * The app-wide helmet CSP, minus `upgrade-insecure-requests`: it makes browsers fetch the page's
+ * Helmet's HTML headers with its default CSP, minus `upgrade-insecure-requests`: it makes browsers fetch the page's
  * same-origin assets over https, so on a plain-http host (anything but localhost) the UI would
  * not load. Behind TLS the relative asset URLs are https anyway. Nothing else is relaxed.
  */
-const docsCsp = helmet.contentSecurityPolicy({ useDefaults: true, directives: { upgradeInsecureRequests: null } });
+const docsHeaders = htmlSecurityHeaders({ 'upgrade-insecure-requests': null });
 
 /** `GET /openapi.json` (the document) and `GET /docs` (Swagger UI, assets under /docs/). */
 export function docsRoutes(): Router {
@@ -29,7 +29,7 @@ export function docsRoutes(): Router {
     res.json(openApiDocument());
   });
 
-  router.use('/docs', docsCsp);
+  router.use('/docs', docsHeaders);
   // The page refers to its assets relatively (./swagger-ui.css), so it must be served at /docs/.
   router.get('/docs', (req, res) => {
     if (!req.originalUrl.split('?')[0]?.endsWith('/')) {
