@@ -1,9 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-/** Per-request (or per-job) facts that every log line should carry without threading them through calls. */
+/**
+ * Per-job facts that every log line of the job carries without threading them through calls.
+ * (HTTP requests do not use it: see middleware/request-context.ts for why.)
+ */
 export interface RequestContext {
   requestId: string;
-  userId?: string;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();

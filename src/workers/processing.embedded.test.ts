@@ -135,9 +135,18 @@ describe('order processing in the embedded default', () => {
       await waitUntil(() => logged.logs.find((l) => l.message === 'job' && l.job === 'send-order-email' && l.orderId === placed.body.id), 10_000, 'the email job line');
 
       expect(logged.logs).toContainEqual(
-        expect.objectContaining({ message: 'request', method: 'POST', route: '/api/orders', status: 201, requestId: 'trace-me-123', userId: shopper.id, durationMs: expect.any(Number) }),
+        expect.objectContaining({
+          message: 'request',
+          method: 'POST',
+          route: '/api/orders',
+          status: 201,
+          requestId: 'trace-me-123',
+          userId: shopper.id,
+          location: `/api/orders/${placed.body.id}`,
+          durationMs: expect.any(Number),
+        }),
       );
-      expect(logged.logs).toContainEqual(expect.objectContaining({ message: 'order placed', requestId: 'trace-me-123', orderId: placed.body.id }));
+      expect(logged.logs).toContainEqual(expect.objectContaining({ message: 'order placed', orderId: placed.body.id, userId: shopper.id }));
       expect(logged.logs).toContainEqual(
         expect.objectContaining({ message: 'job', job: 'process-order', orderId: placed.body.id, attempt: 1, outcome: 'completed', durationMs: expect.any(Number) }),
       );

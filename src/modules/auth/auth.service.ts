@@ -120,7 +120,12 @@ export function createAuthService(deps: AuthServiceDeps) {
     return user;
   }
 
-  async function authenticate(accessToken: string): Promise<Principal> {
+  /** Synchronous for a token verified before: the check every authenticated request makes. */
+  function authenticate(accessToken: string): Principal | Promise<Principal> {
+    return accessTokens.recall(accessToken) ?? verifyAccessToken(accessToken);
+  }
+
+  async function verifyAccessToken(accessToken: string): Promise<Principal> {
     const principal = await accessTokens.verify(accessToken);
     if (!principal) throw new UnauthenticatedError('UNAUTHENTICATED', 'The access token is invalid or expired');
     return principal;

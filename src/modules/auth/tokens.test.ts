@@ -72,10 +72,19 @@ describe('remembered verifications', () => {
     // exp has whole-second precision, so a 2 s token is valid for at least 1 s after signing.
     const shortLived = createAccessTokens({ ...settings, ttlSeconds: 2 });
     const token = await shortLived.sign(principal);
+    expect(shortLived.recall(token)).toBeUndefined();
     expect(await shortLived.verify(token)).toEqual(principal);
+    expect(shortLived.recall(token)).toEqual(principal);
     expect(await shortLived.verify(token)).toEqual(principal);
     await new Promise((resolve) => setTimeout(resolve, 3100));
+    expect(shortLived.recall(token)).toBeUndefined();
     expect(await shortLived.verify(token)).toBeUndefined();
+  });
+
+  it('are never made for a token that failed verification', async () => {
+    const forged = await forge({ secret: new TextEncoder().encode('x'.repeat(48)) });
+    expect(await tokens.verify(forged)).toBeUndefined();
+    expect(tokens.recall(forged)).toBeUndefined();
   });
 });
 

@@ -1,15 +1,14 @@
 import { Router, type Request } from 'express';
 import { parseOrThrow, validateBody } from '../../middleware/validate.js';
 import { pageQuery } from '../../shared/pagination.js';
-import type { Principal } from '../../shared/principal.js';
-import { authenticate, optionalAuthenticate, principalOf, requireRole } from '../auth/index.js';
+import { authenticate, optionalAuthenticate, principalOf, requireRole, type Authenticator } from '../auth/index.js';
 import type { AdjustStockBody, CreateProductBody, UpdateProductBody } from './catalog.schemas.js';
 import { adjustStockBody, createProductBody, updateProductBody } from './catalog.schemas.js';
 import type { CatalogService } from './catalog.service.js';
 
 type ById<Body = unknown> = Request<{ id: string }, unknown, Body>;
 
-export function catalogRoutes(catalog: CatalogService, auth: { authenticate(token: string): Promise<Principal> }): Router {
+export function catalogRoutes(catalog: CatalogService, auth: Authenticator): Router {
   const router = Router();
   const admin = [authenticate(auth), requireRole('admin')];
   const anyone = optionalAuthenticate(auth);

@@ -63,7 +63,7 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     if (outcome.kind === 'replay') return { order: outcome.body, status: outcome.status, replayed: true };
     const { order } = outcome;
     deps.metrics.orderPlaced();
-    logger.info('order placed', { orderId: order.id, totalCents: order.totalCents, lines: lines.length });
+    logger.info('order placed', { orderId: order.id, userId: order.userId, totalCents: order.totalCents, lines: lines.length });
     return { order, status: 201, replayed: false };
   };
 
