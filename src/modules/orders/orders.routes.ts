@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { IRouter, Request } from 'express';
 import { parseOrThrow, validateBody } from '../../middleware/validate.js';
 import { ForbiddenError } from '../../shared/errors.js';
 import { isAdmin } from '../../shared/principal.js';
@@ -13,11 +13,11 @@ function afterCursor(cursor: string | undefined): { createdAt: string; id: strin
   return { createdAt, id };
 }
 
-export function ordersRoutes(orders: OrdersService, auth: Authenticator): Router {
-  const router = Router();
-  router.use(authenticate(auth));
+/** `/api/orders…`, registered on the app's own router (see app.ts). Every route needs a signed-in caller. */
+export function ordersRoutes(router: IRouter, orders: OrdersService, auth: Authenticator): void {
+  const signedIn = authenticate(auth);
 
-  router.post('/', validateBody(placeOrderBody), async (req, res) => {
+  router.post('/api/orders', signedIn, validateBody(placeOrderBody), async (req, res) => {
     const body = req.body as PlaceOrderBody;
     const rawKey = req.get('idempotency-key');
     const key = rawKey === undefined ? undefined : parseOrThrow(idempotencyKeyHeader, rawKey, 'Idempotency-Key header');
@@ -26,14 +26,14 @@ export function ordersRoutes(orders: OrdersService, auth: Authenticator): Router
     res.status(placed.status).location(`/api/orders/${placed.order.id}`).json(placed.order);
   });
 
-  router.get('/', async (req, res) => {
+  router.get('/api/orders', signedIn, async (req, res) => {
     const query = parseOrThrow(listOrdersQuery, req.query, 'query');
     const principal = principalOf(req);
     if (query.scope === 'all' && !isAdmin(principal)) throw new ForbiddenError('Only admins can list every order (scope=all)');
     res.json(await orders.listOrders(principal, { ...query, after: afterCursor(query.cursor) }));
   });
 
-  router.get('/:id', async (req, res) => {
+  router.get('/api/orders/:id', signedIn, async (req: Request<{ id: string }>, res) => {
     const { json, cache } = await orders.getOrder(principalOf(req), req.params.id);
     res.setHeader('X-Cache', cache);
     res.setHeader('Cache-Control', 'private, no-store');
@@ -42,9 +42,7 @@ export function ordersRoutes(orders: OrdersService, auth: Authenticator): Router
     res.end(json);
   });
 
-  router.post('/:id/cancel', async (req, res) => {
+  router.post('/api/orders/:id/cancel', signedIn, async (req: Request<{ id: string }>, res) => {
     res.json(await orders.cancelOrder(principalOf(req), req.params.id));
   });
-
-  return router;
 }
