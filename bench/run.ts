@@ -51,9 +51,13 @@ import {
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const CONNECTIONS = num('BENCH_CONNECTIONS', 16);
 const WARMUP_S = num('BENCH_WARMUP_S', 1);
-/** Each ours/baseline comparison runs ROUNDS alternating rounds of ROUND_S, so drift hits both sides. */
-const ROUND_S = num('BENCH_ROUND_S', 4);
-const ROUNDS = num('BENCH_ROUNDS', 2);
+/**
+ * Each ours/baseline comparison runs ROUNDS pairs of back-to-back rounds of ROUND_S (ABBA order)
+ * and reports the median of the per-pair ratios: the machine's speed drifts by ±20 % within
+ * seconds here, and a pair run back to back sees the same machine.
+ */
+const ROUND_S = num('BENCH_ROUND_S', 1.25);
+const ROUNDS = num('BENCH_ROUNDS', 8);
 const PIPELINE_LOAD_S = num('BENCH_PIPELINE_S', 5);
 const LATENCY_S = num('BENCH_LATENCY_S', 5);
 const DRAIN_TIMEOUT_S = num('BENCH_DRAIN_TIMEOUT_S', 30);
@@ -185,8 +189,7 @@ const rows: Row[] = [];
 const details: Record<string, unknown> = {};
 const fmt = (v: number | string, digits = 0) => (typeof v === 'number' ? v.toFixed(digits) : v);
 
-function row(measure: string, ours: number, baseline: number, goal: string, digits = 0, higherIsBetter = true, minRatio?: number): void {
-  const ratio = ours / baseline;
+function row(measure: string, ours: number, baseline: number, goal: string, digits = 0, higherIsBetter = true, minRatio?: number, ratio = ours / baseline): void {
   rows.push({
     measure,
     ours: Number(ours.toFixed(digits)),
@@ -216,6 +219,44 @@ function table(): string {
  * requests still in flight when autocannon stopped (at most one per connection per run).
  */
 const accounted = (seen201: number, inDb: number, runs: number) => inDb >= seen201 && inDb - seen201 <= CONNECTIONS * runs;
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return Number.isInteger(mid) ? ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2 : (sorted[Math.floor(mid)] ?? Number.NaN);
+};
+
+interface Paired {
+  ours: Load[];
+  base: Load[];
+}
+
+/** ROUNDS pairs, ours first in even pairs and the baseline first in odd ones, so neither side always runs on a warmer machine. */
+async function pairedRounds(ours: () => Promise<Load>, base: () => Promise<Load>, beforeEach: () => Promise<unknown> = () => Promise.resolve()): Promise<Paired> {
+  const rounds: Paired = { ours: [], base: [] };
+  for (let i = 0; i < ROUNDS; i++) {
+    await beforeEach();
+    if (i % 2 === 0) {
+      rounds.ours.push(await ours());
+      rounds.base.push(await base());
+    } else {
+      rounds.base.push(await base());
+      rounds.ours.push(await ours());
+    }
+  }
+  return rounds;
+}
+
+/** A row whose figures are the medians of each side and whose ratio is the median of the per-pair ratios. */
+function pairedRow(measure: string, rounds: Paired, pick: (l: Load) => number, goal: string, digits = 0, higherIsBetter = true, minRatio?: number): void {
+  const ratios = rounds.ours.map((l, i) => pick(l) / pick(rounds.base[i]!));
+  row(measure, median(rounds.ours.map(pick)), median(rounds.base.map(pick)), goal, digits, higherIsBetter, minRatio, median(ratios));
+}
+
+const spread = (rounds: Paired, pick: (l: Load) => number) => {
+  const ratios = rounds.ours.map((l, i) => pick(l) / pick(rounds.base[i]!)).sort((a, b) => a - b);
+  return `per-pair ratios ${ratios.map((r) => r.toFixed(2)).join(' ')}`;
+};
 
 const describe = (l: Load) =>
   `${l.rps.toFixed(0)} rps, p50 ${l.p50} ms, p99 ${l.p99} ms, ${JSON.stringify(l.statuses)}${l.errors ? `, ${l.errors} errors` : ''}${l.cpu ? `\n    ${describeCpu(l)}` : ''}`;
@@ -308,21 +349,17 @@ async function main(): Promise<void> {
       load({ url: `${getBaseline.base}/orders/${orderId}`, connections: CONNECTIONS, duration: ROUND_S }, { service: () => [getBaseline.child.pid], redis: redisPids });
     await load({ url: `${apiBase}/api/orders/${orderId}`, connections: CONNECTIONS, duration: WARMUP_S, headers: { authorization: `Bearer ${user0.accessToken}` } });
     await load({ url: `${getBaseline.base}/orders/${orderId}`, connections: CONNECTIONS, duration: WARMUP_S });
-    const getRounds: { ours: Load[]; base: Load[] } = { ours: [], base: [] };
-    for (let i = 0; i < ROUNDS; i++) {
-      await warmGet(); // keeps the 60 s cache entry fresh
-      getRounds.ours.push(await oursGet());
-      getRounds.base.push(await baseGet());
-    }
+    const getRounds = await pairedRounds(oursGet, baseGet, warmGet); // warmGet keeps the 60 s cache entry fresh
     const stillHit = (await warmGet()).headers.get('x-cache');
     await stopChild(getBaseline.child);
     const getOurs = combine(getRounds.ours);
     const getBase = combine(getRounds.base);
     log(`GET ours: ${describe(getOurs)} (X-Cache after: ${stillHit})`);
     log(`GET base: ${describe(getBase)}`);
+    log(`GET req/s ${spread(getRounds, (l) => l.rps)}`);
     details.cachedGet = { ours: getOurs, baseline: getBase, rounds: getRounds, xCacheAfter: stillHit };
-    row('cached GET /api/orders/:id — req/s', getOurs.rps, getBase.rps, '≥ 0.80×', 0, true, 0.8);
-    row('cached GET /api/orders/:id — p99 ms', getOurs.p99, getBase.p99, 'lower is better', 1);
+    pairedRow('cached GET /api/orders/:id — req/s (median of pairs)', getRounds, (l) => l.rps, '≥ 0.80×', 0, true, 0.8);
+    pairedRow('cached GET /api/orders/:id — p99 ms (median of pairs)', getRounds, (l) => l.p99, 'lower is better', 1);
     row('cached GET — service process CPU µs/response', cpuPerRequestUs(getOurs, 'service'), cpuPerRequestUs(getBase, 'service'), 'why', 0);
 
     // ---- 2. POST /api/orders vs the plain reservation transaction
@@ -360,11 +397,7 @@ async function main(): Promise<void> {
       }, { service: () => [placeBaseline.child.pid], postgres: pgPids(DB_BASE), redis: redisPids });
     const oursPosted: Load[] = [await oursPost(WARMUP_S)];
     const basePosted: Load[] = [await basePost(WARMUP_S)];
-    const postRounds: { ours: Load[]; base: Load[] } = { ours: [], base: [] };
-    for (let i = 0; i < ROUNDS; i++) {
-      postRounds.ours.push(await oursPost(ROUND_S));
-      postRounds.base.push(await basePost(ROUND_S));
-    }
+    const postRounds = await pairedRounds(() => oursPost(ROUND_S), () => basePost(ROUND_S));
     const keyed = await oursPost(ROUND_S, true);
     oursPosted.push(...postRounds.ours, keyed);
     basePosted.push(...postRounds.base);
@@ -377,6 +410,7 @@ async function main(): Promise<void> {
     const baseCreated = basePosted.reduce((a, l) => a + ok(l), 0);
     log(`POST ours: ${describe(postOurs)}`);
     log(`POST base: ${describe(postBase)}`);
+    log(`POST req/s ${spread(postRounds, (l) => l.rps)}`);
     log(`POST ours with Idempotency-Key: ${describe(keyed)}`);
     log(`stock ours: ${JSON.stringify(oursStock)}, 201s seen ${oursCreated}, orders added ${oursStock.orders - ordersBefore}`);
     log(`stock base: ${JSON.stringify(baseStock)}, 201s seen ${baseCreated}`);
@@ -388,8 +422,8 @@ async function main(): Promise<void> {
       stock: { ours: oursStock, baseline: baseStock },
       created: { ours201: oursCreated, oursOrdersInDb: oursStock.orders - ordersBefore, baseline201: baseCreated, baselineOrdersInDb: baseStock.orders },
     };
-    row('POST /api/orders — req/s', postOurs.rps, postBase.rps, '≥ 1.00×', 0, true, 1.0);
-    row('POST /api/orders — p99 ms', postOurs.p99, postBase.p99, 'lower is better', 1);
+    pairedRow('POST /api/orders — req/s (median of pairs)', postRounds, (l) => l.rps, '≥ 1.00×', 0, true, 1.0);
+    pairedRow('POST /api/orders — p99 ms (median of pairs)', postRounds, (l) => l.p99, 'lower is better', 1);
     row('POST — service process CPU µs/response', cpuPerRequestUs(postOurs, 'service'), cpuPerRequestUs(postBase, 'service'), 'why', 0);
     row('POST — PostgreSQL CPU µs/response', cpuPerRequestUs(postOurs, 'postgres'), cpuPerRequestUs(postBase, 'postgres'), 'why', 0);
     row('POST + Idempotency-Key — req/s (vs plain tx)', keyed.rps, postBase.rps, 'report', 0);
