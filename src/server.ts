@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config/index.js';
-import { DataDirLockedError } from './platform/db/index.js';
+import { loadConfig } from './config/index.js';
+import { exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
 import { createLogger, errorFields } from './platform/logger.js';
 import { openRuntime } from './runtime.js';
 
@@ -52,41 +52,20 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down', { signal });
-    const force = setTimeout(() => {
-      logger.error('shutdown grace period over; exiting');
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS);
-    force.unref();
-    // Stop accepting connections, let in-flight requests finish, then release resources.
-    server.close(() => {
-      Promise.resolve(consumer?.close())
-        .then(() => background.stop())
-        .then(() => runtime.close())
-        .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error('error while closing resources', errorFields(error));
-          process.exit(1);
-        },
-      );
-    });
-    server.closeIdleConnections();
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  exitGracefullyOnSignal({
+    logger,
+    messages: { stopping: 'shutting down', forced: 'shutdown grace period over; exiting' },
+    graceMs: SHUTDOWN_GRACE_MS,
+    async stop() {
+      // Stop accepting connections, let in-flight requests finish, then release resources.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await consumer?.close();
+      await background.stop();
+      await runtime.close();
+    },
+  });
 }
 
-main().catch((error: unknown) => {
-  // Start-up failures a user can fix are one clear line, not a stack trace.
-  if (error instanceof ConfigError || error instanceof DataDirLockedError) {
-    process.stderr.write(`${error.message}\n`);
-  } else {
-    process.stderr.write(`Failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  }
-  process.exit(1);
-});
+main().catch(exitOnStartupFailure('The API'));

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { ConfigError, loadConfig } from './config/index.js';
-import { DataDirLockedError } from './platform/db/index.js';
+import { exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
 import { createLogger, errorFields } from './platform/logger.js';
 import { openRuntime } from './runtime.js';
 
@@ -36,38 +36,22 @@ async function main(): Promise<void> {
   }
   logger.info('worker started', { concurrency: config.worker.concurrency, pid: process.pid, metricsPort: config.worker.metricsPort || null });
 
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('worker shutting down: finishing active jobs', { signal });
-    setTimeout(() => {
-      logger.error('shutdown grace period over; exiting with jobs still active (they will be retried)');
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS).unref();
-    // Stop taking jobs and wait for the active ones, then release everything else.
-    metricsServer.close();
-    consumer
-      .close()
-      .then(() => background.stop())
-      .then(() => runtime.close())
-      .then(
-        () => {
-          logger.info('worker stopped');
-          process.exit(0);
-        },
-        (error: unknown) => {
-          logger.error('error during shutdown', errorFields(error));
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  exitGracefullyOnSignal({
+    logger,
+    messages: {
+      stopping: 'worker shutting down: finishing active jobs',
+      forced: 'shutdown grace period over; exiting with jobs still active (they will be retried)',
+      stopped: 'worker stopped',
+    },
+    graceMs: SHUTDOWN_GRACE_MS,
+    async stop() {
+      // Stop taking jobs and wait for the active ones, then release everything else.
+      metricsServer.close();
+      await consumer.close();
+      await background.stop();
+      await runtime.close();
+    },
+  });
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof DataDirLockedError) process.stderr.write(`${error.message}\n`);
-  else process.stderr.write(`Worker failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+main().catch(exitOnStartupFailure('The worker'));
