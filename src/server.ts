@@ -1,12 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer, IncomingMessage, type Server } from 'node:http';
 import { createApp } from './app.js';
 import { loadConfig } from './config/index.js';
 import { exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
 import { createLogger, errorFields } from './platform/logger.js';
 import { openRuntime } from './runtime.js';
+import type { Principal } from './shared/principal.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * Requests are born with the fields our middleware fills in (see middleware/express.d.ts).
+ * Adding them to each request later changes its shape every time, which profiled at ~3 % of a
+ * cached read; storing into a field that exists is a plain write. Express swaps the prototype
+ * of each request, but own fields stay.
+ */
+class ApiRequest extends IncomingMessage {
+  requestId = '';
+  receivedAt = 0n;
+  auth: Principal | undefined = undefined;
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -20,7 +33,7 @@ async function main(): Promise<void> {
   const consumer = runtime.db.kind === 'pglite' && config.redis.url ? runtime.startConsumer() : undefined;
   const app = createApp(runtime.deps);
 
-  const server: Server = app.listen(config.http.port, config.http.host, () => {
+  const server: Server = createServer({ IncomingMessage: ApiRequest }, app).listen(config.http.port, config.http.host, () => {
     logger.info(`order service listening on http://localhost:${config.http.port}`, {
       database: runtime.db.kind,
       queueAndCache: runtime.redis ? 'redis' : 'in-process',
