@@ -13,7 +13,7 @@ const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
  *
  * The id is not put in an AsyncLocalStorage for the lines logged deeper in the request: on
  * Node 20 that turns on promise hooks for the whole process, which measured ~13 % of the CPU of
- * a cached read (bench/README). Those lines name what they are about (order, user, key) instead;
+ * a cached read (README, Benchmarks). Those lines name what they are about (order, user, key) instead;
  * jobs, where the cost is noise, do run in an async context (see platform/queue).
  */
 export function requestContext(logger: Logger, metrics: Pick<Metrics, 'observeHttp'>): RequestHandler {
@@ -23,7 +23,8 @@ export function requestContext(logger: Logger, metrics: Pick<Metrics, 'observeHt
     const durationMs = Number(process.hrtime.bigint() - req.receivedAt) / 1e6;
     const route = routeOf(req);
     metrics.observeHttp(req.method, route, this.statusCode, durationMs / 1000);
-    // Winston formats a line before its transports drop it by level: skip that work up front.
+    // The logger drops lines below its level, but only after a trip through winston's stream:
+    // on this once-per-request path, not even building the line is cheaper.
     if (!logger.isInfoEnabled()) return;
     logger.info('request', {
       method: req.method,

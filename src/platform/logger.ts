@@ -12,12 +12,10 @@ export interface LoggerOptions {
   stream?: NodeJS.WritableStream;
 }
 
-/** Adds the request id (and user id once known) of the current request or job. */
+/** Adds the id of the job the line is logged from (see request-context.ts). */
 const withContext = winston.format((info) => {
   const context = currentContext();
-  if (context) {
-    info.requestId ??= context.requestId;
-  }
+  if (context) info.requestId ??= context.requestId;
   return info;
 });
 
