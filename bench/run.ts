@@ -247,16 +247,18 @@ async function pairedRounds(ours: () => Promise<Load>, base: () => Promise<Load>
   return rounds;
 }
 
+const pairRatios = (rounds: Paired, pick: (l: Load) => number) => rounds.ours.map((l, i) => pick(l) / pick(rounds.base[i]!));
+
 /** A row whose figures are the medians of each side and whose ratio is the median of the per-pair ratios. */
 function pairedRow(measure: string, rounds: Paired, pick: (l: Load) => number, goal: string, digits = 0, higherIsBetter = true, minRatio?: number): void {
-  const ratios = rounds.ours.map((l, i) => pick(l) / pick(rounds.base[i]!));
-  row(measure, median(rounds.ours.map(pick)), median(rounds.base.map(pick)), goal, digits, higherIsBetter, minRatio, median(ratios));
+  row(measure, median(rounds.ours.map(pick)), median(rounds.base.map(pick)), goal, digits, higherIsBetter, minRatio, median(pairRatios(rounds, pick)));
 }
 
-const spread = (rounds: Paired, pick: (l: Load) => number) => {
-  const ratios = rounds.ours.map((l, i) => pick(l) / pick(rounds.base[i]!)).sort((a, b) => a - b);
-  return `per-pair ratios ${ratios.map((r) => r.toFixed(2)).join(' ')}`;
-};
+const spread = (rounds: Paired, pick: (l: Load) => number) =>
+  `per-pair ratios ${pairRatios(rounds, pick)
+    .sort((a, b) => a - b)
+    .map((r) => r.toFixed(2))
+    .join(' ')}`;
 
 const describe = (l: Load) =>
   `${l.rps.toFixed(0)} rps, p50 ${l.p50} ms, p99 ${l.p99} ms, ${JSON.stringify(l.statuses)}${l.errors ? `, ${l.errors} errors` : ''}${l.cpu ? `\n    ${describeCpu(l)}` : ''}`;

@@ -15,7 +15,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
  * cached read; storing into a field that exists is a plain write. Express swaps the prototype
  * of each request, but own fields stay.
  */
-class ApiRequest extends IncomingMessage {
+class ApiRequest extends IncomingMessage implements Pick<Express.Request, 'requestId' | 'receivedAt' | 'auth'> {
   requestId = '';
   receivedAt = 0n;
   auth: Principal | undefined = undefined;
