@@ -53,6 +53,17 @@ export function startChild(name: string, args: string[], env: Record<string, str
   return child;
 }
 
+/**
+ * A process that competes for the CPUs: busy `fraction` of the time in 5–10 ms slices (a busy
+ * loop, then a timer), until `killAll`.
+ */
+export function startNeighbour(fraction: number): Child {
+  const busyMs = 5;
+  const idleMs = Math.max(0, Math.round((busyMs * (1 - fraction)) / Math.max(fraction, 0.01)));
+  const code = `const spin = () => { const end = Date.now() + ${busyMs}; while (Date.now() < end); setTimeout(spin, ${idleMs}); }; spin();`;
+  return startChild('neighbour', ['-e', code], {});
+}
+
 /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
 export async function stopChild(child: Child, graceMs = 5000): Promise<void> {
   if (child.proc.exitCode !== null || child.proc.signalCode !== null) return;

@@ -38,6 +38,7 @@ import {
   ROOT,
   sleep,
   startChild,
+  startNeighbour,
   stopChild,
   waitForHttp,
   type Child,
@@ -72,6 +73,8 @@ const WORKER_CONCURRENCY = 10;
 /** Diagnostics: extra environment (JSON) for the API processes / the worker processes, e.g. '{"OUTBOX_POLL_MS":"1000"}'. */
 const EXTRA_SERVER_ENV = JSON.parse(process.env.BENCH_SERVER_ENV ?? '{}') as Record<string, string>;
 const EXTRA_WORKER_ENV = JSON.parse(process.env.BENCH_WORKER_ENV ?? '{}') as Record<string, string>;
+/** Robustness check: a competing process busy this fraction of the time (0–1) for the whole run, as on a loaded machine. */
+const NEIGHBOUR = num('BENCH_NEIGHBOUR', 0);
 
 const RUN = randomBytes(4).toString('hex');
 const PREFIX = `bench-${RUN}`;
@@ -278,6 +281,10 @@ async function main(): Promise<void> {
   };
   log(`machine: ${JSON.stringify(machine)}`);
   log(`build: ${build()}`);
+  if (NEIGHBOUR > 0) {
+    startNeighbour(NEIGHBOUR);
+    log(`a neighbour process is busy ${Math.round(NEIGHBOUR * 100)} % of the time`);
+  }
 
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   let apiPool: pg.Pool | undefined;
@@ -665,7 +672,7 @@ async function main(): Promise<void> {
 
     // ---- report
     const totalSeconds = (Date.now() - started) / 1000;
-    const settings = { extraServerEnv: EXTRA_SERVER_ENV, extraWorkerEnv: EXTRA_WORKER_ENV, connections: CONNECTIONS, warmupS: WARMUP_S, roundS: ROUND_S, rounds: ROUNDS, pipelineLoadS: PIPELINE_LOAD_S, latencyS: LATENCY_S, embeddedS: EMBEDDED_S, users: USERS, products: PRODUCTS, workerConcurrency: WORKER_CONCURRENCY, logLevel: EXTRA_SERVER_ENV.LOG_LEVEL ?? 'warn' };
+    const settings = { extraServerEnv: EXTRA_SERVER_ENV, extraWorkerEnv: EXTRA_WORKER_ENV, connections: CONNECTIONS, warmupS: WARMUP_S, neighbour: NEIGHBOUR, roundS: ROUND_S, rounds: ROUNDS, pipelineLoadS: PIPELINE_LOAD_S, latencyS: LATENCY_S, embeddedS: EMBEDDED_S, users: USERS, products: PRODUCTS, workerConcurrency: WORKER_CONCURRENCY, logLevel: EXTRA_SERVER_ENV.LOG_LEVEL ?? 'warn' };
     const out = table();
     process.stdout.write(`\n${out}\n\nmachine: ${machine.nproc} cpus (${machine.cpu}), ${machine.memTotalGiB} GiB RAM, node ${machine.node}, load avg at start ${machine.loadavgAtStart.join(' ')}; total ${totalSeconds.toFixed(0)} s\n`);
     writeFileSync(
