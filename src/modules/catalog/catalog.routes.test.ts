@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, STORAGE_KINDS, startTestApp, type TestApp } from '../../../test/harness.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../../test/users.js';
-import { auditStock, reserveStock, seedDemoCatalog } from './index.js';
+import { auditStock, seedDemoCatalog } from './index.js';
 
 const PROBLEM = /^application\/problem\+json/;
 const PUBLIC_FIELDS = ['available', 'createdAt', 'currency', 'description', 'id', 'name', 'priceCents', 'sku', 'updatedAt'];
@@ -54,9 +54,16 @@ describe.each(STORAGE_KINDS)('catalog routes on %s', (storage) => {
     return rows;
   }
 
+  /** Holds units for an order, as placing one does (the reservation and its ledger row). */
   async function reserve(productId: string, quantity: number): Promise<void> {
-    const reserved = await app.db.transaction((tx) => reserveStock(tx, randomUUID(), [{ productId, quantity }]));
-    expect(reserved).toBe(1);
+    const { rowCount } = await app.db.query(
+      `WITH reserved AS (
+         UPDATE products SET reserved = reserved + $2 WHERE id = $1 AND on_hand - reserved >= $2 RETURNING id
+       )
+       INSERT INTO stock_movements (product_id, kind, quantity, order_id) SELECT id, 'reserve', $2, $3 FROM reserved`,
+      [productId, quantity, randomUUID()],
+    );
+    expect(rowCount).toBe(1);
   }
 
   function expectProblem(res: { status: number; headers: Record<string, string>; body: { code?: string } }, status: number, code: string) {

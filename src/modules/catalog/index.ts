@@ -2,5 +2,4 @@ export { catalogRoutes } from './catalog.routes.js';
 export { createCatalogService, type CatalogService, type Product } from './catalog.service.js';
 export { seedDemoCatalog } from './seed.js';
 export { auditStock, type StockAudit } from './catalog.repository.js';
-export * from './inventory.repository.js';
 export { adjustStockBody, createProductBody, productId, updateProductBody } from './catalog.schemas.js';

@@ -103,6 +103,46 @@ describe('order placement under concurrency on PostgreSQL', () => {
     await expectLedgerBalanced(app);
   });
 
+  it('when multi-line orders are completed and cancelled while others are placed over the same products, then none deadlocks and stock is conserved', async () => {
+    const products: TestProduct[] = [];
+    for (let i = 0; i < 4; i++) products.push(await createProduct(app, admin, { stock: 1000 }));
+    const randomLines = () =>
+      shuffle(products)
+        .slice(0, 2 + randomInt(3))
+        .map((p) => ({ productId: p.id, quantity: 1 + randomInt(3) }));
+    const sum = (orders: { lines: { productId: string; quantity: number }[] }[], productId: string) =>
+      orders.flatMap((o) => o.lines).reduce((total, line) => total + (line.productId === productId ? line.quantity : 0), 0);
+
+    const earlier = await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const user = buyers[i % buyers.length]!;
+        const lines = randomLines();
+        const reply = await post(app, user, '/api/orders', { items: lines });
+        expect(reply.status).toBe(201);
+        return { id: reply.body.id!, user, lines };
+      }),
+    );
+    const toComplete = earlier.slice(0, 30);
+    const toCancel = earlier.slice(30);
+    for (const order of toComplete) expect(await app.deps.orders.transitionOrder(order.id, 'processing')).toBeDefined();
+    const later = Array.from({ length: 120 }, (_, i) => ({ user: buyers[i % buyers.length]!, lines: randomLines() }));
+
+    // Settling (sale, release) and reserving lock the same product rows at the same time.
+    const [completed, cancelled, placed] = await Promise.all([
+      Promise.all(toComplete.map((order) => app.deps.orders.transitionOrder(order.id, 'completed'))),
+      Promise.all(toCancel.map((order) => post(app, order.user, `/api/orders/${order.id}/cancel`, {}))),
+      Promise.all(later.map(({ user, lines }) => post(app, user, '/api/orders', { items: lines }))),
+    ]);
+
+    expect(completed.map((order) => order?.order.status)).toEqual(toComplete.map(() => 'completed'));
+    expect(cancelled.map((reply) => reply.status)).toEqual(toCancel.map(() => 200));
+    expect(placed.map((reply) => reply.status)).toEqual(later.map(() => 201));
+    for (const product of products) {
+      expect(await stockOf(app, product.id)).toEqual({ onHand: 1000 - sum(toComplete, product.id), reserved: sum(later, product.id) });
+    }
+    await expectLedgerBalanced(app);
+  });
+
   it('when 20 requests with the same Idempotency-Key race, then one order exists and stock is reserved once', async () => {
     const product = await createProduct(app, admin, { stock: 100 });
     const buyer = buyers[0]!;

@@ -1,28 +1,32 @@
 import type { Queryable } from '../../platform/db/index.js';
 import { ConflictError } from '../../shared/errors.js';
-import type { StockLine } from '../catalog/index.js';
 import type { Order, VersionedOrder } from './order.js';
 import type { OrderStatus } from './order-status.js';
 
-// One row per order with its items aggregated, so reading an order is one query.
-const ORDER_SELECT = `
-  SELECT o.id, o.user_id AS "userId", o.status, o.total_cents AS "totalCents", o.currency,
-         o.failure_reason AS "failureReason", o.history, o.version,
-         o.created_at AS "createdAt", o.updated_at AS "updatedAt",
-         (SELECT json_agg(json_build_object(
-                   'productId', i.product_id, 'sku', i.sku, 'name', i.name, 'quantity', i.quantity,
-                   'unitPriceCents', i.unit_price_cents, 'lineTotalCents', i.line_total_cents)
-                 ORDER BY i.line_no)
-            FROM order_items i WHERE i.order_id = o.id) AS items
-  FROM orders o`;
+/** An order's items as the JSON array clients see, for a row `o` of orders. */
+export const ORDER_ITEMS_JSON = `
+  (SELECT json_agg(json_build_object(
+            'productId', i.product_id, 'sku', i.sku, 'name', i.name, 'quantity', i.quantity,
+            'unitPriceCents', i.unit_price_cents, 'lineTotalCents', i.line_total_cents)
+          ORDER BY i.line_no)
+     FROM order_items i WHERE i.order_id = o.id) AS items`;
 
-interface OrderRow extends Omit<Order, 'createdAt' | 'updatedAt'> {
+/** An order's columns under the names of `OrderRow`, for a row `o` of orders. */
+export const ORDER_COLUMNS = `
+  o.id, o.user_id AS "userId", o.status, o.total_cents AS "totalCents", o.currency,
+  o.failure_reason AS "failureReason", o.history, o.version,
+  o.created_at AS "createdAt", o.updated_at AS "updatedAt"`;
+
+// One row per order with its items aggregated, so reading an order is one query.
+const ORDER_SELECT = `SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON} FROM orders o`;
+
+export interface OrderRow extends Omit<Order, 'createdAt' | 'updatedAt'> {
   version: number;
   createdAt: Date;
   updatedAt: Date;
 }
 
-function toVersioned(row: OrderRow): VersionedOrder {
+export function toVersioned(row: OrderRow): VersionedOrder {
   const { version, createdAt, updatedAt, ...rest } = row;
   return {
     version,
@@ -76,41 +80,6 @@ export async function claimIdempotencyKey(
     [claim.userId, claim.key],
   );
   return rows[0];
-}
-
-/**
- * Moves an order to `to` if it is in one of `from` (and owned by `ownerId`, when given),
- * appending to its history and bumping its version. Returns undefined when the guard did not
- * match: the order is elsewhere in its lifecycle, or not the caller's.
- */
-export async function updateStatus(
-  tx: Queryable,
-  change: { orderId: string; from: readonly OrderStatus[]; to: OrderStatus; failureReason?: string; ownerId?: string },
-): Promise<boolean> {
-  const { rowCount } = await tx.query(
-    `UPDATE orders
-     SET status = $2,
-         failure_reason = COALESCE($4, failure_reason),
-         history = history || jsonb_build_array(jsonb_build_object(
-           'status', $2::text, 'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))),
-         version = version + 1,
-         updated_at = clock_timestamp()
-     WHERE id = $1 AND status = ANY($3::text[]) AND ($5::uuid IS NULL OR user_id = $5)`,
-    [change.orderId, change.to, change.from, change.failureReason ?? null, change.ownerId ?? null],
-  );
-  return rowCount > 0;
-}
-
-export async function insertOutboxEvent(tx: Queryable, topic: string, orderId: string): Promise<void> {
-  await tx.query('INSERT INTO outbox_events (topic, aggregate_id) VALUES ($1, $2)', [topic, orderId]);
-}
-
-export async function orderLines(tx: Queryable, orderId: string): Promise<StockLine[]> {
-  const { rows } = await tx.query<StockLine>(
-    'SELECT product_id AS "productId", quantity FROM order_items WHERE order_id = $1 ORDER BY product_id',
-    [orderId],
-  );
-  return rows;
 }
 
 export interface OrderListFilter {

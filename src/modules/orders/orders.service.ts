@@ -3,11 +3,11 @@ import { ConflictError, NotFoundError } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { isAdmin, type Principal } from '../../shared/principal.js';
 import { toPage, type Page } from '../../shared/pagination.js';
-import { lockProducts, settleReservation } from '../catalog/index.js';
 import type { Order, VersionedOrder } from './order.js';
 import type { OrderCache } from './order-cache.js';
 import { sourcesOf, STOCK_EFFECT_ON_ENTRY, type OrderStatus } from './order-status.js';
 import * as repo from './orders.repository.js';
+import { transitionAtomically } from './transition-order.repository.js';
 import { createPlaceOrder, type PlaceOrderDeps } from './place-order.js';
 
 export interface OrdersServiceDeps extends PlaceOrderDeps {
@@ -58,37 +58,22 @@ export function createOrdersService(deps: OrdersServiceDeps) {
   }
 
   /**
-   * The one way an order's status changes: a guarded UPDATE (so a duplicate or late request is
-   * a no-op), the stock effect of the new status, and its outbox event, in one transaction;
-   * then the cached copy is replaced before anyone is told (`cached` says whether that worked).
-   * Returns undefined when the order was not in a status that allows the move (or is not
-   * `ownerId`'s).
+   * The one way an order's status changes: one guarded statement moves the order, settles its
+   * stock as the new status requires and records its outbox event (so a duplicate or late
+   * request is a no-op); then the cached copy is replaced before anyone is told (`cached` says
+   * whether that worked). Returns undefined when the order was not in a status that allows the
+   * move (or is not `ownerId`'s).
    */
   async function transitionOrder(
     orderId: string,
     to: OrderStatus,
     options: { failureReason?: string; ownerId?: string } = {},
   ): Promise<(VersionedOrder & { cached: boolean }) | undefined> {
-    const moved = await db.transaction(async (tx) => {
-      const changed = await repo.updateStatus(tx, { orderId, from: sourcesOf(to), to, ...options });
-      if (!changed) return false;
-      const effect = STOCK_EFFECT_ON_ENTRY[to];
-      if (effect) {
-        const lines = await repo.orderLines(tx, orderId);
-        // Same lock order as placement (product id), so settling never deadlocks with it.
-        await lockProducts(tx, lines.map((line) => line.productId));
-        const settled = await settleReservation(tx, orderId, lines, effect);
-        if (settled !== lines.length) throw new Error(`order ${orderId}: reservation does not match its lines`);
-      }
-      await repo.insertOutboxEvent(tx, `order.${to}`, orderId);
-      return true;
-    });
+    const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], ...options });
     if (!moved) return undefined;
-    const fresh = await repo.findOrder(db, orderId);
-    if (!fresh) throw new Error(`order ${orderId} vanished after its transition`);
-    const cached = await orderCache.put(fresh);
+    const cached = await orderCache.put(moved);
     if (!cached) logger.warn('order cache not updated after a status change', { orderId, status: to });
-    return { ...fresh, cached };
+    return { ...moved, cached };
   }
 
   async function cancelOrder(principal: Principal, orderId: string): Promise<Order> {
