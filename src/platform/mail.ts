@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from './logger.js';
@@ -50,19 +50,21 @@ export function createMailer(options: MailerOptions): Mailer {
   }
   const outbox = path.join(options.dataDir, 'mail');
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  // Asynchronous file calls: in the embedded default the API process sends the emails, and a
+  // synchronous write (~1 ms here) would hold up every request in flight.
+  const outboxReady = () => mkdir(outbox, { recursive: true });
   return {
     kind: 'file',
     async send(message) {
       const info = (await transport.sendMail({ from: options.from, ...message })) as { message: Buffer };
-      mkdirSync(outbox, { recursive: true });
+      await outboxReady();
       // Named after the Message-ID: a resend of the same message overwrites its own file.
       const file = path.join(outbox, `${message.messageId.replace(/[<>]/g, '').replace(/[^\w.@-]/g, '_')}.eml`);
-      writeFileSync(file, info.message);
+      await writeFile(file, info.message);
       options.logger.info('email written to file', { file, subject: message.subject });
     },
-    verify() {
-      mkdirSync(outbox, { recursive: true });
-      return Promise.resolve();
+    async verify() {
+      await outboxReady();
     },
     close: () => transport.close(),
   };
