@@ -33,8 +33,8 @@ export function createProcessOrder(deps: {
   return {
     async run(data) {
       const orderId = data.orderId ?? '';
-      let order = await statusOf(orderId);
-      if (order.status === 'pending') order = (await orders.transitionOrder(orderId, 'processing'))?.order ?? (await statusOf(orderId));
+      // Nearly every job finds its order pending: move it at once, and read it only when it was not.
+      const order = (await orders.transitionOrder(orderId, 'processing'))?.order ?? (await statusOf(orderId));
       if (order.status !== 'processing') {
         // Finished earlier (this is a redelivery) or cancelled: make sure the cache agrees, nothing else.
         await orders.refreshCachedOrder(orderId);
