@@ -1,14 +1,14 @@
 import { ConfigError } from './config/index.js';
-import { DataDirLockedError } from './platform/db/index.js';
+import { DataDirLockedError, EmbeddedDatabaseError } from './platform/db/index.js';
 import { errorFields, type Logger } from './platform/logger.js';
 
 /**
  * Ends a process whose start-up failed: a problem the user can fix (configuration, a data
- * directory in use) is one clear line; anything else gets its stack.
+ * directory in use or unusable) is one clear line; anything else gets its stack.
  */
 export function exitOnStartupFailure(what: string): (error: unknown) => never {
   return (error) => {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError) process.stderr.write(`${error.message}\n`);
+    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof EmbeddedDatabaseError) process.stderr.write(`${error.message}\n`);
     else process.stderr.write(`${what} failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   };

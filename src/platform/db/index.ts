@@ -6,6 +6,7 @@ export type { Database, Queryable, QueryResult } from './database.js';
 export { sqlState } from './database.js';
 export { migrate } from './migrate.js';
 export { DataDirLockedError } from './data-dir-lock.js';
+export { EmbeddedDatabaseError } from './pglite.js';
 
 /** The one place that picks the storage adapter: a server when `url` is set, else PGlite in `dataDir`. */
 export function openDatabase(options: { url: string | undefined; poolMax: number; dataDir: string }): Promise<Database> {

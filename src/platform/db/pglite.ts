@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -35,12 +38,46 @@ export function wrapPGlite(pglite: PGlite, onClose: () => void = () => undefined
   };
 }
 
+// Runs in a worker thread; CommonJS, because an `eval` worker is.
+const CREATE_CLUSTER = `
+const { workerData } = require('node:worker_threads');
+const { PGlite } = require(workerData.pglite);
+PGlite.create(workerData.pgdata).then(
+  (db) => db.close(),
+  // PGlite rejects with Emscripten file-system errors, which are not Errors: keep what they say.
+  (error) => { throw error instanceof Error ? error : new Error(\`\${error?.name ?? 'error'} \${error?.errno ?? ''}\`.trim()); },
+);`;
+
+/**
+ * Creates the database cluster (initdb) in a worker thread. The PGlite instance that ran
+ * initdb keeps ~800 MiB until its thread ends, twice what the same database needs when opened
+ * afresh, and the embedded default would otherwise hold that for its whole life.
+ */
+async function createCluster(pgdata: string): Promise<void> {
+  const pglite = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  await new Promise<void>((resolve, reject) => {
+    const worker = new Worker(CREATE_CLUSTER, { eval: true, workerData: { pglite, pgdata } });
+    worker.once('error', reject);
+    worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`exit code ${code}`))));
+  });
+}
+
+/** The embedded database could not be created or opened: a problem with DATA_DIR the user can fix. */
+export class EmbeddedDatabaseError extends Error {}
+
 /** Opens (creating on first use) the embedded database under `dataDir`, refusing a second process. */
 export async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
   const unlock = lockDataDir(dataDir);
   try {
-    const pglite = await PGlite.create(path.join(dataDir, 'pgdata'));
-    return wrapPGlite(pglite, unlock);
+    const pgdata = path.join(dataDir, 'pgdata');
+    const fresh = !existsSync(path.join(pgdata, 'PG_VERSION'));
+    try {
+      if (fresh) await createCluster(pgdata);
+      return wrapPGlite(await PGlite.create(pgdata), unlock);
+    } catch (error) {
+      const what = error instanceof Error ? error.message : `${(error as { name?: string } | null)?.name ?? 'error'} ${(error as { errno?: number } | null)?.errno ?? ''}`.trim();
+      throw new EmbeddedDatabaseError(`Could not ${fresh ? 'create' : 'open'} the embedded database in ${pgdata} (${what}); DATA_DIR must be a writable directory`, { cause: error });
+    }
   } catch (error) {
     unlock();
     throw error;

@@ -1,0 +1,42 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { lockDataDir } from './data-dir-lock.js';
+import { EmbeddedDatabaseError, openEmbeddedDatabase } from './pglite.js';
+
+describe('openEmbeddedDatabase', () => {
+  let dataDir: string;
+
+  beforeEach(() => {
+    dataDir = path.join(mkdtempSync(path.join(tmpdir(), 'ops-pglite-')), 'data');
+  });
+
+  afterEach(() => {
+    rmSync(path.dirname(dataDir), { recursive: true, force: true });
+  });
+
+  it('on a fresh data directory, creates the database, and what is written survives closing and reopening', async () => {
+    const first = await openEmbeddedDatabase(dataDir);
+    await first.exec('CREATE TABLE notes (body text NOT NULL)');
+    await first.query('INSERT INTO notes (body) VALUES ($1)', ['kept']);
+    await first.close();
+
+    const second = await openEmbeddedDatabase(dataDir);
+    try {
+      expect((await second.query<{ body: string }>('SELECT body FROM notes')).rows).toEqual([{ body: 'kept' }]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('when the database cannot be created, then it rejects naming the directory, and leaves it unlocked', async () => {
+    mkdirSync(dataDir, { recursive: true });
+    const pgdata = path.join(dataDir, 'pgdata');
+    writeFileSync(pgdata, 'not a directory');
+    const refusal = openEmbeddedDatabase(dataDir);
+    await expect(refusal).rejects.toBeInstanceOf(EmbeddedDatabaseError);
+    await expect(refusal).rejects.toThrow(`Could not create the embedded database in ${pgdata}`);
+    lockDataDir(dataDir)();
+  });
+});
