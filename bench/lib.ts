@@ -101,11 +101,11 @@ export async function waitForHttp(child: Child, url: string, timeoutMs: number):
   }
 }
 
-/** Peak resident set size (VmHWM) of a running process, in MiB. */
-export function peakRssMiB(pid: number): number {
+/** Resident set size of a running process, in MiB: its peak (VmHWM) or now (VmRSS). */
+export function rssMiB(pid: number, which: 'VmHWM' | 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
-  if (!match?.[1]) throw new Error(`no VmHWM for pid ${pid}`);
+  const match = new RegExp(`^${which}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+  if (!match?.[1]) throw new Error(`no ${which} for pid ${pid}`);
   return Number(match[1]) / 1024;
 }
 
