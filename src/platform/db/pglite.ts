@@ -44,7 +44,7 @@ const { workerData } = require('node:worker_threads');
 const { PGlite } = require(workerData.pglite);
 PGlite.create(workerData.pgdata).then(
   (db) => db.close(),
-  // PGlite rejects with Emscripten file-system errors, which are not Errors: keep what they say.
+  // As describeFailure below: a non-Error would reach the parent as "#<ErrnoError>".
   (error) => { throw error instanceof Error ? error : new Error(\`\${error?.name ?? 'error'} \${error?.errno ?? ''}\`.trim()); },
 );`;
 
@@ -62,6 +62,13 @@ async function createCluster(pgdata: string): Promise<void> {
   });
 }
 
+/** PGlite rejects with Emscripten file-system errors, which are not Errors: keep what they say. */
+function describeFailure(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  const { name = 'error', errno = '' } = (error ?? {}) as { name?: string; errno?: number | string };
+  return `${name} ${errno}`.trim();
+}
+
 /** The embedded database could not be created or opened: a problem with DATA_DIR the user can fix. */
 export class EmbeddedDatabaseError extends Error {}
 
@@ -75,8 +82,10 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
       if (fresh) await createCluster(pgdata);
       return wrapPGlite(await PGlite.create(pgdata), unlock);
     } catch (error) {
-      const what = error instanceof Error ? error.message : `${(error as { name?: string } | null)?.name ?? 'error'} ${(error as { errno?: number } | null)?.errno ?? ''}`.trim();
-      throw new EmbeddedDatabaseError(`Could not ${fresh ? 'create' : 'open'} the embedded database in ${pgdata} (${what}); DATA_DIR must be a writable directory`, { cause: error });
+      throw new EmbeddedDatabaseError(
+        `Could not ${fresh ? 'create' : 'open'} the embedded database in ${pgdata} (${describeFailure(error)}); DATA_DIR must be a writable directory`,
+        { cause: error },
+      );
     }
   } catch (error) {
     unlock();
