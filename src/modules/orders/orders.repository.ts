@@ -58,22 +58,29 @@ export async function claimIdempotencyKey(
   tx: Queryable,
   claim: { userId: string; key: string; requestHash: string },
 ): Promise<StoredResponse | undefined> {
-  const { rows: lock } = await tx.query<{ acquired: boolean }>(
-    'SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS acquired',
-    [claim.userId, claim.key],
+  // The lock and the insert go in one statement (one round trip); the insert runs only if the
+  // lock was acquired.
+  const { rows: claimed } = await tx.query<{ acquired: boolean; inserted: boolean }>(
+    `WITH lock AS (
+       SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS acquired
+     ), inserted AS (
+       INSERT INTO idempotency_keys (user_id, key, request_hash)
+       SELECT $1::uuid, $2, $3 FROM lock WHERE acquired
+       ON CONFLICT (user_id, key) DO UPDATE
+         SET request_hash = EXCLUDED.request_hash, created_at = now(), response_status = NULL, response_body = NULL
+         WHERE idempotency_keys.created_at < now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})
+       RETURNING 1
+     )
+     SELECT acquired, EXISTS (SELECT 1 FROM inserted) AS inserted FROM lock`,
+    [claim.userId, claim.key, claim.requestHash],
+    { name: 'claim-idempotency-key' },
   );
-  if (!lock[0]?.acquired) {
+  if (!claimed[0]?.acquired) {
     throw new ConflictError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly');
   }
-  const inserted = await tx.query(
-    `INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
-     ON CONFLICT (user_id, key) DO UPDATE
-       SET request_hash = EXCLUDED.request_hash, created_at = now(), response_status = NULL, response_body = NULL
-       WHERE idempotency_keys.created_at < now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})
-     RETURNING 1`,
-    [claim.userId, claim.key, claim.requestHash],
-  );
-  if (inserted.rowCount > 0) return undefined;
+  if (claimed[0].inserted) return undefined;
+  // A statement of its own: the stored row may have been committed after the one above began,
+  // and only a new statement's snapshot is sure to see it.
   const { rows } = await tx.query<StoredResponse>(
     `SELECT request_hash AS "requestHash", response_status AS status, response_body AS body
      FROM idempotency_keys WHERE user_id = $1 AND key = $2`,

@@ -183,6 +183,19 @@ describe.each(STORAGE_KINDS)('orders on %s', (storage) => {
       await place(alice, [{ productId: scarce.id, quantity: 2 }], { 'Idempotency-Key': key }).expect(201);
     });
 
+    it('when a key is older than the 24 h retention, then it is taken over by a new request, even with another body', async () => {
+      const key = `old-${randomUUID()}`;
+      const first = await place(alice, [{ productId: tea.id, quantity: 1 }], { 'Idempotency-Key': key }).expect(201);
+      await app.db.query("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = $1", [key]);
+      const second = await place(alice, [{ productId: tea.id, quantity: 2 }], { 'Idempotency-Key': key });
+      expect(second.status).toBe(201);
+      expect(second.headers['idempotent-replayed']).toBeUndefined();
+      expect(second.body.id).not.toBe(first.body.id);
+      const replay = await place(alice, [{ productId: tea.id, quantity: 2 }], { 'Idempotency-Key': key }).expect(201);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect(replay.body.id).toBe(second.body.id);
+    });
+
     it('when the key is longer than 255 characters, then answers 400', async () => {
       const res = await place(alice, [{ productId: tea.id, quantity: 1 }], { 'Idempotency-Key': 'k'.repeat(256) });
       expect(res.status).toBe(400);
