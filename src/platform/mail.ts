@@ -57,10 +57,16 @@ export function createMailer(options: MailerOptions): Mailer {
     kind: 'file',
     async send(message) {
       const info = (await transport.sendMail({ from: options.from, ...message })) as { message: Buffer };
-      await outboxReady();
       // Named after the Message-ID: a resend of the same message overwrites its own file.
       const file = path.join(outbox, `${message.messageId.replace(/[<>]/g, '').replace(/[^\w.@-]/g, '_')}.eml`);
-      await writeFile(file, info.message);
+      try {
+        await writeFile(file, info.message);
+      } catch (error) {
+        // The folder is made when a write first finds it missing (first email, or removed since).
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        await outboxReady();
+        await writeFile(file, info.message);
+      }
       options.logger.info('email written to file', { file, subject: message.subject });
     },
     async verify() {
