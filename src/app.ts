@@ -4,11 +4,14 @@ import { limitPerAddress } from './middleware/address-limit.js';
 import { errorHandler, jsonBody, notFound } from './middleware/error-handler.js';
 import { requestContext } from './middleware/request-context.js';
 import { apiSecurityHeaders, htmlSecurityHeaders } from './middleware/security-headers.js';
+import { consoleRoutes } from './console/console.routes.js';
 import { docsRoutes } from './docs/docs.routes.js';
 import { authRoutes, requireAdminForBrowser, type AuthService } from './modules/auth/index.js';
 import { catalogRoutes, type CatalogService } from './modules/catalog/index.js';
 import { ordersRoutes, type OrdersService } from './modules/orders/index.js';
 import { healthRoutes, type ReadinessCheck } from './modules/health/health.routes.js';
+import { notificationsRoutes, type EmailDeliveriesService } from './modules/notifications/index.js';
+import { pipelineRoutes, type PipelineService } from './modules/pipeline/index.js';
 import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
 import type { RateLimiter } from './platform/rate-limit.js';
@@ -19,6 +22,10 @@ export interface AppDeps {
   auth: AuthService;
   catalog: CatalogService;
   orders: OrdersService;
+  emails: EmailDeliveriesService;
+  pipeline: PipelineService;
+  /** Where the built console lives (default: dist/public/console). */
+  consoleAssetsDir?: string;
   readiness: readonly ReadinessCheck[];
   metrics: Metrics;
   /** Set only when RATE_LIMIT_PER_ADDRESS_PER_MINUTE is configured. */
@@ -45,11 +52,14 @@ export function createApp(deps: AppDeps): Express {
   ordersRoutes(app, deps.orders, deps.auth);
   catalogRoutes(app, deps.catalog, deps.auth);
   authRoutes(app, deps.auth);
+  notificationsRoutes(app, deps.emails, deps.auth);
+  pipelineRoutes(app, deps.pipeline, deps.auth);
   app.use('/health', healthRoutes(deps.readiness));
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   app.use(docsRoutes());
+  app.use(consoleRoutes(deps.consoleAssetsDir));
   if (deps.queueDashboard) {
     // Bull Board's page runs inline scripts; everything else keeps the strict policy.
     const dashboardPolicy = htmlSecurityHeaders({ 'script-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'], 'upgrade-insecure-requests': null });

@@ -4,7 +4,9 @@ import { resolveJwtSecret } from './config/jwt-secret.js';
 import { createAccessTokens, createAuthService, ensureAdmin } from './modules/auth/index.js';
 import { createCatalogService, seedDemoCatalog } from './modules/catalog/index.js';
 import type { ReadinessCheck } from './modules/health/health.routes.js';
+import { createEmailDeliveriesService } from './modules/notifications/index.js';
 import { createOrderCache, createOrdersService } from './modules/orders/index.js';
+import { createPipelineService } from './modules/pipeline/index.js';
 import { createPaymentSimulator } from './modules/payments/index.js';
 import { createMemoryCache, createRedisCache, type Cache } from './platform/cache/index.js';
 import { migrate, openDatabase, type Database } from './platform/db/index.js';
@@ -148,6 +150,8 @@ export function buildDeps(
       auth,
       catalog,
       orders,
+      emails: createEmailDeliveriesService({ db, orders }),
+      pipeline: createPipelineService({ db, queue, dashboardPath: bullQueue ? '/admin/queues' : undefined }),
       readiness,
       metrics,
       ...(config.limits.requestsPerAddressPerMinute

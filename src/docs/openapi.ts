@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { OpenApiGeneratorV31, OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { registerAuthPaths } from './paths/auth.js';
 import { registerCatalogPaths } from './paths/catalog.js';
+import { registerConsolePaths } from './paths/console.js';
 import { registerOperationsPaths } from './paths/operations.js';
 import { registerOrdersPaths } from './paths/orders.js';
 import { HEADERS } from './responses.js';
@@ -34,6 +35,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
   registerCatalogPaths(registry);
   registerOrdersPaths(registry);
   registerOperationsPaths(registry);
+  registerConsolePaths(registry);
 
   // zod 4 schemas have a `type` property, so plain schemas must be wrapped to be told apart from definitions.
   const named: Definition[] = REFERENCED_BY_NAME.map((schema) => ({ type: 'schema', schema }));
@@ -52,6 +54,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
       { name: 'Catalog', description: 'Products and stock' },
       { name: 'Orders', description: 'Placing, reading and cancelling orders' },
       { name: 'Operations', description: 'Health, metrics and these docs' },
+      { name: 'Console', description: 'The web console and the admin views it reads' },
     ],
   });
 }

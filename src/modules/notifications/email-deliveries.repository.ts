@@ -69,3 +69,21 @@ export async function findMissingEmails(
   );
   return rows;
 }
+
+export interface EmailDeliveryView {
+  kind: EmailKind;
+  status: 'pending' | 'sent';
+  attempts: number;
+  createdAt: string;
+  sentAt: string | null;
+}
+
+/** An order's emails for operators. `last_error` stays out: it holds SMTP library text that no client may see. */
+export async function listDeliveries(db: Queryable, orderId: string): Promise<EmailDeliveryView[]> {
+  const { rows } = await db.query<{ kind: EmailKind; status: 'pending' | 'sent'; attempts: number; createdAt: Date; sentAt: Date | null }>(
+    `SELECT kind, status, attempts, created_at AS "createdAt", sent_at AS "sentAt"
+       FROM email_deliveries WHERE order_id = $1 ORDER BY created_at`,
+    [orderId],
+  );
+  return rows.map((row) => ({ ...row, createdAt: new Date(row.createdAt).toISOString(), sentAt: row.sentAt ? new Date(row.sentAt).toISOString() : null }));
+}

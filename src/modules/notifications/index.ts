@@ -1,3 +1,6 @@
 export { createSendOrderEmail, orderEmailJob, messageIdFor, SEND_ORDER_EMAIL } from './send-order-email.js';
 export { findMissingEmails, type EmailKind } from './email-deliveries.repository.js';
 export { renderOrderEmail } from './order-email.templates.js';
+export { notificationsRoutes } from './notifications.routes.js';
+export type { EmailDeliveryView } from './email-deliveries.repository.js';
+export { createEmailDeliveriesService, type EmailDeliveriesService } from './email-deliveries.service.js';

@@ -1,0 +1,50 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
+
+export function StatusBadge({ status }: { status: string }) {
+  return <span class={`badge badge-${status}`} data-status={status}>{status}</span>;
+}
+
+/** An error in plain words, announced to screen readers. */
+export function ErrorMessage({ message }: { message: string | null }) {
+  if (!message) return null;
+  return (
+    <p class="error" role="alert">
+      {message}
+    </p>
+  );
+}
+
+/** The page heading takes focus when the page opens, so keyboard and screen-reader users start there. */
+export function PageTitle({ children, actions }: { children: ComponentChildren; actions?: ComponentChildren }) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    heading.current?.focus({ preventScroll: true });
+  }, []);
+  return (
+    <div class="page-title">
+      <h1 tabIndex={-1} ref={heading}>
+        {children}
+      </h1>
+      {actions ? <div class="actions">{actions}</div> : null}
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p class="muted" role="status">
+      Loading {what}…
+    </p>
+  );
+}
+
+export function Field({ label, children, hint }: { label: string; children: ComponentChildren; hint?: string }) {
+  return (
+    <label class="field">
+      <span class="label">{label}</span>
+      {children}
+      {hint ? <span class="hint">{hint}</span> : null}
+    </label>
+  );
+}

@@ -1,0 +1,170 @@
+import { useSignal } from '@preact/signals';
+import { useEffect } from 'preact/hooks';
+import { api, currentUser, messageOf } from '../api.js';
+import { ErrorMessage, Loading, PageTitle, StatusBadge } from '../components.js';
+import { clock, money, shortId, when } from '../format.js';
+import { useLiveOrders } from '../live.js';
+import { TERMINAL, type EmailDelivery, type Order } from '../types.js';
+
+const EMAIL_LABELS: Record<EmailDelivery['kind'], string> = { order_confirmation: 'Confirmation', order_failure: 'Failure notice' };
+
+/** One order, its status changing live until it is final; admins also see its emails. */
+export function OrderDetailPage({ id }: { id: string }) {
+  const order = useSignal<Order | null>(null);
+  const error = useSignal<string | null>(null);
+  const isAdmin = currentUser.value?.role === 'admin';
+
+  const load = () =>
+    api<Order>(`/api/orders/${encodeURIComponent(id)}`).then(
+      (loaded) => {
+        order.value = loaded;
+        error.value = null;
+      },
+      (caught: unknown) => (error.value = messageOf(caught)),
+    );
+  useEffect(() => {
+    order.value = null;
+    void load();
+  }, [id]);
+
+  const final = order.value !== null && TERMINAL.has(order.value.status);
+  useLiveOrders(
+    order.value && !final ? `/api/orders/${encodeURIComponent(id)}/events` : null,
+    (changed) => {
+      // Never step back: an older copy (e.g. from a poll racing the stream) does not replace a newer one.
+      if (order.value && changed.history.length < order.value.history.length) return;
+      order.value = changed;
+    },
+    () => void load(),
+  );
+
+  async function cancel() {
+    try {
+      order.value = await api<Order>(`/api/orders/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+    } catch (caught) {
+      error.value = messageOf(caught);
+    }
+  }
+
+  const current = order.value;
+  return (
+    <main id="main">
+      <PageTitle actions={<a href={isAdmin ? '#/admin/orders' : '#/orders'}>Back to orders</a>}>
+        Order <span class="mono">{shortId(id)}</span>
+      </PageTitle>
+      <ErrorMessage message={error.value} />
+      {current === null ? (
+        error.value ? null : <Loading what="the order" />
+      ) : (
+        <div class="detail-grid">
+          <section class="card" aria-labelledby="status-heading">
+            <h2 id="status-heading">Status</h2>
+            <p class="big-status" role="status" aria-live="polite">
+              <StatusBadge status={current.status} />
+              {final ? null : <span class="muted"> updating live…</span>}
+            </p>
+            {current.failureReason ? <p class="error-text">Reason: {current.failureReason}</p> : null}
+            <ol class="timeline" aria-label="History">
+              {current.history.map((step, index) => (
+                <li key={index}>
+                  <StatusBadge status={step.status} /> <time dateTime={step.at}>{clock(step.at)}</time>
+                </li>
+              ))}
+            </ol>
+            {current.status === 'pending' ? (
+              <button type="button" onClick={() => void cancel()}>
+                Cancel order
+              </button>
+            ) : null}
+          </section>
+          <section class="card" aria-labelledby="items-heading">
+            <h2 id="items-heading">Items</h2>
+            <div class="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Product</th>
+                    <th scope="col" class="num">Qty</th>
+                    <th scope="col" class="num">Price</th>
+                    <th scope="col" class="num">Line total</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {current.items.map((item) => (
+                    <tr key={item.productId}>
+                      <td>
+                        {item.name} <span class="muted sku">{item.sku}</span>
+                      </td>
+                      <td class="num">{item.quantity}</td>
+                      <td class="num">{money(item.unitPriceCents, current.currency)}</td>
+                      <td class="num">{money(item.lineTotalCents, current.currency)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+                <tfoot>
+                  <tr>
+                    <th scope="row" colSpan={3}>
+                      Total
+                    </th>
+                    <td class="num">
+                      <strong>{money(current.totalCents, current.currency)}</strong>
+                    </td>
+                  </tr>
+                </tfoot>
+              </table>
+            </div>
+            <p class="muted">Placed {when(current.createdAt)}</p>
+            {isAdmin ? <p class="muted">Customer <span class="mono">{current.userId}</span></p> : null}
+          </section>
+          {isAdmin ? <Emails orderId={id} status={current.status} /> : null}
+        </div>
+      )}
+    </main>
+  );
+}
+
+/** The order's emails; re-read while one is still unsent, since sending follows the status change. */
+function Emails({ orderId, status }: { orderId: string; status: Order['status'] }) {
+  const emails = useSignal<EmailDelivery[] | null>(null);
+  const error = useSignal<string | null>(null);
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = async () => {
+      try {
+        const { items } = await api<{ items: EmailDelivery[] }>(`/api/orders/${encodeURIComponent(orderId)}/emails`);
+        if (stopped) return;
+        emails.value = items;
+        error.value = null;
+        const waiting = (status === 'completed' || status === 'failed') && !items.some((email) => email.status === 'sent');
+        if (waiting) timer = setTimeout(() => void load(), 2000);
+      } catch (caught) {
+        if (!stopped) error.value = messageOf(caught);
+      }
+    };
+    void load();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [orderId, status]);
+
+  return (
+    <section class="card" aria-labelledby="emails-heading">
+      <h2 id="emails-heading">Email</h2>
+      <ErrorMessage message={error.value} />
+      {emails.value === null ? null : emails.value.length === 0 ? (
+        <p class="muted">{status === 'completed' || status === 'failed' ? 'Being sent…' : 'Sent when the order completes or fails.'}</p>
+      ) : (
+        <ul class="plain">
+          {emails.value.map((email) => (
+            <li key={email.kind}>
+              {EMAIL_LABELS[email.kind]}: <strong>{email.status === 'sent' ? 'sent' : 'not sent yet'}</strong>
+              {email.sentAt ? ` at ${clock(email.sentAt)}` : ''} ({email.attempts} attempt{email.attempts === 1 ? '' : 's'})
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,165 @@
+import { useSignal } from '@preact/signals';
+import { useEffect } from 'preact/hooks';
+import { api, messageOf } from '../api.js';
+import { ErrorMessage, Loading, PageTitle, StatusBadge } from '../components.js';
+import { money, shortId, when } from '../format.js';
+import { useLiveOrders } from '../live.js';
+import { ORDER_STATUSES, type Order, type OrderStatus, type Page } from '../types.js';
+
+const PAGE_SIZE = 20;
+
+/**
+ * A list of orders, newest first, paged with the API's cursor and kept live: a change to a
+ * listed order replaces it, a new order that fits the filter is added on top.
+ */
+function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
+  const orders = useSignal<Order[] | null>(null);
+  const nextCursor = useSignal<string | null>(null);
+  const status = useSignal<OrderStatus | ''>('');
+  const error = useSignal<string | null>(null);
+  const loadingMore = useSignal(false);
+
+  const query = (cursor: string | null) => {
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    if (scope === 'all') params.set('scope', 'all');
+    if (status.value) params.set('status', status.value);
+    if (cursor) params.set('cursor', cursor);
+    return `/api/orders?${params.toString()}`;
+  };
+
+  const reload = () =>
+    api<Page<Order>>(query(null)).then(
+      (page) => {
+        // Keep the pages already loaded below the first one.
+        const firstIds = new Set(page.items.map((order) => order.id));
+        const older = (orders.value ?? []).slice(PAGE_SIZE).filter((order) => !firstIds.has(order.id));
+        orders.value = [...page.items, ...older];
+        if (older.length === 0) nextCursor.value = page.nextCursor;
+        error.value = null;
+      },
+      (caught: unknown) => (error.value = messageOf(caught)),
+    );
+
+  useEffect(() => {
+    orders.value = null;
+    void reload();
+  }, [status.value]);
+
+  async function loadMore() {
+    if (!nextCursor.value) return;
+    loadingMore.value = true;
+    try {
+      const page = await api<Page<Order>>(query(nextCursor.value));
+      const known = new Set((orders.value ?? []).map((order) => order.id));
+      orders.value = [...(orders.value ?? []), ...page.items.filter((order) => !known.has(order.id))];
+      nextCursor.value = page.nextCursor;
+    } catch (caught) {
+      error.value = messageOf(caught);
+    } finally {
+      loadingMore.value = false;
+    }
+  }
+
+  useLiveOrders(
+    scope === 'all' ? '/api/orders/events?scope=all' : '/api/orders/events',
+    (changed) => {
+      const list = orders.value ?? [];
+      const fits = !status.value || changed.status === status.value;
+      const index = list.findIndex((order) => order.id === changed.id);
+      if (index === -1) {
+        if (fits) orders.value = [changed, ...list];
+      } else if (fits) {
+        orders.value = list.map((order) => (order.id === changed.id ? changed : order));
+      } else {
+        orders.value = list.filter((order) => order.id !== changed.id);
+      }
+    },
+    () => void reload(),
+  );
+
+  async function cancel(order: Order) {
+    try {
+      const cancelled = await api<Order>(`/api/orders/${order.id}/cancel`, { method: 'POST' });
+      orders.value = (orders.value ?? []).map((item) => (item.id === cancelled.id ? cancelled : item));
+    } catch (caught) {
+      error.value = messageOf(caught);
+    }
+  }
+
+  return (
+    <main id="main">
+      <PageTitle>{title}</PageTitle>
+      <div class="toolbar">
+        <label class="field inline">
+          <span class="label">Status</span>
+          <select value={status.value} onChange={(e) => (status.value = e.currentTarget.value as OrderStatus | '')}>
+            <option value="">All statuses</option>
+            {ORDER_STATUSES.map((value) => (
+              <option key={value} value={value}>
+                {value}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <ErrorMessage message={error.value} />
+      {orders.value === null ? (
+        <Loading what="orders" />
+      ) : orders.value.length === 0 ? (
+        <p class="muted">No orders{status.value ? ` with status ${status.value}` : ''} yet.</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="orders">
+            <caption class="visually-hidden">{title}; changes appear as they happen</caption>
+            <thead>
+              <tr>
+                <th scope="col">Order</th>
+                <th scope="col">Status</th>
+                <th scope="col">Items</th>
+                <th scope="col" class="num">Total</th>
+                <th scope="col">Placed</th>
+                {scope === 'all' ? <th scope="col">Customer</th> : null}
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody aria-live="polite" aria-relevant="additions">
+              {orders.value.map((order) => (
+                <tr key={order.id} data-order-id={order.id}>
+                  <td>
+                    <a href={`#/orders/${order.id}`} class="mono">
+                      {shortId(order.id)}
+                    </a>
+                  </td>
+                  <td>
+                    <StatusBadge status={order.status} />
+                  </td>
+                  <td>{order.items.map((item) => `${item.quantity} × ${item.name}`).join(', ')}</td>
+                  <td class="num">{money(order.totalCents, order.currency)}</td>
+                  <td>{when(order.createdAt)}</td>
+                  {scope === 'all' ? <td class="mono">{shortId(order.userId)}</td> : null}
+                  <td>
+                    {order.status === 'pending' ? (
+                      <button type="button" class="small" onClick={() => void cancel(order)} aria-label={`Cancel order ${shortId(order.id)}`}>
+                        Cancel
+                      </button>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {nextCursor.value ? (
+        <button type="button" onClick={() => void loadMore()} disabled={loadingMore.value}>
+          {loadingMore.value ? 'Loading…' : 'Older orders'}
+        </button>
+      ) : null}
+    </main>
+  );
+}
+
+export const MyOrdersPage = () => <OrderList scope="mine" title="My orders" />;
+export const AllOrdersPage = () => <OrderList scope="all" title="All orders" />;

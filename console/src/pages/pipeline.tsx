@@ -1,0 +1,162 @@
+import { useSignal } from '@preact/signals';
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import { api, messageOf } from '../api.js';
+import { ErrorMessage, Loading, PageTitle } from '../components.js';
+import { clock, seconds } from '../format.js';
+import type { PipelineSnapshot } from '../types.js';
+
+const REFRESH_MS = 5000;
+const SERIES = [
+  { key: 'placed', label: 'Placed /s', stroke: '#1d4ed8' },
+  { key: 'completed', label: 'Completed /s', stroke: '#047857' },
+  { key: 'failed', label: 'Failed /s', stroke: '#b91c1c' },
+] as const;
+
+export function PipelinePage() {
+  const snapshot = useSignal<PipelineSnapshot | null>(null);
+  const error = useSignal<string | null>(null);
+  const minutes = useSignal(10);
+
+  useEffect(() => {
+    let stopped = false;
+    const load = () =>
+      api<PipelineSnapshot>(`/api/admin/pipeline?minutes=${minutes.value}`).then(
+        (answer) => {
+          if (stopped) return;
+          snapshot.value = answer;
+          error.value = null;
+        },
+        (caught: unknown) => {
+          if (!stopped) error.value = messageOf(caught);
+        },
+      );
+    void load();
+    const timer = setInterval(() => void load(), REFRESH_MS);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [minutes.value]);
+
+  const current = snapshot.value;
+  return (
+    <main id="main">
+      <PageTitle
+        actions={
+          <label class="field inline">
+            <span class="label">Window</span>
+            <select value={String(minutes.value)} onChange={(e) => (minutes.value = Number(e.currentTarget.value))}>
+              <option value="5">5 minutes</option>
+              <option value="10">10 minutes</option>
+              <option value="30">30 minutes</option>
+              <option value="60">1 hour</option>
+            </select>
+          </label>
+        }
+      >
+        Pipeline
+      </PageTitle>
+      <ErrorMessage message={error.value} />
+      {current === null ? (
+        error.value ? null : <Loading what="the pipeline" />
+      ) : (
+        <>
+          <Stats snapshot={current} />
+          <section class="card" aria-labelledby="chart-heading">
+            <h2 id="chart-heading">Orders per second, last {current.windowMinutes} minutes</h2>
+            <ThroughputChart snapshot={current} />
+            <p class="muted">
+              Averaged over {current.bucketSeconds} s buckets; updated {clock(current.generatedAt)}.
+            </p>
+          </section>
+        </>
+      )}
+    </main>
+  );
+}
+
+function Stats({ snapshot }: { snapshot: PipelineSnapshot }) {
+  // The last full minute, so a half-filled current bucket does not read as a drop.
+  const recent = snapshot.throughput.slice(-7, -1);
+  const rate = (key: 'placed' | 'completed') => recent.reduce((sum, bucket) => sum + bucket[key], 0) / Math.max(1, recent.length * snapshot.bucketSeconds);
+  const { queue } = snapshot;
+  const cards: [string, string, string?][] = [
+    ['Placed', `${rate('placed').toFixed(1)}/s`, `${snapshot.totals.placed} in the window`],
+    ['Completed', `${rate('completed').toFixed(1)}/s`, `${snapshot.totals.completed} in the window`],
+    ['Backlog', String(snapshot.backlog.pending + snapshot.backlog.processing), `${snapshot.backlog.pending} pending, ${snapshot.backlog.processing} processing`],
+    ['Oldest pending', seconds(snapshot.lag.oldestPendingSeconds), 'how long the oldest waiting order has waited'],
+    ['Placed → done', seconds(snapshot.lag.p50Seconds), `p50; p95 ${seconds(snapshot.lag.p95Seconds)}`],
+    ['Failed orders', String(snapshot.totals.failed), 'in the window'],
+    [
+      'Failed jobs',
+      queue.reachable ? String(queue.failed) : 'unknown',
+      queue.reachable ? `${queue.waiting} waiting, ${queue.active} active, ${queue.delayed} retrying later` : 'the queue is not answering',
+    ],
+  ];
+  return (
+    <>
+      <dl class="stats">
+        {cards.map(([label, value, note]) => (
+          <div key={label} class="card stat" data-stat={label}>
+            <dt>{label}</dt>
+            <dd>
+              <span class="stat-value">{value}</span>
+              {note ? <span class="muted">{note}</span> : null}
+            </dd>
+          </div>
+        ))}
+      </dl>
+      <p class="muted">
+        Queue: {queue.kind === 'bullmq' ? 'Redis (BullMQ)' : 'in-process (embedded mode)'}.{' '}
+        {snapshot.dashboardPath ? (
+          <a href={snapshot.dashboardPath} target="_blank" rel="noopener">
+            Open the queue dashboard
+          </a>
+        ) : null}
+      </p>
+    </>
+  );
+}
+
+function ThroughputChart({ snapshot }: { snapshot: PipelineSnapshot }) {
+  const container = useRef<HTMLDivElement>(null);
+  const chart = useRef<uPlot | null>(null);
+
+  const data = (): uPlot.AlignedData => [
+    snapshot.throughput.map((bucket) => Date.parse(bucket.at) / 1000),
+    ...SERIES.map((series) => snapshot.throughput.map((bucket) => bucket[series.key] / snapshot.bucketSeconds)),
+  ];
+
+  useEffect(() => {
+    const element = container.current;
+    if (!element) return;
+    const options: uPlot.Options = {
+      width: Math.max(280, element.clientWidth),
+      height: 280,
+      scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+      axes: [{}, { label: 'orders/s', size: 60 }],
+      series: [{ label: 'Time' }, ...SERIES.map((series) => ({ label: series.label, stroke: series.stroke, width: 2, points: { show: false } }))],
+    };
+    const plot = new uPlot(options, data(), element);
+    chart.current = plot;
+    const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(280, element.clientWidth), height: 280 }));
+    resize.observe(element);
+    return () => {
+      resize.disconnect();
+      plot.destroy();
+      chart.current = null;
+    };
+  }, []);
+
+  useEffect(() => {
+    chart.current?.setData(data());
+  }, [snapshot]);
+
+  const last = snapshot.throughput.at(-1);
+  return (
+    <figure class="chart">
+      <div ref={container} role="img" aria-label={`Line chart of orders placed, completed and failed per second. Latest bucket: ${last?.placed ?? 0} placed, ${last?.completed ?? 0} completed, ${last?.failed ?? 0} failed.`} />
+    </figure>
+  );
+}

@@ -1,0 +1,240 @@
+import { useSignal } from '@preact/signals';
+import { useEffect } from 'preact/hooks';
+import { api, messageOf } from '../api.js';
+import { ErrorMessage, Field, Loading, PageTitle } from '../components.js';
+import { money } from '../format.js';
+import type { Page, Product } from '../types.js';
+
+/** Dollars (as typed) to integer cents, or null when it is not a price. */
+function toCents(text: string): number | null {
+  if (!/^\d+(\.\d{1,2})?$/.test(text.trim())) return null;
+  return Math.round(Number(text) * 100);
+}
+
+export function ProductsPage() {
+  const products = useSignal<Product[] | null>(null);
+  const nextCursor = useSignal<string | null>(null);
+  const error = useSignal<string | null>(null);
+  const editing = useSignal<string | null>(null);
+
+  const load = async (cursor: string | null = null) => {
+    try {
+      const page = await api<Page<Product>>(`/api/products?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      products.value = cursor ? [...(products.value ?? []), ...page.items] : page.items;
+      nextCursor.value = page.nextCursor;
+      error.value = null;
+    } catch (caught) {
+      error.value = messageOf(caught);
+    }
+  };
+  useEffect(() => void load(), []);
+
+  const replace = (product: Product) => (products.value = (products.value ?? []).map((item) => (item.id === product.id ? product : item)));
+
+  return (
+    <main id="main">
+      <PageTitle actions={<button type="button" onClick={() => void load()}>Refresh</button>}>Products and stock</PageTitle>
+      <ErrorMessage message={error.value} />
+      <CreateProduct onCreated={(product) => (products.value = [...(products.value ?? []), product])} />
+      {products.value === null ? (
+        <Loading what="products" />
+      ) : (
+        <div class="table-wrap">
+          <table class="products">
+            <thead>
+              <tr>
+                <th scope="col">Product</th>
+                <th scope="col" class="num">Price</th>
+                <th scope="col" class="num">On hand</th>
+                <th scope="col" class="num">Reserved</th>
+                <th scope="col" class="num">Available</th>
+                <th scope="col">Restock</th>
+                <th scope="col">
+                  <span class="visually-hidden">Edit</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {products.value.map((product) =>
+                editing.value === product.id ? (
+                  <EditRow key={product.id} product={product} onDone={(saved) => ((editing.value = null), saved && replace(saved))} />
+                ) : (
+                  <tr key={product.id} data-sku={product.sku}>
+                    <td>
+                      <strong>{product.name}</strong> <span class="muted sku">{product.sku}</span>
+                      {product.description ? <div class="muted">{product.description}</div> : null}
+                    </td>
+                    <td class="num">{money(product.priceCents, product.currency)}</td>
+                    <td class="num">{product.onHand ?? '—'}</td>
+                    <td class="num">{product.reserved ?? '—'}</td>
+                    <td class="num" data-testid="available">
+                      {product.available}
+                    </td>
+                    <td>
+                      <Restock product={product} onDone={replace} onError={(message) => (error.value = message)} />
+                    </td>
+                    <td>
+                      <button type="button" class="small" onClick={() => (editing.value = product.id)} aria-label={`Edit ${product.name}`}>
+                        Edit
+                      </button>
+                    </td>
+                  </tr>
+                ),
+              )}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {nextCursor.value ? (
+        <button type="button" onClick={() => void load(nextCursor.value)}>
+          More products
+        </button>
+      ) : null}
+    </main>
+  );
+}
+
+function Restock({ product, onDone, onError }: { product: Product; onDone: (product: Product) => void; onError: (message: string | null) => void }) {
+  const adjustment = useSignal('');
+  const busy = useSignal(false);
+  async function submit(event: Event) {
+    event.preventDefault();
+    const value = Number(adjustment.value);
+    if (!Number.isInteger(value) || value === 0) {
+      onError(`Enter a whole number other than 0 to add to (or, negative, remove from) ${product.name}'s stock.`);
+      return;
+    }
+    busy.value = true;
+    try {
+      onDone(await api<Product>(`/api/products/${product.id}/stock`, { method: 'POST', body: { adjustment: value } }));
+      adjustment.value = '';
+      onError(null);
+    } catch (caught) {
+      onError(messageOf(caught));
+    } finally {
+      busy.value = false;
+    }
+  }
+  return (
+    <form class="row restock" onSubmit={(e) => void submit(e)}>
+      <label class="visually-hidden" for={`restock-${product.id}`}>
+        Stock adjustment for {product.name}
+      </label>
+      <input id={`restock-${product.id}`} type="number" step={1} class="qty" placeholder="+10" value={adjustment.value} onInput={(e) => (adjustment.value = e.currentTarget.value)} />
+      <button type="submit" class="small" disabled={busy.value} aria-label={`Apply stock adjustment to ${product.name}`}>
+        Apply
+      </button>
+    </form>
+  );
+}
+
+function EditRow({ product, onDone }: { product: Product; onDone: (saved: Product | null) => void }) {
+  const name = useSignal(product.name);
+  const description = useSignal(product.description ?? '');
+  const price = useSignal((product.priceCents / 100).toFixed(2));
+  const error = useSignal<string | null>(null);
+  async function save(event: Event) {
+    event.preventDefault();
+    const priceCents = toCents(price.value);
+    if (priceCents === null) {
+      error.value = 'The price must be an amount like 12.50.';
+      return;
+    }
+    try {
+      onDone(await api<Product>(`/api/products/${product.id}`, { method: 'PATCH', body: { name: name.value.trim(), description: description.value.trim(), priceCents } }));
+    } catch (caught) {
+      error.value = messageOf(caught);
+    }
+  }
+  return (
+    <tr class="editing">
+      <td colSpan={7}>
+        <form class="grid-form" onSubmit={(e) => void save(e)} aria-label={`Edit ${product.name}`}>
+          <Field label="Name">
+            <input required maxLength={200} value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
+          </Field>
+          <Field label="Description">
+            <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
+          </Field>
+          <Field label="Price">
+            <input inputMode="decimal" required value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />
+          </Field>
+          <div class="row">
+            <button type="submit" class="primary">
+              Save
+            </button>
+            <button type="button" onClick={() => onDone(null)}>
+              Cancel
+            </button>
+          </div>
+          <ErrorMessage message={error.value} />
+        </form>
+      </td>
+    </tr>
+  );
+}
+
+function CreateProduct({ onCreated }: { onCreated: (product: Product) => void }) {
+  const open = useSignal(false);
+  const sku = useSignal('');
+  const name = useSignal('');
+  const description = useSignal('');
+  const price = useSignal('');
+  const stock = useSignal('0');
+  const error = useSignal<string | null>(null);
+  if (!open.value) {
+    return (
+      <p>
+        <button type="button" class="primary" onClick={() => (open.value = true)}>
+          New product
+        </button>
+      </p>
+    );
+  }
+  async function create(event: Event) {
+    event.preventDefault();
+    const priceCents = toCents(price.value);
+    if (priceCents === null) {
+      error.value = 'The price must be an amount like 12.50.';
+      return;
+    }
+    try {
+      const body = { sku: sku.value.trim(), name: name.value.trim(), priceCents, stock: Number(stock.value), ...(description.value.trim() ? { description: description.value.trim() } : {}) };
+      onCreated(await api<Product>('/api/products', { method: 'POST', body }));
+      open.value = false;
+      sku.value = name.value = description.value = price.value = '';
+      stock.value = '0';
+      error.value = null;
+    } catch (caught) {
+      error.value = messageOf(caught);
+    }
+  }
+  return (
+    <form class="card grid-form" onSubmit={(e) => void create(e)} aria-label="New product">
+      <Field label="SKU">
+        <input required value={sku.value} onInput={(e) => (sku.value = e.currentTarget.value)} />
+      </Field>
+      <Field label="Name">
+        <input required value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
+      </Field>
+      <Field label="Description">
+        <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
+      </Field>
+      <Field label="Price">
+        <input inputMode="decimal" required placeholder="12.50" value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />
+      </Field>
+      <Field label="Initial stock">
+        <input type="number" min={0} step={1} required value={stock.value} onInput={(e) => (stock.value = e.currentTarget.value)} />
+      </Field>
+      <div class="row">
+        <button type="submit" class="primary">
+          Create
+        </button>
+        <button type="button" onClick={() => (open.value = false)}>
+          Cancel
+        </button>
+      </div>
+      <ErrorMessage message={error.value} />
+    </form>
+  );
+}

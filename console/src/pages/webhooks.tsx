@@ -1,0 +1,254 @@
+import { useSignal } from '@preact/signals';
+import { useEffect } from 'preact/hooks';
+import { api, messageOf } from '../api.js';
+import { ErrorMessage, Field, Loading, PageTitle } from '../components.js';
+import { when } from '../format.js';
+import { WEBHOOK_EVENTS, type Delivery, type Page, type Webhook, type WebhookEvent } from '../types.js';
+
+/** Lists from the API are pages; a single page of up to 100 is plenty for webhooks. */
+const itemsOf = <T,>(answer: Page<T> | T[]): T[] => (Array.isArray(answer) ? answer : answer.items);
+
+export function WebhooksPage() {
+  const hooks = useSignal<Webhook[] | null>(null);
+  const error = useSignal<string | null>(null);
+  const secret = useSignal<{ url: string; secret: string } | null>(null);
+  const open = useSignal<string | null>(null);
+
+  const load = () =>
+    api<Page<Webhook> | Webhook[]>('/api/webhooks?limit=100').then(
+      (answer) => {
+        hooks.value = itemsOf(answer);
+        error.value = null;
+      },
+      (caught: unknown) => (error.value = messageOf(caught)),
+    );
+  useEffect(() => void load(), []);
+
+  const replace = (hook: Webhook) => {
+    hooks.value = (hooks.value ?? []).map((item) => (item.id === hook.id ? hook : item));
+  };
+  const act = async (work: () => Promise<void>) => {
+    try {
+      await work();
+      error.value = null;
+    } catch (caught) {
+      error.value = messageOf(caught);
+    }
+  };
+
+  return (
+    <main id="main">
+      <PageTitle>Webhooks</PageTitle>
+      <p class="muted">Order events are sent to these endpoints, signed with Standard Webhooks headers, and retried with backoff until they succeed.</p>
+      <ErrorMessage message={error.value} />
+      {secret.value ? (
+        <div class="card notice" role="status">
+          <p>
+            Signing secret for <strong>{secret.value.url}</strong>. Copy it now: it is not shown again.
+          </p>
+          <p>
+            <code class="secret">{secret.value.secret}</code>
+          </p>
+          <button type="button" onClick={() => (secret.value = null)}>
+            Done
+          </button>
+        </div>
+      ) : null}
+      <CreateWebhook
+        onCreated={(hook) => {
+          hooks.value = [...(hooks.value ?? []), hook];
+          if (hook.secret) secret.value = { url: hook.url, secret: hook.secret };
+        }}
+      />
+      {hooks.value === null ? (
+        error.value ? null : <Loading what="webhooks" />
+      ) : hooks.value.length === 0 ? (
+        <p class="muted">No webhooks yet.</p>
+      ) : (
+        <ul class="plain stack">
+          {hooks.value.map((hook) => (
+            <li key={hook.id} class="card">
+              <div class="row wrap">
+                <div class="grow">
+                  <strong class="break">{hook.url}</strong>
+                  <div class="muted">
+                    {hook.events.join(', ')}
+                    {hook.description ? ` — ${hook.description}` : ''}
+                  </div>
+                  <div class={hook.enabled ? 'ok-text' : 'muted'}>{hook.enabled ? 'Enabled' : 'Disabled'}</div>
+                </div>
+                <div class="row wrap">
+                  <button type="button" class="small" onClick={() => void act(async () => replace(await api<Webhook>(`/api/webhooks/${hook.id}`, { method: 'PATCH', body: { enabled: !hook.enabled } })))}>
+                    {hook.enabled ? 'Disable' : 'Enable'}
+                  </button>
+                  <button
+                    type="button"
+                    class="small"
+                    onClick={() =>
+                      void act(async () => {
+                        const rotated = await api<Webhook>(`/api/webhooks/${hook.id}/rotate-secret`, { method: 'POST' });
+                        replace(rotated);
+                        if (rotated.secret) secret.value = { url: rotated.url, secret: rotated.secret };
+                      })
+                    }
+                  >
+                    Rotate secret
+                  </button>
+                  <button type="button" class="small" aria-expanded={open.value === hook.id} onClick={() => (open.value = open.value === hook.id ? null : hook.id)}>
+                    Deliveries
+                  </button>
+                  <button
+                    type="button"
+                    class="small danger"
+                    onClick={() =>
+                      void act(async () => {
+                        if (!confirm(`Delete the webhook to ${hook.url}?`)) return;
+                        await api(`/api/webhooks/${hook.id}`, { method: 'DELETE' });
+                        hooks.value = (hooks.value ?? []).filter((item) => item.id !== hook.id);
+                      })
+                    }
+                  >
+                    Delete
+                  </button>
+                </div>
+              </div>
+              {open.value === hook.id ? <Deliveries hook={hook} /> : null}
+            </li>
+          ))}
+        </ul>
+      )}
+    </main>
+  );
+}
+
+function CreateWebhook({ onCreated }: { onCreated: (hook: Webhook) => void }) {
+  const url = useSignal('');
+  const description = useSignal('');
+  const events = useSignal<WebhookEvent[]>(['order.completed', 'order.failed']);
+  const error = useSignal<string | null>(null);
+  async function create(event: Event) {
+    event.preventDefault();
+    try {
+      const body = { url: url.value.trim(), events: events.value, ...(description.value.trim() ? { description: description.value.trim() } : {}) };
+      onCreated(await api<Webhook>('/api/webhooks', { method: 'POST', body }));
+      url.value = description.value = '';
+      error.value = null;
+    } catch (caught) {
+      error.value = messageOf(caught);
+    }
+  }
+  return (
+    <form class="card grid-form" onSubmit={(e) => void create(e)} aria-label="New webhook">
+      <Field label="Endpoint URL">
+        <input type="url" required placeholder="https://example.com/hooks/orders" value={url.value} onInput={(e) => (url.value = e.currentTarget.value)} />
+      </Field>
+      <Field label="Description">
+        <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
+      </Field>
+      <fieldset class="events">
+        <legend>Events</legend>
+        {WEBHOOK_EVENTS.map((name) => (
+          <label key={name} class="check">
+            <input
+              type="checkbox"
+              checked={events.value.includes(name)}
+              onChange={(e) => (events.value = e.currentTarget.checked ? [...events.value, name] : events.value.filter((item) => item !== name))}
+            />{' '}
+            {name}
+          </label>
+        ))}
+      </fieldset>
+      <div class="row">
+        <button type="submit" class="primary">
+          Add webhook
+        </button>
+      </div>
+      <ErrorMessage message={error.value} />
+    </form>
+  );
+}
+
+function Deliveries({ hook }: { hook: Webhook }) {
+  const deliveries = useSignal<Delivery[] | null>(null);
+  const status = useSignal('');
+  const error = useSignal<string | null>(null);
+  const load = () =>
+    api<Page<Delivery> | Delivery[]>(`/api/webhooks/${hook.id}/deliveries?limit=50${status.value ? `&status=${status.value}` : ''}`).then(
+      (answer) => {
+        deliveries.value = itemsOf(answer);
+        error.value = null;
+      },
+      (caught: unknown) => (error.value = messageOf(caught)),
+    );
+  useEffect(() => void load(), [status.value]);
+
+  async function redeliver(delivery: Delivery) {
+    try {
+      await api(`/api/webhooks/${hook.id}/deliveries/${delivery.id}/redeliver`, { method: 'POST' });
+      await load();
+    } catch (caught) {
+      error.value = messageOf(caught);
+    }
+  }
+
+  return (
+    <section class="deliveries" aria-label={`Deliveries to ${hook.url}`}>
+      <div class="row">
+        <label class="field inline">
+          <span class="label">Delivery status</span>
+          <select value={status.value} onChange={(e) => (status.value = e.currentTarget.value)}>
+            <option value="">All</option>
+            <option value="pending">pending</option>
+            <option value="succeeded">succeeded</option>
+            <option value="failed">failed</option>
+          </select>
+        </label>
+        <button type="button" class="small" onClick={() => void load()}>
+          Refresh
+        </button>
+      </div>
+      <ErrorMessage message={error.value} />
+      {deliveries.value === null ? null : deliveries.value.length === 0 ? (
+        <p class="muted">No deliveries.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Event</th>
+                <th scope="col">Status</th>
+                <th scope="col" class="num">Attempts</th>
+                <th scope="col">Last answer</th>
+                <th scope="col">Next attempt</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {deliveries.value.map((delivery) => (
+                <tr key={delivery.id}>
+                  <td>
+                    {delivery.type}
+                    <div class="muted">{when(delivery.createdAt)}</div>
+                  </td>
+                  <td>
+                    <span class={`badge badge-${delivery.status}`}>{delivery.status}</span>
+                  </td>
+                  <td class="num">{delivery.attempts}</td>
+                  <td>{delivery.lastStatusCode ?? delivery.lastError ?? '—'}</td>
+                  <td>{delivery.nextAttemptAt ? when(delivery.nextAttemptAt) : '—'}</td>
+                  <td>
+                    <button type="button" class="small" onClick={() => void redeliver(delivery)} aria-label={`Redeliver ${delivery.type} event`}>
+                      Redeliver
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,88 @@
+import { ApiError, authorizedFetch, problemOf } from './api.js';
+import type { Order } from './types.js';
+
+export interface OrderStreamOptions {
+  /** `/api/orders/:id/events` or `/api/orders/events[?scope=all]`. */
+  path: string;
+  onOrder(order: Order): void;
+  /** Called with true while the stream is connected, false while it is not (the caller may poll meanwhile). */
+  onConnected(connected: boolean): void;
+  signal: AbortSignal;
+}
+
+const wait = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+
+/**
+ * Server-Sent Events read with fetch, so the token goes in the Authorization header (EventSource
+ * cannot send one, and a token never goes in a URL). Reconnects with `Last-Event-ID`, so no
+ * change is missed, backing off while the server is away.
+ */
+export async function streamOrders(options: OrderStreamOptions): Promise<void> {
+  const { signal } = options;
+  let lastEventId: string | undefined;
+  let delayMs = 1000;
+  while (!signal.aborted) {
+    try {
+      const headers: Record<string, string> = { Accept: 'text/event-stream' };
+      if (lastEventId) headers['Last-Event-ID'] = lastEventId;
+      const res = await authorizedFetch(options.path, { headers, signal });
+      if (!res.ok || !res.body) throw await problemOf(res);
+      options.onConnected(true);
+      delayMs = 1000;
+      await readEvents(res.body, signal, (id, data) => {
+        if (id) lastEventId = id;
+        options.onOrder(JSON.parse(data) as Order);
+      });
+      // The server ended the stream (a restart, or a single order reached its final status):
+      // the caller unsubscribes in the latter case, so reconnecting here is always right.
+      options.onConnected(false);
+    } catch (error) {
+      if (signal.aborted) return;
+      options.onConnected(false);
+      // Signed out: nothing to reconnect for.
+      if (error instanceof ApiError && error.status === 401) return;
+    }
+    await wait(delayMs, signal);
+    delayMs = Math.min(delayMs * 2, 15_000);
+  }
+}
+
+/** Parses the event-stream format: `field: value` lines, a blank line ends an event, `:` lines are comments. */
+async function readEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal, onEvent: (id: string | undefined, data: string) => void): Promise<void> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  signal.addEventListener('abort', () => void reader.cancel().catch(() => undefined), { once: true });
+  let buffer = '';
+  let data: string[] = [];
+  let id: string | undefined;
+  let type = 'message';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    const lines = buffer.split(/\r\n|\r|\n/);
+    buffer = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === '') {
+        if (data.length > 0 && type === 'order') onEvent(id, data.join('\n'));
+        data = [];
+        type = 'message';
+        continue;
+      }
+      if (line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon === -1 ? line : line.slice(0, colon);
+      const text = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'data') data.push(text);
+      else if (field === 'id') id = text;
+      else if (field === 'event') type = text;
+    }
+  }
+}

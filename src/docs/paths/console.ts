@@ -1,0 +1,68 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { pipelineQuery, pipelineSnapshot } from '../../modules/pipeline/index.js';
+import { BEARER, commonProblems, FORBIDDEN_ADMIN, json, problem, raw, UNAUTHENTICATED } from '../responses.js';
+
+const tags = ['Console'];
+
+const EmailDelivery = z
+  .object({
+    kind: z.enum(['order_confirmation', 'order_failure']),
+    status: z.enum(['pending', 'sent']),
+    attempts: z.number().int().min(0).meta({ description: 'Send attempts so far.' }),
+    createdAt: z.iso.datetime(),
+    sentAt: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'EmailDelivery' });
+
+/** The web console and the read-only admin views it (and any other client) uses. */
+export function registerConsolePaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/console',
+    operationId: 'getConsole',
+    tags,
+    summary: 'The web console (sign in as a customer or an admin)',
+    description:
+      'A single page served with `Cache-Control: no-cache`; its script and stylesheet live under `/console/assets/` with ' +
+      'content-hashed names and a year of caching. It is a client of this API only; tokens stay in memory.',
+    responses: {
+      200: raw('The console page.', 'text/html', { type: 'string' }),
+      ...commonProblems({ body: false, database: false }),
+      503: problem(503, [{ code: 'SERVICE_UNAVAILABLE', when: 'The console bundle was not built (`npm run build`).' }]),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/api/admin/pipeline',
+    operationId: 'getPipeline',
+    tags,
+    summary: 'The order pipeline now: throughput per 10 s, backlog, lag, queue and failed jobs (admin)',
+    security: BEARER,
+    request: { query: pipelineQuery },
+    responses: {
+      200: json('A snapshot of the pipeline over the last `minutes`.', pipelineSnapshot),
+      ...commonProblems({ body: false, database: true, validation: '`minutes` outside 1..60.' }),
+      401: problem(401, [UNAUTHENTICATED]),
+      403: problem(403, [FORBIDDEN_ADMIN]),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/api/orders/{id}/emails',
+    operationId: 'listOrderEmails',
+    tags,
+    summary: "An order's emails and whether each was sent (admin)",
+    security: BEARER,
+    request: { params: z.object({ id: z.guid().meta({ description: 'Order id; a malformed id answers 404.' }) }) },
+    responses: {
+      200: json('The order\'s emails, oldest first (none until the order completes or fails).', z.object({ items: z.array(EmailDelivery) })),
+      ...commonProblems({ body: false, database: true }),
+      401: problem(401, [UNAUTHENTICATED]),
+      403: problem(403, [FORBIDDEN_ADMIN]),
+      404: problem(404, [{ code: 'ORDER_NOT_FOUND', when: 'No such order.' }]),
+    },
+  });
+}

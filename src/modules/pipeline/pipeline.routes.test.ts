@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProduct } from '../../../test/catalog.js';
+import { startTestApp, type TestApp } from '../../../test/harness.js';
+import { waitUntil } from '../../../test/processes.js';
+import { bearer, registerAdmin, registerUser, type TestUser } from '../../../test/users.js';
+
+describe('GET /api/admin/pipeline and GET /api/orders/:id/emails (embedded, processing on)', () => {
+  let app: TestApp;
+  let admin: TestUser;
+  let buyer: TestUser;
+  let completedOrderId: string;
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'pglite', processing: true });
+    admin = await registerAdmin(app);
+    buyer = await registerUser(app, 'buyer');
+    const product = await createProduct(app, admin, { stock: 10 });
+    const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId: product.id, quantity: 2 }] });
+    expect(placed.status).toBe(201);
+    completedOrderId = placed.body.id as string;
+    await waitUntil(
+      async () => (await app.http.get(`/api/orders/${completedOrderId}`).set(bearer(buyer))).body.status === 'completed',
+      20_000,
+      'the order to complete',
+    );
+  });
+  afterAll(() => app.close());
+
+  it('when an order was placed and completed, then the snapshot counts it in the window and shows no backlog', async () => {
+    const res = await app.http.get('/api/admin/pipeline?minutes=5').set(bearer(admin));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      windowMinutes: 5,
+      bucketSeconds: 10,
+      totals: { placed: 1, completed: 1, failed: 0 },
+      backlog: { pending: 0, processing: 0 },
+      lag: { oldestPendingSeconds: null },
+      queue: { kind: 'in-process', reachable: true, failed: 0 },
+      dashboardPath: null,
+    });
+    expect(res.body.throughput).toHaveLength(30);
+    expect(res.body.lag.p50Seconds).toBeGreaterThanOrEqual(0);
+  });
+
+  it('when a caller is not an admin or the window is out of range, then 403 / 400 problems', async () => {
+    expect((await app.http.get('/api/admin/pipeline').set(bearer(buyer))).body.code).toBe('FORBIDDEN');
+    expect((await app.http.get('/api/admin/pipeline')).status).toBe(401);
+    const bad = await app.http.get('/api/admin/pipeline?minutes=61').set(bearer(admin));
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail).toContain('minutes');
+  });
+
+  it('when the order completed, then an admin sees its confirmation email as sent', async () => {
+    const emails = await waitUntil(
+      async () => {
+        const res = await app.http.get(`/api/orders/${completedOrderId}/emails`).set(bearer(admin));
+        return res.body.items?.[0]?.status === 'sent' ? res.body.items : undefined;
+      },
+      20_000,
+      'the confirmation email to be sent',
+    );
+    expect(emails).toEqual([{ kind: 'order_confirmation', status: 'sent', attempts: 1, createdAt: expect.any(String), sentAt: expect.any(String) }]);
+  });
+
+  it('when the caller is the customer or the order is unknown, then 403 / 404', async () => {
+    expect((await app.http.get(`/api/orders/${completedOrderId}/emails`).set(bearer(buyer))).status).toBe(403);
+    const unknown = await app.http.get('/api/orders/00000000-0000-4000-8000-000000000000/emails').set(bearer(admin));
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.code).toBe('ORDER_NOT_FOUND');
+    expect((await app.http.get('/api/orders/not-a-uuid/emails').set(bearer(admin))).body.code).toBe('ORDER_NOT_FOUND');
+  });
+});
