@@ -39,9 +39,9 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
-export function Field({ label, children, hint }: { label: string; children: ComponentChildren; hint?: string }) {
+export function Field({ label, children, hint, wide }: { label: string; children: ComponentChildren; hint?: string; wide?: boolean }) {
   return (
-    <label class="field">
+    <label class={wide ? 'field full' : 'field'}>
       <span class="label">{label}</span>
       {children}
       {hint ? <span class="hint">{hint}</span> : null}

@@ -115,10 +115,10 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
               <tr>
                 <th scope="col">Order</th>
                 <th scope="col">Status</th>
-                <th scope="col">Items</th>
+                <th scope="col" class="hide-phone">Items</th>
                 <th scope="col" class="num">Total</th>
                 <th scope="col">Placed</th>
-                {scope === 'all' ? <th scope="col">Customer</th> : null}
+                {scope === 'all' ? <th scope="col" class="hide-phone">Customer</th> : null}
                 <th scope="col">
                   <span class="visually-hidden">Actions</span>
                 </th>
@@ -135,10 +135,10 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
                   <td>
                     <StatusBadge status={order.status} />
                   </td>
-                  <td>{order.items.map((item) => `${item.quantity} × ${item.name}`).join(', ')}</td>
+                  <td class="hide-phone">{order.items.map((item) => `${item.quantity} × ${item.name}`).join(', ')}</td>
                   <td class="num">{money(order.totalCents, order.currency)}</td>
                   <td>{when(order.createdAt)}</td>
-                  {scope === 'all' ? <td class="mono">{shortId(order.userId)}</td> : null}
+                  {scope === 'all' ? <td class="mono hide-phone">{shortId(order.userId)}</td> : null}
                   <td>
                     {order.status === 'pending' ? (
                       <button type="button" class="small" onClick={() => void cancel(order)} aria-label={`Cancel order ${shortId(order.id)}`}>

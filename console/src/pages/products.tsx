@@ -62,7 +62,7 @@ export function ProductsPage() {
                   <tr key={product.id} data-sku={product.sku}>
                     <td>
                       <strong>{product.name}</strong> <span class="muted sku">{product.sku}</span>
-                      {product.description ? <div class="muted">{product.description}</div> : null}
+                      {product.description ? <div class="muted hide-phone">{product.description}</div> : null}
                     </td>
                     <td class="num">{money(product.priceCents, product.currency)}</td>
                     <td class="num">{product.onHand ?? '—'}</td>

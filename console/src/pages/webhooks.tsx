@@ -138,8 +138,9 @@ function CreateWebhook({ onCreated }: { onCreated: (hook: Webhook) => void }) {
     }
   }
   return (
-    <form class="card grid-form" onSubmit={(e) => void create(e)} aria-label="New webhook">
-      <Field label="Endpoint URL">
+    <form class="card grid-form" onSubmit={(e) => void create(e)} aria-labelledby="new-webhook-heading">
+      <h2 id="new-webhook-heading">Add a webhook</h2>
+      <Field label="Endpoint URL" wide>
         <input type="url" required placeholder="https://example.com/hooks/orders" value={url.value} onInput={(e) => (url.value = e.currentTarget.value)} />
       </Field>
       <Field label="Description">
