@@ -4,6 +4,7 @@ import { registerAuthPaths } from './paths/auth.js';
 import { registerCatalogPaths } from './paths/catalog.js';
 import { registerOperationsPaths } from './paths/operations.js';
 import { registerOrdersPaths } from './paths/orders.js';
+import { registerEventsPaths } from './paths/events.js';
 import { HEADERS } from './responses.js';
 import { FieldProblem, Problem, StockShortfall, UnavailableDependency, UnknownProduct } from './schemas.js';
 
@@ -33,6 +34,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
   registerAuthPaths(registry);
   registerCatalogPaths(registry);
   registerOrdersPaths(registry);
+  registerEventsPaths(registry);
   registerOperationsPaths(registry);
 
   // zod 4 schemas have a `type` property, so plain schemas must be wrapped to be told apart from definitions.
