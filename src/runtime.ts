@@ -7,6 +7,7 @@ import type { ReadinessCheck } from './modules/health/health.routes.js';
 import { createEmailDeliveriesService } from './modules/notifications/index.js';
 import { createOrderCache, createOrdersService } from './modules/orders/index.js';
 import { createPipelineService } from './modules/pipeline/index.js';
+import { createEventHub, createOrderStreams, startEventsRelay, type EventHub, type OnEventsAppended } from './modules/events/index.js';
 import { createPaymentSimulator } from './modules/payments/index.js';
 import { createMemoryCache, createRedisCache, type Cache } from './platform/cache/index.js';
 import { migrate, openDatabase, type Database } from './platform/db/index.js';
@@ -17,6 +18,7 @@ import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHan
 import { queueDashboard } from './platform/queue/dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
 import { createRedis, evictionPolicy, whenReady, type Redis } from './platform/redis.js';
+import { createInProcessSignal, createRedisSignal } from './platform/signal.js';
 import { assertEveryJobHasAHandler, buildJobHandlers } from './workers/job-handlers.js';
 import { startBackgroundLoops } from './workers/background.js';
 import { PUBLISHED_JOB_NAMES } from './workers/outbox-routes.js';
@@ -34,6 +36,8 @@ export interface Built extends Resources {
   handlers: JobHandlers;
   mailer: Mailer;
   metrics: Metrics;
+  /** This process's reader of the order event stream (shutdown ends its streams). */
+  eventHub: EventHub;
   /** Starts the outbox relay and the reconciler (every API and worker process runs both). */
   startBackground(): { stop(): Promise<void> };
   /** Starts consuming the BullMQ queue in this process (server mode only). */
@@ -109,7 +113,29 @@ export function buildDeps(
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => db.ping() }];
   if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
 
-  const startBackground = () => startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger });
+  // Order events (SSE, webhooks): a relay copies outbox rows into the event stream; a signal
+  // tells every process's hub that there is something new to read.
+  const signal = config.redis.url && redis ? createRedisSignal({ url: config.redis.url, channel: `${config.redis.prefix}:order-events`, publisher: redis }) : createInProcessSignal();
+  const eventHub = createEventHub({
+    db,
+    signal,
+    settings: {
+      pollMs: config.events.pollMs,
+      keepAliveMs: config.events.keepAliveMs,
+      maxStreamsPerUser: config.events.maxStreamsPerUser,
+      maxStreamsPerProcess: config.events.maxStreamsPerProcess,
+    },
+    logger,
+  });
+  const onEventsAppended: OnEventsAppended[] = [];
+
+  const startBackground = () => {
+    const loops = [
+      startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger }),
+      startEventsRelay({ db, signal, onAppended: onEventsAppended, logger, pollMs: config.jobs.outboxPollMs, retentionHours: config.events.retentionHours }),
+    ];
+    return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
+  };
 
   function startConsumer() {
     if (!config.redis.url) throw new Error('a queue consumer needs Redis');
@@ -142,6 +168,7 @@ export function buildDeps(
     handlers,
     mailer,
     metrics,
+    eventHub,
     startBackground,
     startConsumer,
     deps: {
@@ -152,6 +179,7 @@ export function buildDeps(
       orders,
       emails: createEmailDeliveriesService({ db, orders }),
       pipeline: createPipelineService({ db, queue, dashboardPath: bullQueue ? '/admin/queues' : undefined }),
+      orderStreams: createOrderStreams({ db, hub: eventHub }),
       readiness,
       metrics,
       ...(config.limits.requestsPerAddressPerMinute

@@ -37,8 +37,9 @@ export async function streamOrders(options: OrderStreamOptions): Promise<void> {
       options.onConnected(true);
       delayMs = 1000;
       await readEvents(res.body, signal, (id, data) => {
+        // An id without data still moves the resume point on (the server skips a repeat that way).
         if (id) lastEventId = id;
-        options.onOrder(JSON.parse(data) as Order);
+        if (data !== null) options.onOrder(JSON.parse(data) as Order);
       });
       // The server ended the stream (a restart, or a single order reached its final status):
       // the caller unsubscribes in the latter case, so reconnecting here is always right.
@@ -55,7 +56,7 @@ export async function streamOrders(options: OrderStreamOptions): Promise<void> {
 }
 
 /** Parses the event-stream format: `field: value` lines, a blank line ends an event, `:` lines are comments. */
-async function readEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal, onEvent: (id: string | undefined, data: string) => void): Promise<void> {
+async function readEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal, onEvent: (id: string | undefined, data: string | null) => void): Promise<void> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   signal.addEventListener('abort', () => void reader.cancel().catch(() => undefined), { once: true });
@@ -71,7 +72,7 @@ async function readEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal,
     buffer = lines.pop() ?? '';
     for (const line of lines) {
       if (line === '') {
-        if (data.length > 0 && type === 'order') onEvent(id, data.join('\n'));
+        onEvent(id, data.length > 0 && type === 'order' ? data.join('\n') : null);
         data = [];
         type = 'message';
         continue;

@@ -82,6 +82,11 @@ export const envSchema = z.object({
   OUTBOX_POLL_MS: positiveInt.default(200).describe('How often each process looks for unpublished outbox events'),
   RECONCILE_INTERVAL_MS: positiveInt.default(30_000),
   RECONCILE_AFTER_SECONDS: positiveInt.default(120).describe('Work untouched this long is re-enqueued by the reconciler'),
+  SSE_KEEPALIVE_MS: positiveInt.max(15_000, 'must be at most 15000 (clients and proxies drop quiet streams)').default(15_000).describe('How often an open event stream gets a `: keep-alive` comment'),
+  SSE_POLL_MS: positiveInt.default(1000).describe('How often each API process reads new order events without a wake-up signal (the Redis/in-process signal usually comes first)'),
+  SSE_MAX_STREAMS_PER_USER: positiveInt.default(20).describe('Open event streams per user and API process; past it → 429'),
+  SSE_MAX_STREAMS: positiveInt.default(2000).describe('Open event streams per API process; past it → 503'),
+  ORDER_EVENTS_RETENTION_HOURS: positiveInt.min(24, 'must be at least 24').default(48).describe('How long order events are kept for Last-Event-ID resumes'),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
 
   SMTP_URL: optionalString.pipe(z.url().optional()),

@@ -40,6 +40,13 @@ export interface Config {
     reconcileIntervalMs: number;
     reconcileAfterSeconds: number;
   };
+  events: {
+    keepAliveMs: number;
+    pollMs: number;
+    maxStreamsPerUser: number;
+    maxStreamsPerProcess: number;
+    retentionHours: number;
+  };
   mail: {
     smtpUrl: string | undefined;
     gmail: { user: string; pass: string } | undefined;
@@ -132,6 +139,13 @@ export function loadConfig(
       outboxPollMs: env.OUTBOX_POLL_MS,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
       reconcileAfterSeconds: env.RECONCILE_AFTER_SECONDS,
+    },
+    events: {
+      keepAliveMs: env.SSE_KEEPALIVE_MS,
+      pollMs: env.SSE_POLL_MS,
+      maxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
+      maxStreamsPerProcess: env.SSE_MAX_STREAMS,
+      retentionHours: env.ORDER_EVENTS_RETENTION_HOURS,
     },
     mail: {
       smtpUrl: env.SMTP_URL,

@@ -25,6 +25,9 @@ function watch(page: Page, origin: string): string[] {
   page.on('request', (request) => {
     if (!request.url().startsWith(origin)) problems.push(`foreign request: ${request.url()}`);
   });
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`answered ${response.status()}: ${response.request().method()} ${response.url()}`);
+  });
   page.on('requestfailed', (request) => {
     // Streams are aborted on purpose when a page closes them.
     if (!request.url().includes('/events')) problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
@@ -81,6 +84,8 @@ describe('the console in a real browser', () => {
     await adminPage.goto(`${baseUrl}/console`);
     await signIn(adminPage, admin);
     await adminPage.getByRole('heading', { name: 'All orders' }).waitFor(WAIT);
+    // The order stream is connected (not the polling fallback).
+    await adminPage.locator('.live-live').waitFor(WAIT);
 
     await customerPage.goto(`${baseUrl}/console`);
     await customerPage.getByRole('heading', { name: 'Sign in to the order console' }).waitFor(WAIT);

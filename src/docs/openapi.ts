@@ -5,6 +5,7 @@ import { registerCatalogPaths } from './paths/catalog.js';
 import { registerConsolePaths } from './paths/console.js';
 import { registerOperationsPaths } from './paths/operations.js';
 import { registerOrdersPaths } from './paths/orders.js';
+import { registerEventsPaths } from './paths/events.js';
 import { HEADERS } from './responses.js';
 import { FieldProblem, Problem, StockShortfall, UnavailableDependency, UnknownProduct } from './schemas.js';
 
@@ -34,6 +35,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
   registerAuthPaths(registry);
   registerCatalogPaths(registry);
   registerOrdersPaths(registry);
+  registerEventsPaths(registry);
   registerOperationsPaths(registry);
   registerConsolePaths(registry);
 
