@@ -1,51 +1,14 @@
-import { existsSync, mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConsole } from '../../scripts/build-console.js';
 import { createProduct, type TestProduct } from '../../test/catalog.js';
+import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
-import { createApp } from '../app.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const WAIT = { timeout: 20_000 };
-
-/** Every console error, page error, CSP violation, failed or foreign request a page produces. */
-function watch(page: Page, origin: string): string[] {
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('request', (request) => {
-    if (!request.url().startsWith(origin)) problems.push(`foreign request: ${request.url()}`);
-  });
-  page.on('response', (response) => {
-    if (response.status() >= 400) problems.push(`answered ${response.status()}: ${response.request().method()} ${response.url()}`);
-  });
-  page.on('requestfailed', (request) => {
-    // Streams are aborted on purpose when a page closes them.
-    if (!request.url().includes('/events')) problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
-  });
-  return problems;
-}
-
-async function signIn(page: Page, user: TestUser): Promise<void> {
-  await page.getByLabel('Email').fill(user.email);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
 
 describe('the console in a real browser', () => {
   let app: TestApp;
-  let server: Server;
+  let consoleServer: ConsoleServer;
   let baseUrl: string;
-  let browser: Browser;
   let admin: TestUser;
   let customer: TestUser;
   let product: TestProduct;
@@ -54,29 +17,20 @@ describe('the console in a real browser', () => {
   const problems: string[][] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}. Install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH.`);
-    }
-    const assets = mkdtempSync(path.join(tmpdir(), 'console-assets-'));
-    await buildConsole(assets);
     app = await startTestApp({ storage: 'pglite', processing: true });
-    // The harness's app serves dist/; this one serves the bundle just built.
-    server = createServer(createApp({ ...app.deps, consoleAssetsDir: assets }));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    consoleServer = await startConsole(app);
+    baseUrl = consoleServer.baseUrl;
+    const { browser } = consoleServer;
     admin = await registerAdmin(app);
     customer = await registerUser(app, 'shopper');
     product = await createProduct(app, admin, { stock: 3, name: 'Console Lamp', priceCents: 2599 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     adminPage = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     customerPage = await (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })).newPage();
-    problems.push(watch(adminPage, baseUrl), watch(customerPage, baseUrl));
+    problems.push(watchProblems(adminPage, baseUrl), watchProblems(customerPage, baseUrl));
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
+    await consoleServer?.close();
     await app?.close();
   });
 

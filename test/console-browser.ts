@@ -1,0 +1,73 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { buildConsole } from '../scripts/build-console.js';
+import { createApp } from '../src/app.js';
+import type { TestApp } from './harness.js';
+import type { TestUser } from './users.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export const WAIT = { timeout: 20_000 };
+
+export interface ConsoleServer {
+  baseUrl: string;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/** A freshly built console served by the test app's wiring, and a headless Chromium to drive it. */
+export async function startConsole(app: TestApp): Promise<ConsoleServer> {
+  // A missing browser must fail the run: a skipped check would pass CI with the console untested.
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}. Install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH.`);
+  }
+  const assets = mkdtempSync(path.join(tmpdir(), 'console-assets-'));
+  await buildConsole(assets);
+  const server: Server = createServer(createApp({ ...app.deps, consoleAssetsDir: assets }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    browser,
+    async close() {
+      await browser.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Every console error or warning, page error, error answer, failed or foreign request a page produces. */
+export function watchProblems(page: Page, origin: string, options: { allowStatuses?: number[] } = {}): string[] {
+  const problems: string[] = [];
+  const allowed = new Set(options.allowStatuses ?? []);
+  page.on('console', (message) => {
+    if (message.type() !== 'error' && message.type() !== 'warning') return;
+    // Chromium logs every 4xx/5xx answer as a console error; those are judged below by status.
+    if (message.text().startsWith('Failed to load resource: the server responded with a status of')) return;
+    problems.push(`console ${message.type()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('request', (request) => {
+    if (!request.url().startsWith(origin)) problems.push(`foreign request: ${request.url()}`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400 && !allowed.has(response.status())) problems.push(`answered ${response.status()}: ${response.request().method()} ${response.url()}`);
+  });
+  page.on('requestfailed', (request) => {
+    // Streams are aborted on purpose when a page closes them.
+    if (!request.url().includes('/events')) problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
+  });
+  return problems;
+}
+
+export async function signIn(page: Page, user: Pick<TestUser, 'email' | 'password'>): Promise<void> {
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
