@@ -1,16 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
-import { registerUser, type TestUser } from '../../test/users.js';
+import { createProduct } from '../../test/catalog.js';
+import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 
-/** Access tokens that live one second, so every step of the test runs on an expired one. */
+/** Access tokens that live a few seconds, so a test can act on an expired one. */
+const ACCESS_TTL_SECONDS = 4;
+
 describe('the console session in a real browser', () => {
   let app: TestApp;
   let consoleServer: ConsoleServer;
   let customer: TestUser;
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite', env: { ACCESS_TOKEN_TTL_SECONDS: '1' } });
+    app = await startTestApp({ storage: 'pglite', env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TTL_SECONDS) } });
     consoleServer = await startConsole(app);
     customer = await registerUser(app, 'sessions');
   }, 120_000);
@@ -19,8 +22,9 @@ describe('the console session in a real browser', () => {
     await app?.close();
   });
 
-  const familyRows = () =>
-    app.db.query<{ revoked: boolean }>('SELECT revoked_at IS NOT NULL AS revoked FROM refresh_tokens WHERE user_id = $1', [customer.id]).then((r) => r.rows);
+  const tokenRows = (userId: string) =>
+    app.db.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM refresh_tokens WHERE user_id = $1', [userId]).then((r) => r.rows);
+  const expired = (since: number) => expect.poll(() => Date.now() - since > ACCESS_TTL_SECONDS * 1000 + 500, { timeout: 20_000, interval: 250 }).toBe(true);
 
   it('when the access token expired, then one refresh keeps the customer signed in; when that fails, then the sign-in page says so', { timeout: 60_000 }, async () => {
     const page = await (await consoleServer.browser.newContext()).newPage();
@@ -35,7 +39,7 @@ describe('the console session in a real browser', () => {
     page.on('request', (request) => {
       if (request.url().endsWith('/api/auth/refresh')) refreshes++;
     });
-    await expect.poll(() => Date.now() - signedInAt > 1500, WAIT).toBe(true);
+    await expired(signedInAt);
     await page.getByRole('link', { name: 'My orders' }).click();
     await page.getByText('No orders yet.').waitFor(WAIT);
     expect(refreshes).toBeGreaterThanOrEqual(1);
@@ -43,8 +47,7 @@ describe('the console session in a real browser', () => {
 
     // The sign-in's refresh tokens are revoked behind the page's back (as theft detection would).
     await app.db.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1', [customer.id]);
-    const revokedAt = Date.now();
-    await expect.poll(() => Date.now() - revokedAt > 1500, WAIT).toBe(true);
+    await expired(Date.now());
     await page.getByRole('link', { name: 'Catalog' }).click();
     await page.getByText('Your session has ended. Please sign in again.').waitFor(WAIT);
     await page.getByRole('heading', { name: 'Sign in to the order console' }).waitFor(WAIT);
@@ -52,9 +55,11 @@ describe('the console session in a real browser', () => {
   });
 
   it('when the customer signs out, then the sign-in\'s refresh tokens are revoked and no token is left in the page\'s storage', { timeout: 60_000 }, async () => {
+    const leaving = await registerUser(app, 'leaving');
+    const before = new Set((await tokenRows(leaving.id)).map((row) => row.id));
     const page = await (await consoleServer.browser.newContext()).newPage();
     await page.goto(`${consoleServer.baseUrl}/console`);
-    await signIn(page, customer);
+    await signIn(page, leaving);
     await page.getByRole('heading', { name: 'Catalog' }).waitFor(WAIT);
     const stored = await page.evaluate('JSON.stringify([Object.keys(localStorage), Object.keys(sessionStorage), document.cookie, location.href])');
     expect(stored).not.toMatch(/ey[A-Za-z0-9_-]{10,}\./);
@@ -62,6 +67,47 @@ describe('the console session in a real browser', () => {
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByText('You have signed out.').waitFor(WAIT);
-    await expect.poll(async () => (await familyRows()).every((row) => row.revoked), WAIT).toBe(true);
+    const ofThisSignIn = async () => (await tokenRows(leaving.id)).filter((row) => !before.has(row.id));
+    expect(await ofThisSignIn()).toHaveLength(1);
+    await expect.poll(async () => (await ofThisSignIn()).every((row) => row.revoked), WAIT).toBe(true);
+  });
+});
+
+describe('order history in a real browser (processing off, so orders stay pending)', () => {
+  let app: TestApp;
+  let consoleServer: ConsoleServer;
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'pglite' });
+    consoleServer = await startConsole(app);
+  }, 120_000);
+  afterAll(async () => {
+    await consoleServer?.close();
+    await app?.close();
+  });
+
+  it('a customer pages through the order history with the cursor and cancels a pending order', { timeout: 60_000 }, async () => {
+    const shopper = await registerUser(app, 'history');
+    const product = await createProduct(app, await registerAdmin(app), { stock: 100 });
+    for (let index = 0; index < 22; index++) {
+      const placed = await app.http.post('/api/orders').set(bearer(shopper)).send({ items: [{ productId: product.id, quantity: 1 }] });
+      expect(placed.status).toBe(201);
+    }
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console#/orders`);
+    await signIn(page, shopper);
+    const rows = page.locator('tr[data-order-id]');
+    await expect.poll(() => rows.count(), WAIT).toBe(20);
+    await page.getByRole('button', { name: 'Older orders' }).click();
+    await expect.poll(() => rows.count(), WAIT).toBe(22);
+    await expect.poll(() => page.getByRole('button', { name: 'Older orders' }).count(), WAIT).toBe(0);
+
+    const newest = rows.first();
+    const orderId = await newest.getAttribute('data-order-id');
+    await newest.getByRole('button', { name: /^Cancel order/ }).click();
+    await newest.locator('[data-status="cancelled"]').waitFor(WAIT);
+    expect((await app.http.get(`/api/orders/${orderId}`).set(bearer(shopper))).body.status).toBe('cancelled');
+    expect(problems).toEqual([]);
   });
 });
