@@ -9,6 +9,7 @@ import { authRoutes, requireAdminForBrowser, type AuthService } from './modules/
 import { catalogRoutes, type CatalogService } from './modules/catalog/index.js';
 import { ordersRoutes, type OrdersService } from './modules/orders/index.js';
 import { eventsRoutes, type OrderStreams } from './modules/events/index.js';
+import { webhooksRoutes, type WebhooksService } from './modules/webhooks/index.js';
 import { healthRoutes, type ReadinessCheck } from './modules/health/health.routes.js';
 import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
@@ -21,6 +22,7 @@ export interface AppDeps {
   catalog: CatalogService;
   orders: OrdersService;
   orderStreams: OrderStreams;
+  webhooks: WebhooksService;
   readiness: readonly ReadinessCheck[];
   metrics: Metrics;
   /** Set only when RATE_LIMIT_PER_ADDRESS_PER_MINUTE is configured. */
@@ -49,6 +51,7 @@ export function createApp(deps: AppDeps): Express {
   ordersRoutes(app, deps.orders, deps.auth);
   catalogRoutes(app, deps.catalog, deps.auth);
   authRoutes(app, deps.auth);
+  webhooksRoutes(app, deps.webhooks, deps.auth);
   app.use('/health', healthRoutes(deps.readiness));
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
