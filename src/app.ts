@@ -10,6 +10,7 @@ import { authRoutes, requireAdminForBrowser, type AuthService } from './modules/
 import { catalogRoutes, type CatalogService } from './modules/catalog/index.js';
 import { ordersRoutes, type OrdersService } from './modules/orders/index.js';
 import { eventsRoutes, type OrderStreams } from './modules/events/index.js';
+import { webhooksRoutes, type WebhooksService } from './modules/webhooks/index.js';
 import { healthRoutes, type ReadinessCheck } from './modules/health/health.routes.js';
 import { notificationsRoutes, type EmailDeliveriesService } from './modules/notifications/index.js';
 import { pipelineRoutes, type PipelineService } from './modules/pipeline/index.js';
@@ -28,6 +29,7 @@ export interface AppDeps {
   /** Where the built console lives (default: dist/public/console). */
   consoleAssetsDir?: string;
   orderStreams: OrderStreams;
+  webhooks: WebhooksService;
   readiness: readonly ReadinessCheck[];
   metrics: Metrics;
   /** Set only when RATE_LIMIT_PER_ADDRESS_PER_MINUTE is configured. */
@@ -58,6 +60,7 @@ export function createApp(deps: AppDeps): Express {
   authRoutes(app, deps.auth);
   notificationsRoutes(app, deps.emails, deps.auth);
   pipelineRoutes(app, deps.pipeline, deps.auth);
+  webhooksRoutes(app, deps.webhooks, deps.auth);
   app.use('/health', healthRoutes(deps.readiness));
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());

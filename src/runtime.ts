@@ -19,6 +19,8 @@ import { queueDashboard } from './platform/queue/dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
 import { createRedis, evictionPolicy, whenReady, type Redis } from './platform/redis.js';
 import { createInProcessSignal, createRedisSignal } from './platform/signal.js';
+import { registerWebhookMetrics } from './platform/webhook-metrics.js';
+import { backlogByWebhook, createDeliveries, createWebhooksService, startWebhookDeliverer } from './modules/webhooks/index.js';
 import { assertEveryJobHasAHandler, buildJobHandlers } from './workers/job-handlers.js';
 import { startBackgroundLoops } from './workers/background.js';
 import { PUBLISHED_JOB_NAMES } from './workers/outbox-routes.js';
@@ -127,12 +129,19 @@ export function buildDeps(
     },
     logger,
   });
-  const onEventsAppended: OnEventsAppended[] = [];
+  // Webhook deliveries are created in the transaction that gives events their positions.
+  const onEventsAppended: OnEventsAppended[] = [createDeliveries];
+  const webhooks = createWebhooksService({ db, allowPrivateUrls: config.webhooks.allowPrivateUrls, maxAttempts: config.webhooks.maxAttempts });
+  const webhookMetrics = registerWebhookMetrics(metrics.registry, () => backlogByWebhook(db));
+  // Webhooks are sent where jobs are consumed: by workers, or by the API when it processes
+  // orders itself (embedded database or no Redis).
+  const sendsWebhooks = role === 'worker' || db.kind === 'pglite' || !config.redis.url;
 
   const startBackground = () => {
     const loops = [
       startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger }),
       startEventsRelay({ db, signal, onAppended: onEventsAppended, logger, pollMs: config.jobs.outboxPollMs, retentionHours: config.events.retentionHours }),
+      ...(sendsWebhooks ? [startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics })] : []),
     ];
     return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
   };
@@ -180,6 +189,7 @@ export function buildDeps(
       emails: createEmailDeliveriesService({ db, orders }),
       pipeline: createPipelineService({ db, queue, dashboardPath: bullQueue ? '/admin/queues' : undefined }),
       orderStreams: createOrderStreams({ db, hub: eventHub }),
+      webhooks,
       readiness,
       metrics,
       ...(config.limits.requestsPerAddressPerMinute

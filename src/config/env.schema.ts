@@ -87,6 +87,12 @@ export const envSchema = z.object({
   SSE_MAX_STREAMS_PER_USER: positiveInt.default(20).describe('Open event streams per user and API process; past it → 429'),
   SSE_MAX_STREAMS: positiveInt.default(2000).describe('Open event streams per API process; past it → 503'),
   ORDER_EVENTS_RETENTION_HOURS: positiveInt.min(24, 'must be at least 24').default(48).describe('How long order events are kept for Last-Event-ID resumes'),
+  WEBHOOK_ALLOW_PRIVATE_URLS: boolean.default(false).describe('Let webhooks reach loopback/private addresses (tests, trusted networks); off refuses them at registration and delivery'),
+  WEBHOOK_TIMEOUT_MS: positiveInt.max(60_000).default(10_000).describe('How long one webhook delivery attempt may take'),
+  WEBHOOK_MAX_ATTEMPTS: positiveInt.max(50).default(8).describe('Attempts per webhook delivery before it is failed'),
+  WEBHOOK_RETRY_BASE_MS: positiveInt.default(15_000).describe('First retry delay of a webhook delivery; each next one ×4, with jitter (8 attempts ≈ a day)'),
+  WEBHOOK_CONCURRENCY: positiveInt.max(200).default(10).describe('Webhook deliveries one process sends at once (at most one per endpoint)'),
+  WEBHOOK_POLL_MS: positiveInt.default(1000).describe('How often a process looks for due webhook deliveries without a wake-up'),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
 
   SMTP_URL: optionalString.pipe(z.url().optional()),

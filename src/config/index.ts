@@ -47,6 +47,14 @@ export interface Config {
     maxStreamsPerProcess: number;
     retentionHours: number;
   };
+  webhooks: {
+    allowPrivateUrls: boolean;
+    timeoutMs: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    concurrency: number;
+    pollMs: number;
+  };
   mail: {
     smtpUrl: string | undefined;
     gmail: { user: string; pass: string } | undefined;
@@ -146,6 +154,14 @@ export function loadConfig(
       maxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
       maxStreamsPerProcess: env.SSE_MAX_STREAMS,
       retentionHours: env.ORDER_EVENTS_RETENTION_HOURS,
+    },
+    webhooks: {
+      allowPrivateUrls: env.WEBHOOK_ALLOW_PRIVATE_URLS,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
+      concurrency: env.WEBHOOK_CONCURRENCY,
+      pollMs: env.WEBHOOK_POLL_MS,
     },
     mail: {
       smtpUrl: env.SMTP_URL,

@@ -6,6 +6,7 @@ import { registerConsolePaths } from './paths/console.js';
 import { registerOperationsPaths } from './paths/operations.js';
 import { registerOrdersPaths } from './paths/orders.js';
 import { registerEventsPaths } from './paths/events.js';
+import { registerWebhooksPaths } from './paths/webhooks.js';
 import { HEADERS } from './responses.js';
 import { FieldProblem, Problem, StockShortfall, UnavailableDependency, UnknownProduct } from './schemas.js';
 
@@ -36,6 +37,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
   registerCatalogPaths(registry);
   registerOrdersPaths(registry);
   registerEventsPaths(registry);
+  registerWebhooksPaths(registry);
   registerOperationsPaths(registry);
   registerConsolePaths(registry);
 
@@ -57,6 +59,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
       { name: 'Orders', description: 'Placing, reading and cancelling orders' },
       { name: 'Operations', description: 'Health, metrics and these docs' },
       { name: 'Console', description: 'The web console and the admin views it reads' },
+      { name: 'Webhooks', description: 'Order events pushed to the shop\'s other systems (admin)' },
     ],
   });
 }
