@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct, type TestProduct } from '../../test/catalog.js';
@@ -15,9 +17,19 @@ describe('the console in a real browser', () => {
   let adminPage: Page;
   let customerPage: Page;
   const problems: string[][] = [];
+  let receiver: Server;
+  let receiverUrl: string;
+  const received: string[] = [];
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite', processing: true });
+    // A shop system that takes webhook deliveries.
+    receiver = createServer((req, res) => {
+      received.push(String(req.headers['webhook-id']));
+      req.resume().on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/orders`;
+    app = await startTestApp({ storage: 'pglite', processing: true, env: { WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_POLL_MS: '100' } });
     consoleServer = await startConsole(app);
     baseUrl = consoleServer.baseUrl;
     const { browser } = consoleServer;
@@ -32,6 +44,8 @@ describe('the console in a real browser', () => {
   afterAll(async () => {
     await consoleServer?.close();
     await app?.close();
+    receiver?.closeAllConnections();
+    await new Promise((resolve) => receiver?.close(resolve));
   });
 
   it('an admin signs in and watches all orders; a customer signs in with the keyboard only', { timeout: 60_000 }, async () => {
@@ -39,6 +53,16 @@ describe('the console in a real browser', () => {
     await signIn(adminPage, admin);
     await adminPage.getByRole('heading', { name: 'All orders' }).waitFor(WAIT);
     // The order stream is connected (not the polling fallback).
+    await adminPage.locator('.live-live').waitFor(WAIT);
+
+    await adminPage.getByRole('link', { name: 'Webhooks' }).click();
+    await adminPage.getByLabel('Endpoint URL').fill(receiverUrl);
+    await adminPage.getByLabel('order.placed').check();
+    await adminPage.getByRole('button', { name: 'Add webhook' }).click();
+    await adminPage.getByText('Copy it now').waitFor(WAIT);
+    expect(await adminPage.locator('code.secret').innerText()).toMatch(/^whsec_/);
+    await adminPage.getByRole('button', { name: 'Done' }).click();
+    await adminPage.getByRole('link', { name: 'Orders', exact: true }).click();
     await adminPage.locator('.live-live').waitFor(WAIT);
 
     await customerPage.goto(`${baseUrl}/console`);
@@ -90,6 +114,15 @@ describe('the console in a real browser', () => {
   });
 
   it('every admin page renders without console errors or CSP violations', { timeout: 60_000 }, async () => {
+    // The order's events reached the webhook; an admin sees the deliveries and sends one again.
+    await adminPage.getByRole('link', { name: 'Webhooks' }).click();
+    await adminPage.getByRole('button', { name: 'Deliveries' }).click();
+    const deliveries = adminPage.locator('.deliveries tbody tr');
+    await expect.poll(() => deliveries.locator('.badge-succeeded').count(), WAIT).toBe(2);
+    const before = received.length;
+    await deliveries.first().getByRole('button', { name: /^Redeliver/ }).click();
+    await expect.poll(() => received.length, WAIT).toBe(before + 1);
+
     for (const [link, heading] of [
       ['Webhooks', 'Webhooks'],
       ['Pipeline', 'Pipeline'],
