@@ -22,11 +22,20 @@ const ADMIN = { email: 'admin@example.com', password: 'admin-password-1' };
 const CUSTOMER = { email: 'ada@example.com', password: 'customer-password-1', name: 'Ada Lovelace' };
 const WIDTHS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
 
+// A shop system receiving webhooks: answers 204, except that it refuses `order.failed` (to show a retry).
+const receiver = createServer((req, res) => {
+  let body = '';
+  req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+  req.on('end', () => res.writeHead(body.includes('"order.failed"') ? 503 : 204).end());
+});
+await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/orders`;
+
 const dataDir = mkdtempSync(path.join(tmpdir(), 'console-screenshots-'));
 const assetsDir = path.join(dataDir, 'console');
 await buildConsole(assetsDir);
 const config = loadConfig(
-  { NODE_ENV: 'development', LOG_LEVEL: 'error', DATA_DIR: dataDir, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, SEED_DEMO_DATA: 'true', PAYMENT_DECLINE_ABOVE_CENTS: '50000' },
+  { NODE_ENV: 'development', LOG_LEVEL: 'error', DATA_DIR: dataDir, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, SEED_DEMO_DATA: 'true', PAYMENT_DECLINE_ABOVE_CENTS: '50000', WEBHOOK_ALLOW_PRIVATE_URLS: 'true' },
   undefined,
 );
 const runtime = await openRuntime(config, createLogger({ level: 'error', format: 'json' }));
@@ -47,6 +56,8 @@ async function call<T>(method: string, url: string, body?: unknown, token?: stri
 
 /** Some history for the lists and the pipeline chart: completed orders, one failed, one pending. */
 async function seedOrders(): Promise<void> {
+  const admin = await call<{ accessToken: string }>('POST', '/api/auth/login', ADMIN);
+  await call('POST', '/api/webhooks', { url: receiverUrl, events: ['order.completed', 'order.failed'], description: 'Warehouse system' }, admin.accessToken);
   const { accessToken } = await call<{ accessToken: string }>('POST', '/api/auth/register', CUSTOMER);
   const { items: products } = await call<{ items: { id: string; priceCents: number }[] }>('GET', '/api/products?limit=100');
   for (let round = 0; round < 24; round++) {
@@ -97,7 +108,7 @@ try {
     await open(page, '#/orders', 'My orders');
     await page.locator('tr[data-order-id]').first().waitFor();
     await shoot(page, 'my-orders', width);
-    await page.locator('tr[data-order-id] a').first().click();
+    await page.locator('tr[data-order-id]:has([data-status="completed"]) a').first().click();
     await page.locator('.big-status .badge').waitFor();
     await shoot(page, 'order', width);
     await page.getByRole('button', { name: 'Sign out' }).click();
@@ -113,6 +124,8 @@ try {
     await page.locator('tr[data-sku]').first().waitFor();
     await shoot(page, 'products', width);
     await open(page, '#/admin/webhooks', 'Webhooks');
+    await page.getByRole('button', { name: 'Deliveries' }).click();
+    await page.locator('.deliveries tbody tr').first().waitFor();
     await shoot(page, 'webhooks', width);
     await open(page, '#/admin/pipeline', 'Pipeline');
     await page.locator('.uplot canvas').waitFor();
@@ -126,5 +139,7 @@ try {
   await new Promise((resolve) => server.close(resolve));
   await background.stop();
   await runtime.close();
+  receiver.closeAllConnections();
+  receiver.close();
   rmSync(dataDir, { recursive: true, force: true });
 }

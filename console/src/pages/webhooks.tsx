@@ -173,14 +173,20 @@ function Deliveries({ hook }: { hook: Webhook }) {
   const deliveries = useSignal<Delivery[] | null>(null);
   const status = useSignal('');
   const error = useSignal<string | null>(null);
-  const load = () =>
-    api<Page<Delivery> | Delivery[]>(`/api/webhooks/${hook.id}/deliveries?limit=50${status.value ? `&status=${status.value}` : ''}`).then(
-      (answer) => {
-        deliveries.value = itemsOf(answer);
-        error.value = null;
-      },
-      (caught: unknown) => (error.value = messageOf(caught)),
-    );
+  const nextCursor = useSignal<string | null>(null);
+  const load = async (cursor: string | null = null) => {
+    const params = new URLSearchParams({ limit: '20' });
+    if (status.value) params.set('status', status.value);
+    if (cursor) params.set('cursor', cursor);
+    try {
+      const answer = await api<Page<Delivery> | Delivery[]>(`/api/webhooks/${hook.id}/deliveries?${params.toString()}`);
+      deliveries.value = cursor ? [...(deliveries.value ?? []), ...itemsOf(answer)] : itemsOf(answer);
+      nextCursor.value = Array.isArray(answer) ? null : answer.nextCursor;
+      error.value = null;
+    } catch (caught) {
+      error.value = messageOf(caught);
+    }
+  };
   useEffect(() => void load(), [status.value]);
 
   async function redeliver(delivery: Delivery) {
@@ -250,6 +256,11 @@ function Deliveries({ hook }: { hook: Webhook }) {
           </table>
         </div>
       )}
+      {nextCursor.value ? (
+        <button type="button" class="small" onClick={() => void load(nextCursor.value)}>
+          Older deliveries
+        </button>
+      ) : null}
     </section>
   );
 }
