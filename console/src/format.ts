@@ -23,3 +23,11 @@ export function seconds(value: number | null): string {
 }
 
 export const shortId = (id: string) => id.slice(0, 8);
+
+const shortDateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'short' });
+
+/** For lists: the time alone for today, a short date and time before that. */
+export function recent(iso: string): string {
+  const date = new Date(iso);
+  return date.toDateString() === new Date().toDateString() ? time.format(date) : shortDateTime.format(date);
+}

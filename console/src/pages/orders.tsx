@@ -2,7 +2,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
 import { ErrorMessage, Loading, PageTitle, StatusBadge } from '../components.js';
-import { money, shortId, when } from '../format.js';
+import { money, recent, shortId, when } from '../format.js';
 import { useLiveOrders } from '../live.js';
 import { ORDER_STATUSES, type Order, type OrderStatus, type Page } from '../types.js';
 
@@ -137,7 +137,11 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
                   </td>
                   <td class="hide-phone">{order.items.map((item) => `${item.quantity} × ${item.name}`).join(', ')}</td>
                   <td class="num">{money(order.totalCents, order.currency)}</td>
-                  <td>{when(order.createdAt)}</td>
+                  <td>
+                    <time dateTime={order.createdAt} title={when(order.createdAt)}>
+                      {recent(order.createdAt)}
+                    </time>
+                  </td>
                   {scope === 'all' ? <td class="mono hide-phone">{shortId(order.userId)}</td> : null}
                   <td>
                     {order.status === 'pending' ? (

@@ -2,7 +2,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
 import { ErrorMessage, Field, Loading, PageTitle } from '../components.js';
-import { when } from '../format.js';
+import { recent } from '../format.js';
 import { WEBHOOK_EVENTS, type Delivery, type Page, type Webhook, type WebhookEvent } from '../types.js';
 
 /** Lists from the API are pages; a single page of up to 100 is plenty for webhooks. */
@@ -237,14 +237,14 @@ function Deliveries({ hook }: { hook: Webhook }) {
                 <tr key={delivery.id}>
                   <td>
                     {delivery.type}
-                    <div class="muted">{when(delivery.createdAt)}</div>
+                    <div class="muted">{recent(delivery.createdAt)}</div>
                   </td>
                   <td>
                     <span class={`badge badge-${delivery.status}`}>{delivery.status}</span>
                   </td>
                   <td class="num">{delivery.attempts}</td>
                   <td>{delivery.lastStatusCode ?? delivery.lastError ?? '—'}</td>
-                  <td>{delivery.nextAttemptAt ? when(delivery.nextAttemptAt) : '—'}</td>
+                  <td>{delivery.nextAttemptAt ? recent(delivery.nextAttemptAt) : '—'}</td>
                   <td>
                     <button type="button" class="small" onClick={() => void redeliver(delivery)} aria-label={`Redeliver ${delivery.type} event`}>
                       Redeliver
