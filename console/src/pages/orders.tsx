@@ -67,7 +67,7 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
       const fits = !status.value || changed.status === status.value;
       const index = list.findIndex((order) => order.id === changed.id);
       if (index === -1) {
-        if (fits) orders.value = [changed, ...list];
+        if (fits) orders.value = insertNewestFirst(list, changed, nextCursor.value !== null);
       } else if (fits) {
         orders.value = list.map((order) => (order.id === changed.id ? changed : order));
       } else {
@@ -163,6 +163,13 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
       ) : null}
     </main>
   );
+}
+
+/** Keeps the list newest first; an order older than every loaded one waits for "Older orders". */
+function insertNewestFirst(list: Order[], order: Order, moreToLoad: boolean): Order[] {
+  const at = list.findIndex((item) => item.createdAt < order.createdAt);
+  if (at === -1) return moreToLoad ? list : [...list, order];
+  return [...list.slice(0, at), order, ...list.slice(at)];
 }
 
 export const MyOrdersPage = () => <OrderList scope="mine" title="My orders" />;
