@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loginBody, refreshBody, registerBody } from '../modules/auth/index.js';
+import { loginBody, refreshBody, registerFields } from '../modules/auth/index.js';
 import { adjustStockBody, createProductBody, updateProductBody } from '../modules/catalog/index.js';
 import { ORDER_STATUSES, placeOrderBody } from '../modules/orders/index.js';
 import { ROLES } from '../shared/principal.js';
@@ -11,9 +11,14 @@ import { ROLES } from '../shared/principal.js';
  */
 const emailFormat = { format: 'email' } as const;
 const notBlank = { pattern: '\\S', description: 'Trimmed; must not be empty.' } as const;
+/** JSON Schema form of shared/text.ts NO_CONTROL_CHARACTERS (printable, one line). */
+const ONE_LINE = '^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*$';
 
-export const RegisterRequest = registerBody
-  .extend({ email: registerBody.shape.email.meta(emailFormat) })
+export const RegisterRequest = registerFields
+  .extend({
+    email: registerFields.shape.email.meta(emailFormat),
+    name: registerFields.shape.name.meta({ description: 'Printable text on one line; defaults to the part of the email before @.', pattern: ONE_LINE }),
+  })
   .meta({ id: 'RegisterRequest' });
 export const LoginRequest = loginBody.extend({ email: loginBody.shape.email.meta(emailFormat) }).meta({ id: 'LoginRequest' });
 export const RefreshRequest = refreshBody.meta({ id: 'RefreshRequest' });
