@@ -3,8 +3,8 @@ import { sendProblem } from './error-handler.js';
 
 /** The parts of Express's router (the `router` package) read here. */
 interface Layer {
-  match(path: string): boolean;
-  path?: string;
+  /** The matched part of the path (a mount's prefix), or false. */
+  match(path: string): false | { path: string };
   route?: { _methods(): string[] };
   handle: { stack?: Layer[] };
 }
@@ -12,11 +12,12 @@ interface Layer {
 /** Methods the routes under `stack` serve for `path`, descending into mounted routers. */
 function methodsFor(stack: readonly Layer[], path: string, found: Set<string>): void {
   for (const layer of stack) {
-    if (!layer.match(path)) continue;
+    const matched = layer.match(path);
+    if (!matched) continue;
     if (layer.route) {
       for (const method of layer.route._methods()) found.add(method);
-    } else if (layer.handle.stack && layer.path !== undefined) {
-      methodsFor(layer.handle.stack, path.slice(layer.path.length) || '/', found);
+    } else if (layer.handle.stack) {
+      methodsFor(layer.handle.stack, path.slice(matched.path.length) || '/', found);
     }
   }
 }

@@ -37,7 +37,8 @@ export function createSemaphore(limit: number) {
 }
 
 /** Half the cores (at least one) hash passwords; the other half keep serving everything else. */
-export const passwordWork = createSemaphore(Math.max(1, Math.floor(availableParallelism() / 2)));
+export const PASSWORD_CONCURRENCY = Math.max(1, Math.floor(availableParallelism() / 2));
+const passwordWork = createSemaphore(PASSWORD_CONCURRENCY);
 
 export function hashPassword(password: string): Promise<string> {
   return passwordWork.run(() => argon2.hash(password, OWASP_ARGON2ID));
