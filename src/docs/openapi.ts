@@ -51,6 +51,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
     info: {
       title: 'Order Processing Service',
       version: packageVersion(),
+      license: { name: 'MIT', identifier: 'MIT' },
       description:
         'Orders with atomic stock reservation, processed asynchronously. Errors are RFC 9457 problem details ' +
         '(`application/problem+json`) with a stable `code`; every response carries `X-Request-Id`. ' +
