@@ -1,7 +1,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { pipelineQuery, pipelineSnapshot } from '../../modules/pipeline/index.js';
-import { BEARER, commonProblems, FORBIDDEN_ADMIN, json, problem, raw, UNAUTHENTICATED } from '../responses.js';
+import { BEARER, commonProblems, FORBIDDEN_ADMIN, json, problem, PUBLIC, raw, UNAUTHENTICATED } from '../responses.js';
 
 const tags = ['Console'];
 
@@ -23,6 +23,7 @@ export function registerConsolePaths(registry: OpenAPIRegistry): void {
     operationId: 'getConsole',
     tags,
     summary: 'The web console (sign in as a customer or an admin)',
+    security: PUBLIC,
     description:
       'A single page served with `Cache-Control: no-cache`; its script and stylesheet live under `/console/assets/` with ' +
       'content-hashed names and a year of caching. It is a client of this API only; tokens stay in memory.',
