@@ -3,6 +3,9 @@ import { createProduct } from '../../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../../test/harness.js';
 import { openSse, orderOf, type SseClient } from '../../../test/sse.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../../test/users.js';
+import { createLogger } from '../../platform/logger.js';
+import { createInProcessSignal } from '../../platform/signal.js';
+import { createEventHub, type StreamSink } from './event-hub.js';
 
 /** The embedded default (PGlite, in-process queue and signal) over HTTP. */
 describe('order events over SSE, embedded', () => {
@@ -93,5 +96,24 @@ describe('order events over SSE, embedded', () => {
     await streams[1]!.waitFor(() => app.eventHub.openStreams() === openBefore - 1, 5000, 'the closed stream to be released');
     const again = await open('/api/orders/events', user);
     expect(again.status).toBe(200);
+  });
+
+  it('past the per-process cap a hub refuses with 503 STREAMS_AT_CAPACITY, and shutdown ends every stream', async () => {
+    const hub = createEventHub({
+      db: app.db,
+      signal: createInProcessSignal(),
+      settings: { pollMs: 1000, keepAliveMs: 1000, maxStreamsPerUser: 10, maxStreamsPerProcess: 2 },
+      logger: createLogger({ level: 'error', format: 'json', silent: true }),
+    });
+    const ended: number[] = [];
+    const sink = (n: number): StreamSink => ({ deliver: () => undefined, keepAlive: () => undefined, end: () => void ended.push(n) });
+    const first = await hub.open('u1', { kind: 'all' }, sink(1));
+    await hub.open('u2', { kind: 'user', userId: 'u2' }, sink(2));
+    await expect(hub.open('u3', { kind: 'all' }, sink(3))).rejects.toMatchObject({ kind: 'unavailable', code: 'STREAMS_AT_CAPACITY' });
+    first.close();
+    const third = await hub.open('u3', { kind: 'all' }, sink(3));
+    hub.closeAll();
+    expect(ended.sort()).toEqual([2, 3]);
+    third.close();
   });
 });
