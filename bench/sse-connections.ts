@@ -96,7 +96,8 @@ export async function measureSseConnections(base: string, pid: number, productId
   return [
     report(`SSE: API RSS MiB before ${SSE_STREAMS} streams`, before),
     report(`SSE: API RSS MiB with ${SSE_STREAMS} streams just opened`, opened),
-    report(`SSE: API RSS MiB after holding them ${SSE_HOLD_S} s (growth over the hold ≤ 32 MiB)`, held, '≤ opened + 32', held - opened <= 32),
+    // The embedded API's RSS also holds PGlite, which grows a little with the orders placed meanwhile.
+    report(`SSE: API RSS MiB after holding them ${SSE_HOLD_S} s (≤ 32 MiB above the larger of the two before)`, held, '≤ +32', held - Math.max(before, opened) <= 32),
     report('SSE: API RSS MiB 3 s after closing them', after),
     report(`SSE: streams still open after ${SSE_HOLD_S} s (order events received: ${messages}, keep-alives each ≥ ${keepAlives})`, open, `${SSE_STREAMS}`, open === SSE_STREAMS),
   ];
