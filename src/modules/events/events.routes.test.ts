@@ -8,7 +8,7 @@ import { createInProcessSignal } from '../../platform/signal.js';
 import { createEventHub, type StreamSink } from './event-hub.js';
 
 /** The embedded default (PGlite, in-process queue and signal) over HTTP. */
-describe('order events over SSE, embedded', () => {
+describe('order events over SSE, embedded', { timeout: 120_000 }, () => {
   let app: TestApp;
   let admin: TestUser;
   let buyer: TestUser;
@@ -44,7 +44,7 @@ describe('order events over SSE, embedded', () => {
     const orderId = await place(buyer);
     const othersOrder = await place(other);
 
-    await mine.waitFor((c) => c.messages.some((m) => orderOf(m).status === 'completed'), 20_000, 'completed');
+    await mine.waitFor((c) => c.messages.some((m) => orderOf(m).status === 'completed'), 60_000, 'completed');
     expect(mine.messages.every((m) => m.event === 'order')).toBe(true);
     expect(mine.messages.map((m) => orderOf(m).id)).not.toContain(othersOrder);
     expect(mine.messages.map((m) => orderOf(m).status)).toEqual(['pending', 'processing', 'completed']);
@@ -52,9 +52,9 @@ describe('order events over SSE, embedded', () => {
     const ids = mine.messages.map((m) => Number(m.id));
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
     expect(new Set(ids).size).toBe(3);
-    await mine.waitFor((c) => c.comments.includes('keep-alive'), 5000, 'a keep-alive comment');
+    await mine.waitFor((c) => c.comments.includes('keep-alive'), 30_000, 'a keep-alive comment');
 
-    await everyone.waitFor((c) => new Set(c.messages.map((m) => orderOf(m).id)).size === 2 && c.messages.length >= 6, 20_000, 'both orders');
+    await everyone.waitFor((c) => new Set(c.messages.map((m) => orderOf(m).id)).size === 2 && c.messages.length >= 6, 60_000, 'both orders');
     const body = await app.http.get(`/api/orders/${orderId}`).set(bearer(buyer));
     expect(orderOf(mine.messages.at(-1)!)).toEqual(body.body);
   });
@@ -93,7 +93,7 @@ describe('order events over SSE, embedded', () => {
     expect(refused.body.code).toBe('RATE_LIMITED');
     const openBefore = app.eventHub.openStreams();
     streams[0]!.close();
-    await streams[1]!.waitFor(() => app.eventHub.openStreams() === openBefore - 1, 5000, 'the closed stream to be released');
+    await streams[1]!.waitFor(() => app.eventHub.openStreams() === openBefore - 1, 30_000, 'the closed stream to be released');
     const again = await open('/api/orders/events', user);
     expect(again.status).toBe(200);
   });

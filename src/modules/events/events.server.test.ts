@@ -7,6 +7,9 @@ import { bearer, type TestUser } from '../../../test/users.js';
 /** Server mode: PostgreSQL, Redis, API instances and separate worker processes. */
 const FAST = { OUTBOX_POLL_MS: '100', JOB_BACKOFF_BASE_MS: '100', JOB_BACKOFF_MAX_MS: '1000' };
 
+// Several processes start per test; on a busy shared machine that alone can take tens of seconds.
+const E2E_TIMEOUT_MS = 180_000;
+
 describe('order events over SSE in server mode', () => {
   const stack = serverStack({ ...FAST, SSE_POLL_MS: '600000' });
   const clients: SseClient[] = [];
@@ -36,7 +39,7 @@ describe('order events over SSE in server mode', () => {
     const ids = stream.messages.map((m) => Number(m.id));
     expect(ids[0]).toBeLessThan(ids[1]!);
     expect(ids[1]).toBeLessThan(ids[2]!);
-  });
+  }, E2E_TIMEOUT_MS);
 
   it('with two API instances and a worker making the changes, clients of both instances get every change through Redis (no polling)', async () => {
     const first = await stack.startApi();
@@ -47,11 +50,11 @@ describe('order events over SSE in server mode', () => {
     const orderId = await place();
     await stack.startWorker();
     for (const client of [mine, all]) {
-      await client.waitFor((c) => c.messages.some((m) => orderOf(m).status === 'completed'), 20_000, 'completed');
+      await client.waitFor((c) => c.messages.some((m) => orderOf(m).status === 'completed'), 60_000, 'completed');
       expect(client.messages.filter((m) => orderOf(m).id === orderId).map((m) => orderOf(m).status)).toEqual(['pending', 'processing', 'completed']);
     }
     expect(all.messages.map((m) => m.id)).toEqual(mine.messages.map((m) => m.id));
-  });
+  }, E2E_TIMEOUT_MS);
 
   it('resumes with Last-Event-ID across an API restart: every change missed while it was down, none repeated', async () => {
     const app = await stack.startApi();
@@ -69,7 +72,7 @@ describe('order events over SSE in server mode', () => {
     await waitUntil(async () => {
       const { rows } = await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM order_events WHERE user_id = $1 AND type = 'order.completed'", [buyer.id]);
       return rows[0]!.n === 3;
-    }, 30_000, 'every order completed while the API was down');
+    }, 90_000, 'every order completed while the API was down');
 
     api = await stack.startApiProcess();
     const after = await sse(`${api.baseUrl}/api/orders/events`, buyer, { 'Last-Event-ID': lastSeen });
@@ -82,5 +85,5 @@ describe('order events over SSE in server mode', () => {
       const statuses = [...before.messages, ...after.messages].filter((m) => orderOf(m).id === orderId).map((m) => orderOf(m).status);
       expect(statuses).toEqual(['pending', 'processing', 'completed']);
     }
-  });
+  }, E2E_TIMEOUT_MS);
 });
