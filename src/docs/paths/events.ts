@@ -8,6 +8,7 @@ const params = z.object({ id: z.guid().meta({ description: 'Order id; a malforme
 const lastEventId = z.object({
   'Last-Event-ID': z
     .string()
+    .max(20)
     .optional()
     .meta({ description: 'The `id` of the last event received: the stream resumes with every change after it (events are kept at least 24 h), none repeated.' }),
 });

@@ -10,6 +10,7 @@ const url = z
 const events = z
   .array(z.enum(ORDER_EVENT_TYPES), 'must be a list of event types')
   .min(1, 'must name at least one event type')
+  .max(ORDER_EVENT_TYPES.length, `must name at most ${ORDER_EVENT_TYPES.length} event types`)
   .refine((list) => new Set(list).size === list.length, 'must not repeat an event type');
 const description = z
   .string()
