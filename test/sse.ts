@@ -54,7 +54,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     lastEventId: undefined,
     ended: Promise.resolve(),
     isEnded: () => ended,
-    async waitForMessages(count, timeoutMs = 20_000) {
+    async waitForMessages(count, timeoutMs = 60_000) {
       await client.waitFor((c) => c.messages.length >= count, timeoutMs, `${count} SSE messages`);
       return client.messages;
     },

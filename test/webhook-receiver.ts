@@ -16,6 +16,8 @@ export interface WebhookReceiver {
   received: ReceivedWebhook[];
   on(path: string): ReceivedWebhook[];
   answer(path: string, answer: Answer): void;
+  /** The most requests to `path` that were open at the same time. */
+  maxInFlight(path: string): number;
   /** Answers every held request with `status`. */
   release(status?: number): void;
   close(): Promise<void>;
@@ -25,7 +27,13 @@ export async function startReceiver(): Promise<WebhookReceiver> {
   const received: ReceivedWebhook[] = [];
   const answers = new Map<string, Answer>();
   const held: ServerResponse[] = [];
+  const open = new Map<string, number>();
+  const peak = new Map<string, number>();
   const server: Server = createServer((req, res) => {
+    const key = req.url ?? '/';
+    open.set(key, (open.get(key) ?? 0) + 1);
+    peak.set(key, Math.max(peak.get(key) ?? 0, open.get(key)!));
+    res.on('close', () => open.set(key, (open.get(key) ?? 1) - 1));
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
@@ -43,6 +51,7 @@ export async function startReceiver(): Promise<WebhookReceiver> {
     received,
     on: (path) => received.filter((request) => request.path === path),
     answer: (path, answer) => void answers.set(path, answer),
+    maxInFlight: (path) => peak.get(path) ?? 0,
     release(status = 200) {
       for (const res of held.splice(0)) if (!res.destroyed) res.writeHead(status).end();
     },

@@ -3,9 +3,12 @@ import { createProduct } from '../../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../../test/harness.js';
 import { openSse, orderOf, type SseClient } from '../../../test/sse.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../../test/users.js';
+import { createLogger } from '../../platform/logger.js';
+import { createInProcessSignal } from '../../platform/signal.js';
+import { createEventHub, type StreamSink } from './event-hub.js';
 
 /** The embedded default (PGlite, in-process queue and signal) over HTTP. */
-describe('order events over SSE, embedded', () => {
+describe('order events over SSE, embedded', { timeout: 120_000 }, () => {
   let app: TestApp;
   let admin: TestUser;
   let buyer: TestUser;
@@ -41,7 +44,7 @@ describe('order events over SSE, embedded', () => {
     const orderId = await place(buyer);
     const othersOrder = await place(other);
 
-    await mine.waitFor((c) => c.messages.some((m) => orderOf(m).status === 'completed'), 20_000, 'completed');
+    await mine.waitFor((c) => c.messages.some((m) => orderOf(m).status === 'completed'), 60_000, 'completed');
     expect(mine.messages.every((m) => m.event === 'order')).toBe(true);
     expect(mine.messages.map((m) => orderOf(m).id)).not.toContain(othersOrder);
     expect(mine.messages.map((m) => orderOf(m).status)).toEqual(['pending', 'processing', 'completed']);
@@ -49,9 +52,9 @@ describe('order events over SSE, embedded', () => {
     const ids = mine.messages.map((m) => Number(m.id));
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
     expect(new Set(ids).size).toBe(3);
-    await mine.waitFor((c) => c.comments.includes('keep-alive'), 5000, 'a keep-alive comment');
+    await mine.waitFor((c) => c.comments.includes('keep-alive'), 30_000, 'a keep-alive comment');
 
-    await everyone.waitFor((c) => new Set(c.messages.map((m) => orderOf(m).id)).size === 2 && c.messages.length >= 6, 20_000, 'both orders');
+    await everyone.waitFor((c) => new Set(c.messages.map((m) => orderOf(m).id)).size === 2 && c.messages.length >= 6, 60_000, 'both orders');
     const body = await app.http.get(`/api/orders/${orderId}`).set(bearer(buyer));
     expect(orderOf(mine.messages.at(-1)!)).toEqual(body.body);
   });
@@ -90,8 +93,27 @@ describe('order events over SSE, embedded', () => {
     expect(refused.body.code).toBe('RATE_LIMITED');
     const openBefore = app.eventHub.openStreams();
     streams[0]!.close();
-    await streams[1]!.waitFor(() => app.eventHub.openStreams() === openBefore - 1, 5000, 'the closed stream to be released');
+    await streams[1]!.waitFor(() => app.eventHub.openStreams() === openBefore - 1, 30_000, 'the closed stream to be released');
     const again = await open('/api/orders/events', user);
     expect(again.status).toBe(200);
+  });
+
+  it('past the per-process cap a hub refuses with 503 STREAMS_AT_CAPACITY, and shutdown ends every stream', async () => {
+    const hub = createEventHub({
+      db: app.db,
+      signal: createInProcessSignal(),
+      settings: { pollMs: 1000, keepAliveMs: 1000, maxStreamsPerUser: 10, maxStreamsPerProcess: 2 },
+      logger: createLogger({ level: 'error', format: 'json', silent: true }),
+    });
+    const ended: number[] = [];
+    const sink = (n: number): StreamSink => ({ deliver: () => undefined, keepAlive: () => undefined, end: () => void ended.push(n) });
+    const first = await hub.open('u1', { kind: 'all' }, sink(1));
+    await hub.open('u2', { kind: 'user', userId: 'u2' }, sink(2));
+    await expect(hub.open('u3', { kind: 'all' }, sink(3))).rejects.toMatchObject({ kind: 'unavailable', code: 'STREAMS_AT_CAPACITY' });
+    first.close();
+    const third = await hub.open('u3', { kind: 'all' }, sink(3));
+    hub.closeAll();
+    expect(ended.sort()).toEqual([2, 3]);
+    third.close();
   });
 });

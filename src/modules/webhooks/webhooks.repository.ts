@@ -130,7 +130,9 @@ export async function scheduleRedelivery(db: Queryable, webhookId: string, deliv
 
 export async function backlogByWebhook(db: Queryable): Promise<{ webhookId: string; pending: number }[]> {
   const { rows } = await db.query<{ webhookId: string; pending: number }>(
-    `SELECT webhook_id AS "webhookId", count(*)::int AS pending FROM webhook_deliveries WHERE status = 'pending' GROUP BY webhook_id`,
+    `SELECT w.id AS "webhookId", count(d.id)::int AS pending
+     FROM webhooks w LEFT JOIN webhook_deliveries d ON d.webhook_id = w.id AND d.status = 'pending'
+     GROUP BY w.id`,
   );
   return rows;
 }

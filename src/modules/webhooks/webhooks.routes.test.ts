@@ -8,7 +8,7 @@ import { startReceiver, type WebhookReceiver } from '../../../test/webhook-recei
 const ALL_EVENTS = ['order.placed', 'order.processing', 'order.completed', 'order.failed', 'order.cancelled'];
 
 /** The embedded default over HTTP: the API itself sends webhooks. Private URLs are refused here. */
-describe('webhooks admin API, embedded', () => {
+describe('webhooks admin API, embedded', { timeout: 120_000 }, () => {
   let app: TestApp;
   let admin: TestUser;
   let buyer: TestUser;
@@ -91,7 +91,7 @@ describe('webhooks admin API, embedded', () => {
     const failed = await waitUntil(async () => {
       const res = await app.http.get(`/api/webhooks/${id}/deliveries?status=failed`).set(bearer(admin));
       return res.body.items.length === 1 && res.body.items[0];
-    }, 20_000, 'the delivery to fail');
+    }, 60_000, 'the delivery to fail');
     expect(failed).toMatchObject({ webhookId: id, type: 'order.placed', status: 'failed', attempts: 2, lastStatusCode: null, nextAttemptAt: null });
     expect(failed.lastError).toMatch(/refused: 127\.0\.0\.1 is a loopback address/);
     expect(receiver.on('/internal')).toHaveLength(0);
@@ -104,7 +104,7 @@ describe('webhooks admin API, embedded', () => {
     const missing = await app.http.post(`/api/webhooks/${id}/deliveries/00000000-0000-4000-8000-000000000000/redeliver`).set(bearer(admin));
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe('DELIVERY_NOT_FOUND');
-    await waitUntil(async () => (await app.http.get(`/api/webhooks/${id}/deliveries?status=failed`).set(bearer(admin))).body.items.length === 1, 20_000, 'the redelivery to fail again');
+    await waitUntil(async () => (await app.http.get(`/api/webhooks/${id}/deliveries?status=failed`).set(bearer(admin))).body.items.length === 1, 60_000, 'the redelivery to fail again');
     expect(receiver.on('/internal')).toHaveLength(0);
     await app.http.delete(`/api/webhooks/${id}`).set(bearer(admin));
   });
