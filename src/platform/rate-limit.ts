@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { RateLimitedError } from '../shared/errors.js';
 
@@ -50,7 +50,7 @@ function wrap(limiter: RateLimiterAbstract, points: number): RateLimiter {
  * each instance falls back to its own in-memory counters (the "insurance" limiter), so limits
  * keep applying per instance rather than failing open or locking everybody out.
  */
-export function createRateLimiter(options: RateLimiterOptions, redis?: { client: Redis; prefix: string }): RateLimiter {
+export function createRateLimiter(options: RateLimiterOptions, redis?: { client: RedisClient; prefix: string }): RateLimiter {
   const common = { points: options.points, duration: options.windowSeconds };
   const memory = new RateLimiterMemory({ ...common, keyPrefix: options.name });
   if (!redis) return wrap(memory, options.points);
