@@ -17,6 +17,7 @@ import {
   log,
   patroniRole,
   pidOf,
+  postmasterPid,
   queueMasterPort,
   sleep,
   startApi,
@@ -150,7 +151,7 @@ async function audit(label: string, acknowledged: string[]): Promise<string[]> {
         const unsent = await count(db, "SELECT count(*) AS n FROM email_deliveries WHERE status <> 'sent'");
         return open === 0 && unpublished === 0 && unsent === 0;
       }),
-    90_000,
+    150_000,
   ).catch((error: Error) => problems.push(error.message));
   await withDb(async (db) => {
     const missing = await count(db, 'SELECT count(*) AS n FROM unnest($1::uuid[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = a.id)', [acknowledged]);
@@ -208,6 +209,8 @@ function cpuByTier(): Record<string, number> {
   const result: Record<string, number> = {};
   for (const [tier, names] of Object.entries(tiers)) {
     const roots = new Set(names.map((n) => pidOf(n)).filter((pid): pid is number => pid !== undefined));
+    // Patroni may start PostgreSQL detached from itself: count the postmasters and their backends too.
+    if (tier === 'postgres') for (const node of [0, 1]) roots.add(postmasterPid(node) ?? -1);
     let total = 0;
     for (const [pid, info] of procs) {
       for (let p: number | undefined = pid, hops = 0; p && hops < 6; p = procs.get(p)?.ppid, hops++) {

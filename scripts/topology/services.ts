@@ -227,6 +227,13 @@ export function startPatroni(node: number): void {
   startProcess(`patroni${node + 1}`, 'patroni', [file], { user, cwd: dir });
 }
 
+export function postmasterPid(node: number): number | undefined {
+  const file = path.join(DIR, `pg${node + 1}`, 'data', 'postmaster.pid');
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
 /** Node death: kill -9 of Patroni and of its PostgreSQL postmaster. */
 export function killPostgresNode(node: number): void {
   const postmaster = path.join(DIR, `pg${node + 1}`, 'data', 'postmaster.pid');
@@ -398,6 +405,8 @@ function appEnv(variant: Variant): Record<string, string> {
     RECONCILE_AFTER_SECONDS: '30',
     // An email claimed by a killed worker is sendable by another after this lease (default 60 s).
     EMAIL_CLAIM_LEASE_SECONDS: '10',
+    // Emails whose retries ran out during a database failover are re-enqueued within ~40 s.
+    RECONCILE_INTERVAL_MS: '5000',
     TRUST_PROXY: 'loopback',
   };
 }

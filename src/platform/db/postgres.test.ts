@@ -37,7 +37,10 @@ describe('PostgreSQL pool across a failover', () => {
 
   it('when the backend of a running transaction is terminated, then that transaction fails with 503 and the next query gets a new connection', async () => {
     const outcome = db.transaction(async (tx) => {
-      await terminate(await backendPid(tx));
+      const pid = await backendPid(tx);
+      await terminate(pid);
+      // The termination notice reaches the idle checked-out client first; it must not crash the process.
+      await waitUntil(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0, 10_000, 'the backend to go');
       await tx.query('INSERT INTO failover_probe VALUES (1)');
     });
     await expect(outcome).rejects.toBeInstanceOf(ServiceUnavailableError);

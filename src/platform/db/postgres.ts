@@ -65,6 +65,10 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
   });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
   pool.on('error', () => undefined);
+  // Neither may a checked-out one: a failover's "terminating connection" (57P01) can arrive while
+  // a transaction waits between statements, and pg emits it as an 'error' event with no query to
+  // fail. The next statement on that client then fails and the client is dropped.
+  pool.on('connect', (client) => client.on('error', () => undefined));
 
   // Like pool.query, but a client whose connection broke is destroyed instead of returned to
   // the pool, so after a failover the pool reconnects (through haproxy to the new primary)
