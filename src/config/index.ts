@@ -3,12 +3,23 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import type { RedisNode, RedisTarget } from '../platform/redis.js';
 import { envSchema, type Env } from './env.schema.js';
+import { secretWeakness } from './secret-strength.js';
 
 export class ConfigError extends Error {}
 
 export interface Config {
   env: Env['NODE_ENV'];
-  http: { port: number; host: string; trustProxy: string | number | boolean | undefined };
+  http: {
+    port: number;
+    host: string;
+    trustProxy: string | number | boolean | undefined;
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+  };
+  /** Undefined: /metrics is open (404 in production). */
+  metricsToken: string | undefined;
   log: { level: Env['LOG_LEVEL']; format: 'json' | 'pretty' };
   /** `url` undefined → embedded PGlite in `dataDir`. */
   db: { url: string | undefined; poolMax: number };
@@ -27,7 +38,10 @@ export interface Config {
   };
   admin: { email: string | undefined; password: string | undefined };
   limits: {
+    loginFailuresPerAccountAndAddress: number;
     loginFailuresPerAccount: number;
+    /** 0: no limit. */
+    registrationsPerAddressPerHour: number;
     loginFailuresPerIp: number;
     loginWindowSeconds: number;
     ordersPerMinute: number;
@@ -43,6 +57,21 @@ export interface Config {
     outboxPollMs: number;
     reconcileIntervalMs: number;
     reconcileAfterSeconds: number;
+  };
+  events: {
+    keepAliveMs: number;
+    pollMs: number;
+    maxStreamsPerUser: number;
+    maxStreamsPerProcess: number;
+    retentionHours: number;
+  };
+  webhooks: {
+    allowPrivateUrls: boolean;
+    timeoutMs: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    concurrency: number;
+    pollMs: number;
   };
   mail: {
     smtpUrl: string | undefined;
@@ -129,11 +158,24 @@ export function loadConfig(
   if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {
     throw new ConfigError('Invalid configuration: ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
   }
+  if (env.NODE_ENV === 'production' && env.JWT_SECRET) {
+    const weakness = secretWeakness(env.JWT_SECRET);
+    if (weakness) throw new ConfigError(`Invalid configuration: JWT_SECRET ${weakness}; generate one with: openssl rand -base64 48`);
+  }
 
   const embedded = !env.DATABASE_URL;
   const config: Config = {
     env: env.NODE_ENV,
-    http: { port: env.PORT, host: env.HOST, trustProxy: env.TRUST_PROXY },
+    http: {
+      port: env.PORT,
+      host: env.HOST,
+      trustProxy: env.TRUST_PROXY,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_MS, env.HTTP_REQUEST_TIMEOUT_MS),
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: env.HTTP_MAX_CONNECTIONS,
+    },
+    metricsToken: env.METRICS_TOKEN,
     log: {
       level: env.LOG_LEVEL,
       format: env.LOG_FORMAT ?? (env.NODE_ENV !== 'production' && process.stdout.isTTY ? 'pretty' : 'json'),
@@ -150,7 +192,9 @@ export function loadConfig(
     },
     admin: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
     limits: {
+      loginFailuresPerAccountAndAddress: env.LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
       loginFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      registrationsPerAddressPerHour: env.REGISTER_RATE_LIMIT_PER_ADDRESS_PER_HOUR,
       loginFailuresPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
       loginWindowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
       ordersPerMinute: env.ORDER_RATE_LIMIT_PER_MINUTE,
@@ -169,6 +213,21 @@ export function loadConfig(
       outboxPollMs: env.OUTBOX_POLL_MS,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
       reconcileAfterSeconds: env.RECONCILE_AFTER_SECONDS,
+    },
+    events: {
+      keepAliveMs: env.SSE_KEEPALIVE_MS,
+      pollMs: env.SSE_POLL_MS,
+      maxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
+      maxStreamsPerProcess: env.SSE_MAX_STREAMS,
+      retentionHours: env.ORDER_EVENTS_RETENTION_HOURS,
+    },
+    webhooks: {
+      allowPrivateUrls: env.WEBHOOK_ALLOW_PRIVATE_URLS,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
+      concurrency: env.WEBHOOK_CONCURRENCY,
+      pollMs: env.WEBHOOK_POLL_MS,
     },
     mail: {
       smtpUrl: env.SMTP_URL,
