@@ -11,6 +11,7 @@ const TYPED_OUTSIDE_BUILD = [
   'bench/*.ts',
   'bench/*/*.ts',
   'scripts/*.ts',
+  'scripts/*/*.ts',
   'src/*.test.ts',
   'src/*/*.test.ts',
   'src/*/*/*.test.ts',

@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // Tests that start their own Redis Cluster/Sentinel run in `npm run topology -- test`
+    // (vitest.topology.config.ts), not in every `npm test`.
+    exclude: ['**/node_modules/**', '**/*.topology.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,

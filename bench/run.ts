@@ -460,7 +460,7 @@ async function main(): Promise<void> {
     const halfPlacementRps = Math.max(1, Math.round(postOurs.rps / 2));
     let sustainableRps: number | undefined;
     const pipeline: Record<string, unknown> = {};
-    const queue = new Queue('orders', { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL).port || 6379) }, prefix: `${PREFIX}:bull` });
+    const queue = new Queue('orders', { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL).port || 6379) }, prefix: `{${PREFIX}:bull}` });
     try {
       for (const workerCount of [1, 2]) {
         // A clean slate: no orders, no queued jobs, stock back to its initial level.

@@ -17,7 +17,7 @@ import { createMetrics, type Metrics } from './platform/metrics.js';
 import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHandlers, type JobQueue } from './platform/queue/index.js';
 import { queueDashboard } from './platform/queue/dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
-import { createRedis, evictionPolicy, whenReady, type Redis } from './platform/redis.js';
+import { createRedis, evictionPolicy, whenReady, type RedisClient } from './platform/redis.js';
 import { createInProcessSignal, createRedisSignal } from './platform/signal.js';
 import { registerWebhookMetrics } from './platform/webhook-metrics.js';
 import { backlogByWebhook, createDeliveries, createWebhooksService, startWebhookDeliverer } from './modules/webhooks/index.js';
@@ -28,7 +28,7 @@ import { PUBLISHED_JOB_NAMES } from './workers/outbox-routes.js';
 export interface Resources {
   db: Database;
   /** Absent in the embedded default: queue and cache then live in-process. */
-  redis: Redis | undefined;
+  redis: RedisClient | undefined;
 }
 
 export interface Built extends Resources {
@@ -115,7 +115,7 @@ export function buildDeps(
   });
   const handlers = buildJobHandlers({ db, orders, auth, payments, mailer, mailFrom: config.mail.from, emailLeaseSeconds: config.mail.claimLeaseSeconds, logger, metrics });
   assertEveryJobHasAHandler(handlers, PUBLISHED_JOB_NAMES);
-  const bullQueue = config.redis.url !== undefined ? createBullMqQueue({ url: config.redis.url, prefix: config.redis.prefix, handlers }) : undefined;
+  const bullQueue = config.redis.target !== undefined ? createBullMqQueue({ redis: config.redis.target, prefix: config.redis.prefix, handlers }) : undefined;
   const queue = bullQueue ?? createInProcessQueue({ handlers, concurrency: config.worker.concurrency, backoff: config.jobs.backoff, logger });
   queueRef.current = queue;
 
@@ -124,7 +124,7 @@ export function buildDeps(
 
   // Order events (SSE, webhooks): a relay copies outbox rows into the event stream; a signal
   // tells every process's hub that there is something new to read.
-  const signal = config.redis.url && redis ? createRedisSignal({ url: config.redis.url, channel: `${config.redis.prefix}:order-events`, publisher: redis }) : createInProcessSignal();
+  const signal = config.redis.target && redis ? createRedisSignal({ url: config.redis.target, channel: `${config.redis.prefix}:order-events`, publisher: redis }) : createInProcessSignal();
   const eventHub = createEventHub({
     db,
     signal,
@@ -154,9 +154,9 @@ export function buildDeps(
   };
 
   function startConsumer() {
-    if (!config.redis.url) throw new Error('a queue consumer needs Redis');
+    if (!config.redis.target) throw new Error('a queue consumer needs Redis');
     return startBullMqWorker({
-      url: config.redis.url,
+      redis: config.redis.target,
       prefix: config.redis.prefix,
       handlers,
       concurrency: config.worker.concurrency,
@@ -210,11 +210,11 @@ export function buildDeps(
 /** Opens the configured database (migrating it) and Redis, wires everything, prepares the data. */
 export async function openRuntime(config: Readonly<Config>, logger: Logger, role: 'api' | 'worker' = 'api'): Promise<Runtime> {
   const db = await openDatabase({ url: config.db.url, poolMax: config.db.poolMax, dataDir: config.dataDir });
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   try {
     const applied = await migrate(db);
     if (applied.length > 0) logger.info('database migrated', { applied });
-    redis = config.redis.url ? createRedis(config.redis.url, 'request') : undefined;
+    redis = config.redis.target ? createRedis(config.redis.target, 'request') : undefined;
     const built = buildDeps(config, logger, { db, redis }, role);
     await ensureAdmin(db, config.admin, { allowGenerated: db.kind === 'pglite', logger });
     if (config.seedDemoData) {

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   void runtime.checkRedisEvictionPolicy();
   // An embedded database cannot be opened by a worker process, so with Redis configured the
   // API consumes its own queue; with PostgreSQL, `npm run worker` processes (run any number).
-  const consumer = runtime.db.kind === 'pglite' && config.redis.url ? runtime.startConsumer() : undefined;
+  const consumer = runtime.db.kind === 'pglite' && config.redis.target ? runtime.startConsumer() : undefined;
   const app = createApp(runtime.deps);
 
   const server: Server = createHttpServer(app, config.http).listen(config.http.port, config.http.host, () => {

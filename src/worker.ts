@@ -11,9 +11,9 @@ const SHUTDOWN_GRACE_MS = 30_000;
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.log);
-  if (!config.redis.url || !config.db.url) {
+  if (!config.redis.target || !config.db.url) {
     throw new ConfigError(
-      `The worker needs ${config.redis.url ? 'DATABASE_URL' : 'REDIS_URL (or REDIS_HOST)'}: it shares PostgreSQL and Redis with the API. In the embedded default the API processes orders itself.`,
+      `The worker needs ${config.redis.target ? 'DATABASE_URL' : 'REDIS_URL (or REDIS_HOST)'}: it shares PostgreSQL and Redis with the API. In the embedded default the API processes orders itself.`,
     );
   }
   protectDataDir(config.dataDir, { create: false });

@@ -15,7 +15,7 @@ import type { Database } from '../src/platform/db/index.js';
 import { wrapPGlite } from '../src/platform/db/pglite.js';
 import { createPostgresDatabase } from '../src/platform/db/postgres.js';
 import { createLogger } from '../src/platform/logger.js';
-import { createRedis, type Redis } from '../src/platform/redis.js';
+import { createRedis, queuePrefix, type Redis, type RedisClient } from '../src/platform/redis.js';
 import { buildDeps, type Built } from '../src/runtime.js';
 import { POSTGRES_ADMIN_URL, REDIS_URL } from './global-setup.js';
 
@@ -111,7 +111,7 @@ export function testConfig(overrides: Record<string, string> = {}): Readonly<Con
   );
 }
 
-export async function waitUntilReady(redis: Redis): Promise<void> {
+export async function waitUntilReady(redis: RedisClient): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('Redis did not become ready')), 5000);
@@ -123,12 +123,15 @@ export async function waitUntilReady(redis: Redis): Promise<void> {
 }
 
 async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  // The queue's keys carry a hash tag ahead of the prefix (`{<prefix>:bull}:…`).
+  for (const pattern of [`${prefix}:*`, `${queuePrefix(prefix)}:*`]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  }
 }
 
 /** The real app, in-process, on its own database and Redis prefix. */

@@ -149,6 +149,44 @@ describe('loadConfig', () => {
 
     it('when REDIS_URL is empty, then Redis is not configured', () => {
       expect(load({ REDIS_URL: '' }).redis.url).toBeUndefined();
+      expect(load({ REDIS_URL: '' }).redis.target).toBeUndefined();
+    });
+
+    it('when REDIS_URL is set, then the mode is single', () => {
+      expect(load({ REDIS_URL: 'redis://primary:6379/2' }).redis.target).toEqual({ mode: 'single', url: 'redis://primary:6379/2' });
+    });
+
+    it('when REDIS_SENTINELS is set, then the mode is Sentinel with the named primary and the default Sentinel port', () => {
+      const config = load({ REDIS_SENTINELS: 's1:26380, s2', REDIS_SENTINEL_NAME: 'orders', REDIS_PASSWORD: 'pw' });
+      expect(config.redis.target).toEqual({
+        mode: 'sentinel',
+        name: 'orders',
+        sentinels: [
+          { host: 's1', port: 26380 },
+          { host: 's2', port: 26379 },
+        ],
+        password: 'pw',
+      });
+      expect(config.redis.url).toBeUndefined();
+    });
+
+    it('when REDIS_CLUSTER_NODES is set, then the mode is Cluster', () => {
+      expect(load({ REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2:7001' }).redis.target).toEqual({
+        mode: 'cluster',
+        nodes: [
+          { host: '10.0.0.1', port: 7000 },
+          { host: '10.0.0.2', port: 7001 },
+        ],
+      });
+    });
+
+    it('when several Redis modes are set, then the most specific wins: Cluster, then Sentinel, then the URL', () => {
+      expect(load({ REDIS_URL: 'redis://a:6379', REDIS_SENTINELS: 's:26379', REDIS_CLUSTER_NODES: 'b:7000' }).redis.target?.mode).toBe('cluster');
+      expect(load({ REDIS_URL: 'redis://a:6379', REDIS_SENTINELS: 's:26379' }).redis.target?.mode).toBe('sentinel');
+    });
+
+    it('when a node list is malformed, then loading fails naming the variable', () => {
+      expect(() => load({ REDIS_CLUSTER_NODES: 'b:notaport' })).toThrow(/REDIS_CLUSTER_NODES must be host:port/);
     });
   });
 

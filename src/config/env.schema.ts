@@ -47,6 +47,10 @@ export const envSchema = z.object({
   REDIS_URL: optionalString.describe('Redis URL; unset (and no REDIS_HOST) → in-process queue and cache'),
   REDIS_HOST: optionalString,
   REDIS_PORT: positiveInt.max(65535).optional(),
+  REDIS_SENTINELS: optionalString.describe('Sentinel mode: host:port,host:port of the Sentinels (instead of REDIS_URL)'),
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster').describe('Sentinel mode: the monitored primary name'),
+  REDIS_CLUSTER_NODES: optionalString.describe('Cluster mode: host:port,host:port seed nodes of a Redis Cluster (instead of REDIS_URL)'),
+  REDIS_PASSWORD: optionalString.describe('Sentinel and Cluster modes: password of the Redis data nodes (a URL carries its own)'),
   REDIS_PREFIX: z.string().min(1).default('ops').describe('Prefix of every Redis key and queue'),
 
   JWT_SECRET: optionalString.pipe(

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
+import type { RedisNode, RedisTarget } from '../platform/redis.js';
 import { envSchema, type Env } from './env.schema.js';
 import { secretWeakness } from './secret-strength.js';
 
@@ -23,8 +24,11 @@ export interface Config {
   /** `url` undefined → embedded PGlite in `dataDir`. */
   db: { url: string | undefined; poolMax: number };
   dataDir: string;
-  /** `url` undefined → in-process queue and cache. */
-  redis: { url: string | undefined; prefix: string };
+  /**
+   * `target` undefined → in-process queue and cache. `url` is set in single-server mode only
+   * (REDIS_URL/REDIS_HOST); Sentinel and Cluster modes have a `target` without a URL.
+   */
+  redis: { url: string | undefined; prefix: string; target: RedisTarget | undefined };
   jwt: {
     secret: string | undefined;
     issuer: string;
@@ -95,6 +99,38 @@ function redisUrl(env: Env): string | undefined {
   return undefined;
 }
 
+/** Parses `host:port,host:port` (REDIS_SENTINELS, REDIS_CLUSTER_NODES); undefined if any entry is malformed. */
+function parseRedisNodes(list: string, defaultPort: number): RedisNode[] | undefined {
+  const nodes: RedisNode[] = [];
+  for (const entry of list.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const match = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(entry);
+    const port = match?.[2] ? Number(match[2]) : defaultPort;
+    if (!match?.[1] || port < 1 || port > 65535) return undefined;
+    nodes.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
+  }
+  return nodes.length > 0 ? nodes : undefined;
+}
+
+/**
+ * One Redis mode, or none (the embedded default). The more specific wins when several are set:
+ * REDIS_CLUSTER_NODES, then REDIS_SENTINELS, then REDIS_URL/REDIS_HOST.
+ */
+function redisTarget(env: Env): RedisTarget | undefined {
+  const url = redisUrl(env);
+  const credentials = env.REDIS_PASSWORD ? { password: env.REDIS_PASSWORD } : {};
+  if (env.REDIS_CLUSTER_NODES) {
+    const nodes = parseRedisNodes(env.REDIS_CLUSTER_NODES, 6379);
+    if (!nodes) throw new ConfigError('Invalid configuration: REDIS_CLUSTER_NODES must be host:port[,host:port…]');
+    return { mode: 'cluster', nodes, ...credentials };
+  }
+  if (env.REDIS_SENTINELS) {
+    const sentinels = parseRedisNodes(env.REDIS_SENTINELS, 26379);
+    if (!sentinels) throw new ConfigError('Invalid configuration: REDIS_SENTINELS must be host:port[,host:port…]');
+    return { mode: 'sentinel', sentinels, name: env.REDIS_SENTINEL_NAME, ...credentials };
+  }
+  return url ? { mode: 'single', url } : undefined;
+}
+
 /**
  * Parses and validates the environment once. Throws `ConfigError` whose message is one line
  * naming the offending variable, so start-up can print it and stop.
@@ -113,9 +149,10 @@ export function loadConfig(
   if (env.EMAIL_USER && !env.EMAIL_PASS) {
     throw new ConfigError('Invalid configuration: EMAIL_PASS is required when EMAIL_USER is set');
   }
-  if (env.NODE_ENV === 'production' && env.DATABASE_URL && !redisUrl(env)) {
+  const redis = redisTarget(env);
+  if (env.NODE_ENV === 'production' && env.DATABASE_URL && !redis) {
     throw new ConfigError(
-      'Invalid configuration: REDIS_URL (or REDIS_HOST) is required with DATABASE_URL in production; the in-process queue and cache are for the embedded default only',
+      'Invalid configuration: REDIS_URL (or REDIS_HOST, REDIS_SENTINELS, REDIS_CLUSTER_NODES) is required with DATABASE_URL in production; the in-process queue and cache are for the embedded default only',
     );
   }
   if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {
@@ -145,7 +182,7 @@ export function loadConfig(
     },
     db: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
     dataDir: path.resolve(env.DATA_DIR),
-    redis: { url: redisUrl(env), prefix: env.REDIS_PREFIX },
+    redis: { url: redisUrl(env), prefix: env.REDIS_PREFIX, target: redis },
     jwt: {
       secret: env.JWT_SECRET,
       issuer: env.JWT_ISSUER,

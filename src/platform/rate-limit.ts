@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.js';
 import { LRUCache } from 'lru-cache';
 import { RateLimitedError } from '../shared/errors.js';
 

@@ -1,4 +1,129 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+
+/** host:port of a Sentinel or a Cluster seed node. */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * Which Redis deployment to talk to, chosen by configuration (README, Redis):
+ * - `single`: one server (`REDIS_URL`);
+ * - `sentinel`: a primary found through Sentinels, followed across failovers (`REDIS_SENTINELS`);
+ * - `cluster`: a Redis Cluster reached through seed nodes (`REDIS_CLUSTER_NODES`).
+ */
+export type RedisTarget =
+  | { mode: 'single'; url: string }
+  | { mode: 'sentinel'; sentinels: RedisNode[]; name: string; username?: string; password?: string; tls?: boolean }
+  | { mode: 'cluster'; nodes: RedisNode[]; username?: string; password?: string; tls?: boolean };
+
+/** A connection to any of the three: both expose the commands we use (no cross-slot ones). */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * BullMQ keeps each queue's keys together in Lua scripts, which a Redis Cluster only allows
+ * within one hash slot: the `{…}` hash tag puts every key of our queues in the slot of
+ * `<prefix>:bull` (`{ops:bull}:orders:wait`, …). Used in every mode, so moving to a Cluster
+ * changes no key names.
+ */
+export function queuePrefix(prefix: string): string {
+  return `{${prefix}:bull}`;
+}
+
+// How long a command may wait for a failover before failing (Cluster: redirection retries
+// × delay; Sentinel: reconnects). A Redis master failover on our topology takes 4–6 s.
+const FAILOVER_RETRY_DELAY_MS = 300;
+const MAX_REDIRECTIONS = 40;
+
+type Role = 'request' | 'blocking';
+
+/** What `role` changes, in every mode (see `redisOptions`). */
+function roleOptions(role: Role): RedisOptions {
+  return role === 'blocking'
+    ? { maxRetriesPerRequest: null, enableReadyCheck: false }
+    : { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1000, enableAutoPipelining: true };
+}
+
+const reconnect = (times: number) => Math.min(times * 200, 2000);
+
+/**
+ * Sentinel: ioredis asks the Sentinels for the current primary on every (re)connect (a
+ * killed primary closes its sockets, so the reconnect starts at once) and retries the
+ * Sentinels themselves with the same capped delay.
+ */
+function sentinelOptions(target: Extract<RedisTarget, { mode: 'sentinel' }>, role: Role): RedisOptions {
+  return {
+    sentinels: target.sentinels,
+    name: target.name,
+    username: target.username,
+    password: target.password,
+    tls: target.tls ? {} : undefined,
+    enableTLSForSentinelMode: target.tls ?? false,
+    connectTimeout: 2000,
+    sentinelCommandTimeout: 1000,
+    retryStrategy: reconnect,
+    sentinelRetryStrategy: reconnect,
+    sentinelReconnectStrategy: reconnect,
+    ...roleOptions(role),
+  };
+}
+
+/**
+ * Cluster: a command that meets a failover (its master's socket closed, CLUSTERDOWN, TRYAGAIN,
+ * MOVED) is retried every 300 ms up to 40 times (12 s) while the slot map is refreshed, so the
+ * workers ride through a master failover. Request-path commands still give up after 1 s
+ * (`commandTimeout`) and the caller degrades (cache → database, limiter → in-memory, outbox →
+ * next round).
+ */
+function clusterOptions(target: Extract<RedisTarget, { mode: 'cluster' }>, role: Role): ClusterOptions {
+  const { enableOfflineQueue: _nodeLevelOnly, enableAutoPipelining, ...perNode } = roleOptions(role);
+  return {
+    clusterRetryStrategy: reconnect,
+    retryDelayOnFailover: FAILOVER_RETRY_DELAY_MS,
+    retryDelayOnClusterDown: FAILOVER_RETRY_DELAY_MS,
+    retryDelayOnTryAgain: FAILOVER_RETRY_DELAY_MS,
+    maxRedirections: MAX_REDIRECTIONS,
+    slotsRefreshTimeout: 2000,
+    // The cluster-wide offline queue stays on for both roles: during a failover the slot has
+    // no master for a few seconds and commands wait for the new one (bounded by the
+    // redirection retries); per-node `commandTimeout` still bounds commands once sent.
+    ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
+    // BullMQ's blocking connection must see the cluster before its first BZPOPMIN.
+    enableReadyCheck: true,
+    redisOptions: {
+      username: target.username,
+      password: target.password,
+      tls: target.tls ? {} : undefined,
+      connectTimeout: 2000,
+      ...perNode,
+    },
+  };
+}
+
+/**
+ * The one place a Redis connection is made (request path, BullMQ producers and workers):
+ * a URL is the single-server mode.
+ */
+export function createRedis(target: string | Extract<RedisTarget, { mode: 'single' }>, role: Role): Redis;
+export function createRedis(target: RedisTarget | string, role: Role): RedisClient;
+export function createRedis(target: RedisTarget | string, role: Role): RedisClient {
+  const resolved: RedisTarget = typeof target === 'string' ? { mode: 'single', url: target } : target;
+  const redis =
+    resolved.mode === 'cluster'
+      ? new Cluster(resolved.nodes, clusterOptions(resolved, role))
+      : new Redis(resolved.mode === 'sentinel' ? sentinelOptions(resolved, role) : redisOptions(resolved.url, role));
+  // Connection errors surface through failed commands and readiness checks; an unhandled
+  // 'error' event would otherwise crash the process.
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+/** Short, secret-free description for logs: `cluster (3 seed nodes)`, `sentinel mymaster`, … */
+export function describeRedis(target: RedisTarget): string {
+  if (target.mode === 'cluster') return `cluster (${target.nodes.length} seed nodes)`;
+  if (target.mode === 'sentinel') return `sentinel ${target.name} (${target.sentinels.length} sentinels)`;
+  return 'single';
+}
 
 /**
  * Connection options for the two ways we use Redis.
@@ -10,7 +135,7 @@ import { Redis, type RedisOptions } from 'ioredis';
  * - `blocking`: BullMQ workers and queue events, which must wait through outages
  *   (`maxRetriesPerRequest: null`, as BullMQ requires).
  */
-export function redisOptions(url: string, role: 'request' | 'blocking'): RedisOptions {
+export function redisOptions(url: string, role: Role): RedisOptions {
   const parsed = new URL(url);
   const base: RedisOptions = {
     host: parsed.hostname,
@@ -21,25 +146,15 @@ export function redisOptions(url: string, role: 'request' | 'blocking'): RedisOp
     tls: parsed.protocol === 'rediss:' ? {} : undefined,
     connectTimeout: 2000,
     // Reconnect forever with a capped delay; outages end by themselves.
-    retryStrategy: (times) => Math.min(times * 200, 2000),
+    retryStrategy: reconnect,
   };
-  return role === 'blocking'
-    ? { ...base, maxRetriesPerRequest: null, enableReadyCheck: false }
-    : { ...base, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1000, enableAutoPipelining: true };
-}
-
-export function createRedis(url: string, role: 'request' | 'blocking'): Redis {
-  const redis = new Redis(redisOptions(url, role));
-  // Connection errors surface through failed commands and readiness checks; an unhandled
-  // 'error' event would otherwise crash the process.
-  redis.on('error', () => undefined);
-  return redis;
+  return { ...base, ...roleOptions(role) };
 }
 
 export type { Redis };
 
 /** BullMQ loses jobs if Redis may evict keys; it must run with `maxmemory-policy noeviction`. */
-export async function evictionPolicy(redis: Redis): Promise<string | undefined> {
+export async function evictionPolicy(redis: RedisClient): Promise<string | undefined> {
   try {
     const reply = await redis.config('GET', 'maxmemory-policy');
     return reply[1];
@@ -50,7 +165,7 @@ export async function evictionPolicy(redis: Redis): Promise<string | undefined> 
 }
 
 /** Resolves true once connected, false after `timeoutMs` (the caller decides whether that is fatal). */
-export async function whenReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+export async function whenReady(redis: RedisClient, timeoutMs: number): Promise<boolean> {
   if (redis.status === 'ready') return true;
   return new Promise((resolve) => {
     const timer = setTimeout(() => {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createRedis, type Redis } from './redis.js';
+import { createRedis, type RedisClient, type RedisTarget } from './redis.js';
 
 /**
  * A wake-up call between processes: "something new was written, go and read it". It carries
@@ -25,7 +25,7 @@ export function createInProcessSignal(): Signal {
 }
 
 /** `publisher` is the process's request-path connection; each listener gets its own subscriber connection. */
-export function createRedisSignal(options: { url: string; channel: string; publisher: Redis }): Signal {
+export function createRedisSignal(options: { url: string | RedisTarget; channel: string; publisher: RedisClient }): Signal {
   const local = createInProcessSignal();
   return {
     notify() {
@@ -35,7 +35,8 @@ export function createRedisSignal(options: { url: string; channel: string; publi
     },
     listen(onSignal) {
       const own = local.listen(onSignal);
-      const subscriber: Redis = createRedis(options.url, 'blocking');
+      // Any Redis mode: PUBLISH on a Cluster reaches subscribers on every node.
+      const subscriber: RedisClient = createRedis(options.url, 'blocking');
       subscriber.on('message', onSignal);
       subscriber.subscribe(options.channel).catch(() => undefined);
       return {

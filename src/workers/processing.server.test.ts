@@ -10,7 +10,7 @@ import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/u
 import { auditStock } from '../modules/catalog/index.js';
 import { processOrderJob } from '../modules/orders/index.js';
 import { createBullMqQueue } from '../platform/queue/index.js';
-import { createRedis } from '../platform/redis.js';
+import { createRedis, queuePrefix } from '../platform/redis.js';
 
 /** Settings that make retries, crash recovery and reconciliation happen within a test's patience. */
 const FAST = {
@@ -196,7 +196,7 @@ describe('processing in server mode: API + separate worker processes, PostgreSQL
     stack = await startStack({ database, smtp, env: { PAYMENT_SIMULATOR_LATENCY_MS: '50' } });
     const product = await createProduct(stack.app, stack.admin, { stock: 50 });
     await Promise.all([startWorker(stack.workerEnv), startWorker(stack.workerEnv)]);
-    const producer = createBullMqQueue({ url: stack.app.config.redis.url!, prefix: stack.app.config.redis.prefix, handlers: stack.app.handlers });
+    const producer = createBullMqQueue({ redis: stack.app.config.redis.target!, prefix: stack.app.config.redis.prefix, handlers: stack.app.handlers });
     try {
       const ids = await placeOrders(stack, product.id, 10);
       // Duplicates under other job ids, so BullMQ's own de-duplication cannot hide a double run.
@@ -328,7 +328,7 @@ describe('worker process lifecycle', () => {
       rmSync(dataDir, { recursive: true, force: true });
       const redis = createRedis('redis://127.0.0.1:6379', 'request');
       await waitUntilReady(redis);
-      const keys = await redis.keys(`${prefix}:*`);
+      const keys = [...(await redis.keys(`${prefix}:*`)), ...(await redis.keys(`${queuePrefix(prefix)}:*`))];
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
     }

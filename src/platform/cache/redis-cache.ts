@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Logger } from '../logger.js';
 import type { Cache } from './cache.js';
 
@@ -15,7 +15,7 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 'o', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1`;
 
-export function createRedisCache(redis: Redis, prefix: string, logger: Logger): Cache {
+export function createRedisCache(redis: RedisClient, prefix: string, logger: Logger): Cache {
   redis.defineCommand('opsPutIfNewer', { numberOfKeys: 1, lua: PUT_IF_NEWER });
   const commands = redis as unknown as CacheCommands;
   const full = (key: string) => `${prefix}:cache:${key}`;

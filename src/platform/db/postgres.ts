@@ -8,11 +8,20 @@ const types = {
     oid === 20 ? (value: string) => Number(value) : (pg.types.getTypeParser(oid, format as 'text') as unknown)) as typeof pg.types.getTypeParser,
 };
 
-/** Connection-level failures: the server is down, restarting or out of connections. */
+/**
+ * Connection-level failures: the server is down, restarting, out of connections, or — after a
+ * failover — our connection still points at a former primary that is now read-only (25006).
+ * Errors without a SQLSTATE ("Connection terminated unexpectedly", ECONNREFUSED) count too.
+ */
 function isUnavailable(error: unknown): boolean {
   const state = sqlState(error);
   if (!state) return !(error instanceof Error && 'severity' in error);
-  return state.startsWith('08') || state.startsWith('57P') || state === '53300' || state === '57014';
+  return state.startsWith('08') || state.startsWith('57P') || state === '53300' || state === '57014' || state === '25006';
+}
+
+/** The connection itself is unusable (terminated, or on a read-only server): drop it, don't reuse it. */
+function isBrokenConnection(error: unknown): boolean {
+  return isUnavailable(error) && sqlState(error) !== '53300' && sqlState(error) !== '57014';
 }
 
 function translate(error: unknown): never {
@@ -26,14 +35,19 @@ const statement = (text: string, params: readonly unknown[] | undefined, options
   ...(options?.name ? { name: options.name } : {}),
 });
 
-function wrap(client: pg.PoolClient): Queryable {
+/** A transaction's connection; `onBroken` hears of failures that make the connection unusable. */
+function wrap(client: pg.PoolClient, onBroken: () => void): Queryable {
+  const fail = (error: unknown): never => {
+    if (isBrokenConnection(error)) onBroken();
+    return translate(error);
+  };
   return {
     async query<Row>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<Row>> {
-      const result = await client.query(statement(text, params, options)).catch(translate);
+      const result = await client.query(statement(text, params, options)).catch(fail);
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     },
     async exec(script: string) {
-      await client.query(script).catch(translate);
+      await client.query(script).catch(fail);
     },
   };
 }
@@ -51,29 +65,59 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
   });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
   pool.on('error', () => undefined);
+  // Neither may a checked-out one: a failover's "terminating connection" (57P01) can arrive while
+  // a transaction waits between statements, and pg emits it as an 'error' event with no query to
+  // fail. The next statement on that client then fails and the client is dropped.
+  pool.on('connect', (client) => client.on('error', () => undefined));
+
+  // Like pool.query, but a client whose connection broke is destroyed instead of returned to
+  // the pool, so after a failover the pool reconnects (through haproxy to the new primary)
+  // instead of handing out connections to the old one.
+  async function onClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await pool.connect().catch(translate);
+    try {
+      const result = await work(client);
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(isBrokenConnection(error) ? (error as Error) : undefined);
+      return translate(error);
+    }
+  }
 
   return {
     kind: 'postgres',
     async query<Row>(text: string, params?: readonly unknown[], options?: QueryOptions) {
-      const result = await pool.query(statement(text, params, options)).catch(translate);
+      const result = await onClient((client) => client.query(statement(text, params, options)));
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     },
     async exec(script: string) {
-      await pool.query(script).catch(translate);
+      await onClient((client) => client.query(script));
     },
     transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
       return withRetries(async () => {
         const client = await pool.connect().catch(translate);
         let broken = false;
+        const markBroken = () => {
+          broken = true;
+        };
         try {
-          await client.query('BEGIN');
-          const result = await work(wrap(client));
-          await client.query('COMMIT');
+          await client.query('BEGIN').catch((error: unknown) => {
+            if (isBrokenConnection(error)) markBroken();
+            return translate(error);
+          });
+          const result = await work(wrap(client, markBroken));
+          await client.query('COMMIT').catch((error: unknown) => {
+            if (isBrokenConnection(error)) markBroken();
+            return translate(error);
+          });
           return result;
         } catch (error) {
-          await client.query('ROLLBACK').catch(() => {
-            broken = true;
-          });
+          if (!broken) {
+            await client.query('ROLLBACK').catch(() => {
+              broken = true;
+            });
+          }
           throw error;
         } finally {
           client.release(broken);
@@ -81,7 +125,7 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
       });
     },
     async ping() {
-      await pool.query('SELECT 1').catch(translate);
+      await onClient((client) => client.query('SELECT 1'));
     },
     async close() {
       await pool.end();

@@ -1,14 +1,15 @@
-import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
-import { redisOptions } from '../redis.js';
+import { createRedis, queuePrefix, type RedisTarget } from '../redis.js';
 import { runWithContext } from '../request-context.js';
 import { attemptJob, backoffDelayMs, DEFAULT_ATTEMPTS, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
 
 export const QUEUE_NAME = 'orders';
 
 interface BullOptions {
-  url: string;
+  /** Any Redis mode; keys carry a hash tag (`queuePrefix`) so they work on a Cluster too. */
+  redis: RedisTarget;
   prefix: string;
   handlers: JobHandlers;
 }
@@ -18,9 +19,11 @@ interface BullOptions {
  * outbox relay notices at once and leaves the events unpublished for the next round.
  */
 export function createBullMqQueue(options: BullOptions): JobQueue & { queue: Queue } {
+  // Our own connection (one factory for every mode); BullMQ does not close a passed-in one.
+  const connection = createRedis(options.redis, 'request');
   const queue = new Queue(QUEUE_NAME, {
-    connection: redisOptions(options.url, 'request') as ConnectionOptions,
-    prefix: `${options.prefix}:bull`,
+    connection: connection,
+    prefix: queuePrefix(options.prefix),
     defaultJobOptions: {
       attempts: DEFAULT_ATTEMPTS,
       backoff: { type: 'capped-jitter' },
@@ -57,7 +60,10 @@ export function createBullMqQueue(options: BullOptions): JobQueue & { queue: Que
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
       return { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 };
     },
-    close: () => queue.close(),
+    async close() {
+      await queue.close();
+      connection.disconnect();
+    },
   };
 }
 
@@ -82,9 +88,11 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; clo
     if (!result.ok) throw result.permanent ? new UnrecoverableError(result.error.message) : result.error;
   }
 
+  // BullMQ duplicates this connection for its blocking reads and closes only the duplicate.
+  const connection = createRedis(options.redis, 'blocking');
   const worker = new Worker(QUEUE_NAME, (job: Job) => runWithContext({ requestId: job.id ?? job.name }, () => process(job)), {
-    connection: redisOptions(options.url, 'blocking') as ConnectionOptions,
-    prefix: `${options.prefix}:bull`,
+    connection: connection,
+    prefix: queuePrefix(options.prefix),
     concurrency: options.concurrency,
     lockDuration: options.lockDurationMs,
     stalledInterval: options.lockDurationMs,
@@ -93,5 +101,11 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; clo
     settings: { backoffStrategy: (attemptsMade) => backoffDelayMs(attemptsMade, options.backoff) },
   });
   worker.on('error', (error) => logger.warn('queue worker connection error', errorFields(error)));
-  return { worker, close: () => worker.close() };
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      connection.disconnect();
+    },
+  };
 }

@@ -1,0 +1,398 @@
+/**
+ * The four fault tests against the running topology, each followed by the invariants audit.
+ * Load is bounded: a few concurrent clients on loopback for a few seconds per test.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import {
+  ADMIN,
+  API_URL,
+  DATABASE_URL,
+  DIR,
+  ROOT,
+  killPostgresNode,
+  log,
+  patroniRole,
+  pidOf,
+  postmasterPid,
+  queueMasterPort,
+  sleep,
+  startApi,
+  startPatroni,
+  startRedisNode,
+  startWorker,
+  stopProcess,
+  waitFor,
+  type Variant,
+} from './services.js';
+
+interface Client {
+  token: string;
+}
+
+/** The few fields of API answers this script reads. */
+interface Reply {
+  id?: string;
+  accessToken?: string;
+}
+
+async function call(method: string, url: string, token: string | undefined, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Reply }> {
+  try {
+    const res = await fetch(`${API_URL}${url}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(20_000),
+    });
+    const text = await res.text();
+    let reply: Reply = {};
+    try {
+      reply = (text ? JSON.parse(text) : {}) as Reply;
+    } catch {
+      // haproxy's own error pages are HTML; the status says enough
+    }
+    return { status: res.status, body: reply };
+  } catch {
+    return { status: 0, body: {} };
+  }
+}
+
+async function login(email: string, password: string): Promise<string> {
+  const res = await call('POST', '/api/auth/login', undefined, { email, password });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.accessToken!;
+}
+
+async function newUser(): Promise<Client> {
+  const email = `topology-${randomUUID().slice(0, 8)}@example.com`;
+  const res = await call('POST', '/api/auth/register', undefined, { email, password: 'topology-user-pw', name: 'load' });
+  if (res.status !== 201) throw new Error(`register failed: ${res.status}`);
+  return { token: res.body.accessToken! };
+}
+
+interface LoadResult {
+  /** Logical orders the client saw acknowledged (one per Idempotency-Key). */
+  acknowledged: string[];
+  /** Attempts that failed (network error or 5xx) and were retried with the same key. */
+  failedAttempts: number;
+  /** [time, status] of each failed attempt. */
+  failures: [number, number][];
+  cachedReads5xx: number;
+  cachedReads: number;
+}
+
+/**
+ * `clients` loops placing one order each, every order retried with its Idempotency-Key until
+ * acknowledged, for `durationMs`; plus one loop reading already placed orders (cached reads).
+ */
+async function load(clients: Client[], productIds: string[], durationMs: number): Promise<LoadResult> {
+  const result: LoadResult = { acknowledged: [], failedAttempts: 0, failures: [], cachedReads5xx: 0, cachedReads: 0 };
+  const stopAt = Date.now() + durationMs;
+  const placer = async (client: Client, index: number) => {
+    while (Date.now() < stopAt) {
+      const key = randomUUID();
+      const productId = productIds[(index + result.acknowledged.length) % productIds.length]!;
+      const giveUpAt = Date.now() + 60_000;
+      for (;;) {
+        const res = await call('POST', '/api/orders', client.token, { items: [{ productId, quantity: 1 }] }, { 'Idempotency-Key': key });
+        if (res.status === 201 || res.status === 200) {
+          result.acknowledged.push(res.body.id!);
+          break;
+        }
+        if (res.status !== 0 && res.status < 500) throw new Error(`order answered ${res.status}: ${JSON.stringify(res.body)}`);
+        result.failedAttempts++;
+        result.failures.push([Date.now(), res.status]);
+        if (Date.now() > giveUpAt) throw new Error('an order was not acknowledged within 60 s of retries');
+        await sleep(200);
+      }
+    }
+  };
+  const reader = async () => {
+    while (Date.now() < stopAt) {
+      const id = result.acknowledged[result.acknowledged.length - 1];
+      if (id) {
+        const res = await call('GET', `/api/orders/${id}`, clients[0]!.token);
+        result.cachedReads++;
+        if (res.status >= 500 || res.status === 0) result.cachedReads5xx++;
+      }
+      await sleep(50);
+    }
+  };
+  await Promise.all([...clients.map((c, i) => placer(c, i)), reader()]);
+  return result;
+}
+
+// ---- audit ------------------------------------------------------------------------------
+
+async function withDb<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3000 });
+  await db.connect();
+  try {
+    return await work(db);
+  } finally {
+    await db.end();
+  }
+}
+
+const count = async (db: pg.Client, sql: string, params: unknown[] = []) => Number((await db.query<{ n: string }>(sql, params)).rows[0]!.n);
+
+/** Waits until every order is finished and the outbox is drained, then checks the invariants. */
+async function audit(label: string, acknowledged: string[]): Promise<string[]> {
+  const problems: string[] = [];
+  await waitFor(
+    'orders finished and outbox drained',
+    () =>
+      withDb(async (db) => {
+        const open = await count(db, "SELECT count(*) AS n FROM orders WHERE status IN ('pending', 'processing')");
+        const unpublished = await count(db, 'SELECT count(*) AS n FROM outbox_events WHERE published_at IS NULL');
+        const unsent = await count(db, "SELECT count(*) AS n FROM email_deliveries WHERE status <> 'sent'");
+        return open === 0 && unpublished === 0 && unsent === 0;
+      }),
+    150_000,
+  ).catch((error: Error) => problems.push(error.message));
+  await withDb(async (db) => {
+    const missing = await count(db, 'SELECT count(*) AS n FROM unnest($1::uuid[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = a.id)', [acknowledged]);
+    if (missing > 0) problems.push(`${missing} acknowledged orders are missing`);
+    const oversold = await count(db, 'SELECT count(*) AS n FROM products WHERE reserved > on_hand OR on_hand < 0 OR reserved < 0');
+    if (oversold > 0) problems.push(`${oversold} products oversold`);
+    const ledger = await count(
+      db,
+      `SELECT count(*) AS n FROM (
+         SELECT p.id, p.on_hand, p.reserved,
+           COALESCE(SUM(m.quantity) FILTER (WHERE m.kind IN ('initial', 'adjustment')), 0) - COALESCE(SUM(m.quantity) FILTER (WHERE m.kind = 'sale'), 0) AS ledger_on_hand,
+           COALESCE(SUM(m.quantity) FILTER (WHERE m.kind = 'reserve'), 0) - COALESCE(SUM(m.quantity) FILTER (WHERE m.kind IN ('release', 'sale')), 0) AS ledger_reserved
+         FROM products p LEFT JOIN stock_movements m ON m.product_id = p.id GROUP BY p.id) s
+       WHERE on_hand <> ledger_on_hand OR reserved <> ledger_reserved`,
+    );
+    if (ledger > 0) problems.push(`${ledger} products where the ledger does not match the stock`);
+    const emails = await count(
+      db,
+      `SELECT count(*) AS n FROM orders o WHERE o.status IN ('completed', 'failed') AND
+         (SELECT count(*) FROM email_deliveries e WHERE e.order_id = o.id AND e.status = 'sent') <> 1`,
+    );
+    if (emails > 0) problems.push(`${emails} finished orders without exactly one sent email`);
+    const sent = await count(db, "SELECT count(*) AS n FROM email_deliveries WHERE status = 'sent'");
+    const mailDir = path.join(DIR, 'data', 'mail');
+    const files = existsSync(mailDir) ? readdirSync(mailDir).filter((f) => f.endsWith('.eml')).length : 0;
+    if (files !== sent) problems.push(`${files} .eml files for ${sent} sent emails`);
+  });
+  log(`[${label}] audit: ${problems.length === 0 ? 'no oversell, ledger conserved, one email per finished order, outbox drained' : problems.join('; ')}`);
+  return problems;
+}
+
+// ---- CPU per tier -------------------------------------------------------------------------
+
+/** CPU ms used so far by each tier: the processes in our PID files and all their descendants. */
+function cpuByTier(): Record<string, number> {
+  const procs = new Map<number, { ppid: number; ms: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // fields[1] = ppid, fields[11..12] = utime, stime (clock ticks, 100 per second on Linux)
+      procs.set(Number(entry), { ppid: Number(fields[1]), ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const tiers: Record<string, string[]> = {
+    api: ['api1', 'api2'],
+    worker: ['worker1', 'worker2'],
+    postgres: ['patroni1', 'patroni2'],
+    redis: [...readdirSync(path.join(DIR, 'run')).filter((f) => f.startsWith('redis-') || f.startsWith('sentinel-')).map((f) => f.slice(0, -4))],
+    haproxy: ['haproxy'],
+  };
+  const result: Record<string, number> = {};
+  for (const [tier, names] of Object.entries(tiers)) {
+    const roots = new Set(names.map((n) => pidOf(n)).filter((pid): pid is number => pid !== undefined));
+    // Patroni may start PostgreSQL detached from itself: count the postmasters and their backends too.
+    if (tier === 'postgres') for (const node of [0, 1]) roots.add(postmasterPid(node) ?? -1);
+    let total = 0;
+    for (const [pid, info] of procs) {
+      for (let p: number | undefined = pid, hops = 0; p && hops < 6; p = procs.get(p)?.ppid, hops++) {
+        if (roots.has(p)) {
+          total += info.ms;
+          break;
+        }
+      }
+    }
+    result[tier] = total;
+  }
+  return result;
+}
+
+/** Places orders for a few seconds, waits until they are all processed, and divides each tier's CPU by them. */
+async function measureCapacity(clients: Client[], productIds: string[]): Promise<Outcome> {
+  const before = cpuByTier();
+  const started = Date.now();
+  const result = await load(clients, productIds, 8000);
+  const problems = await audit('capacity', result.acknowledged);
+  const after = cpuByTier();
+  const seconds = (Date.now() - started) / 1000;
+  const orders = result.acknowledged.length;
+  const perOrder = Object.fromEntries(Object.keys(after).map((tier) => [tier, ((after[tier]! - (before[tier] ?? 0)) / Math.max(1, orders)).toFixed(2)]));
+  const total = Object.values(perOrder).reduce((sum, ms) => sum + Number(ms), 0);
+  return {
+    name: 'capacity (placed + processed + emailed, Patroni included in postgres)',
+    measured: `${orders} orders in ${seconds.toFixed(1)} s; CPU ms per order: ${Object.entries(perOrder)
+      .map(([tier, ms]) => `${tier} ${ms}`)
+      .join(', ')}; total ${total.toFixed(2)} ms → ${(1000 / total).toFixed(0)} orders/s per fully used core`,
+    problems,
+  };
+}
+
+// ---- the four tests -----------------------------------------------------------------------
+
+interface Outcome {
+  name: string;
+  measured: string;
+  problems: string[];
+}
+
+function windowOf(failures: [number, number][], after: number): number {
+  const relevant = failures.filter(([t]) => t >= after);
+  if (relevant.length === 0) return 0;
+  return relevant[relevant.length - 1]![0] - after;
+}
+
+async function completedAfter(ids: string[]): Promise<number | undefined> {
+  return withDb(async (db) => {
+    const { rows } = await db.query<{ at: Date | null }>(
+      `SELECT min((h->>'at')::timestamptz) AS at FROM orders o, jsonb_array_elements(o.history) h
+       WHERE o.id = ANY($1::uuid[]) AND h->>'status' IN ('completed', 'failed')`,
+      [ids],
+    );
+    return rows[0]?.at ? rows[0].at.getTime() : undefined;
+  });
+}
+
+export async function runFaultTests(variant: Variant, options: { components: boolean }): Promise<boolean> {
+  const started = Date.now();
+  const outcomes: Outcome[] = [];
+  if (options.components) {
+    log('component tests: Redis Cluster and Sentinel started by the test (vitest.topology.config.ts)');
+    try {
+      execFileSync('npx', ['vitest', 'run', '--config', 'vitest.topology.config.ts'], { cwd: ROOT, stdio: 'inherit' });
+      outcomes.push({ name: 'redis modes (component)', measured: 'see [redis …] lines above', problems: [] });
+    } catch {
+      outcomes.push({ name: 'redis modes (component)', measured: '-', problems: ['vitest.topology.config.ts failed'] });
+    }
+  }
+
+  // The component tests above may have kept the machine busy; wait until the API answers again.
+  await waitFor('the API through haproxy', async () => (await call('GET', '/health/ready', undefined)).status === 200, 60_000);
+  const adminToken = await waitFor('the admin login', () => login(ADMIN.email, ADMIN.password), 60_000);
+  const productIds: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const res = await call('POST', '/api/products', adminToken, { sku: `TOPO-${randomUUID().slice(0, 8)}`, name: `Topology ${i}`, priceCents: 500, stock: 5000 });
+    if (res.status !== 201) throw new Error(`product create failed: ${res.status} ${JSON.stringify(res.body)}`);
+    productIds.push(res.body.id!);
+  }
+  const clients = await Promise.all([newUser(), newUser(), newUser(), newUser()]);
+  const allAcknowledged: string[] = [];
+  outcomes.push(await measureCapacity(clients, productIds));
+
+  // 1. kill -9 one API under load; then a SIGTERM drain of the other.
+  {
+    const running = load(clients, productIds, 8000);
+    await sleep(2500);
+    const killedAt = Date.now();
+    process.kill(pidOf('api1')!, 'SIGKILL');
+    const result = await running;
+    allAcknowledged.push(...result.acknowledged);
+    const failedAfterKill = result.failures.filter(([t]) => t >= killedAt).length;
+    await startApi(0, variant);
+    const drain = load(clients, productIds, 6000);
+    await sleep(2000);
+    await stopProcess('api2', 'SIGTERM', 30_000);
+    const drained = await drain;
+    allAcknowledged.push(...drained.acknowledged);
+    await startApi(1, variant);
+    const problems = await audit('api kill', allAcknowledged);
+    if (drained.failedAttempts > 0) problems.push(`SIGTERM drain failed ${drained.failedAttempts} requests`);
+    if (new Set(result.acknowledged).size !== result.acknowledged.length) problems.push('duplicate order ids acknowledged');
+    outcomes.push({
+      name: '1. kill -9 an API under load',
+      measured: `${result.acknowledged.length} orders acknowledged, ${failedAfterKill} in-flight attempts failed and were retried with their Idempotency-Key; SIGTERM drain: ${drained.failedAttempts} failed`,
+      problems,
+    });
+  }
+
+  // 2. kill -9 a worker while it holds jobs.
+  {
+    const running = load(clients, productIds, 6000);
+    await sleep(2000);
+    const placedBefore = await withDb(async (db) => (await db.query<{ id: string }>("SELECT id FROM orders WHERE status IN ('pending', 'processing')")).rows.map((r) => r.id));
+    const killedAt = Date.now();
+    process.kill(pidOf('worker1')!, 'SIGKILL');
+    const result = await running;
+    allAcknowledged.push(...result.acknowledged);
+    const resumedAt = await waitFor(
+      'orders open at the kill to finish',
+      () => withDb(async (db) => (await count(db, "SELECT count(*) AS n FROM orders WHERE id = ANY($1::uuid[]) AND status IN ('pending', 'processing')", [placedBefore])) === 0 && Date.now()),
+      60_000,
+    ).catch(() => undefined);
+    await startWorker(0, variant);
+    const problems = await audit('worker kill', allAcknowledged);
+    const seconds = resumedAt ? (resumedAt - killedAt) / 1000 : Infinity;
+    if (seconds > 15) problems.push(`work open at the kill took ${seconds.toFixed(1)} s to finish (limit 15 s)`);
+    outcomes.push({ name: '2. kill -9 a worker', measured: `work open at the kill finished ${seconds.toFixed(1)} s later (${placedBefore.length} orders)`, problems });
+  }
+
+  // 3. kill -9 the Redis master holding the order queue.
+  {
+    const port = await queueMasterPort(variant);
+    const running = load(clients, productIds, 10_000);
+    await sleep(2000);
+    const killedAt = Date.now();
+    process.kill(pidOf(`redis-${port}`)!, 'SIGKILL');
+    const result = await running;
+    allAcknowledged.push(...result.acknowledged);
+    // The first order placed after the kill that finished: processing was paused until then.
+    const placedAfter = await withDb(async (db) => (await db.query<{ id: string }>('SELECT id FROM orders WHERE created_at >= $1', [new Date(killedAt)])).rows.map((r) => r.id));
+    const firstDone = await waitFor('an order placed after the kill to finish', () => completedAfter(placedAfter), 60_000).catch(() => undefined);
+    const pause = firstDone ? (firstDone - killedAt) / 1000 : Infinity;
+    await stopProcess(`redis-${port}`, 'SIGKILL');
+    startRedisNode(port, variant, variant === 'sentinel' ? await queueMasterPort(variant) : undefined);
+    const problems = await audit('redis master kill', allAcknowledged);
+    const placement5xx = result.failures.filter(([t]) => t >= killedAt).length;
+    if (pause > 10) problems.push(`processing paused ${pause.toFixed(1)} s (limit 10 s)`);
+    if (result.cachedReads5xx > 0) problems.push(`${result.cachedReads5xx} cached reads answered 5xx`);
+    outcomes.push({
+      name: `3. kill -9 the Redis master holding the queue (${variant}, :${port})`,
+      measured: `processing paused ${pause.toFixed(1)} s; ${result.acknowledged.length} placements acknowledged meanwhile, ${placement5xx} placement attempts failed; ${result.cachedReads} cached reads, ${result.cachedReads5xx} 5xx`,
+      problems,
+    });
+  }
+
+  // 4. kill -9 the PostgreSQL leader (Patroni and postgres).
+  {
+    const leader = (await patroniRole(0)) === 'primary' ? 0 : 1;
+    const running = load(clients, productIds, 25_000);
+    await sleep(2000);
+    const killedAt = Date.now();
+    killPostgresNode(leader);
+    const result = await running;
+    allAcknowledged.push(...result.acknowledged);
+    const outage = windowOf(result.failures, killedAt) / 1000;
+    const statuses = [...new Set(result.failures.map(([, s]) => s))].join(', ');
+    const problems = await audit('postgres leader kill', allAcknowledged);
+    if (outage > 15) problems.push(`write outage ${outage.toFixed(1)} s (limit 15 s)`);
+    startPatroni(leader);
+    await waitFor(`pg${leader + 1} to rejoin`, async () => (await patroniRole(leader)) === 'replica', 60_000).catch(() => log(`pg${leader + 1} did not rejoin within 60 s`));
+    outcomes.push({
+      name: `4. kill -9 the PostgreSQL leader (pg${leader + 1})`,
+      measured: `placements failed for ${outage.toFixed(1)} s (statuses ${statuses || 'none'}), then recovered by themselves; ${result.acknowledged.length} acknowledged, all present after failover`,
+      problems,
+    });
+  }
+
+  log('');
+  log(`fault tests (${variant}) in ${((Date.now() - started) / 1000).toFixed(0)} s:`);
+  for (const outcome of outcomes) log(`${outcome.problems.length === 0 ? 'PASS' : 'FAIL'} ${outcome.name}: ${outcome.measured}${outcome.problems.length ? ` — ${outcome.problems.join('; ')}` : ''}`);
+  return outcomes.every((o) => o.problems.length === 0);
+}

@@ -1,0 +1,518 @@
+/**
+ * The multi-node topology on loopback (README, Deployment): etcd, Patroni × 2 (PostgreSQL 15,
+ * synchronous replication), haproxy, a Redis Cluster 3 + 3 (or Sentinel with `--sentinel`),
+ * 2 API instances and 2 workers. Every process runs in the foreground under a PID file in
+ * .topology/run with its log in .topology/logs, so `down` can stop exactly what `up` started.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const DIR = path.join(ROOT, '.topology');
+const RUN = path.join(DIR, 'run');
+const LOGS = path.join(DIR, 'logs');
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+export const PORTS = {
+  etcd: 17379,
+  etcdPeer: 17380,
+  pg: [17432, 17433],
+  patroni: [17008, 17009],
+  haproxyPg: 17500,
+  haproxyApi: 17080,
+  haproxyStats: 17404,
+  api: [17081, 17082],
+  workerMetrics: [17091, 17092],
+  redisCluster: [17001, 17002, 17003, 17004, 17005, 17006],
+  redisSentinelData: [17101, 17102],
+  sentinels: [17111, 17112, 17113],
+};
+
+export const ADMIN = { email: 'topology-admin@example.com', password: 'topology-admin-password' };
+export const DATABASE_URL = `postgres://postgres:topology-pg@127.0.0.1:${PORTS.haproxyPg}/ops`;
+const JWT_SECRET = 'topology-only-secret-0123456789-abcdefghijklmnop';
+export const API_URL = `http://127.0.0.1:${PORTS.haproxyApi}`;
+
+export type Variant = 'cluster' | 'sentinel';
+
+export const log = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`);
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await Promise.resolve(check()).catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+// ---- processes -------------------------------------------------------------------------
+
+const pidFile = (name: string) => path.join(RUN, `${name}.pid`);
+
+export function pidOf(name: string): number | undefined {
+  if (!existsSync(pidFile(name))) return undefined;
+  const pid = Number(readFileSync(pidFile(name), 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+export function isAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface StartOptions {
+  env?: Record<string, string>;
+  /** Run as this user (PostgreSQL refuses to run as root). */
+  user?: { uid: number; gid: number };
+  cwd?: string;
+}
+
+export function startProcess(name: string, command: string, args: string[], options: StartOptions = {}): number {
+  if (isAlive(pidOf(name))) throw new Error(`${name} is already running (pid ${pidOf(name)})`);
+  const out = openSync(path.join(LOGS, `${name}.log`), 'a');
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', out, out],
+    detached: true,
+    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
+  });
+  closeSync(out);
+  child.unref();
+  if (!child.pid) throw new Error(`could not start ${name}`);
+  writeFileSync(pidFile(name), String(child.pid));
+  return child.pid;
+}
+
+/** Signals a process by its PID file; waits until it is gone (SIGKILL after `graceMs`). */
+export async function stopProcess(name: string, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+  const pid = pidOf(name);
+  if (isAlive(pid)) {
+    process.kill(pid!, signal);
+    const deadline = Date.now() + graceMs;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+    if (isAlive(pid)) process.kill(pid!, 'SIGKILL');
+    while (isAlive(pid)) await sleep(50);
+  }
+  rmSync(pidFile(name), { force: true });
+}
+
+export function runningNames(): string[] {
+  if (!existsSync(RUN)) return [];
+  return readdirSync(RUN)
+    .filter((file) => file.endsWith('.pid'))
+    .map((file) => file.slice(0, -4));
+}
+
+// ---- packages ---------------------------------------------------------------------------
+
+const has = (command: string) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+
+/** Installs the Debian packages the topology needs when a binary is missing. */
+export function ensurePackages(variant: Variant): void {
+  const wanted: [string, string][] = [
+    ['etcd', 'etcd-server'],
+    ['patroni', 'patroni'],
+    ['haproxy', 'haproxy'],
+    ['redis-server', 'redis-server'],
+    ['redis-cli', 'redis-tools'],
+  ];
+  if (variant === 'sentinel') wanted.push(['redis-sentinel', 'redis-sentinel']);
+  const missing = wanted.filter(([binary]) => !has(binary) && !existsSync(`/usr/sbin/${binary}`)).map(([, pkg]) => pkg);
+  if (!existsSync(path.join(PG_BIN, 'postgres'))) missing.push('postgresql-15');
+  if (missing.length === 0) return;
+  log(`installing Debian packages: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+}
+
+// ---- etcd + Patroni ---------------------------------------------------------------------
+
+function postgresUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  return { uid, gid };
+}
+
+async function httpStatus(url: string): Promise<number> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1500) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
+
+export async function patroniRole(node: number): Promise<'primary' | 'replica' | 'down'> {
+  if ((await httpStatus(`http://127.0.0.1:${PORTS.patroni[node]}/primary`)) === 200) return 'primary';
+  if ((await httpStatus(`http://127.0.0.1:${PORTS.patroni[node]}/replica`)) === 200) return 'replica';
+  return 'down';
+}
+
+function patroniConfig(node: number): string {
+  const dir = path.join(DIR, `pg${node + 1}`);
+  return `scope: ops-topology
+name: pg${node + 1}
+restapi:
+  listen: 127.0.0.1:${PORTS.patroni[node]}
+  connect_address: 127.0.0.1:${PORTS.patroni[node]}
+etcd:
+  host: 127.0.0.1:${PORTS.etcd}
+bootstrap:
+  dcs:
+    # A dead leader's key expires after ttl; loop_wait + 2 × retry_timeout must stay <= ttl.
+    ttl: 8
+    loop_wait: 1
+    retry_timeout: 3
+    maximum_lag_on_failover: 1048576
+    # Commits wait for the standby, so a failover never loses an acknowledged order.
+    synchronous_mode: true
+    postgresql:
+      use_pg_rewind: true
+      parameters:
+        max_connections: 100
+        wal_level: replica
+        hot_standby: 'on'
+        wal_log_hints: 'on'
+        max_wal_senders: 10
+        max_replication_slots: 10
+  initdb:
+    - encoding: UTF8
+    - locale: C
+  pg_hba:
+    - local all all trust
+    - host replication replicator 127.0.0.1/32 trust
+    - host all all 127.0.0.1/32 trust
+postgresql:
+  listen: 127.0.0.1:${PORTS.pg[node]}
+  connect_address: 127.0.0.1:${PORTS.pg[node]}
+  data_dir: ${path.join(dir, 'data')}
+  bin_dir: ${PG_BIN}
+  pgpass: ${path.join(dir, 'pgpass')}
+  authentication:
+    replication:
+      username: replicator
+      password: topology-rep
+    superuser:
+      username: postgres
+      password: topology-pg
+  parameters:
+    unix_socket_directories: '${dir}'
+`;
+}
+
+export function startPatroni(node: number): void {
+  const dir = path.join(DIR, `pg${node + 1}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const user = postgresUser();
+  if (user) chownSync(dir, user.uid, user.gid);
+  const file = path.join(dir, 'patroni.yml');
+  writeFileSync(file, patroniConfig(node));
+  if (user) chownSync(file, user.uid, user.gid);
+  startProcess(`patroni${node + 1}`, 'patroni', [file], { user, cwd: dir });
+}
+
+export function postmasterPid(node: number): number | undefined {
+  const file = path.join(DIR, `pg${node + 1}`, 'data', 'postmaster.pid');
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Node death: kill -9 of Patroni and of its PostgreSQL postmaster. */
+export function killPostgresNode(node: number): void {
+  const postmaster = path.join(DIR, `pg${node + 1}`, 'data', 'postmaster.pid');
+  const pgPid = existsSync(postmaster) ? Number(readFileSync(postmaster, 'utf8').split('\n')[0]) : undefined;
+  const patroniPid = pidOf(`patroni${node + 1}`);
+  if (isAlive(patroniPid)) process.kill(patroniPid!, 'SIGKILL');
+  if (isAlive(pgPid)) process.kill(pgPid!, 'SIGKILL');
+  rmSync(pidFile(`patroni${node + 1}`), { force: true });
+}
+
+async function stopPostgresNode(node: number): Promise<void> {
+  await stopProcess(`patroni${node + 1}`, 'SIGTERM', 20_000);
+  const postmaster = path.join(DIR, `pg${node + 1}`, 'data', 'postmaster.pid');
+  const pgPid = existsSync(postmaster) ? Number(readFileSync(postmaster, 'utf8').split('\n')[0]) : undefined;
+  if (isAlive(pgPid)) {
+    process.kill(pgPid!, 'SIGQUIT');
+    await waitFor('postgres to stop', () => !isAlive(pgPid), 10_000).catch(() => process.kill(pgPid!, 'SIGKILL'));
+  }
+}
+
+// ---- Redis ------------------------------------------------------------------------------
+
+async function redisInfo(port: number, ...command: string[]): Promise<string> {
+  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return String(await redis.call(command[0]!, ...command.slice(1)));
+  } catch {
+    return '';
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export function startRedisNode(port: number, variant: Variant, replicaOf?: number): void {
+  const dir = path.join(DIR, 'redis', String(port));
+  mkdirSync(dir, { recursive: true });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+  args.push('--maxmemory-policy', 'noeviction', '--repl-diskless-sync-delay', '0');
+  if (variant === 'cluster') args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000');
+  if (replicaOf) args.push('--replicaof', '127.0.0.1', String(replicaOf));
+  startProcess(`redis-${port}`, 'redis-server', args);
+}
+
+async function startRedis(variant: Variant): Promise<void> {
+  if (variant === 'cluster') {
+    for (const port of PORTS.redisCluster) startRedisNode(port, variant);
+    await waitFor('redis nodes', async () => (await Promise.all(PORTS.redisCluster.map((p) => redisInfo(p, 'PING')))).every((r) => r === 'PONG'), 15_000);
+    const fresh = (await redisInfo(PORTS.redisCluster[0]!, 'CLUSTER', 'INFO')).includes('cluster_known_nodes:1');
+    if (fresh) {
+      execFileSync('redis-cli', ['--cluster', 'create', ...PORTS.redisCluster.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], {
+        stdio: 'ignore',
+      });
+    }
+    await waitFor('cluster_state:ok', async () => (await Promise.all(PORTS.redisCluster.map((p) => redisInfo(p, 'CLUSTER', 'INFO')))).every((t) => t.includes('cluster_state:ok')), 30_000);
+    await waitFor(
+      'Redis replicas in sync',
+      async () => (await Promise.all(PORTS.redisCluster.map((p) => redisInfo(p, 'INFO', 'replication')))).every((t) => t.includes('role:master') || t.includes('master_link_status:up')),
+      30_000,
+    );
+    return;
+  }
+  const [primary, replica] = PORTS.redisSentinelData as [number, number];
+  startRedisNode(primary, variant);
+  startRedisNode(replica, variant, primary);
+  await waitFor('Redis replica in sync', async () => (await redisInfo(replica, 'INFO', 'replication')).includes('master_link_status:up'), 20_000);
+  for (const port of PORTS.sentinels) {
+    const file = path.join(DIR, 'redis', `sentinel-${port}.conf`);
+    writeFileSync(
+      file,
+      [`port ${port}`, 'bind 127.0.0.1', `sentinel monitor ops 127.0.0.1 ${primary} 2`, 'sentinel down-after-milliseconds ops 2000', 'sentinel failover-timeout ops 10000', ''].join('\n'),
+    );
+    startProcess(`sentinel-${port}`, 'redis-server', [file, '--sentinel']);
+  }
+  await waitFor('Sentinels to see each other', async () => (await redisInfo(PORTS.sentinels[0]!, 'INFO', 'sentinel')).includes('sentinels=3'), 30_000);
+}
+
+/** Port of the Redis master that holds the order queue's hash slot. */
+export async function queueMasterPort(variant: Variant): Promise<number> {
+  if (variant === 'sentinel') {
+    const reply = await redisInfo(PORTS.sentinels[0]!, 'SENTINEL', 'get-master-addr-by-name', 'ops');
+    return Number(reply.split(',')[1]);
+  }
+  for (const port of PORTS.redisCluster) {
+    const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      const slot = (await probe.cluster('KEYSLOT', '{ops:bull}:orders:wait'));
+      const ranges = (await probe.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
+      const owner = ranges.find(([from, to]) => slot >= from && slot <= to);
+      if (owner) return owner[2][1];
+    } catch {
+      // try the next node
+    } finally {
+      probe.disconnect();
+    }
+  }
+  throw new Error('no Redis node knows the queue slot');
+}
+
+// ---- haproxy ----------------------------------------------------------------------------
+
+function haproxyConfig(): string {
+  return `global
+  maxconn 4000
+
+defaults
+  timeout connect 2s
+  # SSE keep-alives (15 s) must stay shorter than these: timeout tunnel does not apply to SSE.
+  timeout client 60s
+  timeout server 60s
+  timeout check 1s
+  retries 3
+  option redispatch
+
+listen stats
+  mode http
+  bind 127.0.0.1:${PORTS.haproxyStats}
+  stats enable
+  stats uri /
+  stats refresh 2s
+
+# Writes go to whichever node Patroni's REST API calls the primary; sessions to a node that
+# stops being primary are cut, so the pool reconnects to the new one.
+listen postgres
+  mode tcp
+  bind 127.0.0.1:${PORTS.haproxyPg}
+  option httpchk GET /primary
+  http-check expect status 200
+  default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
+${PORTS.pg.map((port, i) => `  server pg${i + 1} 127.0.0.1:${port} maxconn 90 check port ${PORTS.patroni[i]}`).join('\n')}
+
+listen api
+  mode http
+  bind 127.0.0.1:${PORTS.haproxyApi}
+  balance roundrobin
+  option httpchk GET /health/ready
+  http-check expect status 200
+  default-server inter 1s fall 2 rise 2
+${PORTS.api.map((port, i) => `  server api${i + 1} 127.0.0.1:${port} check`).join('\n')}
+`;
+}
+
+// ---- API and workers --------------------------------------------------------------------
+
+function appEnv(variant: Variant): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    LOG_FORMAT: 'json',
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    DATABASE_URL,
+    DATABASE_POOL_MAX: '10',
+    DATA_DIR: path.join(DIR, 'data'),
+    JWT_SECRET,
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    REDIS_PREFIX: 'ops',
+    ...(variant === 'cluster'
+      ? { REDIS_CLUSTER_NODES: PORTS.redisCluster.slice(0, 3).map((p) => `127.0.0.1:${p}`).join(',') }
+      : { REDIS_SENTINELS: PORTS.sentinels.map((p) => `127.0.0.1:${p}`).join(','), REDIS_SENTINEL_NAME: 'ops' }),
+    ORDER_RATE_LIMIT_PER_MINUTE: '100000',
+    LOGIN_MAX_FAILURES_PER_IP: '100000',
+    PAYMENT_SIMULATOR_LATENCY_MS: '100',
+    WORKER_CONCURRENCY: '5',
+    WORKER_LOCK_DURATION_MS: '5000',
+    RECONCILE_AFTER_SECONDS: '30',
+    // An email claimed by a killed worker is sendable by another after this lease (default 60 s).
+    EMAIL_CLAIM_LEASE_SECONDS: '10',
+    // Emails whose retries ran out during a database failover are re-enqueued within ~40 s.
+    RECONCILE_INTERVAL_MS: '5000',
+    TRUST_PROXY: 'loopback',
+  };
+}
+
+export async function startApi(index: number, variant: Variant): Promise<void> {
+  startProcess(`api${index + 1}`, process.execPath, [path.join(ROOT, 'dist/server.js')], { env: { ...appEnv(variant), PORT: String(PORTS.api[index]) } });
+  await waitFor(`api${index + 1} ready`, async () => (await httpStatus(`http://127.0.0.1:${PORTS.api[index]}/health/ready`)) === 200, 60_000);
+}
+
+export async function startWorker(index: number, variant: Variant): Promise<void> {
+  startProcess(`worker${index + 1}`, process.execPath, [path.join(ROOT, 'dist/worker.js')], {
+    env: { ...appEnv(variant), WORKER_METRICS_PORT: String(PORTS.workerMetrics[index]) },
+  });
+  await waitFor(`worker${index + 1} up`, async () => (await httpStatus(`http://127.0.0.1:${PORTS.workerMetrics[index]}/health/live`)) === 200, 60_000);
+}
+
+// ---- up / down / status -----------------------------------------------------------------
+
+export function currentVariant(): Variant | undefined {
+  const file = path.join(DIR, 'variant');
+  return existsSync(file) ? (readFileSync(file, 'utf8').trim() as Variant) : undefined;
+}
+
+export async function up(variant: Variant): Promise<void> {
+  if (runningNames().some((name) => isAlive(pidOf(name)))) throw new Error('the topology is already (partly) up; run `npm run topology -- down` first');
+  const started = Date.now();
+  ensurePackages(variant);
+  rmSync(DIR, { recursive: true, force: true });
+  for (const dir of [DIR, RUN, LOGS, path.join(DIR, 'data')]) mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(DIR, 'variant'), variant);
+  log('building the service (npm run build)');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+
+  log(`etcd on ${PORTS.etcd}`);
+  startProcess('etcd', 'etcd', [
+    '--name=topology',
+    `--data-dir=${path.join(DIR, 'etcd')}`,
+    `--listen-client-urls=http://127.0.0.1:${PORTS.etcd}`,
+    `--advertise-client-urls=http://127.0.0.1:${PORTS.etcd}`,
+    `--listen-peer-urls=http://127.0.0.1:${PORTS.etcdPeer}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${PORTS.etcdPeer}`,
+    `--initial-cluster=topology=http://127.0.0.1:${PORTS.etcdPeer}`,
+    '--enable-v2=true',
+  ]);
+  await waitFor('etcd', async () => (await httpStatus(`http://127.0.0.1:${PORTS.etcd}/version`)) === 200, 20_000);
+
+  log('Patroni pg1 (bootstraps the primary)');
+  startPatroni(0);
+  await waitFor('pg1 primary', async () => (await patroniRole(0)) === 'primary', 90_000);
+  log('Patroni pg2 (synchronous standby)');
+  startPatroni(1);
+  await waitFor('pg2 replica', async () => (await patroniRole(1)) === 'replica', 90_000);
+  await waitFor('pg2 synchronous', async () => (await httpStatus(`http://127.0.0.1:${PORTS.patroni[1]}/sync`)) === 200, 30_000);
+
+  log(`Redis (${variant})`);
+  await startRedis(variant);
+
+  log('haproxy');
+  const haproxyFile = path.join(DIR, 'haproxy.cfg');
+  writeFileSync(haproxyFile, haproxyConfig());
+  startProcess('haproxy', 'haproxy', ['-f', haproxyFile, '-db']);
+  const admin = `postgres://postgres:topology-pg@127.0.0.1:${PORTS.haproxyPg}/postgres`;
+  await waitFor('PostgreSQL through haproxy', async () => {
+    const client = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 1000 });
+    await client.connect();
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = 'ops'");
+    if (exists.rowCount === 0) await client.query('CREATE DATABASE ops');
+    await client.end();
+    return true;
+  }, 30_000);
+
+  log('API × 2, worker × 2');
+  await startApi(0, variant);
+  await startApi(1, variant);
+  await startWorker(0, variant);
+  await startWorker(1, variant);
+  await waitFor('haproxy sees both APIs', async () => (await httpStatus(`${API_URL}/health/ready`)) === 200, 20_000);
+  log(`topology up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  await status();
+}
+
+export async function down(): Promise<void> {
+  // Clients first, then the data tier, so nothing logs a storm of reconnects for long.
+  const order = ['api1', 'api2', 'worker1', 'worker2', 'haproxy'];
+  for (const name of order) await stopProcess(name, 'SIGTERM', 15_000);
+  for (const name of runningNames().filter((n) => n.startsWith('redis-') || n.startsWith('sentinel-'))) await stopProcess(name, 'SIGKILL');
+  await stopPostgresNode(0);
+  await stopPostgresNode(1);
+  for (const name of runningNames()) await stopProcess(name, 'SIGTERM', 10_000);
+  // Keep the logs for inspection; the data goes.
+  if (existsSync(DIR)) {
+    for (const entry of readdirSync(DIR)) if (entry !== 'logs') rmSync(path.join(DIR, entry), { recursive: true, force: true });
+  }
+  log('topology down (logs kept in .topology/logs)');
+}
+
+export async function status(): Promise<void> {
+  const names = runningNames();
+  if (names.length === 0) {
+    log('topology is down');
+    return;
+  }
+  for (const name of names.sort()) log(`${name.padEnd(16)} pid ${String(pidOf(name)).padEnd(8)} ${isAlive(pidOf(name)) ? 'running' : 'DEAD'}`);
+  for (const node of [0, 1]) log(`pg${node + 1} (patroni :${PORTS.patroni[node]}, postgres :${PORTS.pg[node]}): ${await patroniRole(node)}`);
+  const variant = currentVariant();
+  if (variant === 'cluster') log(`redis cluster: ${(await redisInfo(PORTS.redisCluster[0]!, 'CLUSTER', 'INFO')).match(/cluster_state:\w+/)?.[0] ?? 'unreachable'}`);
+  if (variant === 'sentinel') log(`redis primary (per Sentinel): ${await queueMasterPort('sentinel').catch(() => 'unknown')}`);
+  log(`API ${API_URL}  PostgreSQL primary 127.0.0.1:${PORTS.haproxyPg}  haproxy stats http://127.0.0.1:${PORTS.haproxyStats}/`);
+}
