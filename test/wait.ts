@@ -1,0 +1,30 @@
+/**
+ * Waiting in tests: always for a condition, with a deadline, never for a fixed time. Polling
+ * lives here so that test files need no timers (the lint rule against sleeps enforces that).
+ */
+
+const POLL_MS = 25;
+
+/** Resolves with the first truthy value of `check`, polled until `timeoutMs`; then throws naming `what`. */
+export async function waitUntil<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+/** The value of `promise` if it settles within `ms`, else `undefined` (e.g. "did the process exit?"). */
+export async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
