@@ -16,6 +16,7 @@ const ALL = ['src/**/*.test.ts', 'test/**/*.test.ts'];
 export default defineConfig({
   test: {
     pool: 'forks',
+    isolate: false,
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
