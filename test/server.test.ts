@@ -72,6 +72,7 @@ async function waitUntilReady(server: ServerProcess): Promise<void> {
     },
     START_TIMEOUT_MS,
     `server ready on port ${server.port}`,
+    200,
   );
 }
 

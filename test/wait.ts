@@ -3,16 +3,23 @@
  * lives here so that test files need no timers (the lint rule against sleeps enforces that).
  */
 
-const POLL_MS = 25;
-
-/** Resolves with the first truthy value of `check`, polled until `timeoutMs`; then throws naming `what`. */
-export async function waitUntil<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+/**
+ * Resolves with the first truthy value of `check`, polled every `pollMs` until `timeoutMs`; then
+ * throws naming `what`. Poll an HTTP endpoint less often than a variable: on a loaded machine the
+ * polls compete with the server they wait for.
+ */
+export async function waitUntil<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+  pollMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
 
