@@ -18,7 +18,6 @@ const TYPED_OUTSIDE_BUILD = [
 ];
 
 const SLEEPS_BEING_REMOVED = [
-  'src/modules/auth/login-rate-limit.test.ts',
   'src/workers/processing.server.test.ts',
   'src/workers/processing.embedded.test.ts',
 ];
@@ -75,8 +74,7 @@ export default defineConfig(
     // long everywhere else. Wait for a condition with a deadline (test/wait.ts) or inject a clock.
     // Timers belong in the helpers under test/, which poll with a deadline.
     files: ['**/*.test.ts'],
-    // Rewritten without sleeps by issues #10 (processing) and #12 (login limiter); drop each
-    // entry when that rewrite is merged.
+    // Rewritten without sleeps by issue #10 (processing); drop each entry when that is merged.
     ignores: SLEEPS_BEING_REMOVED,
     rules: {
       'no-restricted-syntax': [

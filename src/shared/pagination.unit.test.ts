@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from './errors.js';
-import { decodeCursor, decodeKeysetCursor, encodeCursor, pageQuery, toPage } from './pagination.js';
+import { CURSOR_KEYS, decodeCursor, decodeKeysetCursor, encodeCursor, InvalidCursorError, pageQuery, toPage } from './pagination.js';
 
 const ID = '6f1c1f39-4a3c-4d53-9d7e-3c2f1f0b8a11';
 const anyKey = () => true;
@@ -27,21 +27,26 @@ describe('cursors', () => {
     ['a number key', encodeCursor([1, ID])],
     ['a malformed id', encodeCursor(['A', 'not-a-uuid'])],
     ['garbage', '!!!'],
-  ])('a keyset cursor with %s is a 400 naming cursor', (_label, cursor) => {
+  ])('a keyset cursor with %s is a 400 INVALID_CURSOR naming cursor', (_label, cursor) => {
     let caught: unknown;
     try {
       decodeKeysetCursor(cursor, anyKey);
     } catch (error) {
       caught = error;
     }
+    expect(caught).toBeInstanceOf(InvalidCursorError);
     expect(caught).toBeInstanceOf(ValidationError);
-    expect((caught as ValidationError).code).toBe('VALIDATION_FAILED');
-    expect(JSON.stringify(caught)).toContain('cursor');
+    expect((caught as ValidationError).code).toBe('INVALID_CURSOR');
+    expect((caught as ValidationError).errors).toEqual([expect.objectContaining({ path: 'cursor' })]);
   });
 
   it('refuses a key that the caller does not vouch for', () => {
-    expect(() => decodeKeysetCursor(encodeCursor(['2026-01-01', ID]), (key) => !Number.isNaN(Date.parse(key)))).not.toThrow();
-    expect(() => decodeKeysetCursor(encodeCursor(['yesterday', ID]), (key) => !Number.isNaN(Date.parse(key)))).toThrow(ValidationError);
+    const at = '2026-01-01T00:00:00.000Z';
+    expect(decodeKeysetCursor(encodeCursor([at, ID]), CURSOR_KEYS.timestamp)).toEqual({ key: at, id: ID });
+    expect(() => decodeKeysetCursor(encodeCursor(['2026-01-01', ID]), CURSOR_KEYS.timestamp)).toThrow(InvalidCursorError);
+    expect(() => decodeKeysetCursor(encodeCursor(['2026-02-30T00:00:00.000Z', ID]), CURSOR_KEYS.timestamp)).toThrow(InvalidCursorError);
+    expect(() => decodeKeysetCursor(encodeCursor(['-MUG', ID]), CURSOR_KEYS.sku)).toThrow(InvalidCursorError);
+    expect(decodeKeysetCursor(encodeCursor(['MUG-01', ID]), CURSOR_KEYS.sku).key).toBe('MUG-01');
   });
 });
 
