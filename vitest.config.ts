@@ -1,18 +1,45 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Three layers, named by file suffix for what they prove (README § Testing):
+ *  - unit       `*.unit.test.ts`       pure logic, no I/O, no database: milliseconds.
+ *  - component  `*.component.test.ts`  one module's service or job handler called directly on real
+ *                                      PostgreSQL / PGlite / Redis.
+ *  - e2e        `*.e2e.test.ts`        the app over HTTP, separate processes, browsers, SMTP.
+ * A plain `*.test.ts` counts as end-to-end until it is given a layer.
+ * `npm test` runs all three in one pool; `npm run test:unit` (etc.) runs one.
+ */
+const UNIT = ['src/**/*.unit.test.ts', 'test/**/*.unit.test.ts'];
+const COMPONENT = ['src/**/*.component.test.ts', 'test/**/*.component.test.ts'];
+const ALL = ['src/**/*.test.ts', 'test/**/*.test.ts'];
+// Tests that start their own Redis Cluster/Sentinel run in `npm run topology -- test`
+// (vitest.topology.config.ts), not in every `npm test`.
+const TOPOLOGY = ['**/*.topology.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // Tests that start their own Redis Cluster/Sentinel run in `npm run topology -- test`
-    // (vitest.topology.config.ts), not in every `npm test`.
-    exclude: ['**/node_modules/**', '**/*.topology.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
+    isolate: false,
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // A test that passes only on a retry is a bug; never retry.
     retry: 0,
     allowOnly: false,
+    reporters: ['default', './test/slowest-files-reporter.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: UNIT },
+      },
+      {
+        extends: true,
+        test: { name: 'component', include: COMPONENT, globalSetup: ['test/global-setup.ts'] },
+      },
+      {
+        extends: true,
+        test: { name: 'e2e', include: ALL, exclude: [...UNIT, ...COMPONENT, ...TOPOLOGY], globalSetup: ['test/global-setup.ts'] },
+      },
+    ],
   },
 });

@@ -1,17 +1,20 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../src/platform/db/index.js';
+import { MIGRATIONS_DIR } from '../src/platform/db/migrate.js';
 import { createPostgresDatabase } from '../src/platform/db/postgres.js';
 import { wrapPGlite } from '../src/platform/db/pglite.js';
 
 export const POSTGRES_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Migrated PGlite images live here between runs, one per migration set and PGlite version. */
+const IMAGE_CACHE_DIR = path.resolve(import.meta.dirname, '..', '.tmp', 'test-cache');
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -46,35 +49,81 @@ function withDatabase(url: string, name: string): string {
   return parsed.toString();
 }
 
+/** Names what an image contains: every migration's name and text, and the PGlite that wrote it. */
+function imageKey(): string {
+  const hash = createHash('sha256');
+  const pglitePackage = path.resolve(import.meta.dirname, '..', 'node_modules', '@electric-sql', 'pglite', 'package.json');
+  hash.update((JSON.parse(readFileSync(pglitePackage, 'utf8')) as { version: string }).version);
+  for (const name of readdirSync(MIGRATIONS_DIR).filter((file) => file.endsWith('.sql')).sort()) {
+    hash.update(`\0${name}\0`).update(readFileSync(path.join(MIGRATIONS_DIR, name)));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
 /**
- * Migrates one PostgreSQL template database and one PGlite image once per run; each test file
- * then gets its own copy in about a second instead of migrating from scratch.
+ * A migrated PGlite data directory as an uncompressed tarball (loading it is about twice as fast
+ * as a gzipped one). Creating it takes seconds of WASM start-up, so it is kept across runs under
+ * a name that changes with any migration; a concurrent run writing the same image renames over it.
  */
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+async function pgliteImage(): Promise<string> {
+  const file = path.join(IMAGE_CACHE_DIR, `pglite-${imageKey()}.tar`);
+  if (existsSync(file)) return file;
+  mkdirSync(IMAGE_CACHE_DIR, { recursive: true });
+  const pglite = await PGlite.create();
+  await migrate(wrapPGlite(pglite));
+  const dump = await pglite.dumpDataDir('none');
+  await pglite.close();
+  const partial = `${file}.${randomBytes(4).toString('hex')}.partial`;
+  writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
+  renameSync(partial, file);
+  return file;
+}
+
+interface Shared {
+  postgresTemplate: string;
+  pgliteDump: string;
+  teardown(): Promise<void>;
+  users: number;
+}
+
+/** The component and e2e projects both list this file; they share one setup (same process). */
+const SHARED = Symbol.for('ops-tests.global-setup');
+type WithShared = typeof globalThis & { [SHARED]?: Promise<Shared> };
+
+async function createShared(): Promise<Shared> {
   await requireServices();
-  const runId = randomBytes(4).toString('hex');
-  const template = `ops_template_${runId}`;
+  const template = `ops_template_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${template}`);
   const templateDb = createPostgresDatabase(withDatabase(POSTGRES_ADMIN_URL, template), 1);
-  await migrate(templateDb);
-  await templateDb.close();
+  const [image] = await Promise.all([pgliteImage(), migrate(templateDb).finally(() => templateDb.close())]);
+  return {
+    postgresTemplate: template,
+    pgliteDump: image,
+    users: 0,
+    async teardown() {
+      await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
 
-  const pglite = await PGlite.create();
-  await migrate(wrapPGlite(pglite));
-  const dumpDir = mkdtempSync(path.join(tmpdir(), 'ops-pglite-'));
-  const dumpFile = path.join(dumpDir, 'migrated.tar.gz');
-  const dump = await pglite.dumpDataDir('gzip');
-  writeFileSync(dumpFile, Buffer.from(await dump.arrayBuffer()));
-  await pglite.close();
-
-  project.provide('postgresTemplate', template);
-  project.provide('pgliteDump', dumpFile);
+/**
+ * Migrates one PostgreSQL template database and one PGlite image once per run; each test file
+ * then gets its own copy in well under a second instead of migrating from scratch.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const scope = globalThis as WithShared;
+  scope[SHARED] ??= createShared();
+  const shared = await scope[SHARED];
+  shared.users++;
+  project.provide('postgresTemplate', shared.postgresTemplate);
+  project.provide('pgliteDump', shared.pgliteDump);
 
   return async () => {
-    rmSync(dumpDir, { recursive: true, force: true });
-    await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
-    await admin.end();
+    if (--shared.users > 0) return;
+    delete scope[SHARED];
+    await shared.teardown();
   };
 }

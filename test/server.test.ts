@@ -4,7 +4,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildIsFresh } from './build.js';
 import { freePort } from './processes.js';
+import { settledWithin, waitUntil } from './wait.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SERVER = path.join(ROOT, 'dist', 'server.js');
@@ -57,33 +59,21 @@ function startServer(env: Record<string, string>, port = Number(env.PORT)): Serv
 }
 
 /** Resolves with the exit, or undefined if the process is still running after `ms`. */
-async function exitWithin(server: ServerProcess, ms: number): Promise<Exit | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([server.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const exitWithin = (server: ServerProcess, ms: number): Promise<Exit | undefined> => settledWithin(server.exited, ms);
 
 async function waitUntilReady(server: ServerProcess): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
   let exit: Exit | undefined;
   void server.exited.then((value) => (exit = value));
-  while (Date.now() < deadline) {
-    if (exit) throw new Error(`server exited (${JSON.stringify(exit)}) before it was ready:\n${server.stderr()}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${server.port}/health/ready`, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 200) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`server not ready after ${START_TIMEOUT_MS} ms:\n${server.stdout()}\n${server.stderr()}`);
+  await waitUntil(
+    async () => {
+      if (exit) throw new Error(`server exited (${JSON.stringify(exit)}) before it was ready:\n${server.stderr()}`);
+      const res = await fetch(`http://127.0.0.1:${server.port}/health/ready`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      return res?.status === 200;
+    },
+    START_TIMEOUT_MS,
+    `server ready on port ${server.port}`,
+    200,
+  );
 }
 
 async function login(port: number, email: string, password: string): Promise<{ status: number; body: { user?: { role?: string } } }> {
@@ -105,12 +95,10 @@ function passwordLines(output: string): RegExpMatchArray[] {
 const stderrLines = (server: ServerProcess) => server.stderr().trim().split('\n').filter(Boolean);
 
 beforeAll(() => {
-  // These tests run what `npm start` runs, so build it fresh: a stale dist/ would test old code.
-  {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
-      cwd: ROOT,
-      stdio: 'inherit',
-    });
+  // These tests run what `npm start` runs, so dist/ must match the sources: a stale build would
+  // test old code. CI builds just before testing, so usually there is nothing to do.
+  if (!buildIsFresh(ROOT)) {
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
   }
 }, 120_000);
 

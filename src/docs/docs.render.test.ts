@@ -28,7 +28,7 @@ describe('GET /docs in a real browser', () => {
   let browser: Browser | undefined;
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite' });
+    app = await startTestApp({ storage: 'postgres' });
   });
   afterAll(async () => {
     await browser?.close();

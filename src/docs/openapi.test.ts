@@ -106,7 +106,7 @@ describe('the OpenAPI document', () => {
   let doc: Doc;
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite' });
+    app = await startTestApp({ storage: 'postgres' });
     const res = await app.http.get('/openapi.json');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);

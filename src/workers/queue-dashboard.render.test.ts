@@ -13,7 +13,7 @@ describe('/admin/queues in a real browser', () => {
   let browser: Browser | undefined;
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite', redis: true });
+    app = await startTestApp({ storage: 'postgres', redis: true });
     admin = await registerAdmin(app);
   });
   afterAll(async () => {

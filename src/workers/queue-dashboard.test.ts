@@ -10,7 +10,7 @@ describe('queue dashboard at /admin/queues (server mode)', () => {
   let customer: TestUser;
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite', redis: true });
+    app = await startTestApp({ storage: 'postgres', redis: true });
     [admin, customer] = await Promise.all([registerAdmin(app), registerUser(app)]);
   });
   afterAll(() => app.close());

@@ -13,6 +13,8 @@ export interface AccessTokenSettings {
   issuer: string;
   audience: string;
   ttlSeconds: number;
+  /** The clock, in epoch milliseconds; tests pass their own to expire tokens without waiting. */
+  now?: () => number;
 }
 
 export interface AccessTokens {
@@ -26,9 +28,12 @@ export interface AccessTokens {
 
 export function createAccessTokens(settings: AccessTokenSettings): AccessTokens {
   const key = new TextEncoder().encode(settings.secret);
+  const now = settings.now ?? Date.now;
+  const nowSeconds = () => Math.floor(now() / 1000);
   // A token verified once stays valid until its exp (access tokens are not revocable), so the
   // signature check is remembered per token string; entries expire with the token.
-  const verified = new LRUCache<string, Principal>({ max: 50_000 });
+  // Entries age by the same clock as exp; ttlResolution 0 reads it on every lookup (no cached time).
+  const verified = new LRUCache<string, Principal>({ max: 50_000, perf: { now }, ttlResolution: 0 });
 
   async function verifySignature(token: string): Promise<{ principal: Principal; expiresAtMs: number } | undefined> {
     try {
@@ -38,6 +43,7 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
         audience: settings.audience,
         requiredClaims: ['sub', 'exp', 'iat'],
         maxTokenAge: `${settings.ttlSeconds}s`,
+        currentDate: new Date(now()),
       });
       const role = payload.role as Role;
       if (payload.typ !== ACCESS_TOKEN_TYPE || !ROLES.includes(role) || !payload.sub || payload.exp === undefined) return undefined;
@@ -50,22 +56,24 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
 
   return {
     ttlSeconds: settings.ttlSeconds,
-    sign: (principal) =>
-      new SignJWT({ role: principal.role, typ: ACCESS_TOKEN_TYPE })
+    sign(principal) {
+      const issuedAt = nowSeconds();
+      return new SignJWT({ role: principal.role, typ: ACCESS_TOKEN_TYPE })
         .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
         .setSubject(principal.userId)
         .setIssuer(settings.issuer)
         .setAudience(settings.audience)
-        .setIssuedAt()
-        .setExpirationTime(`${settings.ttlSeconds}s`)
-        .sign(key),
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(issuedAt + settings.ttlSeconds)
+        .sign(key);
+    },
     recall: (token) => verified.get(token),
     async verify(token) {
       const known = verified.get(token);
       if (known) return known;
       const result = await verifySignature(token);
       if (!result) return undefined;
-      const ttl = result.expiresAtMs - Date.now();
+      const ttl = result.expiresAtMs - now();
       if (ttl > 0) verified.set(token, result.principal, { ttl });
       return result.principal;
     },

@@ -106,32 +106,6 @@ describe.each(STORAGE_KINDS)('orders on %s', (storage) => {
       expect(await stockOf(app, mug.id)).toEqual(before);
     });
 
-    it.each([
-      ['no items', [], 'items'],
-      ['51 lines', Array.from({ length: 51 }, () => ({ productId: randomUUID(), quantity: 1 })), 'items'],
-      ['quantity 0', [{ productId: randomUUID(), quantity: 0 }], 'items.0.quantity'],
-      ['quantity 1001', [{ productId: randomUUID(), quantity: 1001 }], 'items.0.quantity'],
-      ['a fractional quantity', [{ productId: randomUUID(), quantity: 1.5 }], 'items.0.quantity'],
-      ['a string quantity', [{ productId: randomUUID(), quantity: '2' }], 'items.0.quantity'],
-      ['a malformed product id', [{ productId: 'abc', quantity: 1 }], 'items.0.productId'],
-      ['items that is not a list', 'lots', 'items'],
-    ])('with %s, then answers 400 VALIDATION_FAILED naming the field', async (_label, items, path) => {
-      const res = await place(alice, items);
-      expect(res.status).toBe(400);
-      expect(res.headers['content-type']).toMatch(PROBLEM);
-      expect(res.body.code).toBe('VALIDATION_FAILED');
-      expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path })]));
-    });
-
-    it('when merged lines for one product exceed 1000, then answers 400', async () => {
-      const res = await place(alice, [
-        { productId: mug.id, quantity: 600 },
-        { productId: mug.id, quantity: 600 },
-      ]);
-      expect(res.status).toBe(400);
-      expect(res.body.code).toBe('VALIDATION_FAILED');
-    });
-
     it('without a token, then answers 401', async () => {
       const res = await app.http.post('/api/orders').send({ items: [{ productId: mug.id, quantity: 1 }] });
       expect(res.status).toBe(401);
@@ -196,11 +170,6 @@ describe.each(STORAGE_KINDS)('orders on %s', (storage) => {
       expect(replay.body.id).toBe(second.body.id);
     });
 
-    it('when the key is longer than 255 characters, then answers 400', async () => {
-      const res = await place(alice, [{ productId: tea.id, quantity: 1 }], { 'Idempotency-Key': 'k'.repeat(256) });
-      expect(res.status).toBe(400);
-      expect(res.body.code).toBe('VALIDATION_FAILED');
-    });
   });
 
   describe('GET /api/orders/:id', () => {
@@ -324,15 +293,53 @@ describe.each(STORAGE_KINDS)('orders on %s', (storage) => {
       expect(owners.has(dave.id) && owners.has(alice.id)).toBe(true);
     });
 
-    it.each([['limit=0'], ['limit=101'], ['limit=abc'], ['status=shipped'], ['cursor=garbage'], ['scope=everyone']])(
-      'with %s, then answers 400',
-      async (query) => {
-        const res = await app.http.get(`/api/orders?${query}`).set(bearer(alice));
+  });
+
+  // Refused by the schemas before any query, whatever the database: once, not per database.
+  if (storage === 'postgres') {
+    describe('input refused before any query', () => {
+      it.each([
+        ['no items', [], 'items'],
+        ['51 lines', Array.from({ length: 51 }, () => ({ productId: randomUUID(), quantity: 1 })), 'items'],
+        ['quantity 0', [{ productId: randomUUID(), quantity: 0 }], 'items.0.quantity'],
+        ['quantity 1001', [{ productId: randomUUID(), quantity: 1001 }], 'items.0.quantity'],
+        ['a fractional quantity', [{ productId: randomUUID(), quantity: 1.5 }], 'items.0.quantity'],
+        ['a string quantity', [{ productId: randomUUID(), quantity: '2' }], 'items.0.quantity'],
+        ['a malformed product id', [{ productId: 'abc', quantity: 1 }], 'items.0.productId'],
+        ['items that is not a list', 'lots', 'items'],
+      ])('with %s, then answers 400 VALIDATION_FAILED naming the field', async (_label, items, path) => {
+        const res = await place(alice, items);
         expect(res.status).toBe(400);
         expect(res.headers['content-type']).toMatch(PROBLEM);
-      },
-    );
-  });
+        expect(res.body.code).toBe('VALIDATION_FAILED');
+        expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path })]));
+      });
+
+      it('when merged lines for one product exceed 1000, then answers 400', async () => {
+        const res = await place(alice, [
+          { productId: mug.id, quantity: 600 },
+          { productId: mug.id, quantity: 600 },
+        ]);
+        expect(res.status).toBe(400);
+        expect(res.body.code).toBe('VALIDATION_FAILED');
+      });
+
+      it('when the key is longer than 255 characters, then answers 400', async () => {
+        const res = await place(alice, [{ productId: tea.id, quantity: 1 }], { 'Idempotency-Key': 'k'.repeat(256) });
+        expect(res.status).toBe(400);
+        expect(res.body.code).toBe('VALIDATION_FAILED');
+      });
+
+      it.each([['limit=0'], ['limit=101'], ['limit=abc'], ['status=shipped'], ['cursor=garbage'], ['scope=everyone']])(
+        'with %s, then answers 400',
+        async (query) => {
+          const res = await app.http.get(`/api/orders?${query}`).set(bearer(alice));
+          expect(res.status).toBe(400);
+          expect(res.headers['content-type']).toMatch(PROBLEM);
+        },
+      );
+    });
+  }
 });
 
 describe('order placement rate limit', () => {

@@ -69,14 +69,16 @@ describe('access tokens', () => {
 
 describe('remembered verifications', () => {
   it('stop being accepted when the token expires', async () => {
-    // exp has whole-second precision, so a 2 s token is valid for at least 1 s after signing.
-    const shortLived = createAccessTokens({ ...settings, ttlSeconds: 2 });
+    let nowMs = Date.UTC(2026, 0, 1, 12, 0, 0, 250);
+    const shortLived = createAccessTokens({ ...settings, ttlSeconds: 2, now: () => nowMs });
     const token = await shortLived.sign(principal);
     expect(shortLived.recall(token)).toBeUndefined();
     expect(await shortLived.verify(token)).toEqual(principal);
     expect(shortLived.recall(token)).toEqual(principal);
+    nowMs += 1_500;
+    expect(shortLived.recall(token)).toEqual(principal);
     expect(await shortLived.verify(token)).toEqual(principal);
-    await new Promise((resolve) => setTimeout(resolve, 3100));
+    nowMs += 1_000; // past exp (whole seconds: signed at 12:00:00, expires at 12:00:02)
     expect(shortLived.recall(token)).toBeUndefined();
     expect(await shortLived.verify(token)).toBeUndefined();
   });
