@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, type Server } from 'node:http';
 import { createApp } from './app.js';
 import { loadConfig } from './config/index.js';
-import { exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
+import { assertPortFree, describeListenFailure, exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
 import { createLogger, errorFields } from './platform/logger.js';
 import { openRuntime } from './runtime.js';
 import type { Principal } from './shared/principal.js';
@@ -24,6 +24,7 @@ class ApiRequest extends IncomingMessage implements Pick<Express.Request, 'reque
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.log);
+  await assertPortFree(config.http.host, config.http.port);
   const runtime = await openRuntime(config, logger);
   const background = runtime.startBackground();
   // Not awaited: a Redis that is down at start-up must not delay the API (orders wait in the outbox).
@@ -60,14 +61,16 @@ async function main(): Promise<void> {
         `X-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
-  server.on('error', (error) => {
-    logger.error('HTTP server failed', errorFields(error));
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    // Taken between the check above and now, or lost later: the same one line either way.
+    if (error.syscall === 'listen') process.stderr.write(`${describeListenFailure(error, config.http.host, config.http.port)}\n`);
+    else logger.error('HTTP server failed', errorFields(error));
     process.exit(1);
   });
 
   exitGracefullyOnSignal({
     logger,
-    messages: { stopping: 'shutting down', forced: 'shutdown grace period over; exiting' },
+    messages: { stopping: 'shutting down', forced: 'shutdown grace period over; exiting', stopped: 'stopped' },
     graceMs: SHUTDOWN_GRACE_MS,
     async stop() {
       // Stop accepting connections, let in-flight requests finish, then release resources.

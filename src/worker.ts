@@ -1,8 +1,8 @@
-import { createServer } from 'node:http';
 import { ConfigError, loadConfig } from './config/index.js';
-import { exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
-import { createLogger, errorFields } from './platform/logger.js';
+import { describeListenFailure, exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
+import { createLogger } from './platform/logger.js';
 import { openRuntime } from './runtime.js';
+import { createOpsServer } from './workers/ops-server.js';
 
 const SHUTDOWN_GRACE_MS = 30_000;
 
@@ -19,19 +19,12 @@ async function main(): Promise<void> {
   await runtime.checkRedisEvictionPolicy();
   const consumer = runtime.startConsumer();
   const background = runtime.startBackground();
-  // Workers have no API; Prometheus scrapes them here (WORKER_METRICS_PORT=0 turns it off).
-  const metricsServer = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(req.url === '/health/live' ? 200 : 404).end();
-      return;
-    }
-    runtime.metrics.registry.metrics().then(
-      (text) => res.writeHead(200, { 'Content-Type': runtime.metrics.registry.contentType }).end(text),
-      () => res.writeHead(500).end(),
-    );
-  });
+  // Workers have no API; Prometheus and the orchestrator reach them here (WORKER_METRICS_PORT=0 turns it off).
+  const metricsServer = createOpsServer({ metrics: runtime.metrics, readiness: runtime.deps.readiness });
   if (config.worker.metricsPort > 0) {
-    metricsServer.on('error', (error) => logger.warn('worker metrics port unavailable', errorFields(error)));
+    metricsServer.on('error', (error: NodeJS.ErrnoException) =>
+      logger.warn(`worker metrics port unavailable: ${describeListenFailure(error, '0.0.0.0', config.worker.metricsPort, 'WORKER_METRICS_PORT')}`),
+    );
     metricsServer.listen(config.worker.metricsPort);
   }
   logger.info('worker started', { concurrency: config.worker.concurrency, pid: process.pid, metricsPort: config.worker.metricsPort || null });

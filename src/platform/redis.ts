@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from './logger.js';
 
 /**
  * Connection options for the two ways we use Redis.
@@ -62,5 +63,41 @@ export async function whenReady(redis: Redis, timeoutMs: number): Promise<boolea
       resolve(true);
     };
     redis.once('ready', onReady);
+  });
+}
+
+/** `host:port` of a Redis URL, without its credentials (it ends up in logs). */
+export function redisAddress(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || '6379'}`;
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+/** A lost or refused connection (which reconnecting fixes), as opposed to a real error worth a stack. */
+export function isConnectionError(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return (typeof code === 'string' && CONNECTION_CODES.has(code)) || (typeof message === 'string' && /connect ETIMEDOUT|Connection is closed/.test(message));
+}
+
+/**
+ * Says when Redis goes away and when it is back: one warning per outage naming the address,
+ * one line when it answers again. ioredis emits an error on every reconnection attempt (five
+ * a second); those are the same outage and stay quiet.
+ */
+export function watchRedis(redis: Redis, url: string, logger: Logger): void {
+  const address = redisAddress(url);
+  let downSince: number | undefined;
+  redis.on('error', (error: Error & { code?: string }) => {
+    if (downSince !== undefined) return;
+    downSince = Date.now();
+    logger.warn(`Redis at ${address} is unreachable (${error.code ?? error.message}); retrying. Orders are still accepted and wait in the outbox`, {
+      redis: address,
+    });
+  });
+  redis.on('ready', () => {
+    if (downSince === undefined) return;
+    logger.info(`Redis at ${address} is back`, { redis: address, downSeconds: Math.round((Date.now() - downSince) / 1000) });
+    downSince = undefined;
   });
 }
