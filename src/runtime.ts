@@ -15,7 +15,7 @@ import { createMetrics, type Metrics } from './platform/metrics.js';
 import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHandlers, type JobQueue } from './platform/queue/index.js';
 import { queueDashboard } from './platform/queue/dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
-import { createRedis, evictionPolicy, watchRedis, whenReady, type Redis } from './platform/redis.js';
+import { createRedis, warnUnlessNoEviction, watchRedis, type Redis } from './platform/redis.js';
 import { assertEveryJobHasAHandler, buildJobHandlers } from './workers/job-handlers.js';
 import { startBackgroundLoops } from './workers/background.js';
 import { PUBLISHED_JOB_NAMES } from './workers/outbox-routes.js';
@@ -134,18 +134,7 @@ export function buildDeps(
   }
 
   async function checkRedisEvictionPolicy() {
-    if (!redis) return;
-    const check = async () => {
-      const policy = await evictionPolicy(redis);
-      if (policy === 'noeviction') return;
-      logger.warn(
-        `Redis maxmemory-policy is ${policy ?? 'unknown (CONFIG GET refused)'}; it must be noeviction or queued jobs can be lost. The outbox reconciler will re-enqueue lost work, but fix the Redis configuration.`,
-      );
-    };
-    // Only a Redis that answered can say its policy; an unreachable one is reported by
-    // watchRedis, and the check runs once it first connects.
-    if (await whenReady(redis, 5000)) await check();
-    else redis.once('ready', () => void check());
+    if (redis) await warnUnlessNoEviction(redis, logger);
   }
 
   return {

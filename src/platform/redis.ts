@@ -101,3 +101,20 @@ export function watchRedis(redis: Redis, url: string, logger: Logger): void {
     downSince = undefined;
   });
 }
+
+/**
+ * Warns loudly unless Redis runs with `maxmemory-policy noeviction` (BullMQ loses jobs
+ * otherwise). Only a Redis that answered can say its policy: an unreachable one is reported by
+ * watchRedis, and the check runs when it first connects instead.
+ */
+export async function warnUnlessNoEviction(redis: Redis, logger: Logger, waitMs = 5000): Promise<void> {
+  const check = async () => {
+    const policy = await evictionPolicy(redis);
+    if (policy === 'noeviction') return;
+    logger.warn(
+      `Redis maxmemory-policy is ${policy ?? 'unknown (CONFIG GET refused)'}; it must be noeviction or queued jobs can be lost. The outbox reconciler will re-enqueue lost work, but fix the Redis configuration.`,
+    );
+  };
+  if (await whenReady(redis, waitMs)) await check();
+  else redis.once('ready', () => void check());
+}
