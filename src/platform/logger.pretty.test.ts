@@ -1,11 +1,12 @@
 import { PassThrough } from 'node:stream';
+import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../test/harness.js';
 import { createLogger } from './logger.js';
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
-// Colour codes around the level, as a terminal gets them.
-const plain = (text: string) => text.replace(/\u001b\[\d+m/g, '');
+// Without the colour codes around the level, which a terminal gets.
+const plain = (text: string) => stripVTControlCharacters(text);
 
 describe('the terminal log format', () => {
   it('when a line is logged, then it reads HH:MM:SS level message key=value, with a stack below when there is one', async () => {
