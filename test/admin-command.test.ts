@@ -74,20 +74,17 @@ describe.each([
     expect(printed, reset.stdout).not.toBeNull();
     expect(await passwordWorks(target, 'root@example.com', printed![1]!)).toBe(true);
     expect(await passwordWorks(target, 'root@example.com', 'piped password 1')).toBe(false);
-  }, 120_000);
+  }, 240_000);
 
-  it('when the command is wrong, the account is missing or already an admin, then it exits 1 with one line naming the fix', async () => {
+  it('when the command is wrong, the account is missing or the piped password too short, then it exits 1 with one line naming the fix', async () => {
     const usage = await runEntry(ADMIN, { env: target.env, args: ['delete', 'root@example.com'] });
     expect(usage.code).toBe(1);
     expect(usage.stderr).toMatch(/^Usage: npm run admin -- create <email> \| reset-password <email>/);
     const missing = await runEntry(ADMIN, { env: target.env, args: ['reset-password', 'nobody@example.com'], stdin: 'some password\n' });
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim()).toBe('No account has the email nobody@example.com; create one with: npm run admin -- create nobody@example.com');
-    const again = await runEntry(ADMIN, { env: target.env, args: ['create', 'root@example.com'] });
-    expect(again.code).toBe(1);
-    expect(again.stderr.trim()).toMatch(/already an admin; .*npm run admin -- reset-password root@example.com/);
     const short = await runEntry(ADMIN, { env: target.env, args: ['reset-password', 'root@example.com'], stdin: 'short\n' });
     expect(short.code).toBe(1);
     expect(short.stderr.trim()).toBe('The password on standard input must be at least 8 characters');
-  }, 120_000);
+  }, 240_000);
 });

@@ -45,7 +45,7 @@ describe('start-up failures: one line naming what failed, where, and the fix', (
     } finally {
       blocker.close();
     }
-  }, 60_000);
+  }, 180_000);
 
   it('when DATABASE_URL names a database that does not exist, then the line names host:port, the database and createdb', async () => {
     const url = databaseUrl('ops_startup_missing_db');
@@ -54,7 +54,7 @@ describe('start-up failures: one line naming what failed, where, and the fix', (
     expect(line).toContain(`${hostname}:${port || '5432'}`);
     expect(line).toContain('"ops_startup_missing_db"');
     expect(line).toMatch(/createdb .*ops_startup_missing_db/);
-  }, 60_000);
+  }, 180_000);
 
   it('when nothing listens at the DATABASE_URL host:port, then the line names it and DATABASE_URL (API and worker alike)', async () => {
     const port = await freePort();
@@ -65,18 +65,18 @@ describe('start-up failures: one line naming what failed, where, and the fix', (
     expect(api).toContain('DATABASE_URL');
     const worker = oneLineFailure(await runEntry('src/worker.ts', { env: { DATABASE_URL: url, REDIS_URL: 'redis://127.0.0.1:6379', DATA_DIR: dataDir() } }));
     expect(worker).toBe(api);
-  }, 60_000);
+  }, 180_000);
 
   it('when the DATABASE_URL host does not resolve, then the line names the host', async () => {
     const line = oneLineFailure(await runEntry('src/server.ts', { env: { PORT: '0', DATABASE_URL: 'postgres://postgres@no-such-host.invalid:5432/orders', DATA_DIR: dataDir() } }));
     expect(line).toContain('"no-such-host.invalid"');
     expect(line).toContain('DATABASE_URL');
-  }, 60_000);
+  }, 180_000);
 
   it('when DATABASE_URL is not a URL, then the line says what form it must have', async () => {
     const line = oneLineFailure(await runEntry('src/server.ts', { env: { PORT: '0', DATABASE_URL: 'localhost:5432/orders', DATA_DIR: dataDir() } }));
     expect(line).toMatch(/^Invalid configuration: DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/);
-  }, 60_000);
+  }, 180_000);
 
   it.each([
     ['the embedded database', { MAIL_TRANSPORT: 'file' }, /DATABASE_URL.*ALLOW_EMBEDDED_DB_IN_PRODUCTION=true/],
@@ -84,5 +84,5 @@ describe('start-up failures: one line naming what failed, where, and the fix', (
   ])('when NODE_ENV=production runs with %s, then it refuses to start, naming the opt-in', async (_what, env, expected) => {
     const line = oneLineFailure(await runEntry('src/server.ts', { env: { NODE_ENV: 'production', JWT_SECRET: SECRET, PORT: '0', DATA_DIR: dataDir(), ...env } }));
     expect(line).toMatch(expected);
-  }, 60_000);
+  }, 180_000);
 });
