@@ -69,7 +69,7 @@ describe('start-up facts are said once, by the process that owns them', () => {
     const production = {
       NODE_ENV: 'production',
       DATA_DIR: dataDir(),
-      JWT_SECRET: 'x'.repeat(40),
+      JWT_SECRET: randomBytes(48).toString('base64url'),
       REDIS_URL,
       REDIS_PREFIX: `ops-test-${randomBytes(6).toString('hex')}`,
       MAIL_TRANSPORT: 'file',

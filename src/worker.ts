@@ -2,7 +2,8 @@ import { ConfigError, loadConfig } from './config/index.js';
 import { describeListenFailure, exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
 import { createLogger } from './platform/logger.js';
 import { openRuntime } from './runtime.js';
-import { createOpsServer } from './workers/ops-server.js';
+import { protectDataDir } from './platform/data-dir.js';
+import { createWorkerMetricsServer } from './workers/metrics-server.js';
 
 const SHUTDOWN_GRACE_MS = 30_000;
 
@@ -15,12 +16,13 @@ async function main(): Promise<void> {
       `The worker needs ${config.redis.url ? 'DATABASE_URL' : 'REDIS_URL (or REDIS_HOST)'}: it shares PostgreSQL and Redis with the API. In the embedded default the API processes orders itself.`,
     );
   }
+  protectDataDir(config.dataDir, { create: false });
   const runtime = await openRuntime(config, logger, 'worker');
   await runtime.checkRedisEvictionPolicy();
   const consumer = runtime.startConsumer();
   const background = runtime.startBackground();
   // Workers have no API; Prometheus and the orchestrator reach them here (WORKER_METRICS_PORT=0 turns it off).
-  const metricsServer = createOpsServer({ metrics: runtime.metrics, readiness: runtime.deps.readiness });
+  const metricsServer = createWorkerMetricsServer(runtime.metrics, { token: config.metricsToken, production: config.env === 'production' }, runtime.deps.readiness);
   if (config.worker.metricsPort > 0) {
     metricsServer.on('error', (error: NodeJS.ErrnoException) =>
       logger.warn(`worker metrics port unavailable: ${describeListenFailure(error, '0.0.0.0', config.worker.metricsPort, 'WORKER_METRICS_PORT')}`),

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './index.js';
 
-const SECRET = 'x'.repeat(32);
+// 48 random bytes in base64url: strong enough for production's entropy check.
+const SECRET = randomBytes(48).toString('base64url');
 const SERVER = { DATABASE_URL: 'postgres://orders@db.internal:5432/orders', REDIS_URL: 'redis://redis.internal:6379' };
 
 /** The one line a bad setting stops start-up with. */

@@ -1,6 +1,6 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { commonProblems, json, problem, raw } from '../responses.js';
+import { commonProblems, json, problem, PUBLIC, raw, UNAUTHENTICATED } from '../responses.js';
 import { Liveness, Readiness } from '../schemas.js';
 
 const tags = ['Operations'];
@@ -12,6 +12,7 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     path: '/health/live',
     operationId: 'getLiveness',
     tags,
+    security: PUBLIC,
     summary: 'Liveness: 200 while the process runs',
     responses: { 200: json('The process is running.', Liveness), ...transportOnly() },
   });
@@ -21,6 +22,7 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     path: '/health/ready',
     operationId: 'getReadiness',
     tags,
+    security: PUBLIC,
     summary: 'Readiness: 200 when every configured dependency answers',
     responses: {
       200: json('Every dependency answered.', Readiness),
@@ -36,10 +38,16 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     path: '/metrics',
     operationId: 'getMetrics',
     tags,
+    security: [{}, { metricsToken: [] }],
     summary: 'Prometheus metrics',
+    description:
+      'With `METRICS_TOKEN` set, requires `Authorization: Bearer <METRICS_TOKEN>`. Without it the endpoint is open, ' +
+      'except with `NODE_ENV=production`, where it answers 404.',
     responses: {
-      200: raw('Metrics in the Prometheus text exposition format.', 'text/plain', { type: 'string' }),
+      200: raw('Metrics in the Prometheus text exposition format.', 'text/plain', { type: 'string', maxLength: 10_000_000 }),
       ...transportOnly(),
+      401: problem(401, [{ ...UNAUTHENTICATED, when: 'METRICS_TOKEN is set and the request does not carry it.' }]),
+      404: problem(404, [{ code: 'NOT_FOUND', when: 'NODE_ENV=production and no METRICS_TOKEN is set.' }]),
     },
   });
 
@@ -48,6 +56,7 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     path: '/openapi.json',
     operationId: 'getOpenApiDocument',
     tags,
+    security: PUBLIC,
     summary: 'This OpenAPI 3.1 document',
     responses: { 200: raw('The document.', 'application/json', { type: 'object' }), ...transportOnly() },
   });
@@ -57,6 +66,7 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     path: '/docs',
     operationId: 'getApiDocs',
     tags,
+    security: PUBLIC,
     summary: 'Interactive API docs (Swagger UI)',
     description: '`/docs` redirects to `/docs/`, which serves the page; its assets live under `/docs/`.',
     responses: {
@@ -71,6 +81,7 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     path: '/problems',
     operationId: 'listProblemTypes',
     tags,
+    security: PUBLIC,
     summary: 'Every error code, each with its problem type page',
     description: 'HTML by default; JSON (`{items: [{type, code, status, title, description}]}`) when `Accept` prefers `application/json`.',
     responses: {
@@ -84,9 +95,10 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     path: '/problems/{slug}',
     operationId: 'getProblemType',
     tags,
+    security: PUBLIC,
     summary: 'What an error code means: the page a problem body\'s `type` links to',
     description: 'The `type` of every problem+json body is `/problems/<code in lower-kebab case>`. HTML by default; JSON when `Accept` prefers it.',
-    request: { params: z.object({ slug: z.string().meta({ example: 'out-of-stock' }) }) },
+    request: { params: z.object({ slug: z.string().max(64).meta({ example: 'out-of-stock' }) }) },
     responses: {
       200: raw('The description of the code.', 'text/html', { type: 'string' }),
       ...transportOnly(),

@@ -5,5 +5,5 @@ export { createAccessTokens, type AccessTokens } from './tokens.js';
 export { ensureAdmin, LOCAL_ADMIN_EMAIL } from './admin-bootstrap.js';
 export { adminExists, createAdmin, resetPassword, type CreateAdminOutcome } from './admin-accounts.js';
 export type { User } from './auth.repository.js';
-export { loginBody, refreshBody, registerBody } from './auth.schemas.js';
+export { loginBody, refreshBody, registerBody, registerFields } from './auth.schemas.js';
 export { requireAdminForBrowser } from './browser-admin.js';

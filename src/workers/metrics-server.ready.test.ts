@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../platform/metrics.js';
-import { createOpsServer } from './ops-server.js';
+import { createWorkerMetricsServer } from './metrics-server.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 async function serve(checks: { name: string; check(): Promise<void> }[]): Promise<string> {
-  const server = createOpsServer({ metrics: createMetrics({ role: 'worker' }), readiness: checks });
+  const server = createWorkerMetricsServer(createMetrics({ role: 'worker' }), { token: undefined, production: false }, checks);
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
