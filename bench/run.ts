@@ -17,6 +17,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { checkStock, type Sql, type StockCheck } from './checks.js';
 import { measureRegistrationFlood } from './registration-flood.js';
+import { measureSseConnections } from './sse-connections.js';
 import {
   adminQuery,
   applyMigrations,
@@ -655,6 +656,8 @@ async function main(): Promise<void> {
     const embeddedLoad = await embeddedPost(EMBEDDED_S);
     const peakMiB = rssMiB(embedded.pid, 'VmHWM');
     const afterLoadMiB = rssMiB(embedded.pid, 'VmRSS');
+    // Live order events (#14): 500 SSE streams held on this API; their own rows.
+    const sseRows = await measureSseConnections(embeddedBase, embedded.pid, embeddedProducts[0]!);
     await stopChild(embedded, 10_000);
     // The data dir is free again: read it directly for the stock check.
     const pglite = await PGlite.create(path.join(dataDir, 'pgdata'));
@@ -680,6 +683,8 @@ async function main(): Promise<void> {
       goal: '0',
       met: embeddedStock.oversell === 0 && accounted(embeddedCreated, embeddedStock.orders, 2),
     });
+
+    rows.push(...sseRows);
 
     // ---- report
     const totalSeconds = (Date.now() - started) / 1000;

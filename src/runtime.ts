@@ -6,6 +6,7 @@ import { adminExists, createAccessTokens, createAuthService, ensureAdmin } from 
 import { createCatalogService, seedDemoCatalog } from './modules/catalog/index.js';
 import type { ReadinessCheck } from './modules/health/health.routes.js';
 import { createOrderCache, createOrdersService } from './modules/orders/index.js';
+import { createEventHub, createOrderStreams, startEventsRelay, type EventHub, type OnEventsAppended } from './modules/events/index.js';
 import { createPaymentSimulator } from './modules/payments/index.js';
 import { createMemoryCache, createRedisCache, type Cache } from './platform/cache/index.js';
 import { migrate, openDatabase, type Database } from './platform/db/index.js';
@@ -16,6 +17,9 @@ import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHan
 import { queueDashboard } from './platform/queue/dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
 import { createRedis, warnUnlessNoEviction, watchRedis, type Redis } from './platform/redis.js';
+import { createInProcessSignal, createRedisSignal } from './platform/signal.js';
+import { registerWebhookMetrics } from './platform/webhook-metrics.js';
+import { backlogByWebhook, createDeliveries, createWebhooksService, startWebhookDeliverer } from './modules/webhooks/index.js';
 import { assertEveryJobHasAHandler, buildJobHandlers } from './workers/job-handlers.js';
 import { startBackgroundLoops } from './workers/background.js';
 import { PUBLISHED_JOB_NAMES } from './workers/outbox-routes.js';
@@ -33,6 +37,8 @@ export interface Built extends Resources {
   handlers: JobHandlers;
   mailer: Mailer;
   metrics: Metrics;
+  /** This process's reader of the order event stream (shutdown ends its streams). */
+  eventHub: EventHub;
   /** Starts the outbox relay and the reconciler (every API and worker process runs both). */
   startBackground(): { stop(): Promise<void> };
   /** Starts consuming the BullMQ queue in this process (server mode only). */
@@ -125,7 +131,36 @@ export function buildDeps(
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => db.ping() }];
   if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
 
-  const startBackground = () => startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger });
+  // Order events (SSE, webhooks): a relay copies outbox rows into the event stream; a signal
+  // tells every process's hub that there is something new to read.
+  const signal = config.redis.url && redis ? createRedisSignal({ url: config.redis.url, channel: `${config.redis.prefix}:order-events`, publisher: redis }) : createInProcessSignal();
+  const eventHub = createEventHub({
+    db,
+    signal,
+    settings: {
+      pollMs: config.events.pollMs,
+      keepAliveMs: config.events.keepAliveMs,
+      maxStreamsPerUser: config.events.maxStreamsPerUser,
+      maxStreamsPerProcess: config.events.maxStreamsPerProcess,
+    },
+    logger,
+  });
+  // Webhook deliveries are created in the transaction that gives events their positions.
+  const onEventsAppended: OnEventsAppended[] = [createDeliveries];
+  const webhooks = createWebhooksService({ db, allowPrivateUrls: config.webhooks.allowPrivateUrls, maxAttempts: config.webhooks.maxAttempts });
+  const webhookMetrics = registerWebhookMetrics(metrics.registry, () => backlogByWebhook(db));
+  // Webhooks are sent where jobs are consumed: by workers, or by the API when it processes
+  // orders itself (embedded database or no Redis).
+  const sendsWebhooks = role === 'worker' || db.kind === 'pglite' || !config.redis.url;
+
+  const startBackground = () => {
+    const loops = [
+      startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger }),
+      startEventsRelay({ db, signal, onAppended: onEventsAppended, logger, pollMs: config.jobs.outboxPollMs, retentionHours: config.events.retentionHours }),
+      ...(sendsWebhooks ? [startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics })] : []),
+    ];
+    return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
+  };
 
   function startConsumer() {
     if (!config.redis.url) throw new Error('a queue consumer needs Redis');
@@ -153,6 +188,7 @@ export function buildDeps(
     handlers,
     mailer,
     metrics,
+    eventHub,
     startBackground,
     startConsumer,
     deps: {
@@ -161,6 +197,8 @@ export function buildDeps(
       auth,
       catalog,
       orders,
+      orderStreams: createOrderStreams({ db, hub: eventHub }),
+      webhooks,
       readiness,
       metrics,
       ...(config.limits.requestsPerAddressPerMinute

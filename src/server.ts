@@ -44,6 +44,8 @@ async function main(): Promise<void> {
     async stop() {
       // Stop accepting connections, let in-flight requests finish, then release resources.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Event streams never finish by themselves; end them (clients reconnect with Last-Event-ID).
+      runtime.eventHub.closeAll();
       server.closeIdleConnections();
       await closed;
       await consumer?.close();

@@ -54,6 +54,21 @@ export interface Config {
     reconcileIntervalMs: number;
     reconcileAfterSeconds: number;
   };
+  events: {
+    keepAliveMs: number;
+    pollMs: number;
+    maxStreamsPerUser: number;
+    maxStreamsPerProcess: number;
+    retentionHours: number;
+  };
+  webhooks: {
+    allowPrivateUrls: boolean;
+    timeoutMs: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    concurrency: number;
+    pollMs: number;
+  };
   mail: {
     /** `file`: `.eml` files in `dataDir/mail`, even when SMTP is configured. */
     transport: 'smtp' | 'file';
@@ -177,6 +192,21 @@ export function loadConfig(
       outboxPollMs: env.OUTBOX_POLL_MS,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
       reconcileAfterSeconds: env.RECONCILE_AFTER_SECONDS,
+    },
+    events: {
+      keepAliveMs: env.SSE_KEEPALIVE_MS,
+      pollMs: env.SSE_POLL_MS,
+      maxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
+      maxStreamsPerProcess: env.SSE_MAX_STREAMS,
+      retentionHours: env.ORDER_EVENTS_RETENTION_HOURS,
+    },
+    webhooks: {
+      allowPrivateUrls: env.WEBHOOK_ALLOW_PRIVATE_URLS,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
+      concurrency: env.WEBHOOK_CONCURRENCY,
+      pollMs: env.WEBHOOK_POLL_MS,
     },
     mail: {
       transport: env.MAIL_TRANSPORT ?? (smtpConfigured ? 'smtp' : 'file'),

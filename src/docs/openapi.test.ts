@@ -10,6 +10,7 @@ import { createApp } from '../app.js';
 import { loginBody, refreshBody, registerBody } from '../modules/auth/index.js';
 import { adjustStockBody, createProductBody, updateProductBody } from '../modules/catalog/index.js';
 import { listOrdersQuery, placeOrderBody } from '../modules/orders/index.js';
+import { createWebhookBody, updateWebhookBody } from '../modules/webhooks/index.js';
 import { pageQuery } from '../shared/pagination.js';
 
 type Json = Record<string, unknown>;
@@ -183,6 +184,12 @@ describe('the OpenAPI document', () => {
         { items: Array.from({ length: 51 }, () => ({ productId: randomUUID(), quantity: 1 })) },
       ],
     },
+    createWebhook: {
+      validator: createWebhookBody,
+      valid: { url: 'https://erp.example.com/hooks', events: ['order.completed'], description: 'ERP' },
+      rejected: [{ url: 'https://erp.example.com/hooks', events: [] }, { url: 'https://erp.example.com/hooks', events: ['order.shipped'] }, { events: ['order.placed'] }],
+    },
+    updateWebhook: { validator: updateWebhookBody, valid: { enabled: false }, rejected: [{ enabled: 'no' }, { events: [] }] },
   };
 
   it('documents each request body so that it rejects what the route validator rejects', () => {
@@ -294,6 +301,26 @@ describe('the OpenAPI document', () => {
       expectDocumented('GET /api/orders/{id}', '200', await app.http.get(`/api/orders/${orderId}`).set(bearer(admin)));
       expectDocumented('POST /api/orders/{id}/cancel', '200', await app.http.post(`/api/orders/${orderId}/cancel`).set(bearer(customer)));
       expectDocumented('POST /api/orders/{id}/cancel', '409 ORDER_NOT_CANCELLABLE', await app.http.post(`/api/orders/${orderId}/cancel`).set(bearer(customer)));
+    });
+
+    it('for webhooks', async () => {
+      const created = await app.http.post('/api/webhooks').set(bearer(admin)).send({ url: 'http://93.184.216.34/hook', events: ['order.placed'] });
+      expectDocumented('POST /api/webhooks', '201', created);
+      const id = created.body.id as string;
+      expectDocumented('POST /api/webhooks', '422 WEBHOOK_URL_FORBIDDEN', await app.http.post('/api/webhooks').set(bearer(admin)).send({ url: 'http://127.0.0.1/', events: ['order.placed'] }));
+      expectDocumented('POST /api/webhooks', '403 FORBIDDEN', await app.http.post('/api/webhooks').set(bearer(customer)).send({ url: 'http://93.184.216.34/', events: ['order.placed'] }));
+      expectDocumented('GET /api/webhooks', '200', await app.http.get('/api/webhooks').set(bearer(admin)));
+      expectDocumented('GET /api/webhooks/{id}', '200', await app.http.get(`/api/webhooks/${id}`).set(bearer(admin)));
+      expectDocumented('GET /api/webhooks/{id}', '404 WEBHOOK_NOT_FOUND', await app.http.get(`/api/webhooks/${randomUUID()}`).set(bearer(admin)));
+      expectDocumented('PATCH /api/webhooks/{id}', '200', await app.http.patch(`/api/webhooks/${id}`).set(bearer(admin)).send({ enabled: false }));
+      expectDocumented('POST /api/webhooks/{id}/rotate-secret', '200', await app.http.post(`/api/webhooks/${id}/rotate-secret`).set(bearer(admin)));
+      expectDocumented('GET /api/webhooks/{id}/deliveries', '200', await app.http.get(`/api/webhooks/${id}/deliveries?status=pending`).set(bearer(admin)));
+      expectDocumented(
+        'POST /api/webhooks/{id}/deliveries/{deliveryId}/redeliver',
+        '404 DELIVERY_NOT_FOUND',
+        await app.http.post(`/api/webhooks/${id}/deliveries/${randomUUID()}/redeliver`).set(bearer(admin)),
+      );
+      expectDocumented('DELETE /api/webhooks/{id}', '204', await app.http.delete(`/api/webhooks/${id}`).set(bearer(admin)));
     });
 
     it('for operations', async () => {

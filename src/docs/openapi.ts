@@ -4,6 +4,8 @@ import { registerAuthPaths } from './paths/auth.js';
 import { registerCatalogPaths } from './paths/catalog.js';
 import { registerOperationsPaths } from './paths/operations.js';
 import { registerOrdersPaths } from './paths/orders.js';
+import { registerEventsPaths } from './paths/events.js';
+import { registerWebhooksPaths } from './paths/webhooks.js';
 import { HEADERS } from './responses.js';
 import { FieldProblem, Problem, StockShortfall, UnavailableDependency, UnknownProduct } from './schemas.js';
 
@@ -40,6 +42,8 @@ export function buildOpenApiDocument(): OpenApiDocument {
   registerAuthPaths(registry);
   registerCatalogPaths(registry);
   registerOrdersPaths(registry);
+  registerEventsPaths(registry);
+  registerWebhooksPaths(registry);
   registerOperationsPaths(registry);
 
   // zod 4 schemas have a `type` property, so plain schemas must be wrapped to be told apart from definitions.
@@ -62,6 +66,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
       { name: 'Catalog', description: 'Products and stock' },
       { name: 'Orders', description: 'Placing, reading and cancelling orders' },
       { name: 'Operations', description: 'Health, metrics and these docs' },
+      { name: 'Webhooks', description: 'Order events pushed to the shop\'s other systems (admin)' },
     ],
   });
 }

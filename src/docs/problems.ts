@@ -45,6 +45,7 @@ export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = {
   RATE_LIMITED: { status: 429, title: 'Rate limited', description: 'Too many requests of this kind (failed logins, registrations, orders). Wait for the number of seconds in `Retry-After`.' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error', description: 'Something failed on the server. The body carries a `requestId`; quote it when you report the problem.' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service unavailable', description: 'A dependency (the database) is unreachable. Retry after the seconds in `Retry-After`; with an `Idempotency-Key` a retried order is never placed twice.' },
+  STREAMS_AT_CAPACITY: { status: 503, title: 'Streams at capacity', description: 'This server has as many live event streams open as it allows (`SSE_MAX_STREAMS`). Reconnect after the seconds in `Retry-After`, or to another instance.' },
   NOT_READY: { status: 503, title: 'Not ready', description: 'A dependency the process needs did not answer its readiness check; `errors` names it. Load balancers should send traffic elsewhere until it answers.' },
 };
 

@@ -6,3 +6,5 @@ export type { Order, OrderItem } from './order.js';
 export { createProcessOrder, processOrderJob, PROCESS_ORDER } from './process-order.js';
 export { idempotencyKeyHeader, listOrdersQuery, placeOrderBody } from './orders.schemas.js';
 export { createRefreshOrderCache, refreshOrderCacheJob, REFRESH_ORDER_CACHE } from './refresh-order-cache.js';
+export { findOrdersByIds } from './orders.repository.js';
+export { isTerminalStatus } from './order-status.js';

@@ -28,3 +28,8 @@ export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
 export function sourcesOf(to: OrderStatus): OrderStatus[] {
   return ORDER_STATUSES.filter((from) => canTransition(from, to));
 }
+
+/** A status the order never leaves. */
+export function isTerminalStatus(status: OrderStatus): boolean {
+  return ORDER_TRANSITIONS[status].length === 0;
+}

@@ -1,0 +1,84 @@
+import { isTerminalStatus } from '../orders/index.js';
+import type { StreamSink } from './event-hub.js';
+import type { OrderEvent } from './order-event.js';
+
+/** The HTTP response as a stream sees it (routes adapt Express's). */
+export interface SseWriter {
+  /** Sends the status and headers; called once the stream is accepted. */
+  open(): void;
+  write(chunk: string): void;
+  /** Bytes written but not yet taken by the client. */
+  bufferedBytes(): number;
+  end(): void;
+}
+
+export interface EventStream extends StreamSink {
+  /** Sends a replayed (or initial) event. */
+  send(event: Pick<OrderEvent, 'seq' | 'order'>): void;
+  /** Nothing at or before `seq` is sent (a stream without Last-Event-ID starts at the hub's position). */
+  startAfter(seq: number): void;
+  /** Replay is over: live events held meanwhile go out, then live ones as they come. */
+  goLive(): void;
+  readonly ended: boolean;
+}
+
+// A client this far behind is cut off; it reconnects with Last-Event-ID and misses nothing.
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+const MAX_HELD_EVENTS = 10_000;
+
+/**
+ * One SSE connection: ids strictly increase (an event at or below the last id sent is dropped,
+ * so replay and live delivery can overlap without repeats), live events wait while the replay
+ * runs, and a per-order stream ends after a terminal status.
+ */
+export function createEventStream(writer: SseWriter, options: { endAfterTerminal: boolean; afterSeq: number }): EventStream {
+  let lastSeq = options.afterSeq;
+  let lastHistoryLength = 0;
+  let live = false;
+  let ended = false;
+  const held: OrderEvent[] = [];
+
+  function end(): void {
+    if (ended) return;
+    ended = true;
+    held.length = 0;
+    writer.end();
+  }
+
+  function send(event: Pick<OrderEvent, 'seq' | 'order'>): void {
+    if (ended || event.seq <= lastSeq) return;
+    lastSeq = event.seq;
+    if (options.endAfterTerminal && event.order.history.length <= lastHistoryLength) {
+      // A change this stream already showed (it sent the order as read, not from the log):
+      // move the client's Last-Event-ID on without repeating it.
+      writer.write(`id: ${event.seq}\n\n`);
+      return;
+    }
+    lastHistoryLength = event.order.history.length;
+    writer.write(`event: order\nid: ${event.seq}\ndata: ${JSON.stringify(event.order)}\n\n`);
+    if (options.endAfterTerminal && isTerminalStatus(event.order.status)) end();
+    else if (writer.bufferedBytes() > MAX_BUFFERED_BYTES) end();
+  }
+
+  return {
+    send,
+    deliver(event) {
+      if (live) send(event);
+      else if (held.push(event) > MAX_HELD_EVENTS) end();
+    },
+    startAfter(seq) {
+      lastSeq = Math.max(lastSeq, seq);
+    },
+    goLive() {
+      live = true;
+      for (const event of held.splice(0)) send(event);
+    },
+    keepAlive() {
+      if (!ended) writer.write(': keep-alive\n\n');
+    },
+    end,
+    get ended() {
+      return ended;
+    },
+  };
+}

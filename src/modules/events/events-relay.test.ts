@@ -1,0 +1,61 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProduct } from '../../../test/catalog.js';
+import { startTestApp, type TestApp } from '../../../test/harness.js';
+import { bearer, registerAdmin, registerUser } from '../../../test/users.js';
+import { createInProcessSignal } from '../../platform/signal.js';
+import { relayEventsOnce } from './events-relay.js';
+import { eventsAfter } from './order-events.repository.js';
+
+/** The relay on a real PostgreSQL server, called directly (no background loops run). */
+describe('events relay', () => {
+  let app: TestApp;
+  let orderIds: string[];
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'postgres' });
+    const admin = await registerAdmin(app);
+    const buyer = await registerUser(app, 'buyer');
+    const product = await createProduct(app, admin, { stock: 10 });
+    orderIds = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId: product.id, quantity: 1 }] });
+      orderIds.push(res.body.id as string);
+    }
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('when an outbox row with a lower id commits after a higher one was relayed, then it gets a later position and a reader after that position still gets it', async () => {
+    const relay = () => relayEventsOnce({ db: app.db, signal: createInProcessSignal(), onAppended: [] });
+    await relay();
+    const seen = await eventsAfter(app.db, 0, {}, 100);
+    expect(seen.map((e) => e.type)).toEqual(['order.placed', 'order.placed']);
+    const readerPosition = seen.at(-1)!.seq;
+
+    // A slow transaction takes its outbox id first…
+    const slow = new pg.Client({ connectionString: app.database.url });
+    await slow.connect();
+    try {
+      await slow.query('BEGIN');
+      const { rows } = await slow.query<{ id: string }>("INSERT INTO outbox_events (topic, aggregate_id) VALUES ('order.cancelled', $1) RETURNING id", [orderIds[0]]);
+      const slowId = Number(rows[0]!.id);
+      // …a fast one takes a higher id and commits, and is relayed while the slow one is open.
+      const fast = await app.db.query<{ id: string }>("INSERT INTO outbox_events (topic, aggregate_id) VALUES ('order.cancelled', $1) RETURNING id", [orderIds[1]]);
+      expect(Number(fast.rows[0]!.id)).toBeGreaterThan(slowId);
+      await relay();
+      const afterFast = await eventsAfter(app.db, readerPosition, {}, 100);
+      expect(afterFast.map((e) => e.orderId)).toEqual([orderIds[1]]);
+      await slow.query('COMMIT');
+    } finally {
+      await slow.end();
+    }
+    await relay();
+    // A reader that has seen the fast event (position P) resumes with "after P" and gets the slow one.
+    const fastSeq = (await eventsAfter(app.db, readerPosition, {}, 100))[0]!.seq;
+    const late = await eventsAfter(app.db, fastSeq, {}, 100);
+    expect(late.map((e) => e.orderId)).toEqual([orderIds[0]]);
+    expect(late[0]!.seq).toBeGreaterThan(fastSeq);
+  });
+});

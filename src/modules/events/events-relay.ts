@@ -1,0 +1,66 @@
+import type { Database, Queryable } from '../../platform/db/index.js';
+import type { Logger } from '../../platform/logger.js';
+import { startLoop, type Loop } from '../../platform/outbox.js';
+import type { Signal } from '../../platform/signal.js';
+import { findOrdersByIds } from '../orders/index.js';
+import { isOrderEventType, orderAsOf, type OrderEvent } from './order-event.js';
+import { appendEvents, pruneEvents, takeUnsequenced, trySequencerLock, type NewOrderEvent } from './order-events.repository.js';
+
+/** Work done in the transaction that gives events their positions (webhooks create their deliveries here). */
+export type OnEventsAppended = (tx: Queryable, events: readonly OrderEvent[]) => Promise<void>;
+
+export interface EventsRelayDeps {
+  db: Database;
+  signal: Signal;
+  onAppended: readonly OnEventsAppended[];
+  logger: Logger;
+  pollMs: number;
+  /** Events are kept at least this long for `Last-Event-ID` resumes. */
+  retentionHours: number;
+}
+
+const BATCH_SIZE = 500;
+const PRUNE_EVERY_MS = 10 * 60_000;
+
+/**
+ * Copies committed outbox rows into the order event stream, one process at a time (an advisory
+ * lock held until commit), so stream positions are handed out in commit order: a reader that
+ * has seen position N has seen everything below N. The job relay (workers/background.ts) reads
+ * the same outbox rows independently; this is the events' only hook into the outbox.
+ */
+export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<number> {
+  const result = await deps.db.transaction(async (tx) => {
+    if (!(await trySequencerLock(tx))) return { taken: 0, appended: 0 };
+    const taken = await takeUnsequenced(tx, BATCH_SIZE);
+    if (taken.length === 0) return { taken: 0, appended: 0 };
+    const orderRows = taken.filter((row) => isOrderEventType(row.topic));
+    const orders = new Map((await findOrdersByIds(tx, [...new Set(orderRows.map((row) => row.orderId))])).map(({ order }) => [order.id, order]));
+    const events: NewOrderEvent[] = [];
+    for (const row of orderRows) {
+      const order = orders.get(row.orderId);
+      if (!order || !isOrderEventType(row.topic)) continue;
+      events.push({ outboxId: row.outboxId, orderId: order.id, userId: order.userId, type: row.topic, order: orderAsOf(order, row.topic), createdAt: row.createdAt.toISOString() });
+    }
+    const appended = await appendEvents(tx, events);
+    for (const hook of deps.onAppended) await hook(tx, appended);
+    return { taken: taken.length, appended: appended.length };
+  });
+  if (result.appended > 0) deps.signal.notify();
+  return result.taken;
+}
+
+export function startEventsRelay(deps: EventsRelayDeps): Loop {
+  let prunedAt = 0;
+  return startLoop(
+    'events relay',
+    async () => {
+      const done = await relayEventsOnce(deps);
+      if (Date.now() - prunedAt > PRUNE_EVERY_MS) {
+        prunedAt = Date.now();
+        await pruneEvents(deps.db, deps.retentionHours);
+      }
+      return done;
+    },
+    { intervalMs: deps.pollMs, logger: deps.logger },
+  );
+}

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProduct } from '../../../test/catalog.js';
+import { startTestApp, type TestApp } from '../../../test/harness.js';
+import { openSse, orderOf, type SseClient } from '../../../test/sse.js';
+import { bearer, registerAdmin, registerUser, type TestUser } from '../../../test/users.js';
+import { createLogger } from '../../platform/logger.js';
+import { createInProcessSignal } from '../../platform/signal.js';
+import { createEventHub, type StreamSink } from './event-hub.js';
+
+/** The embedded default (PGlite, in-process queue and signal) over HTTP. */
+describe('order events over SSE, embedded', { timeout: 120_000 }, () => {
+  let app: TestApp;
+  let admin: TestUser;
+  let buyer: TestUser;
+  let other: TestUser;
+  let productId: string;
+  const clients: SseClient[] = [];
+  const open = async (path: string, user: TestUser | undefined, headers: Record<string, string> = {}) => {
+    const client = await openSse(`${app.baseUrl}${path}`, { ...(user ? bearer(user) : {}), ...headers });
+    clients.push(client);
+    return client;
+  };
+  const place = async (user: TestUser) => {
+    const res = await app.http.post('/api/orders').set(bearer(user)).send({ items: [{ productId, quantity: 1 }] });
+    expect(res.status).toBe(201);
+    return res.body.id as string;
+  };
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'pglite', processing: true, env: { SSE_KEEPALIVE_MS: '200', SSE_MAX_STREAMS_PER_USER: '3' } });
+    [admin, buyer, other] = await Promise.all([registerAdmin(app), registerUser(app, 'buyer'), registerUser(app, 'other')]);
+    productId = (await createProduct(app, admin, { stock: 100 })).id;
+  });
+  afterAll(async () => {
+    clients.forEach((client) => client.close());
+    await app.close();
+  });
+
+  it('streams each status change of the caller’s orders from connection on, with increasing ids and keep-alive comments', async () => {
+    const mine = await open('/api/orders/events', buyer);
+    const everyone = await open('/api/orders/events?scope=all', admin);
+    expect(mine.status).toBe(200);
+    expect(mine.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const orderId = await place(buyer);
+    const othersOrder = await place(other);
+
+    await mine.waitFor((c) => c.messages.some((m) => orderOf(m).status === 'completed'), 60_000, 'completed');
+    expect(mine.messages.every((m) => m.event === 'order')).toBe(true);
+    expect(mine.messages.map((m) => orderOf(m).id)).not.toContain(othersOrder);
+    expect(mine.messages.map((m) => orderOf(m).status)).toEqual(['pending', 'processing', 'completed']);
+    expect(mine.messages.map((m) => orderOf(m).history.length)).toEqual([1, 2, 3]);
+    const ids = mine.messages.map((m) => Number(m.id));
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    expect(new Set(ids).size).toBe(3);
+    await mine.waitFor((c) => c.comments.includes('keep-alive'), 30_000, 'a keep-alive comment');
+
+    await everyone.waitFor((c) => new Set(c.messages.map((m) => orderOf(m).id)).size === 2 && c.messages.length >= 6, 60_000, 'both orders');
+    const body = await app.http.get(`/api/orders/${orderId}`).set(bearer(buyer));
+    expect(orderOf(mine.messages.at(-1)!)).toEqual(body.body);
+  });
+
+  it('a per-order stream sends the order now and ends after its terminal status; resuming after it answers 204', async () => {
+    const orderId = await place(buyer);
+    const stream = await open(`/api/orders/${orderId}/events`, buyer);
+    await stream.ended;
+    const statuses = stream.messages.map((m) => orderOf(m).status);
+    expect(statuses.at(-1)).toBe('completed');
+    expect(statuses.length).toBeGreaterThanOrEqual(1);
+    const resumed = await open(`/api/orders/${orderId}/events`, buyer, { 'Last-Event-ID': stream.messages.at(-1)!.id! });
+    expect(resumed.status).toBe(204);
+    const replayed = await open(`/api/orders/${orderId}/events`, admin, { 'Last-Event-ID': '0' });
+    await replayed.ended;
+    expect(replayed.messages.map((m) => orderOf(m).status)).toEqual(['pending', 'processing', 'completed']);
+  });
+
+  it('answers 404 for another user’s order, 401 without the Authorization header (never from the query) and 403 for scope=all by a customer', async () => {
+    const orderId = await place(buyer);
+    expect((await app.http.get(`/api/orders/${orderId}/events`).set(bearer(other))).status).toBe(404);
+    expect((await app.http.get(`/api/orders/${orderId}/events?access_token=${buyer.accessToken}`)).status).toBe(401);
+    expect((await app.http.get('/api/orders/events')).status).toBe(401);
+    const forbidden = await app.http.get('/api/orders/events?scope=all').set(bearer(buyer));
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.headers['content-type']).toMatch(/problem\+json/);
+    expect((await app.http.get('/api/orders/not-a-uuid/events').set(bearer(buyer))).body.code).toBe('ORDER_NOT_FOUND');
+  });
+
+  it('past SSE_MAX_STREAMS_PER_USER answers 429 RATE_LIMITED, and a closed stream frees its place', async () => {
+    const user = await registerUser(app, 'capped');
+    const streams = await Promise.all([1, 2, 3].map(() => open('/api/orders/events', user)));
+    expect(streams.map((s) => s.status)).toEqual([200, 200, 200]);
+    const refused = await app.http.get('/api/orders/events').set(bearer(user));
+    expect(refused.status).toBe(429);
+    expect(refused.body.code).toBe('RATE_LIMITED');
+    const openBefore = app.eventHub.openStreams();
+    streams[0]!.close();
+    await streams[1]!.waitFor(() => app.eventHub.openStreams() === openBefore - 1, 30_000, 'the closed stream to be released');
+    const again = await open('/api/orders/events', user);
+    expect(again.status).toBe(200);
+  });
+
+  it('past the per-process cap a hub refuses with 503 STREAMS_AT_CAPACITY, and shutdown ends every stream', async () => {
+    const hub = createEventHub({
+      db: app.db,
+      signal: createInProcessSignal(),
+      settings: { pollMs: 1000, keepAliveMs: 1000, maxStreamsPerUser: 10, maxStreamsPerProcess: 2 },
+      logger: createLogger({ level: 'error', format: 'json', silent: true }),
+    });
+    const ended: number[] = [];
+    const sink = (n: number): StreamSink => ({ deliver: () => undefined, keepAlive: () => undefined, end: () => void ended.push(n) });
+    const first = await hub.open('u1', { kind: 'all' }, sink(1));
+    await hub.open('u2', { kind: 'user', userId: 'u2' }, sink(2));
+    await expect(hub.open('u3', { kind: 'all' }, sink(3))).rejects.toMatchObject({ kind: 'unavailable', code: 'STREAMS_AT_CAPACITY' });
+    first.close();
+    const third = await hub.open('u3', { kind: 'all' }, sink(3));
+    hub.closeAll();
+    expect(ended.sort()).toEqual([2, 3]);
+    third.close();
+  });
+});

@@ -1,0 +1,67 @@
+import type { IRouter, Request, Response } from 'express';
+import { z } from 'zod';
+import { parseOrThrow } from '../../middleware/validate.js';
+import { ForbiddenError } from '../../shared/errors.js';
+import { isAdmin } from '../../shared/principal.js';
+import { authenticate, principalOf, type Authenticator } from '../auth/index.js';
+import type { Order, OrdersService } from '../orders/index.js';
+import type { SseWriter } from './event-stream.js';
+import type { OrderStreams, StreamOutcome } from './order-streams.js';
+
+export const orderEventsQuery = z.object({ scope: z.enum(['mine', 'all']).default('mine') });
+
+/** A `Last-Event-ID` we handed out is a non-negative integer; anything else starts afresh. */
+function lastEventIdOf(req: Request): number | undefined {
+  const header = req.get('last-event-id')?.trim();
+  return header && /^\d{1,15}$/.test(header) ? Number(header) : undefined;
+}
+
+function sseWriter(res: Response): SseWriter {
+  return {
+    open() {
+      res.status(200);
+      res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+      res.setHeader('Cache-Control', 'no-store');
+      // Proxies such as nginx would otherwise hold events back in their buffer.
+      res.setHeader('X-Accel-Buffering', 'no');
+      res.flushHeaders();
+      res.write('retry: 2000\n\n');
+    },
+    write: (chunk) => void res.write(chunk),
+    bufferedBytes: () => res.writableLength,
+    end: () => void res.end(),
+  };
+}
+
+function serve(res: Response, outcome: StreamOutcome): void {
+  if (outcome.kind === 'nothing-new') {
+    // 204 tells an EventSource to stop reconnecting.
+    res.status(204).end();
+    return;
+  }
+  res.on('close', outcome.close);
+  if (res.writableEnded || res.destroyed) outcome.close();
+}
+
+/**
+ * `/api/orders/events` and `/api/orders/:id/events`. Registered before the orders routes, so
+ * `events` is not taken for an order id. Tokens come only from the Authorization header.
+ */
+export function eventsRoutes(router: IRouter, streams: OrderStreams, orders: Pick<OrdersService, 'getOrder'>, auth: Authenticator): void {
+  const signedIn = authenticate(auth);
+
+  router.get('/api/orders/events', signedIn, async (req, res) => {
+    const query = parseOrThrow(orderEventsQuery, req.query, 'query');
+    const principal = principalOf(req);
+    if (query.scope === 'all' && !isAdmin(principal)) throw new ForbiddenError('Only admins can follow every order (scope=all)');
+    serve(res, await streams.streamOrders(principal, query.scope === 'all', lastEventIdOf(req), sseWriter(res)));
+  });
+
+  router.get('/api/orders/:id/events', signedIn, async (req: Request<{ id: string }>, res) => {
+    const principal = principalOf(req);
+    // Answers 404 ORDER_NOT_FOUND for an order the caller may not see, as GET /api/orders/:id does.
+    const { json } = await orders.getOrder(principal, req.params.id);
+    const current = JSON.parse(json) as Order;
+    serve(res, await streams.streamOrder(principal, current, lastEventIdOf(req), sseWriter(res)));
+  });
+}

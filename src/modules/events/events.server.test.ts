@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../../test/processes.js';
+import { serverStack } from '../../../test/server-stack.js';
+import { openSse, orderOf, type SseClient } from '../../../test/sse.js';
+import { bearer, type TestUser } from '../../../test/users.js';
+
+/** Server mode: PostgreSQL, Redis, API instances and separate worker processes. */
+const FAST = { OUTBOX_POLL_MS: '100', JOB_BACKOFF_BASE_MS: '100', JOB_BACKOFF_MAX_MS: '1000' };
+
+// Several processes start per test; on a busy shared machine that alone can take tens of seconds.
+const E2E_TIMEOUT_MS = 180_000;
+
+describe('order events over SSE in server mode', () => {
+  const stack = serverStack({ ...FAST, SSE_POLL_MS: '600000' });
+  const clients: SseClient[] = [];
+
+  afterEach(async () => {
+    clients.splice(0).forEach((client) => client.close());
+    await stack.stop();
+  });
+
+  const sse = async (url: string, user: TestUser, headers: Record<string, string> = {}) => {
+    const client = await openSse(url, { ...bearer(user), ...headers });
+    clients.push(client);
+    return client;
+  };
+
+  it('streams one order from placement to completion by a worker process, then ends', async () => {
+    const app = await stack.startApi();
+    const { buyer, place } = await stack.populate();
+    const orderId = await place();
+    const stream = await sse(`${app.baseUrl}/api/orders/${orderId}/events`, buyer);
+    await stream.waitForMessages(1);
+    expect(orderOf(stream.messages[0]!).status).toBe('pending');
+
+    await stack.startWorker();
+    await stream.ended;
+    expect(stream.messages.map((m) => orderOf(m).status)).toEqual(['pending', 'processing', 'completed']);
+    const ids = stream.messages.map((m) => Number(m.id));
+    expect(ids[0]).toBeLessThan(ids[1]!);
+    expect(ids[1]).toBeLessThan(ids[2]!);
+  }, E2E_TIMEOUT_MS);
+
+  it('with two API instances and a worker making the changes, clients of both instances get every change through Redis (no polling)', async () => {
+    const first = await stack.startApi();
+    const second = await stack.startApi();
+    const { buyer, admin, place } = await stack.populate();
+    const mine = await sse(`${first.baseUrl}/api/orders/events`, buyer);
+    const all = await sse(`${second.baseUrl}/api/orders/events?scope=all`, admin);
+    const orderId = await place();
+    await stack.startWorker();
+    for (const client of [mine, all]) {
+      await client.waitFor((c) => c.messages.some((m) => orderOf(m).status === 'completed'), 60_000, 'completed');
+      expect(client.messages.filter((m) => orderOf(m).id === orderId).map((m) => orderOf(m).status)).toEqual(['pending', 'processing', 'completed']);
+    }
+    expect(all.messages.map((m) => m.id)).toEqual(mine.messages.map((m) => m.id));
+  }, E2E_TIMEOUT_MS);
+
+  it('resumes with Last-Event-ID across an API restart: every change missed while it was down, none repeated', async () => {
+    const app = await stack.startApi();
+    const { buyer, place } = await stack.populate();
+    let api = await stack.startApiProcess();
+    const before = await sse(`${api.baseUrl}/api/orders/events`, buyer);
+    const orderIds = [await place(), await place(), await place()];
+    await stack.startWorker({ PAYMENT_SIMULATOR_LATENCY_MS: '300', WORKER_CONCURRENCY: '1' });
+    await before.waitForMessages(4);
+
+    api.child.child.kill('SIGTERM');
+    expect(await api.child.exited).toBe(0);
+    await before.ended;
+    const lastSeen = before.lastEventId!;
+    await waitUntil(async () => {
+      const { rows } = await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM order_events WHERE user_id = $1 AND type = 'order.completed'", [buyer.id]);
+      return rows[0]!.n === 3;
+    }, 90_000, 'every order completed while the API was down');
+
+    api = await stack.startApiProcess();
+    const after = await sse(`${api.baseUrl}/api/orders/events`, buyer, { 'Last-Event-ID': lastSeen });
+    const { rows: log } = await app.db.query<{ seq: string }>('SELECT seq FROM order_events WHERE user_id = $1 ORDER BY seq', [buyer.id]);
+    expect(log).toHaveLength(9);
+    await after.waitForMessages(9 - before.messages.length);
+    const received = [...before.messages, ...after.messages].map((m) => m.id);
+    expect(received).toEqual(log.map((row) => String(row.seq)));
+    for (const orderId of orderIds) {
+      const statuses = [...before.messages, ...after.messages].filter((m) => orderOf(m).id === orderId).map((m) => orderOf(m).status);
+      expect(statuses).toEqual(['pending', 'processing', 'completed']);
+    }
+  }, E2E_TIMEOUT_MS);
+});

@@ -1,0 +1,73 @@
+import type { Database } from '../../platform/db/index.js';
+import { isAdmin, type Principal } from '../../shared/principal.js';
+import { isTerminalStatus, type Order } from '../orders/index.js';
+import type { EventHub, StreamScope } from './event-hub.js';
+import { createEventStream, type EventStream, type SseWriter } from './event-stream.js';
+import { eventsAfter, latestEventOf } from './order-events.repository.js';
+
+export type StreamOutcome = { kind: 'streaming'; close: () => void } | { kind: 'nothing-new' };
+
+const PAGE = 500;
+
+/**
+ * The two SSE use cases. Both register with the hub BEFORE reading the log, so whatever the
+ * hub delivers later is newer than what the read saw; the stream drops any overlap by id.
+ */
+export function createOrderStreams(deps: { db: Database; hub: EventHub }) {
+  const { db, hub } = deps;
+
+  async function replay(stream: EventStream, afterSeq: number, filter: { userId?: string; orderId?: string }): Promise<void> {
+    let cursor = afterSeq;
+    while (!stream.ended) {
+      const events = await eventsAfter(db, cursor, filter, PAGE);
+      events.forEach((event) => stream.send(event));
+      if (events.length < PAGE) return;
+      cursor = events.at(-1)?.seq ?? cursor;
+    }
+  }
+
+  async function run(principal: Principal, scope: StreamScope, stream: EventStream, writer: SseWriter, fill: (position: number) => Promise<void>): Promise<StreamOutcome> {
+    const registration = await hub.open(principal.userId, scope, stream);
+    try {
+      writer.open();
+      await fill(registration.position);
+      stream.goLive();
+    } catch (error) {
+      registration.close();
+      stream.end();
+      throw error;
+    }
+    return { kind: 'streaming', close: () => registration.close() };
+  }
+
+  /** `GET /api/orders/:id/events` for an order the caller may see (`current`, as just read). */
+  async function streamOrder(principal: Principal, current: Order, lastEventId: number | undefined, writer: SseWriter): Promise<StreamOutcome> {
+    if (lastEventId !== undefined && isTerminalStatus(current.status)) {
+      // A client that saw the end reconnects (EventSource does): tell it there is nothing more.
+      const latest = await latestEventOf(db, current.id);
+      if (latest && latest.seq <= lastEventId) return { kind: 'nothing-new' };
+    }
+    const stream = createEventStream(writer, { endAfterTerminal: true, afterSeq: lastEventId ?? -1 });
+    return run(principal, { kind: 'order', orderId: current.id }, stream, writer, async (position) => {
+      if (lastEventId !== undefined) return replay(stream, lastEventId, { orderId: current.id });
+      const latest = await latestEventOf(db, current.id);
+      // No event yet (placed a moment ago) or none kept: the order as read, at the hub's position.
+      stream.send(latest ?? { seq: position, order: current });
+    });
+  }
+
+  /** `GET /api/orders/events`: the caller's orders, or every order for an admin with `all`. */
+  async function streamOrders(principal: Principal, all: boolean, lastEventId: number | undefined, writer: SseWriter): Promise<StreamOutcome> {
+    const everyone = all && isAdmin(principal);
+    const scope: StreamScope = everyone ? { kind: 'all' } : { kind: 'user', userId: principal.userId };
+    const stream = createEventStream(writer, { endAfterTerminal: false, afterSeq: lastEventId ?? -1 });
+    return run(principal, scope, stream, writer, async (position) => {
+      if (lastEventId === undefined) stream.startAfter(position);
+      else await replay(stream, lastEventId, everyone ? {} : { userId: principal.userId });
+    });
+  }
+
+  return { streamOrder, streamOrders };
+}
+
+export type OrderStreams = ReturnType<typeof createOrderStreams>;

@@ -1,0 +1,69 @@
+import type { Queryable } from '../../platform/db/index.js';
+
+/** A delivery taken by one sender, with what it needs to send it. */
+export interface ClaimedDelivery {
+  id: string;
+  webhookId: string;
+  url: string;
+  /** The current secret, then the previous one while it still signs. */
+  secrets: string[];
+  eventId: string;
+  payload: unknown;
+  attempts: number;
+  /** Identifies this claim: the result is recorded only while the claim is still ours. */
+  leasedUntil: Date;
+}
+
+/**
+ * Claims up to `limit` due deliveries, at most one per endpoint and none of an endpoint with a
+ * delivery in flight anywhere (its lease not run out), so a slow endpoint holds one sender at a
+ * time. The lease outlives one attempt; a sender killed mid-attempt leaves a lease that runs out,
+ * and another sender retries with the same webhook-id. The attempt is counted at the claim.
+ */
+export async function claimDueDeliveries(db: Queryable, options: { limit: number; leaseMs: number; busyWebhookIds: readonly string[] }): Promise<ClaimedDelivery[]> {
+  const { rows } = await db.query<ClaimedDelivery>(
+    `WITH due AS (
+       SELECT DISTINCT ON (d.webhook_id) d.id
+       FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
+       WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+         AND (d.leased_until IS NULL OR d.leased_until < now())
+         AND d.webhook_id <> ALL ($3::uuid[])
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries busy
+                         WHERE busy.webhook_id = d.webhook_id AND busy.status = 'pending' AND busy.leased_until >= now())
+       ORDER BY d.webhook_id, d.next_attempt_at, d.event_seq
+       LIMIT $1
+     ), claimed AS (
+       UPDATE webhook_deliveries d
+       SET leased_until = date_trunc('milliseconds', now() + make_interval(secs => $2::double precision / 1000)),
+           attempts = d.attempts + 1, updated_at = now()
+       FROM due
+       WHERE d.id = due.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
+       RETURNING d.*
+     )
+     SELECT c.id, c.webhook_id AS "webhookId", w.url, c.event_seq::text AS "eventId", c.payload, c.attempts, c.leased_until AS "leasedUntil",
+            array_remove(ARRAY[w.secret, CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END], NULL) AS secrets
+     FROM claimed c JOIN webhooks w ON w.id = c.webhook_id`,
+    [options.limit, options.leaseMs, options.busyWebhookIds],
+  );
+  return rows;
+}
+
+export interface AttemptResult {
+  ok: boolean;
+  statusCode: number | undefined;
+  error: string | undefined;
+  /** Undefined: no more attempts (the delivery succeeded or has failed for good). */
+  retryInMs: number | undefined;
+}
+
+/** Records an attempt's outcome, unless the claim was lost (its lease ran out and another sender took it). */
+export async function recordAttempt(db: Queryable, claim: ClaimedDelivery, result: AttemptResult): Promise<void> {
+  const status = result.ok ? 'succeeded' : result.retryInMs === undefined ? 'failed' : 'pending';
+  await db.query(
+    `UPDATE webhook_deliveries
+     SET status = $3, last_status_code = $4, last_error = $5, leased_until = NULL, updated_at = now(),
+         next_attempt_at = CASE WHEN $6::double precision IS NULL THEN next_attempt_at ELSE now() + make_interval(secs => $6::double precision / 1000) END
+     WHERE id = $1 AND leased_until = $2`,
+    [claim.id, claim.leasedUntil, status, result.statusCode ?? null, result.error ?? null, result.retryInMs ?? null],
+  );
+}

@@ -1,0 +1,57 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { guardedLookup, refuseLiteralHost, refuseScheme } from './webhook-url.js';
+
+export interface SendOutcome {
+  ok: boolean;
+  statusCode: number | undefined;
+  error: string | undefined;
+}
+
+const USER_AGENT = 'order-service-webhooks/1';
+
+/**
+ * One POST: success is a 2xx within `timeoutMs`. Redirects are not followed (a 3xx is a
+ * failure), and unless private URLs are allowed the socket only connects to a public address,
+ * checked on the address actually connected to.
+ */
+export function sendWebhook(options: { url: string; headers: Record<string, string>; body: string; timeoutMs: number; allowPrivate: boolean }): Promise<SendOutcome> {
+  const url = new URL(options.url);
+  const refusal = refuseScheme(url) ?? (options.allowPrivate ? undefined : refuseLiteralHost(url));
+  if (refusal) return Promise.resolve({ ok: false, statusCode: undefined, error: `refused: ${refusal}` });
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (outcome: SendOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT, 'Content-Length': String(Buffer.byteLength(options.body)), ...options.headers },
+        ...(options.allowPrivate ? {} : { lookup: guardedLookup }),
+        agent: false,
+      },
+      (res: IncomingMessage) => {
+        const statusCode = res.statusCode ?? 0;
+        // The body is not needed; draining it lets the socket close.
+        res.resume();
+        res.on('end', () => {
+          const ok = statusCode >= 200 && statusCode < 300;
+          finish({ ok, statusCode, error: ok ? undefined : `answered ${statusCode}` });
+        });
+        res.on('error', (error) => finish({ ok: false, statusCode, error: error.message }));
+      },
+    );
+    const timer = setTimeout(() => {
+      finish({ ok: false, statusCode: undefined, error: `no answer within ${options.timeoutMs} ms` });
+      req.destroy();
+    }, options.timeoutMs);
+    req.on('error', (error) => finish({ ok: false, statusCode: undefined, error: error.message }));
+    req.end(options.body);
+  });
+}

@@ -1,0 +1,107 @@
+import type { Database } from '../../platform/db/index.js';
+import { errorFields, type Logger } from '../../platform/logger.js';
+import type { Signal } from '../../platform/signal.js';
+import { retryDelayMs } from './backoff.js';
+import { claimDueDeliveries, recordAttempt, type ClaimedDelivery } from './deliveries.repository.js';
+import { sendWebhook } from './send-webhook.js';
+import { signatureHeader } from './signature.js';
+
+export interface WebhookSettings {
+  timeoutMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  /** Deliveries one process sends at once (at most one per endpoint). */
+  concurrency: number;
+  pollMs: number;
+  allowPrivateUrls: boolean;
+}
+
+export interface WebhookObserver {
+  attempted(outcome: 'succeeded' | 'retrying' | 'failed', seconds: number): void;
+}
+
+/**
+ * Sends due deliveries from the database, on its own: it holds no queue slot and no database
+ * connection while waiting for an endpoint, so a slow or dead endpoint delays only its own
+ * deliveries — never orders, emails or other endpoints.
+ */
+export function startWebhookDeliverer(deps: { db: Database; signal: Signal; settings: WebhookSettings; logger: Logger; observer: WebhookObserver }): { stop(): Promise<void> } {
+  const { db, settings, logger } = deps;
+  // Longer than one attempt, so a live sender's claim never runs out under it.
+  const leaseMs = settings.timeoutMs + 5000;
+  const inFlight = new Map<string, Promise<void>>();
+  let stopped = false;
+  let claiming = false;
+  let claimAgain = false;
+
+  async function attempt(claim: ClaimedDelivery): Promise<void> {
+    const body = JSON.stringify(claim.payload);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const started = process.hrtime.bigint();
+    const outcome = await sendWebhook({
+      url: claim.url,
+      body,
+      timeoutMs: settings.timeoutMs,
+      allowPrivate: settings.allowPrivateUrls,
+      headers: { 'webhook-id': claim.eventId, 'webhook-timestamp': String(timestamp), 'webhook-signature': signatureHeader(claim.secrets, claim.eventId, timestamp, body) },
+    });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const retryInMs = outcome.ok || claim.attempts >= settings.maxAttempts ? undefined : retryDelayMs(claim.attempts, settings.retryBaseMs);
+    await recordAttempt(db, claim, { ...outcome, retryInMs });
+    deps.observer.attempted(outcome.ok ? 'succeeded' : retryInMs === undefined ? 'failed' : 'retrying', seconds);
+    if (!outcome.ok && retryInMs === undefined) logger.warn('webhook delivery failed for good', { deliveryId: claim.id, webhookId: claim.webhookId, attempts: claim.attempts, error: outcome.error });
+  }
+
+  async function claimRound(): Promise<void> {
+    const free = settings.concurrency - inFlight.size;
+    if (free <= 0 || stopped) return;
+    const claims = await claimDueDeliveries(db, { limit: free, leaseMs, busyWebhookIds: [...inFlight.keys()] });
+    for (const claim of claims) {
+      const running = attempt(claim)
+        .catch((error: unknown) => {
+          logger.warn('webhook attempt could not be recorded; its lease will run out and it will be retried', { deliveryId: claim.id, ...errorFields(error) });
+        })
+        .finally(() => {
+          inFlight.delete(claim.webhookId);
+          wake();
+        });
+      inFlight.set(claim.webhookId, running);
+    }
+    if (claims.length === free) claimAgain = true;
+  }
+
+  function wake(): void {
+    if (stopped) return;
+    if (claiming) {
+      claimAgain = true;
+      return;
+    }
+    claiming = true;
+    claimRound()
+      .catch((error: unknown) => logger.warn('webhook claim failed; retrying on the next poll', errorFields(error)))
+      .finally(() => {
+        claiming = false;
+        if (claimAgain) {
+          claimAgain = false;
+          wake();
+        }
+      });
+  }
+
+  const listener = deps.signal.listen(wake);
+  const poll = setInterval(wake, settings.pollMs);
+  poll.unref();
+  wake();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(poll);
+      listener.close();
+      // An attempt still running after a moment is abandoned: its lease runs out and another
+      // sender retries it with the same webhook-id (receivers dedupe), as after a crash.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...inFlight.values()]), new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
+      clearTimeout(timer);
+    },
+  };
+}

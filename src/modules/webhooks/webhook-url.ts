@@ -1,0 +1,75 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
+
+/** Why a URL or address may not receive webhooks, or undefined when it may. */
+export type Refusal = string | undefined;
+
+/**
+ * Only public unicast addresses receive webhooks: loopback, private, link-local (cloud
+ * metadata at 169.254.169.254), CGNAT, multicast, unique-local, reserved and the IPv6 forms
+ * that embed such an IPv4 address are refused.
+ */
+export function refuseAddress(address: string): Refusal {
+  if (!ipaddr.isValid(address)) return `${address} is not an IP address`;
+  let parsed = ipaddr.parse(address);
+  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+  const range = parsed.range();
+  return range === 'unicast' ? undefined : `${address} is a ${range} address`;
+}
+
+export function refuseScheme(url: URL): Refusal {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `only http and https URLs can receive webhooks, not ${url.protocol.replace(':', '')}`;
+  if (url.username || url.password) return 'URLs with credentials are not accepted';
+  return undefined;
+}
+
+const hostOf = (url: URL) => url.hostname.replace(/^\[(.*)\]$/, '$1');
+
+function resolveAll(host: string): Promise<LookupAddress[]> {
+  return new Promise((resolve, reject) => dnsLookup(host, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))));
+}
+
+/** The registration check: the scheme, and every address the host resolves to now. */
+export async function refuseUrl(raw: string, allowPrivate: boolean): Promise<Refusal> {
+  const url = new URL(raw);
+  const scheme = refuseScheme(url);
+  if (scheme || allowPrivate) return scheme;
+  const host = hostOf(url);
+  if (isIP(host)) return refuseAddress(host);
+  let addresses: LookupAddress[];
+  try {
+    addresses = await resolveAll(host);
+  } catch {
+    return `${host} does not resolve`;
+  }
+  for (const { address } of addresses) {
+    const refusal = refuseAddress(address);
+    if (refusal) return `${host} resolves to ${refusal.replace(/^\S+ is/, 'an address that is')}`;
+  }
+  return undefined;
+}
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * A `lookup` for the delivery's socket: the address checked is the address connected to, so a
+ * DNS answer that changed since registration (or rebinding between two lookups) cannot point a
+ * delivery at an internal service.
+ */
+export function guardedLookup(hostname: string, options: { all?: boolean }, callback: LookupCallback): void {
+  dnsLookup(hostname, { all: true }, (error, addresses) => {
+    if (error) return callback(error, []);
+    const refused = addresses.map(({ address }) => refuseAddress(address)).find(Boolean);
+    if (refused) return callback(Object.assign(new Error(`refused: ${refused}`), { code: 'WEBHOOK_URL_FORBIDDEN' }), []);
+    if (options.all) return callback(null, addresses);
+    const first = addresses[0];
+    return first ? callback(null, first.address, first.family) : callback(new Error(`${hostname} does not resolve`), []);
+  });
+}
+
+/** Checks an IP-literal host, which sockets connect to without a lookup. */
+export function refuseLiteralHost(url: URL): Refusal {
+  const host = hostOf(url);
+  return isIP(host) ? refuseAddress(host) : undefined;
+}

@@ -1,0 +1,138 @@
+import type { Queryable } from '../../platform/db/index.js';
+import type { OrderEvent } from '../events/index.js';
+import type { DeliveryStatus } from './webhooks.schemas.js';
+
+export interface Webhook {
+  id: string;
+  url: string;
+  events: string[];
+  description: string;
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Delivery {
+  id: string;
+  webhookId: string;
+  eventId: string;
+  type: string;
+  status: DeliveryStatus;
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  nextAttemptAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+const WEBHOOK_COLUMNS = `id, url, events, description, enabled, ${iso('created_at')} AS "createdAt", ${iso('updated_at')} AS "updatedAt"`;
+const DELIVERY_COLUMNS = `id, webhook_id AS "webhookId", event_seq::text AS "eventId", type, status, attempts,
+  last_status_code AS "lastStatusCode", last_error AS "lastError",
+  CASE WHEN status = 'pending' THEN ${iso('next_attempt_at')} END AS "nextAttemptAt",
+  ${iso('created_at')} AS "createdAt", ${iso('updated_at')} AS "updatedAt"`;
+
+export async function insertWebhook(db: Queryable, webhook: { id: string; url: string; events: string[]; description: string; secret: string }): Promise<Webhook> {
+  const { rows } = await db.query<Webhook>(
+    `INSERT INTO webhooks (id, url, events, description, secret) VALUES ($1, $2, $3, $4, $5) RETURNING ${WEBHOOK_COLUMNS}`,
+    [webhook.id, webhook.url, webhook.events, webhook.description, webhook.secret],
+  );
+  return rows[0]!;
+}
+
+/** Newest first by (created_at, id). */
+export async function listWebhooks(db: Queryable, after: { createdAt: string; id: string } | undefined, limit: number): Promise<Webhook[]> {
+  const { rows } = await db.query<Webhook>(
+    `SELECT ${WEBHOOK_COLUMNS} FROM webhooks
+     WHERE $1::timestamptz IS NULL OR (created_at, id) < ($1::timestamptz, $2::uuid)
+     ORDER BY created_at DESC, id DESC LIMIT $3`,
+    [after?.createdAt ?? null, after?.id ?? null, limit + 1],
+  );
+  return rows;
+}
+
+export async function findWebhook(db: Queryable, id: string): Promise<Webhook | undefined> {
+  const { rows } = await db.query<Webhook>(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1`, [id]);
+  return rows[0];
+}
+
+export async function updateWebhook(
+  db: Queryable,
+  id: string,
+  changes: { url?: string | undefined; events?: string[] | undefined; description?: string | undefined; enabled?: boolean | undefined },
+): Promise<Webhook | undefined> {
+  const { rows } = await db.query<Webhook>(
+    `UPDATE webhooks SET url = COALESCE($2, url), events = COALESCE($3, events), description = COALESCE($4, description),
+       enabled = COALESCE($5, enabled), updated_at = now()
+     WHERE id = $1 RETURNING ${WEBHOOK_COLUMNS}`,
+    [id, changes.url ?? null, changes.events ?? null, changes.description ?? null, changes.enabled ?? null],
+  );
+  return rows[0];
+}
+
+export async function deleteWebhook(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM webhooks WHERE id = $1', [id]);
+  return rowCount > 0;
+}
+
+/** The new secret signs from now on; the old one also signs for `overlapHours`. */
+export async function rotateSecret(db: Queryable, id: string, secret: string, overlapHours: number): Promise<Webhook | undefined> {
+  const { rows } = await db.query<Webhook>(
+    `UPDATE webhooks SET previous_secret = secret, previous_secret_expires_at = now() + make_interval(hours => $3),
+       secret = $2, updated_at = now()
+     WHERE id = $1 RETURNING ${WEBHOOK_COLUMNS}`,
+    [id, secret, overlapHours],
+  );
+  return rows[0];
+}
+
+/** One delivery per (event, enabled endpoint subscribed to its type); run by the events relay in its transaction. */
+export async function createDeliveries(tx: Queryable, events: readonly OrderEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await tx.query(
+    `INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload)
+     SELECT gen_random_uuid(), w.id, e.seq, e.type,
+            jsonb_build_object('id', e.seq::text, 'type', e.type, 'createdAt', ${iso('e.created_at')}, 'data', jsonb_build_object('order', e."order"))
+     FROM order_events e JOIN webhooks w ON w.enabled AND e.type = ANY (w.events)
+     WHERE e.seq = ANY ($1::bigint[])
+     ON CONFLICT (webhook_id, event_seq) DO NOTHING`,
+    [events.map((event) => event.seq)],
+  );
+}
+
+export async function listDeliveries(
+  db: Queryable,
+  webhookId: string,
+  filter: { status: DeliveryStatus | undefined; after: { createdAt: string; id: string } | undefined; limit: number },
+): Promise<Delivery[]> {
+  const { rows } = await db.query<Delivery>(
+    `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries
+     WHERE webhook_id = $1 AND ($2::text IS NULL OR status = $2)
+       AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
+     ORDER BY created_at DESC, id DESC LIMIT $5`,
+    [webhookId, filter.status ?? null, filter.after?.createdAt ?? null, filter.after?.id ?? null, filter.limit + 1],
+  );
+  return rows;
+}
+
+/** Due again now; one more attempt even if it had used them all (an operator asked for it). */
+export async function scheduleRedelivery(db: Queryable, webhookId: string, deliveryId: string, maxAttempts: number): Promise<Delivery | undefined> {
+  const { rows } = await db.query<Delivery>(
+    `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), leased_until = NULL,
+       attempts = LEAST(attempts, $3 - 1), updated_at = now()
+     WHERE id = $1 AND webhook_id = $2 RETURNING ${DELIVERY_COLUMNS}`,
+    [deliveryId, webhookId, maxAttempts],
+  );
+  return rows[0];
+}
+
+export async function backlogByWebhook(db: Queryable): Promise<{ webhookId: string; pending: number }[]> {
+  const { rows } = await db.query<{ webhookId: string; pending: number }>(
+    `SELECT w.id AS "webhookId", count(d.id)::int AS pending
+     FROM webhooks w LEFT JOIN webhook_deliveries d ON d.webhook_id = w.id AND d.status = 'pending'
+     GROUP BY w.id`,
+  );
+  return rows;
+}
