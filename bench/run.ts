@@ -139,6 +139,10 @@ const serverEnv = (port: number, extra: Record<string, string> = {}): Record<str
   RECONCILE_AFTER_SECONDS: '3600',
   WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
   WORKER_METRICS_PORT: '0',
+  // Production's guard rails, opted out of on purpose: the bench measures the embedded default
+  // too, and its emails go to files.
+  ALLOW_EMBEDDED_DB_IN_PRODUCTION: 'true',
+  MAIL_TRANSPORT: 'file',
   ...extra,
 });
 

@@ -10,6 +10,7 @@ import { requestContext } from './middleware/request-context.js';
 import { apiSecurityHeaders, htmlSecurityHeaders } from './middleware/security-headers.js';
 import { consoleRoutes } from './console/console.routes.js';
 import { docsRoutes } from './docs/docs.routes.js';
+import { problemRoutes } from './docs/problems.js';
 import { authRoutes, requireAdminForBrowser, type AuthService } from './modules/auth/index.js';
 import { catalogRoutes, type CatalogService } from './modules/catalog/index.js';
 import { ordersRoutes, type OrdersService } from './modules/orders/index.js';
@@ -83,6 +84,17 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(docsRoutes());
   app.use(consoleRoutes(deps.consoleAssetsDir));
+  app.use(problemRoutes());
+  if (!deps.queueDashboard) {
+    // The in-process queue has no dashboard; say so instead of a bare 404.
+    app.use('/admin/queues', (_req, res) => {
+      sendProblem(res, {
+        status: 404,
+        code: 'NOT_FOUND',
+        detail: 'The queue dashboard runs only with Redis (set REDIS_URL); in the embedded default orders are processed in-process and there is no queue to show',
+      });
+    });
+  }
   if (deps.queueDashboard) {
     // Bull Board's page runs inline scripts; everything else keeps the strict policy.
     const dashboardPolicy = htmlSecurityHeaders({ 'script-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'], 'upgrade-insecure-requests': null });

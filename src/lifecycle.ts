@@ -1,6 +1,8 @@
+import { createServer } from 'node:net';
 import { ConfigError } from './config/index.js';
 import { DataDirLockedError, EmbeddedDatabaseError } from './platform/db/index.js';
 import { errorFields, type Logger } from './platform/logger.js';
+import { StartupError } from './shared/startup-error.js';
 
 /**
  * Ends a process whose start-up failed: a problem the user can fix (configuration, a data
@@ -8,10 +10,32 @@ import { errorFields, type Logger } from './platform/logger.js';
  */
 export function exitOnStartupFailure(what: string): (error: unknown) => never {
   return (error) => {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof EmbeddedDatabaseError) process.stderr.write(`${error.message}\n`);
+    if (error instanceof ConfigError || error instanceof StartupError || error instanceof DataDirLockedError || error instanceof EmbeddedDatabaseError) process.stderr.write(`${error.message}\n`);
     else process.stderr.write(`${what} failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   };
+}
+
+/** One line for a port a process cannot listen on, naming the variable that fixes it. */
+export function describeListenFailure(error: NodeJS.ErrnoException, host: string, port: number, variable = 'PORT'): string {
+  const where = `${host}:${port}`;
+  if (error.code === 'EADDRINUSE') return `Port ${port} is already in use on ${host} (another instance, or another program): stop it or set ${variable} to a free port`;
+  if (error.code === 'EACCES') return `Not allowed to listen on ${where} (ports below 1024 need privileges): set ${variable} to 1024 or above`;
+  if (error.code === 'EADDRNOTAVAIL') return `Cannot listen on ${where}: ${host} is not an address of this machine; fix HOST (0.0.0.0 for every interface)`;
+  return `Cannot listen on ${where} (${error.code ?? error.message}); check ${variable} and HOST`;
+}
+
+/**
+ * Binds the port and lets it go again, so a busy port stops start-up at once, before the
+ * database is created, migrated and seeded (which can take seconds and print a password).
+ */
+export async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => reject(new StartupError(describeListenFailure(error, host, port))));
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 }
 
 export interface GracefulShutdown {

@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { AppDeps } from './app.js';
 import type { Config } from './config/index.js';
 import { resolveJwtSecret } from './config/jwt-secret.js';
-import { createAccessTokens, createAuthService, ensureAdmin } from './modules/auth/index.js';
+import { adminExists, createAccessTokens, createAuthService, ensureAdmin } from './modules/auth/index.js';
 import { createCatalogService, seedDemoCatalog } from './modules/catalog/index.js';
 import type { ReadinessCheck } from './modules/health/health.routes.js';
 import { createEmailDeliveriesService } from './modules/notifications/index.js';
@@ -17,7 +18,7 @@ import { createMetrics, type Metrics } from './platform/metrics.js';
 import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHandlers, type JobQueue } from './platform/queue/index.js';
 import { queueDashboard } from './platform/queue/dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
-import { createRedis, evictionPolicy, whenReady, type RedisClient } from './platform/redis.js';
+import { createRedis, warnUnlessNoEviction, watchRedis, type RedisClient } from './platform/redis.js';
 import { createInProcessSignal, createRedisSignal } from './platform/signal.js';
 import { registerWebhookMetrics } from './platform/webhook-metrics.js';
 import { backlogByWebhook, createDeliveries, createWebhooksService, startWebhookDeliverer } from './modules/webhooks/index.js';
@@ -66,7 +67,10 @@ export function buildDeps(
   const redisScope = redis ? { client: redis, prefix: config.redis.prefix } : undefined;
   const cache = redis ? createRedisCache(redis, config.redis.prefix, logger) : createMemoryCache();
 
-  const jwt = resolveJwtSecret(config.jwt.secret, config.dataDir);
+  // A worker issues and checks no tokens (Bull Board lives in the API): it must not generate
+  // a secret file or warn about one, so it gets a throwaway key when none is configured.
+  const jwt =
+    role === 'worker' && !config.jwt.secret ? { secret: randomBytes(48).toString('base64url'), generated: false } : resolveJwtSecret(config.jwt.secret, config.dataDir);
   if (jwt.generated && config.env !== 'test') {
     logger.warn('JWT_SECRET is not set; using a generated secret stored in the data directory (set JWT_SECRET in production)');
   }
@@ -107,7 +111,14 @@ export function buildDeps(
     metrics,
   });
 
-  const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, gmail: config.mail.gmail, from: config.mail.from, dataDir: config.dataDir, logger });
+  const smtp = config.mail.transport === 'smtp';
+  const mailer = createMailer({
+    smtpUrl: smtp ? config.mail.smtpUrl : undefined,
+    gmail: smtp ? config.mail.gmail : undefined,
+    from: config.mail.from,
+    dataDir: config.dataDir,
+    logger,
+  });
   const payments = createPaymentSimulator({
     declineAboveCents: config.payment.declineAboveCents,
     transientFailuresPerOrder: config.payment.simulatedTransientFailures,
@@ -142,7 +153,7 @@ export function buildDeps(
   const webhookMetrics = registerWebhookMetrics(metrics.registry, () => backlogByWebhook(db));
   // Webhooks are sent where jobs are consumed: by workers, or by the API when it processes
   // orders itself (embedded database or no Redis).
-  const sendsWebhooks = role === 'worker' || db.kind === 'pglite' || !config.redis.url;
+  const sendsWebhooks = role === 'worker' || db.kind === 'pglite' || !config.redis.target;
 
   const startBackground = () => {
     const loops = [
@@ -167,12 +178,7 @@ export function buildDeps(
   }
 
   async function checkRedisEvictionPolicy() {
-    if (!redis) return;
-    const policy = (await whenReady(redis, 5000)) ? await evictionPolicy(redis) : undefined;
-    if (policy === 'noeviction') return;
-    logger.warn(
-      `Redis maxmemory-policy is ${policy ?? 'unknown (CONFIG GET refused or Redis unreachable)'}; it must be noeviction or queued jobs can be lost. The outbox reconciler will re-enqueue lost work, but fix the Redis configuration.`,
-    );
+    if (redis) await warnUnlessNoEviction(redis, logger);
   }
 
   return {
@@ -207,6 +213,18 @@ export function buildDeps(
   };
 }
 
+/** The first admin and the demo catalog, and a warning when nobody can administer the shop. */
+async function prepareData(config: Readonly<Config>, db: Database, logger: Logger): Promise<void> {
+  await ensureAdmin(db, config.admin, { allowGenerated: db.kind === 'pglite', logger });
+  if (!(await adminExists(db))) {
+    logger.warn('no admin account exists; create one with: npm run admin -- create <email> (or set ADMIN_EMAIL and ADMIN_PASSWORD)');
+  }
+  if (config.seedDemoData) {
+    const seeded = await seedDemoCatalog(db, config.currency);
+    if (seeded > 0) logger.info('demo catalog seeded', { products: seeded });
+  }
+}
+
 /** Opens the configured database (migrating it) and Redis, wires everything, prepares the data. */
 export async function openRuntime(config: Readonly<Config>, logger: Logger, role: 'api' | 'worker' = 'api'): Promise<Runtime> {
   const db = await openDatabase({ url: config.db.url, poolMax: config.db.poolMax, dataDir: config.dataDir });
@@ -215,11 +233,13 @@ export async function openRuntime(config: Readonly<Config>, logger: Logger, role
     const applied = await migrate(db);
     if (applied.length > 0) logger.info('database migrated', { applied });
     redis = config.redis.target ? createRedis(config.redis.target, 'request') : undefined;
+    if (redis && config.redis.target) watchRedis(redis, config.redis.target, logger);
     const built = buildDeps(config, logger, { db, redis }, role);
-    await ensureAdmin(db, config.admin, { allowGenerated: db.kind === 'pglite', logger });
-    if (config.seedDemoData) {
-      const seeded = await seedDemoCatalog(db, config.currency);
-      if (seeded > 0) logger.info('demo catalog seeded', { products: seeded });
+    // The API owns the data it prepares and says so once; workers start on whatever is there.
+    if (role === 'api') await prepareData(config, db, logger);
+    // Said by the process that charges: a worker, or the API that processes its own orders.
+    if (config.env === 'production' && (role === 'worker' || db.kind === 'pglite')) {
+      logger.warn('payments use the built-in simulator, which takes no money (it approves every order, or declines those above PAYMENT_DECLINE_ABOVE_CENTS); plug in a real provider (README, "Plugging in a payment provider")');
     }
     return {
       ...built,

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { loadConfig } from './config/index.js';
-import { exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
+import { assertPortFree, describeListenFailure, exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
 import { createLogger, errorFields } from './platform/logger.js';
 import { openRuntime } from './runtime.js';
 import { createHttpServer } from './http-server.js';
@@ -12,6 +12,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.log);
+  await assertPortFree(config.http.host, config.http.port);
   // Secrets, mail and the embedded database live in DATA_DIR: readable by this user only.
   protectDataDir(config.dataDir, { create: config.db.url === undefined });
   const runtime = await openRuntime(config, logger);
@@ -29,14 +30,16 @@ async function main(): Promise<void> {
       queueAndCache: runtime.redis ? 'redis' : 'in-process',
     });
   });
-  server.on('error', (error) => {
-    logger.error('HTTP server failed', errorFields(error));
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    // Taken between the check above and now, or lost later: the same one line either way.
+    if (error.syscall === 'listen') process.stderr.write(`${describeListenFailure(error, config.http.host, config.http.port)}\n`);
+    else logger.error('HTTP server failed', errorFields(error));
     process.exit(1);
   });
 
   exitGracefullyOnSignal({
     logger,
-    messages: { stopping: 'shutting down', forced: 'shutdown grace period over; exiting' },
+    messages: { stopping: 'shutting down', forced: 'shutdown grace period over; exiting', stopped: 'stopped' },
     graceMs: SHUTDOWN_GRACE_MS,
     async stop() {
       // Stop accepting connections, let in-flight requests finish, then release resources.

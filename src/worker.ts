@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from './config/index.js';
-import { exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
-import { createLogger, errorFields } from './platform/logger.js';
+import { describeListenFailure, exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
+import { createLogger } from './platform/logger.js';
 import { openRuntime } from './runtime.js';
 import { protectDataDir } from './platform/data-dir.js';
 import { createWorkerMetricsServer } from './workers/metrics-server.js';
@@ -21,10 +21,12 @@ async function main(): Promise<void> {
   await runtime.checkRedisEvictionPolicy();
   const consumer = runtime.startConsumer();
   const background = runtime.startBackground();
-  // Workers have no API; Prometheus scrapes them here (WORKER_METRICS_PORT=0 turns it off).
-  const metricsServer = createWorkerMetricsServer(runtime.metrics, { token: config.metricsToken, production: config.env === 'production' });
+  // Workers have no API; Prometheus and the orchestrator reach them here (WORKER_METRICS_PORT=0 turns it off).
+  const metricsServer = createWorkerMetricsServer(runtime.metrics, { token: config.metricsToken, production: config.env === 'production' }, runtime.deps.readiness);
   if (config.worker.metricsPort > 0) {
-    metricsServer.on('error', (error) => logger.warn('worker metrics port unavailable', errorFields(error)));
+    metricsServer.on('error', (error: NodeJS.ErrnoException) =>
+      logger.warn(`worker metrics port unavailable: ${describeListenFailure(error, '0.0.0.0', config.worker.metricsPort, 'WORKER_METRICS_PORT')}`),
+    );
     metricsServer.listen(config.worker.metricsPort);
   }
   logger.info('worker started', { concurrency: config.worker.concurrency, pid: process.pid, metricsPort: config.worker.metricsPort || null });

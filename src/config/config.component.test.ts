@@ -110,7 +110,7 @@ describe('loadConfig', () => {
   });
 
   it('when NODE_ENV=production and JWT_SECRET is set, then it loads with JSON logs', () => {
-    const config = load({ NODE_ENV: 'production', JWT_SECRET: SECRET });
+    const config = load({ NODE_ENV: 'production', JWT_SECRET: SECRET, ALLOW_EMBEDDED_DB_IN_PRODUCTION: 'true', MAIL_TRANSPORT: 'file' });
     expect(config.env).toBe('production');
     expect(config.jwt.secret).toBe(SECRET);
     expect(config.log.format).toBe('json');

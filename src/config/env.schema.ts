@@ -38,9 +38,19 @@ export const envSchema = z.object({
     })
     .describe("Express 'trust proxy': a hop count (1), true, or addresses/subnets (loopback, 10.0.0.0/8), so client addresses come from X-Forwarded-For"),
 
-  DATABASE_URL: optionalString.describe(
-    'PostgreSQL URL; unset → embedded PostgreSQL (PGlite) in DATA_DIR',
-  ),
+  DATABASE_URL: optionalString
+    .pipe(
+      z
+        .string()
+        // Without a scheme, pg reads "localhost:5432/db" as a socket path and fails much later
+        // with "no PostgreSQL user name specified in startup packet".
+        .regex(/^postgres(ql)?:\/\/[^\s]+$/i, 'must be a postgres:// or postgresql:// URL, e.g. postgres://user:password@127.0.0.1:5432/orders')
+        .optional(),
+    )
+    .describe('PostgreSQL URL; unset → embedded PostgreSQL (PGlite) in DATA_DIR'),
+  ALLOW_EMBEDDED_DB_IN_PRODUCTION: boolean
+    .optional()
+    .describe('Lets NODE_ENV=production run on the embedded database (one process, no backups of its own)'),
   DATABASE_POOL_MAX: positiveInt.max(200).default(10),
   DATA_DIR: z.string().default('./data').describe('Embedded database, generated secrets, .eml mail'),
 
@@ -109,9 +119,13 @@ export const envSchema = z.object({
   SMTP_URL: optionalString.pipe(z.url().optional()),
   EMAIL_USER: optionalString,
   EMAIL_PASS: optionalString,
+  MAIL_TRANSPORT: z
+    .enum(['smtp', 'file'])
+    .optional()
+    .describe('smtp (SMTP_URL or EMAIL_USER/EMAIL_PASS) or file (.eml files in DATA_DIR/mail); default smtp when configured, else file outside production'),
   MAIL_FROM: z.string().default('Order Service <no-reply@order-service.local>'),
 
-  /** The original spec's MongoDB setting; PostgreSQL replaced it. Accepted and ignored. */
+  /** A MongoDB setting from an earlier design; PostgreSQL replaced it. Accepted and ignored. */
   MONGO_URI: optionalString,
 });
 

@@ -74,6 +74,8 @@ export interface Config {
     pollMs: number;
   };
   mail: {
+    /** `file`: `.eml` files in `dataDir/mail`, even when SMTP is configured. */
+    transport: 'smtp' | 'file';
     smtpUrl: string | undefined;
     gmail: { user: string; pass: string } | undefined;
     from: string;
@@ -155,6 +157,20 @@ export function loadConfig(
       'Invalid configuration: REDIS_URL (or REDIS_HOST, REDIS_SENTINELS, REDIS_CLUSTER_NODES) is required with DATABASE_URL in production; the in-process queue and cache are for the embedded default only',
     );
   }
+  if (env.NODE_ENV === 'production' && !env.DATABASE_URL && !env.ALLOW_EMBEDDED_DB_IN_PRODUCTION) {
+    throw new ConfigError(
+      'Invalid configuration: DATABASE_URL is required when NODE_ENV=production (the embedded database is one process with no backups); set ALLOW_EMBEDDED_DB_IN_PRODUCTION=true to run it anyway',
+    );
+  }
+  const smtpConfigured = Boolean(env.SMTP_URL || env.EMAIL_USER);
+  if (env.MAIL_TRANSPORT === 'smtp' && !smtpConfigured) {
+    throw new ConfigError('Invalid configuration: MAIL_TRANSPORT=smtp needs SMTP_URL (or EMAIL_USER and EMAIL_PASS)');
+  }
+  if (env.NODE_ENV === 'production' && !env.MAIL_TRANSPORT && !smtpConfigured) {
+    throw new ConfigError(
+      'Invalid configuration: SMTP_URL (or EMAIL_USER and EMAIL_PASS) is required when NODE_ENV=production, or customers get no email; set MAIL_TRANSPORT=file to write .eml files to DATA_DIR/mail instead',
+    );
+  }
   if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {
     throw new ConfigError('Invalid configuration: ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
   }
@@ -230,6 +246,7 @@ export function loadConfig(
       pollMs: env.WEBHOOK_POLL_MS,
     },
     mail: {
+      transport: env.MAIL_TRANSPORT ?? (smtpConfigured ? 'smtp' : 'file'),
       smtpUrl: env.SMTP_URL,
       gmail: env.EMAIL_USER && env.EMAIL_PASS ? { user: env.EMAIL_USER, pass: env.EMAIL_PASS } : undefined,
       from: env.MAIL_FROM,

@@ -5,12 +5,26 @@ import { openApiDocument } from './openapi.js';
 
 const SPEC_PATH = '/openapi.json';
 
+/**
+ * Runs in the browser (swagger-ui-express copies its source into swagger-ui-init.js): when
+ * "Try it out" on register, login or refresh returns an access token, the UI is authorized with
+ * it, so the next call just works instead of needing the token pasted into "Authorize".
+ * It must stay self-contained: nothing from this module exists in the browser.
+ */
+function fillInAccessToken(response: { url: string; body?: unknown }): typeof response {
+  const token = (response.body as { accessToken?: unknown } | undefined)?.accessToken;
+  if (typeof token === 'string' && /\/api\/auth\/(register|login|refresh)(\?|$)/.test(response.url)) {
+    (globalThis as unknown as { ui?: { preauthorizeApiKey(name: string, value: string): unknown } }).ui?.preauthorizeApiKey('bearerAuth', token);
+  }
+  return response;
+}
+
 /** Swagger UI loads the document from our own origin; nothing is fetched from anywhere else. */
 const UI_OPTIONS = {
   customSiteTitle: 'Order Processing Service — API docs',
   customCss: '',
   swaggerUrl: SPEC_PATH,
-  swaggerOptions: { validatorUrl: null, deepLinking: true, persistAuthorization: false },
+  swaggerOptions: { validatorUrl: null, deepLinking: true, persistAuthorization: false, responseInterceptor: fillInAccessToken },
 };
 
 /**

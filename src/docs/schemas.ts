@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { loginBody, refreshBody, registerFields } from '../modules/auth/index.js';
-import { adjustStockBody, createProductBody, updateProductBody } from '../modules/catalog/index.js';
+import { adjustStockBody, createProductBody, DEMO_PRODUCT_ID, updateProductBody } from '../modules/catalog/index.js';
 import { ORDER_STATUSES, placeOrderBody } from '../modules/orders/index.js';
 import { ROLES } from '../shared/principal.js';
 
@@ -47,6 +47,8 @@ export const AdjustStockRequest = adjustStockBody
 
 export const PlaceOrderRequest = placeOrderBody.meta({
   id: 'PlaceOrderRequest',
+  // A product of the demo catalog, so "Try it out" places a real order on a seeded service.
+  example: { items: [{ productId: DEMO_PRODUCT_ID, quantity: 1 }] },
   description:
     'Lines with the same productId are merged, and the merged quantity obeys the same 1..1000 limit as one line ' +
     '(two lines of 600 for one product are refused). Prices come from the catalog.',

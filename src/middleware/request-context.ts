@@ -23,10 +23,12 @@ export function requestContext(logger: Logger, metrics: Pick<Metrics, 'observeHt
     const durationMs = Number(process.hrtime.bigint() - req.receivedAt) / 1e6;
     const route = routeOf(req);
     metrics.observeHttp(req.method, route, this.statusCode, durationMs / 1000);
+    // Probes and scrapes arrive every few seconds and say nothing new: they log at debug.
+    const level = route === '/metrics' || route.startsWith('/health') ? 'debug' : 'info';
     // The logger drops lines below its level, but only after a trip through winston's stream:
     // on this once-per-request path, not even building the line is cheaper.
-    if (!logger.isInfoEnabled()) return;
-    logger.info('request', {
+    if (!logger.isLevelEnabled(level)) return;
+    logger.log(level, 'request', {
       method: req.method,
       route,
       path: req.originalUrl.split('?')[0],

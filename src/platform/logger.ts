@@ -19,6 +19,29 @@ const withContext = winston.format((info) => {
   return info;
 });
 
+const TRIPLE_BEAM_KEYS = new Set(['level', 'message', 'timestamp', 'stack']);
+
+/** `value` as it reads best after `key=`: bare when it is one plain word, JSON otherwise. */
+function pretty(value: unknown): string {
+  if (typeof value === 'string') return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  if (value instanceof Date) return value.toISOString();
+  return JSON.stringify(value) ?? String(value);
+}
+
+/**
+ * For a person at a terminal: `HH:MM:SS level message key=value …`, the time first so lines
+ * scan down the left edge, and a stack (when there is one) on the lines below.
+ */
+export const prettyLine = winston.format.printf((info) => {
+  // Local time, as the terminal's clock shows it; JSON lines keep the full UTC timestamp.
+  const time = typeof info.timestamp === 'string' ? new Date(info.timestamp).toTimeString().slice(0, 8) : '';
+  const fields = Object.entries(info)
+    .filter(([key, value]) => !TRIPLE_BEAM_KEYS.has(key) && value !== undefined)
+    .map(([key, value]) => `${key}=${pretty(value)}`);
+  const line = [time, info.level, String(info.message), ...fields].filter(Boolean).join(' ');
+  return typeof info.stack === 'string' ? `${line}\n${info.stack}` : line;
+});
+
 export function createLogger(options: LoggerOptions): Logger {
   // Winston runs the whole format chain before its transport drops a line by level; dropping
   // first keeps `logger.info(...)` on hot paths (one per order) nearly free at LOG_LEVEL=warn.
@@ -26,7 +49,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const base = [enabledOnly(), winston.format.errors({ stack: true }), withContext(), winston.format.timestamp()];
   const format =
     options.format === 'pretty'
-      ? winston.format.combine(...base, winston.format.colorize(), winston.format.simple())
+      ? winston.format.combine(...base, winston.format.colorize({ level: true }), prettyLine)
       : winston.format.combine(...base, winston.format.json());
   const logger = winston.createLogger({
     level: options.level,

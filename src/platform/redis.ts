@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Logger } from './logger.js';
 
 /** host:port of a Sentinel or a Cluster seed node. */
 export interface RedisNode {
@@ -178,4 +179,61 @@ export async function whenReady(redis: RedisClient, timeoutMs: number): Promise<
     };
     redis.once('ready', onReady);
   });
+}
+
+/** Where a target points, without its credentials (it ends up in logs): `host:port`, or the Sentinels / seed nodes. */
+export function redisAddress(target: RedisTarget | string): string {
+  const resolved: RedisTarget = typeof target === 'string' ? { mode: 'single', url: target } : target;
+  const nodes = (list: RedisNode[]) => list.map((node) => `${node.host}:${node.port}`).join(',');
+  if (resolved.mode === 'cluster') return `cluster ${nodes(resolved.nodes)}`;
+  if (resolved.mode === 'sentinel') return `sentinel ${resolved.name} via ${nodes(resolved.sentinels)}`;
+  const parsed = new URL(resolved.url);
+  return `${parsed.hostname}:${parsed.port || '6379'}`;
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+/** A lost or refused connection (which reconnecting fixes), as opposed to a real error worth a stack. */
+export function isConnectionError(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return (typeof code === 'string' && CONNECTION_CODES.has(code)) || (typeof message === 'string' && /connect ETIMEDOUT|Connection is closed/.test(message));
+}
+
+/**
+ * Says when Redis goes away and when it is back: one warning per outage naming the address,
+ * one line when it answers again. ioredis emits an error on every reconnection attempt (five
+ * a second); those are the same outage and stay quiet.
+ */
+export function watchRedis(redis: RedisClient, target: RedisTarget | string, logger: Logger): void {
+  const address = redisAddress(target);
+  let downSince: number | undefined;
+  redis.on('error', (error: Error & { code?: string }) => {
+    if (downSince !== undefined) return;
+    downSince = Date.now();
+    logger.warn(`Redis at ${address} is unreachable (${error.code ?? error.message}); retrying. Orders are still accepted and wait in the outbox`, {
+      redis: address,
+    });
+  });
+  redis.on('ready', () => {
+    if (downSince === undefined) return;
+    logger.info(`Redis at ${address} is back`, { redis: address, downSeconds: Math.round((Date.now() - downSince) / 1000) });
+    downSince = undefined;
+  });
+}
+
+/**
+ * Warns loudly unless Redis runs with `maxmemory-policy noeviction` (BullMQ loses jobs
+ * otherwise). Only a Redis that answered can say its policy: an unreachable one is reported by
+ * watchRedis, and the check runs when it first connects instead.
+ */
+export async function warnUnlessNoEviction(redis: RedisClient, logger: Logger, waitMs = 5000): Promise<void> {
+  const check = async () => {
+    const policy = await evictionPolicy(redis);
+    if (policy === 'noeviction') return;
+    logger.warn(
+      `Redis maxmemory-policy is ${policy ?? 'unknown (CONFIG GET refused)'}; it must be noeviction or queued jobs can be lost. The outbox reconciler will re-enqueue lost work, but fix the Redis configuration.`,
+    );
+  };
+  if (await whenReady(redis, waitMs)) await check();
+  else redis.once('ready', () => void check());
 }

@@ -35,7 +35,7 @@ export function startBackgroundLoops(deps: {
         }),
       { intervalMs: settings.outboxPollMs, logger },
     ),
-    startLoop('reconciler', () => reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds }), {
+    startLoop('reconciler', () => reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds, logger }), {
       intervalMs: settings.reconcileIntervalMs,
       logger,
     }),

@@ -1,12 +1,14 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { productId } from '../../modules/catalog/index.js';
+import { DEMO_PRODUCT_ID, productId } from '../../modules/catalog/index.js';
 import { pageQuery } from '../../shared/pagination.js';
 import { BEARER, commonProblems, FORBIDDEN_ADMIN, json, OPTIONAL_BEARER, problem, UNAUTHENTICATED } from '../responses.js';
 import { AdjustStockRequest, CreateProductRequest, Product, ProductPage, UpdateProductRequest } from '../schemas.js';
 
 const tags = ['Catalog'];
-const params = z.object({ id: productId.meta({ description: 'Product id; a malformed id answers 404 like an unknown one.' }) });
+const params = z.object({
+  id: productId.meta({ description: 'Product id; a malformed id answers 404 like an unknown one.', example: DEMO_PRODUCT_ID }),
+});
 const notFound = problem(404, [{ code: 'PRODUCT_NOT_FOUND', when: 'No product with this id exists.' }]);
 const adminOnly = { 401: problem(401, [UNAUTHENTICATED]), 403: problem(403, [FORBIDDEN_ADMIN]) };
 const location = { Location: { description: 'The new product: /api/products/{id}', schema: { type: 'string' } } };

@@ -1,4 +1,5 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
 import { commonProblems, json, problem, PUBLIC, raw, UNAUTHENTICATED } from '../responses.js';
 import { Liveness, Readiness } from '../schemas.js';
 
@@ -72,6 +73,36 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
       200: raw('The Swagger UI page.', 'text/html', { type: 'string' }),
       301: { description: 'Redirect from `/docs` to `/docs/`.', headers: { Location: { schema: { type: 'string' } } } },
       ...transportOnly(),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/problems',
+    operationId: 'listProblemTypes',
+    tags,
+    security: PUBLIC,
+    summary: 'Every error code, each with its problem type page',
+    description: 'HTML by default; JSON (`{items: [{type, code, status, title, description}]}`) when `Accept` prefers `application/json`.',
+    responses: {
+      200: raw('The list of problem types.', 'text/html', { type: 'string' }),
+      ...transportOnly(),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/problems/{slug}',
+    operationId: 'getProblemType',
+    tags,
+    security: PUBLIC,
+    summary: 'What an error code means: the page a problem body\'s `type` links to',
+    description: 'The `type` of every problem+json body is `/problems/<code in lower-kebab case>`. HTML by default; JSON when `Accept` prefers it.',
+    request: { params: z.object({ slug: z.string().max(64).meta({ example: 'out-of-stock' }) }) },
+    responses: {
+      200: raw('The description of the code.', 'text/html', { type: 'string' }),
+      ...transportOnly(),
+      404: problem(404, [{ code: 'NOT_FOUND', when: 'No error code has this name.' }]),
     },
   });
 }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../../platform/db/index.js';
 import type { Logger } from '../../platform/logger.js';
+import { adminExists } from './admin-accounts.repository.js';
 import { findUserByEmail, insertUser } from './auth.repository.js';
-import { hashPassword } from './passwords.js';
+import { hashPassword, verifyPassword } from './passwords.js';
 
 export const LOCAL_ADMIN_EMAIL = 'admin@example.com';
 
@@ -17,14 +18,26 @@ export async function ensureAdmin(
   options: { allowGenerated: boolean; logger: Logger; print?: (line: string) => void },
 ): Promise<void> {
   if (admin.email && admin.password) {
-    if (await findUserByEmail(db, admin.email)) return;
+    const existing = await findUserByEmail(db, admin.email);
+    if (existing) {
+      // The usual case in production: the variables stay set and still match. Nothing to say.
+      if (existing.role === 'admin' && (await verifyPassword(existing.passwordHash, admin.password))) return;
+      // Said out loud: a changed ADMIN_PASSWORD silently not working was the way to get locked out.
+      const fix = `npm run admin -- ${existing.role === 'admin' ? 'reset-password' : 'create'} ${admin.email}`;
+      options.logger.warn(
+        existing.role === 'admin'
+          ? `ADMIN_PASSWORD is ignored: the admin ${admin.email} already exists with its own password; change it with: ${fix}`
+          : `ADMIN_EMAIL ${admin.email} belongs to an existing customer, which was left as it is; make it an admin with: ${fix}`,
+        { email: admin.email },
+      );
+      return;
+    }
     await insertUser(db, { email: admin.email, name: 'Administrator', role: 'admin', passwordHash: await hashPassword(admin.password) });
     options.logger.info('admin account created from ADMIN_EMAIL', { email: admin.email });
     return;
   }
   if (!options.allowGenerated) return;
-  const { rows } = await db.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1");
-  if (rows.length > 0) return;
+  if (await adminExists(db)) return;
   const password = randomBytes(12).toString('base64url');
   const created = await insertUser(db, {
     email: LOCAL_ADMIN_EMAIL,
@@ -34,5 +47,5 @@ export async function ensureAdmin(
   });
   if (!created) return;
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
-  print(`Created local admin ${LOCAL_ADMIN_EMAIL} with password ${password} (shown once; set ADMIN_EMAIL/ADMIN_PASSWORD to choose your own)`);
+  print(`Created local admin ${LOCAL_ADMIN_EMAIL} with password ${password} (shown once; set ADMIN_EMAIL/ADMIN_PASSWORD to choose your own; lost it? npm run admin -- reset-password ${LOCAL_ADMIN_EMAIL})`);
 }

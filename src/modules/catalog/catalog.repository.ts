@@ -14,6 +14,8 @@ export interface ProductRow {
 }
 
 export interface NewProduct {
+  /** Chosen by the caller only for the demo catalog (fixed ids the API docs' examples use). */
+  id?: string;
   sku: string;
   name: string;
   description: string;
@@ -46,10 +48,13 @@ export async function insertProducts(
 ): Promise<ProductRow[]> {
   const { rows } = await db.query<ProductRow>(
     `WITH created AS (
-       INSERT INTO products (sku, name, description, price_cents, currency, on_hand)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[])
+       INSERT INTO products (id, sku, name, description, price_cents, currency, on_hand)
+       SELECT COALESCE(u.id, gen_random_uuid()), u.sku, u.name, u.description, u.price_cents, u.currency, u.on_hand
+       FROM unnest($9::uuid[], $1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[])
+         AS u(id, sku, name, description, price_cents, currency, on_hand)
        WHERE NOT $8::boolean OR NOT EXISTS (SELECT 1 FROM products)
-       ON CONFLICT (sku) DO NOTHING
+       -- Any unique key: a sku, or a demo product's fixed id when two start-ups seed at once.
+       ON CONFLICT DO NOTHING
        RETURNING ${PRODUCT_COLUMNS}
      ), ledger AS (
        INSERT INTO stock_movements (product_id, kind, quantity, actor_id)
@@ -65,6 +70,7 @@ export async function insertProducts(
       products.map((p) => p.stock),
       options.actorId,
       options.onlyIntoEmptyCatalog ?? false,
+      products.map((p) => p.id ?? null),
     ],
   );
   return rows;

@@ -1,16 +1,18 @@
 import type { Database } from './database.js';
 import { openEmbeddedDatabase } from './pglite.js';
 import { createPostgresDatabase } from './postgres.js';
+import { checkPostgresConnection } from './postgres-startup.js';
 
 export type { Database, Queryable, QueryResult } from './database.js';
 export { sqlState } from './database.js';
 export { migrate } from './migrate.js';
 export { DataDirLockedError } from './data-dir-lock.js';
 export { EmbeddedDatabaseError } from './pglite.js';
+export { describePostgresFailure } from './postgres-startup.js';
 
 /** The one place that picks the storage adapter: a server when `url` is set, else PGlite in `dataDir`. */
-export function openDatabase(options: { url: string | undefined; poolMax: number; dataDir: string }): Promise<Database> {
-  return options.url
-    ? Promise.resolve(createPostgresDatabase(options.url, options.poolMax))
-    : openEmbeddedDatabase(options.dataDir);
+export async function openDatabase(options: { url: string | undefined; poolMax: number; dataDir: string }): Promise<Database> {
+  if (!options.url) return openEmbeddedDatabase(options.dataDir);
+  await checkPostgresConnection(options.url);
+  return createPostgresDatabase(options.url, options.poolMax);
 }

@@ -1,7 +1,7 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
-import { createRedis, queuePrefix, type RedisTarget } from '../redis.js';
+import { createRedis, isConnectionError, queuePrefix, type RedisTarget } from '../redis.js';
 import { runWithContext } from '../request-context.js';
 import { attemptJob, backoffDelayMs, DEFAULT_ATTEMPTS, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
 
@@ -100,7 +100,11 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; clo
     maxStalledCount: 5,
     settings: { backoffStrategy: (attemptsMade) => backoffDelayMs(attemptsMade, options.backoff) },
   });
-  worker.on('error', (error) => logger.warn('queue worker connection error', errorFields(error)));
+  // A lost connection is reported once per outage by watchRedis (runtime.ts); BullMQ would
+  // report it on each of its connections at every reconnection attempt.
+  worker.on('error', (error) => {
+    if (!isConnectionError(error)) logger.warn('queue worker error', errorFields(error));
+  });
   return {
     worker,
     async close() {

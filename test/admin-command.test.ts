@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findUserByEmail } from '../src/modules/auth/auth.repository.js';
+import { verifyPassword } from '../src/modules/auth/passwords.js';
+import { openDatabase, type Database } from '../src/platform/db/index.js';
+import { createTestDatabase, type TestDatabase } from './harness.js';
+import { runEntry } from './run-entry.js';
+
+const ADMIN = 'src/scripts/admin.ts';
+
+interface Target {
+  env: Record<string, string>;
+  /** Opens the same database the command used (PGlite allows one process at a time, so only between runs). */
+  open(): Promise<Database>;
+  close(): Promise<void>;
+}
+
+function embeddedTarget(): Promise<Target> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ops-admin-cmd-'));
+  const dataDir = path.join(dir, 'data');
+  return Promise.resolve({
+    env: { DATA_DIR: dataDir },
+    open: () => openDatabase({ url: undefined, poolMax: 1, dataDir }),
+    close: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
+  });
+}
+
+async function postgresTarget(): Promise<Target> {
+  const database: TestDatabase = await createTestDatabase('postgres', 1);
+  const dir = mkdtempSync(path.join(tmpdir(), 'ops-admin-cmd-'));
+  return {
+    env: { DATABASE_URL: database.url!, DATA_DIR: dir },
+    open: () => Promise.resolve({ ...database.db, close: () => Promise.resolve() }),
+    async close() {
+      rmSync(dir, { recursive: true, force: true });
+      await database.drop();
+    },
+  };
+}
+
+async function passwordWorks(target: Target, email: string, password: string): Promise<boolean> {
+  const db = await target.open();
+  try {
+    const user = await findUserByEmail(db, email);
+    return user?.role === 'admin' && (await verifyPassword(user.passwordHash, password));
+  } finally {
+    await db.close();
+  }
+}
+
+describe.each([
+  ['PGlite (DATA_DIR)', embeddedTarget],
+  ['PostgreSQL (DATABASE_URL)', postgresTarget],
+])('npm run admin on %s', (_name, makeTarget) => {
+  let target: Target;
+  beforeAll(async () => {
+    target = await makeTarget();
+  });
+  afterAll(async () => {
+    await target.close();
+  });
+
+  it('when create gets a password on stdin, then that admin can sign in with it; reset-password with nothing piped generates one and prints it once', async () => {
+    const created = await runEntry(ADMIN, { env: target.env, args: ['create', 'root@example.com'], stdin: 'piped password 1\n' });
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout.trim()).toBe('Created admin root@example.com');
+    expect(await passwordWorks(target, 'root@example.com', 'piped password 1')).toBe(true);
+
+    const reset = await runEntry(ADMIN, { env: target.env, args: ['reset-password', 'root@example.com'] });
+    expect(reset.code, reset.stderr).toBe(0);
+    const printed = /^New password set for root@example\.com with password (\S+) \(shown once\); its sessions were signed out$/.exec(reset.stdout.trim());
+    expect(printed, reset.stdout).not.toBeNull();
+    expect(await passwordWorks(target, 'root@example.com', printed![1]!)).toBe(true);
+    expect(await passwordWorks(target, 'root@example.com', 'piped password 1')).toBe(false);
+  }, 240_000);
+
+  it('when the command is wrong, the account is missing or the piped password too short, then it exits 1 with one line naming the fix', async () => {
+    const usage = await runEntry(ADMIN, { env: target.env, args: ['delete', 'root@example.com'] });
+    expect(usage.code).toBe(1);
+    expect(usage.stderr).toMatch(/^Usage: npm run admin -- create <email> \| reset-password <email>/);
+    const missing = await runEntry(ADMIN, { env: target.env, args: ['reset-password', 'nobody@example.com'], stdin: 'some password\n' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe('No account has the email nobody@example.com; create one with: npm run admin -- create nobody@example.com');
+    const short = await runEntry(ADMIN, { env: target.env, args: ['reset-password', 'root@example.com'], stdin: 'short\n' });
+    expect(short.code).toBe(1);
+    expect(short.stderr.trim()).toBe('The password on standard input must be at least 8 characters');
+  }, 240_000);
+});
