@@ -15,9 +15,9 @@ import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHan
 import { queueDashboard } from './platform/queue/dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
 import { createRedis, evictionPolicy, whenReady, type Redis } from './platform/redis.js';
-import { assertEveryJobHasAHandler, buildJobHandlers } from './workers/job-handlers.js';
+import { buildJobHandlers } from './workers/job-handlers.js';
 import { startBackgroundLoops } from './workers/background.js';
-import { PUBLISHED_JOB_NAMES } from './workers/outbox-routes.js';
+import { SUBSCRIBED_TOPICS } from './workers/outbox-routes.js';
 
 export interface Resources {
   db: Database;
@@ -88,6 +88,7 @@ export function buildDeps(
     orderCache: createOrderCache(cache),
     placementLimit: createRateLimiter({ name: 'order-placement', points: config.limits.ordersPerMinute, windowSeconds: 60 }, redisScope),
     currency: config.currency,
+    subscribedTopics: SUBSCRIBED_TOPICS,
     logger,
     metrics,
   });
@@ -99,8 +100,7 @@ export function buildDeps(
     latencyMs: config.payment.simulatedLatencyMs,
   });
   const handlers = buildJobHandlers({ db, orders, auth, payments, mailer, mailFrom: config.mail.from, emailLeaseSeconds: config.mail.claimLeaseSeconds, logger, metrics });
-  assertEveryJobHasAHandler(handlers, PUBLISHED_JOB_NAMES);
-  const bullQueue = config.redis.url !== undefined ? createBullMqQueue({ url: config.redis.url, prefix: config.redis.prefix, handlers }) : undefined;
+  const bullQueue = config.redis.url !== undefined ? createBullMqQueue({ url: config.redis.url, prefix: config.redis.prefix, handlers, logger }) : undefined;
   const queue = bullQueue ?? createInProcessQueue({ handlers, concurrency: config.worker.concurrency, backoff: config.jobs.backoff, logger });
   queueRef.current = queue;
 

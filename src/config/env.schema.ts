@@ -76,10 +76,15 @@ export const envSchema = z.object({
   EMAIL_CLAIM_LEASE_SECONDS: positiveInt.default(60).describe('How long a sender owns an email before another may send it (longer than one SMTP attempt)'),
   PAYMENT_SIMULATOR_TRANSIENT_FAILURES: z.coerce.number().int().min(0).default(0).describe('Testing: the first N charge attempts of every order fail transiently'),
   WORKER_CONCURRENCY: positiveInt.max(100).default(5),
-  WORKER_LOCK_DURATION_MS: positiveInt.min(1000).default(30_000).describe('A job whose worker stops heartbeating for this long is retried elsewhere'),
+  WORKER_LOCK_DURATION_MS: positiveInt
+    .min(1000)
+    .default(5000)
+    .describe('A job whose worker stops heartbeating for this long is retried elsewhere (found within this + 2 stalled checks of half of it)'),
   JOB_BACKOFF_BASE_MS: positiveInt.default(1000),
   JOB_BACKOFF_MAX_MS: positiveInt.default(60_000),
-  OUTBOX_POLL_MS: positiveInt.default(200).describe('How often each process looks for unpublished outbox events'),
+  OUTBOX_POLL_MS: positiveInt
+    .default(1000)
+    .describe('Safety-net sweep for unpublished outbox events; each commit wakes the relays at once (LISTEN/NOTIFY)'),
   RECONCILE_INTERVAL_MS: positiveInt.default(30_000),
   RECONCILE_AFTER_SECONDS: positiveInt.default(120).describe('Work untouched this long is re-enqueued by the reconciler'),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),

@@ -1,10 +1,10 @@
 import type { OrdersService } from '../modules/orders/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
-import { relayOutboxBatch, startLoop } from '../platform/outbox.js';
+import { OUTBOX_CHANNEL, relayOutboxBatch, startLoop } from '../platform/outbox.js';
 import type { JobQueue } from '../platform/queue/index.js';
 import { jobsFor } from './outbox-routes.js';
-import { reconcileOnce } from './reconciler.js';
+import { reconcileOnce, resumeUnfinishedWork } from './reconciler.js';
 
 export interface BackgroundSettings {
   outboxPollMs: number;
@@ -12,9 +12,15 @@ export interface BackgroundSettings {
   reconcileAfterSeconds: number;
 }
 
+/** A relay's claim on a batch; publishing takes milliseconds, so this only matters after a crash. */
+const RELAY_LEASE_SECONDS = 10;
+const RELAY_BATCH_SIZE = 500;
+
 /**
  * The two loops every API and worker process runs: the outbox relay (publishes committed
- * events as jobs) and the reconciler (re-enqueues work the queue may have lost).
+ * events as jobs, woken by each commit's NOTIFY, with a slow sweep as the safety net) and the
+ * reconciler (re-enqueues work the queue may have lost). In the embedded default, where the
+ * queue lives in this process, unfinished work left by the last run is resumed first.
  */
 export function startBackgroundLoops(deps: {
   db: Database;
@@ -22,23 +28,46 @@ export function startBackgroundLoops(deps: {
   orders: Pick<OrdersService, 'findStalledOrderIds'>;
   settings: BackgroundSettings;
   logger: Logger;
+  onRelayed?: (events: number) => void;
 }): { stop(): Promise<void> } {
   const { db, queue, orders, settings, logger } = deps;
-  const loops = [
-    startLoop(
-      'outbox relay',
-      () =>
-        relayOutboxBatch(db, async (events) => {
+  const relay = startLoop(
+    'outbox relay',
+    // A process that cannot reach the queue claims nothing: healthy processes publish instead.
+    async () => {
+      if (!queue.ready()) return 0;
+      const relayed = await relayOutboxBatch(
+        db,
+        async (events) => {
           const { jobs, unrouted } = jobsFor(events);
-          if (unrouted.length > 0) logger.error('outbox events with no route', { topics: unrouted.map((e) => e.topic) });
+          if (unrouted.length > 0) logger.error('outbox events with no subscriber', { topics: unrouted.map((e) => e.topic) });
           await queue.add(jobs);
-        }),
-      { intervalMs: settings.outboxPollMs, logger },
-    ),
-    startLoop('reconciler', () => reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds }), {
-      intervalMs: settings.reconcileIntervalMs,
-      logger,
-    }),
-  ];
-  return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
+        },
+        { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS },
+      );
+      if (relayed > 0) deps.onRelayed?.(relayed);
+      return relayed;
+    },
+    { intervalMs: settings.outboxPollMs, logger },
+  );
+  const listening = db.listen(OUTBOX_CHANNEL, () => relay.wake()).catch((error: unknown) => {
+    logger.warn('cannot listen for outbox events; relaying on the sweep only', { error: (error as Error).message });
+    return () => Promise.resolve();
+  });
+
+  const resumed = queue.kind === 'in-process' ? resumeUnfinishedWork({ db, orders, queue, logger }) : Promise.resolve();
+  const reconciler = startLoop(
+    'reconciler',
+    async () => {
+      await resumed;
+      return reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds });
+    },
+    { intervalMs: settings.reconcileIntervalMs, logger },
+  );
+  return {
+    async stop() {
+      await (await listening)();
+      await Promise.all([relay.stop(), reconciler.stop()]);
+    },
+  };
 }

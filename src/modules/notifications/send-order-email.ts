@@ -8,7 +8,9 @@ import { renderOrderEmail } from './order-email.templates.js';
 
 export const SEND_ORDER_EMAIL = 'send-order-email';
 
-export function orderEmailJob(orderId: string, kind: EmailKind): JobSpec {
+export type SendOrderEmailJob = JobSpec<typeof SEND_ORDER_EMAIL, { orderId: string; kind: EmailKind }>;
+
+export function orderEmailJob(orderId: string, kind: EmailKind): SendOrderEmailJob {
   return { name: SEND_ORDER_EMAIL, id: `email-${kind}-${orderId}`, data: { orderId, kind } };
 }
 
@@ -36,12 +38,10 @@ export interface SendOrderEmailDeps {
  * then runs out and the email is sent again (same Message-ID). The design errs towards a
  * rare duplicate rather than a lost email.
  */
-export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler {
+export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendOrderEmailJob['data']> {
   return {
     attempts: 25,
-    async run(data) {
-      const orderId = data.orderId ?? '';
-      const kind = data.kind as EmailKind;
+    async run({ orderId, kind }) {
       const order = await deps.findOrder(orderId);
       if (!order) throw new PermanentJobError(`order ${orderId} not found`);
       const recipient = await deps.findRecipient(order.userId);

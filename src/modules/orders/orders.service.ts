@@ -5,6 +5,7 @@ import { isAdmin, type Principal } from '../../shared/principal.js';
 import { toPage, type Page } from '../../shared/pagination.js';
 import type { Order, VersionedOrder } from './order.js';
 import type { OrderCache } from './order-cache.js';
+import { topicOf, type OrderTopic } from './order-events.js';
 import { sourcesOf, STOCK_EFFECT_ON_ENTRY, type OrderStatus } from './order-status.js';
 import * as repo from './orders.repository.js';
 import { transitionAtomically } from './transition-order.repository.js';
@@ -12,6 +13,8 @@ import { createPlaceOrder, type PlaceOrderDeps } from './place-order.js';
 
 export interface OrdersServiceDeps extends PlaceOrderDeps {
   orderCache: OrderCache;
+  /** Topics someone consumes; a transition writes its outbox event only then (default: every topic). */
+  subscribedTopics?: ReadonlySet<OrderTopic>;
   metrics: Pick<Metrics, 'orderPlaced' | 'orderCancelled' | 'cacheLookup'>;
 }
 
@@ -69,7 +72,8 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     to: OrderStatus,
     options: { failureReason?: string; ownerId?: string } = {},
   ): Promise<(VersionedOrder & { cached: boolean }) | undefined> {
-    const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], ...options });
+    const publish = deps.subscribedTopics?.has(topicOf(to)) ?? true;
+    const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], publish, ...options });
     if (!moved) return undefined;
     const cached = await orderCache.put(moved);
     if (!cached) logger.warn('order cache not updated after a status change', { orderId, status: to });

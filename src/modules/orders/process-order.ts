@@ -5,7 +5,9 @@ import type { OrdersService } from './orders.service.js';
 
 export const PROCESS_ORDER = 'process-order';
 
-export function processOrderJob(orderId: string): JobSpec {
+export type ProcessOrderJob = JobSpec<typeof PROCESS_ORDER, { orderId: string }>;
+
+export function processOrderJob(orderId: string): ProcessOrderJob {
   return { name: PROCESS_ORDER, id: `process-order-${orderId}`, data: { orderId } };
 }
 
@@ -21,7 +23,7 @@ export function createProcessOrder(deps: {
   payments: PaymentProvider;
   logger: Logger;
   onFinished?: (status: 'completed' | 'failed', placedAt: string) => void;
-}): JobHandler {
+}): JobHandler<ProcessOrderJob['data']> {
   const { orders, payments, logger } = deps;
 
   async function statusOf(orderId: string) {
@@ -31,8 +33,7 @@ export function createProcessOrder(deps: {
   }
 
   return {
-    async run(data) {
-      const orderId = data.orderId ?? '';
+    async run({ orderId }) {
       // Nearly every job finds its order pending: move it at once, and read it only when it was not.
       const order = (await orders.transitionOrder(orderId, 'processing'))?.order ?? (await statusOf(orderId));
       if (order.status !== 'processing') {
@@ -54,8 +55,7 @@ export function createProcessOrder(deps: {
     },
 
     /** Never leave an order stuck: when retries run out it fails and its stock is released. */
-    async exhausted(data, error) {
-      const orderId = data.orderId ?? '';
+    async exhausted({ orderId }, error) {
       await orders.transitionOrder(orderId, 'processing');
       const failed = await orders.transitionOrder(orderId, 'failed', { failureReason: GAVE_UP_REASON });
       if (failed) {

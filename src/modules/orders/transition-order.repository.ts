@@ -13,6 +13,8 @@ export interface OrderTransition {
   failureReason?: string;
   /** Only this user's order moves, when given. */
   ownerId?: string;
+  /** Whether to write the `order.<to>` outbox event (only when someone subscribes to it). */
+  publish: boolean;
 }
 
 /**
@@ -20,7 +22,8 @@ export interface OrderTransition {
  * a guarded UPDATE of the order (status in `from`, owner when given) that appends to its history
  * and bumps its version; if it moved and the new status has a stock effect, lock its products
  * in id order and settle the reservation of every line (`release` gives the units back, `sale`
- * takes them out of stock), with one ledger row each; and its `order.<to>` outbox event.
+ * takes them out of stock), with one ledger row each; and its `order.<to>` outbox event when
+ * that topic has subscribers.
  * Returns the order as it now is, or undefined when the guard did not match (the order is
  * elsewhere in its lifecycle, or not the owner's): then nothing changed.
  *
@@ -64,12 +67,12 @@ export async function transitionAtomically(db: Queryable, change: OrderTransitio
      ), movements AS (
        INSERT INTO stock_movements (product_id, kind, quantity, order_id) SELECT id, $6::text, quantity, $1 FROM settled
      ), event AS (
-       INSERT INTO outbox_events (topic, aggregate_id) SELECT 'order.' || $2::text, id FROM moved
+       INSERT INTO outbox_events (topic, aggregate_id) SELECT 'order.' || $2::text, id FROM moved WHERE $7::boolean
      )
      SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON}
      FROM moved o
      WHERE ops_assert((SELECT count(*) FROM settled) = (SELECT count(*) FROM lines), 'order reservation does not match its lines')`,
-    [change.orderId, change.to, change.from, change.failureReason ?? null, change.ownerId ?? null, change.stockEffect ?? null],
+    [change.orderId, change.to, change.from, change.failureReason ?? null, change.ownerId ?? null, change.stockEffect ?? null, change.publish],
     { name: 'transition-order' },
   );
   return rows[0] && toVersioned(rows[0]);

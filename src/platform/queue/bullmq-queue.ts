@@ -1,7 +1,8 @@
 import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
-import { redisOptions } from '../redis.js';
+import { createRedis, redisOptions } from '../redis.js';
+import { logRedisOutages } from '../redis-outages.js';
 import { runWithContext } from '../request-context.js';
 import { attemptJob, backoffDelayMs, DEFAULT_ATTEMPTS, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
 
@@ -11,6 +12,8 @@ interface BullOptions {
   url: string;
   prefix: string;
   handlers: JobHandlers;
+  /** Where the producer says, once per outage, which Redis it cannot reach. */
+  logger?: Logger;
 }
 
 /**
@@ -18,8 +21,11 @@ interface BullOptions {
  * outbox relay notices at once and leaves the events unpublished for the next round.
  */
 export function createBullMqQueue(options: BullOptions): JobQueue & { queue: Queue } {
+  // Our own connection, so its state answers `ready()` (BullMQ leaves a given connection open).
+  const connection = createRedis(options.url, 'request');
+  if (options.logger) logRedisOutages(connection, options.url, options.logger, 'outbox events are left to processes that can reach it');
   const queue = new Queue(QUEUE_NAME, {
-    connection: redisOptions(options.url, 'request') as ConnectionOptions,
+    connection,
     prefix: `${options.prefix}:bull`,
     defaultJobOptions: {
       attempts: DEFAULT_ATTEMPTS,
@@ -57,7 +63,11 @@ export function createBullMqQueue(options: BullOptions): JobQueue & { queue: Que
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
       return { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 };
     },
-    close: () => queue.close(),
+    ready: () => connection.status === 'ready',
+    async close() {
+      await queue.close();
+      connection.disconnect();
+    },
   };
 }
 
@@ -86,8 +96,10 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; clo
     connection: redisOptions(options.url, 'blocking') as ConnectionOptions,
     prefix: `${options.prefix}:bull`,
     concurrency: options.concurrency,
+    // A killed worker's jobs are found when its lock has run out and a check has seen them
+    // unlocked twice: at most lock + 2 × interval after the kill, with no replacement needed.
     lockDuration: options.lockDurationMs,
-    stalledInterval: options.lockDurationMs,
+    stalledInterval: Math.max(500, Math.round(options.lockDurationMs / 2)),
     // A crash (kill -9) mid-job is not the job's fault: let it be picked up again a few times.
     maxStalledCount: 5,
     settings: { backoffStrategy: (attemptsMade) => backoffDelayMs(attemptsMade, options.backoff) },
