@@ -14,13 +14,20 @@ const SUBSCRIPTIONS: readonly OrderSubscriptions<AppJob>[] = [ordersSubscription
 /** Topics someone subscribes to: only these are written to the outbox. */
 export const SUBSCRIBED_TOPICS: ReadonlySet<OrderTopic> = new Set(SUBSCRIPTIONS.flatMap((s) => Object.keys(s) as OrderTopic[]));
 
+/** The jobs a relayed batch of events starts: each subscriber gets the orders of its topic together. */
 export function jobsFor(events: readonly OutboxEvent[]): { jobs: AppJob[]; unrouted: OutboxEvent[] } {
+  const byTopic = new Map<string, string[]>();
+  for (const event of events) {
+    const ids = byTopic.get(event.topic);
+    if (ids) ids.push(event.aggregateId);
+    else byTopic.set(event.topic, [event.aggregateId]);
+  }
   const jobs: AppJob[] = [];
   const unrouted: OutboxEvent[] = [];
-  for (const event of events) {
-    const routes = SUBSCRIPTIONS.map((s) => s[event.topic as OrderTopic]).filter((route) => route !== undefined);
-    if (routes.length === 0) unrouted.push(event);
-    for (const route of routes) jobs.push(...route(event.aggregateId));
+  for (const [topic, orderIds] of byTopic) {
+    const routes = SUBSCRIPTIONS.map((s) => s[topic as OrderTopic]).filter((route) => route !== undefined);
+    if (routes.length === 0) unrouted.push(...events.filter((event) => event.topic === topic));
+    for (const route of routes) jobs.push(...route(orderIds));
   }
   return { jobs, unrouted };
 }

@@ -7,8 +7,8 @@ export type NotificationsJob = SendOrderEmailJob;
 
 /** One email per outcome. */
 export const notificationsSubscriptions: OrderSubscriptions<NotificationsJob> = {
-  'order.completed': (orderId) => [orderEmailJob(orderId, 'order_confirmation')],
-  'order.failed': (orderId) => [orderEmailJob(orderId, 'order_failure')],
+  'order.completed': (orderIds) => orderIds.map((orderId) => orderEmailJob(orderId, 'order_confirmation')),
+  'order.failed': (orderIds) => orderIds.map((orderId) => orderEmailJob(orderId, 'order_failure')),
 };
 
 export function createNotificationsJobHandlers(deps: SendOrderEmailDeps): HandlersFor<NotificationsJob> {

@@ -10,8 +10,9 @@ export type OrderTopic = `order.${Exclude<OrderStatus, 'pending'>}` | 'order.pla
 export const topicOf = (status: OrderStatus): OrderTopic => (status === 'pending' ? 'order.placed' : `order.${status}`);
 
 /**
- * What a module does when an order event is committed: the jobs it starts, per topic. Each
- * module exports its own; the worker merges them, and only topics someone subscribes to are
- * written to the outbox at all.
+ * What a module does when order events are committed: the jobs it starts, per topic, for the
+ * orders of a relayed batch of events (so it may start one job for many). Each module exports
+ * its own; the worker merges them, and only topics someone subscribes to are written to the
+ * outbox at all.
  */
-export type OrderSubscriptions<Job extends JobSpec> = Partial<Readonly<Record<OrderTopic, (orderId: string) => Job[]>>>;
+export type OrderSubscriptions<Job extends JobSpec> = Partial<Readonly<Record<OrderTopic, (orderIds: readonly string[]) => Job[]>>>;

@@ -3,7 +3,7 @@ import type { HandlersFor } from '../../platform/queue/index.js';
 import type { PaymentProvider } from '../payments/index.js';
 import type { OrderSubscriptions } from './order-events.js';
 import type { OrdersService } from './orders.service.js';
-import { createProcessOrder, processOrderJob, type ProcessOrderJob } from './process-order.js';
+import { createProcessOrder, processOrderJobs, type ProcessOrderJob } from './process-order.js';
 import { createRefreshOrderCache, refreshOrderCacheJob, type RefreshOrderCacheJob } from './refresh-order-cache.js';
 
 /** Every job the orders module runs in the background. */
@@ -14,8 +14,8 @@ export type OrdersJob = ProcessOrderJob | RefreshOrderCacheJob;
  * retries; a cancellation happens in the API, so it gets a cache refresh job.
  */
 export const ordersSubscriptions: OrderSubscriptions<OrdersJob> = {
-  'order.placed': (orderId) => [processOrderJob(orderId)],
-  'order.cancelled': (orderId) => [refreshOrderCacheJob(orderId, 'cancelled')],
+  'order.placed': (orderIds) => processOrderJobs(orderIds),
+  'order.cancelled': (orderIds) => orderIds.map((orderId) => refreshOrderCacheJob(orderId, 'cancelled')),
 };
 
 export function createOrdersJobHandlers(deps: {

@@ -34,6 +34,11 @@ export function toVersioned(row: OrderRow): VersionedOrder {
   };
 }
 
+export async function findOrders(db: Queryable, orderIds: readonly string[]): Promise<VersionedOrder[]> {
+  const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = ANY($1::uuid[])`, [orderIds], { name: 'find-orders' });
+  return rows.map(toVersioned);
+}
+
 export async function findOrder(db: Queryable, orderId: string): Promise<VersionedOrder | undefined> {
   const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = $1`, [orderId], { name: 'find-order' });
   return rows[0] && toVersioned(rows[0]);

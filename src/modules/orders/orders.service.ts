@@ -8,7 +8,7 @@ import type { OrderCache } from './order-cache.js';
 import { topicOf, type OrderTopic } from './order-events.js';
 import { sourcesOf, STOCK_EFFECT_ON_ENTRY, type OrderStatus } from './order-status.js';
 import * as repo from './orders.repository.js';
-import { transitionAtomically } from './transition-order.repository.js';
+import { transitionAtomically, transitionManyAtomically } from './transition-order.repository.js';
 import { createPlaceOrder, type PlaceOrderDeps } from './place-order.js';
 
 export interface OrdersServiceDeps extends PlaceOrderDeps {
@@ -80,6 +80,31 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     return { ...moved, cached };
   }
 
+  /**
+   * `transitionOrder` for many orders at once (one statement, one cache round trip): the ones
+   * whose status allows the move move, the others are left out of the result. `failureReasons`
+   * by order id.
+   */
+  async function transitionOrders(
+    orderIds: readonly string[],
+    to: OrderStatus,
+    failureReasons?: ReadonlyMap<string, string>,
+  ): Promise<(VersionedOrder & { cached: boolean })[]> {
+    const ids = [...new Set(orderIds)];
+    const publish = deps.subscribedTopics?.has(topicOf(to)) ?? true;
+    const moved = await transitionManyAtomically(db, {
+      orderIds: ids,
+      from: sourcesOf(to),
+      to,
+      stockEffect: STOCK_EFFECT_ON_ENTRY[to],
+      publish,
+      ...(failureReasons ? { failureReasons: ids.map((id) => failureReasons.get(id) ?? null) } : {}),
+    });
+    const cached = await Promise.all(moved.map((entry) => orderCache.put(entry)));
+    if (cached.includes(false)) logger.warn('order cache not updated after a status change', { orders: cached.filter((ok) => !ok).length, status: to });
+    return moved.map((entry, i) => ({ ...entry, cached: cached[i] ?? false }));
+  }
+
   async function cancelOrder(principal: Principal, orderId: string): Promise<Order> {
     if (!isUuid(orderId)) throw orderNotFound();
     const ownerId = isAdmin(principal) ? undefined : principal.userId;
@@ -98,6 +123,16 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     return repo.findOrder(db, orderId);
   }
 
+  const findOrders = (orderIds: readonly string[]) => repo.findOrders(db, orderIds);
+
+  /** `refreshCachedOrder` for many orders: one read, one cache round trip. */
+  async function refreshCachedOrders(orderIds: readonly string[]): Promise<void> {
+    if (orderIds.length === 0) return;
+    const current = await repo.findOrders(db, orderIds);
+    const cached = await Promise.all(current.map((entry) => orderCache.put(entry)));
+    if (cached.includes(false)) throw new Error(`${cached.filter((ok) => !ok).length} orders: cache could not be updated`);
+  }
+
   /** Puts the database's copy in the cache; throws when the cache cannot be reached, so a job retries. */
   async function refreshCachedOrder(orderId: string): Promise<void> {
     const current = await repo.findOrder(db, orderId);
@@ -108,5 +143,17 @@ export function createOrdersService(deps: OrdersServiceDeps) {
 
   const placeOrder = createPlaceOrder(deps);
 
-  return { placeOrder, getOrder, listOrders, cancelOrder, transitionOrder, findOrder, refreshCachedOrder, findStalledOrderIds };
+  return {
+    placeOrder,
+    getOrder,
+    listOrders,
+    cancelOrder,
+    transitionOrder,
+    transitionOrders,
+    findOrder,
+    findOrders,
+    refreshCachedOrder,
+    refreshCachedOrders,
+    findStalledOrderIds,
+  };
 }

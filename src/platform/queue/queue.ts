@@ -72,6 +72,14 @@ export type JobOutcome = 'completed' | 'retrying' | 'failed';
 
 export type AttemptResult = { ok: true } | { ok: false; error: Error; permanent: boolean; final: boolean };
 
+/** The order(s) a job is about, for its log line: `orderId` for one, `orders` (a count) for a batch. */
+function orderFields(data: JobData): { orderId?: unknown; orders?: number } {
+  if (data.orderId !== undefined) return { orderId: data.orderId };
+  const ids = data.orderIds;
+  if (!Array.isArray(ids)) return {};
+  return ids.length === 1 ? { orderId: ids[0] } : { orders: ids.length };
+}
+
 /**
  * Runs one attempt of a job the same way for every queue: writes its one log line (name, order
  * id, attempt, outcome, duration) and, when it will not be retried, calls `exhausted` once.
@@ -87,7 +95,7 @@ export async function attemptJob(
   const fields = (outcome: JobOutcome) => ({
     job: job.name,
     jobId: job.id,
-    orderId: job.data.orderId,
+    ...orderFields(job.data),
     attempt: attempt.attempt,
     outcome,
     durationMs: Date.now() - startedAt,
