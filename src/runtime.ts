@@ -79,6 +79,8 @@ export function buildDeps(
     },
     logger,
   });
+  // The relay starts with the background loops; until then a commit has nothing to wake.
+  const outboxRelay = { kick: () => undefined as void };
   // The queue is created below; the gauge reads it lazily at scrape time.
   const queueRef: { current?: JobQueue } = {};
   const metrics = createMetrics({ role, queue: { counts: () => queueRef.current?.counts() ?? Promise.reject(new Error('no queue yet')) } });
@@ -89,6 +91,7 @@ export function buildDeps(
     placementLimit: createRateLimiter({ name: 'order-placement', points: config.limits.ordersPerMinute, windowSeconds: 60 }, redisScope),
     currency: config.currency,
     subscribedTopics: SUBSCRIBED_TOPICS,
+    onEventsCommitted: () => outboxRelay.kick(),
     logger,
     metrics,
   });
@@ -107,7 +110,11 @@ export function buildDeps(
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => db.ping() }];
   if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
 
-  const startBackground = () => startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger });
+  const startBackground = () => {
+    const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger });
+    outboxRelay.kick = () => background.kick();
+    return background;
+  };
 
   function startConsumer() {
     if (!config.redis.url) throw new Error('a queue consumer needs Redis');

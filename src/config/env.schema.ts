@@ -84,7 +84,7 @@ export const envSchema = z.object({
   JOB_BACKOFF_MAX_MS: positiveInt.default(60_000),
   OUTBOX_POLL_MS: positiveInt
     .default(1000)
-    .describe('Safety-net sweep for unpublished outbox events; each commit wakes the relays at once (LISTEN/NOTIFY)'),
+    .describe('Safety-net sweep for unpublished outbox events; a commit wakes its relay at once (or hands over with NOTIFY)'),
   RECONCILE_INTERVAL_MS: positiveInt.default(30_000),
   RECONCILE_AFTER_SECONDS: positiveInt.default(120).describe('Work untouched this long is re-enqueued by the reconciler'),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),

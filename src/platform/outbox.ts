@@ -8,7 +8,10 @@ export interface OutboxEvent<Topic extends string = string> {
   aggregateId: string;
 }
 
-/** The channel a committed outbox event notifies (see the migration's trigger). */
+/**
+ * The channel on which a process that committed outbox events but cannot publish them asks
+ * the others to (a process that can, relays its own events right after its commit).
+ */
 export const OUTBOX_CHANNEL = 'outbox_events';
 
 export interface RelayOptions {

@@ -18,7 +18,8 @@ const RELAY_BATCH_SIZE = 500;
 
 /**
  * The two loops every API and worker process runs: the outbox relay (publishes committed
- * events as jobs, woken by each commit's NOTIFY, with a slow sweep as the safety net) and the
+ * events as jobs; kicked by this process's own commits, woken by a NOTIFY from a process that
+ * cannot publish, and a slow sweep as the safety net) and the
  * reconciler (re-enqueues work the queue may have lost). In the embedded default, where the
  * queue lives in this process, unfinished work left by the last run is resumed first.
  */
@@ -29,13 +30,21 @@ export function startBackgroundLoops(deps: {
   settings: BackgroundSettings;
   logger: Logger;
   onRelayed?: (events: number) => void;
-}): { stop(): Promise<void> } {
+}): { kick(): void; stop(): Promise<void> } {
   const { db, queue, orders, settings, logger } = deps;
+  let handOff = false;
   const relay = startLoop(
     'outbox relay',
-    // A process that cannot reach the queue claims nothing: healthy processes publish instead.
     async () => {
-      if (!queue.ready()) return 0;
+      // A process that cannot reach the queue claims nothing; it hands what it committed to the
+      // processes that can (they LISTEN), and the sweep of every process is the safety net.
+      if (!queue.ready()) {
+        if (handOff) {
+          handOff = false;
+          await db.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+        }
+        return 0;
+      }
       const relayed = await relayOutboxBatch(
         db,
         async (events) => {
@@ -65,6 +74,11 @@ export function startBackgroundLoops(deps: {
     { intervalMs: settings.reconcileIntervalMs, logger },
   );
   return {
+    /** This process committed outbox events: relay them now. */
+    kick() {
+      handOff = true;
+      relay.wake();
+    },
     async stop() {
       await (await listening)();
       await Promise.all([relay.stop(), reconciler.stop()]);

@@ -30,7 +30,7 @@ export function buildJobHandlers(deps: JobHandlerDeps): HandlersFor<AppJob> {
       mailer: deps.mailer,
       mailFrom: deps.mailFrom,
       leaseSeconds: deps.emailLeaseSeconds,
-      findOrder: async (orderId) => (await deps.orders.findOrder(orderId))?.order,
+      findOrders: async (orderIds) => (await deps.orders.findOrders(orderIds)).map((entry) => entry.order),
       findRecipient: (userId) => deps.auth.findUser(userId),
       logger: deps.logger,
       metrics: deps.metrics,

@@ -16,7 +16,7 @@ async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number):
   const stalled = await deps.orders.findStalledOrderIds(olderThanSeconds);
   const emails = await findMissingEmails(deps.db, olderThanSeconds);
   for (const orderId of stalled) await deps.queue.ensure(processOrderJob([orderId]));
-  for (const { orderId, kind } of emails) await deps.queue.ensure(orderEmailJob(orderId, kind));
+  for (const { orderId, kind } of emails) await deps.queue.ensure(orderEmailJob([orderId], kind));
   return stalled.length + emails.length;
 }
 
