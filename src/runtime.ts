@@ -83,7 +83,12 @@ export function buildDeps(
   const outboxRelay = { kick: () => undefined as void };
   // The queue is created below; the gauge reads it lazily at scrape time.
   const queueRef: { current?: JobQueue } = {};
-  const metrics = createMetrics({ role, queue: { counts: () => queueRef.current?.counts() ?? Promise.reject(new Error('no queue yet')) } });
+  const ordersRef: { current?: { processingLagSeconds(): Promise<number> } } = {};
+  const metrics = createMetrics({
+    role,
+    queue: { counts: () => queueRef.current?.counts() ?? Promise.reject(new Error('no queue yet')) },
+    processingLag: () => ordersRef.current?.processingLagSeconds() ?? Promise.resolve(0),
+  });
   const catalog = createCatalogService({ db, currency: config.currency, logger });
   const orders = createOrdersService({
     db,
@@ -95,6 +100,8 @@ export function buildDeps(
     logger,
     metrics,
   });
+
+  ordersRef.current = orders;
 
   const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, gmail: config.mail.gmail, from: config.mail.from, dataDir: config.dataDir, logger });
   const payments = createPaymentSimulator({
@@ -111,7 +118,7 @@ export function buildDeps(
   if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
 
   const startBackground = () => {
-    const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger });
+    const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger, onRelayed: (events) => metrics.relayBatch(events) });
     outboxRelay.kick = () => background.kick();
     return background;
   };

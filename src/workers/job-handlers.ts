@@ -18,13 +18,19 @@ export interface JobHandlerDeps {
   mailFrom: string;
   emailLeaseSeconds: number;
   logger: Logger;
-  metrics: Pick<Metrics, 'orderFinished' | 'emailSent' | 'emailAttemptFailed' | 'emailGaveUp'>;
+  metrics: Pick<Metrics, 'orderFinished' | 'orderStage' | 'emailSent' | 'emailAttemptFailed' | 'emailGaveUp'>;
 }
 
 /** Every job → its one handler, merged from the modules; the type makes a missing one a compile error. */
 export function buildJobHandlers(deps: JobHandlerDeps): HandlersFor<AppJob> {
   return Object.freeze({
-    ...createOrdersJobHandlers({ orders: deps.orders, payments: deps.payments, logger: deps.logger, onFinished: deps.metrics.orderFinished }),
+    ...createOrdersJobHandlers({
+      orders: deps.orders,
+      payments: deps.payments,
+      logger: deps.logger,
+      onFinished: deps.metrics.orderFinished,
+      onStage: deps.metrics.orderStage,
+    }),
     ...createNotificationsJobHandlers({
       db: deps.db,
       mailer: deps.mailer,

@@ -111,6 +111,9 @@ describe('order processing in the embedded default', () => {
       ['order_cache_lookups_total', { result: 'hit' }],
       ['order_placed_to_finished_seconds_count', { status: 'completed' }],
       ['http_request_duration_seconds_count', { method: 'POST', route: '/api/orders', status: '201' }],
+      ['order_stage_seconds_count', { stage: 'placed_to_processing' }],
+      ['order_stage_seconds_count', { stage: 'processing_to_finished' }],
+      ['order_stage_seconds_count', { stage: 'finished_to_email_sent' }],
     ];
     for (const [name, labels] of grew) {
       expect(sample(after, name, labels), `${name} ${JSON.stringify(labels)}`).toBeGreaterThan(sample(before, name, labels));
@@ -118,6 +121,9 @@ describe('order processing in the embedded default', () => {
     expect(sample(after, 'queue_jobs', { state: 'waiting' })).toBeGreaterThanOrEqual(0);
     expect(after).toMatch(/^queue_jobs\{/m);
     expect(after).toMatch(/^process_resident_memory_bytes/m);
+    expect(after).toMatch(/^outbox_relay_batch_size_count\{.*\} [1-9]/m);
+    // Nothing is left unprocessed here, so processing is not behind.
+    expect(after).toMatch(/^order_processing_lag_seconds\{.*\} 0$/m);
   });
 
   it('logs one JSON line per request and per job, with request id, user, route, outcome and duration, and never a token', async () => {

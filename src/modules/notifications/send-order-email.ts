@@ -44,7 +44,7 @@ export interface SendOrderEmailDeps {
   findOrders: (orderIds: readonly string[]) => Promise<Order[]>;
   findRecipient: (userId: string) => Promise<{ email: string; name: string } | undefined>;
   logger: Logger;
-  metrics: { emailSent(): void; emailAttemptFailed(): void; emailGaveUp(): void };
+  metrics: { emailSent(): void; emailAttemptFailed(): void; emailGaveUp(): void; orderStage?(stage: 'finished_to_email_sent', seconds: number): void };
 }
 
 /**
@@ -82,7 +82,9 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
       const sent = toSend.filter((_, i) => results[i]!.status === 'fulfilled').map((order) => order.id);
       const failures = results.flatMap((result, i) => (result.status === 'rejected' ? [{ orderId: toSend[i]!.id, error: result.reason as Error }] : []));
       await markSent(deps.db, sent, kind);
+      const finishedAt = new Map(toSend.map((order) => [order.id, Date.parse(order.updatedAt)]));
       for (const orderId of sent) {
+        deps.metrics.orderStage?.('finished_to_email_sent', (Date.now() - (finishedAt.get(orderId) ?? Date.now())) / 1000);
         deps.metrics.emailSent();
         deps.logger.info('order email sent', { orderId, kind });
       }

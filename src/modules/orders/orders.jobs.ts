@@ -23,6 +23,7 @@ export function createOrdersJobHandlers(deps: {
   payments: PaymentProvider;
   logger: Logger;
   onFinished?: (status: 'completed' | 'failed', placedAt: string) => void;
+  onStage?: (stage: 'placed_to_processing' | 'processing_to_finished', seconds: number) => void;
 }): HandlersFor<OrdersJob> {
   return {
     'process-order': createProcessOrder(deps),

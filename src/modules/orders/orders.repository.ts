@@ -121,6 +121,14 @@ export async function listOrders(db: Queryable, filter: OrderListFilter): Promis
   return rows.map(toVersioned);
 }
 
+/** Age in seconds of the oldest order still pending or processing; 0 when there is none. */
+export async function oldestUnprocessedAgeSeconds(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ seconds: number | null }>(
+    "SELECT extract(epoch FROM now() - min(created_at))::float8 AS seconds FROM orders WHERE status IN ('pending', 'processing')",
+  );
+  return Math.max(0, rows[0]?.seconds ?? 0);
+}
+
 /** Orders still pending or processing after `olderThanSeconds` without change (for the reconciler). */
 export async function findStalledOrderIds(db: Queryable, olderThanSeconds: number, limit = 500): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(

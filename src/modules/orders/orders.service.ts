@@ -142,6 +142,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
   }
 
   const findStalledOrderIds = (olderThanSeconds: number) => repo.findStalledOrderIds(db, olderThanSeconds);
+  const processingLagSeconds = () => repo.oldestUnprocessedAgeSeconds(db);
 
   const placeOrder = createPlaceOrder(deps);
 
@@ -157,5 +158,6 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     refreshCachedOrder,
     refreshCachedOrders,
     findStalledOrderIds,
+    processingLagSeconds,
   };
 }

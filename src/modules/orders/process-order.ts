@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../../platform/logger.js';
 import type { JobHandler, JobSpec } from '../../platform/queue/index.js';
 import type { PaymentProvider } from '../payments/index.js';
+import type { Order } from './order.js';
+import type { OrderStatus } from './order-status.js';
 import type { OrdersService } from './orders.service.js';
 
 export const PROCESS_ORDER = 'process-order';
@@ -28,6 +30,9 @@ export function processOrderJobs(orderIds: readonly string[]): ProcessOrderJob[]
   return jobs;
 }
 
+const enteredAt = (order: Order, status: OrderStatus) => order.history.findLast((change) => change.status === status)?.at ?? order.updatedAt;
+const secondsBetween = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
+
 const GAVE_UP_REASON = 'Processing failed after repeated errors; no payment was taken';
 
 type Orders = Pick<OrdersService, 'findOrders' | 'transitionOrders' | 'refreshCachedOrders'>;
@@ -44,12 +49,15 @@ export function createProcessOrder(deps: {
   payments: PaymentProvider;
   logger: Logger;
   onFinished?: (status: 'completed' | 'failed', placedAt: string) => void;
+  /** Seconds an order spent in a stage, from its own history (the database's clock). */
+  onStage?: (stage: 'placed_to_processing' | 'processing_to_finished', seconds: number) => void;
 }): JobHandler<ProcessOrderJob['data']> {
   const { orders, payments, logger } = deps;
 
   /** The batch's orders that are this job's to charge: the ones it moved, and on a retry those still processing. */
   async function ordersToCharge(orderIds: readonly string[]) {
     const moved = (await orders.transitionOrders(orderIds, 'processing')).map((entry) => entry.order);
+    for (const order of moved) deps.onStage?.('placed_to_processing', secondsBetween(order.createdAt, enteredAt(order, 'processing')));
     if (moved.length === orderIds.length) return moved;
     const movedIds = new Set(moved.map((order) => order.id));
     const others = await orders.findOrders(orderIds.filter((id) => !movedIds.has(id)));
@@ -68,6 +76,7 @@ export function createProcessOrder(deps: {
     for (const { order } of moved) {
       logger.info(`order ${to}`, { orderId: order.id });
       deps.onFinished?.(to, order.createdAt);
+      deps.onStage?.('processing_to_finished', secondsBetween(enteredAt(order, 'processing'), enteredAt(order, to)));
     }
   }
 
