@@ -85,6 +85,13 @@ export const envSchema = z.object({
   OUTBOX_POLL_MS: positiveInt
     .default(1000)
     .describe('Safety-net sweep for unpublished outbox events; a commit wakes its relay at once (or hands over with NOTIFY)'),
+  OUTBOX_RELAY_DELAY_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(600_000)
+    .default(0)
+    .describe('Events are relayed no sooner than this after their commit: a window in which a placed order can still be cancelled'),
   RECONCILE_INTERVAL_MS: positiveInt.default(30_000),
   RECONCILE_AFTER_SECONDS: positiveInt.default(120).describe('Work untouched this long is re-enqueued by the reconciler'),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),

@@ -21,6 +21,8 @@ export interface RelayOptions {
    * A publish that takes half of it is abandoned (and the claim given back).
    */
   leaseSeconds: number;
+  /** Only events committed at least this long ago are claimed. */
+  minAgeMs?: number;
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -50,9 +52,10 @@ export async function relayOutboxBatch<Topic extends string>(
      WHERE id IN (
        SELECT id FROM outbox_events
        WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+         AND created_at <= now() - make_interval(secs => $3)
        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
      RETURNING id, topic, aggregate_id AS "aggregateId"`,
-    [options.batchSize, options.leaseSeconds],
+    [options.batchSize, options.leaseSeconds, (options.minAgeMs ?? 0) / 1000],
     { name: 'claim-outbox-events' },
   );
   if (rows.length === 0) return 0;

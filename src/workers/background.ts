@@ -8,6 +8,8 @@ import { reconcileOnce, resumeUnfinishedWork } from './reconciler.js';
 
 export interface BackgroundSettings {
   outboxPollMs: number;
+  /** Events are relayed no sooner than this after their commit (a cancellation window). */
+  outboxRelayDelayMs: number;
   reconcileIntervalMs: number;
   reconcileAfterSeconds: number;
 }
@@ -52,7 +54,7 @@ export function startBackgroundLoops(deps: {
           if (unrouted.length > 0) logger.error('outbox events with no subscriber', { topics: unrouted.map((e) => e.topic) });
           await queue.add(jobs);
         },
-        { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS },
+        { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs },
       );
       if (relayed > 0) deps.onRelayed?.(relayed);
       return relayed;
@@ -77,7 +79,8 @@ export function startBackgroundLoops(deps: {
     /** This process committed outbox events: relay them now. */
     kick() {
       handOff = true;
-      relay.wake();
+      if (settings.outboxRelayDelayMs === 0) relay.wake();
+      else setTimeout(() => relay.wake(), settings.outboxRelayDelayMs).unref();
     },
     async stop() {
       await (await listening)();

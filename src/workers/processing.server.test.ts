@@ -121,7 +121,8 @@ async function expectConserved(app: TestApp): Promise<void> {
   }
 }
 
-describe('processing in server mode: API + separate worker processes, PostgreSQL, Redis, SMTP', () => {
+// Each case starts worker processes, which alone can take ~10 s on a busy machine.
+describe('processing in server mode: API + separate worker processes, PostgreSQL, Redis, SMTP', { timeout: 90_000 }, () => {
   let smtp: TestSmtp;
   let database: TestDatabase;
   let stack: Stack | undefined;
