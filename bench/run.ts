@@ -16,6 +16,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { checkStock, type Sql, type StockCheck } from './checks.js';
+import { measureRegistrationFlood } from './registration-flood.js';
 import {
   adminQuery,
   applyMigrations,
@@ -327,6 +328,10 @@ async function main(): Promise<void> {
     );
     const users = await Promise.all(Array.from({ length: USERS }, (_, i) => register(apiBase, `user${i}`)));
     const tokens = users.map((u) => u.accessToken);
+    // Registration flood (bench/registration-flood.ts): catalog reads while one address sends 300 registrations.
+    const flood = await measureRegistrationFlood(apiBase);
+    details.registrationFlood = flood;
+    row('catalog read p50 (ms) under 300 registrations vs idle', flood.floodP50Ms, flood.idleP50Ms, '< 2× idle', 1, false, 2);
     const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1] ?? 0);
     const pgPids = (db: string) => async () => (await apiSql<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [db])).map((r) => r.pid);
     const redisPids = () => (redisPid ? [redisPid] : []);

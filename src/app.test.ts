@@ -119,9 +119,10 @@ describe('HTTP foundation', () => {
       expectProblem(res, 404, 'NOT_FOUND');
     });
 
-    it('when a method is not routed, then answers 404 problem+json NOT_FOUND', async () => {
+    it('when a known path is asked with a method it does not serve, then answers 405 METHOD_NOT_ALLOWED with Allow', async () => {
       const res = await app.http.delete('/health/live');
-      expectProblem(res, 404, 'NOT_FOUND');
+      expectProblem(res, 405, 'METHOD_NOT_ALLOWED');
+      expect(res.headers.allow).toBe('GET, HEAD');
     });
 
     it('when the JSON body is malformed, then answers 400 MALFORMED_JSON', async () => {

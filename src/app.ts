@@ -1,7 +1,11 @@
 import express, { type Express, type Router } from 'express';
 import type { Config } from './config/index.js';
 import { limitPerAddress } from './middleware/address-limit.js';
-import { errorHandler, jsonBody, notFound } from './middleware/error-handler.js';
+import { errorHandler, jsonBody, notFound, sendProblem } from './middleware/error-handler.js';
+import { requireHost } from './middleware/host-required.js';
+import { methodNotAllowed } from './middleware/method-not-allowed.js';
+import { metricsAccess } from './middleware/metrics-access.js';
+import { refuseCrossSite } from './middleware/same-site.js';
 import { requestContext } from './middleware/request-context.js';
 import { apiSecurityHeaders, htmlSecurityHeaders } from './middleware/security-headers.js';
 import { docsRoutes } from './docs/docs.routes.js';
@@ -14,7 +18,7 @@ import type { Metrics } from './platform/metrics.js';
 import type { RateLimiter } from './platform/rate-limit.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'http'>;
+  config: Pick<Config, 'http' | 'env' | 'metricsToken'>;
   logger: Logger;
   auth: AuthService;
   catalog: CatalogService;
@@ -35,6 +39,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.config.http.trustProxy !== undefined) app.set('trust proxy', deps.config.http.trustProxy);
 
   app.use(requestContext(deps.logger, deps.metrics));
+  app.use(requireHost);
   app.use(apiSecurityHeaders());
   if (deps.addressLimit) app.use(limitPerAddress(deps.addressLimit));
   app.use(jsonBody());
@@ -46,16 +51,28 @@ export function createApp(deps: AppDeps): Express {
   catalogRoutes(app, deps.catalog, deps.auth);
   authRoutes(app, deps.auth);
   app.use('/health', healthRoutes(deps.readiness));
-  app.get('/metrics', async (_req, res) => {
+  const mayScrape = metricsAccess({ token: deps.config.metricsToken, production: deps.config.env === 'production' });
+  app.get('/metrics', async (req, res) => {
+    const decision = mayScrape(req.get('authorization'));
+    if (decision === 'hidden') {
+      sendProblem(res, { status: 404, code: 'NOT_FOUND', detail: `No route for ${req.method} ${req.path}` });
+      return;
+    }
+    if (decision === 'unauthorized') {
+      res.setHeader('WWW-Authenticate', req.get('authorization') ? 'Bearer error="invalid_token"' : 'Bearer');
+      sendProblem(res, { status: 401, code: 'UNAUTHENTICATED', detail: 'Send Authorization: Bearer <METRICS_TOKEN>' });
+      return;
+    }
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   app.use(docsRoutes());
   if (deps.queueDashboard) {
     // Bull Board's page runs inline scripts; everything else keeps the strict policy.
     const dashboardPolicy = htmlSecurityHeaders({ 'script-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'], 'upgrade-insecure-requests': null });
-    app.use('/admin/queues', requireAdminForBrowser(deps.auth), dashboardPolicy, deps.queueDashboard);
+    app.use('/admin/queues', refuseCrossSite, requireAdminForBrowser(deps.auth), dashboardPolicy, deps.queueDashboard);
   }
 
+  app.use(methodNotAllowed(app));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

@@ -74,9 +74,16 @@ export function buildDeps(
     accessTokens,
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
     loginLimits: {
+      perAccountAndAddress: createRateLimiter(
+        { name: 'login-account-address', points: config.limits.loginFailuresPerAccountAndAddress, windowSeconds: window },
+        redisScope,
+      ),
       perAccount: createRateLimiter({ name: 'login-account', points: config.limits.loginFailuresPerAccount, windowSeconds: window }, redisScope),
       perAddress: createRateLimiter({ name: 'login-address', points: config.limits.loginFailuresPerIp, windowSeconds: window }, redisScope),
     },
+    ...(config.limits.registrationsPerAddressPerHour > 0
+      ? { registrationLimit: createRateLimiter({ name: 'register-address', points: config.limits.registrationsPerAddressPerHour, windowSeconds: 3600 }, redisScope) }
+      : {}),
     logger,
   });
   // The relay starts with the background loops; until then a commit has nothing to wake.

@@ -1,8 +1,9 @@
-import { createServer } from 'node:http';
 import { ConfigError, loadConfig } from './config/index.js';
 import { exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
 import { createLogger, errorFields } from './platform/logger.js';
 import { openRuntime } from './runtime.js';
+import { protectDataDir } from './platform/data-dir.js';
+import { createWorkerMetricsServer } from './workers/metrics-server.js';
 
 const SHUTDOWN_GRACE_MS = 30_000;
 
@@ -15,21 +16,13 @@ async function main(): Promise<void> {
       `The worker needs ${config.redis.url ? 'DATABASE_URL' : 'REDIS_URL (or REDIS_HOST)'}: it shares PostgreSQL and Redis with the API. In the embedded default the API processes orders itself.`,
     );
   }
+  protectDataDir(config.dataDir, { create: false });
   const runtime = await openRuntime(config, logger, 'worker');
   await runtime.checkRedisEvictionPolicy();
   const consumer = runtime.startConsumer();
   const background = runtime.startBackground();
   // Workers have no API; Prometheus scrapes them here (WORKER_METRICS_PORT=0 turns it off).
-  const metricsServer = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(req.url === '/health/live' ? 200 : 404).end();
-      return;
-    }
-    runtime.metrics.registry.metrics().then(
-      (text) => res.writeHead(200, { 'Content-Type': runtime.metrics.registry.contentType }).end(text),
-      () => res.writeHead(500).end(),
-    );
-  });
+  const metricsServer = createWorkerMetricsServer(runtime.metrics, { token: config.metricsToken, production: config.env === 'production' });
   if (config.worker.metricsPort > 0) {
     metricsServer.on('error', (error) => logger.warn('worker metrics port unavailable', errorFields(error)));
     metricsServer.listen(config.worker.metricsPort);

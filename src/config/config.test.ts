@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { envSchema } from './env.schema.js';
 import { ConfigError, loadConfig } from './index.js';
 
-const SECRET = 'x'.repeat(32);
+// 48 random bytes in base64url: passes the production entropy check.
+const SECRET = 'q3VtR8mZp1XkLw0sYb7HcN2fJd5GaE9uTiOxKrQyWvM4nBlC6hSgUeAoIjFzDP-_';
 const ENV_EXAMPLE = path.resolve(import.meta.dirname, '../../.env.example');
 
 /** Loads from `env` only: no `.env` file is read. */
@@ -52,7 +53,7 @@ describe('loadConfig', () => {
         refreshTtlSeconds: 30 * 24 * 3600,
       },
       admin: { email: undefined, password: undefined },
-      limits: { loginFailuresPerAccount: 10, loginFailuresPerIp: 100, loginWindowSeconds: 900, ordersPerMinute: 120 },
+      limits: { loginFailuresPerAccountAndAddress: 10, loginFailuresPerAccount: 100, registrationsPerAddressPerHour: 100, loginFailuresPerIp: 100, loginWindowSeconds: 900, ordersPerMinute: 120 },
       currency: 'USD',
       seedDemoData: true,
       payment: { declineAboveCents: undefined },

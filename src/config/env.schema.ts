@@ -60,9 +60,11 @@ export const envSchema = z.object({
   ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
   ADMIN_PASSWORD: optionalString.pipe(z.string().min(8).max(128).optional()),
 
-  LOGIN_MAX_FAILURES_PER_ACCOUNT: positiveInt.default(10),
-  LOGIN_MAX_FAILURES_PER_IP: positiveInt.default(100),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS: positiveInt.default(10).describe('Failed logins per account from one client address per window'),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: positiveInt.default(100).describe('Failed logins per account across all addresses per window (high, so no one can lock the real user out)'),
+  LOGIN_MAX_FAILURES_PER_IP: positiveInt.default(100).describe('Failed logins per client address across all accounts per window'),
   LOGIN_FAILURE_WINDOW_SECONDS: positiveInt.default(900),
+  REGISTER_RATE_LIMIT_PER_ADDRESS_PER_HOUR: z.coerce.number().int().min(0).default(100).describe('Registrations per client address per hour; 0 turns the limit off'),
   ORDER_RATE_LIMIT_PER_MINUTE: positiveInt.default(120),
   RATE_LIMIT_PER_ADDRESS_PER_MINUTE: positiveInt.optional().describe('Requests per client address per minute, for every route; unset (the default) means no such limit'),
 
@@ -94,6 +96,11 @@ export const envSchema = z.object({
     .describe('Events are relayed no sooner than this after their commit: a window in which a placed order can still be cancelled'),
   RECONCILE_INTERVAL_MS: positiveInt.default(30_000),
   RECONCILE_AFTER_SECONDS: positiveInt.default(120).describe('Work untouched this long is re-enqueued by the reconciler'),
+  METRICS_TOKEN: optionalString.describe('Bearer token /metrics requires (API and worker); unset → open, except 404 in production'),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(30_000).describe('A request (headers and body) must arrive within this time, else 408 and the connection closes'),
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(10_000).describe('The request headers must arrive within this time'),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(5_000).describe('An idle keep-alive connection is closed after this time'),
+  HTTP_MAX_CONNECTIONS: positiveInt.default(1_000).describe('Open connections per API process; further ones are refused until some close'),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
 
   SMTP_URL: optionalString.pipe(z.url().optional()),

@@ -2,12 +2,23 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { envSchema, type Env } from './env.schema.js';
+import { secretWeakness } from './secret-strength.js';
 
 export class ConfigError extends Error {}
 
 export interface Config {
   env: Env['NODE_ENV'];
-  http: { port: number; host: string; trustProxy: string | number | boolean | undefined };
+  http: {
+    port: number;
+    host: string;
+    trustProxy: string | number | boolean | undefined;
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+  };
+  /** Undefined: /metrics is open (404 in production). */
+  metricsToken: string | undefined;
   log: { level: Env['LOG_LEVEL']; format: 'json' | 'pretty' };
   /** `url` undefined → embedded PGlite in `dataDir`. */
   db: { url: string | undefined; poolMax: number };
@@ -23,7 +34,10 @@ export interface Config {
   };
   admin: { email: string | undefined; password: string | undefined };
   limits: {
+    loginFailuresPerAccountAndAddress: number;
     loginFailuresPerAccount: number;
+    /** 0: no limit. */
+    registrationsPerAddressPerHour: number;
     loginFailuresPerIp: number;
     loginWindowSeconds: number;
     ordersPerMinute: number;
@@ -93,11 +107,24 @@ export function loadConfig(
   if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {
     throw new ConfigError('Invalid configuration: ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
   }
+  if (env.NODE_ENV === 'production' && env.JWT_SECRET) {
+    const weakness = secretWeakness(env.JWT_SECRET);
+    if (weakness) throw new ConfigError(`Invalid configuration: JWT_SECRET ${weakness}; generate one with: openssl rand -base64 48`);
+  }
 
   const embedded = !env.DATABASE_URL;
   const config: Config = {
     env: env.NODE_ENV,
-    http: { port: env.PORT, host: env.HOST, trustProxy: env.TRUST_PROXY },
+    http: {
+      port: env.PORT,
+      host: env.HOST,
+      trustProxy: env.TRUST_PROXY,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_MS, env.HTTP_REQUEST_TIMEOUT_MS),
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: env.HTTP_MAX_CONNECTIONS,
+    },
+    metricsToken: env.METRICS_TOKEN,
     log: {
       level: env.LOG_LEVEL,
       format: env.LOG_FORMAT ?? (env.NODE_ENV !== 'production' && process.stdout.isTTY ? 'pretty' : 'json'),
@@ -114,7 +141,9 @@ export function loadConfig(
     },
     admin: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
     limits: {
+      loginFailuresPerAccountAndAddress: env.LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
       loginFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      registrationsPerAddressPerHour: env.REGISTER_RATE_LIMIT_PER_ADDRESS_PER_HOUR,
       loginFailuresPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
       loginWindowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
       ordersPerMinute: env.ORDER_RATE_LIMIT_PER_MINUTE,

@@ -10,7 +10,7 @@ export function resolveJwtSecret(configured: string | undefined, dataDir: string
   if (configured) return { secret: configured, generated: false };
   const file = path.join(dataDir, 'jwt-secret');
   if (existsSync(file)) return { secret: readFileSync(file, 'utf8').trim(), generated: true };
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secret = randomBytes(48).toString('base64url');
   writeFileSync(file, secret, { mode: 0o600 });
   return { secret, generated: true };

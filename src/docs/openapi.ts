@@ -26,7 +26,14 @@ export function buildOpenApiDocument(): OpenApiDocument {
     type: 'http',
     scheme: 'bearer',
     bearerFormat: 'JWT',
-    description: 'The accessToken from /api/auth/register, /login or /refresh.',
+    description:
+      'The accessToken from /api/auth/register, /login or /refresh: a JWT handled per RFC8725 (JWT Best Current Practices): ' +
+      'HS256 pinned (no `none`), iss, aud, exp and a token type checked, lifetime at most 15 minutes.',
+  });
+  registry.registerComponent('securitySchemes', 'metricsToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'METRICS_TOKEN, for Prometheus scrapes of /metrics.',
   });
   for (const [name, header] of Object.entries(HEADERS)) registry.registerComponent('headers', name, header);
 
@@ -39,9 +46,12 @@ export function buildOpenApiDocument(): OpenApiDocument {
   const named: Definition[] = REFERENCED_BY_NAME.map((schema) => ({ type: 'schema', schema }));
   return new OpenApiGeneratorV31([...named, ...registry.definitions]).generateDocument({
     openapi: '3.1.0',
+    // Relative: the document describes whichever host serves it.
+    servers: [{ url: '/', description: 'Whichever deployment serves this document (local, staging or production)', 'x-internal': false }],
     info: {
       title: 'Order Processing Service',
       version: packageVersion(),
+      license: { name: 'MIT', identifier: 'MIT' },
       description:
         'Orders with atomic stock reservation, processed asynchronously. Errors are RFC 9457 problem details ' +
         '(`application/problem+json`) with a stable `code`; every response carries `X-Request-Id`. ' +

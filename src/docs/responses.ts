@@ -11,6 +11,10 @@ export const HEADERS = {
     schema: { type: 'string' },
   },
   'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } },
+  'WWW-Authenticate': {
+    description: 'RFC 6750 challenge: `Bearer`, or `Bearer error="invalid_token"` when a token was sent (`Basic` on /admin/queues).',
+    schema: { type: 'string' },
+  },
 } as const;
 
 type Headers = Record<string, { description: string; schema: object } | { $ref: string }>;
@@ -52,6 +56,7 @@ export function problem(status: number, cases: readonly ProblemCase[]): Response
     headers: {
       'X-Request-Id': header('X-Request-Id'),
       ...(retry ? { 'Retry-After': header('Retry-After') } : {}),
+      ...(status === 401 ? { 'WWW-Authenticate': header('WWW-Authenticate') } : {}),
     },
     content: {
       'application/problem+json': { schema: { allOf: [{ $ref: PROBLEM_REF }, { type: 'object', properties: narrowing }] } },
@@ -65,11 +70,16 @@ type Responses = RouteConfig['responses'];
  * Problems every route can answer with: the JSON body parser and content-type check run before
  * any route, and any unexpected failure is a bare 500.
  */
-export function commonProblems(options: { body: boolean; database: boolean; validation?: string }): Responses {
+export function commonProblems(options: { body: boolean; database: boolean; validation?: string; cursor?: boolean }): Responses {
   const badRequest: ProblemCase[] = [
     ...(options.validation ? [{ code: 'VALIDATION_FAILED', when: options.validation, errors: 'FieldProblem' }] : []),
+    ...(options.body && !options.validation
+      ? [{ code: 'VALIDATION_FAILED', when: 'A string in the body contains a NUL character.', errors: 'FieldProblem' }]
+      : []),
+    ...(options.cursor ? [{ code: 'INVALID_CURSOR', when: '`cursor` is not a cursor from a previous page.', errors: 'FieldProblem' }] : []),
     { code: 'MALFORMED_JSON', when: 'The request body is not valid JSON.' },
-    { code: 'BAD_REQUEST', when: 'The request body could not be read.' },
+    { code: 'BAD_REQUEST', when: 'The request body could not be read, or the request has no Host header.' },
+    ...(options.database ? [{ code: 'INVALID_INPUT', when: 'A value the validators let through was refused by the database as malformed or out of range.' }] : []),
   ];
   const withBody = options.body ? 'The request body' : 'A request body was sent that';
   return {
@@ -84,6 +94,8 @@ export function commonProblems(options: { body: boolean; database: boolean; vali
 }
 
 type SecurityRequirements = Record<string, string[]>[];
+/** Public: no credentials (OpenAPI `security: []`). */
+export const PUBLIC: SecurityRequirements = [];
 export const BEARER: SecurityRequirements = [{ bearerAuth: [] }];
 /** Public, but a token (if sent) is checked and shows admins more. */
 export const OPTIONAL_BEARER: SecurityRequirements = [{}, { bearerAuth: [] }];
@@ -93,3 +105,8 @@ export const UNAUTHENTICATED: ProblemCase = {
   when: 'The access token is missing, malformed, invalid or expired.',
 };
 export const FORBIDDEN_ADMIN: ProblemCase = { code: 'FORBIDDEN', when: 'The caller is not an admin.' };
+
+/** Past a limit (see Limits in the README): always with `Retry-After`. */
+export function rateLimited(when: string): Responses {
+  return { 429: problem(429, [{ code: 'RATE_LIMITED', when: `${when} Retry after the seconds in Retry-After.` }]) };
+}

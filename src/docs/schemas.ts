@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loginBody, refreshBody, registerBody } from '../modules/auth/index.js';
+import { loginBody, refreshBody, registerFields } from '../modules/auth/index.js';
 import { adjustStockBody, createProductBody, updateProductBody } from '../modules/catalog/index.js';
 import { ORDER_STATUSES, placeOrderBody } from '../modules/orders/index.js';
 import { ROLES } from '../shared/principal.js';
@@ -10,19 +10,33 @@ import { ROLES } from '../shared/principal.js';
  * are restated as JSON Schema in .meta(); openapi.test.ts proves each against the validator.
  */
 const emailFormat = { format: 'email' } as const;
-const notBlank = { pattern: '\\S', description: 'Trimmed; must not be empty.' } as const;
+/** JSON Schema form of shared/text.ts NO_CONTROL_CHARACTERS (printable, one line). */
+const ONE_LINE = '^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*$';
+const productName = {
+  pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*\\S[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*$',
+  description: 'Trimmed; printable text on one line, not empty.',
+} as const;
+const multiLine = { pattern: '^[^\\u0000]*$', description: 'May span lines; no NUL characters.' } as const;
 
-export const RegisterRequest = registerBody
-  .extend({ email: registerBody.shape.email.meta(emailFormat) })
+export const RegisterRequest = registerFields
+  .extend({
+    email: registerFields.shape.email.meta(emailFormat),
+    name: registerFields.shape.name.meta({ description: 'Printable text on one line; defaults to the part of the email before @.', pattern: ONE_LINE }),
+  })
   .meta({ id: 'RegisterRequest' });
 export const LoginRequest = loginBody.extend({ email: loginBody.shape.email.meta(emailFormat) }).meta({ id: 'LoginRequest' });
 export const RefreshRequest = refreshBody.meta({ id: 'RefreshRequest' });
 
 export const CreateProductRequest = createProductBody
-  .extend({ name: createProductBody.shape.name.meta(notBlank) })
+  .extend({
+    name: createProductBody.shape.name.meta(productName),
+    description: createProductBody.shape.description.meta(multiLine),
+  })
   .meta({ id: 'CreateProductRequest' });
 // safeExtend keeps the object's refinement ("at least one field"), which extend() refuses to drop.
-export const UpdateProductRequest = updateProductBody.safeExtend({ name: updateProductBody.shape.name.meta(notBlank) }).meta({
+export const UpdateProductRequest = updateProductBody
+  .safeExtend({ name: updateProductBody.shape.name.meta(productName), description: updateProductBody.shape.description.meta(multiLine) })
+  .meta({
   id: 'UpdateProductRequest',
   description: 'Send at least one of name, description, priceCents. Other fields (stock, currency, ids) are ignored.',
   anyOf: [{ required: ['name'] }, { required: ['description'] }, { required: ['priceCents'] }],
@@ -33,7 +47,10 @@ export const AdjustStockRequest = adjustStockBody
 
 export const PlaceOrderRequest = placeOrderBody.meta({
   id: 'PlaceOrderRequest',
-  description: 'Lines with the same productId are merged; a merged line may not exceed 1000. Prices come from the catalog.',
+  description:
+    'Lines with the same productId are merged, and the merged quantity obeys the same 1..1000 limit as one line ' +
+    '(two lines of 600 for one product are refused). Prices come from the catalog.',
+  'x-merged-quantity-maximum': 1000,
 });
 
 /* Responses: the shapes the services return (see the contract). */
@@ -124,6 +141,7 @@ export const Problem = z
     detail: z.string(),
     code: z.string().regex(/^[A-Z][A-Z0-9_]*$/).meta({ description: 'Stable machine code' }),
     errors: z.array(z.looseObject({})).optional().meta({ description: 'Per-field or per-line details' }),
+    requestId: z.string().optional().meta({ description: 'On 5xx answers: the request id to quote when reporting it (also in X-Request-Id)' }),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details, served as application/problem+json' });
 

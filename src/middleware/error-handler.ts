@@ -1,6 +1,7 @@
-import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { errorFields, type Logger } from '../platform/logger.js';
-import { AppError, RateLimitedError, ServiceUnavailableError, type ErrorKind } from '../shared/errors.js';
+import { AppError, RateLimitedError, ServiceUnavailableError, UnauthenticatedError, ValidationError, type ErrorKind } from '../shared/errors.js';
+import { findNul } from './nul-check.js';
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
   validation: 400,
@@ -18,6 +19,7 @@ const TITLES: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
@@ -69,6 +71,24 @@ function bodyParserProblem(error: { type?: unknown; status?: unknown }): Problem
 }
 
 /**
+ * SQLSTATE class 22 (data exception: a value PostgreSQL cannot take, such as an impossible date or
+ * a NUL in text) can only come from input the validators let through. It is the client's input,
+ * so a 400, never a 500; the validators stay the first line and this is the backstop.
+ */
+function dataExceptionProblem(error: unknown): Problem | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^22[0-9A-Z]{3}$/.test(code)) return undefined;
+  return { status: 400, code: 'INVALID_INPUT', detail: 'A value in the request is malformed or out of range' };
+}
+
+/** RFC 6750 §3: a 401 names the scheme, and says the token was bad when one was sent. */
+function challenge(req: Request, res: Response): void {
+  if (res.getHeader('WWW-Authenticate') !== undefined) return;
+  const sentBearer = /^Bearer\s/i.test(req.get('authorization') ?? '');
+  res.setHeader('WWW-Authenticate', sentBearer ? 'Bearer error="invalid_token"' : 'Bearer');
+}
+
+/**
  * The single place that turns an error into an HTTP answer. Known errors keep their code and
  * message; anything else is logged with its stack and answered with a bare 500 that carries
  * only the request id.
@@ -80,6 +100,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (error instanceof AppError) {
+      if (error instanceof UnauthenticatedError) challenge(req, res);
       if (error instanceof RateLimitedError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
       if (error instanceof ServiceUnavailableError) {
         res.setHeader('Retry-After', '5');
@@ -93,7 +114,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       });
       return;
     }
-    const parserProblem = bodyParserProblem(error as { type?: unknown; status?: unknown });
+    const parserProblem = bodyParserProblem(error as { type?: unknown; status?: unknown }) ?? dataExceptionProblem(error);
     if (parserProblem) {
       sendProblem(res, parserProblem);
       return;
@@ -127,6 +148,19 @@ export function jsonBody(): RequestHandler {
       sendProblem(res, { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'Send the request body as application/json' });
       return;
     }
-    parse(req, res, next);
+    parse(req, res, (error?: unknown) => {
+      if (error) {
+        next(error);
+        return;
+      }
+      // NUL is refused in every string of every body, whatever the route: PostgreSQL text
+      // cannot hold it, and no field of ours has a use for it.
+      const path = findNul(req.body);
+      if (path !== undefined) {
+        next(new ValidationError(`Invalid request body — ${path || 'body'}: must not contain NUL characters`, [{ path, message: 'must not contain NUL characters' }]));
+        return;
+      }
+      next();
+    });
   };
 }

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { z } from 'zod';
 import { ValidationError, type FieldProblem } from '../shared/errors.js';
+import { plainMessage } from './plain-messages.js';
 
 export function fieldProblems(error: z.ZodError): FieldProblem[] {
   return error.issues.map((issue) => ({
@@ -10,7 +11,7 @@ export function fieldProblems(error: z.ZodError): FieldProblem[] {
 }
 
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what: string): z.infer<S> {
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(input, { error: plainMessage });
   if (!result.success) {
     const problems = fieldProblems(result.error);
     const first = problems[0];

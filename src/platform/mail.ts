@@ -53,7 +53,8 @@ export function createMailer(options: MailerOptions): Mailer {
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   // Asynchronous file calls: in the embedded default the API process sends the emails, and a
   // synchronous write (~1 ms here) would hold up every request in flight.
-  const outboxReady = () => mkdir(outbox, { recursive: true });
+  // Modes as well as the process umask (data-dir.ts): mail holds customers' addresses and orders.
+  const outboxReady = () => mkdir(outbox, { recursive: true, mode: 0o700 });
   return {
     kind: 'file',
     async send(message) {
@@ -61,12 +62,12 @@ export function createMailer(options: MailerOptions): Mailer {
       // Named after the Message-ID: a resend of the same message overwrites its own file.
       const file = path.join(outbox, `${message.messageId.replace(/[<>]/g, '').replace(/[^\w.@-]/g, '_')}.eml`);
       try {
-        await writeFile(file, info.message);
+        await writeFile(file, info.message, { mode: 0o600 });
       } catch (error) {
         // The folder is made when a write first finds it missing (first email, or removed since).
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         await outboxReady();
-        await writeFile(file, info.message);
+        await writeFile(file, info.message, { mode: 0o600 });
       }
       options.logger.info('email written to file', { file, subject: message.subject });
     },

@@ -28,17 +28,29 @@ export function decodeCursor(cursor: string): unknown[] | undefined {
   }
 }
 
+/** What a keyset cursor's key may be: checked strictly, so nothing the database would reject gets through. */
+export const CURSOR_KEYS = {
+  /** A product SKU, as the catalog allows them. */
+  sku: (key: string) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(key),
+  /** An ISO 8601 UTC timestamp exactly as `Date.prototype.toISOString` writes it, of a real date. */
+  timestamp: (key: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(key) && new Date(key).toISOString() === key,
+} as const;
+
+export class InvalidCursorError extends ValidationError {
+  constructor() {
+    super('Invalid query — cursor: is not a cursor from a previous page', [{ path: 'cursor', message: 'is not a cursor from a previous page' }], 'INVALID_CURSOR');
+  }
+}
+
 /**
  * Decodes a `[key, id]` keyset cursor (key a string that `acceptKey` vouches for, id a UUID),
- * or throws a 400 naming `cursor`: a client can only send back what a previous page gave it.
+ * or throws 400 `INVALID_CURSOR`: a client can only send back what a previous page gave it.
  */
 export function decodeKeysetCursor(cursor: string, acceptKey: (key: string) => boolean): { key: string; id: string } {
   const position = decodeCursor(cursor);
   const [key, id] = position ?? [];
   if (position?.length !== 2 || typeof key !== 'string' || typeof id !== 'string' || !acceptKey(key) || !isUuid(id)) {
-    throw new ValidationError('Invalid query — cursor: is not a cursor from a previous page', [
-      { path: 'cursor', message: 'is not a cursor from a previous page' },
-    ]);
+    throw new InvalidCursorError();
   }
   return { key, id };
 }

@@ -1,5 +1,5 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import { BEARER, commonProblems, json, noContent, problem, UNAUTHENTICATED } from '../responses.js';
+import { BEARER, commonProblems, json, noContent, problem, PUBLIC, rateLimited, UNAUTHENTICATED } from '../responses.js';
 import { LoginRequest, Me, RefreshRequest, RegisterRequest, Session, TokenPair } from '../schemas.js';
 
 const tags = ['Auth'];
@@ -16,12 +16,16 @@ export function registerAuthPaths(registry: OpenAPIRegistry): void {
     operationId: 'register',
     tags,
     summary: 'Create a customer account and sign in',
-    description: 'Every new account is a customer; a `role` in the body is ignored. Emails compare case-insensitively.',
+    description:
+      'Every new account is a customer; a `role` in the body is ignored. Emails compare case-insensitively. ' +
+      '`name` defaults to the part of the email before `@`.',
+    security: PUBLIC,
     request: { body: body(RegisterRequest) },
     responses: {
       201: json('Registered and signed in.', Session),
-      ...invalid('email is not an address, password is not 8..128 characters, or name is not 1..100 characters.'),
+      ...invalid('email is not an address, password is not 8..128 characters (or holds a NUL), or name is not 1..100 printable characters on one line.'),
       409: problem(409, [{ code: 'EMAIL_TAKEN', when: 'An account with this email already exists.' }]),
+      ...rateLimited('Too many registrations from this client address (REGISTER_RATE_LIMIT_PER_ADDRESS_PER_HOUR, default 100 an hour).'),
     },
   });
 
@@ -31,12 +35,13 @@ export function registerAuthPaths(registry: OpenAPIRegistry): void {
     operationId: 'login',
     tags,
     summary: 'Sign in; starts a new refresh-token family',
+    security: PUBLIC,
     request: { body: body(LoginRequest) },
     responses: {
       200: json('Signed in.', Session),
       ...invalid('email or password is missing or malformed.'),
       401: problem(401, [{ code: 'INVALID_CREDENTIALS', when: 'Unknown email or wrong password (the same answer for both).' }]),
-      429: problem(429, [{ code: 'RATE_LIMITED', when: 'Too many failed logins for this account or client address; see Retry-After.' }]),
+      ...rateLimited('Too many failed logins for this account from this address (10 in 15 min), for this account from anywhere (100) or from this address (100). Even the right password is refused until the window ends.'),
     },
   });
 
@@ -49,11 +54,13 @@ export function registerAuthPaths(registry: OpenAPIRegistry): void {
     description:
       'Each refresh token works once. Presenting one that was already rotated is treated as theft: ' +
       'every refresh token of that login is revoked.',
+    security: PUBLIC,
     request: { body: body(RefreshRequest) },
     responses: {
       200: json('A new token pair; the presented refresh token no longer works.', TokenPair),
       ...invalid('refreshToken is missing.'),
       401: problem(401, [{ code: 'INVALID_REFRESH_TOKEN', when: 'The refresh token is unknown, expired, revoked or already used.' }]),
+      ...rateLimited('Too many requests from this client address (only when RATE_LIMIT_PER_ADDRESS_PER_MINUTE is set).'),
     },
   });
 
@@ -63,6 +70,7 @@ export function registerAuthPaths(registry: OpenAPIRegistry): void {
     operationId: 'logout',
     tags,
     summary: 'Revoke the refresh-token family of one login (idempotent)',
+    security: PUBLIC,
     request: { body: body(RefreshRequest) },
     responses: {
       204: noContent('Signed out (also when the token was already revoked or unknown).'),

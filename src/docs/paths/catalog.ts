@@ -24,7 +24,7 @@ export function registerCatalogPaths(registry: OpenAPIRegistry): void {
     request: { query: pageQuery },
     responses: {
       200: json('A page of products.', ProductPage),
-      ...commonProblems({ body: false, database: true, validation: '`limit` is outside 1..100 or `cursor` is not from a previous page.' }),
+      ...commonProblems({ body: false, database: true, cursor: true, validation: '`limit` is outside 1..100.' }),
       401: problem(401, [{ ...UNAUTHENTICATED, when: 'A token was sent and it is invalid or expired.' }]),
     },
   });

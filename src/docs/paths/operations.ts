@@ -1,5 +1,5 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import { commonProblems, json, problem, raw } from '../responses.js';
+import { commonProblems, json, problem, PUBLIC, raw, UNAUTHENTICATED } from '../responses.js';
 import { Liveness, Readiness } from '../schemas.js';
 
 const tags = ['Operations'];
@@ -11,6 +11,7 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     path: '/health/live',
     operationId: 'getLiveness',
     tags,
+    security: PUBLIC,
     summary: 'Liveness: 200 while the process runs',
     responses: { 200: json('The process is running.', Liveness), ...transportOnly() },
   });
@@ -20,6 +21,7 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     path: '/health/ready',
     operationId: 'getReadiness',
     tags,
+    security: PUBLIC,
     summary: 'Readiness: 200 when every configured dependency answers',
     responses: {
       200: json('Every dependency answered.', Readiness),
@@ -35,10 +37,16 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     path: '/metrics',
     operationId: 'getMetrics',
     tags,
+    security: [{}, { metricsToken: [] }],
     summary: 'Prometheus metrics',
+    description:
+      'With `METRICS_TOKEN` set, requires `Authorization: Bearer <METRICS_TOKEN>`. Without it the endpoint is open, ' +
+      'except with `NODE_ENV=production`, where it answers 404.',
     responses: {
-      200: raw('Metrics in the Prometheus text exposition format.', 'text/plain', { type: 'string' }),
+      200: raw('Metrics in the Prometheus text exposition format.', 'text/plain', { type: 'string', maxLength: 10_000_000 }),
       ...transportOnly(),
+      401: problem(401, [{ ...UNAUTHENTICATED, when: 'METRICS_TOKEN is set and the request does not carry it.' }]),
+      404: problem(404, [{ code: 'NOT_FOUND', when: 'NODE_ENV=production and no METRICS_TOKEN is set.' }]),
     },
   });
 
@@ -47,6 +55,7 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     path: '/openapi.json',
     operationId: 'getOpenApiDocument',
     tags,
+    security: PUBLIC,
     summary: 'This OpenAPI 3.1 document',
     responses: { 200: raw('The document.', 'application/json', { type: 'object' }), ...transportOnly() },
   });
@@ -56,6 +65,7 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     path: '/docs',
     operationId: 'getApiDocs',
     tags,
+    security: PUBLIC,
     summary: 'Interactive API docs (Swagger UI)',
     description: '`/docs` redirects to `/docs/`, which serves the page; its assets live under `/docs/`.',
     responses: {

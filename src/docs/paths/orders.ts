@@ -39,7 +39,7 @@ export function registerOrdersPaths(registry: OpenAPIRegistry): void {
       ...commonProblems({
         body: true,
         database: true,
-        validation: 'Not 1..50 lines, a quantity outside 1..1000, a productId that is not a UUID, or a bad Idempotency-Key header.',
+        validation: 'Not 1..50 lines, a quantity outside 1..1000 (lines for one product are added up first), a productId that is not a UUID, or a bad Idempotency-Key header.',
       }),
       401: unauthenticated,
       409: problem(409, [
@@ -68,7 +68,8 @@ export function registerOrdersPaths(registry: OpenAPIRegistry): void {
       ...commonProblems({
         body: false,
         database: true,
-        validation: '`limit` outside 1..100, an unknown `status` or `scope`, or a `cursor` not from a previous page.',
+        cursor: true,
+        validation: '`limit` outside 1..100, or an unknown `status` or `scope`.',
       }),
       401: unauthenticated,
       403: problem(403, [{ code: 'FORBIDDEN', when: '`scope=all` from a caller who is not an admin.' }]),

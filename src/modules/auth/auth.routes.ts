@@ -9,7 +9,7 @@ import { authenticate, principalOf } from './authenticate.js';
 export function authRoutes(router: IRouter, auth: AuthService): void {
 
   router.post('/api/auth/register', validateBody(registerBody), async (req: Request<object, unknown, RegisterBody>, res) => {
-    res.status(201).json(await auth.register(req.body));
+    res.status(201).json(await auth.register(req.body, req.ip ?? 'unknown'));
   });
 
   router.post('/api/auth/login', validateBody(loginBody), async (req: Request<object, unknown, LoginBody>, res) => {

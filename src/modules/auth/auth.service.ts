@@ -24,9 +24,36 @@ export interface AuthServiceDeps {
   db: Database;
   accessTokens: AccessTokens;
   refreshTtlSeconds: number;
-  /** Failed logins per account (lower-cased email) and per client address. */
-  loginLimits: { perAccount: RateLimiter; perAddress: RateLimiter };
+  loginLimits: LoginLimits;
+  /** Registrations per client address; absent when turned off. */
+  registrationLimit?: RateLimiter;
   logger: Logger;
+}
+
+/**
+ * Failed logins per account (lower-cased email) and client address, per account across all
+ * addresses (set high, so no one elsewhere can lock the real user out) and per client address.
+ */
+export interface LoginLimits {
+  perAccountAndAddress: RateLimiter;
+  perAccount: RateLimiter;
+  perAddress: RateLimiter;
+}
+
+type Reservation = readonly (readonly [RateLimiter, string])[];
+
+/**
+ * Takes one point from every limit before a password is checked, so parallel guesses cannot all
+ * pass a check made before any of them is counted. If any limit is used up, the points taken
+ * from the others are given back and the caller gets that limit's 429.
+ */
+async function reserve(reservation: Reservation): Promise<void> {
+  const outcomes = await Promise.allSettled(reservation.map(([limit, key]) => limit.consume(key)));
+  const refused = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (!refused) return;
+  const taken = reservation.filter((_, i) => outcomes[i]?.status === 'fulfilled');
+  await Promise.all(taken.map(([limit, key]) => limit.refund(key)));
+  throw refused.reason;
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;
@@ -46,7 +73,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: accessTokens.ttlSeconds };
   }
 
-  async function register(input: { email: string; password: string; name: string }): Promise<Session> {
+  async function register(input: { email: string; password: string; name: string }, clientAddress: string): Promise<Session> {
+    await deps.registrationLimit?.consume(clientAddress);
     const passwordHash = await hashPassword(input.password);
     // Clients never choose their role: every registration is a customer.
     const user = await repo.insertUser(db, { email: input.email, name: input.name, role: 'customer', passwordHash });
@@ -58,17 +86,35 @@ export function createAuthService(deps: AuthServiceDeps) {
   /** Checks a password under the login limits; the caller decides what the sign-in grants. */
   async function verifyCredentials(input: { email: string; password: string }, clientAddress: string): Promise<User> {
     const accountKey = input.email.toLowerCase();
-    await loginLimits.perAccount.assertNotExceeded(accountKey);
-    await loginLimits.perAddress.assertNotExceeded(clientAddress);
+    const reservation: Reservation = [
+      [loginLimits.perAccountAndAddress, `${accountKey} ${clientAddress}`],
+      [loginLimits.perAccount, accountKey],
+      [loginLimits.perAddress, clientAddress],
+    ];
+    await reserve(reservation);
 
-    const found = await repo.findUserByEmail(db, input.email);
-    if (!found) await burnPasswordCheck(input.password);
-    if (!found || !(await verifyPassword(found.passwordHash, input.password))) {
-      await Promise.all([loginLimits.perAccount.penalize(accountKey), loginLimits.perAddress.penalize(clientAddress)]);
+    let found: repo.UserWithPassword | undefined;
+    let matches: boolean;
+    try {
+      found = await repo.findUserByEmail(db, input.email);
+      if (!found) await burnPasswordCheck(input.password);
+      matches = found !== undefined && (await verifyPassword(found.passwordHash, input.password));
+    } catch (error) {
+      // Nothing was checked (database down): the attempt must not count against the user.
+      await Promise.all(reservation.map(([limit, key]) => limit.refund(key))).catch(() => undefined);
+      throw error;
+    }
+    if (!found || !matches) {
+      // The reservation stays counted: it was a failure.
       logger.info('login failed', { reason: found ? 'wrong password' : 'unknown email' });
       throw new UnauthenticatedError('INVALID_CREDENTIALS', 'Email or password is incorrect');
     }
-    await loginLimits.perAccount.reset(accountKey);
+    // A success is not a failure: give the points back, and forget this address's failures.
+    await Promise.all([
+      loginLimits.perAccountAndAddress.reset(`${accountKey} ${clientAddress}`),
+      loginLimits.perAccount.refund(accountKey),
+      loginLimits.perAddress.refund(clientAddress),
+    ]);
     const { passwordHash: _hash, ...user } = found;
     return user;
   }

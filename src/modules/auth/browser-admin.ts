@@ -31,6 +31,11 @@ export function requireAdminForBrowser(auth: Pick<AuthService, 'authenticate' | 
     if (!verified.has(fingerprint)) {
       const decoded = Buffer.from(basic, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
+      // A NUL can never be part of an email or password of ours; refuse before any lookup.
+      if (colon < 0 || decoded.includes('\u0000')) {
+        challenge(res);
+        throw new UnauthenticatedError('INVALID_CREDENTIALS', 'Email or password is incorrect');
+      }
       const user = await auth
         .verifyCredentials({ email: decoded.slice(0, colon), password: decoded.slice(colon + 1) }, req.ip ?? 'unknown')
         .catch((error: unknown) => {

@@ -4,5 +4,5 @@ export { authenticate, optionalAuthenticate, principalOf, requireRole, type Auth
 export { createAccessTokens, type AccessTokens } from './tokens.js';
 export { ensureAdmin, LOCAL_ADMIN_EMAIL } from './admin-bootstrap.js';
 export type { User } from './auth.repository.js';
-export { loginBody, refreshBody, registerBody } from './auth.schemas.js';
+export { loginBody, refreshBody, registerBody, registerFields } from './auth.schemas.js';
 export { requireAdminForBrowser } from './browser-admin.js';

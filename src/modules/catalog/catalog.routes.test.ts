@@ -290,9 +290,9 @@ describe.each(STORAGE_KINDS)('catalog routes on %s', (storage) => {
       ['a malformed id', cursorOf(['A', 'not-a-uuid'])],
       ['too many parts', cursorOf(['A', randomUUID(), 3])],
       ['base64 of invalid JSON', Buffer.from('[oops').toString('base64url')],
-    ])('with a cursor that is %s, then answers 400 VALIDATION_FAILED', async (_label, cursor) => {
+    ])('with a cursor that is %s, then answers 400 INVALID_CURSOR', async (_label, cursor) => {
       const res = await app.http.get('/api/products').query({ cursor });
-      expectProblem(res, 400, 'VALIDATION_FAILED');
+      expectProblem(res, 400, 'INVALID_CURSOR');
       expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'cursor' })]));
     });
 

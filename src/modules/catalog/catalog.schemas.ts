@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_PRICE_CENTS } from '../../shared/money.js';
+import { NO_CONTROL_CHARACTERS } from '../../shared/text.js';
 
 export const MAX_STOCK = 1_000_000;
 
@@ -11,7 +12,9 @@ const text = (max: number) =>
     .max(max, `must be at most ${max} characters`)
     .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters');
 
-const name = text(200).refine((value) => value.length > 0, 'must not be empty');
+const name = text(200)
+  .refine((value) => value.length > 0, 'must not be empty')
+  .refine((value) => NO_CONTROL_CHARACTERS.test(value), 'must be printable text on one line (no control characters)');
 const description = text(2000);
 const priceCents = z
   .number()

@@ -2,7 +2,7 @@ import type { Database } from '../../platform/db/index.js';
 import type { Logger } from '../../platform/logger.js';
 import { ConflictError, NotFoundError } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
-import { decodeKeysetCursor, toPage, type Page } from '../../shared/pagination.js';
+import { CURSOR_KEYS, decodeKeysetCursor, toPage, type Page } from '../../shared/pagination.js';
 import { isAdmin, type Principal } from '../../shared/principal.js';
 import * as repo from './catalog.repository.js';
 import type { ProductPosition, ProductRow } from './catalog.repository.js';
@@ -56,7 +56,7 @@ function assertProductId(id: string): void {
 }
 
 function positionFromCursor(cursor: string): ProductPosition {
-  const { key: sku, id } = decodeKeysetCursor(cursor, () => true);
+  const { key: sku, id } = decodeKeysetCursor(cursor, CURSOR_KEYS.sku);
   return { sku, id };
 }
 

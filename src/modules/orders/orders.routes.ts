@@ -2,14 +2,14 @@ import type { IRouter, Request } from 'express';
 import { parseOrThrow, validateBody } from '../../middleware/validate.js';
 import { ForbiddenError } from '../../shared/errors.js';
 import { isAdmin } from '../../shared/principal.js';
-import { decodeKeysetCursor } from '../../shared/pagination.js';
+import { CURSOR_KEYS, decodeKeysetCursor } from '../../shared/pagination.js';
 import { authenticate, principalOf, type Authenticator } from '../auth/index.js';
 import { idempotencyKeyHeader, listOrdersQuery, placeOrderBody, type PlaceOrderBody } from './orders.schemas.js';
 import type { OrdersService } from './orders.service.js';
 
 function afterCursor(cursor: string | undefined): { createdAt: string; id: string } | undefined {
   if (cursor === undefined) return undefined;
-  const { key: createdAt, id } = decodeKeysetCursor(cursor, (key) => !Number.isNaN(Date.parse(key)));
+  const { key: createdAt, id } = decodeKeysetCursor(cursor, CURSOR_KEYS.timestamp);
   return { createdAt, id };
 }
 

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { restrictTree } from '../data-dir.js';
 
 type PGliteLike = PGlite | Transaction;
 
@@ -84,7 +85,11 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
     const fresh = !existsSync(path.join(pgdata, 'PG_VERSION'));
     try {
       if (fresh) await createCluster(pgdata);
-      return wrapPGlite(await PGlite.create(pgdata), unlock);
+      restrictTree(pgdata);
+      return wrapPGlite(await PGlite.create(pgdata), () => {
+        restrictTree(pgdata);
+        unlock();
+      });
     } catch (error) {
       throw new EmbeddedDatabaseError(
         `Could not ${fresh ? 'create' : 'open'} the embedded database in ${pgdata} (${describeFailure(error)}); DATA_DIR must be a writable directory`,

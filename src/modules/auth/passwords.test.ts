@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
+import { createSemaphore, hashPassword, PASSWORD_CONCURRENCY, verifyPassword } from './passwords.js';
+
+describe('password hashing concurrency', () => {
+  it('runs at most `limit` tasks at once, the others in arrival order', async () => {
+    const semaphore = createSemaphore(2);
+    let running = 0;
+    let peak = 0;
+    const order: number[] = [];
+    const gates: (() => void)[] = [];
+    const tasks = Array.from({ length: 6 }, (_, i) =>
+      semaphore.run(async () => {
+        running++;
+        peak = Math.max(peak, running);
+        order.push(i);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        running--;
+        return i;
+      }),
+    );
+    // Release started tasks one by one until all have run.
+    while (order.length < 6 || gates.length > 0) {
+      await expect.poll(() => gates.length > 0).toBe(true);
+      gates.shift()!();
+    }
+    expect(await Promise.all(tasks)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(peak).toBe(2);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(semaphore.active).toBe(0);
+  });
+
+  it('frees its slot when a task fails', async () => {
+    const semaphore = createSemaphore(1);
+    await expect(semaphore.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await semaphore.run(() => Promise.resolve('next'))).toBe('next');
+  });
+
+  it('hashes on at most half the cores (at least one), so the rest keep serving other requests', async () => {
+    expect(PASSWORD_CONCURRENCY).toBe(Math.max(1, Math.floor(availableParallelism() / 2)));
+    const hashes = await Promise.all(Array.from({ length: 4 }, (_, i) => hashPassword(`password ${i}`)));
+    expect(await Promise.all(hashes.map((hash, i) => verifyPassword(hash, `password ${i}`)))).toEqual([true, true, true, true]);
+  });
+});

@@ -1,0 +1,37 @@
+import { chmodSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * DATA_DIR holds the generated JWT secret, `.eml` mail and the embedded database's files. The
+ * process umask becomes 0o077, so every file made from here on (PGlite's included, which
+ * takes no mode option) is 0600 and every folder 0700; the folder itself is made or narrowed
+ * to 0700 when the embedded database will live there. Only the API and worker entry points call this: it changes the whole process.
+ */
+export function protectDataDir(dataDir: string, options: { create: boolean }): void {
+  process.umask(0o077);
+  // With a database server DATA_DIR may never be used (or be read-only): make it only when needed.
+  if (!options.create) return;
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+}
+
+/**
+ * Narrows every folder under `dir` to 0700 and every file to 0600. PGlite's file system layer
+ * sets its own modes (0644) and ignores the umask, so its files are narrowed when the database
+ * opens and closes; in between, files it adds sit inside the 0700 DATA_DIR, which no other user
+ * can enter.
+ */
+export function restrictTree(dir: string): void {
+  const pending = [dir];
+  for (let current = pending.pop(); current !== undefined; current = pending.pop()) {
+    for (const entry of readdirSync(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) {
+        chmodSync(full, 0o700);
+        pending.push(full);
+      } else if (entry.isFile() && (statSync(full).mode & 0o077) !== 0) {
+        chmodSync(full, 0o600);
+      }
+    }
+  }
+}
