@@ -18,11 +18,6 @@ const TYPED_OUTSIDE_BUILD = [
   'src/*/*/*/*.test.ts',
 ];
 
-const SLEEPS_BEING_REMOVED = [
-  'src/workers/processing.server.test.ts',
-  'src/workers/processing.embedded.test.ts',
-];
-
 export default defineConfig(
   globalIgnores(['dist/', 'node_modules/', 'data/', 'coverage/', '.tmp/']),
 
@@ -76,7 +71,6 @@ export default defineConfig(
     // Timers belong in the helpers under test/, which poll with a deadline.
     files: ['**/*.test.ts'],
     // Rewritten without sleeps by issue #10 (processing); drop each entry when that is merged.
-    ignores: SLEEPS_BEING_REMOVED,
     rules: {
       'no-restricted-syntax': [
         'error',

@@ -22,9 +22,9 @@ import { createRedis, warnUnlessNoEviction, watchRedis, type RedisClient } from 
 import { createInProcessSignal, createRedisSignal } from './platform/signal.js';
 import { registerWebhookMetrics } from './platform/webhook-metrics.js';
 import { backlogByWebhook, createDeliveries, createWebhooksService, startWebhookDeliverer } from './modules/webhooks/index.js';
-import { assertEveryJobHasAHandler, buildJobHandlers } from './workers/job-handlers.js';
+import { buildJobHandlers } from './workers/job-handlers.js';
 import { startBackgroundLoops } from './workers/background.js';
-import { PUBLISHED_JOB_NAMES } from './workers/outbox-routes.js';
+import { SUBSCRIBED_TOPICS } from './workers/outbox-routes.js';
 
 export interface Resources {
   db: Database;
@@ -98,18 +98,29 @@ export function buildDeps(
       : {}),
     logger,
   });
+  // The relay starts with the background loops; until then a commit has nothing to wake.
+  const outboxRelay = { kick: () => undefined as void };
   // The queue is created below; the gauge reads it lazily at scrape time.
   const queueRef: { current?: JobQueue } = {};
-  const metrics = createMetrics({ role, queue: { counts: () => queueRef.current?.counts() ?? Promise.reject(new Error('no queue yet')) } });
+  const ordersRef: { current?: { processingLagSeconds(): Promise<number> } } = {};
+  const metrics = createMetrics({
+    role,
+    queue: { counts: () => queueRef.current?.counts() ?? Promise.reject(new Error('no queue yet')) },
+    processingLag: () => ordersRef.current?.processingLagSeconds() ?? Promise.resolve(0),
+  });
   const catalog = createCatalogService({ db, currency: config.currency, logger });
   const orders = createOrdersService({
     db,
     orderCache: createOrderCache(cache),
     placementLimit: createRateLimiter({ name: 'order-placement', points: config.limits.ordersPerMinute, windowSeconds: 60 }, redisScope),
     currency: config.currency,
+    subscribedTopics: SUBSCRIBED_TOPICS,
+    onEventsCommitted: () => outboxRelay.kick(),
     logger,
     metrics,
   });
+
+  ordersRef.current = orders;
 
   const smtp = config.mail.transport === 'smtp';
   const mailer = createMailer({
@@ -125,11 +136,12 @@ export function buildDeps(
     latencyMs: config.payment.simulatedLatencyMs,
   });
   const handlers = buildJobHandlers({ db, orders, auth, payments, mailer, mailFrom: config.mail.from, emailLeaseSeconds: config.mail.claimLeaseSeconds, logger, metrics });
-  assertEveryJobHasAHandler(handlers, PUBLISHED_JOB_NAMES);
   const bullQueue = config.redis.target !== undefined ? createBullMqQueue({ redis: config.redis.target, prefix: config.redis.prefix, handlers }) : undefined;
   const queue = bullQueue ?? createInProcessQueue({ handlers, concurrency: config.worker.concurrency, backoff: config.jobs.backoff, logger });
   queueRef.current = queue;
 
+  // One warning per Redis outage naming the address, one line when it is back (every process).
+  if (redis && config.redis.target) watchRedis(redis, config.redis.target, logger);
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => db.ping() }];
   if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
 
@@ -156,11 +168,14 @@ export function buildDeps(
   const sendsWebhooks = role === 'worker' || db.kind === 'pglite' || !config.redis.target;
 
   const startBackground = () => {
-    const loops = [
-      startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger }),
-      startEventsRelay({ db, signal, onAppended: onEventsAppended, logger, pollMs: config.jobs.outboxPollMs, retentionHours: config.events.retentionHours }),
-      ...(sendsWebhooks ? [startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics })] : []),
-    ];
+    const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger, onRelayed: (events) => metrics.relayBatch(events) });
+    const eventsRelay = startEventsRelay({ db, signal, onAppended: onEventsAppended, logger, pollMs: config.jobs.outboxPollMs, retentionHours: config.events.retentionHours });
+    const loops = [background, eventsRelay, ...(sendsWebhooks ? [startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics })] : [])];
+    // A commit in this process wakes both relays: jobs for the workers, positions for SSE and webhooks.
+    outboxRelay.kick = () => {
+      background.kick();
+      eventsRelay.wake();
+    };
     return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
   };
 
@@ -233,7 +248,6 @@ export async function openRuntime(config: Readonly<Config>, logger: Logger, role
     const applied = await migrate(db);
     if (applied.length > 0) logger.info('database migrated', { applied });
     redis = config.redis.target ? createRedis(config.redis.target, 'request') : undefined;
-    if (redis && config.redis.target) watchRedis(redis, config.redis.target, logger);
     const built = buildDeps(config, logger, { db, redis }, role);
     // The API owns the data it prepares and says so once; workers start on whatever is there.
     if (role === 'api') await prepareData(config, db, logger);

@@ -52,10 +52,10 @@ describe('postman_collection.json', () => {
   let admin: TestUser;
 
   beforeAll(async () => {
-    // Workers pick orders up on the outbox poll; a realistic interval (the default is 200 ms; 1 s here)
-    // keeps "place, then cancel" from racing the worker most of the time. The collection
-    // retries that step with a fresh order when the worker wins anyway.
-    app = await startTestApp({ storage: 'pglite', processing: true, env: { OUTBOX_POLL_MS: '1000' } });
+    // Processing starts right after a commit; a 1 s relay delay (a cancellation window) keeps
+    // "place, then cancel" from racing the worker most of the time. The collection retries
+    // that step with a fresh order when the worker wins anyway.
+    app = await startTestApp({ storage: 'pglite', processing: true, env: { OUTBOX_RELAY_DELAY_MS: '1000' } });
     admin = await registerAdmin(app);
   });
 

@@ -92,10 +92,22 @@ export const envSchema = z.object({
   EMAIL_CLAIM_LEASE_SECONDS: positiveInt.default(60).describe('How long a sender owns an email before another may send it (longer than one SMTP attempt)'),
   PAYMENT_SIMULATOR_TRANSIENT_FAILURES: z.coerce.number().int().min(0).default(0).describe('Testing: the first N charge attempts of every order fail transiently'),
   WORKER_CONCURRENCY: positiveInt.max(100).default(5),
-  WORKER_LOCK_DURATION_MS: positiveInt.min(1000).default(30_000).describe('A job whose worker stops heartbeating for this long is retried elsewhere'),
+  WORKER_LOCK_DURATION_MS: positiveInt
+    .min(1000)
+    .default(5000)
+    .describe('A job whose worker stops heartbeating for this long is retried elsewhere (found within this + 2 stalled checks of half of it)'),
   JOB_BACKOFF_BASE_MS: positiveInt.default(1000),
   JOB_BACKOFF_MAX_MS: positiveInt.default(60_000),
-  OUTBOX_POLL_MS: positiveInt.default(200).describe('How often each process looks for unpublished outbox events'),
+  OUTBOX_POLL_MS: positiveInt
+    .default(1000)
+    .describe('Safety-net sweep for unpublished outbox events; a commit wakes its relay at once (or hands over with NOTIFY)'),
+  OUTBOX_RELAY_DELAY_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(600_000)
+    .default(0)
+    .describe('Events are relayed no sooner than this after their commit: a window in which a placed order can still be cancelled'),
   RECONCILE_INTERVAL_MS: positiveInt.default(30_000),
   RECONCILE_AFTER_SECONDS: positiveInt.default(120).describe('Work untouched this long is re-enqueued by the reconciler'),
   METRICS_TOKEN: optionalString.describe('Bearer token /metrics requires (API and worker); unset → open, except 404 in production'),

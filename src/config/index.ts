@@ -55,6 +55,7 @@ export interface Config {
   jobs: {
     backoff: { baseMs: number; maxMs: number };
     outboxPollMs: number;
+    outboxRelayDelayMs: number;
     reconcileIntervalMs: number;
     reconcileAfterSeconds: number;
   };
@@ -227,6 +228,7 @@ export function loadConfig(
     jobs: {
       backoff: { baseMs: env.JOB_BACKOFF_BASE_MS, maxMs: env.JOB_BACKOFF_MAX_MS },
       outboxPollMs: env.OUTBOX_POLL_MS,
+      outboxRelayDelayMs: env.OUTBOX_RELAY_DELAY_MS,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
       reconcileAfterSeconds: env.RECONCILE_AFTER_SECONDS,
     },

@@ -15,13 +15,24 @@ export interface Metrics {
   emailSent(): void;
   emailAttemptFailed(): void;
   emailGaveUp(): void;
+  /** Time an order spent in one stage of processing (`placed_to_processing`, `processing_to_finished`, `finished_to_email_sent`). */
+  orderStage(stage: OrderStage, seconds: number): void;
+  /** Events one relay round published. */
+  relayBatch(events: number): void;
 }
+
+export type OrderStage = 'placed_to_processing' | 'processing_to_finished' | 'finished_to_email_sent';
 
 export interface QueueDepth {
   counts(): Promise<{ waiting: number; active: number; delayed: number; failed: number }>;
 }
 
-export function createMetrics(options: { role: 'api' | 'worker'; queue?: QueueDepth }): Metrics {
+export function createMetrics(options: {
+  role: 'api' | 'worker';
+  queue?: QueueDepth;
+  /** Age in seconds of the oldest order not yet processed (0 when none), read at scrape time. */
+  processingLag?: () => Promise<number>;
+}): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ role: options.role });
   collectDefaultMetrics({ register: registry });
@@ -43,6 +54,31 @@ export function createMetrics(options: { role: 'api' | 'worker'; queue?: QueueDe
   });
   const cache = new Counter({ name: 'order_cache_lookups_total', help: 'Order cache lookups by result', labelNames: ['result'], registers: [registry] });
   const emails = new Counter({ name: 'emails_total', help: 'Order emails: sent, attempt_failed (will retry), gave_up', labelNames: ['event'], registers: [registry] });
+  const stages = new Histogram({
+    name: 'order_stage_seconds',
+    help: 'Time an order spent in each stage: placed_to_processing, processing_to_finished, finished_to_email_sent',
+    labelNames: ['stage'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const relayBatches = new Histogram({
+    name: 'outbox_relay_batch_size',
+    help: 'Outbox events published per relay round',
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500],
+    registers: [registry],
+  });
+  if (options.processingLag) {
+    const lag = options.processingLag;
+    new Gauge({
+      name: 'order_processing_lag_seconds',
+      help: 'Age of the oldest order still pending or processing (0 when none): how far processing is behind',
+      registers: [registry],
+      async collect() {
+        const seconds = await lag().catch(() => undefined);
+        if (seconds !== undefined) this.set(seconds);
+      },
+    });
+  }
   if (options.queue) {
     const queue = options.queue;
     new Gauge({
@@ -72,5 +108,7 @@ export function createMetrics(options: { role: 'api' | 'worker'; queue?: QueueDe
     emailSent: () => emails.inc({ event: 'sent' }),
     emailAttemptFailed: () => emails.inc({ event: 'attempt_failed' }),
     emailGaveUp: () => emails.inc({ event: 'gave_up' }),
+    orderStage: (stage, seconds) => stages.observe({ stage }, Math.max(0, seconds)),
+    relayBatch: (events) => relayBatches.observe(events),
   };
 }

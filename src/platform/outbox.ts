@@ -2,51 +2,94 @@ import type { Database } from './db/index.js';
 import type { Logger } from './logger.js';
 import { errorFields } from './logger.js';
 
-export interface OutboxEvent {
+export interface OutboxEvent<Topic extends string = string> {
   id: number;
-  topic: string;
+  topic: Topic;
   aggregateId: string;
 }
 
 /**
- * Publishes one batch of unpublished outbox events and marks them published, in one
- * transaction. `SKIP LOCKED` lets any number of processes relay at once without publishing
- * the same row twice; if `publish` throws (queue down), nothing is marked and the rows are
- * retried next round. A crash after publishing but before commit re-publishes them, which is
- * harmless because job ids are deterministic and handlers idempotent.
+ * The channel on which a process that committed outbox events but cannot publish them asks
+ * the others to (a process that can, relays its own events right after its commit).
  */
-export async function relayOutboxBatch(
-  db: Database,
-  publish: (events: OutboxEvent[]) => Promise<void>,
-  batchSize = 200,
-): Promise<number> {
-  return db.transaction(async (tx) => {
-    const { rows } = await tx.query<OutboxEvent>(
-      `SELECT id, topic, aggregate_id AS "aggregateId" FROM outbox_events
-       WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-      [batchSize],
-    );
-    if (rows.length === 0) return 0;
-    await publish(rows);
-    await tx.query('UPDATE outbox_events SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.map((row) => row.id)]);
-    return rows.length;
+export const OUTBOX_CHANNEL = 'outbox_events';
+
+export interface RelayOptions {
+  batchSize: number;
+  /**
+   * How long a claimed batch is this relay's; after that (it crashed) another relay takes it.
+   * A publish that takes half of it is abandoned (and the claim given back).
+   */
+  leaseSeconds: number;
+  /** Only events committed at least this long ago are claimed. */
+  minAgeMs?: number;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
   });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Publishes one batch of unpublished outbox events. The batch is claimed with a short lease in
+ * ONE statement (`SKIP LOCKED` keeps concurrent claimers apart, and no lock outlives it), then
+ * published with no transaction or lock held, then marked published. So a relay that waits on
+ * an unreachable queue holds up nothing another relay could publish: it gives its claim back
+ * when the publish fails, and its lease runs out if it crashes. Publishing twice (a crash
+ * between publish and mark, an expired lease) is harmless: job ids are deterministic and
+ * handlers idempotent.
+ */
+export async function relayOutboxBatch<Topic extends string>(
+  db: Database,
+  publish: (events: OutboxEvent<Topic>[]) => Promise<void>,
+  options: RelayOptions = { batchSize: 500, leaseSeconds: 10 },
+): Promise<number> {
+  const { rows } = await db.query<OutboxEvent<Topic>>(
+    `UPDATE outbox_events SET claimed_until = now() + make_interval(secs => $2)
+     WHERE id IN (
+       SELECT id FROM outbox_events
+       WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+         AND created_at <= now() - make_interval(secs => $3)
+       ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+     RETURNING id, topic, aggregate_id AS "aggregateId"`,
+    [options.batchSize, options.leaseSeconds, (options.minAgeMs ?? 0) / 1000],
+    { name: 'claim-outbox-events' },
+  );
+  if (rows.length === 0) return 0;
+  rows.sort((a, b) => a.id - b.id);
+  const ids = rows.map((row) => row.id);
+  try {
+    await withTimeout(publish(rows), (options.leaseSeconds * 1000) / 2, 'publishing outbox events');
+  } catch (error) {
+    await db.query('UPDATE outbox_events SET claimed_until = NULL WHERE id = ANY($1::bigint[])', [ids]).catch(() => undefined);
+    throw error;
+  }
+  await db.query('UPDATE outbox_events SET published_at = now(), claimed_until = NULL WHERE id = ANY($1::bigint[])', [ids], {
+    name: 'mark-outbox-published',
+  });
+  return rows.length;
 }
 
 export interface Loop {
+  /** Runs a round now (or right after the current one), unless failures are being backed off. */
+  wake(): void;
   stop(): Promise<void>;
 }
 
 /**
- * Runs `round` every `intervalMs` (immediately again while it reports work done), never two
- * rounds at once; failures are logged and retried on the next tick, with the interval growing
- * while they last.
+ * Runs `round` every `intervalMs`, at once again while it reports work done, and whenever
+ * woken; never two rounds at once (a wake-up during a round runs one more after it). Failures
+ * are logged and retried on the next tick, with the interval growing while they last.
  */
 export function startLoop(name: string, round: () => Promise<number>, options: { intervalMs: number; logger: Logger }): Loop {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
   let failures = 0;
+  let wokenDuringRound = false;
 
   const schedule = (delayMs: number) => {
     if (stopped) return;
@@ -54,24 +97,37 @@ export function startLoop(name: string, round: () => Promise<number>, options: {
     timer = setTimeout(tick, delayMs);
     timer.unref();
   };
+
   function tick(): void {
-    if (running || stopped) return;
+    if (stopped) return;
+    if (running) {
+      wokenDuringRound = true;
+      return;
+    }
+    wokenDuringRound = false;
     running = round()
       .then((done) => {
         failures = 0;
-        schedule(done > 0 ? 0 : options.intervalMs);
+        return done > 0 || wokenDuringRound ? 0 : options.intervalMs;
       })
       .catch((error: unknown) => {
         failures++;
         if (failures === 1 || failures % 50 === 0) options.logger.warn(`${name} round failed; retrying`, { failures, ...errorFields(error) });
-        schedule(Math.min(options.intervalMs * 2 ** Math.min(failures, 5), 10_000));
+        return Math.min(options.intervalMs * 2 ** Math.min(failures, 5), 10_000);
       })
-      .finally(() => {
+      .then((delayMs) => {
         running = undefined;
+        schedule(delayMs);
       });
   }
+
   schedule(0);
   return {
+    wake() {
+      if (failures > 0 || stopped) return;
+      if (running) wokenDuringRound = true;
+      else schedule(0);
+    },
     async stop() {
       stopped = true;
       clearTimeout(timer);

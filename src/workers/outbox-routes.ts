@@ -1,30 +1,34 @@
-import { orderEmailJob, SEND_ORDER_EMAIL } from '../modules/notifications/index.js';
-import { processOrderJob, PROCESS_ORDER, REFRESH_ORDER_CACHE, refreshOrderCacheJob } from '../modules/orders/index.js';
+import { eventsSubscriptions } from '../modules/events/index.js';
+import { notificationsSubscriptions, type NotificationsJob } from '../modules/notifications/index.js';
+import { ordersSubscriptions, type OrdersJob, type OrderSubscriptions, type OrderTopic } from '../modules/orders/index.js';
 import type { OutboxEvent } from '../platform/outbox.js';
-import type { JobSpec } from '../platform/queue/index.js';
+
+/** Every background job of the application; `HandlersFor<AppJob>` must name a handler for each. */
+export type AppJob = OrdersJob | NotificationsJob;
 
 /**
- * Which jobs each outbox topic starts. Worker-side transitions keep the cache right through
- * their own retries; a cancellation happens in the API, so it gets a cache refresh job.
+ * Each module's subscriptions to order events (the events module, which feeds SSE and webhooks,
+ * takes every topic). A new consumer subscribes by adding its module's entry here; the outbox stays the source of truth for every one of them.
  */
-const ROUTES: Readonly<Record<string, (orderId: string) => JobSpec[]>> = {
-  'order.placed': (orderId) => [processOrderJob(orderId)],
-  'order.processing': () => [],
-  'order.completed': (orderId) => [orderEmailJob(orderId, 'order_confirmation')],
-  'order.failed': (orderId) => [orderEmailJob(orderId, 'order_failure')],
-  'order.cancelled': (orderId) => [refreshOrderCacheJob(orderId, 'cancelled')],
-};
+const SUBSCRIPTIONS: readonly OrderSubscriptions<AppJob>[] = [ordersSubscriptions, notificationsSubscriptions, eventsSubscriptions];
 
-/** Every job name the outbox can publish; the worker checks each has a handler at start-up. */
-export const PUBLISHED_JOB_NAMES = [PROCESS_ORDER, SEND_ORDER_EMAIL, REFRESH_ORDER_CACHE] as const;
+/** Topics someone subscribes to: only these are written to the outbox. */
+export const SUBSCRIBED_TOPICS: ReadonlySet<OrderTopic> = new Set(SUBSCRIPTIONS.flatMap((s) => Object.keys(s) as OrderTopic[]));
 
-export function jobsFor(events: readonly OutboxEvent[]): { jobs: JobSpec[]; unrouted: OutboxEvent[] } {
-  const jobs: JobSpec[] = [];
-  const unrouted: OutboxEvent[] = [];
+/** The jobs a relayed batch of events starts: each subscriber gets the orders of its topic together. */
+export function jobsFor(events: readonly OutboxEvent[]): { jobs: AppJob[]; unrouted: OutboxEvent[] } {
+  const byTopic = new Map<string, string[]>();
   for (const event of events) {
-    const route = ROUTES[event.topic];
-    if (route) jobs.push(...route(event.aggregateId));
-    else unrouted.push(event);
+    const ids = byTopic.get(event.topic);
+    if (ids) ids.push(event.aggregateId);
+    else byTopic.set(event.topic, [event.aggregateId]);
+  }
+  const jobs: AppJob[] = [];
+  const unrouted: OutboxEvent[] = [];
+  for (const [topic, orderIds] of byTopic) {
+    const routes = SUBSCRIPTIONS.map((s) => s[topic as OrderTopic]).filter((route) => route !== undefined);
+    if (routes.length === 0) unrouted.push(...events.filter((event) => event.topic === topic));
+    for (const route of routes) jobs.push(...route(orderIds));
   }
   return { jobs, unrouted };
 }

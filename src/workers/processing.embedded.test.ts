@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct, stockOf } from '../../test/catalog.js';
-import { startTestApp, type TestApp } from '../../test/harness.js';
+import { createTestDatabase, startTestApp, type TestApp } from '../../test/harness.js';
 import { waitUntil } from '../../test/processes.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 import { auditStock } from '../modules/catalog/index.js';
@@ -111,6 +111,9 @@ describe('order processing in the embedded default', () => {
       ['order_cache_lookups_total', { result: 'hit' }],
       ['order_placed_to_finished_seconds_count', { status: 'completed' }],
       ['http_request_duration_seconds_count', { method: 'POST', route: '/api/orders', status: '201' }],
+      ['order_stage_seconds_count', { stage: 'placed_to_processing' }],
+      ['order_stage_seconds_count', { stage: 'processing_to_finished' }],
+      ['order_stage_seconds_count', { stage: 'finished_to_email_sent' }],
     ];
     for (const [name, labels] of grew) {
       expect(sample(after, name, labels), `${name} ${JSON.stringify(labels)}`).toBeGreaterThan(sample(before, name, labels));
@@ -118,6 +121,9 @@ describe('order processing in the embedded default', () => {
     expect(sample(after, 'queue_jobs', { state: 'waiting' })).toBeGreaterThanOrEqual(0);
     expect(after).toMatch(/^queue_jobs\{/m);
     expect(after).toMatch(/^process_resident_memory_bytes/m);
+    expect(after).toMatch(/^outbox_relay_batch_size_count\{.*\} [1-9]/m);
+    // Nothing is left unprocessed here, so processing is not behind.
+    expect(after).toMatch(/^order_processing_lag_seconds\{.*\} 0$/m);
   });
 
   it('logs one JSON line per request and per job, with request id, user, route, outcome and duration, and never a token', async () => {
@@ -165,7 +171,16 @@ describe('order processing in the embedded default', () => {
     const cancel = await app.http.post(`/api/orders/${placed.body.id}/cancel`).set(bearer(buyer));
     // Processing may win the race; either way the outcome must be consistent.
     if (cancel.status === 200) {
-      await new Promise((r) => setTimeout(r, 500));
+      // Once the cancellation's event is relayed and its job has run, nothing else can follow.
+      await waitUntil(
+        async () => {
+          const { rows } = await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_events WHERE published_at IS NULL');
+          const counts = await app.queue.counts();
+          return rows[0]?.n === 0 && counts.waiting + counts.active + counts.delayed === 0;
+        },
+        10_000,
+        'the cancellation to be relayed and handled',
+      );
       const res = await app.http.get(`/api/orders/${placed.body.id}`).set(bearer(buyer));
       expect(res.body.status).toBe('cancelled');
       expect(mailFor(placed.body.id as string)).toEqual([]);
@@ -219,6 +234,47 @@ describe('order processing retries', () => {
       expect(await stockOf(app, product.id)).toEqual({ onHand: 4, reserved: 0 });
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('the embedded default across a restart', () => {
+  it('when orders were left unfinished by the last run, then the next start resumes them at once and says so', async () => {
+    const database = await createTestDatabase('pglite');
+    try {
+      // First run: orders are placed, and their events were relayed into the in-process queue,
+      // which the shutdown took with it (no processing ran: the orders stay pending).
+      const first = await startTestApp({ storage: 'pglite', database });
+      const admin = await registerAdmin(first);
+      const buyer = await registerUser(first);
+      const product = await createProduct(first, admin, { stock: 5 });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const placed = await first.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId: product.id, quantity: 1 }] });
+        expect(placed.status).toBe(201);
+        ids.push(placed.body.id as string);
+      }
+      await first.db.query('UPDATE outbox_events SET published_at = now()');
+      await first.close();
+
+      // Next start, with the reconciler far away: only the resume at start-up can finish them.
+      const next = await startTestApp({ storage: 'pglite', database, processing: true, captureLogs: true, env: { RECONCILE_AFTER_SECONDS: '3600' } });
+      try {
+        await waitUntil(
+          async () => {
+            const { rows } = await next.db.query<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE id = ANY($1::uuid[]) AND status = 'completed'", [ids]);
+            return rows[0]?.n === ids.length;
+          },
+          10_000,
+          'the unfinished orders to complete',
+        );
+        expect(next.logs).toContainEqual(expect.objectContaining({ message: 'resuming work left unfinished by the last run', jobs: 3 }));
+        expect(await stockOf(next, product.id)).toEqual({ onHand: 2, reserved: 0 });
+      } finally {
+        await next.close();
+      }
+    } finally {
+      await database.drop();
     }
   });
 });

@@ -2,7 +2,29 @@ import { findMissingEmails, orderEmailJob } from '../modules/notifications/index
 import { processOrderJob, type OrdersService } from '../modules/orders/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
+import { errorFields } from '../platform/logger.js';
 import type { JobQueue } from '../platform/queue/index.js';
+
+interface ReconcileDeps {
+  db: Database;
+  orders: Pick<OrdersService, 'findStalledOrderIds'>;
+  queue: JobQueue;
+  logger?: Logger;
+}
+
+/** Enqueues every unfinished order and unsent email untouched for `olderThanSeconds`; returns how many. */
+async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, message: string): Promise<number> {
+  const stalled = await deps.orders.findStalledOrderIds(olderThanSeconds);
+  const emails = await findMissingEmails(deps.db, olderThanSeconds);
+  for (const orderId of stalled) await deps.queue.ensure(processOrderJob([orderId]));
+  for (const { orderId, kind } of emails) await deps.queue.ensure(orderEmailJob([orderId], kind));
+  if (stalled.length + emails.length > 0) {
+    // Recovery should be visible: counts at info, the ids at debug.
+    deps.logger?.info(message, { orders: stalled.length, emails: emails.length, jobs: stalled.length + emails.length });
+    deps.logger?.debug(`${message}: ids`, { orderIds: stalled, emails: emails.map(({ orderId, kind }) => `${kind}:${orderId}`) });
+  }
+  return stalled.length + emails.length;
+}
 
 /**
  * Re-enqueues work the database says is unfinished but the queue may have lost (a Redis
@@ -10,23 +32,22 @@ import type { JobQueue } from '../platform/queue/index.js';
  * orders still pending/processing, and finished orders whose email is not marked sent.
  * Everything it enqueues is idempotent, so running it too often only costs a little work.
  */
-export async function reconcileOnce(deps: {
-  db: Database;
-  orders: Pick<OrdersService, 'findStalledOrderIds'>;
-  queue: JobQueue;
-  olderThanSeconds: number;
-  logger?: Logger;
-}): Promise<number> {
-  const stalled = await deps.orders.findStalledOrderIds(deps.olderThanSeconds);
-  const emails = await findMissingEmails(deps.db, deps.olderThanSeconds);
-  for (const orderId of stalled) await deps.queue.ensure(processOrderJob(orderId));
-  for (const { orderId, kind } of emails) await deps.queue.ensure(orderEmailJob(orderId, kind));
-  if (stalled.length + emails.length > 0) {
-    // Recovery should be visible: counts at info, the ids at debug.
-    deps.logger?.info('reconciler picked up unfinished work', { orders: stalled.length, emails: emails.length });
-    deps.logger?.debug('reconciler picked up unfinished work: ids', { orderIds: stalled, emails: emails.map(({ orderId, kind }) => `${kind}:${orderId}`) });
-  }
+export async function reconcileOnce(deps: ReconcileDeps & { olderThanSeconds: number }): Promise<number> {
+  await enqueueUnfinished(deps, deps.olderThanSeconds, 'reconciler picked up unfinished work');
   await deps.db.query("DELETE FROM outbox_events WHERE published_at < now() - interval '7 days'");
   await deps.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'");
   return 0;
+}
+
+/**
+ * The embedded default's queue lives in this process, and only this process can open the
+ * data: whatever is unfinished at start-up was left by the last run (its queue went with it),
+ * so it is resumed at once, and said so, instead of waiting for the reconciler.
+ */
+export async function resumeUnfinishedWork(deps: ReconcileDeps & { logger: Logger }): Promise<void> {
+  try {
+    await enqueueUnfinished(deps, 0, 'resuming work left unfinished by the last run');
+  } catch (error) {
+    deps.logger.warn('could not resume unfinished work at start-up; the reconciler will', errorFields(error));
+  }
 }

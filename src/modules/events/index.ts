@@ -3,3 +3,4 @@ export { createEventHub, type EventHub, type EventHubSettings } from './event-hu
 export { createOrderStreams, type OrderStreams } from './order-streams.js';
 export { relayEventsOnce, startEventsRelay, type OnEventsAppended } from './events-relay.js';
 export { ORDER_EVENT_TYPES, type OrderEvent, type OrderEventType } from './order-event.js';
+export { eventsSubscriptions } from './events.subscriptions.js';

@@ -4,47 +4,64 @@ export type EmailKind = 'order_confirmation' | 'order_failure';
 
 export type ClaimResult = 'claimed' | 'already-sent' | 'claimed-elsewhere';
 
-/**
- * Claims the (order, kind) delivery for one sender for `leaseSeconds`. Exactly one caller
- * gets 'claimed' at a time; once marked sent, nobody does again. A lease that ran out (the
- * sender crashed) can be claimed anew.
- */
-export async function claimDelivery(
-  db: Queryable,
-  delivery: { orderId: string; kind: EmailKind; messageId: string; leaseSeconds: number },
-): Promise<ClaimResult> {
-  const claimed = await db.query(
-    `INSERT INTO email_deliveries (order_id, kind, message_id, attempts, claimed_until)
-     VALUES ($1, $2, $3, 1, now() + make_interval(secs => $4))
-     ON CONFLICT (order_id, kind) DO UPDATE
-       SET attempts = email_deliveries.attempts + 1, claimed_until = EXCLUDED.claimed_until
-       WHERE email_deliveries.status = 'pending'
-         AND (email_deliveries.claimed_until IS NULL OR email_deliveries.claimed_until < now())
-     RETURNING 1`,
-    [delivery.orderId, delivery.kind, delivery.messageId, delivery.leaseSeconds],
-  );
-  if (claimed.rowCount > 0) return 'claimed';
-  const { rows } = await db.query<{ status: string }>('SELECT status FROM email_deliveries WHERE order_id = $1 AND kind = $2', [
-    delivery.orderId,
-    delivery.kind,
-  ]);
-  return rows[0]?.status === 'sent' ? 'already-sent' : 'claimed-elsewhere';
+export interface EmailClaims {
+  /** This sender's to send now. */
+  claimed: string[];
+  alreadySent: string[];
+  /** Another sender holds the claim right now. */
+  claimedElsewhere: string[];
 }
 
-export async function markSent(db: Queryable, orderId: string, kind: EmailKind): Promise<void> {
+/**
+ * Claims the (order, kind) deliveries of many orders for one sender for `leaseSeconds`, in one
+ * statement. Exactly one caller gets an order's delivery at a time; once marked sent, nobody
+ * does again. A lease that ran out (the sender crashed) can be claimed anew.
+ */
+export async function claimDeliveries(
+  db: Queryable,
+  batch: { kind: EmailKind; deliveries: readonly { orderId: string; messageId: string }[]; leaseSeconds: number },
+): Promise<EmailClaims> {
+  const orderIds = batch.deliveries.map((d) => d.orderId);
+  const { rows } = await db.query<{ orderId: string; outcome: 'claimed' | 'sent' | 'elsewhere' }>(
+    `WITH claimed AS (
+       INSERT INTO email_deliveries (order_id, kind, message_id, attempts, claimed_until)
+       SELECT d.order_id, $2, d.message_id, 1, now() + make_interval(secs => $4)
+       FROM unnest($1::uuid[], $3::text[]) AS d(order_id, message_id)
+       ON CONFLICT (order_id, kind) DO UPDATE
+         SET attempts = email_deliveries.attempts + 1, claimed_until = EXCLUDED.claimed_until
+         WHERE email_deliveries.status = 'pending'
+           AND (email_deliveries.claimed_until IS NULL OR email_deliveries.claimed_until < now())
+       RETURNING order_id
+     )
+     SELECT d.id AS "orderId",
+            CASE WHEN c.order_id IS NOT NULL THEN 'claimed' WHEN e.status = 'sent' THEN 'sent' ELSE 'elsewhere' END AS outcome
+     FROM unnest($1::uuid[]) AS d(id)
+     LEFT JOIN claimed c ON c.order_id = d.id
+     LEFT JOIN email_deliveries e ON e.order_id = d.id AND e.kind = $2`,
+    [orderIds, batch.kind, batch.deliveries.map((d) => d.messageId), batch.leaseSeconds],
+    { name: 'claim-email-deliveries' },
+  );
+  const pick = (outcome: string) => rows.filter((row) => row.outcome === outcome).map((row) => row.orderId);
+  return { claimed: pick('claimed'), alreadySent: pick('sent'), claimedElsewhere: pick('elsewhere') };
+}
+
+export async function markSent(db: Queryable, orderIds: readonly string[], kind: EmailKind): Promise<void> {
+  if (orderIds.length === 0) return;
   await db.query(
     `UPDATE email_deliveries SET status = 'sent', sent_at = now(), claimed_until = NULL, last_error = NULL
-     WHERE order_id = $1 AND kind = $2`,
-    [orderId, kind],
+     WHERE order_id = ANY($1::uuid[]) AND kind = $2`,
+    [orderIds, kind],
+    { name: 'mark-emails-sent' },
   );
 }
 
-/** Gives the claim back after a failed send, so the retry need not wait for the lease. */
-export async function releaseClaim(db: Queryable, orderId: string, kind: EmailKind, error: string): Promise<void> {
+/** Gives the claims back after failed sends, so the retry need not wait for the lease. */
+export async function releaseClaims(db: Queryable, orderIds: readonly string[], kind: EmailKind, error: string): Promise<void> {
+  if (orderIds.length === 0) return;
   await db.query(
     `UPDATE email_deliveries SET claimed_until = NULL, last_error = left($3, 500)
-     WHERE order_id = $1 AND kind = $2 AND status = 'pending'`,
-    [orderId, kind, error],
+     WHERE order_id = ANY($1::uuid[]) AND kind = $2 AND status = 'pending'`,
+    [orderIds, kind, error],
   );
 }
 

@@ -1,15 +1,33 @@
+import { createHash } from 'node:crypto';
 import type { Database } from '../../platform/db/index.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Mailer } from '../../platform/mail.js';
 import { PermanentJobError, type JobHandler, type JobSpec } from '../../platform/queue/index.js';
 import type { Order } from '../orders/index.js';
-import { claimDelivery, markSent, releaseClaim, type EmailKind } from './email-deliveries.repository.js';
+import { claimDeliveries, markSent, releaseClaims, type EmailKind } from './email-deliveries.repository.js';
 import { renderOrderEmail } from './order-email.templates.js';
 
 export const SEND_ORDER_EMAIL = 'send-order-email';
 
-export function orderEmailJob(orderId: string, kind: EmailKind): JobSpec {
-  return { name: SEND_ORDER_EMAIL, id: `email-${kind}-${orderId}`, data: { orderId, kind } };
+export type SendOrderEmailJob = JobSpec<typeof SEND_ORDER_EMAIL, { orderIds: readonly string[]; kind: EmailKind }>;
+
+/** Emails per job: one claim and one mark statement for all of them, sent over pooled connections. */
+export const EMAIL_BATCH = 50;
+
+/** Deterministic ids: a batch of one is `email-<kind>-<orderId>` (what the reconciler enqueues too). */
+export function orderEmailJob(orderIds: readonly string[], kind: EmailKind): SendOrderEmailJob {
+  const id =
+    orderIds.length === 1
+      ? `email-${kind}-${orderIds[0]}`
+      : `email-${kind}-batch-${createHash('sha1').update(orderIds.join(',')).digest('hex').slice(0, 24)}`;
+  return { name: SEND_ORDER_EMAIL, id, data: { orderIds, kind } };
+}
+
+/** The jobs for the `kind` emails of `orderIds`, EMAIL_BATCH at a time. */
+export function orderEmailJobs(orderIds: readonly string[], kind: EmailKind): SendOrderEmailJob[] {
+  const jobs: SendOrderEmailJob[] = [];
+  for (let i = 0; i < orderIds.length; i += EMAIL_BATCH) jobs.push(orderEmailJob(orderIds.slice(i, i + EMAIL_BATCH), kind));
+  return jobs;
 }
 
 export function messageIdFor(orderId: string, kind: EmailKind, mailFrom: string): string {
@@ -23,51 +41,65 @@ export interface SendOrderEmailDeps {
   mailFrom: string;
   /** Longer than one SMTP attempt can take (its timeouts add up to 25 s), so a live sender never loses its claim. */
   leaseSeconds: number;
-  findOrder: (orderId: string) => Promise<Order | undefined>;
+  findOrders: (orderIds: readonly string[]) => Promise<Order[]>;
   findRecipient: (userId: string) => Promise<{ email: string; name: string } | undefined>;
   logger: Logger;
-  metrics: { emailSent(): void; emailAttemptFailed(): void; emailGaveUp(): void };
+  metrics: { emailSent(): void; emailAttemptFailed(): void; emailGaveUp(): void; orderStage?(stage: 'finished_to_email_sent', seconds: number): void };
 }
 
 /**
- * Sends one order email at most once per (order, kind) as far as this side can know: the
- * delivery row is claimed before SMTP and marked sent after. The window SMTP cannot close is
- * a crash after the server accepted the message and before the mark is written: the lease
- * then runs out and the email is sent again (same Message-ID). The design errs towards a
- * rare duplicate rather than a lost email.
+ * Sends the `kind` email of each order of a batch at most once per (order, kind) as far as this
+ * side can know: the deliveries are claimed before SMTP and marked sent after. The window SMTP
+ * cannot close is a crash after the server accepted a message and before the mark is written:
+ * the lease then runs out and the email is sent again (same Message-ID). The design errs
+ * towards a rare duplicate rather than a lost email. Emails that could not be sent now (SMTP
+ * failed, or another sender holds the claim) make the job retry; the ones sent are then
+ * found already sent.
  */
-export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler {
+export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendOrderEmailJob['data']> {
   return {
     attempts: 25,
-    async run(data) {
-      const orderId = data.orderId ?? '';
-      const kind = data.kind as EmailKind;
-      const order = await deps.findOrder(orderId);
-      if (!order) throw new PermanentJobError(`order ${orderId} not found`);
-      const recipient = await deps.findRecipient(order.userId);
-      if (!recipient) throw new PermanentJobError(`user of order ${orderId} not found`);
+    async run({ orderIds, kind }) {
+      const orders = await deps.findOrders(orderIds);
+      const missing = orderIds.filter((id) => !orders.some((order) => order.id === id));
+      if (missing.length === orderIds.length) throw new PermanentJobError(`order(s) ${missing.join(', ')} not found`);
+      if (missing.length > 0) deps.logger.error('emails for unknown orders skipped', { orderIds: missing, kind });
+      const recipients = new Map<string, { email: string; name: string } | undefined>();
+      for (const userId of new Set(orders.map((order) => order.userId))) recipients.set(userId, await deps.findRecipient(userId));
+      const sendable = orders.filter((order) => recipients.get(order.userId) !== undefined);
+      if (sendable.length < orders.length) deps.logger.error('emails for orders whose user is gone skipped', { kind, orders: orders.length - sendable.length });
 
-      const messageId = messageIdFor(orderId, kind, deps.mailFrom);
-      const claim = await claimDelivery(deps.db, { orderId, kind, messageId, leaseSeconds: deps.leaseSeconds });
-      if (claim === 'already-sent') return;
-      // Another sender holds the claim right now: check back later, by when it has finished.
-      if (claim === 'claimed-elsewhere') throw new Error(`email ${kind} for order ${orderId} is being sent by another worker`);
-
-      try {
-        await deps.mailer.send({ to: recipient.email, messageId, ...renderOrderEmail(kind, order, recipient.name) });
-      } catch (error) {
-        await releaseClaim(deps.db, orderId, kind, (error as Error).message);
-        deps.metrics.emailAttemptFailed();
-        throw error;
+      const deliveries = sendable.map((order) => ({ orderId: order.id, messageId: messageIdFor(order.id, kind, deps.mailFrom) }));
+      const claims = await claimDeliveries(deps.db, { kind, deliveries, leaseSeconds: deps.leaseSeconds });
+      const claimed = new Set(claims.claimed);
+      const toSend = sendable.filter((order) => claimed.has(order.id));
+      const results = await Promise.allSettled(
+        toSend.map((order) => {
+          const recipient = recipients.get(order.userId)!;
+          return deps.mailer.send({ to: recipient.email, messageId: messageIdFor(order.id, kind, deps.mailFrom), ...renderOrderEmail(kind, order, recipient.name) });
+        }),
+      );
+      const sent = toSend.filter((_, i) => results[i]!.status === 'fulfilled').map((order) => order.id);
+      const failures = results.flatMap((result, i) => (result.status === 'rejected' ? [{ orderId: toSend[i]!.id, error: result.reason as Error }] : []));
+      await markSent(deps.db, sent, kind);
+      const finishedAt = new Map(toSend.map((order) => [order.id, Date.parse(order.updatedAt)]));
+      for (const orderId of sent) {
+        deps.metrics.orderStage?.('finished_to_email_sent', (Date.now() - (finishedAt.get(orderId) ?? Date.now())) / 1000);
+        deps.metrics.emailSent();
+        deps.logger.info('order email sent', { orderId, kind });
       }
-      await markSent(deps.db, orderId, kind);
-      deps.metrics.emailSent();
-      deps.logger.info('order email sent', { orderId, kind });
+      if (failures.length > 0) {
+        await releaseClaims(deps.db, failures.map((f) => f.orderId), kind, failures[0]!.error.message);
+        for (const _ of failures) deps.metrics.emailAttemptFailed();
+        throw failures[0]!.error;
+      }
+      // Another sender holds the claim right now: check back later, by when it has finished.
+      if (claims.claimedElsewhere.length > 0) throw new Error(`${claims.claimedElsewhere.length} ${kind} email(s) are being sent by another worker`);
     },
-    exhausted(data, error) {
+    exhausted({ orderIds, kind }, error) {
       // The reconciler picks unsent emails up again later; this only makes the give-up visible.
       deps.metrics.emailGaveUp();
-      deps.logger.error('order email not sent after all attempts; the reconciler will retry', { orderId: data.orderId, kind: data.kind, lastError: error.message });
+      deps.logger.error('order emails not sent after all attempts; the reconciler will retry', { orderIds, kind, lastError: error.message });
       return Promise.resolve();
     },
   };

@@ -34,6 +34,11 @@ export function toVersioned(row: OrderRow): VersionedOrder {
   };
 }
 
+export async function findOrders(db: Queryable, orderIds: readonly string[]): Promise<VersionedOrder[]> {
+  const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = ANY($1::uuid[])`, [orderIds], { name: 'find-orders' });
+  return rows.map(toVersioned);
+}
+
 export async function findOrder(db: Queryable, orderId: string): Promise<VersionedOrder | undefined> {
   const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = $1`, [orderId], { name: 'find-order' });
   return rows[0] && toVersioned(rows[0]);
@@ -121,6 +126,14 @@ export async function listOrders(db: Queryable, filter: OrderListFilter): Promis
     params,
   );
   return rows.map(toVersioned);
+}
+
+/** Age in seconds of the oldest order still pending or processing; 0 when there is none. */
+export async function oldestUnprocessedAgeSeconds(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ seconds: number | null }>(
+    "SELECT extract(epoch FROM now() - min(created_at))::float8 AS seconds FROM orders WHERE status IN ('pending', 'processing')",
+  );
+  return Math.max(0, rows[0]?.seconds ?? 0);
 }
 
 /** Orders still pending or processing after `olderThanSeconds` without change (for the reconciler). */

@@ -5,13 +5,16 @@ import { isAdmin, type Principal } from '../../shared/principal.js';
 import { toPage, type Page } from '../../shared/pagination.js';
 import type { Order, VersionedOrder } from './order.js';
 import type { OrderCache } from './order-cache.js';
+import { topicOf, type OrderTopic } from './order-events.js';
 import { sourcesOf, STOCK_EFFECT_ON_ENTRY, type OrderStatus } from './order-status.js';
 import * as repo from './orders.repository.js';
-import { transitionAtomically } from './transition-order.repository.js';
+import { transitionAtomically, transitionManyAtomically } from './transition-order.repository.js';
 import { createPlaceOrder, type PlaceOrderDeps } from './place-order.js';
 
 export interface OrdersServiceDeps extends PlaceOrderDeps {
   orderCache: OrderCache;
+  /** Topics someone consumes; a transition writes its outbox event only then (default: every topic). */
+  subscribedTopics?: ReadonlySet<OrderTopic>;
   metrics: Pick<Metrics, 'orderPlaced' | 'orderCancelled' | 'cacheLookup'>;
 }
 
@@ -69,11 +72,39 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     to: OrderStatus,
     options: { failureReason?: string; ownerId?: string } = {},
   ): Promise<(VersionedOrder & { cached: boolean }) | undefined> {
-    const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], ...options });
+    const publish = deps.subscribedTopics?.has(topicOf(to)) ?? true;
+    const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], publish, ...options });
     if (!moved) return undefined;
+    if (publish) deps.onEventsCommitted?.();
     const cached = await orderCache.put(moved);
     if (!cached) logger.warn('order cache not updated after a status change', { orderId, status: to });
     return { ...moved, cached };
+  }
+
+  /**
+   * `transitionOrder` for many orders at once (one statement, one cache round trip): the ones
+   * whose status allows the move move, the others are left out of the result. `failureReasons`
+   * by order id.
+   */
+  async function transitionOrders(
+    orderIds: readonly string[],
+    to: OrderStatus,
+    failureReasons?: ReadonlyMap<string, string>,
+  ): Promise<(VersionedOrder & { cached: boolean })[]> {
+    const ids = [...new Set(orderIds)];
+    const publish = deps.subscribedTopics?.has(topicOf(to)) ?? true;
+    const moved = await transitionManyAtomically(db, {
+      orderIds: ids,
+      from: sourcesOf(to),
+      to,
+      stockEffect: STOCK_EFFECT_ON_ENTRY[to],
+      publish,
+      ...(failureReasons ? { failureReasons: ids.map((id) => failureReasons.get(id) ?? null) } : {}),
+    });
+    if (publish && moved.length > 0) deps.onEventsCommitted?.();
+    const cached = await Promise.all(moved.map((entry) => orderCache.put(entry)));
+    if (cached.includes(false)) logger.warn('order cache not updated after a status change', { orders: cached.filter((ok) => !ok).length, status: to });
+    return moved.map((entry, i) => ({ ...entry, cached: cached[i] ?? false }));
   }
 
   async function cancelOrder(principal: Principal, orderId: string): Promise<Order> {
@@ -94,6 +125,16 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     return repo.findOrder(db, orderId);
   }
 
+  const findOrders = (orderIds: readonly string[]) => repo.findOrders(db, orderIds);
+
+  /** `refreshCachedOrder` for many orders: one read, one cache round trip. */
+  async function refreshCachedOrders(orderIds: readonly string[]): Promise<void> {
+    if (orderIds.length === 0) return;
+    const current = await repo.findOrders(db, orderIds);
+    const cached = await Promise.all(current.map((entry) => orderCache.put(entry)));
+    if (cached.includes(false)) throw new Error(`${cached.filter((ok) => !ok).length} orders: cache could not be updated`);
+  }
+
   /** Puts the database's copy in the cache; throws when the cache cannot be reached, so a job retries. */
   async function refreshCachedOrder(orderId: string): Promise<void> {
     const current = await repo.findOrder(db, orderId);
@@ -101,8 +142,22 @@ export function createOrdersService(deps: OrdersServiceDeps) {
   }
 
   const findStalledOrderIds = (olderThanSeconds: number) => repo.findStalledOrderIds(db, olderThanSeconds);
+  const processingLagSeconds = () => repo.oldestUnprocessedAgeSeconds(db);
 
   const placeOrder = createPlaceOrder(deps);
 
-  return { placeOrder, getOrder, listOrders, cancelOrder, transitionOrder, findOrder, refreshCachedOrder, findStalledOrderIds };
+  return {
+    placeOrder,
+    getOrder,
+    listOrders,
+    cancelOrder,
+    transitionOrder,
+    transitionOrders,
+    findOrder,
+    findOrders,
+    refreshCachedOrder,
+    refreshCachedOrders,
+    findStalledOrderIds,
+    processingLagSeconds,
+  };
 }

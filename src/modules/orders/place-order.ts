@@ -16,6 +16,8 @@ export interface PlaceOrderDeps {
   currency: string;
   logger: Logger;
   metrics: Pick<Metrics, 'orderPlaced'>;
+  /** Called after a commit that wrote outbox events: wakes this process's relay at once. */
+  onEventsCommitted?: () => void;
 }
 
 export interface PlacedOrder {
@@ -62,6 +64,7 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
 
     if (outcome.kind === 'replay') return { order: outcome.body, status: outcome.status, replayed: true };
     const { order } = outcome;
+    deps.onEventsCommitted?.();
     deps.metrics.orderPlaced();
     logger.info('order placed', { orderId: order.id, userId: order.userId, totalCents: order.totalCents, lines: lines.length });
     return { order, status: 201, replayed: false };

@@ -1,66 +1,112 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '../../platform/logger.js';
-import { PermanentJobError, type JobHandler, type JobSpec } from '../../platform/queue/index.js';
+import type { JobHandler, JobSpec } from '../../platform/queue/index.js';
 import type { PaymentProvider } from '../payments/index.js';
+import type { Order } from './order.js';
+import type { OrderStatus } from './order-status.js';
 import type { OrdersService } from './orders.service.js';
 
 export const PROCESS_ORDER = 'process-order';
 
-export function processOrderJob(orderId: string): JobSpec {
-  return { name: PROCESS_ORDER, id: `process-order-${orderId}`, data: { orderId } };
+/** One job processes a batch of orders: at a high rate one job (and one statement per step) carries many. */
+export type ProcessOrderJob = JobSpec<typeof PROCESS_ORDER, { orderIds: readonly string[] }>;
+
+/** Orders per job: enough to amortise a job's and a statement's fixed cost, few enough to keep retries small. */
+export const PROCESS_ORDER_BATCH = 50;
+
+/** Deterministic ids: a batch of one is `process-order-<orderId>` (what the reconciler enqueues too). */
+export function processOrderJob(orderIds: readonly string[]): ProcessOrderJob {
+  const id =
+    orderIds.length === 1
+      ? `process-order-${orderIds[0]}`
+      : `process-order-batch-${createHash('sha1').update(orderIds.join(',')).digest('hex').slice(0, 24)}`;
+  return { name: PROCESS_ORDER, id, data: { orderIds } };
 }
+
+/** The jobs for `orderIds`, PROCESS_ORDER_BATCH at a time. */
+export function processOrderJobs(orderIds: readonly string[]): ProcessOrderJob[] {
+  const jobs: ProcessOrderJob[] = [];
+  for (let i = 0; i < orderIds.length; i += PROCESS_ORDER_BATCH) jobs.push(processOrderJob(orderIds.slice(i, i + PROCESS_ORDER_BATCH)));
+  return jobs;
+}
+
+const enteredAt = (order: Order, status: OrderStatus) => order.history.findLast((change) => change.status === status)?.at ?? order.updatedAt;
+const secondsBetween = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
 
 const GAVE_UP_REASON = 'Processing failed after repeated errors; no payment was taken';
 
+type Orders = Pick<OrdersService, 'findOrders' | 'transitionOrders' | 'refreshCachedOrders'>;
+
 /**
- * pending → processing → payment → completed | failed. Each step is a guarded transition, so
- * a redelivered or duplicated job finds the order further along and does only what is left;
- * an order that was cancelled meanwhile is left alone.
+ * pending → processing → payment → completed | failed, for a batch of orders. Each step is one
+ * guarded statement for the whole batch, so a redelivered or duplicated job finds its orders
+ * further along and does only what is left; an order cancelled meanwhile is left alone. A
+ * payment that could not be decided leaves its order `processing` while the others finish,
+ * and the job is retried for it.
  */
 export function createProcessOrder(deps: {
-  orders: Pick<OrdersService, 'findOrder' | 'transitionOrder' | 'refreshCachedOrder'>;
+  orders: Orders;
   payments: PaymentProvider;
   logger: Logger;
   onFinished?: (status: 'completed' | 'failed', placedAt: string) => void;
-}): JobHandler {
+  /** Seconds an order spent in a stage, from its own history (the database's clock). */
+  onStage?: (stage: 'placed_to_processing' | 'processing_to_finished', seconds: number) => void;
+}): JobHandler<ProcessOrderJob['data']> {
   const { orders, payments, logger } = deps;
 
-  async function statusOf(orderId: string) {
-    const found = await orders.findOrder(orderId);
-    if (!found) throw new PermanentJobError(`order ${orderId} not found`);
-    return found.order;
+  /** The batch's orders that are this job's to charge: the ones it moved, and on a retry those still processing. */
+  async function ordersToCharge(orderIds: readonly string[]) {
+    const moved = (await orders.transitionOrders(orderIds, 'processing')).map((entry) => entry.order);
+    for (const order of moved) deps.onStage?.('placed_to_processing', secondsBetween(order.createdAt, enteredAt(order, 'processing')));
+    if (moved.length === orderIds.length) return moved;
+    const movedIds = new Set(moved.map((order) => order.id));
+    const others = await orders.findOrders(orderIds.filter((id) => !movedIds.has(id)));
+    // Finished earlier (a redelivery) or cancelled: make sure the cache agrees, nothing else.
+    await orders.refreshCachedOrders(others.filter((entry) => entry.order.status !== 'processing').map((entry) => entry.order.id));
+    return [...moved, ...others.filter((entry) => entry.order.status === 'processing').map((entry) => entry.order)];
+  }
+
+  async function finish(to: 'completed' | 'failed', orderIds: string[], reasons?: ReadonlyMap<string, string>): Promise<void> {
+    if (orderIds.length === 0) return;
+    const moved = await orders.transitionOrders(orderIds, to, reasons);
+    // The job is done only once the cache shows the outcome: a failed write (or a transition
+    // made elsewhere) is repaired from the database, and if that fails too the job retries.
+    const movedIds = new Set(moved.map((entry) => entry.order.id));
+    await orders.refreshCachedOrders([...moved.filter((entry) => !entry.cached).map((entry) => entry.order.id), ...orderIds.filter((id) => !movedIds.has(id))]);
+    for (const { order } of moved) {
+      logger.info(`order ${to}`, { orderId: order.id });
+      deps.onFinished?.(to, order.createdAt);
+      deps.onStage?.('processing_to_finished', secondsBetween(enteredAt(order, 'processing'), enteredAt(order, to)));
+    }
   }
 
   return {
-    async run(data) {
-      const orderId = data.orderId ?? '';
-      // Nearly every job finds its order pending: move it at once, and read it only when it was not.
-      const order = (await orders.transitionOrder(orderId, 'processing'))?.order ?? (await statusOf(orderId));
-      if (order.status !== 'processing') {
-        // Finished earlier (this is a redelivery) or cancelled: make sure the cache agrees, nothing else.
-        await orders.refreshCachedOrder(orderId);
-        return;
-      }
+    async run({ orderIds }) {
+      const batch = await ordersToCharge(orderIds);
       // The order id is the payment's idempotency key: a retry after a crash never charges twice.
-      const decision = await payments.charge({ orderId, amountCents: order.totalCents, currency: order.currency });
-      const to = decision.outcome === 'approved' ? 'completed' : 'failed';
-      const moved = await orders.transitionOrder(orderId, to, decision.outcome === 'declined' ? { failureReason: decision.reason } : {});
-      // The job is done only once the cache shows the outcome: a failed write (or a transition
-      // made elsewhere) is repaired from the database, and if that fails too the job retries.
-      if (!moved?.cached) await orders.refreshCachedOrder(orderId);
-      if (moved) {
-        logger.info(`order ${to}`, { orderId, payment: decision.outcome });
-        deps.onFinished?.(to, order.createdAt);
-      }
+      const decisions = await Promise.allSettled(
+        batch.map((order) => payments.charge({ orderId: order.id, amountCents: order.totalCents, currency: order.currency })),
+      );
+      const approved: string[] = [];
+      const declined = new Map<string, string>();
+      const undecided: Error[] = [];
+      decisions.forEach((decision, i) => {
+        const orderId = batch[i]!.id;
+        if (decision.status === 'rejected') undecided.push(decision.reason instanceof Error ? decision.reason : new Error(String(decision.reason)));
+        else if (decision.value.outcome === 'approved') approved.push(orderId);
+        else declined.set(orderId, decision.value.reason);
+      });
+      await finish('completed', approved);
+      await finish('failed', [...declined.keys()], declined);
+      if (undecided.length > 0) throw new Error(`${undecided.length} of ${batch.length} payments undecided: ${undecided[0]!.message}`);
     },
-
-    /** Never leave an order stuck: when retries run out it fails and its stock is released. */
-    async exhausted(data, error) {
-      const orderId = data.orderId ?? '';
-      await orders.transitionOrder(orderId, 'processing');
-      const failed = await orders.transitionOrder(orderId, 'failed', { failureReason: GAVE_UP_REASON });
-      if (failed) {
-        logger.error('order failed after exhausting retries', { orderId, lastError: error.message });
-        deps.onFinished?.('failed', failed.order.createdAt);
+    /** Never leave an order stuck: when retries run out, what is not finished fails and its stock is released. */
+    async exhausted({ orderIds }, error) {
+      await orders.transitionOrders(orderIds, 'processing');
+      const failed = await orders.transitionOrders(orderIds, 'failed', new Map(orderIds.map((id) => [id, GAVE_UP_REASON])));
+      for (const { order } of failed) {
+        logger.error('order failed after exhausting retries', { orderId: order.id, lastError: error.message });
+        deps.onFinished?.('failed', order.createdAt);
       }
     },
   };

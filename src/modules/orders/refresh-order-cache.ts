@@ -9,12 +9,14 @@ export const REFRESH_ORDER_CACHE = 'refresh-order-cache';
  * change's outbox event is published only once Redis is back, and this job then writes the
  * database's copy over it (versioned, so it never regresses a newer one).
  */
-export function refreshOrderCacheJob(orderId: string, after: string): JobSpec {
+export type RefreshOrderCacheJob = JobSpec<typeof REFRESH_ORDER_CACHE, { orderId: string }>;
+
+export function refreshOrderCacheJob(orderId: string, after: string): RefreshOrderCacheJob {
   return { name: REFRESH_ORDER_CACHE, id: `refresh-order-cache-${after}-${orderId}`, data: { orderId } };
 }
 
-export function createRefreshOrderCache(orders: Pick<OrdersService, 'refreshCachedOrder'>): JobHandler {
+export function createRefreshOrderCache(orders: Pick<OrdersService, 'refreshCachedOrder'>): JobHandler<RefreshOrderCacheJob['data']> {
   return {
-    run: (data) => orders.refreshCachedOrder(data.orderId ?? ''),
+    run: ({ orderId }) => orders.refreshCachedOrder(orderId),
   };
 }

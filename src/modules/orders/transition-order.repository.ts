@@ -13,14 +13,18 @@ export interface OrderTransition {
   failureReason?: string;
   /** Only this user's order moves, when given. */
   ownerId?: string;
+  /** Whether to write the `order.<to>` outbox event (only when someone subscribes to it). */
+  publish: boolean;
 }
 
 /**
- * Moves an order in ONE statement (one round trip, atomic without an explicit transaction):
+ * Moves an order in ONE statement (`transitionManyAtomically` with one order; one round trip,
+ * atomic without an explicit transaction):
  * a guarded UPDATE of the order (status in `from`, owner when given) that appends to its history
  * and bumps its version; if it moved and the new status has a stock effect, lock its products
  * in id order and settle the reservation of every line (`release` gives the units back, `sale`
- * takes them out of stock), with one ledger row each; and its `order.<to>` outbox event.
+ * takes them out of stock), with one ledger row each; and its `order.<to>` outbox event when
+ * that topic has subscribers.
  * Returns the order as it now is, or undefined when the guard did not match (the order is
  * elsewhere in its lifecycle, or not the owner's): then nothing changed.
  *
@@ -31,46 +35,83 @@ export interface OrderTransition {
  *   before all of them are held (the UPDATE waits on `locked` as a one-time filter), so a
  *   settlement and a placement cannot deadlock.
  * - Settling is guarded (`reserved >= quantity`), and `ops_assert` aborts the whole statement
- *   if fewer lines were settled than the order has.
+ *   if fewer products were settled than the moved orders' lines name.
  *
  * Like placement, this statement writes catalog tables (products, stock_movements) from the
  * orders module on purpose: the status and the stock must change atomically and fast.
  */
 export async function transitionAtomically(db: Queryable, change: OrderTransition): Promise<VersionedOrder | undefined> {
+  const { orderId, failureReason, ...rest } = change;
+  const [moved] = await transitionManyAtomically(db, { ...rest, orderIds: [orderId], failureReasons: [failureReason ?? null] });
+  return moved;
+}
+
+export interface OrdersTransition extends Omit<OrderTransition, 'orderId' | 'failureReason'> {
+  orderIds: readonly string[];
+  /** Per order (same positions as `orderIds`), or none. */
+  failureReasons?: readonly (string | null)[];
+}
+
+/**
+ * `transitionAtomically` for many orders in ONE statement, which is what lets processing keep
+ * up with placement: the orders are locked in id order, then moved (each still guarded by its
+ * status), then their products are locked in id order and settled with one UPDATE per product
+ * for all their lines together, with one ledger row per line and one outbox event per order.
+ * Orders whose status does not allow the move are skipped; the others move. Locking orders
+ * before products, each in id order, is the order every other statement follows, so batches,
+ * cancellations and placements cannot deadlock.
+ */
+export async function transitionManyAtomically(db: Queryable, change: OrdersTransition): Promise<VersionedOrder[]> {
+  if (change.orderIds.length === 0) return [];
   const { rows } = await db.query<OrderRow>(
-    `WITH moved AS (
-       UPDATE orders
+    `WITH target AS (
+       SELECT o.id FROM orders o
+       WHERE o.id = ANY($1::uuid[]) AND o.status = ANY($3::text[]) AND ($7::uuid IS NULL OR o.user_id = $7)
+       ORDER BY o.id FOR UPDATE
+     ), moved AS (
+       UPDATE orders o
        SET status = $2,
-           failure_reason = COALESCE($4, failure_reason),
-           history = history || jsonb_build_array(jsonb_build_object(
+           failure_reason = COALESCE(c.reason, o.failure_reason),
+           history = o.history || jsonb_build_array(jsonb_build_object(
              'status', $2::text, 'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))),
-           version = version + 1,
+           version = o.version + 1,
            updated_at = clock_timestamp()
-       WHERE id = $1 AND status = ANY($3::text[]) AND ($5::uuid IS NULL OR user_id = $5)
-       RETURNING *
+       FROM unnest($1::uuid[], $4::text[]) AS c(id, reason)
+       WHERE o.id = c.id AND o.id IN (SELECT id FROM target) AND o.status = ANY($3::text[])
+       RETURNING o.*
      ), lines AS (
-       SELECT i.product_id, i.quantity FROM order_items i
-       WHERE $6::text IS NOT NULL AND i.order_id = $1 AND EXISTS (SELECT 1 FROM moved)
+       SELECT i.order_id, i.product_id, i.quantity FROM order_items i
+       WHERE $5::text IS NOT NULL AND i.order_id IN (SELECT id FROM moved)
+     ), per_product AS (
+       SELECT product_id, sum(quantity)::int AS quantity FROM lines GROUP BY product_id
      ), locked AS (
-       SELECT p.id FROM products p WHERE p.id IN (SELECT product_id FROM lines) ORDER BY p.id FOR UPDATE
+       SELECT p.id FROM products p WHERE p.id IN (SELECT product_id FROM per_product) ORDER BY p.id FOR UPDATE
      ), settled AS (
        UPDATE products p
-       SET reserved = p.reserved - l.quantity,
-           on_hand = CASE WHEN $6::text = 'sale' THEN p.on_hand - l.quantity ELSE p.on_hand END,
+       SET reserved = p.reserved - t.quantity,
+           on_hand = CASE WHEN $5::text = 'sale' THEN p.on_hand - t.quantity ELSE p.on_hand END,
            updated_at = now()
-       FROM lines l
-       WHERE (SELECT count(*) FROM locked) IS NOT NULL AND p.id = l.product_id AND p.reserved >= l.quantity
-       RETURNING p.id, l.quantity
+       FROM per_product t
+       WHERE (SELECT count(*) FROM locked) IS NOT NULL AND p.id = t.product_id AND p.reserved >= t.quantity
+       RETURNING p.id
      ), movements AS (
-       INSERT INTO stock_movements (product_id, kind, quantity, order_id) SELECT id, $6::text, quantity, $1 FROM settled
+       INSERT INTO stock_movements (product_id, kind, quantity, order_id) SELECT product_id, $5::text, quantity, order_id FROM lines
      ), event AS (
-       INSERT INTO outbox_events (topic, aggregate_id) SELECT 'order.' || $2::text, id FROM moved
+       INSERT INTO outbox_events (topic, aggregate_id) SELECT 'order.' || $2::text, id FROM moved WHERE $6::boolean
      )
      SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON}
      FROM moved o
-     WHERE ops_assert((SELECT count(*) FROM settled) = (SELECT count(*) FROM lines), 'order reservation does not match its lines')`,
-    [change.orderId, change.to, change.from, change.failureReason ?? null, change.ownerId ?? null, change.stockEffect ?? null],
-    { name: 'transition-order' },
+     WHERE ops_assert((SELECT count(*) FROM settled) = (SELECT count(*) FROM per_product), 'order reservations do not match their lines')`,
+    [
+      change.orderIds,
+      change.to,
+      change.from,
+      change.failureReasons ?? change.orderIds.map(() => null),
+      change.stockEffect ?? null,
+      change.publish,
+      change.ownerId ?? null,
+    ],
+    { name: 'transition-orders' },
   );
-  return rows[0] && toVersioned(rows[0]);
+  return rows.map(toVersioned);
 }

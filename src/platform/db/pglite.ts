@@ -32,6 +32,10 @@ export function wrapPGlite(pglite: PGlite, onClose: () => void = () => undefined
     async ping() {
       await pglite.query('SELECT 1');
     },
+    async listen(channel, onNotify) {
+      const unlisten = await pglite.listen(channel, () => onNotify());
+      return () => unlisten();
+    },
     async close() {
       await pglite.close();
       onClose();

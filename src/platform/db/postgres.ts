@@ -52,6 +52,51 @@ function wrap(client: pg.PoolClient, onBroken: () => void): Queryable {
   };
 }
 
+/**
+ * LISTEN needs a connection of its own for as long as it listens (a pooled one would be
+ * handed to queries). It reconnects after a loss, every second until it works, and calls
+ * `onNotify` when back: what was notified meanwhile was lost, and the caller looks again.
+ */
+function listenOnOwnConnection(url: string, channel: string, onNotify: () => void): () => Promise<void> {
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const reconnectSoon = () => {
+    if (stopped || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      void connect(true);
+    }, 1000);
+    retry.unref();
+  };
+  async function connect(again: boolean): Promise<void> {
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+    client = next;
+    next.on('error', () => undefined);
+    next.on('end', () => {
+      if (client === next) reconnectSoon();
+    });
+    next.on('notification', (message) => {
+      if (message.channel === channel) onNotify();
+    });
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      if (stopped) await next.end();
+      else if (again) onNotify();
+    } catch {
+      await next.end().catch(() => undefined);
+      reconnectSoon();
+    }
+  }
+  void connect(false);
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => undefined);
+  };
+}
+
 export function createPostgresDatabase(url: string, poolMax: number): Database {
   const pool = new pg.Pool({
     connectionString: url,
@@ -127,6 +172,7 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
     async ping() {
       await onClient((client) => client.query('SELECT 1'));
     },
+    listen: (channel, onNotify) => Promise.resolve(listenOnOwnConnection(url, channel, onNotify)),
     async close() {
       await pool.end();
     },

@@ -60,6 +60,7 @@ export function createBullMqQueue(options: BullOptions): JobQueue & { queue: Que
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
       return { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 };
     },
+    ready: () => connection.status === 'ready',
     async close() {
       await queue.close();
       connection.disconnect();
@@ -94,8 +95,10 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; clo
     connection: connection,
     prefix: queuePrefix(options.prefix),
     concurrency: options.concurrency,
+    // A killed worker's jobs are found when its lock has run out and a check has seen them
+    // unlocked twice: at most lock + 2 × interval after the kill, with no replacement needed.
     lockDuration: options.lockDurationMs,
-    stalledInterval: options.lockDurationMs,
+    stalledInterval: Math.max(500, Math.round(options.lockDurationMs / 2)),
     // A crash (kill -9) mid-job is not the job's fault: let it be picked up again a few times.
     maxStalledCount: 5,
     settings: { backoffStrategy: (attemptsMade) => backoffDelayMs(attemptsMade, options.backoff) },

@@ -74,6 +74,7 @@ export function createInProcessQueue(options: { handlers: JobHandlers; concurren
       failed.delete(job.id);
       return add([job]);
     },
+    ready: () => !closed,
     counts: () => Promise.resolve({ waiting: ready.length, active, delayed: timers.size, failed: failed.size }),
     async close() {
       closed = true;

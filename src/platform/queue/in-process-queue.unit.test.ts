@@ -12,7 +12,7 @@ function gatedHandler() {
   const handler: JobHandler = {
     run: (data) =>
       new Promise<void>((resolve, reject) => {
-        runs.push({ id: data.orderId!, finish: resolve, fail: reject });
+        runs.push({ id: String(data.orderId), finish: resolve, fail: reject });
       }),
   };
   return { handler, runs };

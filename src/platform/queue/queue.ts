@@ -4,12 +4,15 @@ import { errorFields, type Logger } from '../logger.js';
  * Background jobs. Jobs carry ids only (never personal data or tokens); handlers load what
  * they need and are idempotent, because every job may run more than once.
  */
-export interface JobSpec {
-  name: string;
+export interface JobSpec<Name extends string = string, Data extends JobData = JobData> {
+  name: Name;
   /** Deterministic, so publishing the same work twice is one job. */
   id: string;
-  data: Record<string, string>;
+  data: Data;
 }
+
+/** Ids and small values only: a job's data is stored in Redis as JSON. */
+export type JobData = Readonly<Record<string, string | number | boolean | readonly string[]>>;
 
 export interface JobAttempt {
   /** 1 for the first run. */
@@ -17,15 +20,25 @@ export interface JobAttempt {
   maxAttempts: number;
 }
 
-export interface JobHandler {
-  run(data: Record<string, string>, attempt: JobAttempt): Promise<void>;
+export interface JobHandler<Data extends JobData = JobData> {
+  run(data: Data, attempt: JobAttempt): Promise<void>;
   /** Called once when the job will not be retried any more (attempts used up or a permanent error). */
-  exhausted?(data: Record<string, string>, error: Error): Promise<void>;
+  exhausted?(data: Data, error: Error): Promise<void>;
   /** Attempts for this kind of job (default 8). */
   attempts?: number;
 }
 
-export type JobHandlers = Readonly<Record<string, JobHandler>>;
+/**
+ * Exactly one handler per job of the union `Job`, taking that job's data: a job without a
+ * handler (or a handler for the wrong data) does not compile.
+ */
+export type HandlersFor<Job extends JobSpec> = { readonly [Name in Job['name']]: JobHandler<Extract<Job, { name: Name }>['data']> };
+
+/**
+ * The queues' view of the handlers: by name, with data as it comes back from storage. The
+ * typed map (`HandlersFor`) is checked where it is built; this is where types meet JSON.
+ */
+export type JobHandlers = Readonly<Record<string, JobHandler<never>>>;
 
 /** A failure that retrying cannot fix (bad input, a business rule): not retried. */
 export class PermanentJobError extends Error {}
@@ -36,6 +49,8 @@ export interface JobQueue {
   add(jobs: readonly JobSpec[]): Promise<void>;
   /** Like add, and also re-runs a job that already failed for good (used by the reconciler). */
   ensure(job: JobSpec): Promise<void>;
+  /** False while the queue's store cannot be reached: a relay then leaves events to others. */
+  ready(): boolean;
   counts(): Promise<{ waiting: number; active: number; delayed: number; failed: number }>;
   close(): Promise<void>;
 }
@@ -57,14 +72,22 @@ export type JobOutcome = 'completed' | 'retrying' | 'failed';
 
 export type AttemptResult = { ok: true } | { ok: false; error: Error; permanent: boolean; final: boolean };
 
+/** The order(s) a job is about, for its log line: `orderId` for one, `orders` (a count) for a batch. */
+function orderFields(data: JobData): { orderId?: unknown; orders?: number } {
+  if (data.orderId !== undefined) return { orderId: data.orderId };
+  const ids = data.orderIds;
+  if (!Array.isArray(ids)) return {};
+  return ids.length === 1 ? { orderId: ids[0] } : { orders: ids.length };
+}
+
 /**
  * Runs one attempt of a job the same way for every queue: writes its one log line (name, order
  * id, attempt, outcome, duration) and, when it will not be retried, calls `exhausted` once.
  * The queue decides what to do with a failure (retry later or record it).
  */
 export async function attemptJob(
-  handler: JobHandler,
-  job: { name: string; id: string | undefined; data: Record<string, string> },
+  handler: JobHandler<never>,
+  job: { name: string; id: string | undefined; data: JobData },
   attempt: JobAttempt,
   logger: Logger,
 ): Promise<AttemptResult> {
@@ -72,13 +95,13 @@ export async function attemptJob(
   const fields = (outcome: JobOutcome) => ({
     job: job.name,
     jobId: job.id,
-    orderId: job.data.orderId,
+    ...orderFields(job.data),
     attempt: attempt.attempt,
     outcome,
     durationMs: Date.now() - startedAt,
   });
   try {
-    await handler.run(job.data, attempt);
+    await (handler as JobHandler).run(job.data, attempt);
     logger.info('job', fields('completed'));
     return { ok: true };
   } catch (caught) {
@@ -87,7 +110,7 @@ export async function attemptJob(
     const final = permanent || attempt.attempt >= attempt.maxAttempts;
     logger.warn('job', { ...fields(final ? 'failed' : 'retrying'), ...errorFields(error) });
     if (final) {
-      await handler.exhausted?.(job.data, error).catch((hookError: unknown) =>
+      await (handler as JobHandler).exhausted?.(job.data, error).catch((hookError: unknown) =>
         logger.error('job exhaustion handler failed', { job: job.name, jobId: job.id, ...errorFields(hookError) }),
       );
     }

@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProduct } from '../../../test/catalog.js';
+import { startTestApp, type TestApp } from '../../../test/harness.js';
+import { bearer, registerAdmin, registerUser, type TestUser } from '../../../test/users.js';
+import { createLogger } from '../../platform/logger.js';
+import type { MailMessage, Mailer } from '../../platform/mail.js';
+import { createSendOrderEmail } from './send-order-email.js';
+
+/** A batch of order emails on a real PostgreSQL, with a mailer that records (and can refuse) messages. */
+describe('sending order emails in batches', () => {
+  let app: TestApp;
+  let admin: TestUser;
+  let buyer: TestUser;
+  const logger = createLogger({ level: 'error', format: 'json', silent: true });
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'postgres' });
+    [admin, buyer] = await Promise.all([registerAdmin(app), registerUser(app)]);
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  async function completedOrders(count: number): Promise<string[]> {
+    const product = await createProduct(app, admin, { stock: 100 });
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const res = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId: product.id, quantity: 1 }] });
+      ids.push(res.body.id as string);
+    }
+    await app.deps.orders.transitionOrders(ids, 'processing');
+    await app.deps.orders.transitionOrders(ids, 'completed');
+    return ids;
+  }
+
+  function handlerWith(mailer: Mailer) {
+    return createSendOrderEmail({
+      db: app.db,
+      mailer,
+      mailFrom: 'shop@example.com',
+      leaseSeconds: 60,
+      findOrders: async (orderIds) => (await app.deps.orders.findOrders(orderIds)).map((entry) => entry.order),
+      findRecipient: (userId) => app.deps.auth.findUser(userId),
+      logger,
+      metrics: { emailSent: () => undefined, emailAttemptFailed: () => undefined, emailGaveUp: () => undefined },
+    });
+  }
+
+  function recordingMailer(refuse: (message: MailMessage) => boolean): Mailer & { sent: MailMessage[] } {
+    const sent: MailMessage[] = [];
+    return {
+      kind: 'file',
+      sent,
+      send(message) {
+        if (refuse(message)) return Promise.reject(new Error('421 try again later'));
+        sent.push(message);
+        return Promise.resolve();
+      },
+      verify: () => Promise.resolve(),
+      close: () => undefined,
+    };
+  }
+
+  it('sends the batch, retries only what failed, and never sends an order its email twice', async () => {
+    const ids = await completedOrders(5);
+    const unlucky = ids[2]!;
+    let refusing = true;
+    const mailer = recordingMailer((message) => refusing && message.subject.includes(unlucky));
+    const handler = handlerWith(mailer);
+
+    await expect(handler.run({ orderIds: ids, kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 })).rejects.toThrow(/421/);
+    expect(mailer.sent.map((m) => m.subject).sort()).toEqual(ids.filter((id) => id !== unlucky).map((id) => `Order ${id} confirmed`).sort());
+    const { rows } = await app.db.query<{ order_id: string; status: string; last_error: string | null }>(
+      "SELECT order_id, status, last_error FROM email_deliveries WHERE order_id = ANY($1::uuid[]) AND kind = 'order_confirmation'",
+      [ids],
+    );
+    expect(rows.filter((r) => r.status === 'sent')).toHaveLength(4);
+    expect(rows.find((r) => r.order_id === unlucky)).toMatchObject({ status: 'pending', last_error: '421 try again later' });
+
+    refusing = false;
+    await handler.run({ orderIds: ids, kind: 'order_confirmation' }, { attempt: 2, maxAttempts: 25 });
+    await handler.run({ orderIds: ids, kind: 'order_confirmation' }, { attempt: 3, maxAttempts: 25 });
+    expect(ids.map((id) => mailer.sent.filter((m) => m.subject.includes(id)).length)).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it('when another sender holds a claim, then this one sends the rest and retries later for that order', async () => {
+    const ids = await completedOrders(3);
+    await app.db.query(
+      "INSERT INTO email_deliveries (order_id, kind, message_id, attempts, claimed_until) VALUES ($1, 'order_confirmation', 'elsewhere', 1, now() + interval '1 minute')",
+      [ids[0]],
+    );
+    const mailer = recordingMailer(() => false);
+    await expect(handlerWith(mailer).run({ orderIds: ids, kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 })).rejects.toThrow(/being sent by another worker/);
+    expect(mailer.sent.map((m) => m.subject).sort()).toEqual([`Order ${ids[1]} confirmed`, `Order ${ids[2]} confirmed`].sort());
+  });
+});
