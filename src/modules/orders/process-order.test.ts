@@ -66,7 +66,7 @@ describe('processing orders in batches', () => {
       { kind: 'reserve', n: 20 },
       { kind: 'sale', n: 10 },
     ]);
-    // Only subscribed topics reach the outbox: nothing for `processing`.
+    // One outbox event per status change (the order event stream subscribes to every topic).
     const topics = await app.db.query<{ topic: string; n: number }>(
       'SELECT topic, count(*)::int AS n FROM outbox_events WHERE aggregate_id = ANY($1::uuid[]) GROUP BY topic ORDER BY topic',
       [ids],
@@ -76,6 +76,7 @@ describe('processing orders in batches', () => {
       { topic: 'order.completed', n: 5 },
       { topic: 'order.failed', n: 4 },
       { topic: 'order.placed', n: 10 },
+      { topic: 'order.processing', n: 9 },
     ]);
     await expectConserved();
   });
