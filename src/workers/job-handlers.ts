@@ -12,7 +12,7 @@ import type { AppJob } from './outbox-routes.js';
 export interface JobHandlerDeps {
   db: Database;
   orders: OrdersService;
-  auth: Pick<AuthService, 'findUser'>;
+  auth: Pick<AuthService, 'findUsers'>;
   payments: PaymentProvider;
   mailer: Mailer;
   mailFrom: string;
@@ -37,7 +37,7 @@ export function buildJobHandlers(deps: JobHandlerDeps): HandlersFor<AppJob> {
       mailFrom: deps.mailFrom,
       leaseSeconds: deps.emailLeaseSeconds,
       findOrders: async (orderIds) => (await deps.orders.findOrders(orderIds)).map((entry) => entry.order),
-      findRecipient: (userId) => deps.auth.findUser(userId),
+      findRecipients: (userIds) => deps.auth.findUsers(userIds),
       logger: deps.logger,
       metrics: deps.metrics,
     }),

@@ -42,6 +42,13 @@ export async function findUserById(db: Queryable, id: string): Promise<User | un
   return rows[0];
 }
 
+/** The users among `ids` that exist, in one statement. */
+export async function findUsersByIds(db: Queryable, ids: readonly string[]): Promise<User[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<User>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ANY($1::uuid[])`, [ids], { name: 'find-users' });
+  return rows;
+}
+
 export async function insertRefreshToken(
   db: Queryable,
   token: { userId: string; familyId: string; tokenHash: string; ttlSeconds: number },

@@ -179,6 +179,8 @@ export function createAuthService(deps: AuthServiceDeps) {
 
   /** For background work (emails): the user behind an order, if the account still exists. */
   const findUser = (userId: string): Promise<User | undefined> => repo.findUserById(db, userId);
+  /** Several users at once (a batch of emails reads its recipients in one statement). */
+  const findUsers = (userIds: readonly string[]): Promise<User[]> => repo.findUsersByIds(db, userIds);
 
-  return { register, login, verifyCredentials, refresh, logout, getUser, findUser, authenticate };
+  return { register, login, verifyCredentials, refresh, logout, getUser, findUser, findUsers, authenticate };
 }

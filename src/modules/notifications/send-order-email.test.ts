@@ -40,7 +40,7 @@ describe('sending order emails in batches', () => {
       mailFrom: 'shop@example.com',
       leaseSeconds: 60,
       findOrders: async (orderIds) => (await app.deps.orders.findOrders(orderIds)).map((entry) => entry.order),
-      findRecipient: (userId) => app.deps.auth.findUser(userId),
+      findRecipients: (userIds) => app.deps.auth.findUsers(userIds),
       logger,
       metrics: { emailSent: () => undefined, emailAttemptFailed: () => undefined, emailGaveUp: () => undefined },
     });

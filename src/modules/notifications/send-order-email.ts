@@ -42,7 +42,8 @@ export interface SendOrderEmailDeps {
   /** Longer than one SMTP attempt can take (its timeouts add up to 25 s), so a live sender never loses its claim. */
   leaseSeconds: number;
   findOrders: (orderIds: readonly string[]) => Promise<Order[]>;
-  findRecipient: (userId: string) => Promise<{ email: string; name: string } | undefined>;
+  /** The users among `userIds` that still exist (one read for a batch). */
+  findRecipients: (userIds: readonly string[]) => Promise<readonly { id: string; email: string; name: string }[]>;
   logger: Logger;
   metrics: { emailSent(): void; emailAttemptFailed(): void; emailGaveUp(): void; orderStage?(stage: 'finished_to_email_sent', seconds: number): void };
 }
@@ -64,8 +65,7 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
       const missing = orderIds.filter((id) => !orders.some((order) => order.id === id));
       if (missing.length === orderIds.length) throw new PermanentJobError(`order(s) ${missing.join(', ')} not found`);
       if (missing.length > 0) deps.logger.error('emails for unknown orders skipped', { orderIds: missing, kind });
-      const recipients = new Map<string, { email: string; name: string } | undefined>();
-      for (const userId of new Set(orders.map((order) => order.userId))) recipients.set(userId, await deps.findRecipient(userId));
+      const recipients = new Map((await deps.findRecipients([...new Set(orders.map((order) => order.userId))])).map((user) => [user.id, user]));
       const sendable = orders.filter((order) => recipients.get(order.userId) !== undefined);
       if (sendable.length < orders.length) deps.logger.error('emails for orders whose user is gone skipped', { kind, orders: orders.length - sendable.length });
 
