@@ -8,7 +8,7 @@ import type { ReadinessCheck } from './modules/health/health.routes.js';
 import { createEmailDeliveriesService } from './modules/notifications/index.js';
 import { createOrderCache, createOrdersService } from './modules/orders/index.js';
 import { createPipelineService } from './modules/pipeline/index.js';
-import { createEventHub, createOrderStreams, startEventsRelay, type EventHub, type OnEventsAppended } from './modules/events/index.js';
+import { createEventHub, createOrderStreams, createEventsPass, type EventHub, type OnEventsAppended } from './modules/events/index.js';
 import { createPaymentSimulator } from './modules/payments/index.js';
 import { createMemoryCache, createRedisCache, type Cache } from './platform/cache/index.js';
 import { migrate, openDatabase, type Database } from './platform/db/index.js';
@@ -168,14 +168,11 @@ export function buildDeps(
   const sendsWebhooks = role === 'worker' || db.kind === 'pglite' || !config.redis.target;
 
   const startBackground = () => {
-    const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger, onRelayed: (events) => metrics.relayBatch(events) });
-    const eventsRelay = startEventsRelay({ db, signal, onAppended: onEventsAppended, logger, pollMs: config.jobs.outboxPollMs, retentionHours: config.events.retentionHours });
-    const loops = [background, eventsRelay, ...(sendsWebhooks ? [startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics })] : [])];
-    // A commit in this process wakes both relays: jobs for the workers, positions for SSE and webhooks.
-    outboxRelay.kick = () => {
-      background.kick();
-      eventsRelay.wake();
-    };
+    // One relay reads the outbox for both consumers: jobs for the workers, then positions for SSE and webhooks.
+    const eventsPass = createEventsPass({ db, signal, onAppended: onEventsAppended, pollMs: config.jobs.outboxPollMs, retentionHours: config.events.retentionHours });
+    const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger, onRelayed: (events) => metrics.relayBatch(events), eventsPass });
+    const loops = [background, ...(sendsWebhooks ? [startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics })] : [])];
+    outboxRelay.kick = () => background.kick();
     return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
   };
 

@@ -20,8 +20,9 @@ const RELAY_BATCH_SIZE = 500;
 
 /**
  * The two loops every API and worker process runs: the outbox relay (publishes committed
- * events as jobs; kicked by this process's own commits, woken by a NOTIFY from a process that
- * cannot publish, and a slow sweep as the safety net) and the
+ * events as jobs, then gives them their order-event positions in the same round; kicked by this
+ * process's own commits, woken by a NOTIFY from a process that cannot publish, and a slow sweep
+ * as the safety net) and the
  * reconciler (re-enqueues work the queue may have lost). In the embedded default, where the
  * queue lives in this process, unfinished work left by the last run is resumed first.
  */
@@ -32,32 +33,51 @@ export function startBackgroundLoops(deps: {
   settings: BackgroundSettings;
   logger: Logger;
   onRelayed?: (events: number) => void;
+  /**
+   * The second pass of each round over the same outbox (order-event positions); `due` when the
+   * round published events, this process committed some since the last pass, or the queue is
+   * unreachable (events still get their positions then).
+   */
+  eventsPass?: (due: boolean) => Promise<number>;
 }): { kick(): void; stop(): Promise<void> } {
   const { db, queue, orders, settings, logger } = deps;
   let handOff = false;
+  let committed = false;
+  const publishJobs = async (): Promise<number> => {
+    // A process that cannot reach the queue claims nothing; it hands what it committed to the
+    // processes that can (they LISTEN), and the sweep of every process is the safety net.
+    if (!queue.ready()) {
+      if (handOff) {
+        handOff = false;
+        await db.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+      }
+      return 0;
+    }
+    const relayed = await relayOutboxBatch(
+      db,
+      async (events) => {
+        const { jobs, unrouted } = jobsFor(events);
+        if (unrouted.length > 0) logger.error('outbox events with no subscriber', { topics: unrouted.map((e) => e.topic) });
+        await queue.add(jobs);
+      },
+      { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs },
+    );
+    if (relayed > 0) deps.onRelayed?.(relayed);
+    return relayed;
+  };
   const relay = startLoop(
     'outbox relay',
     async () => {
-      // A process that cannot reach the queue claims nothing; it hands what it committed to the
-      // processes that can (they LISTEN), and the sweep of every process is the safety net.
-      if (!queue.ready()) {
-        if (handOff) {
-          handOff = false;
-          await db.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
-        }
-        return 0;
-      }
-      const relayed = await relayOutboxBatch(
-        db,
-        async (events) => {
-          const { jobs, unrouted } = jobsFor(events);
-          if (unrouted.length > 0) logger.error('outbox events with no subscriber', { topics: unrouted.map((e) => e.topic) });
-          await queue.add(jobs);
-        },
-        { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs },
-      );
-      if (relayed > 0) deps.onRelayed?.(relayed);
-      return relayed;
+      const { eventsPass } = deps;
+      if (!eventsPass) return publishJobs();
+      const due = committed || !queue.ready();
+      committed = false;
+      // A publish that failed (the queue went away mid-round) leaves the events their positions.
+      const relayed = await publishJobs().catch(async (error: unknown) => {
+        await eventsPass(true);
+        throw error;
+      });
+      return relayed + (await eventsPass(due || relayed > 0));
     },
     { intervalMs: settings.outboxPollMs, logger },
   );
@@ -79,8 +99,10 @@ export function startBackgroundLoops(deps: {
     /** This process committed outbox events: relay them now. */
     kick() {
       handOff = true;
-      if (settings.outboxRelayDelayMs === 0) relay.wake();
-      else setTimeout(() => relay.wake(), settings.outboxRelayDelayMs).unref();
+      committed = true;
+      // At once (positions for SSE), and again when the events are old enough to publish.
+      relay.wake();
+      if (settings.outboxRelayDelayMs > 0) setTimeout(() => relay.wake(), settings.outboxRelayDelayMs).unref();
     },
     async stop() {
       await (await listening)();

@@ -1,6 +1,4 @@
 import type { Database, Queryable } from '../../platform/db/index.js';
-import type { Logger } from '../../platform/logger.js';
-import { startLoop, type Loop } from '../../platform/outbox.js';
 import type { Signal } from '../../platform/signal.js';
 import { findOrdersByIds } from '../orders/index.js';
 import { isOrderEventType, orderAsOf, type OrderEvent } from './order-event.js';
@@ -13,7 +11,6 @@ export interface EventsRelayDeps {
   db: Database;
   signal: Signal;
   onAppended: readonly OnEventsAppended[];
-  logger: Logger;
   pollMs: number;
   /** Events are kept at least this long for `Last-Event-ID` resumes. */
   retentionHours: number;
@@ -25,14 +22,19 @@ const PRUNE_EVERY_MS = 10 * 60_000;
 /**
  * Copies committed outbox rows into the order event stream, one process at a time (an advisory
  * lock held until commit), so stream positions are handed out in commit order: a reader that
- * has seen position N has seen everything below N. The job relay (workers/background.ts) reads
- * the same outbox rows independently; this is the events' only hook into the outbox.
+ * has seen position N has seen everything below N. It runs as a pass of the outbox relay
+ * (workers/background.ts, see `createEventsPass`); this is the events' only hook into the outbox.
  */
 export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<number> {
+  return (await sequenceEvents(deps)).taken;
+}
+
+/** `locked: false` when another process held the sequencer lock (it is copying rows; some may be left). */
+async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number; locked: boolean }> {
   const result = await deps.db.transaction(async (tx) => {
-    if (!(await trySequencerLock(tx))) return { taken: 0, appended: 0 };
+    if (!(await trySequencerLock(tx))) return { taken: 0, appended: 0, locked: false };
     const taken = await takeUnsequenced(tx, BATCH_SIZE);
-    if (taken.length === 0) return { taken: 0, appended: 0 };
+    if (taken.length === 0) return { taken: 0, appended: 0, locked: true };
     const orderRows = taken.filter((row) => isOrderEventType(row.topic));
     const orders = new Map((await findOrdersByIds(tx, [...new Set(orderRows.map((row) => row.orderId))])).map(({ order }) => [order.id, order]));
     const events: NewOrderEvent[] = [];
@@ -43,24 +45,32 @@ export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal
     }
     const appended = await appendEvents(tx, events);
     for (const hook of deps.onAppended) await hook(tx, appended);
-    return { taken: taken.length, appended: appended.length };
+    return { taken: taken.length, appended: appended.length, locked: true };
   });
   if (result.appended > 0) deps.signal.notify();
-  return result.taken;
+  return { taken: result.taken, locked: result.locked };
 }
 
-export function startEventsRelay(deps: EventsRelayDeps): Loop {
+/**
+ * The events' pass of the outbox relay's round: `due` when this round published outbox rows
+ * or this process committed some (the rows to position are then almost surely there). Otherwise
+ * it runs only when a pass was left behind (another process held the sequencer lock) or once
+ * per `pollMs` as the sweep, so the relay's empty rounds cost one claim statement, not a
+ * sequencing transaction as well.
+ */
+export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promise<number> {
   let prunedAt = 0;
-  return startLoop(
-    'events relay',
-    async () => {
-      const done = await relayEventsOnce(deps);
-      if (Date.now() - prunedAt > PRUNE_EVERY_MS) {
-        prunedAt = Date.now();
-        await pruneEvents(deps.db, deps.retentionHours);
-      }
-      return done;
-    },
-    { intervalMs: deps.pollMs, logger: deps.logger },
-  );
+  let ranAt = 0;
+  let behind = false;
+  return async (due) => {
+    if (!due && !behind && Date.now() - ranAt < deps.pollMs) return 0;
+    ranAt = Date.now();
+    const { taken, locked } = await sequenceEvents(deps);
+    behind = !locked;
+    if (Date.now() - prunedAt > PRUNE_EVERY_MS) {
+      prunedAt = Date.now();
+      await pruneEvents(deps.db, deps.retentionHours);
+    }
+    return taken;
+  };
 }

@@ -1,6 +1,6 @@
 export { eventsRoutes, orderEventsQuery } from './events.routes.js';
 export { createEventHub, type EventHub, type EventHubSettings } from './event-hub.js';
 export { createOrderStreams, type OrderStreams } from './order-streams.js';
-export { relayEventsOnce, startEventsRelay, type OnEventsAppended } from './events-relay.js';
+export { createEventsPass, relayEventsOnce, type OnEventsAppended } from './events-relay.js';
 export { ORDER_EVENT_TYPES, type OrderEvent, type OrderEventType } from './order-event.js';
 export { eventsSubscriptions } from './events.subscriptions.js';
