@@ -76,6 +76,15 @@ const WORKER_CONCURRENCY = 'default';
 /** Diagnostics: extra environment (JSON) for the API processes / the worker processes, e.g. '{"OUTBOX_POLL_MS":"1000"}'. */
 const EXTRA_SERVER_ENV = JSON.parse(process.env.BENCH_SERVER_ENV ?? '{}') as Record<string, string>;
 const EXTRA_WORKER_ENV = JSON.parse(process.env.BENCH_WORKER_ENV ?? '{}') as Record<string, string>;
+/**
+ * Diagnostics: run only some parts (comma-separated: flood, get, post, keyed, pipeline, embedded;
+ * the pipeline needs post), and the pipeline with these worker counts. Profiling processing, e.g.:
+ * BENCH_ONLY=post,pipeline BENCH_PIPELINE_WORKERS=1 BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+ */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'flood,get,post,keyed,pipeline,embedded').split(','));
+const PIPELINE_WORKERS = (process.env.BENCH_PIPELINE_WORKERS ?? '1,2').split(',').map(Number);
+/** Diagnostics: node options for the API and worker processes (NODE_OPTIONS refuses --cpu-prof), e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /** Robustness check: a competing process busy this fraction of the time (0–1) for the whole run, as on a loaded machine. */
 const NEIGHBOUR = num('BENCH_NEIGHBOUR', 0);
 
@@ -150,7 +159,7 @@ const serverModeEnv = (port: number, extra: Record<string, string> = EXTRA_SERVE
   serverEnv(port, { DATABASE_URL: databaseUrl(DB_API), REDIS_URL, REDIS_PREFIX: PREFIX, DATA_DIR: path.join(TMP, 'server-data'), ...extra });
 
 async function startApi(port: number, env: Record<string, string>, timeoutMs = 60_000): Promise<Child> {
-  const child = startChild('api', ['dist/server.js'], env);
+  const child = startChild('api', [...NODE_ARGS, 'dist/server.js'], env);
   await waitForHttp(child, `http://127.0.0.1:${port}/health/live`, timeoutMs);
   return child;
 }
@@ -333,53 +342,57 @@ async function main(): Promise<void> {
     );
     const users = await Promise.all(Array.from({ length: USERS }, (_, i) => register(apiBase, `user${i}`)));
     const tokens = users.map((u) => u.accessToken);
-    // Registration flood (bench/registration-flood.ts): catalog reads while one address sends 300 registrations.
-    const flood = await measureRegistrationFlood(apiBase);
-    details.registrationFlood = flood;
-    row('catalog read p50 (ms) under 300 registrations vs idle', flood.floodP50Ms, flood.idleP50Ms, '< 2× idle', 1, false, 2);
+    if (ONLY.has('flood')) {
+      // Registration flood (bench/registration-flood.ts): catalog reads while one address sends 300 registrations.
+      const flood = await measureRegistrationFlood(apiBase);
+      details.registrationFlood = flood;
+      row('catalog read p50 (ms) under 300 registrations vs idle', flood.floodP50Ms, flood.idleP50Ms, '< 2× idle', 1, false, 2);
+    }
     const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1] ?? 0);
     const pgPids = (db: string) => async () => (await apiSql<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [db])).map((r) => r.pid);
     const redisPids = () => (redisPid ? [redisPid] : []);
     log(`set-up done: ${PRODUCTS} products, ${USERS} users (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
-    // ---- 1. cached GET /api/orders/:id vs one Redis GET
-    const user0 = users[0]!;
-    const placed = await expectStatus(
-      call(apiBase, 'POST', '/api/orders', { items: [{ productId: productIds[0], quantity: 1 }, { productId: productIds[1], quantity: 2 }] }, user0.accessToken),
-      201,
-      'place the order to read',
-    );
-    const orderId = placed.json<{ id: string }>().id;
-    const warmGet = async () => {
-      const r = await expectStatus(call(apiBase, 'GET', `/api/orders/${orderId}`, undefined, user0.accessToken), 200, 'warm GET');
-      return r;
-    };
-    await warmGet();
-    const hit = await warmGet();
-    if (hit.headers.get('x-cache') !== 'HIT') throw new Error(`second GET was not a cache hit (X-Cache: ${hit.headers.get('x-cache')})`);
-    await redis.set(`${PREFIX}:baseline:order:${orderId}`, hit.text);
-    const getBaseline = await startBaseline('get-order.ts', { REDIS_URL, BASELINE_KEY_PREFIX: `${PREFIX}:baseline:order:` });
-    const oursGet = () =>
-      load(
-        { url: `${apiBase}/api/orders/${orderId}`, connections: CONNECTIONS, duration: ROUND_S, headers: { authorization: `Bearer ${user0.accessToken}` } },
-        { service: () => [api.pid], redis: redisPids },
+    if (ONLY.has('get')) {
+      // ---- 1. cached GET /api/orders/:id vs one Redis GET
+      const user0 = users[0]!;
+      const placed = await expectStatus(
+        call(apiBase, 'POST', '/api/orders', { items: [{ productId: productIds[0], quantity: 1 }, { productId: productIds[1], quantity: 2 }] }, user0.accessToken),
+        201,
+        'place the order to read',
       );
-    const baseGet = () =>
-      load({ url: `${getBaseline.base}/orders/${orderId}`, connections: CONNECTIONS, duration: ROUND_S }, { service: () => [getBaseline.child.pid], redis: redisPids });
-    await load({ url: `${apiBase}/api/orders/${orderId}`, connections: CONNECTIONS, duration: WARMUP_S, headers: { authorization: `Bearer ${user0.accessToken}` } });
-    await load({ url: `${getBaseline.base}/orders/${orderId}`, connections: CONNECTIONS, duration: WARMUP_S });
-    const getRounds = await pairedRounds(oursGet, baseGet, warmGet); // warmGet keeps the 60 s cache entry fresh
-    const stillHit = (await warmGet()).headers.get('x-cache');
-    await stopChild(getBaseline.child);
-    const getOurs = combine(getRounds.ours);
-    const getBase = combine(getRounds.base);
-    log(`GET ours: ${describe(getOurs)} (X-Cache after: ${stillHit})`);
-    log(`GET base: ${describe(getBase)}`);
-    log(`GET req/s ${spread(getRounds, (l) => l.rps)}`);
-    details.cachedGet = { ours: getOurs, baseline: getBase, rounds: getRounds, xCacheAfter: stillHit };
-    pairedRow('cached GET /api/orders/:id — req/s (median of pairs)', getRounds, (l) => l.rps, '≥ 0.80×', 0, true, 0.8);
-    pairedRow('cached GET /api/orders/:id — p99 ms (median of pairs)', getRounds, (l) => l.p99, 'lower is better', 1);
-    row('cached GET — service process CPU µs/response', cpuPerRequestUs(getOurs, 'service'), cpuPerRequestUs(getBase, 'service'), 'why', 0);
+      const orderId = placed.json<{ id: string }>().id;
+      const warmGet = async () => {
+        const r = await expectStatus(call(apiBase, 'GET', `/api/orders/${orderId}`, undefined, user0.accessToken), 200, 'warm GET');
+        return r;
+      };
+      await warmGet();
+      const hit = await warmGet();
+      if (hit.headers.get('x-cache') !== 'HIT') throw new Error(`second GET was not a cache hit (X-Cache: ${hit.headers.get('x-cache')})`);
+      await redis.set(`${PREFIX}:baseline:order:${orderId}`, hit.text);
+      const getBaseline = await startBaseline('get-order.ts', { REDIS_URL, BASELINE_KEY_PREFIX: `${PREFIX}:baseline:order:` });
+      const oursGet = () =>
+        load(
+          { url: `${apiBase}/api/orders/${orderId}`, connections: CONNECTIONS, duration: ROUND_S, headers: { authorization: `Bearer ${user0.accessToken}` } },
+          { service: () => [api.pid], redis: redisPids },
+        );
+      const baseGet = () =>
+        load({ url: `${getBaseline.base}/orders/${orderId}`, connections: CONNECTIONS, duration: ROUND_S }, { service: () => [getBaseline.child.pid], redis: redisPids });
+      await load({ url: `${apiBase}/api/orders/${orderId}`, connections: CONNECTIONS, duration: WARMUP_S, headers: { authorization: `Bearer ${user0.accessToken}` } });
+      await load({ url: `${getBaseline.base}/orders/${orderId}`, connections: CONNECTIONS, duration: WARMUP_S });
+      const getRounds = await pairedRounds(oursGet, baseGet, warmGet); // warmGet keeps the 60 s cache entry fresh
+      const stillHit = (await warmGet()).headers.get('x-cache');
+      await stopChild(getBaseline.child);
+      const getOurs = combine(getRounds.ours);
+      const getBase = combine(getRounds.base);
+      log(`GET ours: ${describe(getOurs)} (X-Cache after: ${stillHit})`);
+      log(`GET base: ${describe(getBase)}`);
+      log(`GET req/s ${spread(getRounds, (l) => l.rps)}`);
+      details.cachedGet = { ours: getOurs, baseline: getBase, rounds: getRounds, xCacheAfter: stillHit };
+      pairedRow('cached GET /api/orders/:id — req/s (median of pairs)', getRounds, (l) => l.rps, '≥ 0.80×', 0, true, 0.8);
+      pairedRow('cached GET /api/orders/:id — p99 ms (median of pairs)', getRounds, (l) => l.p99, 'lower is better', 1);
+      row('cached GET — service process CPU µs/response', cpuPerRequestUs(getOurs, 'service'), cpuPerRequestUs(getBase, 'service'), 'why', 0);
+    }
 
     // ---- 2. POST /api/orders vs the plain reservation transaction
     const placeBaseline = await startBaseline('place-order.ts', { DATABASE_URL: databaseUrl(DB_BASE), BASELINE_USER_IDS: baseUsers.map((u) => u.id).join(',') });
@@ -418,7 +431,7 @@ async function main(): Promise<void> {
     const basePosted: Load[] = [await basePost(WARMUP_S)];
     const postRounds = await pairedRounds(() => oursPost(ROUND_S), () => basePost(ROUND_S));
     // The keyed POST against the same plain transaction, in pairs of its own.
-    const keyedRounds = await pairedRounds(() => oursPost(ROUND_S, true), () => basePost(ROUND_S));
+    const keyedRounds: Paired = ONLY.has('keyed') ? await pairedRounds(() => oursPost(ROUND_S, true), () => basePost(ROUND_S)) : { ours: [], base: [] };
     const keyed = combine(keyedRounds.ours);
     oursPosted.push(...postRounds.ours, ...keyedRounds.ours);
     basePosted.push(...postRounds.base, ...keyedRounds.base);
@@ -447,8 +460,10 @@ async function main(): Promise<void> {
     pairedRow('POST /api/orders — p99 ms (median of pairs)', postRounds, (l) => l.p99, 'lower is better', 1);
     row('POST — service process CPU µs/response', cpuPerRequestUs(postOurs, 'service'), cpuPerRequestUs(postBase, 'service'), 'why', 0);
     row('POST — PostgreSQL CPU µs/response', cpuPerRequestUs(postOurs, 'postgres'), cpuPerRequestUs(postBase, 'postgres'), 'why', 0);
-    pairedRow('POST + fresh Idempotency-Key — req/s (vs plain tx, median of pairs)', keyedRounds, (l) => l.rps, '≥ 1.00×', 0, true, 1.0);
-    row('POST + Idempotency-Key — p99 ms', keyed.p99, postBase.p99, 'report', 1);
+    if (keyedRounds.ours.length > 0) {
+      pairedRow('POST + fresh Idempotency-Key — req/s (vs plain tx, median of pairs)', keyedRounds, (l) => l.rps, '≥ 1.00×', 0, true, 1.0);
+      row('POST + Idempotency-Key — p99 ms', keyed.p99, postBase.p99, 'report', 1);
+    }
     rows.push({
       measure: 'oversold/mismatched products after POST runs',
       ours: oursStock.oversell,
@@ -462,242 +477,248 @@ async function main(): Promise<void> {
         accounted(baseCreated, baseStock.orders, basePosted.length),
     });
 
-    // ---- 3. pipeline: 1 vs 2 worker processes
-    const halfPlacementRps = Math.max(1, Math.round(postOurs.rps / 2));
-    let sustainableRps: number | undefined;
-    let nearMaxRps: number | undefined;
-    const pipeline: Record<string, unknown> = {};
-    const queue = new Queue('orders', { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL).port || 6379) }, prefix: `{${PREFIX}:bull}` });
-    try {
-      for (const workerCount of [1, 2]) {
-        // A clean slate: no orders, no queued jobs, stock back to its initial level.
-        await stopChild(api);
-        await apiSql('TRUNCATE orders, order_items, outbox_events, stock_movements, idempotency_keys, email_deliveries');
-        await apiSql('UPDATE products SET reserved = 0, on_hand = $1', [INITIAL_STOCK]);
-        await deleteRedisKeys(redis, PREFIX);
-        api = await startApi(apiPort, serverModeEnv(apiPort));
-        const workers = Array.from({ length: workerCount }, (_, i) => startChild(`worker${i}`, ['dist/worker.js'], serverModeEnv(0, EXTRA_WORKER_ENV)));
-        const deadline = Date.now() + 30_000;
-        while ((await queue.getWorkersCount()) < workerCount) {
-          const dead = workers.find((w) => w.proc.exitCode !== null);
-          if (dead) throw new Error(`${dead.name} exited:\n${dead.output()}`);
-          if (Date.now() > deadline) throw new Error(`workers did not connect:\n${workers.map((w) => w.output()).join('\n')}`);
-          await sleep(100);
-        }
+    if (ONLY.has('pipeline')) {
+      // ---- 3. pipeline: 1 vs 2 worker processes
+      const halfPlacementRps = Math.max(1, Math.round(postOurs.rps / 2));
+      let sustainableRps: number | undefined;
+      let nearMaxRps: number | undefined;
+      const pipeline: Record<string, unknown> = {};
+      const queue = new Queue('orders', { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL).port || 6379) }, prefix: `{${PREFIX}:bull}` });
+      try {
+        for (const workerCount of PIPELINE_WORKERS) {
+          // A clean slate: no orders, no queued jobs, stock back to its initial level.
+          await stopChild(api);
+          await apiSql('TRUNCATE orders, order_items, outbox_events, stock_movements, idempotency_keys, email_deliveries');
+          await apiSql('UPDATE products SET reserved = 0, on_hand = $1', [INITIAL_STOCK]);
+          await deleteRedisKeys(redis, PREFIX);
+          api = await startApi(apiPort, serverModeEnv(apiPort));
+          const workers = Array.from({ length: workerCount }, (_, i) => startChild(`worker${i}`, [...NODE_ARGS, 'dist/worker.js'], serverModeEnv(0, EXTRA_WORKER_ENV)));
+          const deadline = Date.now() + 30_000;
+          while ((await queue.getWorkersCount()) < workerCount) {
+            const dead = workers.find((w) => w.proc.exitCode !== null);
+            if (dead) throw new Error(`${dead.name} exited:\n${dead.output()}`);
+            if (Date.now() > deadline) throw new Error(`workers did not connect:\n${workers.map((w) => w.output()).join('\n')}`);
+            await sleep(100);
+          }
 
-        const drain = async (since: Date) => {
-          const limit = Date.now() + DRAIN_TIMEOUT_S * 1000;
-          for (;;) {
-            const [r] = await apiSql<{ open: string; total: string }>(
-              "SELECT count(*) FILTER (WHERE status IN ('pending', 'processing')) AS open, count(*) AS total FROM orders WHERE created_at >= $1",
+          const drain = async (since: Date) => {
+            const limit = Date.now() + DRAIN_TIMEOUT_S * 1000;
+            for (;;) {
+              const [r] = await apiSql<{ open: string; total: string }>(
+                "SELECT count(*) FILTER (WHERE status IN ('pending', 'processing')) AS open, count(*) AS total FROM orders WHERE created_at >= $1",
+                [since],
+              );
+              if (Number(r?.open) === 0 || Date.now() > limit) return { open: Number(r?.open), total: Number(r?.total) };
+              await sleep(200);
+            }
+          };
+
+          // a) saturate the API for a while, then wait until every order placed is finished
+          const pipelineGroups: PidGroups = { api: () => [api.pid], workers: () => workers.map((w) => w.pid), postgres: pgPids(DB_API), redis: redisPids };
+          const t0 = new Date();
+          const stopMeter = await cpuMeter(pipelineGroups);
+          const saturated = await oursPost(PIPELINE_LOAD_S, false, undefined, pipelineGroups);
+          const loadEnd = new Date();
+          const left = await drain(t0);
+          const pipelineCpu = await stopMeter();
+          const [done] = await apiSql<{ completed: string; failed: string; last: Date | null; after_load: string }>(
+            `SELECT count(*) FILTER (WHERE status = 'completed') AS completed, count(*) FILTER (WHERE status = 'failed') AS failed,
+                    max(updated_at) FILTER (WHERE status = 'completed') AS last,
+                    count(*) FILTER (WHERE status = 'completed' AND updated_at > $2) AS after_load
+             FROM orders WHERE created_at >= $1`,
+            [t0, loadEnd],
+          );
+          const completed = Number(done?.completed ?? 0);
+          const lastMs = done?.last ? done.last.getTime() : Date.now();
+          const throughput = completed / ((lastMs - t0.getTime()) / 1000);
+          const drainRate = Number(done?.after_load ?? 0) / Math.max(0.001, (lastMs - loadEnd.getTime()) / 1000);
+          const cpuPerOrder = Object.fromEntries(Object.entries(pipelineCpu.ms).map(([group, ms]) => [group, Math.round((ms * 1000) / Math.max(1, completed))]));
+          // If the pipeline is CPU-bound, it cannot beat (CPUs left over by other processes) / (CPU it spends per order).
+          const ownCpuMsPerOrder = (Object.entries(pipelineCpu.ms).filter(([group]) => group !== 'other').reduce((a, [, ms]) => a + ms, 0)) / Math.max(1, completed);
+          const cpusAvailable = machine.nproc - (pipelineCpu.ms.other ?? 0) / pipelineCpu.wallMs;
+          const cpuCeiling = (cpusAvailable * 1000) / ownCpuMsPerOrder;
+          log(
+            `pipeline ${workerCount}w CPU µs per completed order (load + drain): ${JSON.stringify(cpuPerOrder)}, other processes used ${((pipelineCpu.ms.other ?? 0) / pipelineCpu.wallMs).toFixed(2)} CPUs → CPU-bound ceiling ${cpuCeiling.toFixed(0)} orders/s`,
+          );
+          log(`pipeline ${workerCount}w saturated load: ${describe(saturated)}`);
+          log(
+            `pipeline ${workerCount}w saturated: placed ${ok(saturated)} at ${saturated.rps.toFixed(0)} rps, completed ${completed} (open ${left.open}) in ${((lastMs - t0.getTime()) / 1000).toFixed(1)} s → ${throughput.toFixed(0)}/s; after the load ${drainRate.toFixed(0)}/s`,
+          );
+
+          // Emails of the orders above are still queued (ahead of new process-order jobs): let the queue empty first.
+          const settle = async () => {
+            const started = Date.now();
+            const limit = started + DRAIN_TIMEOUT_S * 1000;
+            for (;;) {
+              const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+              const [outbox] = await apiSql<{ n: string }>('SELECT count(*) AS n FROM outbox_events WHERE published_at IS NULL');
+              const pending = Object.values(counts).reduce((a, b) => a + b, 0) + Number(outbox?.n ?? 0);
+              if (pending === 0 || Date.now() > limit) return { seconds: (Date.now() - started) / 1000, pending };
+              await sleep(200);
+            }
+          };
+
+          // b) placed → completed latency at a fixed offered rate, starting from an idle queue
+          const latencyAt = async (rate: number, seconds: number) => {
+            const settled = await settle();
+            log(`pipeline ${workerCount}w: queue idle after ${settled.seconds.toFixed(1)} s${settled.pending ? ` (${settled.pending} jobs still pending)` : ''}`);
+            const since = new Date();
+            const placing = await oursPost(seconds, false, Math.max(1, rate), pipelineGroups);
+            const left = await drain(since);
+            const [lat] = await apiSql<{ p50: number | null; p99: number | null; n: string }>(
+              `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, count(*) AS n
+               FROM (SELECT extract(epoch FROM (h.at - o.created_at)) * 1000 AS ms
+                     FROM orders o
+                     CROSS JOIN LATERAL (SELECT (e->>'at')::timestamptz AS at FROM jsonb_array_elements(o.history) e
+                                         WHERE e->>'status' = 'completed' LIMIT 1) h
+                     WHERE o.created_at >= $1) t`,
               [since],
             );
-            if (Number(r?.open) === 0 || Date.now() > limit) return { open: Number(r?.open), total: Number(r?.total) };
-            await sleep(200);
-          }
-        };
-
-        // a) saturate the API for a while, then wait until every order placed is finished
-        const pipelineGroups: PidGroups = { api: () => [api.pid], workers: () => workers.map((w) => w.pid), postgres: pgPids(DB_API), redis: redisPids };
-        const t0 = new Date();
-        const stopMeter = await cpuMeter(pipelineGroups);
-        const saturated = await oursPost(PIPELINE_LOAD_S, false, undefined, pipelineGroups);
-        const loadEnd = new Date();
-        const left = await drain(t0);
-        const pipelineCpu = await stopMeter();
-        const [done] = await apiSql<{ completed: string; failed: string; last: Date | null; after_load: string }>(
-          `SELECT count(*) FILTER (WHERE status = 'completed') AS completed, count(*) FILTER (WHERE status = 'failed') AS failed,
-                  max(updated_at) FILTER (WHERE status = 'completed') AS last,
-                  count(*) FILTER (WHERE status = 'completed' AND updated_at > $2) AS after_load
-           FROM orders WHERE created_at >= $1`,
-          [t0, loadEnd],
-        );
-        const completed = Number(done?.completed ?? 0);
-        const lastMs = done?.last ? done.last.getTime() : Date.now();
-        const throughput = completed / ((lastMs - t0.getTime()) / 1000);
-        const drainRate = Number(done?.after_load ?? 0) / Math.max(0.001, (lastMs - loadEnd.getTime()) / 1000);
-        const cpuPerOrder = Object.fromEntries(Object.entries(pipelineCpu.ms).map(([group, ms]) => [group, Math.round((ms * 1000) / Math.max(1, completed))]));
-        // If the pipeline is CPU-bound, it cannot beat (CPUs left over by other processes) / (CPU it spends per order).
-        const ownCpuMsPerOrder = (Object.entries(pipelineCpu.ms).filter(([group]) => group !== 'other').reduce((a, [, ms]) => a + ms, 0)) / Math.max(1, completed);
-        const cpusAvailable = machine.nproc - (pipelineCpu.ms.other ?? 0) / pipelineCpu.wallMs;
-        const cpuCeiling = (cpusAvailable * 1000) / ownCpuMsPerOrder;
-        log(
-          `pipeline ${workerCount}w CPU µs per completed order (load + drain): ${JSON.stringify(cpuPerOrder)}, other processes used ${((pipelineCpu.ms.other ?? 0) / pipelineCpu.wallMs).toFixed(2)} CPUs → CPU-bound ceiling ${cpuCeiling.toFixed(0)} orders/s`,
-        );
-        log(`pipeline ${workerCount}w saturated load: ${describe(saturated)}`);
-        log(
-          `pipeline ${workerCount}w saturated: placed ${ok(saturated)} at ${saturated.rps.toFixed(0)} rps, completed ${completed} (open ${left.open}) in ${((lastMs - t0.getTime()) / 1000).toFixed(1)} s → ${throughput.toFixed(0)}/s; after the load ${drainRate.toFixed(0)}/s`,
-        );
-
-        // Emails of the orders above are still queued (ahead of new process-order jobs): let the queue empty first.
-        const settle = async () => {
-          const started = Date.now();
-          const limit = started + DRAIN_TIMEOUT_S * 1000;
-          for (;;) {
-            const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-            const [outbox] = await apiSql<{ n: string }>('SELECT count(*) AS n FROM outbox_events WHERE published_at IS NULL');
-            const pending = Object.values(counts).reduce((a, b) => a + b, 0) + Number(outbox?.n ?? 0);
-            if (pending === 0 || Date.now() > limit) return { seconds: (Date.now() - started) / 1000, pending };
-            await sleep(200);
-          }
-        };
-
-        // b) placed → completed latency at a fixed offered rate, starting from an idle queue
-        const latencyAt = async (rate: number, seconds: number) => {
-          const settled = await settle();
-          log(`pipeline ${workerCount}w: queue idle after ${settled.seconds.toFixed(1)} s${settled.pending ? ` (${settled.pending} jobs still pending)` : ''}`);
-          const since = new Date();
-          const placing = await oursPost(seconds, false, Math.max(1, rate), pipelineGroups);
-          const left = await drain(since);
-          const [lat] = await apiSql<{ p50: number | null; p99: number | null; n: string }>(
-            `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, count(*) AS n
-             FROM (SELECT extract(epoch FROM (h.at - o.created_at)) * 1000 AS ms
-                   FROM orders o
-                   CROSS JOIN LATERAL (SELECT (e->>'at')::timestamptz AS at FROM jsonb_array_elements(o.history) e
-                                       WHERE e->>'status' = 'completed' LIMIT 1) h
-                   WHERE o.created_at >= $1) t`,
-            [since],
-          );
-          const result = { targetRps: rate, settled, load: placing, completed: Number(lat?.n), open: left.open, p50: Number(lat?.p50), p99: Number(lat?.p99) };
-          log(
-            `pipeline ${workerCount}w at ${rate} rps: placed ${ok(placing)} (${placing.rps.toFixed(0)} rps), completed ${result.completed} (open ${left.open}), placed→completed p50 ${result.p50.toFixed(0)} ms p99 ${result.p99.toFixed(0)} ms`,
-          );
-          return result;
-        };
-        //   at half the maximum placement rate (step 2), as asked: usually more than the pipeline can finish
-        const halfRate = await latencyAt(halfPlacementRps, PIPELINE_LOAD_S);
-        //   and at half of what 1 worker completed per second: a rate the pipeline keeps up with
-        sustainableRps ??= Math.max(1, Math.round(throughput / 2));
-        nearMaxRps ??= Math.max(1, Math.round(throughput * 0.9));
-        const sustainable = await latencyAt(sustainableRps, LATENCY_S);
-        //   and at 90 % of what 1 worker completed per second
-        const nearMax = await latencyAt(nearMaxRps, LATENCY_S);
-        const stock = await checkStock(apiSql, INITIAL_STOCK);
-        log(`pipeline ${workerCount}w stock: ${JSON.stringify(stock)}`);
-        pipeline[`workers${workerCount}`] = {
-          saturated: { load: saturated, cpuMsLoadAndDrain: pipelineCpu, cpuUsPerCompletedOrder: cpuPerOrder, ownCpuMsPerOrder, cpusAvailable, cpuCeiling, placed: ok(saturated), completed, failed: Number(done?.failed ?? 0), open: left.open, seconds: (lastMs - t0.getTime()) / 1000, throughput, drainRate },
-          halfRate,
-          sustainable,
-          nearMax,
-          stock,
-        };
-        await Promise.all(workers.map((w) => stopChild(w, 3000)));
+            const result = { targetRps: rate, settled, load: placing, completed: Number(lat?.n), open: left.open, p50: Number(lat?.p50), p99: Number(lat?.p99) };
+            log(
+              `pipeline ${workerCount}w at ${rate} rps: placed ${ok(placing)} (${placing.rps.toFixed(0)} rps), completed ${result.completed} (open ${left.open}), placed→completed p50 ${result.p50.toFixed(0)} ms p99 ${result.p99.toFixed(0)} ms`,
+            );
+            return result;
+          };
+          //   at half the maximum placement rate (step 2), as asked: usually more than the pipeline can finish
+          const halfRate = await latencyAt(halfPlacementRps, PIPELINE_LOAD_S);
+          //   and at half of what 1 worker completed per second: a rate the pipeline keeps up with
+          sustainableRps ??= Math.max(1, Math.round(throughput / 2));
+          nearMaxRps ??= Math.max(1, Math.round(throughput * 0.9));
+          const sustainable = await latencyAt(sustainableRps, LATENCY_S);
+          //   and at 90 % of what 1 worker completed per second
+          const nearMax = await latencyAt(nearMaxRps, LATENCY_S);
+          const stock = await checkStock(apiSql, INITIAL_STOCK);
+          log(`pipeline ${workerCount}w stock: ${JSON.stringify(stock)}`);
+          pipeline[`workers${workerCount}`] = {
+            saturated: { load: saturated, cpuMsLoadAndDrain: pipelineCpu, cpuUsPerCompletedOrder: cpuPerOrder, ownCpuMsPerOrder, cpusAvailable, cpuCeiling, placed: ok(saturated), completed, failed: Number(done?.failed ?? 0), open: left.open, seconds: (lastMs - t0.getTime()) / 1000, throughput, drainRate },
+            halfRate,
+            sustainable,
+            nearMax,
+            stock,
+          };
+          await Promise.all(workers.map((w) => stopChild(w, 3000)));
+        }
+      } finally {
+        await queue.close();
       }
-    } finally {
-      await queue.close();
+      details.pipeline = pipeline;
+      type Phase = {
+        saturated: { throughput: number; drainRate: number; open: number; ownCpuMsPerOrder: number; cpuCeiling: number };
+        halfRate: { p50: number; p99: number; open: number };
+        sustainable: { p50: number; p99: number; open: number };
+        nearMax: { p50: number; p99: number; open: number };
+        stock: StockCheck;
+      };
+      const w1 = pipeline.workers1 as Phase;
+      const w2 = pipeline.workers2 as Phase | undefined;
+      row('pipeline (1 worker) completed orders/s vs placement-only POST req/s', w1.saturated.throughput, postOurs.rps, '≥ 0.50×', 0, true, 0.5);
+      row('pipeline CPU ms per completed order, all processes (1 worker) vs 3 ms', w1.saturated.ownCpuMsPerOrder, 3, '≤ 1.00×', 1, false, 1.0);
+      row(`placed→completed p50 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline max) vs 20 ms`, w1.sustainable.p50, 20, '≤ 1.00×', 0, false, 1.0);
+      row(`placed→completed p99 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline max) vs 100 ms`, w1.sustainable.p99, 100, '≤ 1.00×', 0, false, 1.0);
+      row(`placed→completed p99 ms @ ${nearMaxRps ?? 0} rps (90 % of 1-worker pipeline max) vs 250 ms`, w1.nearMax.p99, 250, '≤ 1.00×', 0, false, 1.0);
+      if (w2) {
+        row('pipeline completed orders/s — 2 workers vs 1', w2.saturated.throughput, w1.saturated.throughput, '≥ 0.95×', 0, true, 0.95);
+        row('pipeline completed/s after the load stops — 2w vs 1w', w2.saturated.drainRate, w1.saturated.drainRate, 'report', 0);
+        row('pipeline CPU ms per completed order (all processes) — 2w vs 1w', w2.saturated.ownCpuMsPerOrder, w1.saturated.ownCpuMsPerOrder, 'why', 1);
+        row('1 worker: completed/s vs CPU-bound ceiling (free CPUs / CPU per order)', w1.saturated.throughput, w1.saturated.cpuCeiling, 'why', 0);
+        row('2 workers: completed/s vs CPU-bound ceiling', w2.saturated.throughput, w2.saturated.cpuCeiling, 'why', 0);
+        row(`placed→completed p50 ms @ ${halfPlacementRps} rps (½ max placement) — 2w vs 1w`, w2.halfRate.p50, w1.halfRate.p50, 'report', 0);
+        row(`placed→completed p99 ms @ ${halfPlacementRps} rps (½ max placement) — 2w vs 1w`, w2.halfRate.p99, w1.halfRate.p99, 'report', 0);
+        row(`placed→completed p50 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline) — 2w vs 1w`, w2.sustainable.p50, w1.sustainable.p50, 'report', 0);
+        row(`placed→completed p99 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline) — 2w vs 1w`, w2.sustainable.p99, w1.sustainable.p99, 'report', 0);
+        rows.push({
+          measure: 'oversold/mismatched products after pipeline (2w, 1w)',
+          ours: w2.stock.oversell,
+          baseline: w1.stock.oversell,
+          ratio: '—',
+          goal: '0',
+          met: w1.stock.oversell === 0 && w2.stock.oversell === 0,
+        });
+      }
     }
-    details.pipeline = pipeline;
-    type Phase = {
-      saturated: { throughput: number; drainRate: number; open: number; ownCpuMsPerOrder: number; cpuCeiling: number };
-      halfRate: { p50: number; p99: number; open: number };
-      sustainable: { p50: number; p99: number; open: number };
-      nearMax: { p50: number; p99: number; open: number };
-      stock: StockCheck;
-    };
-    const w1 = pipeline.workers1 as Phase;
-    const w2 = pipeline.workers2 as Phase;
-    row('pipeline (1 worker) completed orders/s vs placement-only POST req/s', w1.saturated.throughput, postOurs.rps, '≥ 0.50×', 0, true, 0.5);
-    row('pipeline CPU ms per completed order, all processes (1 worker) vs 3 ms', w1.saturated.ownCpuMsPerOrder, 3, '≤ 1.00×', 1, false, 1.0);
-    row(`placed→completed p50 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline max) vs 20 ms`, w1.sustainable.p50, 20, '≤ 1.00×', 0, false, 1.0);
-    row(`placed→completed p99 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline max) vs 100 ms`, w1.sustainable.p99, 100, '≤ 1.00×', 0, false, 1.0);
-    row(`placed→completed p99 ms @ ${nearMaxRps ?? 0} rps (90 % of 1-worker pipeline max) vs 250 ms`, w1.nearMax.p99, 250, '≤ 1.00×', 0, false, 1.0);
-    row('pipeline completed orders/s — 2 workers vs 1', w2.saturated.throughput, w1.saturated.throughput, '≥ 0.95×', 0, true, 0.95);
-    row('pipeline completed/s after the load stops — 2w vs 1w', w2.saturated.drainRate, w1.saturated.drainRate, 'report', 0);
-    row('pipeline CPU ms per completed order (all processes) — 2w vs 1w', w2.saturated.ownCpuMsPerOrder, w1.saturated.ownCpuMsPerOrder, 'why', 1);
-    row('1 worker: completed/s vs CPU-bound ceiling (free CPUs / CPU per order)', w1.saturated.throughput, w1.saturated.cpuCeiling, 'why', 0);
-    row('2 workers: completed/s vs CPU-bound ceiling', w2.saturated.throughput, w2.saturated.cpuCeiling, 'why', 0);
-    row(`placed→completed p50 ms @ ${halfPlacementRps} rps (½ max placement) — 2w vs 1w`, w2.halfRate.p50, w1.halfRate.p50, 'report', 0);
-    row(`placed→completed p99 ms @ ${halfPlacementRps} rps (½ max placement) — 2w vs 1w`, w2.halfRate.p99, w1.halfRate.p99, 'report', 0);
-    row(`placed→completed p50 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline) — 2w vs 1w`, w2.sustainable.p50, w1.sustainable.p50, 'report', 0);
-    row(`placed→completed p99 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline) — 2w vs 1w`, w2.sustainable.p99, w1.sustainable.p99, 'report', 0);
-    rows.push({
-      measure: 'oversold/mismatched products after pipeline (2w, 1w)',
-      ours: w2.stock.oversell,
-      baseline: w1.stock.oversell,
-      ratio: '—',
-      goal: '0',
-      met: w1.stock.oversell === 0 && w2.stock.oversell === 0,
-    });
     await stopChild(api);
 
-    // ---- 4. embedded default: no DATABASE_URL / REDIS_URL, a fresh DATA_DIR
-    const dataDir = path.join(TMP, 'embedded-data');
-    const embeddedPort = await freePort();
-    const embeddedBase = `http://127.0.0.1:${embeddedPort}`;
-    const adminEmail = 'bench-admin@bench.example.com';
-    const adminPassword = `pw-${randomBytes(8).toString('hex')}`;
-    const bootStarted = Date.now();
-    const embedded = await startApi(
-      embeddedPort,
-      serverEnv(embeddedPort, { DATA_DIR: dataDir, ADMIN_EMAIL: adminEmail, ADMIN_PASSWORD: adminPassword, ...EXTRA_SERVER_ENV }),
-      90_000,
-    );
-    const bootSeconds = (Date.now() - bootStarted) / 1000;
-    const adminToken = (await expectStatus(call(embeddedBase, 'POST', '/api/auth/login', { email: adminEmail, password: adminPassword }), 200, 'admin login')).json<{
-      accessToken: string;
-    }>().accessToken;
-    const embeddedProducts: string[] = [];
-    for (let i = 0; i < EMBEDDED_PRODUCTS; i++) {
-      const r = await expectStatus(
-        call(embeddedBase, 'POST', '/api/products', { sku: `EMB-${i}`, name: `Embedded bench product ${i}`, priceCents: 100 + i, stock: EMBEDDED_STOCK }, adminToken),
-        201,
-        'create product',
+    if (ONLY.has('embedded')) {
+      // ---- 4. embedded default: no DATABASE_URL / REDIS_URL, a fresh DATA_DIR
+      const dataDir = path.join(TMP, 'embedded-data');
+      const embeddedPort = await freePort();
+      const embeddedBase = `http://127.0.0.1:${embeddedPort}`;
+      const adminEmail = 'bench-admin@bench.example.com';
+      const adminPassword = `pw-${randomBytes(8).toString('hex')}`;
+      const bootStarted = Date.now();
+      const embedded = await startApi(
+        embeddedPort,
+        serverEnv(embeddedPort, { DATA_DIR: dataDir, ADMIN_EMAIL: adminEmail, ADMIN_PASSWORD: adminPassword, ...EXTRA_SERVER_ENV }),
+        90_000,
       );
-      embeddedProducts.push(r.json<{ id: string }>().id);
-    }
-    const embeddedTokens = (await Promise.all(Array.from({ length: 4 }, (_, i) => register(embeddedBase, `emb${i}`)))).map((u) => u.accessToken);
-    const embeddedPost = (seconds: number) =>
-      load(
-        {
-        url: `${embeddedBase}/api/orders`,
-        connections: CONNECTIONS,
-        duration: seconds,
-        requests: [
+      const bootSeconds = (Date.now() - bootStarted) / 1000;
+      const adminToken = (await expectStatus(call(embeddedBase, 'POST', '/api/auth/login', { email: adminEmail, password: adminPassword }), 200, 'admin login')).json<{
+        accessToken: string;
+      }>().accessToken;
+      const embeddedProducts: string[] = [];
+      for (let i = 0; i < EMBEDDED_PRODUCTS; i++) {
+        const r = await expectStatus(
+          call(embeddedBase, 'POST', '/api/products', { sku: `EMB-${i}`, name: `Embedded bench product ${i}`, priceCents: 100 + i, stock: EMBEDDED_STOCK }, adminToken),
+          201,
+          'create product',
+        );
+        embeddedProducts.push(r.json<{ id: string }>().id);
+      }
+      const embeddedTokens = (await Promise.all(Array.from({ length: 4 }, (_, i) => register(embeddedBase, `emb${i}`)))).map((u) => u.accessToken);
+      const embeddedPost = (seconds: number) =>
+        load(
           {
-            method: 'POST',
-            setupRequest: (req) => ({
-              ...req,
-              body: randomOrderBody(embeddedProducts),
-              headers: { ...req.headers, 'content-type': 'application/json', authorization: `Bearer ${pick(embeddedTokens)}` },
-            }),
+          url: `${embeddedBase}/api/orders`,
+          connections: CONNECTIONS,
+          duration: seconds,
+          requests: [
+            {
+              method: 'POST',
+              setupRequest: (req) => ({
+                ...req,
+                body: randomOrderBody(embeddedProducts),
+                headers: { ...req.headers, 'content-type': 'application/json', authorization: `Bearer ${pick(embeddedTokens)}` },
+              }),
+            },
+          ],
           },
-        ],
-        },
-        { service: () => [embedded.pid] },
-      );
-    const embeddedWarm = await embeddedPost(WARMUP_S);
-    const embeddedLoad = await embeddedPost(EMBEDDED_S);
-    const peakMiB = rssMiB(embedded.pid, 'VmHWM');
-    const afterLoadMiB = rssMiB(embedded.pid, 'VmRSS');
-    // Live order events (#14): 500 SSE streams held on this API; their own rows.
-    const sseRows = await measureSseConnections(embeddedBase, embedded.pid, embeddedProducts[0]!);
-    await stopChild(embedded, 10_000);
-    // The data dir is free again: read it directly for the stock check.
-    const pglite = await PGlite.create(path.join(dataDir, 'pgdata'));
-    let embeddedStock: StockCheck;
-    try {
-      embeddedStock = await checkStock(async <R>(text: string, params?: unknown[]) => (await pglite.query<R>(text, params)).rows, EMBEDDED_STOCK);
-    } finally {
-      await pglite.close();
-    }
-    const embeddedCreated = ok(embeddedWarm) + ok(embeddedLoad);
-    log(`embedded: boot ${bootSeconds.toFixed(1)} s, ${describe(embeddedLoad)}, peak RSS ${peakMiB.toFixed(0)} MiB, after the load ${afterLoadMiB.toFixed(0)} MiB; stock ${JSON.stringify(embeddedStock)}, 201s seen ${embeddedCreated}`);
-    details.embedded = { bootSeconds, load: embeddedLoad, peakRssMiB: peakMiB, rssAfterLoadMiB: afterLoadMiB, stock: embeddedStock, created201: embeddedCreated };
-    row('embedded POST /api/orders — req/s (vs server mode)', embeddedLoad.rps, postOurs.rps, '≥ 0.50×', 0, true, 0.5);
-    row('embedded POST /api/orders — p99 ms vs 200 ms', embeddedLoad.p99, 200, '< 1.00×', 1, false, 0.999);
-    row('embedded POST — CPU µs/response, incl. in-process order processing (vs server-mode API + PG + Redis)', cpuPerRequestUs(embeddedLoad, 'service'), cpuPerRequestUs(postOurs, 'service') + cpuPerRequestUs(postOurs, 'postgres') + cpuPerRequestUs(postOurs, 'redis'), 'why', 0);
-    rows.push({ measure: 'embedded peak RSS MiB (VmHWM; includes creating the database)', ours: Number(peakMiB.toFixed(0)), baseline: '—', ratio: '—', goal: 'report' });
-    row('embedded RSS MiB after the load (VmRSS) vs 400 MiB', afterLoadMiB, 400, '< 1.00×', 0, false, 0.999);
-    rows.push({
-      measure: 'oversold/mismatched products, embedded',
-      ours: embeddedStock.oversell,
-      baseline: '—',
-      ratio: '—',
-      goal: '0',
-      met: embeddedStock.oversell === 0 && accounted(embeddedCreated, embeddedStock.orders, 2),
-    });
+          { service: () => [embedded.pid] },
+        );
+      const embeddedWarm = await embeddedPost(WARMUP_S);
+      const embeddedLoad = await embeddedPost(EMBEDDED_S);
+      const peakMiB = rssMiB(embedded.pid, 'VmHWM');
+      const afterLoadMiB = rssMiB(embedded.pid, 'VmRSS');
+      // Live order events (#14): 500 SSE streams held on this API; their own rows.
+      const sseRows = await measureSseConnections(embeddedBase, embedded.pid, embeddedProducts[0]!);
+      await stopChild(embedded, 10_000);
+      // The data dir is free again: read it directly for the stock check.
+      const pglite = await PGlite.create(path.join(dataDir, 'pgdata'));
+      let embeddedStock: StockCheck;
+      try {
+        embeddedStock = await checkStock(async <R>(text: string, params?: unknown[]) => (await pglite.query<R>(text, params)).rows, EMBEDDED_STOCK);
+      } finally {
+        await pglite.close();
+      }
+      const embeddedCreated = ok(embeddedWarm) + ok(embeddedLoad);
+      log(`embedded: boot ${bootSeconds.toFixed(1)} s, ${describe(embeddedLoad)}, peak RSS ${peakMiB.toFixed(0)} MiB, after the load ${afterLoadMiB.toFixed(0)} MiB; stock ${JSON.stringify(embeddedStock)}, 201s seen ${embeddedCreated}`);
+      details.embedded = { bootSeconds, load: embeddedLoad, peakRssMiB: peakMiB, rssAfterLoadMiB: afterLoadMiB, stock: embeddedStock, created201: embeddedCreated };
+      row('embedded POST /api/orders — req/s (vs server mode)', embeddedLoad.rps, postOurs.rps, '≥ 0.50×', 0, true, 0.5);
+      row('embedded POST /api/orders — p99 ms vs 200 ms', embeddedLoad.p99, 200, '< 1.00×', 1, false, 0.999);
+      row('embedded POST — CPU µs/response, incl. in-process order processing (vs server-mode API + PG + Redis)', cpuPerRequestUs(embeddedLoad, 'service'), cpuPerRequestUs(postOurs, 'service') + cpuPerRequestUs(postOurs, 'postgres') + cpuPerRequestUs(postOurs, 'redis'), 'why', 0);
+      rows.push({ measure: 'embedded peak RSS MiB (VmHWM; includes creating the database)', ours: Number(peakMiB.toFixed(0)), baseline: '—', ratio: '—', goal: 'report' });
+      row('embedded RSS MiB after the load (VmRSS) vs 400 MiB', afterLoadMiB, 400, '< 1.00×', 0, false, 0.999);
+      rows.push({
+        measure: 'oversold/mismatched products, embedded',
+        ours: embeddedStock.oversell,
+        baseline: '—',
+        ratio: '—',
+        goal: '0',
+        met: embeddedStock.oversell === 0 && accounted(embeddedCreated, embeddedStock.orders, 2),
+      });
 
-    rows.push(...sseRows);
+      rows.push(...sseRows);
+    }
 
     // ---- report
     const totalSeconds = (Date.now() - started) / 1000;
