@@ -66,6 +66,9 @@ export const IDEMPOTENCY_RETENTION_HOURS = 24;
  * row answers with its stored response. A first attempt that rolled back leaves no row, so the
  * key can be retried. Keys older than the retention period are taken over.
  */
+/** Another request holds the key's lock right now. */
+export const keyInUse = () => new ConflictError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly');
+
 export async function claimIdempotencyKey(
   tx: Queryable,
   claim: { userId: string; key: string; requestHash: string },
@@ -87,9 +90,7 @@ export async function claimIdempotencyKey(
     [claim.userId, claim.key, claim.requestHash],
     { name: 'claim-idempotency-key' },
   );
-  if (!claimed[0]?.acquired) {
-    throw new ConflictError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly');
-  }
+  if (!claimed[0]?.acquired) throw keyInUse();
   if (claimed[0].inserted) return undefined;
   // A statement of its own: the stored row may have been committed after the one above began,
   // and only a new statement's snapshot is sure to see it.

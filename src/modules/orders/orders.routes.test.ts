@@ -130,6 +130,25 @@ describe.each(STORAGE_KINDS)('orders on %s', (storage) => {
       expect((await stockOf(app, tea.id)).reserved).toBe(reservedAfterFirst);
     });
 
+    it('stores, with the order, exactly the response it answered: merged lines, prices, totals and history', async () => {
+      const key = `stored-${randomUUID()}`;
+      const items = [{ productId: mug.id, quantity: 1 }, { productId: tea.id, quantity: 3 }, { productId: mug.id.toUpperCase(), quantity: 2 }];
+      const first = await place(alice, items, { 'Idempotency-Key': key }).expect(201);
+      expect(first.body.items).toEqual([
+        expect.objectContaining({ productId: mug.id, quantity: 3, unitPriceCents: 1250, lineTotalCents: 3750 }),
+        expect.objectContaining({ productId: tea.id, quantity: 3, unitPriceCents: 499, lineTotalCents: 1497 }),
+      ]);
+      const { rows } = await app.db.query<{ status: number; body: unknown }>(
+        'SELECT response_status AS status, response_body AS body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
+        [alice.id, key],
+      );
+      expect(rows[0]).toEqual({ status: 201, body: first.body });
+      const replay = await place(alice, items, { 'Idempotency-Key': key }).expect(201);
+      expect(replay.body).toEqual(first.body);
+      const read = await app.http.get(`/api/orders/${first.body.id}`).set(bearer(alice)).expect(200);
+      expect(read.body).toEqual(first.body);
+    });
+
     it('when the key is reused with another body, then answers 422 IDEMPOTENCY_KEY_MISMATCH', async () => {
       const key = `key-${randomUUID()}`;
       await place(alice, [{ productId: tea.id, quantity: 1 }], { 'Idempotency-Key': key }).expect(201);

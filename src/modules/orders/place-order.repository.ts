@@ -1,5 +1,6 @@
 import type { Queryable } from '../../platform/db/index.js';
 import type { RequestedLine } from './order.js';
+import { IDEMPOTENCY_RETENTION_HOURS } from './orders.repository.js';
 
 export interface CatalogSnapshot {
   id: string;
@@ -14,7 +15,51 @@ export interface PlacementResult {
   placed: boolean;
   /** The requested products that exist, as locked by this statement. */
   products: CatalogSnapshot[];
+  /** With an Idempotency-Key: false when another request held the key at that moment. */
+  keyAcquired: boolean;
+  /** With an Idempotency-Key: the key already holds a live response (a replay); nothing was placed. */
+  keyTaken: boolean;
 }
+
+/** An Idempotency-Key to claim in the placement statement, with the fingerprint of its request. */
+export interface PlacementKey {
+  key: string;
+  requestHash: string;
+}
+
+/** The message of the assertion that fires when a concurrent request stored the key first. */
+export const KEY_TAKEN_MEANWHILE = 'idempotency key stored meanwhile';
+
+// The key's CTEs: the same advisory lock as `claimIdempotencyKey`, and whether a live response
+// is stored (a replay, answered by that path). The statement's snapshot predates the lock, so a
+// response committed in between is not seen here; then the INSERT below finds the row, claims
+// nothing, and the assertion aborts the whole statement (nothing placed) for the caller to
+// answer it the long way.
+const KEY_CTES = `key_lock AS (
+       SELECT pg_try_advisory_xact_lock(hashtext($4::uuid::text), hashtext($8)) AS acquired
+     ), key_state AS (
+       SELECT (SELECT acquired FROM key_lock) AS acquired,
+              NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.user_id = $4 AND k.key = $8
+                            AND k.created_at >= now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})) AS free
+     ),`;
+
+// The stored response: the order exactly as the API answers it (newOrder in place-order.ts),
+// built from the same locked catalog rows and parameters.
+const KEY_CLAIM = `, key_claim AS (
+       INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body)
+       SELECT $4, $8, $9, 201, jsonb_build_object(
+         'id', $1::uuid, 'userId', $4::uuid, 'status', 'pending',
+         'items', (SELECT jsonb_agg(jsonb_build_object('productId', product_id, 'sku', sku, 'name', name, 'quantity', quantity,
+                     'unitPriceCents', price_cents, 'lineTotalCents', price_cents * quantity) ORDER BY line_no) FROM priced),
+         'totalCents', (SELECT sum(price_cents * quantity) FROM priced), 'currency', $5::text, 'failureReason', NULL,
+         'history', $6::jsonb, 'createdAt', $6::jsonb->0->'at', 'updatedAt', $6::jsonb->0->'at')
+       WHERE (SELECT ok FROM verdict)
+       ON CONFLICT (user_id, key) DO UPDATE
+         SET request_hash = EXCLUDED.request_hash, created_at = now(),
+             response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body
+         WHERE idempotency_keys.created_at < now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})
+       RETURNING 1
+     )`;
 
 /**
  * Places an order in ONE statement (so one round trip, and atomic even without an explicit
@@ -29,6 +74,10 @@ export interface PlacementResult {
  *   if it reserved fewer lines than the verdict promised, and the table CHECKs back that up.
  * - Prices and names come from the locked catalog rows, never from the request.
  *
+ * - With an Idempotency-Key, the same statement takes the key's lock, places only when no live
+ *   response is stored, and stores its own response: one round trip instead of a transaction
+ *   of five.
+ *
  * This statement writes catalog tables (products, stock_movements) from the orders module on
  * purpose: placing an order is the one place where both must change atomically and fast.
  */
@@ -36,16 +85,17 @@ export async function placeOrderAtomically(
   db: Queryable,
   order: { id: string; userId: string; currency: string; createdAt: string; history: string },
   lines: readonly RequestedLine[],
+  key?: PlacementKey,
 ): Promise<PlacementResult> {
-  const { rows } = await db.query<{ placed: boolean; products: CatalogSnapshot[] | null }>(
-    `WITH lines AS (
+  const { rows } = await db.query<{ placed: boolean; products: CatalogSnapshot[] | null; key_acquired: boolean | null; key_free: boolean | null }>(
+    `WITH ${key ? KEY_CTES : ''} lines AS (
        SELECT l.product_id, l.quantity, l.line_no
        FROM unnest($2::uuid[], $3::int[]) WITH ORDINALITY AS l(product_id, quantity, line_no)
      ), locked AS (
        SELECT p.id, p.sku, p.name, p.price_cents, p.on_hand - p.reserved AS available
        FROM products p WHERE p.id = ANY($2::uuid[]) ORDER BY p.id FOR UPDATE
      ), verdict AS (
-       SELECT count(k.id) = count(*) AND coalesce(bool_and(k.available >= l.quantity), false) AS ok
+       SELECT count(k.id) = count(*) AND coalesce(bool_and(k.available >= l.quantity), false) ${key ? 'AND (SELECT acquired AND free FROM key_state)' : ''} AS ok
        FROM lines l LEFT JOIN locked k ON k.id = l.product_id
      ), reserved AS (
        UPDATE products p SET reserved = p.reserved + l.quantity, updated_at = now()
@@ -68,16 +118,26 @@ export async function placeOrderAtomically(
        FROM priced WHERE (SELECT ok FROM verdict)
      ), event AS (
        INSERT INTO outbox_events (topic, aggregate_id) SELECT 'order.placed', $1 WHERE (SELECT ok FROM verdict)
-     )
+     )${key ? KEY_CLAIM : ''}
      SELECT v.ok AS placed,
             ops_assert(NOT v.ok OR (SELECT count(*) FROM reserved) = cardinality($2::uuid[]), 'order reservation incomplete') AS consistent,
+            ${key ? `ops_assert(NOT v.ok OR (SELECT count(*) FROM key_claim) = 1, '${KEY_TAKEN_MEANWHILE}') AS key_claimed, (SELECT acquired FROM key_state) AS key_acquired, (SELECT free FROM key_state) AS key_free,` : ''}
             (SELECT json_agg(json_build_object('id', id, 'sku', sku, 'name', name, 'priceCents', price_cents, 'available', available)) FROM locked) AS products
      FROM verdict v`,
-    [order.id, lines.map((l) => l.productId), lines.map((l) => l.quantity), order.userId, order.currency, order.history, order.createdAt],
-    { name: 'place-order' },
+    [
+      order.id,
+      lines.map((l) => l.productId),
+      lines.map((l) => l.quantity),
+      order.userId,
+      order.currency,
+      order.history,
+      order.createdAt,
+      ...(key ? [key.key, key.requestHash] : []),
+    ],
+    { name: key ? 'place-order-keyed' : 'place-order' },
   );
   const row = rows[0];
-  return { placed: row?.placed === true, products: row?.products ?? [] };
+  return { placed: row?.placed === true, products: row?.products ?? [], keyAcquired: row?.key_acquired !== false, keyTaken: row?.key_free === false };
 }
 
 /** Stores the response of the request that claimed this key, in the placement's transaction. */

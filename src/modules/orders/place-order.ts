@@ -4,7 +4,7 @@ import type { Principal } from '../../shared/principal.js';
 import type { Database, Queryable } from '../../platform/db/index.js';
 import { mergeLines, priceLines, requestFingerprint, totalOf, type Order, type RequestedLine } from './order.js';
 import * as repo from './orders.repository.js';
-import { placeOrderAtomically, storeIdempotentResponse } from './place-order.repository.js';
+import { KEY_TAKEN_MEANWHILE, placeOrderAtomically, storeIdempotentResponse, type PlacementKey } from './place-order.repository.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { RateLimiter } from '../../platform/rate-limit.js';
@@ -30,17 +30,23 @@ export interface PlacedOrder {
 /**
  * Placing an order: one statement locks the products in id order, checks and reserves every
  * line and inserts the order with its outbox event, so either every line is reserved and the
- * order exists, or nothing changed (see `placeOrderAtomically`). With an Idempotency-Key, the
- * key claim, that statement and the stored response share one transaction.
+ * order exists, or nothing changed (see `placeOrderAtomically`). With a fresh Idempotency-Key,
+ * the same statement claims the key and stores the response; a key that already holds one is
+ * answered by a transaction that reads it back.
  */
 export function createPlaceOrder(deps: PlaceOrderDeps) {
   const { db, placementLimit, currency, logger } = deps;
 
-  /** Runs the placement statement; throws the contract's error when it changed nothing. */
-  async function place(tx: Queryable, userId: string, lines: readonly RequestedLine[]): Promise<Order> {
+  /**
+   * Runs the placement statement; throws the contract's error when it changed nothing. With a
+   * key, answers undefined when the key already holds a response (nothing was placed).
+   */
+  async function place(tx: Queryable, userId: string, lines: readonly RequestedLine[], key?: PlacementKey): Promise<Order | undefined> {
     const placedAt = new Date().toISOString();
     const draft = { id: randomUUID(), userId, currency, createdAt: placedAt, history: JSON.stringify([{ status: 'pending', at: placedAt }]) };
-    const { placed, products } = await placeOrderAtomically(tx, draft, lines);
+    const { placed, products, keyAcquired, keyTaken } = await placeOrderAtomically(tx, draft, lines, key);
+    if (!keyAcquired) throw repo.keyInUse();
+    if (keyTaken) return undefined;
     const catalog = new Map(products.map((p) => [p.id, p]));
     if (!placed) {
       const unknown = lines.filter((line) => !catalog.has(line.productId));
@@ -60,7 +66,7 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     const lines = mergeLines(requested);
     const outcome = idempotencyKey
       ? await placeIdempotently(principal.userId, lines, idempotencyKey)
-      : { kind: 'placed' as const, order: await place(db, principal.userId, lines) };
+      : { kind: 'placed' as const, order: (await place(db, principal.userId, lines))! };
 
     if (outcome.kind === 'replay') return { order: outcome.body, status: outcome.status, replayed: true };
     const { order } = outcome;
@@ -72,12 +78,19 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
 
   async function placeIdempotently(userId: string, lines: readonly RequestedLine[], key: string) {
     const requestHash = requestFingerprint(lines);
+    // A fresh key (the common case): one statement places, claims the key and stores the response.
+    const order = await place(db, userId, lines, { key, requestHash }).catch((error: unknown) => {
+      if (error instanceof Error && error.message.includes(KEY_TAKEN_MEANWHILE)) return undefined;
+      throw error;
+    });
+    if (order) return { kind: 'placed' as const, order };
+    // The key holds a response (or got one while the statement ran): read it back under the key's lock.
     const outcome = await db.transaction(async (tx) => {
       const stored = await repo.claimIdempotencyKey(tx, { userId, key, requestHash });
       if (stored) return { kind: 'replay' as const, stored };
-      const order = await place(tx, userId, lines);
-      await storeIdempotentResponse(tx, { userId, key }, { status: 201, body: order });
-      return { kind: 'placed' as const, order };
+      const placed = (await place(tx, userId, lines))!;
+      await storeIdempotentResponse(tx, { userId, key }, { status: 201, body: placed });
+      return { kind: 'placed' as const, order: placed };
     });
     if (outcome.kind === 'placed') return outcome;
     if (outcome.stored.requestHash !== requestHash) {
