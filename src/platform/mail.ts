@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
+import { composableAsEml, composeEml } from './eml.js';
 import type { Logger } from './logger.js';
 
 export interface MailMessage {
@@ -58,16 +59,17 @@ export function createMailer(options: MailerOptions): Mailer {
   return {
     kind: 'file',
     async send(message) {
-      const info = (await transport.sendMail({ from: options.from, ...message })) as { message: Buffer };
+      const mail = { from: options.from, ...message };
+      const eml = composableAsEml(mail) ? composeEml(mail) : ((await transport.sendMail(mail)) as { message: Buffer }).message;
       // Named after the Message-ID: a resend of the same message overwrites its own file.
       const file = path.join(outbox, `${message.messageId.replace(/[<>]/g, '').replace(/[^\w.@-]/g, '_')}.eml`);
       try {
-        await writeFile(file, info.message, { mode: 0o600 });
+        await writeFile(file, eml, { mode: 0o600 });
       } catch (error) {
         // The folder is made when a write first finds it missing (first email, or removed since).
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         await outboxReady();
-        await writeFile(file, info.message, { mode: 0o600 });
+        await writeFile(file, eml, { mode: 0o600 });
       }
       options.logger.info('email written to file', { file, subject: message.subject });
     },
