@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { composableAsEml, composeEml } from './eml.js';
@@ -56,6 +56,7 @@ export function createMailer(options: MailerOptions): Mailer {
   // synchronous write (~1 ms here) would hold up every request in flight.
   // Modes as well as the process umask (data-dir.ts): mail holds customers' addresses and orders.
   const outboxReady = () => mkdir(outbox, { recursive: true, mode: 0o700 });
+  let partials = 0;
   return {
     kind: 'file',
     async send(message) {
@@ -63,14 +64,18 @@ export function createMailer(options: MailerOptions): Mailer {
       const eml = composableAsEml(mail) ? composeEml(mail) : ((await transport.sendMail(mail)) as { message: Buffer }).message;
       // Named after the Message-ID: a resend of the same message overwrites its own file.
       const file = path.join(outbox, `${message.messageId.replace(/[<>]/g, '').replace(/[^\w.@-]/g, '_')}.eml`);
+      // Written aside under a name that is not a message's, then renamed: a reader of the folder
+      // never sees a half-written message.
+      const partial = path.join(outbox, `.partial-${process.pid}-${++partials}`);
       try {
-        await writeFile(file, eml, { mode: 0o600 });
+        await writeFile(partial, eml, { mode: 0o600 });
       } catch (error) {
         // The folder is made when a write first finds it missing (first email, or removed since).
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         await outboxReady();
-        await writeFile(file, eml, { mode: 0o600 });
+        await writeFile(partial, eml, { mode: 0o600 });
       }
+      await rename(partial, file);
       options.logger.info('email written to file', { file, subject: message.subject });
     },
     async verify() {
