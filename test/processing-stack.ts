@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { auditStock } from '../src/modules/catalog/index.js';
 import { createTestDatabase, startTestApp, type TestApp, type TestDatabase } from './harness.js';
 import { spawnService, waitUntil, type ChildService } from './processes.js';
-import type { TestSmtp } from './smtp.js';
+import { startSmtp, type TestSmtp } from './smtp.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from './users.js';
 
 // Processing end to end: an in-process API plus worker processes on PostgreSQL, Redis and SMTP
@@ -137,3 +137,22 @@ export async function expectConserved(app: TestApp): Promise<void> {
   }
 }
 
+
+/**
+ * Registers the hooks of a describe whose cases each start their own stacks: one SMTP server
+ * for the describe (its inbox emptied between cases), every stack and worker stopped after each.
+ */
+export function stacksPerCase(): { readonly smtp: TestSmtp } {
+  const shared = {} as { smtp: TestSmtp };
+  beforeAll(async () => {
+    shared.smtp = await startSmtp();
+  });
+  afterAll(async () => {
+    await shared.smtp.stop();
+  });
+  afterEach(async () => {
+    await stopAll();
+    shared.smtp.messages.length = 0;
+  });
+  return shared;
+}

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProduct, stockOf } from '../../test/catalog.js';
 import { startTestApp } from '../../test/harness.js';
 import { freePort, startRedisServer, waitUntil, type ChildService } from '../../test/processes.js';
@@ -9,29 +9,17 @@ import {
   placeOrders,
   startStack,
   startWorker,
-  stopAll,
+  stacksPerCase,
   waitForSettled,
   waitForStatus,
   type Stack,
 } from '../../test/processing-stack.js';
-import { startSmtp, type TestSmtp } from '../../test/smtp.js';
 import { bearer } from '../../test/users.js';
 
 // Crash recovery with the default settings: a worker killed with SIGKILL, an API instance that
 // cannot reach Redis, Redis itself going away. Each case starts worker processes.
 describe('processing recovers from crashes and outages (server mode)', { timeout: 90_000 }, () => {
-  let smtp: TestSmtp;
-
-  beforeAll(async () => {
-    smtp = await startSmtp();
-  });
-  afterAll(async () => {
-    await smtp.stop();
-  });
-  afterEach(async () => {
-    await stopAll();
-    smtp.messages.length = 0;
-  });
+  const mail = stacksPerCase();
 
   /** Starts a worker that takes 30 jobs at once and never finishes a payment, and waits until it holds all 30. */
   async function workerHolding30(current: Stack, productId: string): Promise<{ doomed: ChildService; ids: string[] }> {
@@ -43,7 +31,7 @@ describe('processing recovers from crashes and outages (server mode)', { timeout
 
   async function expectEachCompletedOnceWithOneEmail(current: Stack, ids: string[], productId: string, stock: number): Promise<void> {
     await waitForSettled(current.app, ids);
-    expect(emailsPerOrder(smtp, ids)).toEqual(ids.map(() => 1));
+    expect(emailsPerOrder(mail.smtp, ids)).toEqual(ids.map(() => 1));
     expect(await stockOf(current.app, productId)).toEqual({ onHand: stock - ids.length, reserved: 0 });
     const { rows } = await current.app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM stock_movements WHERE product_id = $1 AND kind = 'sale'", [productId]);
     expect(rows[0]?.n).toBe(ids.length);
@@ -53,7 +41,7 @@ describe('processing recovers from crashes and outages (server mode)', { timeout
   }
 
   it('when a worker holding 30 jobs is killed with SIGKILL, then with default settings a replacement finishes all 30 within 15 s of starting, once each', async () => {
-    const stack = await startStack({ smtp, defaults: true });
+    const stack = await startStack({ smtp: mail.smtp, defaults: true });
     const product = await createProduct(stack.app, stack.admin, { stock: 100 });
     const { doomed, ids } = await workerHolding30(stack, product.id);
 
@@ -67,7 +55,7 @@ describe('processing recovers from crashes and outages (server mode)', { timeout
   }, 120_000);
 
   it('when a worker holding 30 jobs is killed with SIGKILL, then with default settings another running worker finishes all 30 within 15 s, once each', async () => {
-    const stack = await startStack({ smtp, defaults: true });
+    const stack = await startStack({ smtp: mail.smtp, defaults: true });
     const product = await createProduct(stack.app, stack.admin, { stock: 100 });
     const { doomed, ids } = await workerHolding30(stack, product.id);
     await startWorker(stack.workerEnv);
@@ -83,7 +71,7 @@ describe('processing recovers from crashes and outages (server mode)', { timeout
   it('when an API instance sharing the database cannot reach Redis, then orders placed through either complete within 2 s, woken by commits, and it says once which Redis it cannot reach', async () => {
     // A sweep far too slow to matter: only a commit's NOTIFY can wake the relays in time.
     const slowSweep = { OUTBOX_POLL_MS: '600000' };
-    const stack = await startStack({ smtp, defaults: true, env: slowSweep });
+    const stack = await startStack({ smtp: mail.smtp, defaults: true, env: slowSweep });
     const deadPort = await freePort();
     const broken = await startTestApp({
       storage: 'postgres',
@@ -91,7 +79,7 @@ describe('processing recovers from crashes and outages (server mode)', { timeout
       redis: `redis://127.0.0.1:${deadPort}`,
       processing: true,
       captureLogs: true,
-      env: { ...DEFAULTS, ...slowSweep, SMTP_URL: smtp.url },
+      env: { ...DEFAULTS, ...slowSweep, SMTP_URL: mail.smtp.url },
     });
     try {
       await startWorker(stack.workerEnv);
@@ -108,7 +96,7 @@ describe('processing recovers from crashes and outages (server mode)', { timeout
       );
       for (const row of rows) expect(Number(row.ms)).toBeLessThan(2000);
       await waitForSettled(stack.app, ids);
-      expect(emailsPerOrder(smtp, ids)).toEqual(ids.map(() => 1));
+      expect(emailsPerOrder(mail.smtp, ids)).toEqual(ids.map(() => 1));
       expect(await stockOf(stack.app, product.id)).toEqual({ onHand: 35, reserved: 0 });
       const outage = broken.logs.filter((line) => String(line.message).includes(`Redis at 127.0.0.1:${deadPort} is unreachable`));
       expect(outage).toHaveLength(1);
@@ -120,7 +108,7 @@ describe('processing recovers from crashes and outages (server mode)', { timeout
   it('keeps accepting orders fast into the outbox, reports not ready, and completes every accepted order after Redis returns', async () => {
     const port = await freePort();
     let redis = await startRedisServer(port);
-    const stack = await startStack({ smtp, redisUrl: `redis://127.0.0.1:${port}` });
+    const stack = await startStack({ smtp: mail.smtp, redisUrl: `redis://127.0.0.1:${port}` });
     try {
       await startWorker(stack.workerEnv);
       const product = await createProduct(stack.app, stack.admin, { stock: 50 });
@@ -145,7 +133,7 @@ describe('processing recovers from crashes and outages (server mode)', { timeout
       await waitForStatus(stack.app, [...before, ...during], 'completed', 60_000);
       await waitUntil(async () => (await stack.app.http.get('/health/ready')).status === 200, 10_000, 'ready again');
       await waitForSettled(stack.app, [...before, ...during]);
-      expect(emailsPerOrder(smtp, [...before, ...during])).toEqual(Array.from({ length: 13 }, () => 1));
+      expect(emailsPerOrder(mail.smtp, [...before, ...during])).toEqual(Array.from({ length: 13 }, () => 1));
       expect(await stockOf(stack.app, product.id)).toEqual({ onHand: 37, reserved: 0 });
     } finally {
       redis.kill('SIGKILL');

@@ -1,29 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProduct, stockOf } from '../../test/catalog.js';
 import { freePort, waitUntil } from '../../test/processes.js';
-import { emailsPerOrder, expectConserved, placeOrders, startStack, startWorker, stopAll, waitForSettled, waitForStatus } from '../../test/processing-stack.js';
-import { startSmtp, type TestSmtp } from '../../test/smtp.js';
+import { emailsPerOrder, expectConserved, placeOrders, startStack, startWorker, stacksPerCase, waitForSettled, waitForStatus } from '../../test/processing-stack.js';
 import { bearer } from '../../test/users.js';
 import { processOrderJob } from '../modules/orders/index.js';
 import { createBullMqQueue } from '../platform/queue/index.js';
 
 // Each case starts worker processes, which alone can take ~10 s on a busy machine.
 describe('processing in server mode: API + separate worker processes, PostgreSQL, Redis, SMTP', { timeout: 90_000 }, () => {
-  let smtp: TestSmtp;
-
-  beforeAll(async () => {
-    smtp = await startSmtp();
-  });
-  afterAll(async () => {
-    await smtp.stop();
-  });
-  afterEach(async () => {
-    await stopAll();
-    smtp.messages.length = 0;
-  });
+  const mail = stacksPerCase();
 
   it('takes an order from placed to completed with history in order, stock sold and exactly one confirmation email', async () => {
-    const stack = await startStack({ smtp });
+    const stack = await startStack({ smtp: mail.smtp });
     const metricsPort = await freePort();
     await startWorker({ ...stack.workerEnv, WORKER_METRICS_PORT: String(metricsPort) });
     const product = await createProduct(stack.app, stack.admin, { stock: 10, priceCents: 1999 });
@@ -42,13 +30,13 @@ describe('processing in server mode: API + separate worker processes, PostgreSQL
     expect(order.history.map((h) => h.status)).toEqual(['pending', 'processing', 'completed']);
     expect(await stockOf(stack.app, product.id)).toEqual({ onHand: 9, reserved: 0 });
     await waitForSettled(stack.app, [orderId!]);
-    const [mail] = smtp.messages;
-    expect(emailsPerOrder(smtp, [orderId!])).toEqual([1]);
-    expect(mail!.subject).toBe(`Order ${orderId} confirmed`);
-    expect(mail!.to).toMatchObject({ text: stack.buyer.email });
-    expect(mail!.text).toContain('$19.99');
-    expect(mail!.html).toContain('$19.99');
-    expect(mail!.messageId).toContain(orderId);
+    const [message] = mail.smtp.messages;
+    expect(emailsPerOrder(mail.smtp, [orderId!])).toEqual([1]);
+    expect(message!.subject).toBe(`Order ${orderId} confirmed`);
+    expect(message!.to).toMatchObject({ text: stack.buyer.email });
+    expect(message!.text).toContain('$19.99');
+    expect(message!.html).toContain('$19.99');
+    expect(message!.messageId).toContain(orderId);
     await expectConserved(stack.app);
 
     const workerMetrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -61,7 +49,7 @@ describe('processing in server mode: API + separate worker processes, PostgreSQL
   });
 
   it('declines above PAYMENT_DECLINE_ABOVE_CENTS: failed with a reason, stock released, one failure email', async () => {
-    const stack = await startStack({ smtp });
+    const stack = await startStack({ smtp: mail.smtp });
     await startWorker({ ...stack.workerEnv, PAYMENT_DECLINE_ABOVE_CENTS: '5000' });
     const product = await createProduct(stack.app, stack.admin, { stock: 10, priceCents: 9000 });
 
@@ -77,12 +65,12 @@ describe('processing in server mode: API + separate worker processes, PostgreSQL
     expect(order.failureReason).toMatch(/declined/i);
     expect(await stockOf(stack.app, product.id)).toEqual({ onHand: 10, reserved: 0 });
     await waitForSettled(stack.app, [orderId!]);
-    expect(emailsPerOrder(smtp, [orderId!])).toEqual([1]);
-    expect(smtp.messages[0]!.subject).toBe(`Order ${orderId} could not be completed`);
+    expect(emailsPerOrder(mail.smtp, [orderId!])).toEqual([1]);
+    expect(mail.smtp.messages[0]!.subject).toBe(`Order ${orderId} could not be completed`);
   });
 
   it('when the same order is enqueued twice and two workers race, then it is processed once and emailed once', async () => {
-    const stack = await startStack({ smtp, env: { PAYMENT_SIMULATOR_LATENCY_MS: '50' } });
+    const stack = await startStack({ smtp: mail.smtp, env: { PAYMENT_SIMULATOR_LATENCY_MS: '50' } });
     const product = await createProduct(stack.app, stack.admin, { stock: 50 });
     await Promise.all([startWorker(stack.workerEnv), startWorker(stack.workerEnv)]);
     const producer = createBullMqQueue({ redis: stack.app.config.redis.target!, prefix: stack.app.config.redis.prefix, handlers: stack.app.handlers });
@@ -95,7 +83,7 @@ describe('processing in server mode: API + separate worker processes, PostgreSQL
       }
       await waitForStatus(stack.app, ids, 'completed', 30_000);
       await waitForSettled(stack.app, ids);
-      expect(emailsPerOrder(smtp, ids)).toEqual(ids.map(() => 1));
+      expect(emailsPerOrder(mail.smtp, ids)).toEqual(ids.map(() => 1));
       const { rows } = await stack.app.db.query<{ history: { status: string }[] }>('SELECT history FROM orders WHERE id = ANY($1::uuid[])', [ids]);
       for (const row of rows) expect(row.history.map((h) => h.status)).toEqual(['pending', 'processing', 'completed']);
       expect(await stockOf(stack.app, product.id)).toEqual({ onHand: 40, reserved: 0 });
@@ -105,10 +93,10 @@ describe('processing in server mode: API + separate worker processes, PostgreSQL
   });
 
   it('when SMTP is down while orders complete, then each order gets exactly one email after it returns', async () => {
-    const stack = await startStack({ smtp });
+    const stack = await startStack({ smtp: mail.smtp });
     await startWorker(stack.workerEnv);
     const product = await createProduct(stack.app, stack.admin, { stock: 20 });
-    await smtp.stop();
+    await mail.smtp.stop();
     try {
       const ids = await placeOrders(stack, product.id, 5);
       await waitForStatus(stack.app, ids, 'completed', 20_000);
@@ -124,14 +112,14 @@ describe('processing in server mode: API + separate worker processes, PostgreSQL
         20_000,
         'a failed attempt for every email',
       );
-      expect(smtp.messages).toHaveLength(0);
+      expect(mail.smtp.messages).toHaveLength(0);
       const { rows } = await stack.app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM email_deliveries WHERE status = 'sent'");
       expect(rows[0]?.n).toBe(0);
 
-      await smtp.start();
+      await mail.smtp.start();
       await waitForSettled(stack.app, ids);
-      expect(emailsPerOrder(smtp, ids)).toEqual([1, 1, 1, 1, 1]);
+      expect(emailsPerOrder(mail.smtp, ids)).toEqual([1, 1, 1, 1, 1]);
     } finally {
-      await smtp.start();
+      await mail.smtp.start();
     }
   });});
