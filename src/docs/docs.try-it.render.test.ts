@@ -12,7 +12,7 @@ describe('the API docs, tried out', () => {
   let browser: TestBrowser | undefined;
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite' });
+    app = await startTestApp({ storage: 'postgres' });
     await seedDemoCatalog(app.db, app.config.currency);
     buyer = await registerUser(app, 'docs');
   });
