@@ -1,7 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
-import { composableAsEml, composeEml } from './eml.js';
 import type { Logger } from './logger.js';
 
 export interface MailMessage {
@@ -61,7 +60,7 @@ export function createMailer(options: MailerOptions): Mailer {
     kind: 'file',
     async send(message) {
       const mail = { from: options.from, ...message };
-      const eml = composableAsEml(mail) ? composeEml(mail) : ((await transport.sendMail(mail)) as { message: Buffer }).message;
+      const eml = ((await transport.sendMail(mail)) as { message: Buffer }).message;
       // Named after the Message-ID: a resend of the same message overwrites its own file.
       const file = path.join(outbox, `${message.messageId.replace(/[<>]/g, '').replace(/[^\w.@-]/g, '_')}.eml`);
       // Written aside under a name that is not a message's, then renamed: a reader of the folder
