@@ -98,9 +98,19 @@ describe('order processing in the embedded default', () => {
     const product = await createProduct(app, admin, { stock: 5, priceCents: 100 });
     const order = await placeAndWait([{ productId: product.id, quantity: 1 }], ['completed']);
     await app.http.get(`/api/orders/${order.id}`).set(bearer(buyer)).expect(200);
-    await waitUntil(() => (mailFor(order.id).length > 0 ? true : undefined), 10_000, 'the email');
-
-    const res = await app.http.get('/metrics');
+    // One source of truth: the email counts as sent in /metrics only after the database marks
+    // it sent, which comes after its file is written; waiting on the file would race that.
+    const emailSent = (text: string) =>
+      sample(text, 'emails_total', { event: 'sent' }) > sample(before, 'emails_total', { event: 'sent' }) &&
+      sample(text, 'order_stage_seconds_count', { stage: 'finished_to_email_sent' }) > sample(before, 'order_stage_seconds_count', { stage: 'finished_to_email_sent' });
+    const res = await waitUntil(
+      async () => {
+        const scraped = await app.http.get('/metrics');
+        return emailSent(scraped.text) ? scraped : undefined;
+      },
+      10_000,
+      'the sent email in /metrics',
+    );
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
     const after = res.text;
