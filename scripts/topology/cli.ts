@@ -2,7 +2,7 @@
  * npm run topology -- up [--sentinel] | down | status | test [--sentinel] [--keep]
  * See docs/deployment.md. Everything listens on 127.0.0.1 only.
  */
-import { down, log, status, up, currentVariant, type Variant } from './services.js';
+import { down, isUp, log, status, up, currentVariant, type Variant } from './services.js';
 import { runFaultTests } from './faults.js';
 
 async function main(): Promise<number> {
@@ -19,9 +19,14 @@ async function main(): Promise<number> {
       await status();
       return 0;
     case 'test': {
-      const broughtUp = currentVariant() === undefined;
+      // A topology left fully up (`up`, or `test --keep`) is reused; anything less (a crashed
+      // run's leftovers) is torn down first.
+      const broughtUp = !isUp();
       try {
-        if (broughtUp) await up(variant);
+        if (broughtUp) {
+          await down();
+          await up(variant);
+        }
         return (await runFaultTests(currentVariant() ?? variant, { components: !flags.includes('--no-components') })) ? 0 : 1;
       } finally {
         if (broughtUp && !flags.includes('--keep')) await down();
