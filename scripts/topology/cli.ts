@@ -38,6 +38,17 @@ async function main(): Promise<number> {
   }
 }
 
+// Interrupted (Ctrl-C, CI's timeout): tear down what was started, so nothing outlives the run.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: tearing the topology down`);
+    down().then(
+      () => process.exit(130),
+      () => process.exit(130),
+    );
+  });
+}
+
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {

@@ -194,10 +194,23 @@ export function ensurePackages(variant: Variant): void {
   const missing = wanted.filter(([binary]) => !has(binary) && !existsSync(`/usr/sbin/${binary}`)).map(([, pkg]) => pkg);
   if (!existsSync(path.join(PG_BIN, 'postgres'))) missing.push('postgresql-15');
   if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) throw new Error(`missing Debian packages: ${missing.join(' ')}; install them (sudo apt-get install ${missing.join(' ')}) or run as root`);
   log(`installing Debian packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  // Debian starts etcd, Patroni and haproxy as system services on install; the topology runs its
+  // own, so a policy-rc.d (as in container images) keeps the packaged ones from starting.
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = !existsSync(policy);
+  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...missing], {
+      stdio: 'inherit',
+      env,
+    });
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
+  }
 }
 
 // ---- etcd + Patroni ---------------------------------------------------------------------
