@@ -313,7 +313,7 @@ export async function runFaultTests(variant: Variant, options: { components: boo
 
   // 1. kill -9 one API under load; then a SIGTERM drain of the other.
   outcomes.push(
-    await withEventWatchers(adminToken, clients[0]!, async () => {
+    await withEventWatchers(adminToken, clients[0], async () => {
       const running = load(clients, productIds, 8000);
       await sleep(2500);
       const killedAt = Date.now();
@@ -344,7 +344,7 @@ export async function runFaultTests(variant: Variant, options: { components: boo
 
   // 2. kill -9 a worker while it holds jobs.
   outcomes.push(
-    await withEventWatchers(adminToken, clients[0]!, async () => {
+    await withEventWatchers(adminToken, clients[0], async () => {
       const running = load(clients, productIds, 6000);
       await sleep(2000);
       const placedBefore = await withDb(async (db) => (await db.query<{ id: string }>("SELECT id FROM orders WHERE status IN ('pending', 'processing')")).rows.map((r) => r.id));
@@ -367,7 +367,7 @@ export async function runFaultTests(variant: Variant, options: { components: boo
 
   // 3. kill -9 the Redis master holding the order queue.
   outcomes.push(
-    await withEventWatchers(adminToken, clients[0]!, async () => {
+    await withEventWatchers(adminToken, clients[0], async () => {
       const port = await queueMasterPort(variant);
       const running = load(clients, productIds, 10_000);
       await sleep(2000);
@@ -398,7 +398,7 @@ export async function runFaultTests(variant: Variant, options: { components: boo
 
   // 4. kill -9 the PostgreSQL leader (Patroni and postgres).
   outcomes.push(
-    await withEventWatchers(adminToken, clients[0]!, async () => {
+    await withEventWatchers(adminToken, clients[0], async () => {
       const leader = (await patroniRole(0)) === 'primary' ? 0 : 1;
       const running = load(clients, productIds, 25_000);
       await sleep(2000);
