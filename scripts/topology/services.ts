@@ -155,7 +155,8 @@ async function killLeftovers(): Promise<void> {
 
 /** Names the ports of the topology that something else already listens on. */
 function busyPorts(): number[] {
-  const wanted = new Set(Object.values(PORTS).flat());
+  // A Cluster node also listens on its port + 10000 (the cluster bus).
+  const wanted = new Set([...Object.values(PORTS).flat(), ...PORTS.redisCluster.map((port) => port + 10_000)]);
   const busy = new Set<number>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     if (!existsSync(table)) continue;
