@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import {
@@ -263,6 +263,13 @@ async function measureCapacity(clients: Client[], productIds: string[]): Promise
   };
 }
 
+/** What a process logs from now on, read when called. */
+function logSince(name: string): () => string {
+  const file = path.join(DIR, 'logs', `${name}.log`);
+  const offset = existsSync(file) ? statSync(file).size : 0;
+  return () => (existsSync(file) ? readFileSync(file).subarray(offset).toString('utf8') : '');
+}
+
 // ---- the four tests -----------------------------------------------------------------------
 
 interface Outcome {
@@ -339,18 +346,23 @@ export async function runFaultTests(variant: Variant, options: { components: boo
       await startApi(0, variant);
       const drain = load(clients, productIds, 6000);
       await sleep(2000);
+      const drainLog = logSince('api2');
+      const drainStarted = Date.now();
       await stopProcess('api2', 'SIGTERM', 30_000);
+      const drainSeconds = (Date.now() - drainStarted) / 1000;
+      const forced = drainLog().includes('shutdown grace period over');
       const drained = await drain;
       allAcknowledged.push(...drained.acknowledged);
       await startApi(1, variant);
       const problems = await audit('api kill', allAcknowledged);
       if (drained.failedAttempts > 0) problems.push(`SIGTERM drain failed ${drained.failedAttempts} requests`);
+      if (forced) problems.push('the SIGTERM drain ran out of its grace period (something held the API open)');
       if (new Set(result.acknowledged).size !== result.acknowledged.length) problems.push('duplicate order ids acknowledged');
       return {
         acknowledged: [...result.acknowledged, ...drained.acknowledged],
         outcome: {
           name: '1. kill -9 an API under load',
-          measured: `${result.acknowledged.length} orders acknowledged, ${failedAfterKill} in-flight attempts failed and were retried with their Idempotency-Key; SIGTERM drain: ${drained.failedAttempts} failed`,
+          measured: `${result.acknowledged.length} orders acknowledged, ${failedAfterKill} in-flight attempts failed and were retried with their Idempotency-Key; SIGTERM drain: ${drained.failedAttempts} failed, exited in ${drainSeconds.toFixed(1)} s`,
           problems,
         },
       };
