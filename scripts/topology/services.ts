@@ -443,11 +443,14 @@ listen postgres
   default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
 ${PORTS.pg.map((port, i) => `  server pg${i + 1} 127.0.0.1:${port} maxconn 90 check port ${PORTS.patroni[i]}`).join('\n')}
 
+# Membership by /health/live, not /health/ready: readiness fails on every instance at once while
+# a dependency they share (Redis, PostgreSQL) fails over, and haproxy would then answer 503 for
+# everything, although placements go on without Redis and the API's own 503 has a Retry-After.
 listen api
   mode http
   bind 127.0.0.1:${PORTS.haproxyApi}
   balance roundrobin
-  option httpchk GET /health/ready
+  option httpchk GET /health/live
   http-check expect status 200
   default-server inter 1s fall 2 rise 2
 ${PORTS.api.map((port, i) => `  server api${i + 1} 127.0.0.1:${port} check`).join('\n')}
