@@ -19,7 +19,7 @@ const TYPED_OUTSIDE_BUILD = [
 ];
 
 export default defineConfig(
-  globalIgnores(['dist/', 'node_modules/', 'data/', 'coverage/', '.tmp/']),
+  globalIgnores(['dist/', '.test-dist/', 'node_modules/', 'data/', 'coverage/', '.tmp/']),
 
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

@@ -39,7 +39,7 @@ function expectProblem(res: Response, status: number, code: string): void {
 describe('HTTP foundation', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite' });
+    app = await startTestApp({ storage: 'postgres' });
   });
   afterAll(() => app?.close());
 

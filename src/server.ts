@@ -1,9 +1,7 @@
 import type { Server } from 'node:http';
-import { createApp } from './app.js';
 import { loadConfig } from './config/index.js';
 import { assertPortFree, describeListenFailure, exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
 import { createLogger, errorFields } from './platform/logger.js';
-import { openRuntime } from './runtime.js';
 import { createHttpServer } from './http-server.js';
 import { protectDataDir } from './platform/data-dir.js';
 
@@ -15,6 +13,9 @@ async function main(): Promise<void> {
   await assertPortFree(config.http.host, config.http.port);
   // Secrets, mail and the embedded database live in DATA_DIR: readable by this user only.
   protectDataDir(config.dataDir, { create: config.db.url === undefined });
+  // Loaded once the configuration has passed its checks: a mistake in it is reported before
+  // Express, BullMQ, PGlite and the rest are read from disk (about a second of CPU).
+  const [{ openRuntime }, { createApp }] = await Promise.all([import('./runtime.js'), import('./app.js')]);
   const runtime = await openRuntime(config, logger);
   const background = runtime.startBackground();
   // Not awaited: a Redis that is down at start-up must not delay the API (orders wait in the outbox).

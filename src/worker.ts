@@ -1,9 +1,7 @@
 import { ConfigError, loadConfig } from './config/index.js';
 import { describeListenFailure, exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
 import { createLogger } from './platform/logger.js';
-import { openRuntime } from './runtime.js';
 import { protectDataDir } from './platform/data-dir.js';
-import { createWorkerMetricsServer } from './workers/metrics-server.js';
 
 const SHUTDOWN_GRACE_MS = 30_000;
 
@@ -17,6 +15,8 @@ async function main(): Promise<void> {
     );
   }
   protectDataDir(config.dataDir, { create: false });
+  // Loaded once the configuration has passed its checks, so a mistake in it is reported at once.
+  const [{ openRuntime }, { createWorkerMetricsServer }] = await Promise.all([import('./runtime.js'), import('./workers/metrics-server.js')]);
   const runtime = await openRuntime(config, logger, 'worker');
   await runtime.checkRedisEvictionPolicy();
   const consumer = runtime.startConsumer();

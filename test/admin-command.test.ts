@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findUserByEmail } from '../src/modules/auth/auth.repository.js';
 import { verifyPassword } from '../src/modules/auth/passwords.js';
 import { openDatabase, type Database } from '../src/platform/db/index.js';
-import { createTestDatabase, type TestDatabase } from './harness.js';
+import { createTestDatabase, seedEmbeddedDataDir, type TestDatabase } from './harness.js';
 import { runEntry } from './run-entry.js';
 
 const ADMIN = 'src/scripts/admin.ts';
@@ -20,6 +20,7 @@ interface Target {
 function embeddedTarget(): Promise<Target> {
   const dir = mkdtempSync(path.join(tmpdir(), 'ops-admin-cmd-'));
   const dataDir = path.join(dir, 'data');
+  seedEmbeddedDataDir(dataDir);
   return Promise.resolve({
     env: { DATA_DIR: dataDir },
     open: () => openDatabase({ url: undefined, poolMax: 1, dataDir }),

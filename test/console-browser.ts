@@ -1,36 +1,41 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { buildConsole } from '../scripts/build-console.js';
 import { createApp } from '../src/app.js';
+import { openBrowser, type TestBrowser } from './browser.js';
 import type { TestApp } from './harness.js';
 import type { TestUser } from './users.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export const WAIT = { timeout: 20_000 };
 
 export interface ConsoleServer {
   baseUrl: string;
-  browser: Browser;
+  browser: TestBrowser;
   close(): Promise<void>;
+}
+
+let consoleBuilt: Promise<string> | undefined;
+
+/** The console built from its current sources, once per test process. */
+function consoleAssets(): Promise<string> {
+  consoleBuilt ??= (async () => {
+    const assets = mkdtempSync(path.join(tmpdir(), 'console-assets-'));
+    process.once('exit', () => rmSync(assets, { recursive: true, force: true }));
+    await buildConsole(assets);
+    return assets;
+  })();
+  return consoleBuilt;
 }
 
 /** A freshly built console served by the test app's wiring, and a headless Chromium to drive it. */
 export async function startConsole(app: TestApp): Promise<ConsoleServer> {
-  // A missing browser must fail the run: a skipped check would pass CI with the console untested.
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}. Install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH.`);
-  }
-  const assets = mkdtempSync(path.join(tmpdir(), 'console-assets-'));
-  await buildConsole(assets);
-  const server: Server = createServer(createApp({ ...app.deps, consoleAssetsDir: assets }));
+  const server: Server = createServer(createApp({ ...app.deps, consoleAssetsDir: await consoleAssets() }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await openBrowser();
   return {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     browser,

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Redis } from 'ioredis';
@@ -9,6 +9,7 @@ import { migrate } from '../src/platform/db/index.js';
 import { MIGRATIONS_DIR } from '../src/platform/db/migrate.js';
 import { createPostgresDatabase } from '../src/platform/db/postgres.js';
 import { wrapPGlite } from '../src/platform/db/pglite.js';
+import { buildChildEntries } from './child-build.js';
 
 export const POSTGRES_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -19,7 +20,7 @@ const IMAGE_CACHE_DIR = path.resolve(import.meta.dirname, '..', '.tmp', 'test-ca
 declare module 'vitest' {
   export interface ProvidedContext {
     postgresTemplate: string;
-    pgliteDump: string;
+    pgliteImage: string;
   }
 }
 
@@ -61,27 +62,33 @@ function imageKey(): string {
 }
 
 /**
- * A migrated PGlite data directory as an uncompressed tarball (loading it is about twice as fast
- * as a gzipped one). Creating it takes seconds of WASM start-up, so it is kept across runs under
- * a name that changes with any migration; a concurrent run writing the same image renames over it.
+ * A migrated PGlite data directory, shut down cleanly. Creating it takes seconds of WASM
+ * start-up, so it is kept across runs under a name that changes with any migration. Each test
+ * database starts from a copy of the folder: a `cp` plus PGlite opening it costs about half the
+ * CPU of loading the same files from a tarball through a Blob. A concurrent run creating the
+ * same image loses the rename race and throws its copy away.
  */
 async function pgliteImage(): Promise<string> {
-  const file = path.join(IMAGE_CACHE_DIR, `pglite-${imageKey()}.tar`);
-  if (existsSync(file)) return file;
+  const dir = path.join(IMAGE_CACHE_DIR, `pglite-${imageKey()}`);
+  if (existsSync(path.join(dir, 'PG_VERSION'))) return dir;
   mkdirSync(IMAGE_CACHE_DIR, { recursive: true });
-  const pglite = await PGlite.create();
+  const partial = `${dir}.${randomBytes(4).toString('hex')}.partial`;
+  const pglite = await PGlite.create(partial);
   await migrate(wrapPGlite(pglite));
-  const dump = await pglite.dumpDataDir('none');
+  await pglite.exec('CHECKPOINT');
   await pglite.close();
-  const partial = `${file}.${randomBytes(4).toString('hex')}.partial`;
-  writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
-  renameSync(partial, file);
-  return file;
+  try {
+    renameSync(partial, dir);
+  } catch (error) {
+    rmSync(partial, { recursive: true, force: true });
+    if (!existsSync(path.join(dir, 'PG_VERSION'))) throw error;
+  }
+  return dir;
 }
 
 interface Shared {
   postgresTemplate: string;
-  pgliteDump: string;
+  pgliteImage: string;
   teardown(): Promise<void>;
   users: number;
 }
@@ -91,16 +98,17 @@ const SHARED = Symbol.for('ops-tests.global-setup');
 type WithShared = typeof globalThis & { [SHARED]?: Promise<Shared> };
 
 async function createShared(): Promise<Shared> {
+  const childEntries = buildChildEntries();
   await requireServices();
   const template = `ops_template_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${template}`);
   const templateDb = createPostgresDatabase(withDatabase(POSTGRES_ADMIN_URL, template), 1);
-  const [image] = await Promise.all([pgliteImage(), migrate(templateDb).finally(() => templateDb.close())]);
+  const [image] = await Promise.all([pgliteImage(), migrate(templateDb).finally(() => templateDb.close()), childEntries]);
   return {
     postgresTemplate: template,
-    pgliteDump: image,
+    pgliteImage: image,
     users: 0,
     async teardown() {
       await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
@@ -111,7 +119,8 @@ async function createShared(): Promise<Shared> {
 
 /**
  * Migrates one PostgreSQL template database and one PGlite image once per run; each test file
- * then gets its own copy in well under a second instead of migrating from scratch.
+ * then gets its own copy in well under a second instead of migrating from scratch. Also
+ * transpiles the sources that tests run as child processes (test/child-build.ts).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const scope = globalThis as WithShared;
@@ -119,7 +128,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const shared = await scope[SHARED];
   shared.users++;
   project.provide('postgresTemplate', shared.postgresTemplate);
-  project.provide('pgliteDump', shared.pgliteDump);
+  project.provide('pgliteImage', shared.pgliteImage);
 
   return async () => {
     if (--shared.users > 0) return;

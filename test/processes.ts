@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childEntry } from './child-build.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -13,11 +14,12 @@ export interface ChildService {
 }
 
 /**
- * Runs a service entry point (`src/worker.ts`, …) from source in its own process, so tests see
- * the current code without a build. Resolves once `readyLine` appears in its output.
+ * Runs a service entry point (`src/worker.ts`, …) in its own process, from the run's transpiled
+ * copy of the sources (test/child-build.ts), so tests see the current code without a build.
+ * Resolves once `readyLine` appears in its output.
  */
 export async function spawnService(entry: string, env: Record<string, string>, readyLine: RegExp, timeoutMs = 30_000): Promise<ChildService> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, ['--enable-source-maps', childEntry(entry)], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

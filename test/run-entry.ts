@@ -2,11 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-// By file URL: the working directory is elsewhere, where the bare name `tsx` does not resolve.
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+import { childEntry } from './child-build.js';
 
 export interface Finished {
   code: number | null;
@@ -15,14 +11,15 @@ export interface Finished {
 }
 
 /**
- * Runs an entry point (`src/server.ts`, `src/scripts/admin.ts`, …) from source to its end, in an
+ * Runs an entry point (`src/server.ts`, `src/scripts/admin.ts`, …) to its end (from the run's
+ * transpiled copy of the sources, test/child-build.ts), in an
  * empty working directory (no developer `.env` leaks in) with only the variables given, and
  * optionally something on standard input. A process still running after `timeoutMs` is killed
  * and the test fails on its exit code.
  */
 export function runEntry(entry: string, options: { env: Record<string, string>; args?: string[]; stdin?: string; timeoutMs?: number }): Promise<Finished> {
   const cwd = mkdtempSync(path.join(tmpdir(), 'ops-entry-'));
-  const child = spawn(process.execPath, ['--import', TSX, path.join(ROOT, entry), ...(options.args ?? [])], {
+  const child = spawn(process.execPath, ['--enable-source-maps', childEntry(entry), ...(options.args ?? [])], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: cwd, NODE_ENV: 'test', LOG_FORMAT: 'json', HOST: '127.0.0.1', ...options.env },
     stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],

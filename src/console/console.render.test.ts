@@ -29,7 +29,7 @@ describe('the console in a real browser', () => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/orders`;
-    app = await startTestApp({ storage: 'pglite', processing: true, env: { WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_POLL_MS: '100' } });
+    app = await startTestApp({ storage: 'postgres', processing: true, env: { WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_POLL_MS: '100' } });
     consoleServer = await startConsole(app);
     baseUrl = consoleServer.baseUrl;
     const { browser } = consoleServer;

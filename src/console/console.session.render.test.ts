@@ -13,7 +13,7 @@ describe('the console session in a real browser', () => {
   let customer: TestUser;
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite', env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TTL_SECONDS) } });
+    app = await startTestApp({ storage: 'postgres', env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TTL_SECONDS) } });
     consoleServer = await startConsole(app);
     customer = await registerUser(app, 'sessions');
   }, 120_000);
@@ -78,7 +78,7 @@ describe('order history in a real browser (processing off, so orders stay pendin
   let consoleServer: ConsoleServer;
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite' });
+    app = await startTestApp({ storage: 'postgres' });
     consoleServer = await startConsole(app);
   }, 120_000);
   afterAll(async () => {

@@ -1,23 +1,11 @@
 import helmet from 'helmet';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openBrowser, type TestBrowser } from '../../test/browser.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
 import { openApiDocument } from './openapi.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 function operationCount(): number {
   return Object.values(openApiDocument().paths ?? {}).reduce((sum, item) => sum + Object.keys(item).length, 0);
@@ -25,7 +13,7 @@ function operationCount(): number {
 
 describe('GET /docs in a real browser', () => {
   let app: TestApp;
-  let browser: Browser | undefined;
+  let browser: TestBrowser | undefined;
 
   beforeAll(async () => {
     app = await startTestApp({ storage: 'postgres' });
@@ -45,11 +33,7 @@ describe('GET /docs in a real browser', () => {
   });
 
   it('renders every operation from our own origin, without page errors or failed requests', { timeout: 60_000 }, async () => {
-    // A missing browser must fail the run: a skipped check would pass CI with the docs untested.
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}. Install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH.`);
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await openBrowser();
     const page = await browser.newPage();
     const origin = new URL(app.baseUrl).origin;
     const pageErrors: string[] = [];

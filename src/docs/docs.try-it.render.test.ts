@@ -1,21 +1,18 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openBrowser, type TestBrowser } from '../../test/browser.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
 import { registerUser, type TestUser } from '../../test/users.js';
 import { seedDemoCatalog } from '../modules/catalog/index.js';
 import { openApiDocument } from './openapi.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
 /** "Try it out" in the API docs, as a first-time user does it, on a freshly seeded catalog. */
 describe('the API docs, tried out', () => {
   let app: TestApp;
   let buyer: TestUser;
-  let browser: Browser | undefined;
+  let browser: TestBrowser | undefined;
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite' });
+    app = await startTestApp({ storage: 'postgres' });
     await seedDemoCatalog(app.db, app.config.currency);
     buyer = await registerUser(app, 'docs');
   });
@@ -36,10 +33,7 @@ describe('the API docs, tried out', () => {
   });
 
   it('when someone signs in through "Try it out", then the UI is authorized with the returned token', { timeout: 60_000 }, async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}. Install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH.`);
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await openBrowser();
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));

@@ -20,7 +20,7 @@ function codesRaisedInSource(): Set<string> {
 describe('problem type pages', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite' });
+    app = await startTestApp({ storage: 'postgres' });
   });
   afterAll(async () => {
     await app.close();

@@ -12,10 +12,10 @@ import { errorHandler } from './error-handler.js';
 
 const PROBLEM = /^application\/problem\+json/;
 
-describe('HTTP hardening (embedded app)', () => {
+describe('HTTP hardening (in-process app)', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite', env: { METRICS_TOKEN: 'scrape-me-0123456789' } });
+    app = await startTestApp({ storage: 'postgres', env: { METRICS_TOKEN: 'scrape-me-0123456789' } });
   });
   afterAll(() => app.close());
 
@@ -102,7 +102,7 @@ describe('HTTP hardening (embedded app)', () => {
 
 describe('/metrics without METRICS_TOKEN', () => {
   it('in production, then 404; outside production, then open', async () => {
-    const dev = await startTestApp({ storage: 'pglite' });
+    const dev = await startTestApp({ storage: 'postgres' });
     try {
       expect((await dev.http.get('/metrics')).status).toBe(200);
       const prodApp = createApp({ ...dev.deps, config: { ...dev.deps.config, env: 'production', metricsToken: undefined } });
@@ -134,7 +134,7 @@ describe('the API HTTP server (createHttpServer)', () => {
   let app: TestApp;
   let server: Server;
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite', env: { HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_MAX_CONNECTIONS: '3' } });
+    app = await startTestApp({ storage: 'postgres', env: { HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_MAX_CONNECTIONS: '3' } });
     server = createHttpServer(createApp(app.deps), app.config.http);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   });

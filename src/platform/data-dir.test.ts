@@ -4,16 +4,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { childEntry } from '../../test/child-build.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** What the API does with DATA_DIR in the embedded default, in a process of its own (umask is per process). */
 const SCRIPT = `
-import { protectDataDir } from '${ROOT}/src/platform/data-dir.ts';
-import { resolveJwtSecret } from '${ROOT}/src/config/jwt-secret.ts';
-import { createMailer } from '${ROOT}/src/platform/mail.ts';
-import { createLogger } from '${ROOT}/src/platform/logger.ts';
-import { openEmbeddedDatabase } from '${ROOT}/src/platform/db/pglite.ts';
+import { protectDataDir } from '${childEntry('src/platform/data-dir.ts')}';
+import { resolveJwtSecret } from '${childEntry('src/config/jwt-secret.ts')}';
+import { createMailer } from '${childEntry('src/platform/mail.ts')}';
+import { createLogger } from '${childEntry('src/platform/logger.ts')}';
+import { openEmbeddedDatabase } from '${childEntry('src/platform/db/pglite.ts')}';
 const dir = process.env.DATA_DIR;
 protectDataDir(dir, { create: true });
 resolveJwtSecret(undefined, dir);
@@ -37,10 +38,10 @@ describe('DATA_DIR permissions', () => {
 
   it('under a permissive umask (022), then the folder is 0700 and every file in it (secret, .eml, PGlite) is readable by the owner only', async () => {
     const dataDir = path.join(parent, 'data');
-    const script = path.join(parent, 'embedded.mts');
+    const script = path.join(parent, 'embedded.mjs');
     writeFileSync(script, SCRIPT);
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      const child = spawn(process.execPath, [script], {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir },
         stdio: ['ignore', 'inherit', 'inherit'],

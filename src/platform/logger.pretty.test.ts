@@ -28,7 +28,7 @@ describe('the terminal log format', () => {
 describe('request lines', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite', captureLogs: true });
+    app = await startTestApp({ storage: 'postgres', captureLogs: true });
   });
   afterAll(async () => {
     await app.close();

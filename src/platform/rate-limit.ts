@@ -39,8 +39,10 @@ interface Store {
 }
 
 function memoryStore(): Store {
-  // Bounded: an attacker cycling keys evicts the oldest counters, never exhausts memory.
-  const windows = new LRUCache<string, Window>({ max: 100_000 });
+  // Bounded: an attacker cycling keys evicts the oldest counters, never exhausts memory. Bounded
+  // by size rather than `max`, which allocates every slot up front (~50 ms for 100,000): each
+  // limiter of every process would pay that, though in server mode it is only the fallback.
+  const windows = new LRUCache<string, Window>({ maxSize: 100_000, sizeCalculation: () => 1 });
   return {
     add(key, delta, now, windowMs) {
       let window = windows.get(key);

@@ -1,16 +1,12 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openBrowser, type TestBrowser } from '../../test/browser.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
 import { registerAdmin, type TestUser } from '../../test/users.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('/admin/queues in a real browser', () => {
   let app: TestApp;
   let admin: TestUser;
-  let browser: Browser | undefined;
+  let browser: TestBrowser | undefined;
 
   beforeAll(async () => {
     app = await startTestApp({ storage: 'postgres', redis: true });
@@ -22,10 +18,7 @@ describe('/admin/queues in a real browser', () => {
   });
 
   it('asks an admin to sign in, then renders the orders queue without page errors', { timeout: 60_000 }, async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}. Install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH.`);
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await openBrowser();
     const context = await browser.newContext({ httpCredentials: { username: admin.email, password: admin.password } });
     const page = await context.newPage();
     const origin = new URL(app.baseUrl).origin;

@@ -10,7 +10,7 @@ describe('queue dashboard hardening (server mode)', () => {
   let host: string;
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite', redis: true, env: { LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS: '3' } });
+    app = await startTestApp({ storage: 'postgres', redis: true, env: { LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS: '3' } });
     admin = await registerAdmin(app);
     host = new URL(app.baseUrl).host;
   });

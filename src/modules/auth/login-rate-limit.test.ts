@@ -188,7 +188,7 @@ describe('login limits over HTTP with two API instances sharing Redis', () => {
 
 describe('login limits when Redis is down', () => {
   it('then logins still work and each instance keeps limiting in memory, answering at once', async () => {
-    const app = await startTestApp({ storage: 'pglite', redis: 'redis://127.0.0.1:1', env: { LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS: '3' } });
+    const app = await startTestApp({ storage: 'postgres', redis: 'redis://127.0.0.1:1', env: { LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS: '3' } });
     try {
       const user = await registerUser(app);
       await app.http.post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
@@ -204,7 +204,7 @@ describe('login limits when Redis is down', () => {
 
 describe('login limits behind a proxy (TRUST_PROXY=1)', () => {
   it('count per forwarded client address, so one abuser does not lock out everyone behind the proxy', async () => {
-    const app = await startTestApp({ storage: 'pglite', env: { LOGIN_MAX_FAILURES_PER_IP: '6', TRUST_PROXY: '1' } });
+    const app = await startTestApp({ storage: 'postgres', env: { LOGIN_MAX_FAILURES_PER_IP: '6', TRUST_PROXY: '1' } });
     try {
       const fail = (address: string) =>
         app.http.post('/api/auth/login').set('X-Forwarded-For', address).send({ email: uniqueEmail('spray'), password: 'wrong password' });

@@ -39,7 +39,7 @@ describe.each(STORAGE_KINDS)('registration on %s', (storage) => {
 
 describe('registration limit per client address', () => {
   it('when an address registers more than REGISTER_RATE_LIMIT_PER_ADDRESS_PER_HOUR, then 429 RATE_LIMITED with Retry-After; other addresses go on', async () => {
-    const app = await startTestApp({ storage: 'pglite', redis: true, env: { REGISTER_RATE_LIMIT_PER_ADDRESS_PER_HOUR: '3', TRUST_PROXY: '1' } });
+    const app = await startTestApp({ storage: 'postgres', redis: true, env: { REGISTER_RATE_LIMIT_PER_ADDRESS_PER_HOUR: '3', TRUST_PROXY: '1' } });
     try {
       const register = (address: string) =>
         app.http.post('/api/auth/register').set('X-Forwarded-For', address).send({ email: uniqueEmail('flood'), password: 'long enough' });
@@ -56,7 +56,7 @@ describe('registration limit per client address', () => {
   });
 
   it('when set to 0, then there is no limit', async () => {
-    const app = await startTestApp({ storage: 'pglite', env: { REGISTER_RATE_LIMIT_PER_ADDRESS_PER_HOUR: '0' } });
+    const app = await startTestApp({ storage: 'postgres', env: { REGISTER_RATE_LIMIT_PER_ADDRESS_PER_HOUR: '0' } });
     try {
       expect(app.config.limits.registrationsPerAddressPerHour).toBe(0);
       const statuses = await Promise.all(

@@ -344,7 +344,7 @@ describe.each(STORAGE_KINDS)('orders on %s', (storage) => {
 
 describe('order placement rate limit', () => {
   it('when a user places too many orders in a minute, then answers 429 RATE_LIMITED with Retry-After; others are unaffected', async () => {
-    const app = await startTestApp({ storage: 'pglite', env: { ORDER_RATE_LIMIT_PER_MINUTE: '3' } });
+    const app = await startTestApp({ storage: 'postgres', env: { ORDER_RATE_LIMIT_PER_MINUTE: '3' } });
     try {
       const admin = await registerAdmin(app);
       const [eager, calm] = await Promise.all([registerUser(app, 'eager'), registerUser(app, 'calm')]);

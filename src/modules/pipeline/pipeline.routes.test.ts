@@ -11,7 +11,7 @@ describe('GET /api/admin/pipeline and GET /api/orders/:id/emails (embedded, proc
   let completedOrderId: string;
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite', processing: true });
+    app = await startTestApp({ storage: 'postgres', processing: true });
     admin = await registerAdmin(app);
     buyer = await registerUser(app, 'buyer');
     const product = await createProduct(app, admin, { stock: 10 });

@@ -17,7 +17,7 @@ describe('webhooks admin API, embedded', { timeout: 120_000 }, () => {
 
   beforeAll(async () => {
     receiver = await startReceiver();
-    app = await startTestApp({ storage: 'pglite', processing: true, env: { WEBHOOK_POLL_MS: '100', WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_MAX_ATTEMPTS: '2' } });
+    app = await startTestApp({ storage: 'postgres', processing: true, env: { WEBHOOK_POLL_MS: '100', WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_MAX_ATTEMPTS: '2' } });
     [admin, buyer] = await Promise.all([registerAdmin(app), registerUser(app, 'buyer')]);
     productId = (await createProduct(app, admin, { stock: 100 })).id;
   });

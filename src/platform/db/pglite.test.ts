@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockDataDir } from './data-dir-lock.js';
 import { EmbeddedDatabaseError, openEmbeddedDatabase } from './pglite.js';
 
-describe('openEmbeddedDatabase', () => {
+// Both cases run PGlite's initdb in a worker thread: seconds of WASM on a quiet machine, far more on a loaded one.
+describe('openEmbeddedDatabase', { timeout: 120_000 }, () => {
   let dataDir: string;
 
   beforeEach(() => {
