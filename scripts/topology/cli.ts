@@ -2,7 +2,7 @@
  * npm run topology -- up [--sentinel] | down | status | test [--sentinel] [--keep]
  * See docs/deployment.md. Everything listens on 127.0.0.1 only.
  */
-import { down, log, status, up, currentVariant, type Variant } from './services.js';
+import { down, isUp, log, status, up, currentVariant, type Variant } from './services.js';
 import { runFaultTests } from './faults.js';
 
 async function main(): Promise<number> {
@@ -19,9 +19,14 @@ async function main(): Promise<number> {
       await status();
       return 0;
     case 'test': {
-      const broughtUp = currentVariant() === undefined;
+      // A topology left fully up (`up`, or `test --keep`) is reused; anything less (a crashed
+      // run's leftovers) is torn down first.
+      const broughtUp = !isUp();
       try {
-        if (broughtUp) await up(variant);
+        if (broughtUp) {
+          await down();
+          await up(variant);
+        }
         return (await runFaultTests(currentVariant() ?? variant, { components: !flags.includes('--no-components') })) ? 0 : 1;
       } finally {
         if (broughtUp && !flags.includes('--keep')) await down();
@@ -31,6 +36,17 @@ async function main(): Promise<number> {
       log('usage: npm run topology -- up [--sentinel] | down | status | test [--sentinel] [--keep] [--no-components]');
       return 2;
   }
+}
+
+// Interrupted (Ctrl-C, CI's timeout): tear down what was started, so nothing outlives the run.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: tearing the topology down`);
+    down().then(
+      () => process.exit(130),
+      () => process.exit(130),
+    );
+  });
 }
 
 main().then(

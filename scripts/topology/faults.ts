@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import {
@@ -28,15 +28,18 @@ import {
   waitFor,
   type Variant,
 } from './services.js';
+import { auditWatchers, startWatchers } from './sse-audit.js';
 
 interface Client {
   token: string;
+  userId: string;
 }
 
 /** The few fields of API answers this script reads. */
 interface Reply {
   id?: string;
   accessToken?: string;
+  user?: { id: string };
 }
 
 async function call(method: string, url: string, token: string | undefined, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Reply }> {
@@ -70,7 +73,7 @@ async function newUser(): Promise<Client> {
   const email = `topology-${randomUUID().slice(0, 8)}@example.com`;
   const res = await call('POST', '/api/auth/register', undefined, { email, password: 'topology-user-pw', name: 'load' });
   if (res.status !== 201) throw new Error(`register failed: ${res.status}`);
-  return { token: res.body.accessToken! };
+  return { token: res.body.accessToken!, userId: res.body.user!.id };
 }
 
 interface LoadResult {
@@ -225,24 +228,46 @@ function cpuByTier(): Record<string, number> {
   return result;
 }
 
-/** Places orders for a few seconds, waits until they are all processed, and divides each tier's CPU by them. */
+/**
+ * Places orders for a few seconds, waits until they are all processed, and divides each tier's
+ * CPU by them: gross, and above what the tier burns idle (Patroni's loop, Cluster gossip, polls),
+ * measured just before, which at a few dozen orders a second is most of the gross figure.
+ */
 async function measureCapacity(clients: Client[], productIds: string[]): Promise<Outcome> {
+  const idleFrom = cpuByTier();
+  const idleStarted = Date.now();
+  await sleep(5000);
   const before = cpuByTier();
+  const idleMs = Date.now() - idleStarted;
   const started = Date.now();
   const result = await load(clients, productIds, 8000);
   const problems = await audit('capacity', result.acknowledged);
   const after = cpuByTier();
-  const seconds = (Date.now() - started) / 1000;
-  const orders = result.acknowledged.length;
-  const perOrder = Object.fromEntries(Object.keys(after).map((tier) => [tier, ((after[tier]! - (before[tier] ?? 0)) / Math.max(1, orders)).toFixed(2)]));
-  const total = Object.values(perOrder).reduce((sum, ms) => sum + Number(ms), 0);
+  const elapsedMs = Date.now() - started;
+  const orders = Math.max(1, result.acknowledged.length);
+  const format = (perOrder: Record<string, number>) => {
+    const total = Object.values(perOrder).reduce((sum, ms) => sum + ms, 0);
+    return `${Object.entries(perOrder)
+      .map(([tier, ms]) => `${tier} ${ms.toFixed(2)}`)
+      .join(', ')}; total ${total.toFixed(2)} ms → ${(1000 / total).toFixed(0)} orders/s per fully used core`;
+  };
+  const tiers = Object.keys(after);
+  const gross = Object.fromEntries(tiers.map((tier) => [tier, (after[tier]! - (before[tier] ?? 0)) / orders]));
+  const idlePerMs = Object.fromEntries(tiers.map((tier) => [tier, ((before[tier] ?? 0) - (idleFrom[tier] ?? 0)) / idleMs]));
+  const aboveIdle = Object.fromEntries(tiers.map((tier) => [tier, Math.max(0, gross[tier]! - (idlePerMs[tier]! * elapsedMs) / orders)]));
+  const idleCores = Object.values(idlePerMs).reduce((sum, rate) => sum + rate, 0);
   return {
     name: 'capacity (placed + processed + emailed, Patroni included in postgres)',
-    measured: `${orders} orders in ${seconds.toFixed(1)} s; CPU ms per order: ${Object.entries(perOrder)
-      .map(([tier, ms]) => `${tier} ${ms}`)
-      .join(', ')}; total ${total.toFixed(2)} ms → ${(1000 / total).toFixed(0)} orders/s per fully used core`,
+    measured: `${result.acknowledged.length} orders in ${(elapsedMs / 1000).toFixed(1)} s; CPU ms per order above idle: ${format(aboveIdle)}; gross: ${format(gross)}; idle: ${(idleCores * 100).toFixed(0)} % of a core`,
     problems,
   };
+}
+
+/** What a process logs from now on, read when called. */
+function logSince(name: string): () => string {
+  const file = path.join(DIR, 'logs', `${name}.log`);
+  const offset = existsSync(file) ? statSync(file).size : 0;
+  return () => (existsSync(file) ? readFileSync(file).subarray(offset).toString('utf8') : '');
 }
 
 // ---- the four tests -----------------------------------------------------------------------
@@ -268,6 +293,18 @@ async function completedAfter(ids: string[]): Promise<number | undefined> {
     );
     return rows[0]?.at ? rows[0].at.getTime() : undefined;
   });
+}
+
+/**
+ * Runs one fault test with an admin and a customer following the order events through haproxy,
+ * then adds the SSE audit (every event of the test's acknowledged orders once, in order).
+ */
+async function withEventWatchers(adminToken: string, customer: Client, test: () => Promise<{ outcome: Outcome; acknowledged: string[] }>): Promise<Outcome> {
+  const watchers = await withDb((db) => startWatchers(db, adminToken, customer));
+  const { outcome, acknowledged } = await test();
+  const sse = await withDb((db) => auditWatchers(db, watchers, acknowledged));
+  log(`[${outcome.name.slice(0, 2)}] SSE audit: ${sse.problems.length === 0 ? 'every event of every acknowledged order seen once, in order' : sse.problems.join('; ')}`);
+  return { ...outcome, measured: `${outcome.measured}; ${sse.measured}`, problems: [...outcome.problems, ...sse.problems] };
 }
 
 export async function runFaultTests(variant: Variant, options: { components: boolean }): Promise<boolean> {
@@ -297,99 +334,121 @@ export async function runFaultTests(variant: Variant, options: { components: boo
   outcomes.push(await measureCapacity(clients, productIds));
 
   // 1. kill -9 one API under load; then a SIGTERM drain of the other.
-  {
-    const running = load(clients, productIds, 8000);
-    await sleep(2500);
-    const killedAt = Date.now();
-    process.kill(pidOf('api1')!, 'SIGKILL');
-    const result = await running;
-    allAcknowledged.push(...result.acknowledged);
-    const failedAfterKill = result.failures.filter(([t]) => t >= killedAt).length;
-    await startApi(0, variant);
-    const drain = load(clients, productIds, 6000);
-    await sleep(2000);
-    await stopProcess('api2', 'SIGTERM', 30_000);
-    const drained = await drain;
-    allAcknowledged.push(...drained.acknowledged);
-    await startApi(1, variant);
-    const problems = await audit('api kill', allAcknowledged);
-    if (drained.failedAttempts > 0) problems.push(`SIGTERM drain failed ${drained.failedAttempts} requests`);
-    if (new Set(result.acknowledged).size !== result.acknowledged.length) problems.push('duplicate order ids acknowledged');
-    outcomes.push({
-      name: '1. kill -9 an API under load',
-      measured: `${result.acknowledged.length} orders acknowledged, ${failedAfterKill} in-flight attempts failed and were retried with their Idempotency-Key; SIGTERM drain: ${drained.failedAttempts} failed`,
-      problems,
-    });
-  }
+  outcomes.push(
+    await withEventWatchers(adminToken, clients[0], async () => {
+      const running = load(clients, productIds, 8000);
+      await sleep(2500);
+      const killedAt = Date.now();
+      process.kill(pidOf('api1')!, 'SIGKILL');
+      const result = await running;
+      allAcknowledged.push(...result.acknowledged);
+      const failedAfterKill = result.failures.filter(([t]) => t >= killedAt).length;
+      await startApi(0, variant);
+      const drain = load(clients, productIds, 6000);
+      await sleep(2000);
+      const drainLog = logSince('api2');
+      const drainStarted = Date.now();
+      await stopProcess('api2', 'SIGTERM', 30_000);
+      const drainSeconds = (Date.now() - drainStarted) / 1000;
+      const forced = drainLog().includes('shutdown grace period over');
+      const drained = await drain;
+      allAcknowledged.push(...drained.acknowledged);
+      await startApi(1, variant);
+      const problems = await audit('api kill', allAcknowledged);
+      if (drained.failedAttempts > 0) problems.push(`SIGTERM drain failed ${drained.failedAttempts} requests`);
+      if (forced) problems.push('the SIGTERM drain ran out of its grace period (something held the API open)');
+      if (new Set(result.acknowledged).size !== result.acknowledged.length) problems.push('duplicate order ids acknowledged');
+      return {
+        acknowledged: [...result.acknowledged, ...drained.acknowledged],
+        outcome: {
+          name: '1. kill -9 an API under load',
+          measured: `${result.acknowledged.length} orders acknowledged, ${failedAfterKill} in-flight attempts failed and were retried with their Idempotency-Key; SIGTERM drain: ${drained.failedAttempts} failed, exited in ${drainSeconds.toFixed(1)} s`,
+          problems,
+        },
+      };
+    }),
+  );
 
   // 2. kill -9 a worker while it holds jobs.
-  {
-    const running = load(clients, productIds, 6000);
-    await sleep(2000);
-    const placedBefore = await withDb(async (db) => (await db.query<{ id: string }>("SELECT id FROM orders WHERE status IN ('pending', 'processing')")).rows.map((r) => r.id));
-    const killedAt = Date.now();
-    process.kill(pidOf('worker1')!, 'SIGKILL');
-    const result = await running;
-    allAcknowledged.push(...result.acknowledged);
-    const resumedAt = await waitFor(
-      'orders open at the kill to finish',
-      () => withDb(async (db) => (await count(db, "SELECT count(*) AS n FROM orders WHERE id = ANY($1::uuid[]) AND status IN ('pending', 'processing')", [placedBefore])) === 0 && Date.now()),
-      60_000,
-    ).catch(() => undefined);
-    await startWorker(0, variant);
-    const problems = await audit('worker kill', allAcknowledged);
-    const seconds = resumedAt ? (resumedAt - killedAt) / 1000 : Infinity;
-    if (seconds > 15) problems.push(`work open at the kill took ${seconds.toFixed(1)} s to finish (limit 15 s)`);
-    outcomes.push({ name: '2. kill -9 a worker', measured: `work open at the kill finished ${seconds.toFixed(1)} s later (${placedBefore.length} orders)`, problems });
-  }
+  outcomes.push(
+    await withEventWatchers(adminToken, clients[0], async () => {
+      const running = load(clients, productIds, 6000);
+      await sleep(2000);
+      const placedBefore = await withDb(async (db) => (await db.query<{ id: string }>("SELECT id FROM orders WHERE status IN ('pending', 'processing')")).rows.map((r) => r.id));
+      const killedAt = Date.now();
+      process.kill(pidOf('worker1')!, 'SIGKILL');
+      const result = await running;
+      allAcknowledged.push(...result.acknowledged);
+      const resumedAt = await waitFor(
+        'orders open at the kill to finish',
+        () => withDb(async (db) => (await count(db, "SELECT count(*) AS n FROM orders WHERE id = ANY($1::uuid[]) AND status IN ('pending', 'processing')", [placedBefore])) === 0 && Date.now()),
+        60_000,
+      ).catch(() => undefined);
+      await startWorker(0, variant);
+      const problems = await audit('worker kill', allAcknowledged);
+      const seconds = resumedAt ? (resumedAt - killedAt) / 1000 : Infinity;
+      if (seconds > 15) problems.push(`work open at the kill took ${seconds.toFixed(1)} s to finish (limit 15 s)`);
+      return { acknowledged: [...result.acknowledged], outcome: { name: '2. kill -9 a worker', measured: `work open at the kill finished ${seconds.toFixed(1)} s later (${placedBefore.length} orders)`, problems } };
+    }),
+  );
 
   // 3. kill -9 the Redis master holding the order queue.
-  {
-    const port = await queueMasterPort(variant);
-    const running = load(clients, productIds, 10_000);
-    await sleep(2000);
-    const killedAt = Date.now();
-    process.kill(pidOf(`redis-${port}`)!, 'SIGKILL');
-    const result = await running;
-    allAcknowledged.push(...result.acknowledged);
-    // The first order placed after the kill that finished: processing was paused until then.
-    const placedAfter = await withDb(async (db) => (await db.query<{ id: string }>('SELECT id FROM orders WHERE created_at >= $1', [new Date(killedAt)])).rows.map((r) => r.id));
-    const firstDone = await waitFor('an order placed after the kill to finish', () => completedAfter(placedAfter), 60_000).catch(() => undefined);
-    const pause = firstDone ? (firstDone - killedAt) / 1000 : Infinity;
-    await stopProcess(`redis-${port}`, 'SIGKILL');
-    startRedisNode(port, variant, variant === 'sentinel' ? await queueMasterPort(variant) : undefined);
-    const problems = await audit('redis master kill', allAcknowledged);
-    const placement5xx = result.failures.filter(([t]) => t >= killedAt).length;
-    if (pause > 10) problems.push(`processing paused ${pause.toFixed(1)} s (limit 10 s)`);
-    if (result.cachedReads5xx > 0) problems.push(`${result.cachedReads5xx} cached reads answered 5xx`);
-    outcomes.push({
-      name: `3. kill -9 the Redis master holding the queue (${variant}, :${port})`,
-      measured: `processing paused ${pause.toFixed(1)} s; ${result.acknowledged.length} placements acknowledged meanwhile, ${placement5xx} placement attempts failed; ${result.cachedReads} cached reads, ${result.cachedReads5xx} 5xx`,
-      problems,
-    });
-  }
+  outcomes.push(
+    await withEventWatchers(adminToken, clients[0], async () => {
+      const port = await queueMasterPort(variant);
+      const running = load(clients, productIds, 10_000);
+      await sleep(2000);
+      const killedAt = Date.now();
+      process.kill(pidOf(`redis-${port}`)!, 'SIGKILL');
+      const result = await running;
+      allAcknowledged.push(...result.acknowledged);
+      // The first order placed after the kill that finished: processing was paused until then.
+      const placedAfter = await withDb(async (db) => (await db.query<{ id: string }>('SELECT id FROM orders WHERE created_at >= $1', [new Date(killedAt)])).rows.map((r) => r.id));
+      const firstDone = await waitFor('an order placed after the kill to finish', () => completedAfter(placedAfter), 60_000).catch(() => undefined);
+      const pause = firstDone ? (firstDone - killedAt) / 1000 : Infinity;
+      await stopProcess(`redis-${port}`, 'SIGKILL');
+      startRedisNode(port, variant, variant === 'sentinel' ? await queueMasterPort(variant) : undefined);
+      const problems = await audit('redis master kill', allAcknowledged);
+      const placement5xx = result.failures.filter(([t]) => t >= killedAt).length;
+      if (pause > 10) problems.push(`processing paused ${pause.toFixed(1)} s (limit 10 s)`);
+      if (result.cachedReads5xx > 0) problems.push(`${result.cachedReads5xx} cached reads answered 5xx`);
+      return {
+        acknowledged: [...result.acknowledged],
+        outcome: {
+          name: `3. kill -9 the Redis master holding the queue (${variant}, :${port})`,
+          measured: `processing paused ${pause.toFixed(1)} s; ${result.acknowledged.length} placements acknowledged meanwhile, ${placement5xx} placement attempts failed; ${result.cachedReads} cached reads, ${result.cachedReads5xx} 5xx`,
+          problems,
+        },
+      };
+    }),
+  );
 
   // 4. kill -9 the PostgreSQL leader (Patroni and postgres).
-  {
-    const leader = (await patroniRole(0)) === 'primary' ? 0 : 1;
-    const running = load(clients, productIds, 25_000);
-    await sleep(2000);
-    const killedAt = Date.now();
-    killPostgresNode(leader);
-    const result = await running;
-    allAcknowledged.push(...result.acknowledged);
-    const outage = windowOf(result.failures, killedAt) / 1000;
-    const statuses = [...new Set(result.failures.map(([, s]) => s))].join(', ');
-    const problems = await audit('postgres leader kill', allAcknowledged);
-    if (outage > 15) problems.push(`write outage ${outage.toFixed(1)} s (limit 15 s)`);
-    startPatroni(leader);
-    await waitFor(`pg${leader + 1} to rejoin`, async () => (await patroniRole(leader)) === 'replica', 60_000).catch(() => log(`pg${leader + 1} did not rejoin within 60 s`));
-    outcomes.push({
-      name: `4. kill -9 the PostgreSQL leader (pg${leader + 1})`,
-      measured: `placements failed for ${outage.toFixed(1)} s (statuses ${statuses || 'none'}), then recovered by themselves; ${result.acknowledged.length} acknowledged, all present after failover`,
-      problems,
-    });
-  }
+  outcomes.push(
+    await withEventWatchers(adminToken, clients[0], async () => {
+      const leader = (await patroniRole(0)) === 'primary' ? 0 : 1;
+      const running = load(clients, productIds, 25_000);
+      await sleep(2000);
+      const killedAt = Date.now();
+      killPostgresNode(leader);
+      const result = await running;
+      allAcknowledged.push(...result.acknowledged);
+      const outage = windowOf(result.failures, killedAt) / 1000;
+      const statuses = [...new Set(result.failures.map(([, s]) => s))].join(', ');
+      const problems = await audit('postgres leader kill', allAcknowledged);
+      if (outage > 15) problems.push(`write outage ${outage.toFixed(1)} s (limit 15 s)`);
+      startPatroni(leader);
+      await waitFor(`pg${leader + 1} to rejoin`, async () => (await patroniRole(leader)) === 'replica', 60_000).catch(() => log(`pg${leader + 1} did not rejoin within 60 s`));
+      return {
+        acknowledged: [...result.acknowledged],
+        outcome: {
+          name: `4. kill -9 the PostgreSQL leader (pg${leader + 1})`,
+          measured: `placements failed for ${outage.toFixed(1)} s (statuses ${statuses || 'none'}), then recovered by themselves; ${result.acknowledged.length} acknowledged, all present after failover`,
+          problems,
+        },
+      };
+    }),
+  );
 
   log('');
   log(`fault tests (${variant}) in ${((Date.now() - started) / 1000).toFixed(0)} s:`);

@@ -42,10 +42,19 @@ export type Variant = 'cluster' | 'sentinel';
 export const log = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`);
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number): Promise<T> {
+/** Polls `check` until it gives a value; a throwing check counts as "not yet" unless `rethrow`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+  options: { rethrow?: boolean } = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = await Promise.resolve(check()).catch(() => undefined);
+    const value = await Promise.resolve(check()).catch((error: unknown) => {
+      if (options.rethrow) throw error;
+      return undefined;
+    });
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(200);
@@ -62,11 +71,12 @@ export function pidOf(name: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
+/** Running, not a zombie: an orphan of a crashed run may never be reaped where PID 1 does not reap. */
 export function isAlive(pid: number | undefined): boolean {
   if (!pid) return false;
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
   } catch {
     return false;
   }
@@ -84,7 +94,9 @@ export function startProcess(name: string, command: string, args: string[], opti
   const out = openSync(path.join(LOGS, `${name}.log`), 'a');
   const child = spawn(command, args, {
     cwd: options.cwd ?? ROOT,
-    env: { ...process.env, ...options.env },
+    // The marker is inherited by everything the process starts (Patroni's postgres too), so
+    // `down` finds leftovers of a crashed run that no PID file names any more.
+    env: { ...process.env, ...options.env, [MARKER]: DIR },
     stdio: ['ignore', out, out],
     detached: true,
     ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
@@ -107,6 +119,56 @@ export async function stopProcess(name: string, signal: NodeJS.Signals = 'SIGTER
     while (isAlive(pid)) await sleep(50);
   }
   rmSync(pidFile(name), { force: true });
+}
+
+const MARKER = 'OPS_TOPOLOGY_DIR';
+
+/** Every live process carrying this topology's marker in its environment. */
+function markedProcesses(): number[] {
+  const needle = `${MARKER}=${DIR}\0`;
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (`${readFileSync(`/proc/${entry}/environ`, 'latin1')}\0`.includes(needle)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** SIGKILLs whatever a previous run left behind (its PID files may be gone) and waits until it is gone. */
+async function killLeftovers(): Promise<void> {
+  const pids = markedProcesses();
+  if (pids.length === 0) return;
+  log(`killing ${pids.length} leftover topology processes: ${pids.join(' ')}`);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await waitFor('leftover processes to exit', () => pids.every((pid) => !isAlive(pid)), 10_000);
+}
+
+/** Names the ports of the topology that something else already listens on. */
+function busyPorts(): number[] {
+  // A Cluster node also listens on its port + 10000 (the cluster bus).
+  const wanted = new Set([...Object.values(PORTS).flat(), ...PORTS.redisCluster.map((port) => port + 10_000)]);
+  const busy = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(table)) continue;
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // st 0A = LISTEN
+      if (fields[3] !== '0A') continue;
+      const port = parseInt(fields[1]?.split(':')[1] ?? '', 16);
+      if (wanted.has(port)) busy.add(port);
+    }
+  }
+  return [...busy].sort();
 }
 
 export function runningNames(): string[] {
@@ -133,10 +195,23 @@ export function ensurePackages(variant: Variant): void {
   const missing = wanted.filter(([binary]) => !has(binary) && !existsSync(`/usr/sbin/${binary}`)).map(([, pkg]) => pkg);
   if (!existsSync(path.join(PG_BIN, 'postgres'))) missing.push('postgresql-15');
   if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) throw new Error(`missing Debian packages: ${missing.join(' ')}; install them (sudo apt-get install ${missing.join(' ')}) or run as root`);
   log(`installing Debian packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  // Debian starts etcd, Patroni and haproxy as system services on install; the topology runs its
+  // own, so a policy-rc.d (as in container images) keeps the packaged ones from starting.
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = !existsSync(policy);
+  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...missing], {
+      stdio: 'inherit',
+      env,
+    });
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
+  }
 }
 
 // ---- etcd + Patroni ---------------------------------------------------------------------
@@ -368,11 +443,14 @@ listen postgres
   default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
 ${PORTS.pg.map((port, i) => `  server pg${i + 1} 127.0.0.1:${port} maxconn 90 check port ${PORTS.patroni[i]}`).join('\n')}
 
+# Membership by /health/live, not /health/ready: readiness fails on every instance at once while
+# a dependency they share (Redis, PostgreSQL) fails over, and haproxy would then answer 503 for
+# everything, although placements go on without Redis and the API's own 503 has a Retry-After.
 listen api
   mode http
   bind 127.0.0.1:${PORTS.haproxyApi}
   balance roundrobin
-  option httpchk GET /health/ready
+  option httpchk GET /health/live
   http-check expect status 200
   default-server inter 1s fall 2 rise 2
 ${PORTS.api.map((port, i) => `  server api${i + 1} 127.0.0.1:${port} check`).join('\n')}
@@ -394,6 +472,8 @@ function appEnv(variant: Variant): Record<string, string> {
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     REDIS_PREFIX: 'ops',
+    // Production refuses to start without a mail transport; the audit counts the .eml files.
+    MAIL_TRANSPORT: 'file',
     ...(variant === 'cluster'
       ? { REDIS_CLUSTER_NODES: PORTS.redisCluster.slice(0, 3).map((p) => `127.0.0.1:${p}`).join(',') }
       : { REDIS_SENTINELS: PORTS.sentinels.map((p) => `127.0.0.1:${p}`).join(','), REDIS_SENTINEL_NAME: 'ops' }),
@@ -411,16 +491,36 @@ function appEnv(variant: Variant): Record<string, string> {
   };
 }
 
+/** The last lines of a process's log, to say why it stopped. */
+export function logTail(name: string, lines = 15): string {
+  const file = path.join(LOGS, `${name}.log`);
+  return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no log)';
+}
+
+/** Waits for `url` to answer 200; stops at once, with the log's tail, if the process exits instead. */
+async function waitForHealthy(name: string, url: string, timeoutMs: number): Promise<void> {
+  const pid = pidOf(name);
+  await waitFor(
+    `${name} (${url})`,
+    async () => {
+      if (!isAlive(pid)) throw new Error(`${name} exited while starting; the end of ${path.join(LOGS, `${name}.log`)}:\n${logTail(name)}`);
+      return (await httpStatus(url)) === 200;
+    },
+    timeoutMs,
+    { rethrow: true },
+  );
+}
+
 export async function startApi(index: number, variant: Variant): Promise<void> {
   startProcess(`api${index + 1}`, process.execPath, [path.join(ROOT, 'dist/server.js')], { env: { ...appEnv(variant), PORT: String(PORTS.api[index]) } });
-  await waitFor(`api${index + 1} ready`, async () => (await httpStatus(`http://127.0.0.1:${PORTS.api[index]}/health/ready`)) === 200, 60_000);
+  await waitForHealthy(`api${index + 1}`, `http://127.0.0.1:${PORTS.api[index]}/health/ready`, 60_000);
 }
 
 export async function startWorker(index: number, variant: Variant): Promise<void> {
   startProcess(`worker${index + 1}`, process.execPath, [path.join(ROOT, 'dist/worker.js')], {
     env: { ...appEnv(variant), WORKER_METRICS_PORT: String(PORTS.workerMetrics[index]) },
   });
-  await waitFor(`worker${index + 1} up`, async () => (await httpStatus(`http://127.0.0.1:${PORTS.workerMetrics[index]}/health/live`)) === 200, 60_000);
+  await waitForHealthy(`worker${index + 1}`, `http://127.0.0.1:${PORTS.workerMetrics[index]}/health/live`, 60_000);
 }
 
 // ---- up / down / status -----------------------------------------------------------------
@@ -430,9 +530,18 @@ export function currentVariant(): Variant | undefined {
   return existsSync(file) ? (readFileSync(file, 'utf8').trim() as Variant) : undefined;
 }
 
+/** Every process of a finished `up` is running. */
+export function isUp(): boolean {
+  const names = runningNames();
+  return currentVariant() !== undefined && ['api1', 'api2', 'worker1', 'worker2', 'haproxy', 'etcd', 'patroni1', 'patroni2'].every((name) => names.includes(name)) && names.every((name) => isAlive(pidOf(name)));
+}
+
 export async function up(variant: Variant): Promise<void> {
   if (runningNames().some((name) => isAlive(pidOf(name)))) throw new Error('the topology is already (partly) up; run `npm run topology -- down` first');
   const started = Date.now();
+  await killLeftovers();
+  const busy = busyPorts();
+  if (busy.length > 0) throw new Error(`ports ${busy.join(', ')} are taken by processes this topology did not start; stop them first`);
   ensurePackages(variant);
   rmSync(DIR, { recursive: true, force: true });
   for (const dir of [DIR, RUN, LOGS, path.join(DIR, 'data')]) mkdirSync(dir, { recursive: true });
@@ -496,6 +605,7 @@ export async function down(): Promise<void> {
   await stopPostgresNode(0);
   await stopPostgresNode(1);
   for (const name of runningNames()) await stopProcess(name, 'SIGTERM', 10_000);
+  await killLeftovers();
   // Keep the logs for inspection; the data goes.
   if (existsSync(DIR)) {
     for (const entry of readdirSync(DIR)) if (entry !== 'logs') rmSync(path.join(DIR, entry), { recursive: true, force: true });

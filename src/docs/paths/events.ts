@@ -22,7 +22,7 @@ const limits = {
   429: problem(429, [{ code: 'RATE_LIMITED', when: 'The caller already has as many streams open on this server as allowed (SSE_MAX_STREAMS_PER_USER).' }]),
   503: problem(503, [
     { code: 'STREAMS_AT_CAPACITY', when: 'This server has as many streams open as it allows (SSE_MAX_STREAMS); retry shortly.' },
-    { code: 'SERVICE_UNAVAILABLE', when: 'The database is unreachable; retry later.' },
+    { code: 'SERVICE_UNAVAILABLE', when: 'The database is unreachable, or this instance is shutting down; retry later (with Last-Event-ID).' },
   ]),
 };
 

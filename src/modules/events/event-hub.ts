@@ -28,7 +28,7 @@ export interface EventHub {
    * throws a 429 past the per-user cap and a 503 past the per-process cap.
    */
   open(ownerId: string, scope: StreamScope, sink: StreamSink): Promise<{ position: number; close(): void }>;
-  /** Ends every open stream (shutdown). */
+  /** Ends every open stream and refuses new ones with a 503 (shutdown). */
   closeAll(): void;
   openStreams(): number;
 }
@@ -53,6 +53,7 @@ export function createEventHub(deps: { db: Database; signal: Signal; settings: E
   let stopRunning: (() => void) | undefined;
   let pulling = false;
   let pullAgain = false;
+  let shuttingDown = false;
 
   function dispatch(event: OrderEvent): void {
     for (const sink of byOrder.get(event.orderId) ?? []) sink.deliver(event);
@@ -121,6 +122,9 @@ export function createEventHub(deps: { db: Database; signal: Signal; settings: E
   }
 
   async function open(ownerId: string, scope: StreamScope, sink: StreamSink) {
+    // A proxy may still send a reconnecting client here over a kept-alive connection; a stream
+    // opened now would hold the shutdown until its grace period ran out.
+    if (shuttingDown) throw new ServiceUnavailableError('this instance', 'This instance is shutting down; reconnect with Last-Event-ID and another one answers');
     if ((perOwner.get(ownerId) ?? 0) >= settings.maxStreamsPerUser) {
       throw new RateLimitedError(5, `At most ${settings.maxStreamsPerUser} event streams may be open per user`);
     }
@@ -154,7 +158,10 @@ export function createEventHub(deps: { db: Database; signal: Signal; settings: E
 
   return {
     open,
-    closeAll: () => [...sinks].forEach((sink) => sink.end()),
+    closeAll() {
+      shuttingDown = true;
+      [...sinks].forEach((sink) => sink.end());
+    },
     openStreams: () => reserved,
   };
 }

@@ -98,7 +98,7 @@ describe('order events over SSE, embedded', { timeout: 120_000 }, () => {
     expect(again.status).toBe(200);
   });
 
-  it('past the per-process cap a hub refuses with 503 STREAMS_AT_CAPACITY, and shutdown ends every stream', async () => {
+  it('past the per-process cap a hub refuses with 503 STREAMS_AT_CAPACITY; shutdown ends every stream and refuses new ones with 503', async () => {
     const hub = createEventHub({
       db: app.db,
       signal: createInProcessSignal(),
@@ -115,5 +115,7 @@ describe('order events over SSE, embedded', { timeout: 120_000 }, () => {
     hub.closeAll();
     expect(ended.sort()).toEqual([2, 3]);
     third.close();
+    await expect(hub.open('u4', { kind: 'all' }, sink(4))).rejects.toMatchObject({ kind: 'unavailable', code: 'SERVICE_UNAVAILABLE' });
+    expect(hub.openStreams()).toBe(1);
   });
 });
