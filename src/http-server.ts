@@ -68,3 +68,16 @@ export function createHttpServer(app: RequestListener, http: Config['http']): Se
   });
   return server;
 }
+
+/**
+ * Stops taking connections and lets the open ones finish. Node keeps serving new requests on
+ * kept-alive connections after `close()` until each sits idle for the keep-alive timeout, and a
+ * load balancer keeps sending on them until its health check notices: every response from now
+ * on says `Connection: close`, so each such connection ends after its answer instead.
+ */
+export function closeGracefully(server: Server): Promise<void> {
+  server.prependListener('request', (_request, response) => response.setHeader('Connection', 'close'));
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  return closed;
+}

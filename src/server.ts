@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { loadConfig } from './config/index.js';
 import { assertPortFree, describeListenFailure, exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
 import { createLogger, errorFields } from './platform/logger.js';
-import { createHttpServer } from './http-server.js';
+import { closeGracefully, createHttpServer } from './http-server.js';
 import { protectDataDir } from './platform/data-dir.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -44,10 +44,9 @@ async function main(): Promise<void> {
     graceMs: SHUTDOWN_GRACE_MS,
     async stop() {
       // Stop accepting connections, let in-flight requests finish, then release resources.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = closeGracefully(server);
       // Event streams never finish by themselves; end them (clients reconnect with Last-Event-ID).
       runtime.eventHub.closeAll();
-      server.closeIdleConnections();
       await closed;
       await consumer?.close();
       await background.stop();

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, startTestApp, STORAGE_KINDS, type TestApp } from '../../test/harness.js';
 import { bearer, registerUser } from '../../test/users.js';
 import { createApp } from '../app.js';
-import { createHttpServer } from '../http-server.js';
+import { closeGracefully, createHttpServer } from '../http-server.js';
 import { createLogger } from '../platform/logger.js';
 import { errorHandler } from './error-handler.js';
 
@@ -184,6 +184,43 @@ describe('the API HTTP server (createHttpServer)', () => {
     const { reply } = rawExchange(server, 'GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n', { keepOpen: true });
     expect(await reply).toBe('');
     for (const socket of open) socket.destroy();
+  });
+});
+
+describe('a graceful close (closeGracefully)', () => {
+  it('answers a request that arrives on a kept-alive connection with Connection: close, so the close does not wait out the keep-alive timeout', async () => {
+    const app = await startTestApp({ storage: 'postgres' });
+    // A request held in flight while the close begins keeps its connection open past
+    // closeIdleConnections(); the keep-alive timeout is long enough to outlast the test.
+    let held: (() => void) | undefined;
+    const inFlight = new Promise<void>((resolve) => (held = resolve));
+    const handler = createApp(app.deps);
+    let arrived: () => void = () => undefined;
+    const firstArrived = new Promise<void>((resolve) => (arrived = resolve));
+    const server = createHttpServer((request, response) => {
+      if (request.url !== '/held') return handler(request, response);
+      arrived();
+      void inFlight.then(() => response.end('held'));
+    }, { ...app.config.http, keepAliveTimeoutMs: 600_000 });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { socket, reply } = rawExchange(server, 'GET /held HTTP/1.1\r\nHost: x\r\n\r\n', { keepOpen: true });
+      await firstArrived;
+      const closed = closeGracefully(server);
+      held!();
+      await expect.poll(() => socket.bytesRead > 0).toBe(true);
+      socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n');
+      const text = await reply;
+      await closed;
+      const answers = text.split(/(?=HTTP\/1\.1 )/);
+      expect(answers).toHaveLength(2);
+      expect(answers[0]).toMatch(/^HTTP\/1\.1 200/);
+      expect(answers[1]).toMatch(/^HTTP\/1\.1 200/);
+      expect(answers[1]).toMatch(/\r\nconnection: close\r\n/i);
+    } finally {
+      server.closeAllConnections();
+      await app.close();
+    }
   });
 });
 
