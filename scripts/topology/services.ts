@@ -5,7 +5,9 @@
  * .topology/run with its log in .topology/logs, so `down` can stop exactly what `up` started.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -15,6 +17,13 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const DIR = path.join(ROOT, '.topology');
 const RUN = path.join(DIR, 'run');
 const LOGS = path.join(DIR, 'logs');
+/**
+ * The PostgreSQL nodes' folders. Patroni and postgres run as the `postgres` user, which cannot
+ * reach into a checkout under a private folder (`mktemp -d` makes 0700 ones, as a CI's clean
+ * clone may be), so they live under the system's temp folder, named after this checkout.
+ */
+const PG_BASE = path.join(tmpdir(), `ops-topology-${createHash('sha256').update(DIR).digest('hex').slice(0, 12)}`);
+const pgDir = (node: number) => path.join(PG_BASE, `pg${node + 1}`);
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 export const PORTS = {
@@ -240,7 +249,7 @@ export async function patroniRole(node: number): Promise<'primary' | 'replica' |
 }
 
 function patroniConfig(node: number): string {
-  const dir = path.join(DIR, `pg${node + 1}`);
+  const dir = pgDir(node);
   return `scope: ops-topology
 name: pg${node + 1}
 restapi:
@@ -292,7 +301,7 @@ postgresql:
 }
 
 export function startPatroni(node: number): void {
-  const dir = path.join(DIR, `pg${node + 1}`);
+  const dir = pgDir(node);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const user = postgresUser();
   if (user) chownSync(dir, user.uid, user.gid);
@@ -303,7 +312,7 @@ export function startPatroni(node: number): void {
 }
 
 export function postmasterPid(node: number): number | undefined {
-  const file = path.join(DIR, `pg${node + 1}`, 'data', 'postmaster.pid');
+  const file = path.join(pgDir(node), 'data', 'postmaster.pid');
   if (!existsSync(file)) return undefined;
   const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
@@ -311,7 +320,7 @@ export function postmasterPid(node: number): number | undefined {
 
 /** Node death: kill -9 of Patroni and of its PostgreSQL postmaster. */
 export function killPostgresNode(node: number): void {
-  const postmaster = path.join(DIR, `pg${node + 1}`, 'data', 'postmaster.pid');
+  const postmaster = path.join(pgDir(node), 'data', 'postmaster.pid');
   const pgPid = existsSync(postmaster) ? Number(readFileSync(postmaster, 'utf8').split('\n')[0]) : undefined;
   const patroniPid = pidOf(`patroni${node + 1}`);
   if (isAlive(patroniPid)) process.kill(patroniPid!, 'SIGKILL');
@@ -321,7 +330,7 @@ export function killPostgresNode(node: number): void {
 
 async function stopPostgresNode(node: number): Promise<void> {
   await stopProcess(`patroni${node + 1}`, 'SIGTERM', 20_000);
-  const postmaster = path.join(DIR, `pg${node + 1}`, 'data', 'postmaster.pid');
+  const postmaster = path.join(pgDir(node), 'data', 'postmaster.pid');
   const pgPid = existsSync(postmaster) ? Number(readFileSync(postmaster, 'utf8').split('\n')[0]) : undefined;
   if (isAlive(pgPid)) {
     process.kill(pgPid!, 'SIGQUIT');
@@ -544,7 +553,9 @@ export async function up(variant: Variant): Promise<void> {
   if (busy.length > 0) throw new Error(`ports ${busy.join(', ')} are taken by processes this topology did not start; stop them first`);
   ensurePackages(variant);
   rmSync(DIR, { recursive: true, force: true });
+  rmSync(PG_BASE, { recursive: true, force: true });
   for (const dir of [DIR, RUN, LOGS, path.join(DIR, 'data')]) mkdirSync(dir, { recursive: true });
+  mkdirSync(PG_BASE, { mode: 0o755 });
   writeFileSync(path.join(DIR, 'variant'), variant);
   log('building the service (npm run build)');
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
@@ -609,6 +620,7 @@ export async function down(): Promise<void> {
   // Keep the logs for inspection; the data goes.
   if (existsSync(DIR)) {
     for (const entry of readdirSync(DIR)) if (entry !== 'logs') rmSync(path.join(DIR, entry), { recursive: true, force: true });
+    rmSync(PG_BASE, { recursive: true, force: true });
   }
   log('topology down (logs kept in .topology/logs)');
 }
