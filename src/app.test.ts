@@ -2,10 +2,11 @@ import { createPostgresDatabase } from './platform/db/postgres.js';
 import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
-import type { Response } from 'supertest';
+import supertest, { type Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../test/harness.js';
 import { createApp } from './app.js';
+import { ShutdownState } from './modules/health/shutdown-state.js';
 
 const PROBLEM = /^application\/problem\+json/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -186,6 +187,15 @@ describe('HTTP foundation', () => {
       const res = await app.http.get('/health/ready');
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ status: 'ok', checks: { database: 'ok' } });
+    });
+
+    it('once shutdown began, then both probes answer 503 SHUTTING_DOWN while the API goes on serving', async () => {
+      const shutdown = new ShutdownState();
+      const http = supertest(createApp({ ...app.deps, shutdown }));
+      expect((await http.get('/health/live')).status).toBe(200);
+      shutdown.begin();
+      for (const probe of ['/health/live', '/health/ready']) expectProblem(await http.get(probe), 503, 'SHUTTING_DOWN');
+      expect((await http.get('/api/products')).status).toBe(200);
     });
   });
 });

@@ -17,6 +17,7 @@ import { ordersRoutes, type OrdersService } from './modules/orders/index.js';
 import { eventsRoutes, type OrderStreams } from './modules/events/index.js';
 import { webhooksRoutes, type WebhooksService } from './modules/webhooks/index.js';
 import { healthRoutes, type ReadinessCheck } from './modules/health/health.routes.js';
+import type { ShutdownState } from './modules/health/shutdown-state.js';
 import { notificationsRoutes, type EmailDeliveriesService } from './modules/notifications/index.js';
 import { pipelineRoutes, type PipelineService } from './modules/pipeline/index.js';
 import type { Logger } from './platform/logger.js';
@@ -36,6 +37,8 @@ export interface AppDeps {
   orderStreams: OrderStreams;
   webhooks: WebhooksService;
   readiness: readonly ReadinessCheck[];
+  /** Set by the API entry on SIGTERM: the health endpoints then answer 503. */
+  shutdown?: ShutdownState;
   metrics: Metrics;
   /** Set only when RATE_LIMIT_PER_ADDRESS_PER_MINUTE is configured. */
   addressLimit?: RateLimiter;
@@ -67,7 +70,7 @@ export function createApp(deps: AppDeps): Express {
   notificationsRoutes(app, deps.emails, deps.auth);
   pipelineRoutes(app, deps.pipeline, deps.auth);
   webhooksRoutes(app, deps.webhooks, deps.auth);
-  app.use('/health', healthRoutes(deps.readiness));
+  app.use('/health', healthRoutes(deps.readiness, deps.shutdown));
   const mayScrape = metricsAccess({ token: deps.config.metricsToken, production: deps.config.env === 'production' });
   app.get('/metrics', async (req, res) => {
     const decision = mayScrape(req.get('authorization'));

@@ -70,13 +70,22 @@ export function createHttpServer(app: RequestListener, http: Config['http']): Se
 }
 
 /**
+ * From now on every answer says `Connection: close`, so each connection ends after its current
+ * request instead of carrying the next one: a load balancer that still routes here while it
+ * notices the shutdown then opens a fresh connection per request, and none is left idle for
+ * the close to cut while the balancer sends on it (the keep-alive race that drops a request).
+ */
+export function answerWithConnectionClose(server: Server): void {
+  server.prependListener('request', (_request, response) => response.setHeader('Connection', 'close'));
+}
+
+/**
  * Stops taking connections and lets the open ones finish. Node keeps serving new requests on
- * kept-alive connections after `close()` until each sits idle for the keep-alive timeout, and a
- * load balancer keeps sending on them until its health check notices: every response from now
- * on says `Connection: close`, so each such connection ends after its answer instead.
+ * kept-alive connections after `close()` until each sits idle for the keep-alive timeout; with
+ * `Connection: close` on every answer each such connection ends after its answer instead.
  */
 export function closeGracefully(server: Server): Promise<void> {
-  server.prependListener('request', (_request, response) => response.setHeader('Connection', 'close'));
+  answerWithConnectionClose(server);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   return closed;

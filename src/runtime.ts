@@ -5,6 +5,7 @@ import { resolveJwtSecret } from './config/jwt-secret.js';
 import { adminExists, createAccessTokens, createAuthService, ensureAdmin } from './modules/auth/index.js';
 import { createCatalogService, seedDemoCatalog } from './modules/catalog/index.js';
 import type { ReadinessCheck } from './modules/health/health.routes.js';
+import { ShutdownState } from './modules/health/shutdown-state.js';
 import { createEmailDeliveriesService } from './modules/notifications/index.js';
 import { createOrderCache, createOrdersService } from './modules/orders/index.js';
 import { createPipelineService } from './modules/pipeline/index.js';
@@ -41,6 +42,8 @@ export interface Built extends Resources {
   metrics: Metrics;
   /** This process's reader of the order event stream (shutdown ends its streams). */
   eventHub: EventHub;
+  /** Begun on SIGTERM: the health endpoints answer 503 from then on. */
+  shutdown: ShutdownState;
   /** Starts the outbox relay and the reconciler (every API and worker process runs both). */
   startBackground(): { stop(): Promise<void> };
   /** Starts consuming the BullMQ queue in this process (server mode only). */
@@ -148,6 +151,7 @@ export function buildDeps(
   // Order events (SSE, webhooks): a relay copies outbox rows into the event stream; a signal
   // tells every process's hub that there is something new to read.
   const signal = config.redis.target && redis ? createRedisSignal({ url: config.redis.target, channel: `${config.redis.prefix}:order-events`, publisher: redis }) : createInProcessSignal();
+  const shutdown = new ShutdownState();
   const eventHub = createEventHub({
     db,
     signal,
@@ -203,6 +207,7 @@ export function buildDeps(
     mailer,
     metrics,
     eventHub,
+    shutdown,
     startBackground,
     startConsumer,
     deps: {
@@ -216,6 +221,7 @@ export function buildDeps(
       orderStreams: createOrderStreams({ db, hub: eventHub }),
       webhooks,
       readiness,
+      shutdown,
       metrics,
       ...(config.limits.requestsPerAddressPerMinute
         ? { addressLimit: createRateLimiter({ name: 'address', points: config.limits.requestsPerAddressPerMinute, windowSeconds: 60 }, redisScope) }

@@ -1,8 +1,9 @@
 import type { Server } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig } from './config/index.js';
 import { assertPortFree, describeListenFailure, exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
 import { createLogger, errorFields } from './platform/logger.js';
-import { closeGracefully, createHttpServer } from './http-server.js';
+import { answerWithConnectionClose, closeGracefully, createHttpServer } from './http-server.js';
 import { protectDataDir } from './platform/data-dir.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -38,12 +39,18 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
+  const { shutdownDelayMs } = config.http;
   exitGracefullyOnSignal({
     logger,
     messages: { stopping: 'shutting down', forced: 'shutdown grace period over; exiting', stopped: 'stopped' },
-    graceMs: SHUTDOWN_GRACE_MS,
+    graceMs: shutdownDelayMs + SHUTDOWN_GRACE_MS,
     async stop() {
-      // Stop accepting connections, let in-flight requests finish, then release resources.
+      // First the balancer's part: health checks fail, answers close their connections, and
+      // the API goes on serving for SHUTDOWN_DELAY_MS, until the balancer has taken it out.
+      runtime.shutdown.begin();
+      answerWithConnectionClose(server);
+      if (shutdownDelayMs > 0) await delay(shutdownDelayMs);
+      // Then stop accepting connections, let in-flight requests finish, release resources.
       const closed = closeGracefully(server);
       // Event streams never finish by themselves; end them (clients reconnect with Last-Event-ID).
       runtime.eventHub.closeAll();

@@ -114,6 +114,13 @@ export const envSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(30_000).describe('A request (headers and body) must arrive within this time, else 408 and the connection closes'),
   HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(10_000).describe('The request headers must arrive within this time'),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(5_000).describe('An idle keep-alive connection is closed after this time'),
+  SHUTDOWN_DELAY_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(0)
+    .describe('On SIGTERM the API goes on serving this long, with /health/* answering 503 and every answer saying Connection: close, before it stops accepting connections: the time a load balancer needs to take it out'),
   HTTP_MAX_CONNECTIONS: positiveInt.default(1_000).describe('Open connections per API process; further ones are refused until some close'),
   SSE_KEEPALIVE_MS: positiveInt.max(15_000, 'must be at most 15000 (clients and proxies drop quiet streams)').default(15_000).describe('How often an open event stream gets a `: keep-alive` comment'),
   SSE_POLL_MS: positiveInt.default(1000).describe('How often each API process reads new order events without a wake-up signal (the Redis/in-process signal usually comes first)'),

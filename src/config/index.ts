@@ -17,6 +17,8 @@ export interface Config {
     headersTimeoutMs: number;
     keepAliveTimeoutMs: number;
     maxConnections: number;
+    /** How long a SIGTERM'd API keeps serving before it stops accepting connections. */
+    shutdownDelayMs: number;
   };
   /** Undefined: /metrics is open (404 in production). */
   metricsToken: string | undefined;
@@ -191,6 +193,7 @@ export function loadConfig(
       headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_MS, env.HTTP_REQUEST_TIMEOUT_MS),
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
       maxConnections: env.HTTP_MAX_CONNECTIONS,
+      shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
     },
     metricsToken: env.METRICS_TOKEN,
     log: {

@@ -47,6 +47,7 @@ export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = {
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service unavailable', description: 'A dependency (the database) is unreachable. Retry after the seconds in `Retry-After`; with an `Idempotency-Key` a retried order is never placed twice.' },
   STREAMS_AT_CAPACITY: { status: 503, title: 'Streams at capacity', description: 'This server has as many live event streams open as it allows (`SSE_MAX_STREAMS`). Reconnect after the seconds in `Retry-After`, or to another instance.' },
   NOT_READY: { status: 503, title: 'Not ready', description: 'A dependency the process needs did not answer its readiness check; `errors` names it. Load balancers should send traffic elsewhere until it answers.' },
+  SHUTTING_DOWN: { status: 503, title: 'Shutting down', description: 'The instance received SIGTERM. It still finishes and answers what reaches it for `SHUTDOWN_DELAY_MS`, then stops accepting connections; load balancers should send new requests to another instance.' },
 };
 
 /** The `type` URL of a code: `OUT_OF_STOCK` → `/problems/out-of-stock`. */

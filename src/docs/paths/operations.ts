@@ -5,6 +5,7 @@ import { Liveness, Readiness } from '../schemas.js';
 
 const tags = ['Operations'];
 const transportOnly = () => commonProblems({ body: false, database: false });
+const SHUTTING_DOWN = { code: 'SHUTTING_DOWN', when: 'The instance received SIGTERM (see `SHUTDOWN_DELAY_MS`); send requests to another one.' };
 
 export function registerOperationsPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
@@ -14,7 +15,7 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
     tags,
     security: PUBLIC,
     summary: 'Liveness: 200 while the process runs',
-    responses: { 200: json('The process is running.', Liveness), ...transportOnly() },
+    responses: { 200: json('The process is running.', Liveness), ...transportOnly(), 503: problem(503, [SHUTTING_DOWN]) },
   });
 
   registry.registerPath({
@@ -29,6 +30,7 @@ export function registerOperationsPaths(registry: OpenAPIRegistry): void {
       ...transportOnly(),
       503: problem(503, [
         { code: 'NOT_READY', when: 'A dependency did not answer; `errors` names it.', errors: 'UnavailableDependency' },
+        SHUTTING_DOWN,
       ]),
     },
   });

@@ -56,6 +56,25 @@ describe('order events over SSE in server mode', () => {
     expect(all.messages.map((m) => m.id)).toEqual(mine.messages.map((m) => m.id));
   }, E2E_TIMEOUT_MS);
 
+  it('on SIGTERM with SHUTDOWN_DELAY_MS, goes on serving for the delay (probes 503, answers with Connection: close, streams open), then ends its streams and exits 0', async () => {
+    const DELAY_MS = 4000;
+    await stack.startApi();
+    const { buyer } = await stack.populate();
+    const api = await stack.startApiProcess({ SHUTDOWN_DELAY_MS: String(DELAY_MS) });
+    const stream = await sse(`${api.baseUrl}/api/orders/events`, buyer);
+    const streamEndedAt = stream.ended.then(() => Date.now());
+    const signalledAt = Date.now();
+    api.child.child.kill('SIGTERM');
+
+    await waitUntil(async () => (await fetch(`${api.baseUrl}/health/live`)).status === 503, DELAY_MS, 'the liveness probe to answer 503');
+    const served = await fetch(`${api.baseUrl}/api/orders`, { headers: bearer(buyer) });
+    expect(served.status).toBe(200);
+    expect(served.headers.get('connection')).toBe('close');
+
+    expect(await api.child.exited).toBe(0);
+    expect((await streamEndedAt) - signalledAt).toBeGreaterThanOrEqual(DELAY_MS);
+  }, E2E_TIMEOUT_MS);
+
   it('resumes with Last-Event-ID across an API restart: every change missed while it was down, none repeated', async () => {
     const app = await stack.startApi();
     const { buyer, place } = await stack.populate();

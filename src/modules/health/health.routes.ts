@@ -1,11 +1,18 @@
 import { Router } from 'express';
 import { sendProblem } from '../../middleware/error-handler.js';
 import { checkReadiness, notReadyProblem, type ReadinessCheck } from './readiness.js';
+import type { ShutdownState } from './shutdown-state.js';
 
 export type { ReadinessCheck } from './readiness.js';
 
-export function healthRoutes(checks: readonly ReadinessCheck[]): Router {
+export function healthRoutes(checks: readonly ReadinessCheck[], shutdown?: ShutdownState): Router {
   const router = Router();
+
+  // Both probes fail once shutdown began: whichever one a balancer checks takes the instance out.
+  router.use((_req, res, next) => {
+    if (!shutdown?.begun) return next();
+    sendProblem(res, { status: 503, code: 'SHUTTING_DOWN', detail: 'This instance is shutting down; send requests to another one' });
+  });
 
   router.get('/live', (_req, res) => {
     res.json({ status: 'ok' });
