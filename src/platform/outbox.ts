@@ -1,4 +1,4 @@
-import type { Database } from './db/index.js';
+import type { Database, Queryable } from './db/index.js';
 import type { Logger } from './logger.js';
 import { errorFields } from './logger.js';
 
@@ -23,6 +23,18 @@ export interface RelayOptions {
   leaseSeconds: number;
   /** Only events committed at least this long ago are claimed. */
   minAgeMs?: number;
+  /**
+   * Marks a published batch (default: `markOutboxPublished`). The relay passes one that marks
+   * and sequences the rows in the same UPDATE (a row version fewer per event).
+   */
+  markPublished?: (ids: readonly number[]) => Promise<void>;
+}
+
+/** Marks relayed rows published (no relay claims them again) and gives up their claim. */
+export async function markOutboxPublished(db: Queryable, ids: readonly number[]): Promise<void> {
+  await db.query('UPDATE outbox_events SET published_at = now(), claimed_until = NULL WHERE id = ANY($1::bigint[])', [ids], {
+    name: 'mark-outbox-published',
+  });
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -67,9 +79,7 @@ export async function relayOutboxBatch<Topic extends string>(
     await db.query('UPDATE outbox_events SET claimed_until = NULL WHERE id = ANY($1::bigint[])', [ids]).catch(() => undefined);
     throw error;
   }
-  await db.query('UPDATE outbox_events SET published_at = now(), claimed_until = NULL WHERE id = ANY($1::bigint[])', [ids], {
-    name: 'mark-outbox-published',
-  });
+  await (options.markPublished ?? ((published) => markOutboxPublished(db, published)))(ids);
   return rows.length;
 }
 

@@ -34,16 +34,17 @@ export function startBackgroundLoops(deps: {
   logger: Logger;
   onRelayed?: (events: number) => void;
   /**
-   * The second pass of each round over the same outbox (order-event positions); `due` when the
-   * round published events, this process committed some since the last pass, or the queue is
-   * unreachable (events still get their positions then).
+   * The second pass of each round over the same outbox (order-event positions); `due` when
+   * this process committed events since the last pass, or the queue is unreachable (events still
+   * get their positions then). A batch the round published is marked published by this pass, in
+   * the UPDATE that sequences it (`published`).
    */
-  eventsPass?: (due: boolean) => Promise<number>;
+  eventsPass?: (due: boolean, published?: readonly number[]) => Promise<number>;
 }): { kick(): void; stop(): Promise<void> } {
   const { db, queue, orders, settings, logger } = deps;
   let handOff = false;
   let committed = false;
-  const publishJobs = async (): Promise<number> => {
+  const publishJobs = async (markPublished?: (ids: readonly number[]) => Promise<void>): Promise<number> => {
     // A process that cannot reach the queue claims nothing; it hands what it committed to the
     // processes that can (they LISTEN), and the sweep of every process is the safety net.
     if (!queue.ready()) {
@@ -60,7 +61,7 @@ export function startBackgroundLoops(deps: {
         if (unrouted.length > 0) logger.error('outbox events with no subscriber', { topics: unrouted.map((e) => e.topic) });
         await queue.add(jobs);
       },
-      { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs },
+      { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs, ...(markPublished ? { markPublished } : {}) },
     );
     if (relayed > 0) deps.onRelayed?.(relayed);
     return relayed;
@@ -72,12 +73,15 @@ export function startBackgroundLoops(deps: {
       if (!eventsPass) return publishJobs();
       const due = committed || !queue.ready();
       committed = false;
+      // A published batch is sequenced as it is marked published (one UPDATE); the pass after it
+      // then only runs when one was left behind or the sweep is due.
+      const markPublished = async (ids: readonly number[]) => void (await eventsPass(true, ids));
       // A publish that failed (the queue went away mid-round) leaves the events their positions.
-      const relayed = await publishJobs().catch(async (error: unknown) => {
+      const relayed = await publishJobs(markPublished).catch(async (error: unknown) => {
         await eventsPass(true);
         throw error;
       });
-      return relayed + (await eventsPass(due || relayed > 0));
+      return relayed + (await eventsPass(due && relayed === 0));
     },
     { intervalMs: settings.outboxPollMs, logger },
   );

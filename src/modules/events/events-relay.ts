@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../../platform/db/index.js';
+import { markOutboxPublished } from '../../platform/outbox.js';
 import type { Signal } from '../../platform/signal.js';
 import { findOrdersByIds } from '../orders/index.js';
 import { isOrderEventType, orderAsOf, type OrderEvent } from './order-event.js';
@@ -29,11 +30,20 @@ export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal
   return (await sequenceEvents(deps)).taken;
 }
 
-/** `locked: false` when another process held the sequencer lock (it is copying rows; some may be left). */
-async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number; locked: boolean }> {
+/**
+ * `locked: false` when another process held the sequencer lock (it is copying rows; some may be
+ * left). The `published` rows are marked published either way.
+ */
+async function sequenceEvents(
+  deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>,
+  published: readonly number[] = [],
+): Promise<{ taken: number; locked: boolean }> {
   const result = await deps.db.transaction(async (tx) => {
-    if (!(await trySequencerLock(tx))) return { taken: 0, appended: 0, locked: false };
-    const taken = await takeUnsequenced(tx, BATCH_SIZE);
+    if (!(await trySequencerLock(tx))) {
+      if (published.length > 0) await markOutboxPublished(tx, published);
+      return { taken: 0, appended: 0, locked: false };
+    }
+    const taken = await takeUnsequenced(tx, BATCH_SIZE, published);
     if (taken.length === 0) return { taken: 0, appended: 0, locked: true };
     const orderRows = taken.filter((row) => isOrderEventType(row.topic));
     const orders = new Map((await findOrdersByIds(tx, [...new Set(orderRows.map((row) => row.orderId))])).map(({ order }) => [order.id, order]));
@@ -57,15 +67,24 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
  * it runs only when a pass was left behind (another process held the sequencer lock) or once
  * per `pollMs` as the sweep, so the relay's empty rounds cost one claim statement, not a
  * sequencing transaction as well.
+ *
+ * With `published` (the batch the relay has just published) it always runs, and marks those
+ * rows published in the UPDATE that sequences them; if that transaction fails they are still
+ * marked published (then the error is thrown), so the relay does not publish them again.
  */
-export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promise<number> {
+export type EventsPass = (due: boolean, published?: readonly number[]) => Promise<number>;
+
+export function createEventsPass(deps: EventsRelayDeps): EventsPass {
   let prunedAt = 0;
   let ranAt = 0;
   let behind = false;
-  return async (due) => {
-    if (!due && !behind && Date.now() - ranAt < deps.pollMs) return 0;
+  return async (due, published = []) => {
+    if (!due && published.length === 0 && !behind && Date.now() - ranAt < deps.pollMs) return 0;
     ranAt = Date.now();
-    const { taken, locked } = await sequenceEvents(deps);
+    const { taken, locked } = await sequenceEvents(deps, published).catch(async (error: unknown) => {
+      if (published.length > 0) await markOutboxPublished(deps.db, published);
+      throw error;
+    });
     behind = !locked;
     if (Date.now() - prunedAt > PRUNE_EVERY_MS) {
       prunedAt = Date.now();

@@ -22,15 +22,33 @@ export async function trySequencerLock(tx: Queryable): Promise<boolean> {
   return rows[0]?.acquired === true;
 }
 
-/** Marks up to `limit` committed outbox rows as sequenced and returns them, oldest first. */
-export async function takeUnsequenced(tx: Queryable, limit: number): Promise<OutboxRow[]> {
-  const { rows } = await tx.query<OutboxRow>(
-    `UPDATE outbox_events SET sequenced = true
-     WHERE id IN (SELECT id FROM outbox_events WHERE NOT sequenced ORDER BY id LIMIT $1)
-     RETURNING id AS "outboxId", topic, aggregate_id AS "orderId", created_at AS "createdAt"`,
-    [limit],
+/**
+ * Marks up to `limit` committed outbox rows as sequenced and returns them, oldest first. Rows in
+ * `published` (a batch the outbox relay has just published) are marked published in the same
+ * UPDATE, and sequenced too when they were not yet: one row version per event instead of two.
+ * Only rows this call sequenced are returned. `sequenced` changes only under the sequencer lock
+ * (held by the caller), so the flag read before the UPDATE is still the row's when it runs.
+ */
+export async function takeUnsequenced(tx: Queryable, limit: number, published: readonly number[] = []): Promise<OutboxRow[]> {
+  const { rows } = await tx.query<OutboxRow & { newly: boolean }>(
+    `WITH target AS (
+       SELECT id, NOT sequenced AS newly FROM outbox_events
+       WHERE id = ANY($2::bigint[]) OR id IN (SELECT id FROM outbox_events WHERE NOT sequenced ORDER BY id LIMIT $1)
+     )
+     UPDATE outbox_events o
+     SET sequenced = true,
+         published_at = CASE WHEN o.id = ANY($2::bigint[]) THEN now() ELSE o.published_at END,
+         claimed_until = CASE WHEN o.id = ANY($2::bigint[]) THEN NULL ELSE o.claimed_until END
+     FROM target t
+     WHERE o.id = t.id
+     RETURNING o.id AS "outboxId", o.topic, o.aggregate_id AS "orderId", o.created_at AS "createdAt", t.newly`,
+    [limit, published],
+    { name: 'take-unsequenced' },
   );
-  return rows.sort((a, b) => a.outboxId - b.outboxId);
+  return rows
+    .filter((row) => row.newly)
+    .map(({ newly: _, ...row }) => row)
+    .sort((a, b) => a.outboxId - b.outboxId);
 }
 
 export interface NewOrderEvent {
