@@ -165,7 +165,14 @@ export function buildDeps(
   });
   // Webhook deliveries are created in the transaction that gives events their positions.
   const onEventsAppended: OnEventsAppended[] = [createDeliveries];
-  const webhooks = createWebhooksService({ db, allowPrivateUrls: config.webhooks.allowPrivateUrls, maxAttempts: config.webhooks.maxAttempts });
+  // The deliverer starts with the background loops (and only where webhooks are sent).
+  const webhookDeliverer = { webhooksChanged: () => undefined as void };
+  const webhooks = createWebhooksService({
+    db,
+    allowPrivateUrls: config.webhooks.allowPrivateUrls,
+    maxAttempts: config.webhooks.maxAttempts,
+    onWebhooksChanged: () => webhookDeliverer.webhooksChanged(),
+  });
   const webhookMetrics = registerWebhookMetrics(metrics.registry, () => backlogByWebhook(db));
   // Webhooks are sent where jobs are consumed: by workers, or by the API when it processes
   // orders itself (embedded database or no Redis).
@@ -175,8 +182,10 @@ export function buildDeps(
     // One relay reads the outbox for both consumers: jobs for the workers, then positions for SSE and webhooks.
     const eventsPass = createEventsPass({ db, signal, onAppended: onEventsAppended, pollMs: config.jobs.outboxPollMs, retentionHours: config.events.retentionHours });
     const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger, onRelayed: (events) => metrics.relayBatch(events), eventsPass });
-    const loops = [background, ...(sendsWebhooks ? [startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics })] : [])];
+    const deliverer = sendsWebhooks ? startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics }) : undefined;
+    const loops = [background, ...(deliverer ? [deliverer] : [])];
     outboxRelay.kick = () => background.kick();
+    if (deliverer) webhookDeliverer.webhooksChanged = () => deliverer.webhooksChanged();
     return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
   };
 

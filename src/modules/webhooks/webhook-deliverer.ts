@@ -3,6 +3,7 @@ import { errorFields, type Logger } from '../../platform/logger.js';
 import type { Signal } from '../../platform/signal.js';
 import { retryDelayMs } from './backoff.js';
 import { claimDueDeliveries, recordAttempt, type ClaimedDelivery } from './deliveries.repository.js';
+import { anyEnabledWebhook } from './webhooks.repository.js';
 import { sendWebhook } from './send-webhook.js';
 import { signatureHeader } from './signature.js';
 
@@ -24,8 +25,17 @@ export interface WebhookObserver {
  * Sends due deliveries from the database, on its own: it holds no queue slot and no database
  * connection while waiting for an endpoint, so a slow or dead endpoint delays only its own
  * deliveries — never orders, emails or other endpoints.
+ *
+ * The event signal wakes it for every batch of order events; while no endpoint is enabled
+ * (the common case) those wake-ups claim nothing and cost no statement. Whether one is, is read
+ * again on every poll, so an endpoint registered in another process has its deliveries claimed
+ * within one `pollMs`, the bound a lost signal already had; `webhooksChanged()` (this process
+ * registered or changed one) reads it at once.
  */
-export function startWebhookDeliverer(deps: { db: Database; signal: Signal; settings: WebhookSettings; logger: Logger; observer: WebhookObserver }): { stop(): Promise<void> } {
+export function startWebhookDeliverer(deps: { db: Database; signal: Signal; settings: WebhookSettings; logger: Logger; observer: WebhookObserver }): {
+  webhooksChanged(): void;
+  stop(): Promise<void>;
+} {
   const { db, settings, logger } = deps;
   // Longer than one attempt, so a live sender's claim never runs out under it.
   const leaseMs = settings.timeoutMs + 5000;
@@ -33,6 +43,10 @@ export function startWebhookDeliverer(deps: { db: Database; signal: Signal; sett
   let stopped = false;
   let claiming = false;
   let claimAgain = false;
+  /** Whether an endpoint is enabled, as last read; undefined: read it before the next claim. */
+  let anyWebhooks: boolean | undefined;
+  // A read that a recheck overtook may predate the change: it is not kept.
+  let rechecks = 0;
 
   async function attempt(claim: ClaimedDelivery): Promise<void> {
     const body = JSON.stringify(claim.payload);
@@ -55,6 +69,12 @@ export function startWebhookDeliverer(deps: { db: Database; signal: Signal; sett
   async function claimRound(): Promise<void> {
     const free = settings.concurrency - inFlight.size;
     if (free <= 0 || stopped) return;
+    if (anyWebhooks === undefined) {
+      const readAt = rechecks;
+      const any = await anyEnabledWebhook(db);
+      if (readAt === rechecks) anyWebhooks = any;
+      if (!any) return;
+    } else if (!anyWebhooks) return;
     const claims = await claimDueDeliveries(db, { limit: free, leaseMs, busyWebhookIds: [...inFlight.keys()] });
     for (const claim of claims) {
       const running = attempt(claim)
@@ -88,11 +108,19 @@ export function startWebhookDeliverer(deps: { db: Database; signal: Signal; sett
       });
   }
 
+  /** A wake-up when something may have changed besides new events: read the endpoints again. */
+  function recheck(): void {
+    rechecks++;
+    anyWebhooks = undefined;
+    wake();
+  }
+
   const listener = deps.signal.listen(wake);
-  const poll = setInterval(wake, settings.pollMs);
+  const poll = setInterval(recheck, settings.pollMs);
   poll.unref();
   wake();
   return {
+    webhooksChanged: recheck,
     async stop() {
       stopped = true;
       clearInterval(poll);

@@ -88,6 +88,12 @@ export async function rotateSecret(db: Queryable, id: string, secret: string, ov
   return rows[0];
 }
 
+/** Whether any endpoint could receive deliveries (the deliverer's cheap check before a claim). */
+export async function anyEnabledWebhook(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM webhooks WHERE enabled) AS any', [], { name: 'any-enabled-webhook' });
+  return rows[0]?.any === true;
+}
+
 /** One delivery per (event, enabled endpoint subscribed to its type); run by the events relay in its transaction. */
 export async function createDeliveries(tx: Queryable, events: readonly OrderEvent[]): Promise<void> {
   if (events.length === 0) return;

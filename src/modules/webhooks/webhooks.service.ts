@@ -20,7 +20,13 @@ type Keyset = { createdAt: string; id: string } | undefined;
 export type WebhooksService = ReturnType<typeof createWebhooksService>;
 
 /** Admin management of webhook endpoints and their deliveries (the routes check the role). */
-export function createWebhooksService(deps: { db: Database; allowPrivateUrls: boolean; maxAttempts: number }) {
+export function createWebhooksService(deps: {
+  db: Database;
+  allowPrivateUrls: boolean;
+  maxAttempts: number;
+  /** An endpoint was added or changed (enabled, say): this process's deliverer looks again at once. */
+  onWebhooksChanged?: () => void;
+}) {
   const { db } = deps;
 
   async function assertDeliverable(url: string): Promise<void> {
@@ -38,6 +44,7 @@ export function createWebhooksService(deps: { db: Database; allowPrivateUrls: bo
     await assertDeliverable(body.url);
     const secret = generateSecret();
     const webhook = await repo.insertWebhook(db, { id: randomUUID(), url: body.url, events: body.events, description: body.description ?? '', secret });
+    deps.onWebhooksChanged?.();
     return { ...webhook, secret };
   }
 
@@ -49,7 +56,10 @@ export function createWebhooksService(deps: { db: Database; allowPrivateUrls: bo
   async function updateWebhook(id: string, changes: UpdateWebhookBody): Promise<Webhook> {
     await getWebhook(id);
     if (changes.url !== undefined) await assertDeliverable(changes.url);
-    return (await repo.updateWebhook(db, id, changes)) ?? Promise.reject(webhookNotFound());
+    const updated = await repo.updateWebhook(db, id, changes);
+    if (!updated) throw webhookNotFound();
+    deps.onWebhooksChanged?.();
+    return updated;
   }
 
   async function deleteWebhook(id: string): Promise<void> {

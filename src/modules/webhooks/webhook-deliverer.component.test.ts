@@ -1,0 +1,102 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../test/harness.js';
+import { waitUntil } from '../../../test/wait.js';
+import { startReceiver, type WebhookReceiver } from '../../../test/webhook-receiver.js';
+import type { Database } from '../../platform/db/index.js';
+import { createLogger } from '../../platform/logger.js';
+import { createInProcessSignal, type Signal } from '../../platform/signal.js';
+import { startWebhookDeliverer } from './webhook-deliverer.js';
+
+const SETTINGS = { timeoutMs: 2000, maxAttempts: 3, retryBaseMs: 1000, concurrency: 4, allowPrivateUrls: true };
+
+/** The real database, counting the statements sent through it (by their first words). */
+function counted(db: Database): { db: Database; count(start: string): number } {
+  const sent: string[] = [];
+  const wrapped: Database = Object.create(db) as Database;
+  wrapped.query = (text, params, options) => {
+    sent.push(options?.name ?? text.trim());
+    return db.query(text, params, options);
+  };
+  return { db: wrapped, count: (start) => sent.filter((text) => text.startsWith(start)).length };
+}
+
+/** The deliverer called directly on PostgreSQL, endpoints and deliveries written as another process would. */
+describe('webhook deliverer', () => {
+  let database: TestDatabase;
+  let receiver: WebhookReceiver;
+  let signal: Signal;
+  let stops: (() => Promise<void>)[];
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    receiver = await startReceiver();
+  });
+  afterAll(async () => {
+    await receiver.close();
+    await database.drop();
+  });
+  beforeEach(async () => {
+    await database.db.exec('TRUNCATE webhooks CASCADE');
+    signal = createInProcessSignal();
+    stops = [];
+  });
+  afterEach(async () => {
+    for (const stop of stops) await stop();
+  });
+
+  function start(pollMs: number) {
+    const { db, count } = counted(database.db);
+    const deliverer = startWebhookDeliverer({
+      db,
+      signal,
+      settings: { ...SETTINGS, pollMs },
+      logger: createLogger({ level: 'error', format: 'json', silent: true }),
+      observer: { attempted: () => undefined },
+    });
+    stops.push(() => deliverer.stop());
+    return { deliverer, count };
+  }
+
+  /** An enabled endpoint, committed outside the deliverer (as the API would). */
+  async function registerEndpoint(path: string): Promise<string> {
+    const { rows } = await database.db.query<{ id: string }>(
+      `INSERT INTO webhooks (id, url, events, secret) VALUES (gen_random_uuid(), $1, ARRAY['order.placed'], 'whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3Q=') RETURNING id`,
+      [receiver.url(path)],
+    );
+    return rows[0]!.id;
+  }
+  /** A due delivery, as the events relay creates one. */
+  const addDelivery = (webhookId: string) =>
+    database.db.query(`INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload) VALUES (gen_random_uuid(), $1, 1, 'order.placed', '{}')`, [webhookId]);
+
+  it('when no endpoint is enabled, then event signals claim nothing and send no statement', async () => {
+    const { count } = start(60_000);
+    await waitUntil(() => count('any-enabled-webhook') === 1, 10_000, 'the first look at the endpoints');
+    for (let i = 0; i < 20; i++) signal.notify();
+    // A wake-up that has nothing to do returns before its first await: nothing is sent, now or later.
+    await Promise.resolve();
+    expect(count('any-enabled-webhook')).toBe(1);
+    expect(count('WITH due')).toBe(0);
+  });
+
+  it('when another process registers an endpoint, then its delivery is sent on the next poll, with no signal', async () => {
+    const { count } = start(200);
+    await waitUntil(() => count('any-enabled-webhook') >= 1, 10_000, 'the first look at the endpoints');
+    await addDelivery(await registerEndpoint('/other-process'));
+    await waitUntil(() => receiver.on('/other-process').length === 1, 20_000, 'the delivery');
+    // Only a poll looked again: the first look had found no endpoint.
+    expect(count('any-enabled-webhook')).toBeGreaterThanOrEqual(2);
+  });
+
+  it('when this process registers an endpoint, then the next event signal sends its delivery without waiting for a poll', async () => {
+    const { deliverer, count } = start(600_000);
+    await waitUntil(() => count('any-enabled-webhook') === 1, 10_000, 'the first look at the endpoints');
+    const webhookId = await registerEndpoint('/this-process');
+    deliverer.webhooksChanged();
+    await waitUntil(() => count('any-enabled-webhook') === 2, 10_000, 'a second look at the endpoints');
+    await addDelivery(webhookId);
+    signal.notify();
+    // A poll would come only after 10 minutes.
+    await waitUntil(() => receiver.on('/this-process').length === 1, 20_000, 'the delivery');
+  });
+});
