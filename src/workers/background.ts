@@ -35,9 +35,9 @@ export function startBackgroundLoops(deps: {
   onRelayed?: (events: number) => void;
   /**
    * The second pass of each round over the same outbox (order-event positions); `due` when
-   * this process committed events since the last pass, or the queue is unreachable (events still
-   * get their positions then). A batch the round published is marked published by this pass, in
-   * the UPDATE that sequences it (`published`).
+   * this process committed events that wait for the relay delay, or the queue is unreachable
+   * (events still get their positions then). A batch the round published is marked published
+   * by this pass, in the UPDATE that sequences it (`published`).
    */
   eventsPass?: (due: boolean, published?: readonly number[]) => Promise<number>;
 }): { kick(): void; stop(): Promise<void> } {
@@ -71,10 +71,13 @@ export function startBackgroundLoops(deps: {
     async () => {
       const { eventsPass } = deps;
       if (!eventsPass) return publishJobs();
-      const due = committed || !queue.ready();
+      // Events this process committed are positioned by the round that publishes them (marked
+      // published and sequenced in one UPDATE), unless publishing waits for the relay delay or
+      // the queue is away: then at once by a pass of their own. A pass that ran whenever a commit
+      // had kicked the relay found mostly rows an earlier round had not yet claimed, and
+      // sequenced them apart from their publication (a second row version each).
+      const due = (committed && settings.outboxRelayDelayMs > 0) || !queue.ready();
       committed = false;
-      // A published batch is sequenced as it is marked published (one UPDATE); the pass after it
-      // then only runs when one was left behind or the sweep is due.
       const markPublished = async (ids: readonly number[]) => void (await eventsPass(true, ids));
       // A publish that failed (the queue went away mid-round) leaves the events their positions.
       const relayed = await publishJobs(markPublished).catch(async (error: unknown) => {

@@ -107,6 +107,21 @@ describe('events pass given a published batch', () => {
     expect(await eventsOf(ids)).toBe(2);
   });
 
+  it('when a row commits after the batch was claimed, then the handover leaves it to be positioned with its own batch', async () => {
+    const claimed = await placeOrder();
+    const later = await placeOrder();
+    const pass = newPass();
+
+    expect(await pass(false, [claimed])).toBe(1);
+    expect(await outboxRows([claimed, later])).toEqual([
+      { id: claimed, published: true, claimed: false, sequenced: true },
+      { id: later, published: false, claimed: false, sequenced: false },
+    ]);
+    expect(await pass(false, [later])).toBe(1);
+    expect(await outboxRows([later])).toEqual([{ id: later, published: true, claimed: false, sequenced: true }]);
+    expect(await eventsOf([claimed, later])).toBe(2);
+  });
+
   it('when rows were positioned before they were published (a relay delay), then handing them over only marks them published', async () => {
     const ids = [await placeOrder()];
     const pass = newPass();

@@ -26,6 +26,9 @@ export async function trySequencerLock(tx: Queryable): Promise<boolean> {
  * Marks up to `limit` committed outbox rows as sequenced and returns them, oldest first. Rows in
  * `published` (a batch the outbox relay has just published) are marked published in the same
  * UPDATE, and sequenced too when they were not yet: one row version per event instead of two.
+ * Besides them, such a call takes only rows already published (left behind by a pass that lost
+ * the sequencer lock): a row committed since the batch was claimed is sequenced with its own
+ * batch a round later, rather than now and then updated again when it is published.
  * Only rows this call sequenced are returned. `sequenced` changes only under the sequencer lock
  * (held by the caller), so the flag read before the UPDATE is still the row's when it runs.
  */
@@ -33,7 +36,8 @@ export async function takeUnsequenced(tx: Queryable, limit: number, published: r
   const { rows } = await tx.query<OutboxRow & { newly: boolean }>(
     `WITH target AS (
        SELECT id, NOT sequenced AS newly FROM outbox_events
-       WHERE id = ANY($2::bigint[]) OR id IN (SELECT id FROM outbox_events WHERE NOT sequenced ORDER BY id LIMIT $1)
+       WHERE id = ANY($2::bigint[])
+          OR id IN (SELECT id FROM outbox_events WHERE NOT sequenced AND ($3::boolean OR published_at IS NOT NULL) ORDER BY id LIMIT $1)
      )
      UPDATE outbox_events o
      SET sequenced = true,
@@ -42,7 +46,7 @@ export async function takeUnsequenced(tx: Queryable, limit: number, published: r
      FROM target t
      WHERE o.id = t.id
      RETURNING o.id AS "outboxId", o.topic, o.aggregate_id AS "orderId", o.created_at AS "createdAt", t.newly`,
-    [limit, published],
+    [limit, published, published.length === 0],
     { name: 'take-unsequenced' },
   );
   return rows
