@@ -132,7 +132,7 @@ export const envSchema = z.object({
   WEBHOOK_MAX_ATTEMPTS: positiveInt.max(50).default(8).describe('Attempts per webhook delivery before it is failed'),
   WEBHOOK_RETRY_BASE_MS: positiveInt.default(15_000).describe('First retry delay of a webhook delivery; each next one ×4, with jitter (8 attempts ≈ a day)'),
   WEBHOOK_CONCURRENCY: positiveInt.max(200).default(10).describe('Webhook deliveries one process sends at once (at most one per endpoint)'),
-  WEBHOOK_POLL_MS: positiveInt.default(1000).describe('How often a process looks for due webhook deliveries without a wake-up'),
+  WEBHOOK_POLL_MS: positiveInt.default(1000).describe('How often a process looks for due webhook deliveries without a wake-up, and for endpoints registered by another process'),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
 
   SMTP_URL: optionalString.pipe(z.url().optional()),
