@@ -6,6 +6,7 @@ import { bearer, registerAdmin, registerUser } from '../../../test/users.js';
 import { createInProcessSignal } from '../../platform/signal.js';
 import { createEventsPass, relayEventsOnce } from './events-relay.js';
 import { eventsAfter } from './order-events.repository.js';
+import { waitUntil } from '../../../test/wait.js';
 
 /** The relay on a real PostgreSQL server, called directly (no background loops run). */
 describe('events relay', () => {
@@ -133,9 +134,32 @@ describe('events pass given a published batch', () => {
     expect(await eventsOf(ids)).toBe(1);
   });
 
-  it('when another process holds the sequencer lock, then the batch is still marked published, and the next pass positions it', async () => {
+  it('when another process holds the sequencer lock for a moment, then the hand-over waits for it and positions the batch', async () => {
     const ids = [await placeOrder()];
     const pass = newPass();
+    const other = new pg.Client({ connectionString: app.database.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT pg_advisory_xact_lock(727014)');
+      const handOver = pass(false, ids);
+      await waitUntil(
+        async () => (await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]!.n > 0,
+        10_000,
+        'the hand-over to wait for the lock',
+      );
+      await other.query('COMMIT');
+      expect(await handOver).toBe(1);
+    } finally {
+      await other.end();
+    }
+    expect(await outboxRows(ids)).toEqual([{ id: ids[0], published: true, claimed: false, sequenced: true }]);
+    expect(await eventsOf(ids)).toBe(1);
+  });
+
+  it('when another process holds the sequencer lock longer than a sequencing takes, then the batch is still marked published, and the next pass positions it', async () => {
+    const ids = [await placeOrder()];
+    const pass = createEventsPass({ db: app.db, signal: createInProcessSignal(), onAppended: [], pollMs: 60_000, retentionHours: 24, lockWaitMs: 100 });
     const other = new pg.Client({ connectionString: app.database.url });
     await other.connect();
     try {

@@ -3,7 +3,16 @@ import { markOutboxPublished } from '../../platform/outbox.js';
 import type { Signal } from '../../platform/signal.js';
 import { findOrdersByIds } from '../orders/index.js';
 import { isOrderEventType, orderAsOf, type OrderEvent } from './order-event.js';
-import { appendEvents, pruneEvents, takeUnsequenced, trySequencerLock, type NewOrderEvent } from './order-events.repository.js';
+import { sqlState } from '../../platform/db/index.js';
+import {
+  appendEvents,
+  LOCK_NOT_AVAILABLE,
+  pruneEvents,
+  takeUnsequenced,
+  trySequencerLock,
+  waitForSequencerLock,
+  type NewOrderEvent,
+} from './order-events.repository.js';
 
 /** Work done in the transaction that gives events their positions (webhooks create their deliveries here). */
 export type OnEventsAppended = (tx: Queryable, events: readonly OrderEvent[]) => Promise<void>;
@@ -15,6 +24,8 @@ export interface EventsRelayDeps {
   pollMs: number;
   /** Events are kept at least this long for `Last-Event-ID` resumes. */
   retentionHours: number;
+  /** How long a hand-over pass waits for the sequencer lock (default 500 ms). */
+  lockWaitMs?: number;
 }
 
 const BATCH_SIZE = 500;
@@ -30,19 +41,22 @@ export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal
   return (await sequenceEvents(deps)).taken;
 }
 
+/** A sequencing takes milliseconds; a holder that takes longer is stuck, and the batch is only marked published. */
+const HAND_OVER_LOCK_WAIT_MS = 500;
+
 /**
  * `locked: false` when another process held the sequencer lock (it is copying rows; some may be
- * left). The `published` rows are marked published either way.
+ * left). A pass given `published` rows waits for the lock instead, since the holder does not
+ * take them: giving up would cost this transaction and another pass later. They are marked
+ * published either way.
  */
 async function sequenceEvents(
-  deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>,
+  deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended' | 'lockWaitMs'>,
   published: readonly number[] = [],
 ): Promise<{ taken: number; locked: boolean }> {
   const result = await deps.db.transaction(async (tx) => {
-    if (!(await trySequencerLock(tx))) {
-      if (published.length > 0) await markOutboxPublished(tx, published);
-      return { taken: 0, appended: 0, locked: false };
-    }
+    if (published.length > 0) await waitForSequencerLock(tx, deps.lockWaitMs ?? HAND_OVER_LOCK_WAIT_MS);
+    else if (!(await trySequencerLock(tx))) return { taken: 0, appended: 0, locked: false };
     const taken = await takeUnsequenced(tx, BATCH_SIZE, published);
     if (taken.length === 0) return { taken: 0, appended: 0, locked: true };
     const orderRows = taken.filter((row) => isOrderEventType(row.topic));
@@ -83,6 +97,8 @@ export function createEventsPass(deps: EventsRelayDeps): EventsPass {
     ranAt = Date.now();
     const { taken, locked } = await sequenceEvents(deps, published).catch(async (error: unknown) => {
       if (published.length > 0) await markOutboxPublished(deps.db, published);
+      // The lock was held longer than a sequencing takes: the next pass positions the batch.
+      if (sqlState(error) === LOCK_NOT_AVAILABLE) return { taken: 0, locked: false };
       throw error;
     });
     behind = !locked;

@@ -22,6 +22,24 @@ export async function trySequencerLock(tx: Queryable): Promise<boolean> {
   return rows[0]?.acquired === true;
 }
 
+/** What a wait for a lock that ran out of `lock_timeout` fails with. */
+export const LOCK_NOT_AVAILABLE = '55P03';
+
+/**
+ * Takes the sequencer lock for this transaction, waiting for a holder (its transaction takes
+ * milliseconds) up to `timeoutMs`; then the statement fails with LOCK_NOT_AVAILABLE, so a holder
+ * that hangs never holds this transaction up for longer. The timeout is set for this
+ * transaction only, in the same round trip (the materialized CTE runs before the lock).
+ */
+export async function waitForSequencerLock(tx: Queryable, timeoutMs: number): Promise<void> {
+  await tx.query(
+    `WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', $2, true) AS value)
+     SELECT pg_advisory_xact_lock($1) FROM timeout`,
+    [SEQUENCER_LOCK_KEY, `${timeoutMs}ms`],
+    { name: 'wait-for-sequencer-lock' },
+  );
+}
+
 /**
  * Marks up to `limit` committed outbox rows as sequenced and returns them, oldest first. Rows in
  * `published` (a batch the outbox relay has just published) are marked published in the same
