@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockDataDir } from './data-dir-lock.js';
 import { EmbeddedDatabaseError, openEmbeddedDatabase } from './pglite.js';
 
-// Both cases run PGlite's initdb in a worker thread: seconds of WASM on a quiet machine, far more on a loaded one.
+// Both cases run PGlite's initdb in a child process: seconds of WASM on a quiet machine, far more on a loaded one.
 describe('openEmbeddedDatabase', { timeout: 120_000 }, () => {
   let dataDir: string;
 
@@ -26,6 +26,8 @@ describe('openEmbeddedDatabase', { timeout: 120_000 }, () => {
     const second = await openEmbeddedDatabase(dataDir);
     try {
       expect((await second.query<{ body: string }>('SELECT body FROM notes')).rows).toEqual([{ body: 'kept' }]);
+      // The embedded settings (a smaller buffer pool in memory that never shrinks) apply.
+      expect((await second.query<{ shared_buffers: string }>('SHOW shared_buffers')).rows).toEqual([{ shared_buffers: '16MB' }]);
     } finally {
       await second.close();
     }
