@@ -32,9 +32,13 @@ export interface RelayOptions {
 
 /** Marks relayed rows published (no relay claims them again) and gives up their claim. */
 export async function markOutboxPublished(db: Queryable, ids: readonly number[]): Promise<void> {
-  await db.query('UPDATE outbox_events SET published_at = now(), claimed_until = NULL WHERE id = ANY($1::bigint[])', [ids], {
-    name: 'mark-outbox-published',
-  });
+  // Locked in id order, as the sequencing UPDATE locks them (two orders could deadlock).
+  await db.query(
+    `UPDATE outbox_events SET published_at = now(), claimed_until = NULL
+     WHERE id IN (SELECT id FROM outbox_events WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)`,
+    [ids],
+    { name: 'mark-outbox-published' },
+  );
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {

@@ -49,6 +49,9 @@ export async function waitForSequencerLock(tx: Queryable, timeoutMs: number): Pr
  * batch a round later, rather than now and then updated again when it is published.
  * Only rows this call sequenced are returned. `sequenced` changes only under the sequencer lock
  * (held by the caller), so the flag read before the UPDATE is still the row's when it runs.
+ * Rows are locked in id order, as `markOutboxPublished` locks them: a hand-over that gave up on
+ * the sequencer lock marks its batch while this runs, and two UPDATEs locking shared rows in
+ * different orders deadlock (seen as "deadlock detected" in a relay round under load).
  */
 export async function takeUnsequenced(tx: Queryable, limit: number, published: readonly number[] = []): Promise<OutboxRow[]> {
   const { rows } = await tx.query<OutboxRow & { newly: boolean }>(
@@ -56,6 +59,7 @@ export async function takeUnsequenced(tx: Queryable, limit: number, published: r
        SELECT id, NOT sequenced AS newly FROM outbox_events
        WHERE id = ANY($2::bigint[])
           OR id IN (SELECT id FROM outbox_events WHERE NOT sequenced AND ($3::boolean OR published_at IS NOT NULL) ORDER BY id LIMIT $1)
+       ORDER BY id FOR UPDATE
      )
      UPDATE outbox_events o
      SET sequenced = true,
