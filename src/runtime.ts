@@ -88,6 +88,7 @@ export function buildDeps(
     db,
     accessTokens,
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
+    passwordHashProfile: config.passwordHashProfile,
     loginLimits: {
       perAccountAndAddress: createRateLimiter(
         { name: 'login-account-address', points: config.limits.loginFailuresPerAccountAndAddress, windowSeconds: window },
@@ -233,7 +234,7 @@ export function buildDeps(
 
 /** The first admin and the demo catalog, and a warning when nobody can administer the shop. */
 async function prepareData(config: Readonly<Config>, db: Database, logger: Logger): Promise<void> {
-  await ensureAdmin(db, config.admin, { allowGenerated: db.kind === 'pglite', logger });
+  await ensureAdmin(db, config.admin, { allowGenerated: db.kind === 'pglite', passwordHashProfile: config.passwordHashProfile, logger });
   if (!(await adminExists(db))) {
     logger.warn('no admin account exists; create one with: npm run admin -- create <email> (or set ADMIN_EMAIL and ADMIN_PASSWORD)');
   }

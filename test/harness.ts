@@ -25,6 +25,14 @@ export const STORAGE_KINDS: StorageKind[] = ['pglite', 'postgres'];
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
+/**
+ * Apps and processes the harness starts hash passwords with cheap argon2id parameters: ~600
+ * hashes a run cost ~30 s of CPU with the real ones, and almost every test only needs a signed-in
+ * user. Tests about hashing itself pass `PASSWORD_HASH_PROFILE: 'owasp'` (passwords.test.ts,
+ * auth.routes.test.ts).
+ */
+export const TEST_PASSWORD_HASH_PROFILE = 'test-only-weak';
+
 export interface TestDatabase {
   db: Database;
   /** For postgres: the URL of this file's own database (for child processes). */
@@ -120,6 +128,7 @@ export function testConfig(overrides: Record<string, string> = {}): Readonly<Con
       LOG_LEVEL: 'error',
       LOG_FORMAT: 'json',
       JWT_SECRET: TEST_JWT_SECRET,
+      PASSWORD_HASH_PROFILE: TEST_PASSWORD_HASH_PROFILE,
       DATA_DIR: dataDir,
       REDIS_PREFIX: `ops-test-${randomBytes(6).toString('hex')}`,
       ...overrides,
