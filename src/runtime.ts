@@ -31,6 +31,8 @@ export interface Resources {
   db: Database;
   /** Absent in the embedded default: queue and cache then live in-process. */
   redis: RedisClient | undefined;
+  /** The access tokens' clock, epoch ms (default `Date.now`); tests move it to expire tokens without waiting. */
+  clock?: () => number;
 }
 
 export interface Built extends Resources {
@@ -82,6 +84,7 @@ export function buildDeps(
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     ttlSeconds: config.jwt.accessTtlSeconds,
+    ...(resources.clock ? { now: resources.clock } : {}),
   });
   const window = config.limits.loginWindowSeconds;
   const auth = createAuthService({

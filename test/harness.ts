@@ -107,6 +107,8 @@ export interface TestAppOptions {
   database?: TestDatabase;
   /** Keep every log line (parsed JSON) in `logs`. */
   captureLogs?: boolean;
+  /** The access tokens' clock (`manualClock().now`), to expire tokens without waiting. */
+  clock?: () => number;
 }
 
 export interface TestApp extends Built {
@@ -183,7 +185,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   const logger = options.captureLogs
     ? createLogger({ level: 'info', format: 'json', stream: capture })
     : createLogger({ level: config.log.level, format: 'json', silent: process.env.TEST_LOGS !== '1' });
-  const built = buildDeps(config, logger, { db: database.db, redis });
+  const built = buildDeps(config, logger, { db: database.db, redis, ...(options.clock ? { clock: options.clock } : {}) });
   const background = options.processing ? built.startBackground() : undefined;
   const consumer = options.worker ? built.startConsumer() : undefined;
   const server: Server = createServer(createApp(built.deps));
