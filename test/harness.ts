@@ -79,8 +79,9 @@ export async function createTestDatabase(kind: StorageKind, poolMax = 10): Promi
 
 /**
  * Fills a new `DATA_DIR` with the run's migrated PGlite image, as the embedded default leaves it
- * after its first start. A process opening it skips PGlite's initdb and the migrations, seconds
- * of CPU; tests of the first start itself (server.test.ts, data-dir.test.ts) do not use this.
+ * after its first start (files 0666, as PGlite writes them). A process opening it skips PGlite's
+ * initdb and the migrations, seconds of CPU; the test of the first start itself (server.test.ts)
+ * does not use this.
  */
 export function seedEmbeddedDataDir(dataDir: string): void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
