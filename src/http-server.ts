@@ -69,6 +69,8 @@ export function createHttpServer(app: RequestListener, http: Config['http']): Se
   return server;
 }
 
+const IDLE_SWEEP_MS = 100;
+
 /**
  * From now on every answer says `Connection: close`, so each connection ends after its current
  * request instead of carrying the next one: a load balancer that still routes here while it
@@ -82,11 +84,19 @@ export function answerWithConnectionClose(server: Server): void {
 /**
  * Stops taking connections and lets the open ones finish. Node keeps serving new requests on
  * kept-alive connections after `close()` until each sits idle for the keep-alive timeout; with
- * `Connection: close` on every answer each such connection ends after its answer instead.
+ * `Connection: close` on every answer each such connection ends after its answer instead. An
+ * answer already under way when the drain began (an event stream the hub ends now) leaves its
+ * connection idle but open, so idle connections are swept until the server has closed. Behind
+ * a balancer, this runs after SHUTDOWN_DELAY_MS, once nothing is routed here any more: a sweep
+ * earlier would race the balancer's reuse of the connection.
  */
 export function closeGracefully(server: Server): Promise<void> {
   answerWithConnectionClose(server);
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  return closed;
+  const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+  return new Promise<void>((resolve) =>
+    server.close(() => {
+      clearInterval(sweep);
+      resolve();
+    }),
+  );
 }

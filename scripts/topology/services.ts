@@ -497,8 +497,9 @@ function appEnv(variant: Variant): Record<string, string> {
     // Emails whose retries ran out during a database failover are re-enqueued within ~40 s.
     RECONCILE_INTERVAL_MS: '5000',
     TRUST_PROXY: 'loopback',
-    // On SIGTERM an API serves on until haproxy's check (inter 1s, fall 2) has taken it out.
-    SHUTDOWN_DELAY_MS: '3000',
+    // On SIGTERM an API serves on until haproxy's check (inter 1s, fall 2: ~2 s) has taken it
+    // out, with room for checks slowed by a loaded machine.
+    SHUTDOWN_DELAY_MS: '4000',
   };
 }
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, startTestApp, STORAGE_KINDS, type TestApp } from '../../test/harness.js';
 import { bearer, registerUser } from '../../test/users.js';
 import { createApp } from '../app.js';
-import { closeGracefully, createHttpServer } from '../http-server.js';
+import { answerWithConnectionClose, closeGracefully, createHttpServer } from '../http-server.js';
 import { createLogger } from '../platform/logger.js';
 import { errorHandler } from './error-handler.js';
 
@@ -187,39 +187,63 @@ describe('the API HTTP server (createHttpServer)', () => {
   });
 });
 
-describe('a graceful close (closeGracefully)', () => {
-  it('answers a request that arrives on a kept-alive connection with Connection: close, so the close does not wait out the keep-alive timeout', async () => {
-    const app = await startTestApp({ storage: 'postgres' });
-    // A request held in flight while the close begins keeps its connection open past
-    // closeIdleConnections(); the keep-alive timeout is long enough to outlast the test.
-    let held: (() => void) | undefined;
-    const inFlight = new Promise<void>((resolve) => (held = resolve));
+describe('a graceful close', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'postgres' });
+  });
+  afterAll(() => app.close());
+
+  /** A server whose `/held` answers only when the test says so; keep-alive outlasts any test. */
+  async function serverWithHeldRequests() {
     const handler = createApp(app.deps);
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
     let arrived: () => void = () => undefined;
-    const firstArrived = new Promise<void>((resolve) => (arrived = resolve));
+    const heldArrived = new Promise<void>((resolve) => (arrived = resolve));
     const server = createHttpServer((request, response) => {
       if (request.url !== '/held') return handler(request, response);
       arrived();
-      void inFlight.then(() => response.end('held'));
+      void released.then(() => response.end('held'));
     }, { ...app.config.http, keepAliveTimeoutMs: 600_000 });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { server, release, heldArrived };
+  }
+
+  it('once the drain began (answerWithConnectionClose), a request on a kept-alive connection is answered with Connection: close and its connection ends', async () => {
+    const { server } = await serverWithHeldRequests();
     try {
-      const { socket, reply } = rawExchange(server, 'GET /held HTTP/1.1\r\nHost: x\r\n\r\n', { keepOpen: true });
-      await firstArrived;
-      const closed = closeGracefully(server);
-      held!();
+      const { socket, reply } = rawExchange(server, 'GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n', { keepOpen: true });
       await expect.poll(() => socket.bytesRead > 0).toBe(true);
+      answerWithConnectionClose(server);
       socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n');
-      const text = await reply;
-      await closed;
-      const answers = text.split(/(?=HTTP\/1\.1 )/);
+      const answers = (await reply).split(/(?=HTTP\/1\.1 )/);
       expect(answers).toHaveLength(2);
-      expect(answers[0]).toMatch(/^HTTP\/1\.1 200/);
+      expect(answers[0]).not.toMatch(/\r\nconnection: close\r\n/i);
       expect(answers[1]).toMatch(/^HTTP\/1\.1 200/);
       expect(answers[1]).toMatch(/\r\nconnection: close\r\n/i);
+      expect(server.listening).toBe(true);
     } finally {
       server.closeAllConnections();
-      await app.close();
+      server.close();
+    }
+  });
+
+  it('a response begun before closeGracefully (like an event stream) that ends after it does not hold the close for the keep-alive timeout', async () => {
+    const { server, release, heldArrived } = await serverWithHeldRequests();
+    try {
+      const { reply } = rawExchange(server, 'GET /held HTTP/1.1\r\nHost: x\r\n\r\n', { keepOpen: true });
+      await heldArrived;
+      const closed = closeGracefully(server);
+      release();
+      // Its answer went out without Connection: close; the connection, idle afterwards, is
+      // closed by the drain rather than by the 600 s keep-alive timeout (the test would time out).
+      await closed;
+      const text = await reply;
+      expect(text).toMatch(/^HTTP\/1\.1 200/);
+      expect(text).toMatch(/held$/);
+    } finally {
+      server.closeAllConnections();
     }
   });
 });
