@@ -6,9 +6,10 @@ import { seedEmbeddedDataDir } from '../../../test/harness.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { EmbeddedDatabaseError, openEmbeddedDatabase } from './pglite.js';
 
-// PGlite's initdb is seconds of WASM on a quiet machine, far more on a loaded one, so it runs
-// once per suite on a really fresh directory: test/server.test.ts starts `node dist/server.js`
-// on an empty DATA_DIR, which creates the cluster, and restarts it to find its admin kept.
+// PGlite's initdb (in a child process) is seconds of WASM on a quiet machine, far more on a
+// loaded one, so it runs once per suite on a really fresh directory: test/server.test.ts starts
+// `node dist/server.js` on an empty DATA_DIR, which creates the cluster, and restarts it to find
+// its admin kept. The failure to create one is tested here.
 describe('openEmbeddedDatabase', { timeout: 120_000 }, () => {
   let dataDir: string;
 
@@ -30,6 +31,8 @@ describe('openEmbeddedDatabase', { timeout: 120_000 }, () => {
     const second = await openEmbeddedDatabase(dataDir);
     try {
       expect((await second.query<{ body: string }>('SELECT body FROM notes')).rows).toEqual([{ body: 'kept' }]);
+      // The embedded settings (a smaller buffer pool in memory that never shrinks) apply.
+      expect((await second.query<{ shared_buffers: string }>('SHOW shared_buffers')).rows).toEqual([{ shared_buffers: '16MB' }]);
     } finally {
       await second.close();
     }
