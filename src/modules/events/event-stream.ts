@@ -13,8 +13,12 @@ export interface SseWriter {
 }
 
 export interface EventStream extends StreamSink {
-  /** Sends a replayed (or initial) event. */
-  send(event: Pick<OrderEvent, 'seq' | 'order'>): void;
+  /**
+   * Sends a replayed (or initial) event. `aheadOfLog`: the order as read, with changes whose
+   * events are not in the log yet; a per-order stream then stays open after a terminal status
+   * until those events arrive, so the client's Last-Event-ID ends at the log's terminal event.
+   */
+  send(event: Pick<OrderEvent, 'seq' | 'order'>, options?: { aheadOfLog?: boolean }): void;
   /** Nothing at or before `seq` is sent (a stream without Last-Event-ID starts at the hub's position). */
   startAfter(seq: number): void;
   /** Replay is over: live events held meanwhile go out, then live ones as they come. */
@@ -45,18 +49,20 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     writer.end();
   }
 
-  function send(event: Pick<OrderEvent, 'seq' | 'order'>): void {
+  function send(event: Pick<OrderEvent, 'seq' | 'order'>, sendOptions: { aheadOfLog?: boolean } = {}): void {
     if (ended || event.seq <= lastSeq) return;
     lastSeq = event.seq;
+    const terminal = options.endAfterTerminal && isTerminalStatus(event.order.status);
     if (options.endAfterTerminal && event.order.history.length <= lastHistoryLength) {
       // A change this stream already showed (it sent the order as read, not from the log):
       // move the client's Last-Event-ID on without repeating it.
       writer.write(`id: ${event.seq}\n\n`);
+      if (terminal) end();
       return;
     }
     lastHistoryLength = event.order.history.length;
     writer.write(`event: order\nid: ${event.seq}\ndata: ${JSON.stringify(event.order)}\n\n`);
-    if (options.endAfterTerminal && isTerminalStatus(event.order.status)) end();
+    if (terminal && !sendOptions.aheadOfLog) end();
     else if (writer.bufferedBytes() > MAX_BUFFERED_BYTES) end();
   }
 

@@ -88,6 +88,12 @@ export async function latestEventOf(db: Queryable, orderId: string): Promise<Ord
   return rows[0] && toEvent(rows[0]);
 }
 
+/** Whether changes of the order are committed to the outbox but not yet in the event log. */
+export async function hasUnloggedEvents(db: Queryable, orderId: string): Promise<boolean> {
+  const { rows } = await db.query<{ pending: boolean }>('SELECT EXISTS (SELECT 1 FROM outbox_events WHERE aggregate_id = $1 AND NOT sequenced) AS pending', [orderId]);
+  return rows[0]?.pending === true;
+}
+
 export async function lastSeq(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM order_events');
   return Number(rows[0]?.seq ?? 0);
