@@ -31,6 +31,8 @@ export interface Resources {
   db: Database;
   /** Absent in the embedded default: queue and cache then live in-process. */
   redis: RedisClient | undefined;
+  /** The access tokens' clock, epoch ms (default `Date.now`); tests move it to expire tokens without waiting. */
+  clock?: () => number;
 }
 
 export interface Built extends Resources {
@@ -82,12 +84,14 @@ export function buildDeps(
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     ttlSeconds: config.jwt.accessTtlSeconds,
+    ...(resources.clock ? { now: resources.clock } : {}),
   });
   const window = config.limits.loginWindowSeconds;
   const auth = createAuthService({
     db,
     accessTokens,
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
+    passwordHashProfile: config.passwordHashProfile,
     loginLimits: {
       perAccountAndAddress: createRateLimiter(
         { name: 'login-account-address', points: config.limits.loginFailuresPerAccountAndAddress, windowSeconds: window },
@@ -242,7 +246,7 @@ export function buildDeps(
 
 /** The first admin and the demo catalog, and a warning when nobody can administer the shop. */
 async function prepareData(config: Readonly<Config>, db: Database, logger: Logger): Promise<void> {
-  await ensureAdmin(db, config.admin, { allowGenerated: db.kind === 'pglite', logger });
+  await ensureAdmin(db, config.admin, { allowGenerated: db.kind === 'pglite', passwordHashProfile: config.passwordHashProfile, logger });
   if (!(await adminExists(db))) {
     logger.warn('no admin account exists; create one with: npm run admin -- create <email> (or set ADMIN_EMAIL and ADMIN_PASSWORD)');
   }

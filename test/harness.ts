@@ -25,6 +25,14 @@ export const STORAGE_KINDS: StorageKind[] = ['pglite', 'postgres'];
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
+/**
+ * Apps and processes the harness starts hash passwords with cheap argon2id parameters: ~600
+ * hashes a run cost ~30 s of CPU with the real ones, and almost every test only needs a signed-in
+ * user. Tests about hashing itself pass `PASSWORD_HASH_PROFILE: 'owasp'` (passwords.test.ts,
+ * auth.routes.test.ts).
+ */
+export const TEST_PASSWORD_HASH_PROFILE = 'test-only-weak';
+
 export interface TestDatabase {
   db: Database;
   /** For postgres: the URL of this file's own database (for child processes). */
@@ -71,8 +79,9 @@ export async function createTestDatabase(kind: StorageKind, poolMax = 10): Promi
 
 /**
  * Fills a new `DATA_DIR` with the run's migrated PGlite image, as the embedded default leaves it
- * after its first start. A process opening it skips PGlite's initdb and the migrations, seconds
- * of CPU; tests of the first start itself (server.test.ts, data-dir.test.ts) do not use this.
+ * after its first start (files 0666, as PGlite writes them). A process opening it skips PGlite's
+ * initdb and the migrations, seconds of CPU; the test of the first start itself (server.test.ts)
+ * does not use this.
  */
 export function seedEmbeddedDataDir(dataDir: string): void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -99,6 +108,8 @@ export interface TestAppOptions {
   database?: TestDatabase;
   /** Keep every log line (parsed JSON) in `logs`. */
   captureLogs?: boolean;
+  /** The access tokens' clock (`manualClock().now`), to expire tokens without waiting. */
+  clock?: () => number;
 }
 
 export interface TestApp extends Built {
@@ -120,6 +131,7 @@ export function testConfig(overrides: Record<string, string> = {}): Readonly<Con
       LOG_LEVEL: 'error',
       LOG_FORMAT: 'json',
       JWT_SECRET: TEST_JWT_SECRET,
+      PASSWORD_HASH_PROFILE: TEST_PASSWORD_HASH_PROFILE,
       DATA_DIR: dataDir,
       REDIS_PREFIX: `ops-test-${randomBytes(6).toString('hex')}`,
       ...overrides,
@@ -174,7 +186,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   const logger = options.captureLogs
     ? createLogger({ level: 'info', format: 'json', stream: capture })
     : createLogger({ level: config.log.level, format: 'json', silent: process.env.TEST_LOGS !== '1' });
-  const built = buildDeps(config, logger, { db: database.db, redis });
+  const built = buildDeps(config, logger, { db: database.db, redis, ...(options.clock ? { clock: options.clock } : {}) });
   const background = options.processing ? built.startBackground() : undefined;
   const consumer = options.worker ? built.startConsumer() : undefined;
   const server: Server = createServer(createApp(built.deps));

@@ -73,6 +73,10 @@ export const envSchema = z.object({
 
   ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
   ADMIN_PASSWORD: optionalString.pipe(z.string().min(8).max(128).optional()),
+  PASSWORD_HASH_PROFILE: z
+    .enum(['owasp', 'test-only-weak'])
+    .default('owasp')
+    .describe('argon2id parameters for new password hashes: owasp (m=19 MiB, t=2) or test-only-weak (m=1 MiB, t=1, for test suites; refused in production)'),
 
   LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS: positiveInt.default(10).describe('Failed logins per account from one client address per window'),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: positiveInt.default(100).describe('Failed logins per account across all addresses per window (high, so no one can lock the real user out)'),

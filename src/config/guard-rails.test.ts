@@ -32,6 +32,19 @@ describe('DATABASE_URL', () => {
 });
 
 describe('production guard rails', () => {
+  it('when NODE_ENV=production is given the test-only password hash profile, then start-up stops naming PASSWORD_HASH_PROFILE', () => {
+    const message = problem({ NODE_ENV: 'production', JWT_SECRET: SECRET, ...SERVER, MAIL_TRANSPORT: 'file', PASSWORD_HASH_PROFILE: 'test-only-weak' });
+    expect(message).toContain('PASSWORD_HASH_PROFILE=test-only-weak');
+    expect(message).toContain('NODE_ENV=production');
+  });
+
+  it('when no password hash profile is set, then new hashes use the OWASP parameters, in production and outside it', () => {
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, ...SERVER, MAIL_TRANSPORT: 'file' }, undefined).passwordHashProfile).toBe('owasp');
+    expect(loadConfig({}, undefined).passwordHashProfile).toBe('owasp');
+    expect(loadConfig({ PASSWORD_HASH_PROFILE: 'test-only-weak' }, undefined).passwordHashProfile).toBe('test-only-weak');
+    expect(problem({ PASSWORD_HASH_PROFILE: 'fast' })).toContain('PASSWORD_HASH_PROFILE');
+  });
+
   it('when NODE_ENV=production runs the embedded database, then start-up stops naming DATABASE_URL and the opt-in', () => {
     const message = problem({ NODE_ENV: 'production', JWT_SECRET: SECRET, MAIL_TRANSPORT: 'file' });
     expect(message).toContain('DATABASE_URL');

@@ -39,6 +39,8 @@ export interface Config {
     refreshTtlSeconds: number;
   };
   admin: { email: string | undefined; password: string | undefined };
+  /** Parameters of new password hashes; a stored hash carries its own, so either verifies. */
+  passwordHashProfile: Env['PASSWORD_HASH_PROFILE'];
   limits: {
     loginFailuresPerAccountAndAddress: number;
     loginFailuresPerAccount: number;
@@ -151,6 +153,11 @@ export function loadConfig(
   if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
     throw new ConfigError('Invalid configuration: JWT_SECRET is required when NODE_ENV=production');
   }
+  if (env.NODE_ENV === 'production' && env.PASSWORD_HASH_PROFILE !== 'owasp') {
+    throw new ConfigError(
+      `Invalid configuration: PASSWORD_HASH_PROFILE=${env.PASSWORD_HASH_PROFILE} is for test suites and is refused when NODE_ENV=production; unset it (owasp)`,
+    );
+  }
   if (env.EMAIL_USER && !env.EMAIL_PASS) {
     throw new ConfigError('Invalid configuration: EMAIL_PASS is required when EMAIL_USER is set');
   }
@@ -211,6 +218,7 @@ export function loadConfig(
       refreshTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
     },
     admin: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
+    passwordHashProfile: env.PASSWORD_HASH_PROFILE,
     limits: {
       loginFailuresPerAccountAndAddress: env.LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
       loginFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { childEntry } from '../../test/child-build.js';
+import { seedEmbeddedDataDir } from '../../test/harness.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -38,6 +39,12 @@ describe('DATA_DIR permissions', () => {
 
   it('under a permissive umask (022), then the folder is 0700 and every file in it (secret, .eml, PGlite) is readable by the owner only', async () => {
     const dataDir = path.join(parent, 'data');
+    // PGlite's files as PGlite writes them (0666, in 0755 folders: it ignores the umask), copied
+    // from the run's image rather than made by a first start here: initdb is seconds of CPU, and
+    // what is tested is what the API makes of the modes. The folder starts open too.
+    seedEmbeddedDataDir(dataDir);
+    chmodSync(dataDir, 0o755);
+    expect(walk(dataDir).filter((file) => (statSync(file).mode & 0o077) !== 0).length).toBeGreaterThan(100);
     const script = path.join(parent, 'embedded.mjs');
     writeFileSync(script, SCRIPT);
     const code = await new Promise<number | null>((resolve, reject) => {

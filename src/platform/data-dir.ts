@@ -16,12 +16,14 @@ export function protectDataDir(dataDir: string, options: { create: boolean }): v
 }
 
 /**
- * Narrows every folder under `dir` to 0700 and every file to 0600. PGlite's file system layer
- * sets its own modes (0644) and ignores the umask, so its files are narrowed when the database
- * opens and closes; in between, files it adds sit inside the 0700 DATA_DIR, which no other user
- * can enter.
+ * Narrows `dir` and every folder under it to 0700 and every file to 0600. PGlite's file system
+ * layer sets its own modes (0644) and ignores the umask, so its files are narrowed when the
+ * database opens and closes; in between, files it adds sit inside the 0700 DATA_DIR, which no
+ * other user can enter. `dir` itself is narrowed too: a pgdata copied in (a restore, a test's
+ * image) keeps the modes it was copied with.
  */
 export function restrictTree(dir: string): void {
+  chmodSync(dir, 0o700);
   const pending = [dir];
   for (let current = pending.pop(); current !== undefined; current = pending.pop()) {
     for (const entry of readdirSync(current, { withFileTypes: true })) {

@@ -43,12 +43,12 @@ async function main(): Promise<void> {
     const ask = async () => (chosen = await readPassword()).value;
     const shown = () => (chosen?.generated ? ` with password ${chosen.value} (shown once)` : '');
     if (action === 'create') {
-      const outcome = await createAdmin(db, email, ask);
+      const outcome = await createAdmin(db, email, ask, config.passwordHashProfile);
       if (outcome === 'created') say(`Created admin ${email}${shown()}`);
       else if (outcome === 'promoted') say(`${email} is now an admin; its password is unchanged (set one with: npm run admin -- reset-password ${email})`);
       else throw new UsageError(`${email} is already an admin; to set a new password: npm run admin -- reset-password ${email}`);
     } else {
-      if (!(await resetPassword(db, email, await ask()))) throw new UsageError(`No account has the email ${email}; create one with: npm run admin -- create ${email}`);
+      if (!(await resetPassword(db, email, await ask(), config.passwordHashProfile))) throw new UsageError(`No account has the email ${email}; create one with: npm run admin -- create ${email}`);
       say(`New password set for ${email}${shown()}; its sessions were signed out`);
     }
   } finally {

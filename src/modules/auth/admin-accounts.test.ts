@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, STORAGE_KINDS, type TestDatabase } from '../../../test/harness.js';
+import { createTestDatabase, STORAGE_KINDS, TEST_PASSWORD_HASH_PROFILE as PROFILE, type TestDatabase } from '../../../test/harness.js';
 import { createLogger } from '../../platform/logger.js';
 import { adminExists, createAdmin, resetPassword } from './admin-accounts.js';
 import { ensureAdmin } from './admin-bootstrap.js';
@@ -29,7 +29,7 @@ describe.each(STORAGE_KINDS)('admin accounts (%s)', (kind) => {
 
   it('when no admin exists, then create makes one with the given password; a second create says it exists', async () => {
     expect(await adminExists(database.db)).toBe(false);
-    expect(await createAdmin(database.db, 'ops@example.com', () => Promise.resolve('first password'))).toBe('created');
+    expect(await createAdmin(database.db, 'ops@example.com', () => Promise.resolve('first password'), PROFILE)).toBe('created');
     const admin = await findUserByEmail(database.db, 'ops@example.com');
     expect(admin?.role).toBe('admin');
     expect(await verifyPassword(admin!.passwordHash, 'first password')).toBe(true);
@@ -39,14 +39,14 @@ describe.each(STORAGE_KINDS)('admin accounts (%s)', (kind) => {
       asked.push('asked');
       return Promise.resolve('unused password');
     };
-    expect(await createAdmin(database.db, 'OPS@example.com', ask)).toBe('already-admin');
+    expect(await createAdmin(database.db, 'OPS@example.com', ask, PROFILE)).toBe('already-admin');
     // No password was asked for (so none was generated and printed) for nothing.
     expect(asked).toEqual([]);
   });
 
   it('when create names an existing customer, then it becomes an admin and keeps its password', async () => {
-    await insertUser(database.db, { email: 'cust@example.com', name: 'C', role: 'customer', passwordHash: await hashPassword('customer password') });
-    expect(await createAdmin(database.db, 'cust@example.com', () => Promise.reject(new Error('not asked')))).toBe('promoted');
+    await insertUser(database.db, { email: 'cust@example.com', name: 'C', role: 'customer', passwordHash: await hashPassword('customer password', PROFILE) });
+    expect(await createAdmin(database.db, 'cust@example.com', () => Promise.reject(new Error('not asked')), PROFILE)).toBe('promoted');
     const user = await findUserByEmail(database.db, 'cust@example.com');
     expect(user?.role).toBe('admin');
     expect(await verifyPassword(user!.passwordHash, 'customer password')).toBe(true);
@@ -55,25 +55,25 @@ describe.each(STORAGE_KINDS)('admin accounts (%s)', (kind) => {
   it('when reset-password runs, then the new password works, the old one does not and the sessions are revoked', async () => {
     const user = await findUserByEmail(database.db, 'ops@example.com');
     await insertRefreshToken(database.db, { userId: user!.id, familyId: randomUUID(), tokenHash: `hash-${kind}`, ttlSeconds: 600 });
-    expect(await resetPassword(database.db, 'ops@example.com', 'second password')).toBe(true);
+    expect(await resetPassword(database.db, 'ops@example.com', 'second password', PROFILE)).toBe(true);
     const after = await findUserByEmail(database.db, 'ops@example.com');
     expect(await verifyPassword(after!.passwordHash, 'second password')).toBe(true);
     expect(await verifyPassword(after!.passwordHash, 'first password')).toBe(false);
     const { rows } = await database.db.query<{ live: number }>('SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL', [user!.id]);
     expect(rows[0]?.live).toBe(0);
-    expect(await resetPassword(database.db, 'nobody@example.com', 'whatever pw')).toBe(false);
+    expect(await resetPassword(database.db, 'nobody@example.com', 'whatever pw', PROFILE)).toBe(false);
   });
 
   it('when ADMIN_PASSWORD no longer matches the existing admin, or ADMIN_EMAIL is a customer, then start-up says so and names the command', async () => {
     const { logger, lines } = captureLogs();
     const print = () => undefined;
-    await ensureAdmin(database.db, { email: 'ops@example.com', password: 'second password' }, { allowGenerated: false, logger, print });
+    await ensureAdmin(database.db, { email: 'ops@example.com', password: 'second password' }, { allowGenerated: false, passwordHashProfile: PROFILE, logger, print });
     await flush();
     // Still matching: the usual production restart, nothing to say.
     expect(lines).toEqual([]);
-    await ensureAdmin(database.db, { email: 'ops@example.com', password: 'a changed password' }, { allowGenerated: false, logger, print });
-    await insertUser(database.db, { email: 'shopper@example.com', name: 'S', role: 'customer', passwordHash: await hashPassword('shopper password') });
-    await ensureAdmin(database.db, { email: 'shopper@example.com', password: 'shopper password' }, { allowGenerated: false, logger, print });
+    await ensureAdmin(database.db, { email: 'ops@example.com', password: 'a changed password' }, { allowGenerated: false, passwordHashProfile: PROFILE, logger, print });
+    await insertUser(database.db, { email: 'shopper@example.com', name: 'S', role: 'customer', passwordHash: await hashPassword('shopper password', PROFILE) });
+    await ensureAdmin(database.db, { email: 'shopper@example.com', password: 'shopper password' }, { allowGenerated: false, passwordHashProfile: PROFILE, logger, print });
     await flush();
     expect(lines).toEqual([
       expect.objectContaining({ level: 'warn', message: expect.stringMatching(/ADMIN_PASSWORD is ignored.*npm run admin -- reset-password ops@example.com/) }),

@@ -1,7 +1,7 @@
 import type { Database } from '../../platform/db/index.js';
 import { adminExists, promoteToAdmin, replacePassword } from './admin-accounts.repository.js';
 import { findUserByEmail, insertUser } from './auth.repository.js';
-import { hashPassword } from './passwords.js';
+import { hashPassword, type PasswordHashProfile } from './passwords.js';
 
 export { adminExists };
 
@@ -13,20 +13,25 @@ export type CreateAdminOutcome = 'created' | 'promoted' | 'already-admin';
  * PostgreSQL database without ADMIN_EMAIL). `password` is asked for only when an account is
  * actually created, so a generated one is never printed for nothing.
  */
-export async function createAdmin(db: Database, email: string, password: () => Promise<string>): Promise<CreateAdminOutcome> {
+export async function createAdmin(
+  db: Database,
+  email: string,
+  password: () => Promise<string>,
+  profile: PasswordHashProfile,
+): Promise<CreateAdminOutcome> {
   const existing = await findUserByEmail(db, email);
   if (existing?.role === 'admin') return 'already-admin';
   if (existing) {
     await promoteToAdmin(db, email);
     return 'promoted';
   }
-  const created = await insertUser(db, { email, name: 'Administrator', role: 'admin', passwordHash: await hashPassword(await password()) });
+  const created = await insertUser(db, { email, name: 'Administrator', role: 'admin', passwordHash: await hashPassword(await password(), profile) });
   // A concurrent creation of the same email won the insert; it is an account all the same.
   return created ? 'created' : 'already-admin';
 }
 
 /** Sets a new password (and ends the account's sessions); false when no account has that email. */
-export async function resetPassword(db: Database, email: string, password: string): Promise<boolean> {
-  const passwordHash = await hashPassword(password);
+export async function resetPassword(db: Database, email: string, password: string, profile: PasswordHashProfile): Promise<boolean> {
+  const passwordHash = await hashPassword(password, profile);
   return db.transaction((tx) => replacePassword(tx, email, passwordHash));
 }

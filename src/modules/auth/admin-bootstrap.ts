@@ -3,7 +3,7 @@ import type { Database } from '../../platform/db/index.js';
 import type { Logger } from '../../platform/logger.js';
 import { adminExists } from './admin-accounts.repository.js';
 import { findUserByEmail, insertUser } from './auth.repository.js';
-import { hashPassword, verifyPassword } from './passwords.js';
+import { hashPassword, verifyPassword, type PasswordHashProfile } from './passwords.js';
 
 export const LOCAL_ADMIN_EMAIL = 'admin@example.com';
 
@@ -15,7 +15,7 @@ export const LOCAL_ADMIN_EMAIL = 'admin@example.com';
 export async function ensureAdmin(
   db: Database,
   admin: { email: string | undefined; password: string | undefined },
-  options: { allowGenerated: boolean; logger: Logger; print?: (line: string) => void },
+  options: { allowGenerated: boolean; passwordHashProfile: PasswordHashProfile; logger: Logger; print?: (line: string) => void },
 ): Promise<void> {
   if (admin.email && admin.password) {
     const existing = await findUserByEmail(db, admin.email);
@@ -32,7 +32,7 @@ export async function ensureAdmin(
       );
       return;
     }
-    await insertUser(db, { email: admin.email, name: 'Administrator', role: 'admin', passwordHash: await hashPassword(admin.password) });
+    await insertUser(db, { email: admin.email, name: 'Administrator', role: 'admin', passwordHash: await hashPassword(admin.password, options.passwordHashProfile) });
     options.logger.info('admin account created from ADMIN_EMAIL', { email: admin.email });
     return;
   }
@@ -43,7 +43,7 @@ export async function ensureAdmin(
     email: LOCAL_ADMIN_EMAIL,
     name: 'Local administrator',
     role: 'admin',
-    passwordHash: await hashPassword(password),
+    passwordHash: await hashPassword(password, options.passwordHashProfile),
   });
   if (!created) return;
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));

@@ -7,7 +7,8 @@ const PROBLEM = /^application\/problem\+json/;
 describe.each(STORAGE_KINDS)('auth routes on %s', (storage) => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({ storage });
+    // The real argon2id parameters: this file proves what registration stores and login checks.
+    app = await startTestApp({ storage, env: { PASSWORD_HASH_PROFILE: 'owasp' } });
   });
   afterAll(() => app.close());
 

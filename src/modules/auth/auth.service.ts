@@ -6,7 +6,7 @@ import { ConflictError, UnauthenticatedError } from '../../shared/errors.js';
 import type { Principal, Role } from '../../shared/principal.js';
 import * as repo from './auth.repository.js';
 import type { User } from './auth.repository.js';
-import { burnPasswordCheck, hashPassword, verifyPassword } from './passwords.js';
+import { burnPasswordCheck, hashPassword, verifyPassword, type PasswordHashProfile } from './passwords.js';
 import { generateRefreshToken, hashRefreshToken, type AccessTokens } from './tokens.js';
 
 export interface TokenPair {
@@ -24,6 +24,7 @@ export interface AuthServiceDeps {
   db: Database;
   accessTokens: AccessTokens;
   refreshTtlSeconds: number;
+  passwordHashProfile: PasswordHashProfile;
   loginLimits: LoginLimits;
   /** Registrations per client address; absent when turned off. */
   registrationLimit?: RateLimiter;
@@ -75,7 +76,7 @@ export function createAuthService(deps: AuthServiceDeps) {
 
   async function register(input: { email: string; password: string; name: string }, clientAddress: string): Promise<Session> {
     await deps.registrationLimit?.consume(clientAddress);
-    const passwordHash = await hashPassword(input.password);
+    const passwordHash = await hashPassword(input.password, deps.passwordHashProfile);
     // Clients never choose their role: every registration is a customer.
     const user = await repo.insertUser(db, { email: input.email, name: input.name, role: 'customer', passwordHash });
     if (!user) throw new ConflictError('EMAIL_TAKEN', 'An account with this email already exists');
@@ -97,7 +98,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     let matches: boolean;
     try {
       found = await repo.findUserByEmail(db, input.email);
-      if (!found) await burnPasswordCheck(input.password);
+      if (!found) await burnPasswordCheck(input.password, deps.passwordHashProfile);
       matches = found !== undefined && (await verifyPassword(found.passwordHash, input.password));
     } catch (error) {
       // Nothing was checked (database down): the attempt must not count against the user.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, startTestApp, waitUntilReady, type TestApp, type TestDatabase } from '../../../test/harness.js';
+import { createTestDatabase, startTestApp, TEST_PASSWORD_HASH_PROFILE, waitUntilReady, type TestApp, type TestDatabase } from '../../../test/harness.js';
 import { REDIS_URL } from '../../../test/global-setup.js';
 import { registerUser, uniqueEmail } from '../../../test/users.js';
 import { createLogger } from '../../platform/logger.js';
@@ -27,6 +27,8 @@ function authService(db: TestDatabase['db'], clock: Clock, redis?: { client: Red
     db,
     accessTokens: createAccessTokens({ secret: 's'.repeat(48), issuer: 'test', audience: 'test', ttlSeconds: 900 }),
     refreshTtlSeconds: 3600,
+    // The limits are taken before any hash is checked, so the hash's cost does not change what they let through.
+    passwordHashProfile: TEST_PASSWORD_HASH_PROFILE,
     loginLimits: {
       perAccountAndAddress: limiter('login-account-address', LIMITS.perAccountAndAddress),
       perAccount: limiter('login-account', LIMITS.perAccount),

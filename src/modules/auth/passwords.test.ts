@@ -38,7 +38,23 @@ describe('password hashing concurrency', () => {
 
   it('hashes on at most half the cores (at least one), so the rest keep serving other requests', async () => {
     expect(PASSWORD_CONCURRENCY).toBe(Math.max(1, Math.floor(availableParallelism() / 2)));
-    const hashes = await Promise.all(Array.from({ length: 4 }, (_, i) => hashPassword(`password ${i}`)));
+    const hashes = await Promise.all(Array.from({ length: 4 }, (_, i) => hashPassword(`password ${i}`, 'owasp')));
     expect(await Promise.all(hashes.map((hash, i) => verifyPassword(hash, `password ${i}`)))).toEqual([true, true, true, true]);
+  });
+});
+
+describe('password hash profiles', () => {
+  it('when hashing with owasp, then the hash carries argon2id m=19456, t=2, p=1 and verifies', async () => {
+    const hash = await hashPassword('correct horse', 'owasp');
+    expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(await verifyPassword(hash, 'correct horse')).toBe(true);
+    expect(await verifyPassword(hash, 'wrong horse')).toBe(false);
+  });
+
+  it('when hashing with test-only-weak, then the hash carries its own cheaper parameters and verifies the same way', async () => {
+    const hash = await hashPassword('correct horse', 'test-only-weak');
+    expect(hash).toMatch(/^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
+    expect(await verifyPassword(hash, 'correct horse')).toBe(true);
+    expect(await verifyPassword(hash, 'wrong horse')).toBe(false);
   });
 });

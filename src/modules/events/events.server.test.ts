@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../../test/processes.js';
-import { serverStack } from '../../../test/server-stack.js';
+import type { TestApp } from '../../../test/harness.js';
+import { serverStack, type ServerStack } from '../../../test/server-stack.js';
 import { openSse, orderOf, type SseClient } from '../../../test/sse.js';
 import { bearer, type TestUser } from '../../../test/users.js';
 
@@ -25,36 +26,52 @@ describe('order events over SSE in server mode', () => {
     return client;
   };
 
-  it('streams one order from placement to completion by a worker process, then ends', async () => {
-    const app = await stack.startApi();
-    const { buyer, place } = await stack.populate();
-    const orderId = await place();
-    const stream = await sse(`${app.baseUrl}/api/orders/${orderId}/events`, buyer);
-    await stream.waitForMessages(1);
-    expect(orderOf(stream.messages[0]!).status).toBe('pending');
+  // The first two cases watch the same kind of run (two API instances, one worker process making
+  // the changes) from different streams, so they share one stack: one database, one worker start.
+  describe('with two API instances and one worker process', () => {
+    const shared = serverStack({ ...FAST, SSE_POLL_MS: '600000' });
+    let first: TestApp;
+    let second: TestApp;
+    let people: Awaited<ReturnType<ServerStack['populate']>>;
+    let worker: Promise<unknown> | undefined;
+    /** Starts the worker once, when the first case that needs it is ready for it. */
+    const startWorker = () => (worker ??= shared.startWorker());
 
-    await stack.startWorker();
-    await stream.ended;
-    expect(stream.messages.map((m) => orderOf(m).status)).toEqual(['pending', 'processing', 'completed']);
-    const ids = stream.messages.map((m) => Number(m.id));
-    expect(ids[0]).toBeLessThan(ids[1]!);
-    expect(ids[1]).toBeLessThan(ids[2]!);
-  }, E2E_TIMEOUT_MS);
+    beforeAll(async () => {
+      first = await shared.startApi();
+      second = await shared.startApi();
+      people = await shared.populate();
+    }, E2E_TIMEOUT_MS);
+    afterAll(() => shared.stop());
 
-  it('with two API instances and a worker making the changes, clients of both instances get every change through Redis (no polling)', async () => {
-    const first = await stack.startApi();
-    const second = await stack.startApi();
-    const { buyer, admin, place } = await stack.populate();
-    const mine = await sse(`${first.baseUrl}/api/orders/events`, buyer);
-    const all = await sse(`${second.baseUrl}/api/orders/events?scope=all`, admin);
-    const orderId = await place();
-    await stack.startWorker();
-    for (const client of [mine, all]) {
-      await client.waitFor((c) => c.messages.some((m) => orderOf(m).status === 'completed'), 60_000, 'completed');
-      expect(client.messages.filter((m) => orderOf(m).id === orderId).map((m) => orderOf(m).status)).toEqual(['pending', 'processing', 'completed']);
-    }
-    expect(all.messages.map((m) => m.id)).toEqual(mine.messages.map((m) => m.id));
-  }, E2E_TIMEOUT_MS);
+    it('streams one order from placement to completion by a worker process, then ends', async () => {
+      const { buyer, place } = people;
+      const orderId = await place();
+      const stream = await sse(`${first.baseUrl}/api/orders/${orderId}/events`, buyer);
+      await stream.waitForMessages(1);
+      expect(orderOf(stream.messages[0]!).status).toBe('pending');
+
+      await startWorker();
+      await stream.ended;
+      expect(stream.messages.map((m) => orderOf(m).status)).toEqual(['pending', 'processing', 'completed']);
+      const ids = stream.messages.map((m) => Number(m.id));
+      expect(ids[0]).toBeLessThan(ids[1]!);
+      expect(ids[1]).toBeLessThan(ids[2]!);
+    }, E2E_TIMEOUT_MS);
+
+    it('clients of both instances get every change the worker makes through Redis (no polling)', async () => {
+      const { buyer, admin, place } = people;
+      const mine = await sse(`${first.baseUrl}/api/orders/events`, buyer);
+      const all = await sse(`${second.baseUrl}/api/orders/events?scope=all`, admin);
+      const orderId = await place();
+      await startWorker();
+      for (const client of [mine, all]) {
+        await client.waitFor((c) => c.messages.some((m) => orderOf(m).id === orderId && orderOf(m).status === 'completed'), 60_000, 'completed');
+        expect(client.messages.filter((m) => orderOf(m).id === orderId).map((m) => orderOf(m).status)).toEqual(['pending', 'processing', 'completed']);
+      }
+      expect(all.messages.map((m) => m.id)).toEqual(mine.messages.map((m) => m.id));
+    }, E2E_TIMEOUT_MS);
+  });
 
   it('on SIGTERM with SHUTDOWN_DELAY_MS, goes on serving for the delay (probes 503, answers with Connection: close, streams open), then ends its streams and exits 0', async () => {
     const DELAY_MS = 4000;

@@ -2,10 +2,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { seedEmbeddedDataDir } from '../../../test/harness.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { EmbeddedDatabaseError, openEmbeddedDatabase } from './pglite.js';
 
-// Both cases run PGlite's initdb in a child process: seconds of WASM on a quiet machine, far more on a loaded one.
+// PGlite's initdb (in a child process) is seconds of WASM on a quiet machine, far more on a
+// loaded one, so it runs once per suite on a really fresh directory: test/server.test.ts starts
+// `node dist/server.js` on an empty DATA_DIR, which creates the cluster, and restarts it to find
+// its admin kept. The failure to create one is tested here.
 describe('openEmbeddedDatabase', { timeout: 120_000 }, () => {
   let dataDir: string;
 
@@ -17,7 +21,8 @@ describe('openEmbeddedDatabase', { timeout: 120_000 }, () => {
     rmSync(path.dirname(dataDir), { recursive: true, force: true });
   });
 
-  it('on a fresh data directory, creates the database, and what is written survives closing and reopening', async () => {
+  it('on an existing data directory, opens the database, and what is written survives closing and reopening', async () => {
+    seedEmbeddedDataDir(dataDir);
     const first = await openEmbeddedDatabase(dataDir);
     await first.exec('CREATE TABLE notes (body text NOT NULL)');
     await first.query('INSERT INTO notes (body) VALUES ($1)', ['kept']);
