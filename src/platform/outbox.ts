@@ -1,4 +1,4 @@
-import type { Database, Queryable } from './db/index.js';
+import type { Database } from './db/index.js';
 import type { Logger } from './logger.js';
 import { errorFields } from './logger.js';
 
@@ -23,22 +23,6 @@ export interface RelayOptions {
   leaseSeconds: number;
   /** Only events committed at least this long ago are claimed. */
   minAgeMs?: number;
-  /**
-   * Marks a published batch (default: `markOutboxPublished`). The relay passes one that marks
-   * and sequences the rows in the same UPDATE (a row version fewer per event).
-   */
-  markPublished?: (ids: readonly number[]) => Promise<void>;
-}
-
-/** Marks relayed rows published (no relay claims them again) and gives up their claim. */
-export async function markOutboxPublished(db: Queryable, ids: readonly number[]): Promise<void> {
-  // Locked in id order, as the sequencing UPDATE locks them (two orders could deadlock).
-  await db.query(
-    `UPDATE outbox_events SET published_at = now(), claimed_until = NULL
-     WHERE id IN (SELECT id FROM outbox_events WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)`,
-    [ids],
-    { name: 'mark-outbox-published' },
-  );
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -48,6 +32,10 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
+
+// The batch's rows, locked in id order as the events sequencer locks them (two UPDATEs locking
+// shared rows in different orders deadlock).
+const inIdOrder = 'SELECT id FROM outbox_events WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE';
 
 /**
  * Publishes one batch of unpublished outbox events. The batch is claimed with a short lease in
@@ -80,10 +68,12 @@ export async function relayOutboxBatch<Topic extends string>(
   try {
     await withTimeout(publish(rows), (options.leaseSeconds * 1000) / 2, 'publishing outbox events');
   } catch (error) {
-    await db.query('UPDATE outbox_events SET claimed_until = NULL WHERE id = ANY($1::bigint[])', [ids]).catch(() => undefined);
+    await db.query(`UPDATE outbox_events SET claimed_until = NULL WHERE id IN (${inIdOrder})`, [ids]).catch(() => undefined);
     throw error;
   }
-  await (options.markPublished ?? ((published) => markOutboxPublished(db, published)))(ids);
+  await db.query(`UPDATE outbox_events SET published_at = now(), claimed_until = NULL WHERE id IN (${inIdOrder})`, [ids], {
+    name: 'mark-outbox-published',
+  });
   return rows.length;
 }
 

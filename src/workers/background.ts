@@ -34,17 +34,16 @@ export function startBackgroundLoops(deps: {
   logger: Logger;
   onRelayed?: (events: number) => void;
   /**
-   * The second pass of each round over the same outbox (order-event positions); `due` when
-   * this process committed events that wait for the relay delay, or the queue is unreachable
-   * (events still get their positions then). A batch the round published is marked published
-   * by this pass, in the UPDATE that sequences it (`published`).
+   * The second pass of each round over the same outbox (order-event positions); `due` when the
+   * round published events, this process committed some since the last pass, or the queue is
+   * unreachable (events still get their positions then).
    */
-  eventsPass?: (due: boolean, published?: readonly number[]) => Promise<number>;
+  eventsPass?: (due: boolean) => Promise<number>;
 }): { kick(): void; stop(): Promise<void> } {
   const { db, queue, orders, settings, logger } = deps;
   let handOff = false;
   let committed = false;
-  const publishJobs = async (markPublished?: (ids: readonly number[]) => Promise<void>): Promise<number> => {
+  const publishJobs = async (): Promise<number> => {
     // A process that cannot reach the queue claims nothing; it hands what it committed to the
     // processes that can (they LISTEN), and the sweep of every process is the safety net.
     if (!queue.ready()) {
@@ -61,7 +60,7 @@ export function startBackgroundLoops(deps: {
         if (unrouted.length > 0) logger.error('outbox events with no subscriber', { topics: unrouted.map((e) => e.topic) });
         await queue.add(jobs);
       },
-      { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs, ...(markPublished ? { markPublished } : {}) },
+      { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs },
     );
     if (relayed > 0) deps.onRelayed?.(relayed);
     return relayed;
@@ -71,20 +70,14 @@ export function startBackgroundLoops(deps: {
     async () => {
       const { eventsPass } = deps;
       if (!eventsPass) return publishJobs();
-      // Events this process committed are positioned by the round that publishes them (marked
-      // published and sequenced in one UPDATE), unless publishing waits for the relay delay or
-      // the queue is away: then at once by a pass of their own. A pass that ran whenever a commit
-      // had kicked the relay found mostly rows an earlier round had not yet claimed, and
-      // sequenced them apart from their publication (a second row version each).
-      const due = (committed && settings.outboxRelayDelayMs > 0) || !queue.ready();
+      const due = committed || !queue.ready();
       committed = false;
-      const markPublished = async (ids: readonly number[]) => void (await eventsPass(true, ids));
       // A publish that failed (the queue went away mid-round) leaves the events their positions.
-      const relayed = await publishJobs(markPublished).catch(async (error: unknown) => {
+      const relayed = await publishJobs().catch(async (error: unknown) => {
         await eventsPass(true);
         throw error;
       });
-      return relayed + (await eventsPass(due && relayed === 0));
+      return relayed + (await eventsPass(due || relayed > 0));
     },
     { intervalMs: settings.outboxPollMs, logger },
   );

@@ -22,59 +22,21 @@ export async function trySequencerLock(tx: Queryable): Promise<boolean> {
   return rows[0]?.acquired === true;
 }
 
-/** What a wait for a lock that ran out of `lock_timeout` fails with. */
-export const LOCK_NOT_AVAILABLE = '55P03';
-
 /**
- * Takes the sequencer lock for this transaction, waiting for a holder (its transaction takes
- * milliseconds) up to `timeoutMs`; then the statement fails with LOCK_NOT_AVAILABLE, so a holder
- * that hangs never holds this transaction up for longer. The timeout is set for this
- * transaction only, in the same round trip (the materialized CTE runs before the lock).
+ * Marks up to `limit` committed outbox rows as sequenced and returns them, oldest first. Every
+ * committed row is taken in id order, never a later row of an order before an earlier one: that
+ * is what keeps each order's events in the order of its changes. The rows are locked in id
+ * order, as the relay's mark-published locks them: two UPDATEs locking shared rows in different
+ * orders deadlock (a relay round under load logged "deadlock detected").
  */
-export async function waitForSequencerLock(tx: Queryable, timeoutMs: number): Promise<void> {
-  await tx.query(
-    `WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', $2, true) AS value)
-     SELECT pg_advisory_xact_lock($1) FROM timeout`,
-    [SEQUENCER_LOCK_KEY, `${timeoutMs}ms`],
-    { name: 'wait-for-sequencer-lock' },
+export async function takeUnsequenced(tx: Queryable, limit: number): Promise<OutboxRow[]> {
+  const { rows } = await tx.query<OutboxRow>(
+    `UPDATE outbox_events SET sequenced = true
+     WHERE id IN (SELECT id FROM outbox_events WHERE NOT sequenced ORDER BY id LIMIT $1 FOR UPDATE)
+     RETURNING id AS "outboxId", topic, aggregate_id AS "orderId", created_at AS "createdAt"`,
+    [limit],
   );
-}
-
-/**
- * Marks up to `limit` committed outbox rows as sequenced and returns them, oldest first. Rows in
- * `published` (a batch the outbox relay has just published) are marked published in the same
- * UPDATE, and sequenced too when they were not yet: one row version per event instead of two.
- * Besides them, such a call takes only rows already published (left behind by a pass that lost
- * the sequencer lock): a row committed since the batch was claimed is sequenced with its own
- * batch a round later, rather than now and then updated again when it is published.
- * Only rows this call sequenced are returned. `sequenced` changes only under the sequencer lock
- * (held by the caller), so the flag read before the UPDATE is still the row's when it runs.
- * Rows are locked in id order, as `markOutboxPublished` locks them: a hand-over that gave up on
- * the sequencer lock marks its batch while this runs, and two UPDATEs locking shared rows in
- * different orders deadlock (seen as "deadlock detected" in a relay round under load).
- */
-export async function takeUnsequenced(tx: Queryable, limit: number, published: readonly number[] = []): Promise<OutboxRow[]> {
-  const { rows } = await tx.query<OutboxRow & { newly: boolean }>(
-    `WITH target AS (
-       SELECT id, NOT sequenced AS newly FROM outbox_events
-       WHERE id = ANY($2::bigint[])
-          OR id IN (SELECT id FROM outbox_events WHERE NOT sequenced AND ($3::boolean OR published_at IS NOT NULL) ORDER BY id LIMIT $1)
-       ORDER BY id FOR UPDATE
-     )
-     UPDATE outbox_events o
-     SET sequenced = true,
-         published_at = CASE WHEN o.id = ANY($2::bigint[]) THEN now() ELSE o.published_at END,
-         claimed_until = CASE WHEN o.id = ANY($2::bigint[]) THEN NULL ELSE o.claimed_until END
-     FROM target t
-     WHERE o.id = t.id
-     RETURNING o.id AS "outboxId", o.topic, o.aggregate_id AS "orderId", o.created_at AS "createdAt", t.newly`,
-    [limit, published, published.length === 0],
-    { name: 'take-unsequenced' },
-  );
-  return rows
-    .filter((row) => row.newly)
-    .map(({ newly: _, ...row }) => row)
-    .sort((a, b) => a.outboxId - b.outboxId);
+  return rows.sort((a, b) => a.outboxId - b.outboxId);
 }
 
 export interface NewOrderEvent {
