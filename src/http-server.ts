@@ -70,6 +70,7 @@ export function createHttpServer(app: RequestListener, http: Config['http']): Se
 }
 
 const IDLE_SWEEP_MS = 100;
+const closingConnections = new WeakSet<Server>();
 
 /**
  * From now on every answer says `Connection: close`, so each connection ends after its current
@@ -78,6 +79,9 @@ const IDLE_SWEEP_MS = 100;
  * the close to cut while the balancer sends on it (the keep-alive race that drops a request).
  */
 export function answerWithConnectionClose(server: Server): void {
+  // Once per server: the drain's first phase turns it on, and closeGracefully makes sure of it.
+  if (closingConnections.has(server)) return;
+  closingConnections.add(server);
   server.prependListener('request', (_request, response) => response.setHeader('Connection', 'close'));
 }
 
