@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
@@ -94,7 +94,11 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
     const pgdata = path.join(dataDir, 'pgdata');
     const fresh = !existsSync(path.join(pgdata, 'PG_VERSION'));
     try {
-      if (fresh) await createCluster(pgdata);
+      if (fresh) {
+        // A folder that cannot be made fails here in a millisecond, not after seconds of initdb.
+        mkdirSync(pgdata, { recursive: true, mode: 0o700 });
+        await createCluster(pgdata);
+      }
       restrictTree(pgdata);
       return wrapPGlite(await PGlite.create(pgdata, { startParams: [...PGlite.defaultStartParams, ...EMBEDDED_SETTINGS] }), () => {
         restrictTree(pgdata);
