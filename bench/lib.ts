@@ -3,6 +3,7 @@
  * throwaway PostgreSQL databases, Redis key clean-up and a thin autocannon wrapper.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Agent, request as httpRequest } from 'node:http';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -185,6 +186,86 @@ export async function load(options: autocannon.Options, groups?: PidGroups): Pro
     statuses,
     errors: result.errors,
     timeouts: result.timeouts,
+    ...(cpu ? { cpu } : {}),
+  };
+}
+
+export interface PacedRequest {
+  method: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+const percentile = (sorted: readonly number[], p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+
+/**
+ * An open-loop load at a steady rate: request i is sent at start + i / rate, whether or not
+ * earlier ones have been answered, each on a free keep-alive connection. Latency is measured from
+ * the time a request was due, so a stall is counted against every request it delays.
+ *
+ * autocannon's `overallRate` is not this: each connection sends its share of a second back to
+ * back at the start of the second and then waits, so "100 requests/s" arrives as bursts of 100,
+ * and what follows them (the processing pipeline) measures how long a burst takes to drain.
+ */
+export async function pacedLoad(
+  options: { url: string; rate: number; seconds: number; request: () => PacedRequest; timeoutMs?: number },
+  groups?: PidGroups,
+): Promise<Load> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const target = new URL(options.url);
+  const total = Math.max(1, Math.round(options.rate * options.seconds));
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let errors = 0;
+  let timeouts = 0;
+  const stopMeter = groups ? await cpuMeter(groups) : undefined;
+  const started = performance.now();
+  const send = (dueAt: number) =>
+    new Promise<void>((resolve) => {
+      const { method, body, headers } = options.request();
+      const req = httpRequest(
+        { agent, host: target.hostname, port: target.port, path: target.pathname + target.search, method, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            latencies.push(performance.now() - dueAt);
+            statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
+            resolve();
+          });
+        },
+      );
+      req.setTimeout(options.timeoutMs ?? 10_000, () => {
+        timeouts++;
+        req.destroy();
+      });
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const dueAt = started + (i * 1000) / options.rate;
+    const wait = dueAt - performance.now();
+    if (wait > 1) await sleep(wait);
+    inFlight.push(send(dueAt));
+  }
+  await Promise.all(inFlight);
+  const durationS = (performance.now() - started) / 1000;
+  const cpu = stopMeter ? await stopMeter() : undefined;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const requests = latencies.length;
+  return {
+    rps: requests / durationS,
+    p50: Math.round(percentile(latencies, 0.5)),
+    p99: Math.round(percentile(latencies, 0.99)),
+    requests,
+    durationS,
+    statuses,
+    errors,
+    timeouts,
     ...(cpu ? { cpu } : {}),
   };
 }

@@ -31,6 +31,7 @@ import {
   killAll,
   killAllNow,
   load,
+  pacedLoad,
   log,
   ok,
   pick,
@@ -563,7 +564,16 @@ async function main(): Promise<void> {
             const settled = await settle();
             log(`pipeline ${workerCount}w: queue idle after ${settled.seconds.toFixed(1)} s${settled.pending ? ` (${settled.pending} jobs still pending)` : ''}`);
             const since = new Date();
-            const placing = await oursPost(seconds, false, Math.max(1, rate), pipelineGroups);
+            // Evenly spaced arrivals (see pacedLoad): autocannon's rate limit sends each second's requests as one burst.
+            const placing = await pacedLoad(
+              {
+                url: `${apiBase}/api/orders`,
+                rate: Math.max(1, rate),
+                seconds,
+                request: () => ({ method: 'POST', body: randomOrderBody(productIds), headers: { 'content-type': 'application/json', authorization: `Bearer ${pick(tokens)}` } }),
+              },
+              pipelineGroups,
+            );
             const left = await drain(since);
             const [lat] = await apiSql<{ p50: number | null; p99: number | null; n: string }>(
               `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, count(*) AS n
@@ -574,6 +584,18 @@ async function main(): Promise<void> {
                      WHERE o.created_at >= $1) t`,
               [since],
             );
+            // Where the time goes: placed → processing (relay, queue, pick-up) and processing → completed (the job).
+            const [stages] = await apiSql<{ toProcessing: number | null; toCompleted: number | null }>(
+              `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY p) AS "toProcessing", percentile_cont(0.5) WITHIN GROUP (ORDER BY c - p) AS "toCompleted"
+               FROM (SELECT extract(epoch FROM (s.processing - o.created_at)) * 1000 AS p, extract(epoch FROM (s.completed - o.created_at)) * 1000 AS c
+                     FROM orders o
+                     CROSS JOIN LATERAL (SELECT max((e->>'at')::timestamptz) FILTER (WHERE e->>'status' = 'processing') AS processing,
+                                                max((e->>'at')::timestamptz) FILTER (WHERE e->>'status' = 'completed') AS completed
+                                         FROM jsonb_array_elements(o.history) e) s
+                     WHERE o.created_at >= $1 AND s.completed IS NOT NULL) t`,
+              [since],
+            );
+            log(`  p50 placed→processing ${Number(stages?.toProcessing).toFixed(0)} ms, processing→completed ${Number(stages?.toCompleted).toFixed(0)} ms`);
             const result = { targetRps: rate, settled, load: placing, completed: Number(lat?.n), open: left.open, p50: Number(lat?.p50), p99: Number(lat?.p99) };
             log(
               `pipeline ${workerCount}w at ${rate} rps: placed ${ok(placing)} (${placing.rps.toFixed(0)} rps), completed ${result.completed} (open ${left.open}), placed→completed p50 ${result.p50.toFixed(0)} ms p99 ${result.p99.toFixed(0)} ms`,
