@@ -25,7 +25,7 @@ import { registerWebhookMetrics } from './platform/webhook-metrics.js';
 import { backlogByWebhook, createDeliveries, createWebhooksService, startWebhookDeliverer } from './modules/webhooks/index.js';
 import { buildJobHandlers } from './workers/job-handlers.js';
 import { startBackgroundLoops } from './workers/background.js';
-import { SUBSCRIBED_TOPICS } from './workers/outbox-routes.js';
+import { JOB_TOPICS, SUBSCRIBED_TOPICS } from './workers/outbox-routes.js';
 
 export interface Resources {
   db: Database;
@@ -124,6 +124,7 @@ export function buildDeps(
     placementLimit: createRateLimiter({ name: 'order-placement', points: config.limits.ordersPerMinute, windowSeconds: 60 }, redisScope),
     currency: config.currency,
     subscribedTopics: SUBSCRIBED_TOPICS,
+    jobTopics: JOB_TOPICS,
     onEventsCommitted: () => outboxRelay.kick(),
     logger,
     metrics,

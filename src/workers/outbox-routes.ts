@@ -10,10 +10,21 @@ export type AppJob = OrdersJob | NotificationsJob;
  * Each module's subscriptions to order events (the events module, which feeds SSE and webhooks,
  * takes every topic). A new consumer subscribes by adding its module's entry here; the outbox stays the source of truth for every one of them.
  */
-const SUBSCRIPTIONS: readonly OrderSubscriptions<AppJob>[] = [ordersSubscriptions, notificationsSubscriptions, eventsSubscriptions];
+const JOB_SUBSCRIPTIONS: readonly OrderSubscriptions<AppJob>[] = [ordersSubscriptions, notificationsSubscriptions];
+const SUBSCRIPTIONS: readonly OrderSubscriptions<AppJob>[] = [...JOB_SUBSCRIPTIONS, eventsSubscriptions];
+
+const topicsOf = (subscriptions: readonly OrderSubscriptions<AppJob>[]): ReadonlySet<OrderTopic> =>
+  new Set(subscriptions.flatMap((s) => Object.keys(s) as OrderTopic[]));
 
 /** Topics someone subscribes to: only these are written to the outbox. */
-export const SUBSCRIBED_TOPICS: ReadonlySet<OrderTopic> = new Set(SUBSCRIPTIONS.flatMap((s) => Object.keys(s) as OrderTopic[]));
+export const SUBSCRIBED_TOPICS = topicsOf(SUBSCRIPTIONS);
+
+/**
+ * Topics whose events start jobs. The others (`order.processing`) are read only by the order
+ * event stream, straight from the outbox: they are written already published, and no relay
+ * claims, publishes or marks them.
+ */
+export const JOB_TOPICS = topicsOf(JOB_SUBSCRIPTIONS);
 
 /** The jobs a relayed batch of events starts: each subscriber gets the orders of its topic together. */
 export function jobsFor(events: readonly OutboxEvent[]): { jobs: AppJob[]; unrouted: OutboxEvent[] } {

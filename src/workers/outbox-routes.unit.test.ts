@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ORDER_STATUSES } from '../modules/orders/order-status.js';
-import { jobsFor, SUBSCRIBED_TOPICS } from './outbox-routes.js';
+import { JOB_TOPICS, jobsFor, SUBSCRIBED_TOPICS } from './outbox-routes.js';
 
 const ORDER = '6f1c1f39-4a3c-4d53-9d7e-3c2f1f0b8a11';
 const OTHER = '0b0d5a4e-8f5e-4c1a-9a57-1a2b3c4d5e6f';
@@ -20,6 +20,13 @@ describe('outbox routing', () => {
     const { unrouted } = jobsFor(ORDER_TOPICS.map((topic, i) => event(topic, i)));
     expect(unrouted).toEqual([]);
     expect([...SUBSCRIBED_TOPICS].sort()).toEqual([...ORDER_TOPICS].sort());
+  });
+
+  it('names as job topics exactly those whose events start a job (the others are written already published)', () => {
+    for (const topic of ORDER_TOPICS) {
+      expect(JOB_TOPICS.has(topic as never), topic).toBe(jobsFor([event(topic)]).jobs.length > 0);
+    }
+    expect(JOB_TOPICS.has('order.processing')).toBe(false);
   });
 
   it('hands the orders of one topic in a batch to one job', () => {

@@ -15,6 +15,8 @@ export interface OrdersServiceDeps extends PlaceOrderDeps {
   orderCache: OrderCache;
   /** Topics someone consumes; a transition writes its outbox event only then (default: every topic). */
   subscribedTopics?: ReadonlySet<OrderTopic>;
+  /** Topics whose events start jobs; others are written already published, for the event stream only (default: every topic). */
+  jobTopics?: ReadonlySet<OrderTopic>;
   metrics: Pick<Metrics, 'orderPlaced' | 'orderCancelled' | 'cacheLookup'>;
 }
 
@@ -73,7 +75,8 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     options: { failureReason?: string; ownerId?: string } = {},
   ): Promise<(VersionedOrder & { cached: boolean }) | undefined> {
     const publish = deps.subscribedTopics?.has(topicOf(to)) ?? true;
-    const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], publish, ...options });
+    const startsJobs = deps.jobTopics?.has(topicOf(to)) ?? true;
+    const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], publish, startsJobs, ...options });
     if (!moved) return undefined;
     if (publish) deps.onEventsCommitted?.();
     const cached = await orderCache.put(moved);
@@ -99,6 +102,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
       to,
       stockEffect: STOCK_EFFECT_ON_ENTRY[to],
       publish,
+      startsJobs: deps.jobTopics?.has(topicOf(to)) ?? true,
       ...(failureReasons ? { failureReasons: ids.map((id) => failureReasons.get(id) ?? null) } : {}),
     });
     if (publish && moved.length > 0) deps.onEventsCommitted?.();

@@ -15,6 +15,11 @@ export interface OrderTransition {
   ownerId?: string;
   /** Whether to write the `order.<to>` outbox event (only when someone subscribes to it). */
   publish: boolean;
+  /**
+   * Whether the event starts jobs, so a relay must publish it. When not (only the order event
+   * stream reads it) it is written already published.
+   */
+  startsJobs: boolean;
 }
 
 /**
@@ -24,7 +29,7 @@ export interface OrderTransition {
  * and bumps its version; if it moved and the new status has a stock effect, lock its products
  * in id order and settle the reservation of every line (`release` gives the units back, `sale`
  * takes them out of stock), with one ledger row each; and its `order.<to>` outbox event when
- * that topic has subscribers.
+ * that topic has subscribers (already published when none of them is a job).
  * Returns the order as it now is, or undefined when the guard did not match (the order is
  * elsewhere in its lifecycle, or not the owner's): then nothing changed.
  *
@@ -97,7 +102,8 @@ export async function transitionManyAtomically(db: Queryable, change: OrdersTran
      ), movements AS (
        INSERT INTO stock_movements (product_id, kind, quantity, order_id) SELECT product_id, $5::text, quantity, order_id FROM lines
      ), event AS (
-       INSERT INTO outbox_events (topic, aggregate_id) SELECT 'order.' || $2::text, id FROM moved WHERE $6::boolean
+       INSERT INTO outbox_events (topic, aggregate_id, published_at)
+       SELECT 'order.' || $2::text, id, CASE WHEN $8::boolean THEN NULL ELSE now() END FROM moved WHERE $6::boolean
      )
      SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON}
      FROM moved o
@@ -110,6 +116,7 @@ export async function transitionManyAtomically(db: Queryable, change: OrdersTran
       change.stockEffect ?? null,
       change.publish,
       change.ownerId ?? null,
+      change.startsJobs,
     ],
     { name: 'transition-orders' },
   );
