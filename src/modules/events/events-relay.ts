@@ -2,7 +2,7 @@ import type { Database, Queryable } from '../../platform/db/index.js';
 import type { Signal } from '../../platform/signal.js';
 import { findOrdersByIds } from '../orders/index.js';
 import { isOrderEventType, orderAsOf, type OrderEvent } from './order-event.js';
-import { appendEvents, markSequenced, pruneEvents, readUnsequenced, trySequencerLock, type NewOrderEvent } from './order-events.repository.js';
+import { appendEvents, pruneEvents, takeUnsequenced, trySequencerLock, type NewOrderEvent } from './order-events.repository.js';
 
 /** Work done in the transaction that gives events their positions (webhooks create their deliveries here). */
 export type OnEventsAppended = (tx: Queryable, events: readonly OrderEvent[]) => Promise<void>;
@@ -22,7 +22,7 @@ const PRUNE_EVERY_MS = 10 * 60_000;
 /**
  * Copies committed outbox rows into the order event stream, one process at a time (an advisory
  * lock held until commit), so stream positions are handed out in commit order: a reader that
- * has seen position N has seen everything below N. It runs as the events sequencer's pass
+ * has seen position N has seen everything below N. It runs as a pass of the outbox relay
  * (workers/background.ts, see `createEventsPass`); this is the events' only hook into the outbox.
  */
 export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<number> {
@@ -33,7 +33,7 @@ export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal
 async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number; locked: boolean }> {
   const result = await deps.db.transaction(async (tx) => {
     if (!(await trySequencerLock(tx))) return { taken: 0, appended: 0, locked: false };
-    const taken = await readUnsequenced(tx, BATCH_SIZE);
+    const taken = await takeUnsequenced(tx, BATCH_SIZE);
     if (taken.length === 0) return { taken: 0, appended: 0, locked: true };
     const orderRows = taken.filter((row) => isOrderEventType(row.topic));
     const orders = new Map((await findOrdersByIds(tx, [...new Set(orderRows.map((row) => row.orderId))])).map(({ order }) => [order.id, order]));
@@ -45,7 +45,6 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
     }
     const appended = await appendEvents(tx, events);
     for (const hook of deps.onAppended) await hook(tx, appended);
-    await markSequenced(tx, taken.map((row) => row.outboxId));
     return { taken: taken.length, appended: appended.length, locked: true };
   });
   if (result.appended > 0) deps.signal.notify();
@@ -53,11 +52,11 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
 }
 
 /**
- * A pass of the events sequencer (workers/background.ts runs it in a loop beside the outbox
- * relay): `due` when the relay published outbox rows or this process committed some (the rows
- * to position are then almost surely there). Otherwise it runs only when a pass was left behind
- * (another process held the sequencer lock) or once per `pollMs` as the sweep, so the loop's
- * empty wake-ups cost nothing, not a sequencing transaction each.
+ * The events' pass of the outbox relay's round: `due` when this round published outbox rows
+ * or this process committed some (the rows to position are then almost surely there). Otherwise
+ * it runs only when a pass was left behind (another process held the sequencer lock) or once
+ * per `pollMs` as the sweep, so the relay's empty rounds cost one claim statement, not a
+ * sequencing transaction as well.
  */
 export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promise<number> {
   let prunedAt = 0;

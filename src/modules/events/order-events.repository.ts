@@ -23,37 +23,20 @@ export async function trySequencerLock(tx: Queryable): Promise<boolean> {
 }
 
 /**
- * Up to `limit` committed outbox rows that have no event yet, oldest first. Every committed row
- * is taken in id order, never a later row of an order before an earlier one: that is what keeps
- * each order's events in the order of its changes. Only the holder of the sequencer lock calls
- * this, and only sequencers change `sequenced`, so the rows are read without locking them: a
- * lock held for the whole sequencing transaction made every relay's claim (`SKIP LOCKED`) pass
- * over new rows and its mark-published wait, which was most of an order's time before it was
- * processed. {@link markSequenced} locks them only at the end.
+ * Marks up to `limit` committed outbox rows as sequenced and returns them, oldest first. Every
+ * committed row is taken in id order, never a later row of an order before an earlier one: that
+ * is what keeps each order's events in the order of its changes. The rows are locked in id
+ * order, as the relay's mark-published locks them: two UPDATEs locking shared rows in different
+ * orders deadlock (a relay round under load logged "deadlock detected").
  */
-export async function readUnsequenced(tx: Queryable, limit: number): Promise<OutboxRow[]> {
+export async function takeUnsequenced(tx: Queryable, limit: number): Promise<OutboxRow[]> {
   const { rows } = await tx.query<OutboxRow>(
-    `SELECT id AS "outboxId", topic, aggregate_id AS "orderId", created_at AS "createdAt"
-     FROM outbox_events WHERE NOT sequenced ORDER BY id LIMIT $1`,
-    [limit],
-    { name: 'read-unsequenced-outbox' },
-  );
-  return rows.map((row) => ({ ...row, outboxId: Number(row.outboxId) }));
-}
-
-/**
- * Marks rows read by {@link readUnsequenced} as sequenced, as the sequencing transaction's last
- * statement. They are locked in id order, as the relay's mark-published locks them: two UPDATEs
- * locking shared rows in different orders deadlock.
- */
-export async function markSequenced(tx: Queryable, outboxIds: readonly number[]): Promise<void> {
-  if (outboxIds.length === 0) return;
-  await tx.query(
     `UPDATE outbox_events SET sequenced = true
-     WHERE id IN (SELECT id FROM outbox_events WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)`,
-    [outboxIds],
-    { name: 'mark-outbox-sequenced' },
+     WHERE id IN (SELECT id FROM outbox_events WHERE NOT sequenced ORDER BY id LIMIT $1 FOR UPDATE)
+     RETURNING id AS "outboxId", topic, aggregate_id AS "orderId", created_at AS "createdAt"`,
+    [limit],
   );
+  return rows.sort((a, b) => a.outboxId - b.outboxId);
 }
 
 export interface NewOrderEvent {
