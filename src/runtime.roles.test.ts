@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL } from '../test/global-setup.js';
-import { createTestDatabase, type TestDatabase } from '../test/harness.js';
+import { createTestDatabase, deleteRedisKeys, type TestDatabase } from '../test/harness.js';
 import { loadConfig } from './config/index.js';
 import { createLogger } from './platform/logger.js';
 import { openRuntime } from './runtime.js';
@@ -77,9 +77,14 @@ describe('start-up facts are said once, by the process that owns them', () => {
       ADMIN_PASSWORD: 'ops password 1',
     };
     const worker = capture();
-    await (await openRuntime(env(production), worker.logger, 'worker')).close();
     const api = capture();
-    await (await openRuntime(env(production), api.logger, 'api')).close();
+    try {
+      await (await openRuntime(env(production), worker.logger, 'worker')).close();
+      await (await openRuntime(env(production), api.logger, 'api')).close();
+    } finally {
+      // The queue writes its metadata under the prefix; leave nothing behind in the shared Redis.
+      await deleteRedisKeys(production.REDIS_PREFIX);
+    }
     await flush();
     const simulator = (lines: Line[]) => lines.filter((line) => line.message.startsWith('payments use the built-in simulator'));
     expect(simulator(worker.lines)).toEqual([expect.objectContaining({ level: 'warn' })]);

@@ -152,6 +152,17 @@ export async function waitUntilReady(redis: RedisClient): Promise<void> {
   });
 }
 
+/** Deletes every key a process with REDIS_PREFIX=`prefix` can have made (for tests that open a runtime themselves). */
+export async function deleteRedisKeys(prefix: string): Promise<void> {
+  const redis = createRedis(REDIS_URL, 'request');
+  try {
+    await waitUntilReady(redis);
+    await deleteKeys(redis, prefix);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
   // The queue's keys carry a hash tag ahead of the prefix (`{<prefix>:bull}:…`).
   for (const pattern of [`${prefix}:*`, `${queuePrefix(prefix)}:*`]) {
