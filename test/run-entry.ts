@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { childEntry } from './child-build.js';
@@ -15,7 +15,7 @@ export interface Finished {
  * transpiled copy of the sources, test/child-build.ts), in an
  * empty working directory (no developer `.env` leaks in) with only the variables given, and
  * optionally something on standard input. A process still running after `timeoutMs` is killed
- * and the test fails on its exit code.
+ * and the test fails on its exit code. The working directory is removed when it exits.
  */
 export function runEntry(entry: string, options: { env: Record<string, string>; args?: string[]; stdin?: string; timeoutMs?: number }): Promise<Finished> {
   const cwd = mkdtempSync(path.join(tmpdir(), 'ops-entry-'));
@@ -33,6 +33,8 @@ export function runEntry(entry: string, options: { env: Record<string, string>; 
   return new Promise((resolve) =>
     child.once('exit', (code) => {
       clearTimeout(timer);
+      // Nothing outside the process can know this folder: it goes with the process.
+      rmSync(cwd, { recursive: true, force: true });
       resolve({ code, stdout, stderr });
     }),
   );
