@@ -32,7 +32,7 @@ function filesUnder(dir: string): string[] {
  * (a test run next to a rebuild) never reads a half-written copy of the same code. Compiled
  * files whose source is gone are removed; other files there (the console bundle) are kept.
  */
-export async function transpileSources(outDir: string, options: { sourcemap: 'inline' | 'linked' }): Promise<{ written: number }> {
+export async function transpileSources(outDir: string, options: { sourcemap: 'inline' | 'linked' }): Promise<void> {
   const result = await build({
     entryPoints: sources(SRC),
     outdir: outDir,
@@ -46,15 +46,12 @@ export async function transpileSources(outDir: string, options: { sourcemap: 'in
     logLevel: 'silent',
   });
   const outputs = new Set(result.outputFiles.map((file) => file.path));
-  let written = 0;
   for (const file of result.outputFiles) {
     if (existsSync(file.path) && readFileSync(file.path).equals(file.contents)) continue;
     mkdirSync(path.dirname(file.path), { recursive: true });
     writeFileSync(file.path, file.contents);
-    written++;
   }
   for (const file of filesUnder(outDir)) {
     if (/\.(js|js\.map|d\.ts)$/.test(file) && !outputs.has(file) && !file.startsWith(path.join(outDir, 'public') + path.sep)) rmSync(file);
   }
-  return { written };
 }

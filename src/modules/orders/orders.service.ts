@@ -28,6 +28,12 @@ export type OrdersService = ReturnType<typeof createOrdersService>;
 export function createOrdersService(deps: OrdersServiceDeps) {
   const { db, orderCache, logger } = deps;
 
+  /** What entering `to` writes to the outbox: its event at all (someone subscribes), and unpublished (a job must start). */
+  const eventOf = (to: OrderStatus) => ({
+    publish: deps.subscribedTopics?.has(topicOf(to)) ?? true,
+    startsJobs: deps.jobTopics?.has(topicOf(to)) ?? true,
+  });
+
   /**
    * Reads an order the caller may see, from the cache when it holds a copy. Answers the JSON
    * text itself: the hot path serves cached bytes without parsing and re-serialising them.
@@ -74,8 +80,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     to: OrderStatus,
     options: { failureReason?: string; ownerId?: string } = {},
   ): Promise<(VersionedOrder & { cached: boolean }) | undefined> {
-    const publish = deps.subscribedTopics?.has(topicOf(to)) ?? true;
-    const startsJobs = deps.jobTopics?.has(topicOf(to)) ?? true;
+    const { publish, startsJobs } = eventOf(to);
     const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], publish, startsJobs, ...options });
     if (!moved) return undefined;
     if (publish) deps.onEventsCommitted?.();
@@ -95,14 +100,14 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     failureReasons?: ReadonlyMap<string, string>,
   ): Promise<(VersionedOrder & { cached: boolean })[]> {
     const ids = [...new Set(orderIds)];
-    const publish = deps.subscribedTopics?.has(topicOf(to)) ?? true;
+    const { publish, startsJobs } = eventOf(to);
     const moved = await transitionManyAtomically(db, {
       orderIds: ids,
       from: sourcesOf(to),
       to,
       stockEffect: STOCK_EFFECT_ON_ENTRY[to],
       publish,
-      startsJobs: deps.jobTopics?.has(topicOf(to)) ?? true,
+      startsJobs,
       ...(failureReasons ? { failureReasons: ids.map((id) => failureReasons.get(id) ?? null) } : {}),
     });
     if (publish && moved.length > 0) deps.onEventsCommitted?.();
