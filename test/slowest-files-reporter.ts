@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
 
-const SHOWN = 10;
+// SLOWEST_FILES=100 shows more, to see where a whole run's time goes.
+const SHOWN = Number(process.env.SLOWEST_FILES) || 10;
 
 /**
  * Prints the ten slowest test files after every run, so a file that grows slow is seen the day it

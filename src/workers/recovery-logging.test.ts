@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct } from '../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
 import { bearer, registerAdmin, registerUser } from '../../test/users.js';
+import { waitUntil } from '../../test/wait.js';
 import { reconcileOnce } from './reconciler.js';
 
 /** Logs are checked in the app's own captured lines (JSON, level info). */
@@ -25,6 +26,11 @@ describe('recovery is logged', () => {
     await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 0, logger: app.deps.logger });
     const lines = app.logs.filter((line) => line.message === 'reconciler picked up unfinished work');
     expect(lines).toEqual([expect.objectContaining({ level: 'info', orders: 2, emails: 0 })]);
+    // The jobs it enqueued run in this app's own queue: let them finish before the next case counts lines.
+    await waitUntil(async () => {
+      const counts = await app.queue.counts();
+      return counts.waiting + counts.active + counts.delayed === 0;
+    }, 20_000, 'the picked-up jobs to finish');
   });
 
   it('when there is nothing to pick up, then the reconciler says nothing', async () => {

@@ -9,15 +9,23 @@ import { startWebhookDeliverer } from './webhook-deliverer.js';
 
 const SETTINGS = { timeoutMs: 2000, maxAttempts: 3, retryBaseMs: 1000, concurrency: 4, allowPrivateUrls: true };
 
-/** The real database, counting the statements sent through it (by their first words). */
-function counted(db: Database): { db: Database; count(start: string): number } {
+/**
+ * The real database, counting the statements sent through it (by their first words), and
+ * those answered: a statement sent is not yet a snapshot taken (it may wait for a connection).
+ */
+function counted(db: Database): { db: Database; count(start: string): number; answered(start: string): number } {
   const sent: string[] = [];
+  const done: string[] = [];
   const wrapped: Database = Object.create(db) as Database;
-  wrapped.query = (text, params, options) => {
-    sent.push(options?.name ?? text.trim());
-    return db.query(text, params, options);
+  wrapped.query = <Row,>(...[text, params, options]: Parameters<Database['query']>) => {
+    const name = options?.name ?? text.trim();
+    sent.push(name);
+    const result = db.query<Row>(text, params, options);
+    void result.then(() => done.push(name), () => undefined);
+    return result;
   };
-  return { db: wrapped, count: (start) => sent.filter((text) => text.startsWith(start)).length };
+  const matching = (list: string[], start: string) => list.filter((text) => text.startsWith(start)).length;
+  return { db: wrapped, count: (start) => matching(sent, start), answered: (start) => matching(done, start) };
 }
 
 /** The deliverer called directly on PostgreSQL, endpoints and deliveries written as another process would. */
@@ -45,7 +53,7 @@ describe('webhook deliverer', () => {
   });
 
   function start(pollMs: number) {
-    const { db, count } = counted(database.db);
+    const { db, count, answered } = counted(database.db);
     const deliverer = startWebhookDeliverer({
       db,
       signal,
@@ -54,7 +62,7 @@ describe('webhook deliverer', () => {
       observer: { attempted: () => undefined },
     });
     stops.push(() => deliverer.stop());
-    return { deliverer, count };
+    return { deliverer, count, answered };
   }
 
   /** An enabled endpoint, committed outside the deliverer (as the API would). */
@@ -80,8 +88,9 @@ describe('webhook deliverer', () => {
   });
 
   it('when another process registers an endpoint, then its delivery is sent on the next poll, with no signal', async () => {
-    const { count } = start(200);
-    await waitUntil(() => count('any-enabled-webhook') >= 1, 10_000, 'the first look at the endpoints');
+    const { count, answered } = start(200);
+    // Answered, not just sent: a look still waiting for a connection could see the endpoint.
+    await waitUntil(() => answered('any-enabled-webhook') >= 1, 10_000, 'the first look at the endpoints');
     await addDelivery(await registerEndpoint('/other-process'));
     await waitUntil(() => receiver.on('/other-process').length === 1, 20_000, 'the delivery');
     // Only a poll looked again: the first look had found no endpoint.
