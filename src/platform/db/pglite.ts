@@ -85,7 +85,7 @@ export class EmbeddedDatabaseError extends Error {}
  * shrinks: 16 MB holds a shop's working set (its tables are a few MB; the rest is read back from
  * the operating system's cache) and saves ~130 MiB of the API's resident memory.
  */
-const EMBEDDED_SETTINGS = ['-c', 'shared_buffers=16MB'];
+export const EMBEDDED_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
 
 /** Opens (creating on first use) the embedded database under `dataDir`, refusing a second process. */
 export async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
@@ -100,7 +100,7 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
         await createCluster(pgdata);
       }
       restrictTree(pgdata);
-      return wrapPGlite(await PGlite.create(pgdata, { startParams: [...PGlite.defaultStartParams, ...EMBEDDED_SETTINGS] }), () => {
+      return wrapPGlite(await PGlite.create(pgdata, { startParams: EMBEDDED_START_PARAMS }), () => {
         restrictTree(pgdata);
         unlock();
       });
