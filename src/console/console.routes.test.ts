@@ -1,9 +1,9 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import express from 'express';
 import supertest from 'supertest';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../scripts/build-console.js';
 import { consoleRoutes } from './console.routes.js';
 import { errorHandler, notFound } from '../middleware/error-handler.js';
@@ -25,6 +25,7 @@ describe('GET /console', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'console-'));
     built = await buildConsole(dir);
   }, 60_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('serves the page uncached, under a CSP that allows only its own scripts and styles', async () => {
     const res = await appServing(dir).get('/console');
@@ -56,7 +57,9 @@ describe('GET /console', () => {
   });
 
   it('when the console was not built, then 503 names the fix', async () => {
-    const res = await appServing(mkdtempSync(path.join(tmpdir(), 'console-empty-'))).get('/console');
+    const empty = mkdtempSync(path.join(tmpdir(), 'console-empty-'));
+    const res = await appServing(empty).get('/console');
+    rmSync(empty, { recursive: true, force: true });
     expect(res.status).toBe(503);
     expect(res.body.detail).toContain('npm run build');
   });
