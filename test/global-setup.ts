@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Redis } from 'ioredis';
@@ -98,6 +99,12 @@ const SHARED = Symbol.for('ops-tests.global-setup');
 type WithShared = typeof globalThis & { [SHARED]?: Promise<Shared> };
 
 async function createShared(): Promise<Shared> {
+  // One temporary folder for the whole run, removed with it: every folder a test, Playwright or
+  // Chromium makes under os.tmpdir() lands inside (test workers inherit TMPDIR), including those
+  // of processes that are killed rather than closed.
+  const outerTmp = process.env.TMPDIR;
+  const runTmp = mkdtempSync(path.join(tmpdir(), 'ops-test-run-'));
+  process.env.TMPDIR = runTmp;
   const childEntries = buildChildEntries();
   await requireServices();
   const template = `ops_template_${randomBytes(4).toString('hex')}`;
@@ -113,6 +120,9 @@ async function createShared(): Promise<Shared> {
     async teardown() {
       await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
       await admin.end();
+      if (outerTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = outerTmp;
+      rmSync(runTmp, { recursive: true, force: true });
     },
   };
 }
