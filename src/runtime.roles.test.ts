@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL } from '../test/global-setup.js';
-import { createTestDatabase, deleteRedisKeys, type TestDatabase } from '../test/harness.js';
+import { createTestDatabase, deleteRedisKeys, testRedisPrefix, type TestDatabase } from '../test/harness.js';
 import { loadConfig } from './config/index.js';
 import { createLogger } from './platform/logger.js';
 import { openRuntime } from './runtime.js';
@@ -71,7 +71,7 @@ describe('start-up facts are said once, by the process that owns them', () => {
       DATA_DIR: dataDir(),
       JWT_SECRET: randomBytes(48).toString('base64url'),
       REDIS_URL,
-      REDIS_PREFIX: `ops-test-${randomBytes(6).toString('hex')}`,
+      REDIS_PREFIX: testRedisPrefix(),
       MAIL_TRANSPORT: 'file',
       ADMIN_EMAIL: 'ops@example.com',
       ADMIN_PASSWORD: 'ops password 1',

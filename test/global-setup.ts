@@ -22,6 +22,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     postgresTemplate: string;
     pgliteImage: string;
+    /** Every Redis key prefix of this run starts with it (`testRedisPrefix()`), so its leftovers can be found. */
+    redisPrefixRoot: string;
   }
 }
 
@@ -40,6 +42,34 @@ async function requireServices(): Promise<void> {
     await redis.ping();
   } catch (error) {
     throw new Error(`Redis is required for the tests at ${REDIS_URL}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * A test that leaves keys in Redis fails the run here (they are deleted first, so the next run
+ * starts clean): every test deletes what it made, and a leak shows the day it is written.
+ */
+async function failOnRedisLeftovers(root: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    const left = new Set<string>();
+    // The queue's keys carry a hash tag ahead of the prefix (`{<prefix>:bull}:…`).
+    for (const pattern of [`${root}-*`, `{${root}-*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) left.add(key);
+      } while (cursor !== '0');
+    }
+    if (left.size === 0) return;
+    await redis.del(...left);
+    // Vitest reports an error thrown while closing without failing the run: the exit code must say it.
+    process.exitCode = 1;
+    const prefixes = [...new Set([...left].map((key) => key.replace(/^\{/, '').split(':')[0]))];
+    throw new Error(`the tests left ${left.size} Redis key(s) behind under ${prefixes.join(', ')} (deleted now); the test that made them must delete them`);
   } finally {
     redis.disconnect();
   }
@@ -90,6 +120,7 @@ async function pgliteImage(): Promise<string> {
 interface Shared {
   postgresTemplate: string;
   pgliteImage: string;
+  redisPrefixRoot: string;
   teardown(): Promise<void>;
   users: number;
 }
@@ -113,9 +144,11 @@ async function createShared(): Promise<Shared> {
   await admin.query(`CREATE DATABASE ${template}`);
   const templateDb = createPostgresDatabase(withDatabase(POSTGRES_ADMIN_URL, template), 1);
   const [image] = await Promise.all([pgliteImage(), migrate(templateDb).finally(() => templateDb.close()), childEntries]);
+  const redisPrefixRoot = `ops-test-${randomBytes(3).toString('hex')}`;
   return {
     postgresTemplate: template,
     pgliteImage: image,
+    redisPrefixRoot,
     users: 0,
     async teardown() {
       await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
@@ -123,6 +156,7 @@ async function createShared(): Promise<Shared> {
       if (outerTmp === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = outerTmp;
       rmSync(runTmp, { recursive: true, force: true });
+      await failOnRedisLeftovers(redisPrefixRoot);
     },
   };
 }
@@ -139,6 +173,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   shared.users++;
   project.provide('postgresTemplate', shared.postgresTemplate);
   project.provide('pgliteImage', shared.pgliteImage);
+  project.provide('redisPrefixRoot', shared.redisPrefixRoot);
 
   return async () => {
     if (--shared.users > 0) return;

@@ -146,6 +146,11 @@ export interface TestApp extends Built {
   close(): Promise<void>;
 }
 
+/** A Redis key prefix of this test run's own (the global teardown fails the run on keys left under it). */
+export function testRedisPrefix(): string {
+  return `${inject('redisPrefixRoot')}-${randomBytes(6).toString('hex')}`;
+}
+
 export function testConfig(overrides: Record<string, string> = {}): Readonly<Config> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ops-data-'));
   return loadConfig(
@@ -156,7 +161,7 @@ export function testConfig(overrides: Record<string, string> = {}): Readonly<Con
       JWT_SECRET: TEST_JWT_SECRET,
       PASSWORD_HASH_PROFILE: TEST_PASSWORD_HASH_PROFILE,
       DATA_DIR: dataDir,
-      REDIS_PREFIX: `ops-test-${randomBytes(6).toString('hex')}`,
+      REDIS_PREFIX: testRedisPrefix(),
       ...overrides,
     },
     undefined,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, startTestApp, TEST_PASSWORD_HASH_PROFILE, waitUntilReady, type TestApp, type TestDatabase } from '../../../test/harness.js';
+import { createTestDatabase, startTestApp, TEST_PASSWORD_HASH_PROFILE, testRedisPrefix, waitUntilReady, type TestApp, type TestDatabase } from '../../../test/harness.js';
 import { REDIS_URL } from '../../../test/global-setup.js';
 import { registerUser, uniqueEmail } from '../../../test/users.js';
 import { createLogger } from '../../platform/logger.js';
@@ -50,7 +50,7 @@ function tally(outcomes: PromiseSettledResult<unknown>[]): Record<string, number
 describe('login limits (auth service on PostgreSQL, limits in Redis and in memory)', () => {
   let database: TestDatabase;
   let redis: Redis;
-  const prefix = `ops-test-${randomBytes(6).toString('hex')}`;
+  const prefix = testRedisPrefix();
   let password: string;
   let email: () => Promise<string>;
 
