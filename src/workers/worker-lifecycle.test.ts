@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createProduct } from '../../test/catalog.js';
-import { createTestDatabase, seedEmbeddedDataDir, waitUntilReady } from '../../test/harness.js';
+import { createTestDatabase, seedEmbeddedDataDir, testRedisPrefix, waitUntilReady } from '../../test/harness.js';
 import { freePort, spawnService, startRedisServer, waitUntil } from '../../test/processes.js';
 import { placeOrders, startStack, startWorker, statuses, stopAll } from '../../test/processing-stack.js';
 import { startSmtp } from '../../test/smtp.js';
@@ -57,7 +57,7 @@ describe('worker process lifecycle', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'ops-embedded-redis-'));
     seedEmbeddedDataDir(dataDir);
     const port = await freePort();
-    const prefix = `ops-test-embedded-${port}`;
+    const prefix = testRedisPrefix();
     const api = await spawnService(
       'src/server.ts',
       { PORT: String(port), DATA_DIR: dataDir, REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: prefix, ADMIN_EMAIL: 'boss@example.com', ADMIN_PASSWORD: 'boss-password', OUTBOX_POLL_MS: '100', LOG_LEVEL: 'info' },
