@@ -20,7 +20,10 @@ export default defineConfig({
   test: {
     pool: 'forks',
     isolate: false,
-    maxWorkers: 2,
+    // One more test process than the 2 cores: many end-to-end files spend seconds waiting on
+    // child processes, Chromium or BullMQ's stall check, and a third file fills those waits
+    // (measured: 2 workers left ~33 of ~180 CPU-seconds idle and took 92 s; 3 workers 11 s, 80 s).
+    maxWorkers: 3,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // A test that passes only on a retry is a bug; never retry.
