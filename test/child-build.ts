@@ -55,6 +55,8 @@ export async function buildChildEntries(): Promise<void> {
     outdir: BUNDLE_DIR,
     outbase: path.join(ROOT, 'src'),
     bundle: true,
+    // A dynamic import stays lazy in a chunk of its own (the worker never loads Bull Board).
+    splitting: true,
     format: 'esm',
     platform: 'node',
     target: 'node20',
