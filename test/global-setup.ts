@@ -167,6 +167,9 @@ async function createShared(): Promise<Shared> {
     redisPrefixRoot,
     users: 0,
     async teardown() {
+      // The test processes keep emptied databases for their next file (harness.ts); named after the template.
+      const spares = await admin.query<{ name: string }>('SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1)', [`${template.replace('ops_template_', 'ops_test_')}_`]);
+      for (const { name } of spares.rows) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
       await admin.end();
       if (outerTmp === undefined) delete process.env.TMPDIR;
