@@ -65,8 +65,8 @@ export async function createTestDatabase(kind: StorageKind, poolMax = 10): Promi
   if (!name) {
     name = `${inject('postgresTemplate').replace('ops_template_', 'ops_test_')}_${randomBytes(6).toString('hex')}`;
     await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${inject('postgresTemplate')}`);
-    templateSchema ??= withClient(databaseUrl(name), async (client) => (await client.query<{ schema: string }>(SCHEMA_FINGERPRINT)).rows[0]!.schema);
-    await templateSchema;
+    templateSchema.postgres ??= withClient(databaseUrl(name), async (client) => (await client.query<{ schema: string }>(SCHEMA_FINGERPRINT)).rows[0]!.schema);
+    await templateSchema.postgres;
   }
   const url = databaseUrl(name);
   const db = createPostgresDatabase(url, poolMax);
@@ -114,29 +114,29 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
   }
 }
 
-/** The schema fingerprint of the template, read from this process's first copy before anyone used it. */
-let templateSchema: Promise<string> | undefined;
+/** The schema fingerprint of the template and the image (PGlite's catalogs differ), read from this process's first copy of each before anyone used it. */
+const templateSchema: Partial<Record<StorageKind, Promise<string>>> = {};
 
 type RunSql = (sql: string) => Promise<{ rows: unknown[] }>;
 
 /** Empties a database for the next test if it can be reused (see spareDatabases); false if it cannot. */
 async function emptiedForReuse(target: string | PGlite): Promise<boolean> {
   try {
-    if (typeof target !== 'string') return await emptied((sql) => target.query(sql));
-    return await withClient(target, (client) => emptied((sql) => client.query(sql)));
+    if (typeof target !== 'string') return await emptied('pglite', (sql) => target.query(sql));
+    return await withClient(target, (client) => emptied('postgres', (sql) => client.query(sql)));
   } catch {
     return false;
   }
 }
 
-async function emptied(run: RunSql): Promise<boolean> {
+async function emptied(kind: StorageKind, run: RunSql): Promise<boolean> {
   const { rows } = await run(
     `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()) AS others,
             (${SCHEMA_FINGERPRINT}) AS schema,
             (SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations') AS tables`,
   );
   const { others, schema, tables } = rows[0] as { others: number; schema: string; tables: string };
-  if (others > 0 || schema !== (await templateSchema)) return false;
+  if (others > 0 || schema !== (await templateSchema[kind])) return false;
   await run(`TRUNCATE ${tables} RESTART IDENTITY CASCADE`);
   return true;
 }
@@ -156,8 +156,8 @@ async function pgliteTestDatabase(): Promise<TestDatabase> {
   const spare = sparePGlites.pop();
   const dataDir = spare?.dataDir ?? copyPGliteImage(mkdtempSync(path.join(tmpdir(), 'ops-pglite-')));
   const pglite = spare?.pglite ?? (await PGlite.create(dataDir, { ...(await pgliteRuntime()), startParams: EMBEDDED_START_PARAMS }));
-  if (!spare) templateSchema ??= pglite.query<{ schema: string }>(SCHEMA_FINGERPRINT).then((result) => result.rows[0]!.schema);
-  await templateSchema;
+  if (!spare) templateSchema.pglite ??= pglite.query<{ schema: string }>(SCHEMA_FINGERPRINT).then((result) => result.rows[0]!.schema);
+  await templateSchema.pglite;
   const base = wrapPGlite(pglite, () => rmSync(dataDir, { recursive: true, force: true }));
   const listening = new Set<() => Promise<void>>();
   let state: 'open' | 'closed' | 'returned' = 'open';
