@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { childEntry } from './child-build.js';
+import { childEntry, childNodeFlags } from './child-build.js';
 import { TEST_PASSWORD_HASH_PROFILE } from './harness.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,7 +20,7 @@ export interface ChildService {
  * Resolves once `readyLine` appears in its output.
  */
 export async function spawnService(entry: string, env: Record<string, string>, readyLine: RegExp, timeoutMs = 30_000): Promise<ChildService> {
-  const child = spawn(process.execPath, ['--enable-source-maps', childEntry(entry)], {
+  const child = spawn(process.execPath, [...childNodeFlags(), childEntry(entry)], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', LOG_FORMAT: 'json', PASSWORD_HASH_PROFILE: TEST_PASSWORD_HASH_PROFILE, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { childEntry } from './child-build.js';
+import { childEntry, childNodeFlags } from './child-build.js';
 
 export interface Finished {
   code: number | null;
@@ -19,7 +19,7 @@ export interface Finished {
  */
 export function runEntry(entry: string, options: { env: Record<string, string>; args?: string[]; stdin?: string; timeoutMs?: number }): Promise<Finished> {
   const cwd = mkdtempSync(path.join(tmpdir(), 'ops-entry-'));
-  const child = spawn(process.execPath, ['--enable-source-maps', childEntry(entry), ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...childNodeFlags(), childEntry(entry), ...(options.args ?? [])], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: cwd, NODE_ENV: 'test', LOG_FORMAT: 'json', HOST: '127.0.0.1', ...options.env },
     stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
