@@ -49,13 +49,7 @@ function databaseUrl(name: string): string {
 }
 
 async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+  await withClient(POSTGRES_ADMIN_URL, (client) => client.query(sql));
 }
 
 /** A migrated database of its own: a copy of the run's template (server) or image (PGlite). */
@@ -330,7 +324,6 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   const config = testConfig({
     JOB_BACKOFF_BASE_MS: '50',
     JOB_BACKOFF_MAX_MS: '500',
-    OUTBOX_POLL_MS: '50',
     ...(options.redis ? { REDIS_URL: redisUrl } : {}),
     ...options.env,
   });
