@@ -13,7 +13,7 @@ import { ROOT, transpileSources } from '../scripts/transpile.js';
 export const CHILD_BUILD_DIR = path.join(ROOT, '.test-dist');
 
 /**
- * The entry points tests start as processes, most of them many times a run (~45 starts). Each
+ * The entry points tests start as processes, most of them many times a run (~40 starts). Each
  * is also bundled into one file with the packages it uses: loading ~1,000 separate modules cost
  * a child ~0.85 s of CPU, the bundle ~0.45 s.
  */

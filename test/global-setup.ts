@@ -141,6 +141,14 @@ function memoryBackedTmp(): string | undefined {
 }
 const TMPFS_MAGIC = 0x01021994;
 
+/**
+ * The start of the names of the test databases made from `template`; the test processes keep
+ * emptied ones for their next file (harness.ts), and the teardown drops what they kept.
+ */
+export function testDatabasePrefix(template: string): string {
+  return `${template.replace('ops_template_', 'ops_test_')}_`;
+}
+
 /** The component and e2e projects both list this file; they share one setup (same process). */
 const SHARED = Symbol.for('ops-tests.global-setup');
 type WithShared = typeof globalThis & { [SHARED]?: Promise<Shared> };
@@ -167,8 +175,7 @@ async function createShared(): Promise<Shared> {
     redisPrefixRoot,
     users: 0,
     async teardown() {
-      // The test processes keep emptied databases for their next file (harness.ts); named after the template.
-      const spares = await admin.query<{ name: string }>('SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1)', [`${template.replace('ops_template_', 'ops_test_')}_`]);
+      const spares = await admin.query<{ name: string }>('SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1)', [testDatabasePrefix(template)]);
       for (const { name } of spares.rows) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
       await admin.end();

@@ -20,7 +20,7 @@ import { createLogger } from '../src/platform/logger.js';
 import { createRedis, queuePrefix, type Redis, type RedisClient } from '../src/platform/redis.js';
 import { queueDashboard } from '../src/platform/queue/dashboard.js';
 import { buildDeps, type Built } from '../src/runtime.js';
-import { POSTGRES_ADMIN_URL, REDIS_URL } from './global-setup.js';
+import { POSTGRES_ADMIN_URL, REDIS_URL, testDatabasePrefix } from './global-setup.js';
 
 export type StorageKind = 'pglite' | 'postgres';
 export const STORAGE_KINDS: StorageKind[] = ['pglite', 'postgres'];
@@ -57,7 +57,7 @@ export async function createTestDatabase(kind: StorageKind, poolMax = 10): Promi
   if (kind === 'pglite') return pgliteTestDatabase();
   let name = spareDatabases.pop();
   if (!name) {
-    name = `${inject('postgresTemplate').replace('ops_template_', 'ops_test_')}_${randomBytes(6).toString('hex')}`;
+    name = `${testDatabasePrefix(inject('postgresTemplate'))}${randomBytes(6).toString('hex')}`;
     await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${inject('postgresTemplate')}`);
     templateSchema.postgres ??= withClient(databaseUrl(name), async (client) => (await client.query<{ schema: string }>(SCHEMA_FINGERPRINT)).rows[0]!.schema);
     await templateSchema.postgres;
@@ -225,9 +225,9 @@ function pgliteRuntime(): Promise<{ pgliteWasmModule: WebAssembly.Module; fsBund
 
 /**
  * Copies the run's migrated PGlite data directory to `target` (a new or empty folder) and returns
- * it. In-process: the run's folders are on tmpfs (global-setup.ts), where copying the ~1,000 files
- * takes ~50 ms, while starting `cp` from a test process holding several PGlite instances cost
- * ~0.2 s in fork alone.
+ * it. In-process: the run's folders are on tmpfs where there is one (global-setup.ts), and there
+ * copying the ~1,000 files takes ~50 ms, while starting `cp` from a test process holding several
+ * PGlite instances cost ~0.2 s in fork alone.
  */
 function copyPGliteImage(target: string): string {
   cpSync(inject('pgliteImage'), target, { recursive: true });
