@@ -33,7 +33,9 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
   // A token verified once stays valid until its exp (access tokens are not revocable), so the
   // signature check is remembered per token string; entries expire with the token.
   // Entries age by the same clock as exp; ttlResolution 0 reads it on every lookup (no cached time).
-  const verified = new LRUCache<string, Principal>({ max: 50_000, perf: { now }, ttlResolution: 0 });
+  // Bounded by maxSize (each entry counts 1) rather than max: `max` allocates all 50,000 slots
+  // up front (~5–20 ms per instance), where this grows with use to the same bound.
+  const verified = new LRUCache<string, Principal>({ maxSize: 50_000, sizeCalculation: () => 1, perf: { now }, ttlResolution: 0 });
 
   async function verifySignature(token: string): Promise<{ principal: Principal; expiresAtMs: number } | undefined> {
     try {

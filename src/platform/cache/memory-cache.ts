@@ -6,7 +6,8 @@ interface Versioned extends CacheEntry {
 }
 
 export function createMemoryCache(maxEntries = 10_000): Cache {
-  const entries = new LRUCache<string, Versioned>({ max: maxEntries });
+  // maxSize rather than max, which allocates every slot up front: the cache grows with use.
+  const entries = new LRUCache<string, Versioned>({ maxSize: maxEntries, sizeCalculation: () => 1 });
   return {
     kind: 'memory',
     get(key) {
