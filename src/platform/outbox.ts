@@ -23,8 +23,6 @@ export interface RelayOptions {
   leaseSeconds: number;
   /** Only events committed at least this long ago are claimed. */
   minAgeMs?: number;
-  /** Only events of these topics are claimed (default: every topic). */
-  topics?: readonly string[];
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -59,10 +57,9 @@ export async function relayOutboxBatch<Topic extends string>(
        SELECT id FROM outbox_events
        WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
          AND created_at <= now() - make_interval(secs => $3)
-         AND ($4::text[] IS NULL OR topic = ANY($4::text[]))
        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
      RETURNING id, topic, aggregate_id AS "aggregateId"`,
-    [options.batchSize, options.leaseSeconds, (options.minAgeMs ?? 0) / 1000, options.topics ?? null],
+    [options.batchSize, options.leaseSeconds, (options.minAgeMs ?? 0) / 1000],
     { name: 'claim-outbox-events' },
   );
   if (rows.length === 0) return 0;

@@ -39,19 +39,10 @@ export function startBackgroundLoops(deps: {
    * unreachable (events still get their positions then).
    */
   eventsPass?: (due: boolean) => Promise<number>;
-}): { kick(topic: string): void; stop(): Promise<void> } {
+}): { kick(): void; stop(): Promise<void> } {
   const { db, queue, orders, settings, logger } = deps;
   let handOff = false;
   let committed = false;
-  // A round claims only the topics this process commits: each process relays its own events
-  // right after its commits, and a worker's relay that also took the API's placements (and the
-  // other worker's completions) split one stream of events into batches half the size, each
-  // with its own job, statements and queue calls (two workers spent ~1.5× the CPU per order
-  // of one). Every topic is claimed at the start, after a NOTIFY from a process that cannot
-  // publish, and at most once per sweep interval: the safety net for a process that crashed
-  // between its commit and its relay.
-  const ownTopics = new Set<string>();
-  let claimAllFrom = 0;
   const publishJobs = async (): Promise<number> => {
     // A process that cannot reach the queue claims nothing; it hands what it committed to the
     // processes that can (they LISTEN), and the sweep of every process is the safety net.
@@ -62,10 +53,6 @@ export function startBackgroundLoops(deps: {
       }
       return 0;
     }
-    const now = Date.now();
-    const everyTopic = now >= claimAllFrom;
-    if (everyTopic) claimAllFrom = now + settings.outboxPollMs;
-    else if (ownTopics.size === 0) return 0;
     const relayed = await relayOutboxBatch(
       db,
       async (events) => {
@@ -73,7 +60,7 @@ export function startBackgroundLoops(deps: {
         if (unrouted.length > 0) logger.error('outbox events with no subscriber', { topics: unrouted.map((e) => e.topic) });
         await queue.add(jobs);
       },
-      { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs, ...(everyTopic ? {} : { topics: [...ownTopics] }) },
+      { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs },
     );
     if (relayed > 0) deps.onRelayed?.(relayed);
     return relayed;
@@ -94,10 +81,7 @@ export function startBackgroundLoops(deps: {
     },
     { intervalMs: settings.outboxPollMs, logger },
   );
-  const listening = db.listen(OUTBOX_CHANNEL, () => {
-    claimAllFrom = 0;
-    relay.wake();
-  }).catch((error: unknown) => {
+  const listening = db.listen(OUTBOX_CHANNEL, () => relay.wake()).catch((error: unknown) => {
     logger.warn('cannot listen for outbox events; relaying on the sweep only', { error: (error as Error).message });
     return () => Promise.resolve();
   });
@@ -112,9 +96,8 @@ export function startBackgroundLoops(deps: {
     { intervalMs: settings.reconcileIntervalMs, logger },
   );
   return {
-    /** This process committed outbox events of `topic`: relay them now. */
-    kick(topic) {
-      ownTopics.add(topic);
+    /** This process committed outbox events: relay them now. */
+    kick() {
       handOff = true;
       committed = true;
       // At once (positions for SSE), and again when the events are old enough to publish.
