@@ -108,7 +108,7 @@ export function buildDeps(
     logger,
   });
   // The relay starts with the background loops; until then a commit has nothing to wake.
-  const outboxRelay = { kick: () => undefined as void };
+  const outboxRelay = { kick: (_topic: string) => undefined as void };
   // The queue is created below; the gauge reads it lazily at scrape time.
   const queueRef: { current?: JobQueue } = {};
   const ordersRef: { current?: { processingLagSeconds(): Promise<number> } } = {};
@@ -125,7 +125,7 @@ export function buildDeps(
     currency: config.currency,
     subscribedTopics: SUBSCRIBED_TOPICS,
     jobTopics: JOB_TOPICS,
-    onEventsCommitted: () => outboxRelay.kick(),
+    onEventsCommitted: (topic) => outboxRelay.kick(topic),
     logger,
     metrics,
   });
@@ -191,7 +191,7 @@ export function buildDeps(
     const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger, onRelayed: (events) => metrics.relayBatch(events), eventsPass });
     const deliverer = sendsWebhooks ? startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics }) : undefined;
     const loops = [background, ...(deliverer ? [deliverer] : [])];
-    outboxRelay.kick = () => background.kick();
+    outboxRelay.kick = (topic) => background.kick(topic);
     if (deliverer) webhookDeliverer.webhooksChanged = () => deliverer.webhooksChanged();
     return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
   };

@@ -23,6 +23,10 @@ export interface RelayOptions {
   leaseSeconds: number;
   /** Only events committed at least this long ago are claimed. */
   minAgeMs?: number;
+  /** Only events of these topics are claimed (default: every topic)… */
+  topics?: readonly string[];
+  /** …and these events whatever their topic. */
+  alsoIds?: readonly number[];
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -57,9 +61,10 @@ export async function relayOutboxBatch<Topic extends string>(
        SELECT id FROM outbox_events
        WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
          AND created_at <= now() - make_interval(secs => $3)
+         AND ($4::text[] IS NULL OR topic = ANY($4::text[]) OR id = ANY($5::bigint[]))
        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
      RETURNING id, topic, aggregate_id AS "aggregateId"`,
-    [options.batchSize, options.leaseSeconds, (options.minAgeMs ?? 0) / 1000],
+    [options.batchSize, options.leaseSeconds, (options.minAgeMs ?? 0) / 1000, options.topics ?? null, options.alsoIds ?? []],
     { name: 'claim-outbox-events' },
   );
   if (rows.length === 0) return 0;

@@ -26,15 +26,18 @@ const PRUNE_EVERY_MS = 10 * 60_000;
  * (workers/background.ts, see `createEventsPass`); this is the events' only hook into the outbox.
  */
 export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<number> {
-  return (await sequenceEvents(deps)).taken;
+  return (await sequenceEvents(deps)).taken.length;
 }
 
-/** `locked: false` when another process held the sequencer lock (it is copying rows; some may be left). */
-async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number; locked: boolean }> {
+/**
+ * `taken`: the outbox ids it positioned (held locked until its commit); `locked: false` when
+ * another process held the sequencer lock (it is copying rows; some may be left).
+ */
+async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number[]; locked: boolean }> {
   const result = await deps.db.transaction(async (tx) => {
-    if (!(await trySequencerLock(tx))) return { taken: 0, appended: 0, locked: false };
+    if (!(await trySequencerLock(tx))) return { taken: [], appended: 0, locked: false };
     const taken = await takeUnsequenced(tx, BATCH_SIZE);
-    if (taken.length === 0) return { taken: 0, appended: 0, locked: true };
+    if (taken.length === 0) return { taken: [], appended: 0, locked: true };
     const orderRows = taken.filter((row) => isOrderEventType(row.topic));
     const orders = new Map((await findOrdersByIds(tx, [...new Set(orderRows.map((row) => row.orderId))])).map(({ order }) => [order.id, order]));
     const events: NewOrderEvent[] = [];
@@ -45,7 +48,7 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
     }
     const appended = await appendEvents(tx, events);
     for (const hook of deps.onAppended) await hook(tx, appended);
-    return { taken: taken.length, appended: appended.length, locked: true };
+    return { taken: taken.map((row) => row.outboxId), appended: appended.length, locked: true };
   });
   if (result.appended > 0) deps.signal.notify();
   return { taken: result.taken, locked: result.locked };
@@ -56,14 +59,15 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
  * or this process committed some (the rows to position are then almost surely there). Otherwise
  * it runs only when a pass was left behind (another process held the sequencer lock) or once
  * per `pollMs` as the sweep, so the relay's empty rounds cost one claim statement, not a
- * sequencing transaction as well.
+ * sequencing transaction as well. It answers the outbox ids it positioned: they were locked
+ * while it ran, so a relay's claim may have skipped them (see workers/background.ts).
  */
-export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promise<number> {
+export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promise<number[]> {
   let prunedAt = 0;
   let ranAt = 0;
   let behind = false;
   return async (due) => {
-    if (!due && !behind && Date.now() - ranAt < deps.pollMs) return 0;
+    if (!due && !behind && Date.now() - ranAt < deps.pollMs) return [];
     ranAt = Date.now();
     const { taken, locked } = await sequenceEvents(deps);
     behind = !locked;

@@ -83,7 +83,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     const { publish, startsJobs } = eventOf(to);
     const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], publish, startsJobs, ...options });
     if (!moved) return undefined;
-    if (publish) deps.onEventsCommitted?.();
+    if (publish) deps.onEventsCommitted?.(topicOf(to));
     const cached = await orderCache.put(moved);
     if (!cached) logger.warn('order cache not updated after a status change', { orderId, status: to });
     return { ...moved, cached };
@@ -110,7 +110,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
       startsJobs,
       ...(failureReasons ? { failureReasons: ids.map((id) => failureReasons.get(id) ?? null) } : {}),
     });
-    if (publish && moved.length > 0) deps.onEventsCommitted?.();
+    if (publish && moved.length > 0) deps.onEventsCommitted?.(topicOf(to));
     const cached = await Promise.all(moved.map((entry) => orderCache.put(entry)));
     if (cached.includes(false)) logger.warn('order cache not updated after a status change', { orders: cached.filter((ok) => !ok).length, status: to });
     return moved.map((entry, i) => ({ ...entry, cached: cached[i] ?? false }));

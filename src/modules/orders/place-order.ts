@@ -8,6 +8,7 @@ import { KEY_TAKEN_MEANWHILE, placeOrderAtomically, storeIdempotentResponse, typ
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { RateLimiter } from '../../platform/rate-limit.js';
+import type { OrderTopic } from './order-events.js';
 
 export interface PlaceOrderDeps {
   db: Database;
@@ -16,8 +17,8 @@ export interface PlaceOrderDeps {
   currency: string;
   logger: Logger;
   metrics: Pick<Metrics, 'orderPlaced'>;
-  /** Called after a commit that wrote outbox events: wakes this process's relay at once. */
-  onEventsCommitted?: () => void;
+  /** Called after a commit that wrote outbox events of `topic`: wakes this process's relay at once. */
+  onEventsCommitted?: (topic: OrderTopic) => void;
 }
 
 export interface PlacedOrder {
@@ -70,7 +71,7 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
 
     if (outcome.kind === 'replay') return { order: outcome.body, status: outcome.status, replayed: true };
     const { order } = outcome;
-    deps.onEventsCommitted?.();
+    deps.onEventsCommitted?.('order.placed');
     deps.metrics.orderPlaced();
     logger.info('order placed', { orderId: order.id, userId: order.userId, totalCents: order.totalCents, lines: lines.length });
     return { order, status: 201, replayed: false };

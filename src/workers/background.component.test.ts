@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../test/harness.js';
+import { waitUntil } from '../../test/wait.js';
+import { createEventsPass } from '../modules/events/index.js';
+import { findStalledOrderIds } from '../modules/orders/orders.repository.js';
+import type { Database } from '../platform/db/index.js';
+import { createLogger } from '../platform/logger.js';
+import { OUTBOX_CHANNEL, relayOutboxBatch } from '../platform/outbox.js';
+import { createInProcessQueue } from '../platform/queue/index.js';
+import { createInProcessSignal } from '../platform/signal.js';
+import { startBackgroundLoops } from './background.js';
+
+const logger = createLogger({ level: 'error', format: 'json', silent: true });
+const ignore = () => Promise.resolve();
+// A sweep interval far longer than a test: only the start, commits and NOTIFYs wake a relay.
+const settings = { outboxPollMs: 600_000, outboxRelayDelayMs: 0, reconcileIntervalMs: 600_000, reconcileAfterSeconds: 600 };
+const noStalledOrders = { findStalledOrderIds: () => Promise.resolve([]) };
+
+/** A queue that records the order ids of the jobs published to it. */
+function recordingQueue(published: string[]) {
+  const record = (data: { orderIds: readonly string[] }) => {
+    published.push(...data.orderIds);
+    return Promise.resolve();
+  };
+  return createInProcessQueue({
+    handlers: { 'process-order': { run: record }, 'send-order-email': { run: record }, 'refresh-order-cache': { run: record } },
+    concurrency: 1,
+    backoff: { baseMs: 1000, maxMs: 1000 },
+    logger,
+  });
+}
+
+/** `db`, calling `onClaim` with the rows each outbox claim statement returned. */
+function observingClaims(db: Database, onClaim: (rows: number) => void): Database {
+  return {
+    kind: db.kind,
+    async query(text, params, options) {
+      const result = await db.query<never>(text, params, options);
+      if (options?.name === 'claim-outbox-events') onClaim(result.rowCount);
+      return result;
+    },
+    exec: (script) => db.exec(script),
+    transaction: (work) => db.transaction(work),
+    ping: () => db.ping(),
+    listen: (channel, onNotify) => db.listen(channel, onNotify),
+    close: () => db.close(),
+  };
+}
+
+/**
+ * The outbox relay of one process on PostgreSQL, with outbox rows written as other processes
+ * write them (the API commits `order.placed`, a worker `order.completed`).
+ */
+describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+  });
+  afterAll(async () => {
+    await database.drop();
+  });
+  beforeEach(async () => {
+    await database.db.exec('TRUNCATE outbox_events');
+  });
+
+  async function insertEvent(topic: string): Promise<number> {
+    const { rows } = await database.db.query<{ id: number }>('INSERT INTO outbox_events (topic, aggregate_id) VALUES ($1, $2) RETURNING id', [topic, randomUUID()]);
+    return rows[0]!.id;
+  }
+  async function published(id: number): Promise<boolean> {
+    const { rows } = await database.db.query<{ published: boolean }>('SELECT published_at IS NOT NULL AS published FROM outbox_events WHERE id = $1', [id]);
+    return rows[0]!.published;
+  }
+
+  it('relayOutboxBatch with topics claims only events of those topics', async () => {
+    const placed = await insertEvent('order.placed');
+    const completed = await insertEvent('order.completed');
+    const seen: string[] = [];
+    const publish = (events: { topic: string }[]) => {
+      seen.push(...events.map((event) => event.topic));
+      return Promise.resolve();
+    };
+
+    expect(await relayOutboxBatch(database.db, publish, { batchSize: 10, leaseSeconds: 10, topics: ['order.completed'] })).toBe(1);
+    expect(seen).toEqual(['order.completed']);
+    expect([await published(placed), await published(completed)]).toEqual([false, true]);
+
+    expect(await relayOutboxBatch(database.db, publish, { batchSize: 10, leaseSeconds: 10 })).toBe(1);
+    expect(seen).toEqual(['order.completed', 'order.placed']);
+  });
+
+  it(
+    "when woken by its own commit, then a process claims the topics it commits and leaves other processes' events " +
+      'to them until a NOTIFY (or its sweep)',
+    async () => {
+      const db = database.db;
+      const queue = createInProcessQueue({
+        handlers: { 'process-order': { run: ignore }, 'send-order-email': { run: ignore }, 'refresh-order-cache': { run: ignore } },
+        concurrency: 1,
+        backoff: { baseMs: 1000, maxMs: 1000 },
+        logger,
+      });
+      // Left by a process that crashed between its commit and its relay.
+      const leftBehind = await insertEvent('order.cancelled');
+      const loops = startBackgroundLoops({ db, queue, orders: { findStalledOrderIds: (seconds) => findStalledOrderIds(db, seconds) }, settings, logger });
+      try {
+        // The first round claims every topic: what a crashed process left is relayed at start.
+        await waitUntil(() => published(leftBehind), 5000, 'the first round to relay every topic');
+
+        // Another process's placement, then this process's own completion.
+        const othersPlacement = await insertEvent('order.placed');
+        const ownCompletion = await insertEvent('order.completed');
+        loops.kick('order.completed');
+        await waitUntil(() => published(ownCompletion), 5000, 'its own completion relayed');
+        // Claimed in the same statement or not at all: it was there before the round began.
+        expect(await published(othersPlacement)).toBe(false);
+
+        // A process that cannot publish asks the others to; a NOTIFY makes this one take every topic.
+        await db.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+        await waitUntil(() => published(othersPlacement), 5000, "the other process's placement relayed after a NOTIFY");
+      } finally {
+        await loops.stop();
+        await queue.close();
+      }
+    },
+  );
+
+  it(
+    "when an owner's claim skips its event because another process's events pass holds it locked, then that process " +
+      'relays it right after its pass (not at the sweep)',
+    async () => {
+      const db = database.db;
+      const ownerQueue = recordingQueue([]);
+      const otherPublished: string[] = [];
+      const otherQueue = recordingQueue(otherPublished);
+      const ownerClaims: number[] = [];
+      // The other process's events pass waits, holding the rows it positions, until released.
+      let holding: (() => void) | undefined;
+      const heldLocked = new Promise<void>((resolve) => (holding = resolve));
+      let release: (() => void) | undefined;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const eventsPass = createEventsPass({
+        db,
+        signal: createInProcessSignal(),
+        pollMs: settings.outboxPollMs,
+        retentionHours: 1,
+        onAppended: [
+          async () => {
+            holding?.();
+            await released;
+          },
+        ],
+      });
+      const owner = startBackgroundLoops({ db: observingClaims(db, (rows) => ownerClaims.push(rows)), queue: ownerQueue, orders: noStalledOrders, settings, logger });
+      const other = startBackgroundLoops({ db, queue: otherQueue, orders: noStalledOrders, settings, logger, eventsPass });
+      try {
+        // Both first rounds (every topic) are over once the owner has claimed once.
+        await waitUntil(() => ownerClaims.length > 0, 5000, "the owner's first round");
+        const placed = await insertEvent('order.placed');
+        const { rows } = await db.query<{ aggregateId: string }>('SELECT aggregate_id AS "aggregateId" FROM outbox_events WHERE id = $1', [placed]);
+
+        other.kick('order.completed');
+        await heldLocked;
+        const claimsBefore = ownerClaims.length;
+        owner.kick('order.placed');
+        await waitUntil(() => ownerClaims.length > claimsBefore, 5000, "the owner's claim");
+        expect(ownerClaims.at(-1)).toBe(0);
+        release?.();
+
+        await waitUntil(() => published(placed), 5000, 'the skipped event relayed');
+        expect(otherPublished).toEqual([rows[0]!.aggregateId]);
+      } finally {
+        release?.();
+        await Promise.all([owner.stop(), other.stop()]);
+        await Promise.all([ownerQueue.close(), otherQueue.close()]);
+      }
+    },
+  );
+});
