@@ -306,7 +306,24 @@ async function main(): Promise<void> {
     await adminQuery(`CREATE DATABASE ${DB_BASE}`);
     apiPool = new pg.Pool({ connectionString: databaseUrl(DB_API), max: 2 });
     basePool = new pg.Pool({ connectionString: databaseUrl(DB_BASE), max: 2 });
-    const apiSql: Sql = async <R>(text: string, params?: unknown[]) => (await apiPool!.query(text, params)).rows as R[];
+    let apiSqlCalls = 0;
+    const apiSql: Sql = async <R>(text: string, params?: unknown[]) => {
+      apiSqlCalls++;
+      return (await apiPool!.query(text, params)).rows as R[];
+    };
+    /**
+     * Work the pipeline asks of PostgreSQL and Redis, counted by the servers: unlike CPU, these
+     * do not move with the host. Redis counts the commands BullMQ's scripts run as well; PostgreSQL
+     * counts a statement outside a transaction as one
+     * transaction and a BEGIN…COMMIT as one; a backend reports its counts at most once a second
+     * while busy and 10 s after it went idle, hence the wait. The bench's own queries are left out.
+     */
+    const serverWork = async () => {
+      await sleep(10_500);
+      const [pgStats] = await apiSql<{ xacts: string }>('SELECT xact_commit + xact_rollback AS xacts FROM pg_stat_database WHERE datname = current_database()');
+      const info = await redis.info('stats');
+      return { pgTransactions: Number(pgStats?.xacts) - apiSqlCalls, redisCommands: Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0) };
+    };
     const baseSql: Sql = async <R>(text: string, params?: unknown[]) => (await basePool!.query(text, params)).rows as R[];
 
     // ---- set-up: the service on its bench database, the baseline on a copy of the schema
@@ -503,6 +520,7 @@ async function main(): Promise<void> {
 
           // a) saturate the API for a while, then wait until every order placed is finished
           const pipelineGroups: PidGroups = { api: () => [api.pid], workers: () => workers.map((w) => w.pid), postgres: pgPids(DB_API), redis: redisPids };
+          const workBefore = await serverWork();
           const t0 = new Date();
           const stopMeter = await cpuMeter(pipelineGroups);
           const saturated = await oursPost(PIPELINE_LOAD_S, false, undefined, pipelineGroups);
@@ -517,6 +535,13 @@ async function main(): Promise<void> {
             [t0, loadEnd],
           );
           const completed = Number(done?.completed ?? 0);
+          const workAfter = await serverWork();
+          const workPerOrder = {
+            pgTransactions: (workAfter.pgTransactions - workBefore.pgTransactions) / Math.max(1, completed),
+            // Less the bench's two INFO calls.
+            redisCommands: (workAfter.redisCommands - workBefore.redisCommands - 2) / Math.max(1, completed),
+          };
+          log(`pipeline ${workerCount}w per completed order: ${workPerOrder.pgTransactions.toFixed(2)} PostgreSQL transactions, ${workPerOrder.redisCommands.toFixed(2)} Redis commands`);
           const lastMs = done?.last ? done.last.getTime() : Date.now();
           const throughput = completed / ((lastMs - t0.getTime()) / 1000);
           const drainRate = Number(done?.after_load ?? 0) / Math.max(0.001, (lastMs - loadEnd.getTime()) / 1000);
@@ -606,7 +631,7 @@ async function main(): Promise<void> {
           const stock = await checkStock(apiSql, INITIAL_STOCK);
           log(`pipeline ${workerCount}w stock: ${JSON.stringify(stock)}`);
           pipeline[`workers${workerCount}`] = {
-            saturated: { load: saturated, cpuMsLoadAndDrain: pipelineCpu, cpuUsPerCompletedOrder: cpuPerOrder, ownCpuMsPerOrder, cpusAvailable, cpuCeiling, placed: ok(saturated), completed, failed: Number(done?.failed ?? 0), open: left.open, seconds: (lastMs - t0.getTime()) / 1000, throughput, drainRate },
+            saturated: { load: saturated, cpuMsLoadAndDrain: pipelineCpu, cpuUsPerCompletedOrder: cpuPerOrder, workPerOrder, ownCpuMsPerOrder, cpusAvailable, cpuCeiling, placed: ok(saturated), completed, failed: Number(done?.failed ?? 0), open: left.open, seconds: (lastMs - t0.getTime()) / 1000, throughput, drainRate },
             halfRate,
             sustainable,
             nearMax,
@@ -619,7 +644,7 @@ async function main(): Promise<void> {
       }
       details.pipeline = pipeline;
       type Phase = {
-        saturated: { throughput: number; drainRate: number; open: number; ownCpuMsPerOrder: number; cpuCeiling: number };
+        saturated: { throughput: number; drainRate: number; open: number; ownCpuMsPerOrder: number; cpuCeiling: number; workPerOrder: { pgTransactions: number; redisCommands: number } };
         halfRate: { p50: number; p99: number; open: number };
         sustainable: { p50: number; p99: number; open: number };
         nearMax: { p50: number; p99: number; open: number };
@@ -632,6 +657,8 @@ async function main(): Promise<void> {
       if (w1) {
         row('pipeline (1 worker) completed orders/s vs placement-only POST req/s', w1.saturated.throughput, postOurs.rps, '≥ 0.50×', 0, true, 0.5);
         row('pipeline CPU ms per completed order, all processes (1 worker) vs 3 ms', w1.saturated.ownCpuMsPerOrder, 3, '≤ 1.00×', 1, false, 1.0);
+        row("pipeline PostgreSQL transactions per completed order (1 worker) vs 1, the placement's own", w1.saturated.workPerOrder.pgTransactions, 1, 'report', 2);
+        row('pipeline Redis commands per completed order, inside scripts too (1 worker) vs 1', w1.saturated.workPerOrder.redisCommands, 1, 'report', 2);
         row(`placed→completed p50 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline max) vs 20 ms`, w1.sustainable.p50, 20, '≤ 1.00×', 0, false, 1.0);
         row(`placed→completed p99 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline max) vs 100 ms`, w1.sustainable.p99, 100, '≤ 1.00×', 0, false, 1.0);
         row(`placed→completed p99 ms @ ${nearMaxRps ?? 0} rps (90 % of 1-worker pipeline max) vs 250 ms`, w1.nearMax.p99, 250, '≤ 1.00×', 0, false, 1.0);
@@ -640,6 +667,8 @@ async function main(): Promise<void> {
         row('pipeline completed orders/s — 2 workers vs 1', w2.saturated.throughput, w1.saturated.throughput, '≥ 0.95×', 0, true, 0.95);
         row('pipeline completed/s after the load stops — 2w vs 1w', w2.saturated.drainRate, w1.saturated.drainRate, 'report', 0);
         row('pipeline CPU ms per completed order (all processes) — 2w vs 1w', w2.saturated.ownCpuMsPerOrder, w1.saturated.ownCpuMsPerOrder, 'why', 1);
+        row('pipeline PostgreSQL transactions per completed order — 2w vs 1w', w2.saturated.workPerOrder.pgTransactions, w1.saturated.workPerOrder.pgTransactions, 'why', 2);
+        row('pipeline Redis commands per completed order, inside scripts too — 2w vs 1w', w2.saturated.workPerOrder.redisCommands, w1.saturated.workPerOrder.redisCommands, 'why', 2);
         row('1 worker: completed/s vs CPU-bound ceiling (free CPUs / CPU per order)', w1.saturated.throughput, w1.saturated.cpuCeiling, 'why', 0);
         row('2 workers: completed/s vs CPU-bound ceiling', w2.saturated.throughput, w2.saturated.cpuCeiling, 'why', 0);
         row(`placed→completed p50 ms @ ${halfPlacementRps} rps (½ max placement) — 2w vs 1w`, w2.halfRate.p50, w1.halfRate.p50, 'report', 0);
