@@ -313,10 +313,10 @@ async function main(): Promise<void> {
     };
     /**
      * Work the pipeline asks of PostgreSQL and Redis, counted by the servers: unlike CPU, these
-     * do not move with the host. Redis counts the commands BullMQ's scripts run as well; PostgreSQL
-     * counts a statement outside a transaction as one
-     * transaction and a BEGIN…COMMIT as one; a backend reports its counts at most once a second
-     * while busy and 10 s after it went idle, hence the wait. The bench's own queries are left out.
+     * do not move with the host. Redis counts the commands BullMQ's scripts run as well.
+     * PostgreSQL counts a statement outside a transaction as one transaction and a BEGIN…COMMIT
+     * as one; a backend reports its counts at most once a second while busy and ~10 s after it
+     * went idle, hence the wait. The bench's own queries are left out.
      */
     const serverWork = async () => {
       await sleep(10_500);
