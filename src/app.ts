@@ -1,4 +1,4 @@
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from './config/index.js';
 import { limitPerAddress } from './middleware/address-limit.js';
 import { errorHandler, jsonBody, notFound, sendProblem } from './middleware/error-handler.js';
@@ -43,7 +43,7 @@ export interface AppDeps {
   /** Set only when RATE_LIMIT_PER_ADDRESS_PER_MINUTE is configured. */
   addressLimit?: RateLimiter;
   /** Bull Board, in server mode only (the embedded queue has nothing to show). */
-  queueDashboard?: Router;
+  queueDashboard?: RequestHandler;
 }
 
 /** The whole HTTP API without `listen()`, so tests drive the real stack in-process. */

@@ -17,7 +17,7 @@ import type { Logger } from './platform/logger.js';
 import { createMailer, type Mailer } from './platform/mail.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHandlers, type JobQueue } from './platform/queue/index.js';
-import type { queueDashboard } from './platform/queue/dashboard.js';
+import { lazyQueueDashboard } from './platform/queue/lazy-dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
 import { createRedis, warnUnlessNoEviction, watchRedis, type RedisClient } from './platform/redis.js';
 import { createInProcessSignal, createRedisSignal } from './platform/signal.js';
@@ -33,8 +33,8 @@ export interface Resources {
   redis: RedisClient | undefined;
   /** The access tokens' clock, epoch ms (default `Date.now`); tests move it to expire tokens without waiting. */
   clock?: () => number;
-  /** Builds Bull Board for the queue (API processes with Redis); a worker, which serves no dashboard, is spared loading it. */
-  queueDashboard?: typeof queueDashboard;
+  /** Whether this process serves Bull Board for the queue (API processes with Redis; never a worker). */
+  queueDashboard?: boolean;
 }
 
 export interface Built extends Resources {
@@ -242,7 +242,7 @@ export function buildDeps(
       ...(config.limits.requestsPerAddressPerMinute
         ? { addressLimit: createRateLimiter({ name: 'address', points: config.limits.requestsPerAddressPerMinute, windowSeconds: 60 }, redisScope) }
         : {}),
-      ...(bullQueue && resources.queueDashboard ? { queueDashboard: resources.queueDashboard(bullQueue.queue, '/admin/queues') } : {}),
+      ...(bullQueue && resources.queueDashboard ? { queueDashboard: lazyQueueDashboard(bullQueue.queue, '/admin/queues') } : {}),
     },
   };
 }
@@ -267,9 +267,7 @@ export async function openRuntime(config: Readonly<Config>, logger: Logger, role
     const applied = await migrate(db);
     if (applied.length > 0) logger.info('database migrated', { applied });
     redis = config.redis.target ? createRedis(config.redis.target, 'request') : undefined;
-    // Bull Board is ~0.3 s of module loading that only an API process with Redis uses.
-    const queueDashboard = role === 'api' && redis ? (await import('./platform/queue/dashboard.js')).queueDashboard : undefined;
-    const built = buildDeps(config, logger, { db, redis, ...(queueDashboard ? { queueDashboard } : {}) }, role);
+    const built = buildDeps(config, logger, { db, redis, queueDashboard: role === 'api' && redis !== undefined }, role);
     // The API owns the data it prepares and says so once; workers start on whatever is there.
     if (role === 'api') await prepareData(config, db, logger);
     // Said by the process that charges: a worker, or the API that processes its own orders.

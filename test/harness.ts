@@ -18,7 +18,6 @@ import { EMBEDDED_START_PARAMS, wrapPGlite } from '../src/platform/db/pglite.js'
 import { createPostgresDatabase } from '../src/platform/db/postgres.js';
 import { createLogger } from '../src/platform/logger.js';
 import { createRedis, queuePrefix, type Redis, type RedisClient } from '../src/platform/redis.js';
-import { queueDashboard } from '../src/platform/queue/dashboard.js';
 import { buildDeps, type Built } from '../src/runtime.js';
 import { POSTGRES_ADMIN_URL, REDIS_URL, testDatabasePrefix } from './global-setup.js';
 
@@ -340,7 +339,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   const logger = options.captureLogs
     ? createLogger({ level: 'info', format: 'json', stream: capture })
     : createLogger({ level: config.log.level, format: 'json', silent: process.env.TEST_LOGS !== '1' });
-  const built = buildDeps(config, logger, { db: database.db, redis, queueDashboard, ...(options.clock ? { clock: options.clock } : {}) });
+  const built = buildDeps(config, logger, { db: database.db, redis, queueDashboard: true, ...(options.clock ? { clock: options.clock } : {}) });
   const background = options.processing ? built.startBackground() : undefined;
   const consumer = options.worker ? built.startConsumer() : undefined;
   const server: Server = createServer(createApp(built.deps));
