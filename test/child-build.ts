@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -49,6 +51,8 @@ const ownUrlPerModule: Plugin = {
  * every one of its module loads through tsx's loader thread, about three times the CPU.
  */
 export async function buildChildEntries(): Promise<void> {
+  const inputs = buildInputsDigest();
+  if (readStamp() === inputs && BUNDLED_ENTRIES.every((entry) => existsSync(childEntry(entry)))) return;
   // In turn: the transpile step removes what it did not write, the bundles included.
   await transpileSources(CHILD_BUILD_DIR, { sourcemap: 'inline' });
   await build({
@@ -76,6 +80,36 @@ export async function buildChildEntries(): Promise<void> {
     },
     logLevel: 'warning',
   });
+  writeFileSync(STAMP, inputs);
+}
+
+/**
+ * Names everything the child build is made from: the sources, the installed packages, the build
+ * code itself and Node's version. When it matches the last build's, the build is skipped (~2.5 s
+ * of esbuild's CPU and ~1.3 s at the start of every run after the first).
+ */
+const STAMP = path.join(CHILD_BUILD_DIR, '.inputs-sha256');
+function buildInputsDigest(): string {
+  const hash = createHash('sha256').update(process.version);
+  const files = [
+    ...readdirSync(path.join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+      .map((file) => path.join('src', file)),
+    'package-lock.json',
+    'node_modules/.package-lock.json',
+    'tsconfig.json',
+    'test/child-build.ts',
+    'scripts/transpile.ts',
+  ].sort();
+  for (const file of files) {
+    const full = path.join(ROOT, file);
+    hash.update(`\0${file}\0`).update(existsSync(full) ? readFileSync(full) : 'absent');
+  }
+  return hash.digest('hex');
+}
+
+function readStamp(): string | undefined {
+  return existsSync(STAMP) ? readFileSync(STAMP, 'utf8') : undefined;
 }
 
 /**
