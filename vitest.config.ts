@@ -15,6 +15,8 @@ const ALL = ['src/**/*.test.ts', 'test/**/*.test.ts'];
 // Tests that start their own Redis Cluster/Sentinel run in `npm run topology -- test`
 // (vitest.topology.config.ts), not in every `npm test`.
 const TOPOLOGY = ['**/*.topology.test.ts'];
+// Measures each file's CPU in its test process, for the slowest-files report.
+const SETUP = ['test/cpu-per-file.setup.ts'];
 
 export default defineConfig({
   test: {
@@ -33,15 +35,15 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: UNIT },
+        test: { name: 'unit', include: UNIT, setupFiles: SETUP },
       },
       {
         extends: true,
-        test: { name: 'component', include: COMPONENT, globalSetup: ['test/global-setup.ts'] },
+        test: { name: 'component', include: COMPONENT, setupFiles: SETUP, globalSetup: ['test/global-setup.ts'] },
       },
       {
         extends: true,
-        test: { name: 'e2e', include: ALL, exclude: [...UNIT, ...COMPONENT, ...TOPOLOGY], globalSetup: ['test/global-setup.ts'] },
+        test: { name: 'e2e', include: ALL, exclude: [...UNIT, ...COMPONENT, ...TOPOLOGY], setupFiles: SETUP, globalSetup: ['test/global-setup.ts'] },
       },
     ],
   },

@@ -6,7 +6,8 @@ const SHOWN = Number(process.env.SLOWEST_FILES) || 10;
 
 /**
  * Prints the ten slowest test files after every run, so a file that grows slow is seen the day it
- * does. The time is the file's own wall time in its worker: importing it plus its tests and hooks.
+ * does. The time is the file's own wall time in its worker: importing it plus its tests and hooks;
+ * beside it, the CPU its test process spent in its hooks and tests (test/cpu-per-file.setup.ts).
  */
 export default class SlowestFilesReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
@@ -14,12 +15,14 @@ export default class SlowestFilesReporter implements Reporter {
       .map((module) => {
         const diagnostic = module.diagnostic();
         const seconds = (diagnostic.collectDuration + diagnostic.duration) / 1000;
-        return { seconds, file: path.relative(process.cwd(), module.moduleId), layer: module.project.name, tests: [...module.children.allTests()].length };
+        const cpu = module.meta().testProcessCpuSeconds;
+        return { seconds, cpu, file: path.relative(process.cwd(), module.moduleId), layer: module.project.name, tests: [...module.children.allTests()].length };
       })
       .sort((a, b) => b.seconds - a.seconds)
       .slice(0, SHOWN);
     if (rows.length === 0) return;
-    const lines = rows.map((row) => `${row.seconds.toFixed(1).padStart(6)} s  ${row.layer.padEnd(9)} ${String(row.tests).padStart(4)} tests  ${row.file}`);
-    process.stdout.write(`\nSlowest ${rows.length} test files (import + tests):\n${lines.join('\n')}\n`);
+    const cpu = (seconds: number | undefined) => (seconds === undefined ? '     ?' : seconds.toFixed(1).padStart(6));
+    const lines = rows.map((row) => `${row.seconds.toFixed(1).padStart(6)} s ${cpu(row.cpu)} s  ${row.layer.padEnd(9)} ${String(row.tests).padStart(4)} tests  ${row.file}`);
+    process.stdout.write(`\nSlowest ${rows.length} test files (wall: import + tests; CPU of the test process in hooks and tests):\n${lines.join('\n')}\n`);
   }
 }
