@@ -33,8 +33,6 @@ export interface Resources {
   redis: RedisClient | undefined;
   /** The access tokens' clock, epoch ms (default `Date.now`); tests move it to expire tokens without waiting. */
   clock?: () => number;
-  /** Whether this process serves Bull Board for the queue (API processes with Redis; never a worker). */
-  queueDashboard?: boolean;
 }
 
 export interface Built extends Resources {
@@ -148,6 +146,8 @@ export function buildDeps(
   const handlers = buildJobHandlers({ db, orders, auth, payments, mailer, mailFrom: config.mail.from, emailLeaseSeconds: config.mail.claimLeaseSeconds, logger, metrics });
   const bullQueue = config.redis.target !== undefined ? createBullMqQueue({ redis: config.redis.target, prefix: config.redis.prefix, handlers }) : undefined;
   const queue = bullQueue ?? createInProcessQueue({ handlers, concurrency: config.worker.concurrency, backoff: config.jobs.backoff, logger });
+  // Bull Board, served by API processes over the Redis queue (loaded on its first request).
+  const dashboardPath = bullQueue && role === 'api' ? '/admin/queues' : undefined;
   queueRef.current = queue;
 
   // One warning per Redis outage naming the address, one line when it is back (every process).
@@ -233,7 +233,7 @@ export function buildDeps(
       catalog,
       orders,
       emails: createEmailDeliveriesService({ db, orders }),
-      pipeline: createPipelineService({ db, queue, dashboardPath: bullQueue && resources.queueDashboard ? '/admin/queues' : undefined }),
+      pipeline: createPipelineService({ db, queue, dashboardPath }),
       orderStreams: createOrderStreams({ db, hub: eventHub }),
       webhooks,
       readiness,
@@ -242,7 +242,7 @@ export function buildDeps(
       ...(config.limits.requestsPerAddressPerMinute
         ? { addressLimit: createRateLimiter({ name: 'address', points: config.limits.requestsPerAddressPerMinute, windowSeconds: 60 }, redisScope) }
         : {}),
-      ...(bullQueue && resources.queueDashboard ? { queueDashboard: lazyQueueDashboard(bullQueue.queue, '/admin/queues') } : {}),
+      ...(bullQueue && dashboardPath ? { queueDashboard: lazyQueueDashboard(bullQueue.queue, dashboardPath) } : {}),
     },
   };
 }
@@ -267,7 +267,7 @@ export async function openRuntime(config: Readonly<Config>, logger: Logger, role
     const applied = await migrate(db);
     if (applied.length > 0) logger.info('database migrated', { applied });
     redis = config.redis.target ? createRedis(config.redis.target, 'request') : undefined;
-    const built = buildDeps(config, logger, { db, redis, queueDashboard: role === 'api' && redis !== undefined }, role);
+    const built = buildDeps(config, logger, { db, redis }, role);
     // The API owns the data it prepares and says so once; workers start on whatever is there.
     if (role === 'api') await prepareData(config, db, logger);
     // Said by the process that charges: a worker, or the API that processes its own orders.

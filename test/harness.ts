@@ -339,7 +339,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   const logger = options.captureLogs
     ? createLogger({ level: 'info', format: 'json', stream: capture })
     : createLogger({ level: config.log.level, format: 'json', silent: process.env.TEST_LOGS !== '1' });
-  const built = buildDeps(config, logger, { db: database.db, redis, queueDashboard: true, ...(options.clock ? { clock: options.clock } : {}) });
+  const built = buildDeps(config, logger, { db: database.db, redis, ...(options.clock ? { clock: options.clock } : {}) });
   const background = options.processing ? built.startBackground() : undefined;
   const consumer = options.worker ? built.startConsumer() : undefined;
   const server: Server = createServer(createApp(built.deps));
