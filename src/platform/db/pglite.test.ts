@@ -38,6 +38,22 @@ describe('openEmbeddedDatabase', { timeout: 120_000 }, () => {
     }
   });
 
+  it('lets the event loop turn between queued statements (requests are read and timers fire while a queue drains)', async () => {
+    seedEmbeddedDataDir(dataDir);
+    const db = await openEmbeddedDatabase(dataDir);
+    try {
+      const log: string[] = [];
+      const statements = Array.from({ length: 20 }, (_, i) => db.query('SELECT $1::int AS n', [i]).then(() => log.push(`statement ${i}`)));
+      // Queued after all twenty: PGlite alone ran them all in one turn, before this fired.
+      setImmediate(() => log.push('immediate'));
+      await Promise.all(statements);
+      expect(log.slice(0, 2)).toContain('immediate');
+      expect(log.filter((line) => line.startsWith('statement'))).toEqual(Array.from({ length: 20 }, (_, i) => `statement ${i}`));
+    } finally {
+      await db.close();
+    }
+  });
+
   it('when the database cannot be created, then it rejects naming the directory, and leaves it unlocked', async () => {
     mkdirSync(dataDir, { recursive: true });
     const pgdata = path.join(dataDir, 'pgdata');

@@ -6,6 +6,7 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { restrictTree } from '../data-dir.js';
+import { createTurnTaker } from './turns.js';
 
 type PGliteLike = PGlite | Transaction;
 
@@ -23,14 +24,21 @@ function queryable(target: PGliteLike): Queryable {
   };
 }
 
-/** Wraps an open PGlite instance. PGlite runs one statement at a time and queues queries behind an open transaction. */
+/**
+ * Wraps an open PGlite instance. PGlite runs one statement at a time; each statement, and each
+ * transaction as a whole, takes its turn of the event loop (./turns.ts), so requests are read
+ * and timers fire between them. Inside a transaction, use its `tx`: the transaction holds the turn.
+ */
 export function wrapPGlite(pglite: PGlite, onClose: () => void = () => undefined): Database {
+  const inTurn = createTurnTaker();
+  const direct = queryable(pglite);
   return {
     kind: 'pglite',
-    ...queryable(pglite),
-    transaction: (work) => pglite.transaction((tx) => work(queryable(tx))),
+    query: (text, params) => inTurn(() => direct.query(text, params)),
+    exec: (script) => inTurn(() => direct.exec(script)),
+    transaction: (work) => inTurn(() => pglite.transaction((tx) => work(queryable(tx)))),
     async ping() {
-      await pglite.query('SELECT 1');
+      await inTurn(() => pglite.query('SELECT 1'));
     },
     async listen(channel, onNotify) {
       const unlisten = await pglite.listen(channel, () => onNotify());
