@@ -9,8 +9,9 @@ export interface QueryResult<Row> {
 
 export interface QueryOptions {
   /**
-   * Prepares the statement once per connection under this name (PostgreSQL server only), so
-   * hot, large statements are not parsed and planned again on every call.
+   * Prepares the statement once per connection under this name (on the embedded database, once
+   * per database; inside a transaction it is ignored there), so hot, large statements are not
+   * parsed and planned again on every call.
    */
   name?: string;
 }

@@ -6,6 +6,7 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { restrictTree } from '../data-dir.js';
+import { createNamedStatements } from './pglite-statements.js';
 import { createTurnTaker } from './turns.js';
 
 type PGliteLike = PGlite | Transaction;
@@ -32,9 +33,10 @@ function queryable(target: PGliteLike): Queryable {
 export function wrapPGlite(pglite: PGlite, onClose: () => void = () => undefined): Database {
   const inTurn = createTurnTaker();
   const direct = queryable(pglite);
+  const named = createNamedStatements(pglite);
   return {
     kind: 'pglite',
-    query: (text, params) => inTurn(() => direct.query(text, params)),
+    query: (text, params, options) => inTurn(() => (options?.name ? named.run(options.name, text, params) : direct.query(text, params))),
     exec: (script) => inTurn(() => direct.exec(script)),
     transaction: (work) => inTurn(() => pglite.transaction((tx) => work(queryable(tx)))),
     async ping() {

