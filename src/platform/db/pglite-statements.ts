@@ -39,7 +39,9 @@ export function createNamedStatements(pglite: PGlite) {
 
   return {
     /** Runs `text` under `name`, preparing it on first use. Not for use inside a transaction. */
-    run<Row>(name: string, text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
+    async run<Row>(name: string, text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
+      // As PGlite's own `query`: a closed database rejects with "PGlite is closed".
+      await pglite._checkReady();
       return pglite._runExclusiveQuery(async () => {
         const paramTypes = await describe(name, text);
         const values = params.map((value, i) => {

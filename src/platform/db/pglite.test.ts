@@ -26,7 +26,11 @@ describe('openEmbeddedDatabase', { timeout: 120_000 }, () => {
     const first = await openEmbeddedDatabase(dataDir);
     await first.exec('CREATE TABLE notes (body text NOT NULL)');
     await first.query('INSERT INTO notes (body) VALUES ($1)', ['kept']);
+    await first.query('SELECT body FROM notes', [], { name: 'read-notes' });
     await first.close();
+    // A statement after closing (a loop racing shutdown) rejects plainly, named or not.
+    await expect(first.query('SELECT body FROM notes', [], { name: 'read-notes' })).rejects.toThrow('PGlite is closed');
+    await expect(first.query('SELECT body FROM notes')).rejects.toThrow('PGlite is closed');
 
     const second = await openEmbeddedDatabase(dataDir);
     try {
