@@ -3,16 +3,6 @@ import type { QueryResult } from './database.js';
 
 const { serialize } = protocol;
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const message = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    message.set(part, offset);
-    offset += part.length;
-  }
-  return message;
-}
-
 /**
  * Named statements on the embedded database, as `pg` runs them on a server: parsed and described
  * once, then each call binds and executes by name in ONE protocol message. PGlite's own `query`
@@ -24,14 +14,15 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 export function createNamedStatements(pglite: PGlite) {
   const prepared = new Map<string, { text: string; paramTypes: number[] }>();
 
-  async function describe(name: string, text: string): Promise<number[]> {
+  /** Parses and describes the statement under `name` once; answers its parameters' types. */
+  async function prepare(name: string, text: string): Promise<number[]> {
     const known = prepared.get(name);
     if (known) {
       // A name names one text for the life of the database session, as in `pg`.
       if (known.text !== text) throw new Error(`statement name "${name}" is already used for another statement`);
       return known.paramTypes;
     }
-    const { messages } = await pglite.execProtocol(concat([serialize.parse({ name, text }), serialize.describe({ type: 'S', name }), serialize.sync()]));
+    const { messages } = await pglite.execProtocol(Buffer.concat([serialize.parse({ name, text }), serialize.describe({ type: 'S', name }), serialize.sync()]));
     const paramTypes = parse.parseDescribeStatementResults(messages);
     prepared.set(name, { text, paramTypes });
     return paramTypes;
@@ -43,7 +34,7 @@ export function createNamedStatements(pglite: PGlite) {
       // As PGlite's own `query`: a closed database rejects with "PGlite is closed".
       await pglite._checkReady();
       return pglite._runExclusiveQuery(async () => {
-        const paramTypes = await describe(name, text);
+        const paramTypes = await prepare(name, text);
         const values = params.map((value, i) => {
           if (value === null || value === undefined) return null;
           const serializer = pglite.serializers[paramTypes[i] ?? 0];
@@ -51,7 +42,7 @@ export function createNamedStatements(pglite: PGlite) {
           return serializer ? serializer(value) : (value as { toString(): string }).toString();
         });
         const { messages } = await pglite.execProtocol(
-          concat([serialize.bind({ statement: name, values }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]),
+          Buffer.concat([serialize.bind({ statement: name, values }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]),
         );
         const [result] = parse.parseResults(messages, pglite.parsers);
         const rows = (result?.rows ?? []) as Row[];
