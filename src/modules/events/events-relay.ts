@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../../platform/db/index.js';
 import type { Signal } from '../../platform/signal.js';
-import { findOrdersByIds } from '../orders/index.js';
+import { findOrders } from '../orders/index.js';
 import { isOrderEventType, orderAsOf, type OrderEvent } from './order-event.js';
 import { appendEvents, pruneEvents, takeUnsequenced, trySequencerLock, type NewOrderEvent } from './order-events.repository.js';
 
@@ -39,7 +39,7 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
     const taken = await takeUnsequenced(tx, BATCH_SIZE);
     if (taken.length === 0) return { taken: [], appended: 0, locked: true };
     const orderRows = taken.filter((row) => isOrderEventType(row.topic));
-    const orders = new Map((await findOrdersByIds(tx, [...new Set(orderRows.map((row) => row.orderId))])).map(({ order }) => [order.id, order]));
+    const orders = new Map((await findOrders(tx, [...new Set(orderRows.map((row) => row.orderId))])).map(({ order }) => [order.id, order]));
     const events: NewOrderEvent[] = [];
     for (const row of orderRows) {
       const order = orders.get(row.orderId);

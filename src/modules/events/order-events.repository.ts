@@ -18,7 +18,9 @@ const SEQUENCER_LOCK_KEY = 727_014;
  * holds it (that process is copying the same rows; this one has nothing to do).
  */
 export async function trySequencerLock(tx: Queryable): Promise<boolean> {
-  const { rows } = await tx.query<{ acquired: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS acquired', [SEQUENCER_LOCK_KEY]);
+  const { rows } = await tx.query<{ acquired: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS acquired', [SEQUENCER_LOCK_KEY], {
+    name: 'try-sequencer-lock',
+  });
   return rows[0]?.acquired === true;
 }
 
@@ -35,6 +37,7 @@ export async function takeUnsequenced(tx: Queryable, limit: number): Promise<Out
      WHERE id IN (SELECT id FROM outbox_events WHERE NOT sequenced ORDER BY id LIMIT $1 FOR UPDATE)
      RETURNING id AS "outboxId", topic, aggregate_id AS "orderId", created_at AS "createdAt"`,
     [limit],
+    { name: 'take-unsequenced' },
   );
   return rows.sort((a, b) => a.outboxId - b.outboxId);
 }
@@ -58,6 +61,7 @@ export async function appendEvents(tx: Queryable, events: readonly NewOrderEvent
      ORDER BY n
      RETURNING seq, outbox_id AS "outboxId"`,
     [JSON.stringify(events)],
+    { name: 'append-order-events' },
   );
   const seqByOutboxId = new Map(rows.map((row) => [Number(row.outboxId), Number(row.seq)]));
   return events

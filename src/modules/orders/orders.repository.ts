@@ -34,7 +34,9 @@ export function toVersioned(row: OrderRow): VersionedOrder {
   };
 }
 
+/** Several orders by id in one query (order of the result is unspecified). */
 export async function findOrders(db: Queryable, orderIds: readonly string[]): Promise<VersionedOrder[]> {
+  if (orderIds.length === 0) return [];
   const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = ANY($1::uuid[])`, [orderIds], { name: 'find-orders' });
   return rows.map(toVersioned);
 }
@@ -44,12 +46,6 @@ export async function findOrder(db: Queryable, orderId: string): Promise<Version
   return rows[0] && toVersioned(rows[0]);
 }
 
-/** Several orders by id in one query (order of the result is unspecified). */
-export async function findOrdersByIds(db: Queryable, orderIds: readonly string[]): Promise<VersionedOrder[]> {
-  if (orderIds.length === 0) return [];
-  const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = ANY($1::uuid[])`, [orderIds]);
-  return rows.map(toVersioned);
-}
 
 export interface StoredResponse {
   requestHash: string;

@@ -105,6 +105,7 @@ export async function createDeliveries(tx: Queryable, events: readonly OrderEven
      WHERE e.seq = ANY ($1::bigint[])
      ON CONFLICT (webhook_id, event_seq) DO NOTHING`,
     [events.map((event) => event.seq)],
+    { name: 'create-webhook-deliveries' },
   );
 }
 

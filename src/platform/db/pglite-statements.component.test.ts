@@ -62,15 +62,32 @@ describe('named statements on the embedded database', { timeout: 60_000 }, () =>
     await expect(db.query('SELECT 1 AS one', [], { name: 'select-samples' })).rejects.toThrow('statement name "select-samples" is already used for another statement');
   });
 
-  it('inside a transaction, runs the text unnamed in that transaction', async () => {
+  it('inside a transaction, runs in that transaction and is rolled back with it; a name first prepared there stays prepared', async () => {
     const ref = crypto.randomUUID();
+    const count = 'SELECT count(*)::int AS n FROM samples WHERE ref = ANY($1::uuid[])';
     await expect(
       db.transaction(async (tx) => {
         await tx.query(insert, [[ref], [1], null, 'rolled back'], { name: 'insert-samples' });
         expect((await tx.query(select, [[ref]], { name: 'select-samples' })).rowCount).toBe(1);
+        expect((await tx.query(count, [[ref]], { name: 'count-samples' })).rows).toEqual([{ n: 1 }]);
         throw new Error('roll back');
       }),
     ).rejects.toThrow('roll back');
+    expect((await db.query(select, [[ref]], { name: 'select-samples' })).rowCount).toBe(0);
+    // Prepared statements belong to the session, not the transaction: the name still works.
+    expect((await db.query(count, [[ref]], { name: 'count-samples' })).rows).toEqual([{ n: 0 }]);
+    const { rows } = await db.query<{ name: string }>("SELECT name FROM pg_prepared_statements WHERE name = 'count-samples'");
+    expect(rows).toHaveLength(1);
+  });
+
+  it('a failed statement in a transaction rolls the transaction back, and the names work after it', async () => {
+    const ref = crypto.randomUUID();
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query(insert, [[ref], [2], null, 'rolled back'], { name: 'insert-samples' });
+        await tx.query(select, [['not-a-uuid']], { name: 'select-samples' });
+      }),
+    ).rejects.toMatchObject({ code: '22P02' });
     expect((await db.query(select, [[ref]], { name: 'select-samples' })).rowCount).toBe(0);
   });
 });

@@ -11,30 +11,37 @@ const { serialize } = protocol;
  * PostgreSQL replans a named statement when the schema changes, and after five runs may keep a
  * generic plan, exactly as on the server.
  */
+export type NamedStatements = ReturnType<typeof createNamedStatements>;
+
 export function createNamedStatements(pglite: PGlite) {
   const prepared = new Map<string, { text: string; paramTypes: number[] }>();
 
   /** Parses and describes the statement under `name` once; answers its parameters' types. */
-  async function prepare(name: string, text: string): Promise<number[]> {
+  async function prepare(name: string, text: string, syncToFs: boolean): Promise<number[]> {
     const known = prepared.get(name);
     if (known) {
       // A name names one text for the life of the database session, as in `pg`.
       if (known.text !== text) throw new Error(`statement name "${name}" is already used for another statement`);
       return known.paramTypes;
     }
-    const { messages } = await pglite.execProtocol(Buffer.concat([serialize.parse({ name, text }), serialize.describe({ type: 'S', name }), serialize.sync()]));
+    const { messages } = await pglite.execProtocol(Buffer.concat([serialize.parse({ name, text }), serialize.describe({ type: 'S', name }), serialize.sync()]), {
+      syncToFs,
+    });
     const paramTypes = parse.parseDescribeStatementResults(messages);
     prepared.set(name, { text, paramTypes });
     return paramTypes;
   }
 
   return {
-    /** Runs `text` under `name`, preparing it on first use. Not for use inside a transaction. */
-    async run<Row>(name: string, text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
+    /**
+     * Runs `text` under `name`, preparing it on first use. In a transaction it runs in it, and
+     * the files are synced at its end, not after each statement (as PGlite does).
+     */
+    async run<Row>(name: string, text: string, params: readonly unknown[] = [], options: { inTransaction?: boolean } = {}): Promise<QueryResult<Row>> {
       // As PGlite's own `query`: a closed database rejects with "PGlite is closed".
       await pglite._checkReady();
       return pglite._runExclusiveQuery(async () => {
-        const paramTypes = await prepare(name, text);
+        const paramTypes = await prepare(name, text, !options.inTransaction);
         const values = params.map((value, i) => {
           if (value === null || value === undefined) return null;
           const serializer = pglite.serializers[paramTypes[i] ?? 0];
@@ -43,6 +50,7 @@ export function createNamedStatements(pglite: PGlite) {
         });
         const { messages } = await pglite.execProtocol(
           Buffer.concat([serialize.bind({ statement: name, values }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]),
+          { syncToFs: !options.inTransaction },
         );
         const [result] = parse.parseResults(messages, pglite.parsers);
         const rows = (result?.rows ?? []) as Row[];

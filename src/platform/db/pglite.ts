@@ -6,7 +6,7 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { restrictTree } from '../data-dir.js';
-import { createNamedStatements } from './pglite-statements.js';
+import { createNamedStatements, type NamedStatements } from './pglite-statements.js';
 import { createTurnTaker } from './turns.js';
 
 type PGliteLike = PGlite | Transaction;
@@ -16,9 +16,12 @@ async function run<Row>(target: PGliteLike, text: string, params?: readonly unkn
   return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
 }
 
-function queryable(target: PGliteLike): Queryable {
+function queryable(target: PGliteLike, named: NamedStatements, tx?: Transaction): Queryable {
   return {
-    query: (text, params) => run(target, text, params),
+    // A named statement in an open transaction runs in it (PGlite has one session); a closed
+    // transaction's own `query` rejects as it should.
+    query: (text, params, options) =>
+      options?.name && !tx?.closed ? named.run(options.name, text, params, { inTransaction: tx !== undefined }) : run(target, text, params),
     async exec(script) {
       await target.exec(script);
     },
@@ -29,16 +32,17 @@ function queryable(target: PGliteLike): Queryable {
  * Wraps an open PGlite instance. PGlite runs one statement at a time; each statement, and each
  * transaction as a whole, takes its turn of the event loop (./turns.ts), so requests are read
  * and timers fire between them. Inside a transaction, use its `tx`: the transaction holds the turn.
+ * Named statements are prepared once (./pglite-statements.ts), in and out of transactions.
  */
 export function wrapPGlite(pglite: PGlite, onClose: () => void = () => undefined): Database {
   const inTurn = createTurnTaker();
-  const direct = queryable(pglite);
   const named = createNamedStatements(pglite);
+  const direct = queryable(pglite, named);
   return {
     kind: 'pglite',
-    query: (text, params, options) => inTurn(() => (options?.name ? named.run(options.name, text, params) : direct.query(text, params))),
+    query: (text, params, options) => inTurn(() => direct.query(text, params, options)),
     exec: (script) => inTurn(() => direct.exec(script)),
-    transaction: (work) => inTurn(() => pglite.transaction((tx) => work(queryable(tx)))),
+    transaction: (work) => inTurn(() => pglite.transaction((tx) => work(queryable(tx, named, tx)))),
     async ping() {
       await inTurn(() => pglite.query('SELECT 1'));
     },
