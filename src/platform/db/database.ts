@@ -10,8 +10,7 @@ export interface QueryResult<Row> {
 export interface QueryOptions {
   /**
    * Prepares the statement once per connection under this name (on the embedded database, once
-   * per database; inside a transaction it is ignored there), so hot, large statements are not
-   * parsed and planned again on every call.
+   * per database), so hot, large statements are not parsed and planned again on every call.
    */
   name?: string;
 }
