@@ -1,21 +1,24 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedEmbeddedDataDir } from '../../../test/harness.js';
 import type { Database } from './database.js';
-import { openEmbeddedDatabase } from './pglite.js';
+import { wrapPGlite } from './pglite.js';
 
 // Named statements on the embedded database (pglite-statements.ts), through the adapter every
 // repository uses: the answers must be the ones PGlite's own `query` gives for the same text.
 describe('named statements on the embedded database', { timeout: 60_000 }, () => {
   let dir: string;
+  let pglite: PGlite;
   let db: Database;
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ops-pglite-named-'));
     seedEmbeddedDataDir(path.join(dir, 'data'));
-    db = await openEmbeddedDatabase(path.join(dir, 'data'));
+    pglite = await PGlite.create(path.join(dir, 'data', 'pgdata'));
+    db = wrapPGlite(pglite);
     await db.exec(`CREATE TABLE samples (
       id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ref uuid NOT NULL, tags int[] NOT NULL,
       doc jsonb, at timestamptz NOT NULL DEFAULT now(), note text)`);
@@ -89,5 +92,12 @@ describe('named statements on the embedded database', { timeout: 60_000 }, () =>
       }),
     ).rejects.toMatchObject({ code: '22P02' });
     expect((await db.query(select, [[ref]], { name: 'select-samples' })).rowCount).toBe(0);
+  });
+
+  it('two wrappers of one PGlite instance share its prepared statements (a second Parse of a name would fail)', async () => {
+    const other = wrapPGlite(pglite);
+    await expect(other.query(select, [[crypto.randomUUID()]], { name: 'select-samples' })).resolves.toEqual({ rows: [], rowCount: 0 });
+    await expect(other.query('SELECT $1::int + 1 AS n', [1], { name: 'plus-one' })).resolves.toEqual({ rows: [{ n: 2 }], rowCount: 1 });
+    await expect(db.query('SELECT $1::int + 1 AS n', [2], { name: 'plus-one' })).resolves.toEqual({ rows: [{ n: 3 }], rowCount: 1 });
   });
 });

@@ -13,7 +13,21 @@ const { serialize } = protocol;
  */
 export type NamedStatements = ReturnType<typeof createNamedStatements>;
 
-export function createNamedStatements(pglite: PGlite) {
+// Prepared statements belong to the database session, so every wrapper of one PGlite instance
+// must share what it knows has been prepared (a second Parse of a name fails).
+const byInstance = new WeakMap<PGlite, NamedStatements>();
+
+/** The named statements of `pglite`'s session. */
+export function namedStatementsOf(pglite: PGlite): NamedStatements {
+  let named = byInstance.get(pglite);
+  if (!named) {
+    named = createNamedStatements(pglite);
+    byInstance.set(pglite, named);
+  }
+  return named;
+}
+
+function createNamedStatements(pglite: PGlite) {
   const prepared = new Map<string, { text: string; paramTypes: number[] }>();
 
   /** Parses and describes the statement under `name` once; answers its parameters' types. */

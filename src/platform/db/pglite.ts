@@ -6,7 +6,7 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { restrictTree } from '../data-dir.js';
-import { createNamedStatements, type NamedStatements } from './pglite-statements.js';
+import { namedStatementsOf, type NamedStatements } from './pglite-statements.js';
 import { createTurnTaker } from './turns.js';
 
 type PGliteLike = PGlite | Transaction;
@@ -36,7 +36,7 @@ function queryable(target: PGliteLike, named: NamedStatements, tx?: Transaction)
  */
 export function wrapPGlite(pglite: PGlite, onClose: () => void = () => undefined): Database {
   const inTurn = createTurnTaker();
-  const named = createNamedStatements(pglite);
+  const named = namedStatementsOf(pglite);
   const direct = queryable(pglite, named);
   return {
     kind: 'pglite',
