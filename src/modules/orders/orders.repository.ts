@@ -46,7 +46,6 @@ export async function findOrder(db: Queryable, orderId: string): Promise<Version
   return rows[0] && toVersioned(rows[0]);
 }
 
-
 export interface StoredResponse {
   requestHash: string;
   status: number;

@@ -16,12 +16,12 @@ async function run<Row>(target: PGliteLike, text: string, params?: readonly unkn
   return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
 }
 
-function queryable(target: PGliteLike, named: NamedStatements, tx?: Transaction): Queryable {
+function queryable(target: PGliteLike, named: NamedStatements, inTransaction = false): Queryable {
   return {
     // A named statement in an open transaction runs in it (PGlite has one session); a closed
     // transaction's own `query` rejects as it should.
     query: (text, params, options) =>
-      options?.name && !tx?.closed ? named.run(options.name, text, params, { inTransaction: tx !== undefined }) : run(target, text, params),
+      options?.name && !target.closed ? named.run(options.name, text, params, { inTransaction }) : run(target, text, params),
     async exec(script) {
       await target.exec(script);
     },
@@ -42,7 +42,7 @@ export function wrapPGlite(pglite: PGlite, onClose: () => void = () => undefined
     kind: 'pglite',
     query: (text, params, options) => inTurn(() => direct.query(text, params, options)),
     exec: (script) => inTurn(() => direct.exec(script)),
-    transaction: (work) => inTurn(() => pglite.transaction((tx) => work(queryable(tx, named, tx)))),
+    transaction: (work) => inTurn(() => pglite.transaction((tx) => work(queryable(tx, named, true)))),
     async ping() {
       await inTurn(() => pglite.query('SELECT 1'));
     },
