@@ -33,9 +33,22 @@ export interface Child {
 
 const children = new Set<Child>();
 
-/** Starts a process and remembers it so `killAll` can stop it whatever happens. */
+/** Starts a Node process and remembers it so `killAll` can stop it whatever happens. */
 export function startChild(name: string, args: string[], env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, args, {
+  return startProcess(name, process.execPath, args, env);
+}
+
+/**
+ * Starts a service entry (`dist/server.js`, `dist/worker.js`) through `bin/run-service`, as
+ * `npm start` and `npm run worker` do, so the bench measures the environment users get. The
+ * launcher `exec`s Node, so the pid is the service's own (CPU and RSS are read from it).
+ */
+export function startService(name: string, args: string[], env: Record<string, string>): Child {
+  return startProcess(name, 'sh', [path.join(ROOT, 'bin', 'run-service'), ...args], { ...env, PATH: path.dirname(process.execPath) + path.delimiter + (process.env.PATH ?? '') });
+}
+
+function startProcess(name: string, command: string, args: string[], env: Record<string, string>): Child {
+  const proc = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

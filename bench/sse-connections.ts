@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { freePort, killAll, log, rssMiB, sleep, startChild, stopChild, waitForHttp } from './lib.js';
+import { freePort, killAll, log, rssMiB, sleep, startService, stopChild, waitForHttp } from './lib.js';
 
 export const SSE_STREAMS = Number(process.env.BENCH_SSE_STREAMS ?? 500);
 export const SSE_HOLD_S = Number(process.env.BENCH_SSE_HOLD_S ?? 60);
@@ -60,8 +60,11 @@ async function post(base: string, urlPath: string, body: unknown, token?: string
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
-/** Holds the streams against the API at `base` (process `pid`); `productId` is orderable there. */
-export async function measureSseConnections(base: string, pid: number, productId: string): Promise<SseRow[]> {
+/**
+ * Holds the streams against the API at `base` (process `pid`); `productId` is orderable there.
+ * Also says how many orders it placed, so a stock check afterwards can account for them.
+ */
+export async function measureSseConnections(base: string, pid: number, productId: string): Promise<{ rows: SseRow[]; ordersPlaced: number }> {
   const users = Math.ceil(SSE_STREAMS / STREAMS_PER_USER);
   const tokens: string[] = [];
   for (let i = 0; i < users; i++) {
@@ -93,7 +96,7 @@ export async function measureSseConnections(base: string, pid: number, productId
   const after = rssMiB(pid, 'VmRSS');
   log(`sse: after ${SSE_HOLD_S} s RSS ${held.toFixed(0)} MiB, ${open} still open, ${messages} order events received, ≥ ${keepAlives} keep-alives each; closed → ${after.toFixed(0)} MiB`);
   const report = (measure: string, ours: number, goal = 'report', met?: boolean): SseRow => ({ measure, ours: Number(ours.toFixed(0)), baseline: '—', ratio: '—', goal, ...(met === undefined ? {} : { met }) });
-  return [
+  const rows = [
     report(`SSE: API RSS MiB before ${SSE_STREAMS} streams`, before),
     report(`SSE: API RSS MiB with ${SSE_STREAMS} streams just opened`, opened),
     // The embedded API's RSS also holds PGlite, which grows a little with the orders placed meanwhile.
@@ -101,6 +104,7 @@ export async function measureSseConnections(base: string, pid: number, productId
     report('SSE: API RSS MiB 3 s after closing them', after),
     report(`SSE: streams still open after ${SSE_HOLD_S} s (order events received: ${messages}, keep-alives each ≥ ${keepAlives})`, open, `${SSE_STREAMS}`, open === SSE_STREAMS),
   ];
+  return { rows, ordersPlaced: orders };
 }
 
 /** Standalone: a fresh embedded API from dist/, one product, the measurement, a table. */
@@ -110,7 +114,7 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   const adminEmail = 'sse-admin@bench.example.com';
   const adminPassword = `pw-${randomBytes(8).toString('hex')}`;
-  const api = startChild('api', ['dist/server.js'], {
+  const api = startService('api', ['dist/server.js'], {
     NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, JWT_SECRET: randomBytes(32).toString('hex'),
     LOG_LEVEL: 'warn', SEED_DEMO_DATA: 'false', ADMIN_EMAIL: adminEmail, ADMIN_PASSWORD: adminPassword, ORDER_RATE_LIMIT_PER_MINUTE: '100000',
   });
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
     await waitForHttp(api, `${base}/health/live`, 90_000);
     const admin = await post(base, '/api/auth/login', { email: adminEmail, password: adminPassword });
     const product = await post(base, '/api/products', { sku: 'SSE-1', name: 'SSE bench', priceCents: 100, stock: 1_000_000 }, String(admin.json.accessToken));
-    const rows = await measureSseConnections(base, api.pid, String(product.json.id));
+    const { rows } = await measureSseConnections(base, api.pid, String(product.json.id));
     for (const row of rows) process.stdout.write(`${row.measure}: ${row.ours}${row.met === undefined ? '' : row.met ? ' (met)' : ' (NOT met)'}\n`);
     await stopChild(api, 10_000);
   } finally {

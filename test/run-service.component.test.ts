@@ -1,0 +1,49 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { settledWithin, waitUntil } from './wait.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const LAUNCHER = path.join(ROOT, 'bin', 'run-service');
+
+/** Runs `bin/run-service` with Node's `-e script`, as `npm start` runs it with `dist/server.js`. */
+function launch(script: string, env: Record<string, string> = {}) {
+  const child = spawn('sh', [LAUNCHER, '-e', script], {
+    env: { PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, output: () => output, exited };
+}
+
+describe('bin/run-service (how npm start and npm run worker start Node)', () => {
+  it('when started, then Node runs with two malloc arenas in the launched process itself (exec, same pid)', async () => {
+    const run = launch('console.log(JSON.stringify({ arenas: process.env.MALLOC_ARENA_MAX, pid: process.pid }))');
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect(JSON.parse(run.output())).toEqual({ arenas: '2', pid: run.child.pid });
+  });
+
+  it("when the operator sets MALLOC_ARENA_MAX, then the operator's value wins", async () => {
+    const run = launch('console.log(process.env.MALLOC_ARENA_MAX)', { MALLOC_ARENA_MAX: '4' });
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect(run.output().trim()).toBe('4');
+  });
+
+  it('when the launched process is sent SIGTERM, then Node itself receives it (graceful shutdown works through the launcher)', async () => {
+    const run = launch("process.on('SIGTERM', () => { console.log('SIGTERM handled'); process.exit(0); }); console.log('ready'); setInterval(() => {}, 1000);");
+    await waitUntil(() => run.output().includes('ready'), 10_000, 'the launched process to start');
+    run.child.kill('SIGTERM');
+    expect(await settledWithin(run.exited, 10_000)).toEqual({ code: 0, signal: null });
+    expect(run.output()).toContain('SIGTERM handled');
+  });
+
+  it('npm start and npm run worker go through it', () => {
+    const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(scripts.start).toMatch(/ sh bin\/run-service dist\/server\.js$/);
+    expect(scripts.worker).toMatch(/ sh bin\/run-service dist\/worker\.js$/);
+  });
+});
