@@ -21,10 +21,17 @@ function launch(script: string, env: Record<string, string> = {}) {
 }
 
 describe('bin/run-service (how npm start and npm run worker start Node)', () => {
-  it('when started, then Node runs with two malloc arenas in the launched process itself (exec, same pid)', async () => {
-    const run = launch('console.log(JSON.stringify({ arenas: process.env.MALLOC_ARENA_MAX, pid: process.pid }))');
+  it('when started below 4 CPUs, then Node runs with two malloc arenas in the launched process itself (exec, same pid)', async () => {
+    const run = launch('console.log(JSON.stringify({ arenas: process.env.MALLOC_ARENA_MAX, pid: process.pid }))', { OMP_NUM_THREADS: '2' });
     expect(await run.exited).toEqual({ code: 0, signal: null });
     expect(JSON.parse(run.output())).toEqual({ arenas: '2', pid: run.child.pid });
+  });
+
+  it("when started on 4 CPUs or more (passwords hashed two at a time), then glibc's default arenas are kept", async () => {
+    // GNU nproc, which the launcher asks, reports OMP_NUM_THREADS when it is set: a larger host.
+    const run = launch("console.log(process.env.MALLOC_ARENA_MAX ?? 'unset')", { OMP_NUM_THREADS: '4' });
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect(run.output().trim()).toBe('unset');
   });
 
   it("when the operator sets MALLOC_ARENA_MAX, then the operator's value wins", async () => {
