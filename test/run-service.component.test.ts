@@ -20,7 +20,7 @@ function launch(script: string, env: Record<string, string> = {}) {
   return { child, output: () => output, exited };
 }
 
-describe('bin/run-service (how npm start and npm run worker start Node)', () => {
+describe('bin/run-service (how npm start starts Node)', () => {
   it('when started below 4 CPUs, then Node runs with two malloc arenas in the launched process itself (exec, same pid)', async () => {
     const run = launch('console.log(JSON.stringify({ arenas: process.env.MALLOC_ARENA_MAX, pid: process.pid }))', { OMP_NUM_THREADS: '2' });
     expect(await run.exited).toEqual({ code: 0, signal: null });
@@ -48,9 +48,8 @@ describe('bin/run-service (how npm start and npm run worker start Node)', () => 
     expect(run.output()).toContain('SIGTERM handled');
   });
 
-  it('npm start and npm run worker go through it', () => {
+  it('npm start goes through it', () => {
     const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(scripts.start).toMatch(/ sh bin\/run-service dist\/server\.js$/);
-    expect(scripts.worker).toMatch(/ sh bin\/run-service dist\/worker\.js$/);
   });
 });

@@ -524,21 +524,21 @@ async function waitForHealthy(name: string, url: string, timeoutMs: number): Pro
 }
 
 /**
- * Starts a service entry as an operator does: through `bin/run-service` (what `npm start` runs),
- * which `exec`s Node, so the PID file names the service itself.
+ * Starts an API as an operator does: through `bin/run-service` (what `npm start` runs), which
+ * `exec`s Node, so the PID file names the API itself.
  */
-function startService(name: string, entry: string, env: Record<string, string>): void {
-  const PATH = `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`;
-  startProcess(name, 'sh', [path.join(ROOT, 'bin', 'run-service'), path.join(ROOT, entry)], { env: { ...env, PATH } });
-}
-
 export async function startApi(index: number, variant: Variant): Promise<void> {
-  startService(`api${index + 1}`, 'dist/server.js', { ...appEnv(variant), PORT: String(PORTS.api[index]) });
+  const PATH = `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`;
+  startProcess(`api${index + 1}`, 'sh', [path.join(ROOT, 'bin', 'run-service'), path.join(ROOT, 'dist/server.js')], {
+    env: { ...appEnv(variant), PORT: String(PORTS.api[index]), PATH },
+  });
   await waitForHealthy(`api${index + 1}`, `http://127.0.0.1:${PORTS.api[index]}/health/ready`, 60_000);
 }
 
 export async function startWorker(index: number, variant: Variant): Promise<void> {
-  startService(`worker${index + 1}`, 'dist/worker.js', { ...appEnv(variant), WORKER_METRICS_PORT: String(PORTS.workerMetrics[index]) });
+  startProcess(`worker${index + 1}`, process.execPath, [path.join(ROOT, 'dist/worker.js')], {
+    env: { ...appEnv(variant), WORKER_METRICS_PORT: String(PORTS.workerMetrics[index]) },
+  });
   await waitForHealthy(`worker${index + 1}`, `http://127.0.0.1:${PORTS.workerMetrics[index]}/health/live`, 60_000);
 }
 
