@@ -10,6 +10,8 @@ import { settledWithin, waitUntil } from './wait.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SERVER = path.join(ROOT, 'dist', 'server.js');
+// What `npm start` runs after its build: the launcher, which `exec`s Node on the built server.
+const LAUNCHER = path.join(ROOT, 'bin', 'run-service');
 const ADMIN_EMAIL = 'admin@example.com';
 const PASSWORD_LINE = /Created local admin (\S+) with password (\S+)/;
 const START_TIMEOUT_MS = 90_000;
@@ -38,14 +40,15 @@ function tempDir(label: string): string {
 
 
 /**
- * Starts `node dist/server.js` in an empty working directory (so no developer `.env` leaks in)
- * with only the variables given here, in the embedded default (no DATABASE_URL, no Redis).
+ * Starts `bin/run-service dist/server.js` (what `npm start` runs) in an empty working directory
+ * (so no developer `.env` leaks in) with only the variables given here, in the embedded default
+ * (no DATABASE_URL, no Redis).
  */
 function startServer(env: Record<string, string>, port = Number(env.PORT)): ServerProcess {
   const cwd = tempDir('cwd');
-  const child = spawn(process.execPath, [SERVER], {
+  const child = spawn('sh', [LAUNCHER, SERVER], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: cwd, NODE_ENV: 'test', LOG_FORMAT: 'json', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env },
+    env: { PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`, HOME: cwd, NODE_ENV: 'test', LOG_FORMAT: 'json', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -111,7 +114,7 @@ afterAll(async () => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('node dist/server.js (embedded default)', () => {
+describe('npm start: bin/run-service dist/server.js (embedded default)', () => {
   it(
     'when started on a fresh data directory, then it becomes ready, prints the local admin password once, ' +
       'refuses a second process on the same directory, stops cleanly on SIGTERM and keeps the admin across restarts',
