@@ -11,6 +11,7 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { queuePrefix } from '../src/platform/redis.js';
+import { runServiceCommand } from '../scripts/run-service.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const POSTGRES_ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -44,7 +45,8 @@ export function startChild(name: string, args: string[], env: Record<string, str
  * (CPU and RSS are read from it).
  */
 export function startService(name: string, args: string[], env: Record<string, string>): Child {
-  return startProcess(name, 'sh', [path.join(ROOT, 'bin', 'run-service'), ...args], { ...env, PATH: path.dirname(process.execPath) + path.delimiter + (process.env.PATH ?? '') });
+  const launch = runServiceCommand(args);
+  return startProcess(name, launch.command, launch.args, { ...env, PATH: launch.PATH });
 }
 
 function startProcess(name: string, command: string, args: string[], env: Record<string, string>): Child {

@@ -2,15 +2,16 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runServiceCommand } from '../scripts/run-service.js';
 import { settledWithin, waitUntil } from './wait.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const LAUNCHER = path.join(ROOT, 'bin', 'run-service');
 
 /** Runs `bin/run-service` with Node's `-e script`, as `npm start` runs it with `dist/server.js`. */
 function launch(script: string, env: Record<string, string> = {}) {
-  const child = spawn('sh', [LAUNCHER, '-e', script], {
-    env: { PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`, ...env },
+  const launch = runServiceCommand(['-e', script]);
+  const child = spawn(launch.command, launch.args, {
+    env: { PATH: launch.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -5,13 +5,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildService } from '../scripts/build.js';
+import { runServiceCommand } from '../scripts/run-service.js';
 import { freePort } from './processes.js';
 import { settledWithin, waitUntil } from './wait.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SERVER = path.join(ROOT, 'dist', 'server.js');
-// What `npm start` runs after its build: the launcher, which `exec`s Node on the built server.
-const LAUNCHER = path.join(ROOT, 'bin', 'run-service');
 const ADMIN_EMAIL = 'admin@example.com';
 const PASSWORD_LINE = /Created local admin (\S+) with password (\S+)/;
 const START_TIMEOUT_MS = 90_000;
@@ -46,9 +45,10 @@ function tempDir(label: string): string {
  */
 function startServer(env: Record<string, string>, port = Number(env.PORT)): ServerProcess {
   const cwd = tempDir('cwd');
-  const child = spawn('sh', [LAUNCHER, SERVER], {
+  const launch = runServiceCommand([SERVER]);
+  const child = spawn(launch.command, launch.args, {
     cwd,
-    env: { PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`, HOME: cwd, NODE_ENV: 'test', LOG_FORMAT: 'json', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env },
+    env: { PATH: launch.PATH, HOME: cwd, NODE_ENV: 'test', LOG_FORMAT: 'json', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

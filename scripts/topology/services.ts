@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { runServiceCommand } from '../run-service.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIR = path.join(ROOT, '.topology');
@@ -528,10 +529,8 @@ async function waitForHealthy(name: string, url: string, timeoutMs: number): Pro
  * `exec`s Node, so the PID file names the API itself.
  */
 export async function startApi(index: number, variant: Variant): Promise<void> {
-  const PATH = `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`;
-  startProcess(`api${index + 1}`, 'sh', [path.join(ROOT, 'bin', 'run-service'), path.join(ROOT, 'dist/server.js')], {
-    env: { ...appEnv(variant), PORT: String(PORTS.api[index]), PATH },
-  });
+  const launch = runServiceCommand([path.join(ROOT, 'dist/server.js')]);
+  startProcess(`api${index + 1}`, launch.command, launch.args, { env: { ...appEnv(variant), PORT: String(PORTS.api[index]), PATH: launch.PATH } });
   await waitForHealthy(`api${index + 1}`, `http://127.0.0.1:${PORTS.api[index]}/health/ready`, 60_000);
 }
 
