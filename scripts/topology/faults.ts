@@ -151,8 +151,15 @@ async function audit(label: string, acknowledged: string[]): Promise<string[]> {
       withDb(async (db) => {
         const open = await count(db, "SELECT count(*) AS n FROM orders WHERE status IN ('pending', 'processing')");
         const unpublished = await count(db, 'SELECT count(*) AS n FROM outbox_events WHERE published_at IS NULL');
+        // An email job still in its retry backoff after an outage has claimed no delivery yet, so
+        // "no unsent deliveries" is not enough: wait for a sent email per finished order (the
+        // invariant checked below), within the deadline, as the retries or the reconciler send it.
         const unsent = await count(db, "SELECT count(*) AS n FROM email_deliveries WHERE status <> 'sent'");
-        return open === 0 && unpublished === 0 && unsent === 0;
+        const unemailed = await count(
+          db,
+          "SELECT count(*) AS n FROM orders o WHERE o.status IN ('completed', 'failed') AND NOT EXISTS (SELECT 1 FROM email_deliveries e WHERE e.order_id = o.id AND e.status = 'sent')",
+        );
+        return open === 0 && unpublished === 0 && unsent === 0 && unemailed === 0;
       }),
     150_000,
   ).catch((error: Error) => problems.push(error.message));
