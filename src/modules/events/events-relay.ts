@@ -2,7 +2,7 @@ import type { Database, Queryable } from '../../platform/db/index.js';
 import type { Signal } from '../../platform/signal.js';
 import { findOrders } from '../orders/index.js';
 import { isOrderEventType, orderAsOf, type OrderEvent } from './order-event.js';
-import { appendEvents, pruneEvents, takeUnsequenced, trySequencerLock, type NewOrderEvent } from './order-events.repository.js';
+import { appendEvents, findUnsequenced, markSequenced, pruneEvents, trySequencerLock, type NewOrderEvent } from './order-events.repository.js';
 
 /** Work done in the transaction that gives events their positions (webhooks create their deliveries here). */
 export type OnEventsAppended = (tx: Queryable, events: readonly OrderEvent[]) => Promise<void>;
@@ -30,13 +30,13 @@ export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal
 }
 
 /**
- * `taken`: the outbox ids it positioned (held locked until its commit); `locked: false` when
+ * `taken`: the outbox ids it positioned (locked from its last statements to its commit); `locked: false` when
  * another process held the sequencer lock (it is copying rows; some may be left).
  */
 async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number[]; locked: boolean }> {
   const result = await deps.db.transaction(async (tx) => {
     if (!(await trySequencerLock(tx))) return { taken: [], appended: 0, locked: false };
-    const taken = await takeUnsequenced(tx, BATCH_SIZE);
+    const taken = await findUnsequenced(tx, BATCH_SIZE);
     if (taken.length === 0) return { taken: [], appended: 0, locked: true };
     const orderRows = taken.filter((row) => isOrderEventType(row.topic));
     const orders = new Map((await findOrders(tx, [...new Set(orderRows.map((row) => row.orderId))])).map(({ order }) => [order.id, order]));
@@ -47,6 +47,8 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
       events.push({ outboxId: row.outboxId, orderId: order.id, userId: order.userId, type: row.topic, order: orderAsOf(order, row.topic), createdAt: row.createdAt.toISOString() });
     }
     const appended = await appendEvents(tx, events);
+    // The rows are locked from here to the commit only: the relay's mark of the same rows waits for them.
+    await markSequenced(tx, taken.map((row) => row.outboxId));
     for (const hook of deps.onAppended) await hook(tx, appended);
     return { taken: taken.map((row) => row.outboxId), appended: appended.length, locked: true };
   });
@@ -60,7 +62,7 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
  * it runs only when a pass was left behind (another process held the sequencer lock) or once
  * per `pollMs` as the sweep, so the relay's empty rounds cost one claim statement, not a
  * sequencing transaction as well. It answers the outbox ids it positioned: they were locked
- * while it ran, so a relay's claim may have skipped them (see workers/background.ts).
+ * at its end, so a relay's claim may have skipped them (see workers/background.ts).
  */
 export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promise<number[]> {
   let prunedAt = 0;

@@ -25,21 +25,36 @@ export async function trySequencerLock(tx: Queryable): Promise<boolean> {
 }
 
 /**
- * Marks up to `limit` committed outbox rows as sequenced and returns them, oldest first. Every
- * committed row is taken in id order, never a later row of an order before an earlier one: that
- * is what keeps each order's events in the order of its changes. The rows are locked in id
- * order, as the relay's mark-published locks them: two UPDATEs locking shared rows in different
- * orders deadlock (a relay round under load logged "deadlock detected").
+ * Up to `limit` committed outbox rows not yet in the event stream, oldest first. Read without
+ * row locks: the caller holds the sequencer lock, so no other pass takes the same rows, and the
+ * rows stay free for the relay's claim and mark until `markSequenced` at the end of the pass.
+ * Every committed row is taken in id order, never a later row of an order before an earlier one
+ * (an order's changes commit one after another): that keeps each order's events in order.
  */
-export async function takeUnsequenced(tx: Queryable, limit: number): Promise<OutboxRow[]> {
+export async function findUnsequenced(tx: Queryable, limit: number): Promise<OutboxRow[]> {
   const { rows } = await tx.query<OutboxRow>(
-    `UPDATE outbox_events SET sequenced = true
-     WHERE id IN (SELECT id FROM outbox_events WHERE NOT sequenced ORDER BY id LIMIT $1 FOR UPDATE)
-     RETURNING id AS "outboxId", topic, aggregate_id AS "orderId", created_at AS "createdAt"`,
+    `SELECT id AS "outboxId", topic, aggregate_id AS "orderId", created_at AS "createdAt"
+     FROM outbox_events WHERE NOT sequenced ORDER BY id LIMIT $1`,
     [limit],
-    { name: 'take-unsequenced' },
+    { name: 'find-unsequenced' },
   );
-  return rows.sort((a, b) => a.outboxId - b.outboxId);
+  return rows;
+}
+
+/**
+ * Marks rows as in the event stream: the pass's last statement, so their row locks are held only
+ * until its commit, not while the events are built (the relay's mark of the same rows waits for
+ * them). Locked in id order, as the relay's mark locks them: two UPDATEs locking shared rows in
+ * different orders deadlock (a relay round under load logged "deadlock detected").
+ */
+export async function markSequenced(tx: Queryable, outboxIds: readonly number[]): Promise<void> {
+  if (outboxIds.length === 0) return;
+  await tx.query(
+    `UPDATE outbox_events SET sequenced = true
+     WHERE id IN (SELECT id FROM outbox_events WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)`,
+    [outboxIds],
+    { name: 'mark-sequenced' },
+  );
 }
 
 export interface NewOrderEvent {
