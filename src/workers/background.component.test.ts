@@ -178,4 +178,103 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       }
     },
   );
+
+  /**
+   * One worker slot (in-process queue, concurrency 1) whose first job runs until `release()`;
+   * `jobs` lists the order ids of every process-order job in the order they started.
+   */
+  function oneBusySlot() {
+    const jobs: (readonly string[])[] = [];
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const queue = createInProcessQueue({
+      handlers: {
+        'process-order': {
+          run: async ({ orderIds }: { orderIds: readonly string[] }) => {
+            jobs.push(orderIds);
+            if (jobs.length === 1) await released;
+          },
+        },
+        'send-order-email': { run: ignore },
+        'refresh-order-cache': { run: ignore },
+      },
+      concurrency: 1,
+      backoff: { baseMs: 1000, maxMs: 1000 },
+      logger,
+    });
+    let waitingAsked = 0;
+    const counted = {
+      ...queue,
+      waiting: () => {
+        waitingAsked++;
+        return queue.waiting();
+      },
+    };
+    return { queue: counted, close: () => queue.close(), jobs, release, waitingAsked: () => waitingAsked };
+  }
+  async function orderIdOf(outboxId: number): Promise<string> {
+    const { rows } = await database.db.query<{ orderId: string }>('SELECT aggregate_id AS "orderId" FROM outbox_events WHERE id = $1', [outboxId]);
+    return rows[0]!.orderId;
+  }
+
+  it(
+    'when every worker slot is taken and a job waits, then events committed meanwhile stay in the outbox and go out ' +
+      'together, in one job, once a slot is free',
+    async () => {
+      const slot = oneBusySlot();
+      const loops = startBackgroundLoops({ db: database.db, queue: slot.queue, orders: noStalledOrders, settings: { ...settings, backlogMaxHoldMs: 600_000 }, logger });
+      const placeAndKick = async () => {
+        const id = await insertEvent('order.placed');
+        loops.kick('order.placed');
+        return id;
+      };
+      try {
+        // The first order takes the only slot; the second is published and waits for it.
+        const first = await placeAndKick();
+        await waitUntil(() => slot.jobs.length === 1, 5000, 'the first job running');
+        const second = await placeAndKick();
+        await waitUntil(() => published(second), 5000, 'the second order published while a slot is busy but none waits');
+
+        // Now a job waits: each later commit is held back (the relay asks the queue again and again).
+        const held: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          held.push(await placeAndKick());
+          const asked = slot.waitingAsked();
+          await waitUntil(() => slot.waitingAsked() >= asked + 2, 5000, 'the relay asking the queue again');
+        }
+        for (const id of held) expect(await published(id)).toBe(false);
+
+        slot.release();
+        const heldOrders = await Promise.all(held.map(orderIdOf));
+        await waitUntil(() => slot.jobs.length === 3, 5000, 'the held orders processed');
+        expect(slot.jobs).toEqual([[await orderIdOf(first)], [await orderIdOf(second)], heldOrders]);
+      } finally {
+        slot.release();
+        await loops.stop();
+        await slot.close();
+      }
+    },
+  );
+
+  it('when jobs keep waiting, then events are held back no longer than the limit', async () => {
+    const slot = oneBusySlot();
+    const loops = startBackgroundLoops({ db: database.db, queue: slot.queue, orders: noStalledOrders, settings: { ...settings, backlogMaxHoldMs: 50 }, logger });
+    try {
+      await insertEvent('order.placed');
+      loops.kick('order.placed');
+      await waitUntil(() => slot.jobs.length === 1, 5000, 'the first job running');
+      const waiting = await insertEvent('order.placed');
+      loops.kick('order.placed');
+      await waitUntil(() => published(waiting), 5000, 'the second order published');
+
+      const late = await insertEvent('order.placed');
+      loops.kick('order.placed');
+      await waitUntil(() => published(late), 5000, 'the third order published although a job still waits');
+      expect((await slot.queue.counts()).waiting).toBe(2);
+    } finally {
+      slot.release();
+      await loops.stop();
+      await slot.close();
+    }
+  });
 });

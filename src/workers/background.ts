@@ -12,11 +12,17 @@ export interface BackgroundSettings {
   outboxRelayDelayMs: number;
   reconcileIntervalMs: number;
   reconcileAfterSeconds: number;
+  /** How long the relay may hold events back while jobs wait for a worker (default BACKLOG_MAX_HOLD_MS). */
+  backlogMaxHoldMs?: number;
 }
 
 /** A relay's claim on a batch; publishing takes milliseconds, so this only matters after a crash. */
 const RELAY_LEASE_SECONDS = 10;
 const RELAY_BATCH_SIZE = 500;
+/** While every worker slot is taken, the relay asks again this often… */
+const BACKLOG_RECHECK_MS = 5;
+/** …and publishes anyway once it has held events back this long. */
+const BACKLOG_MAX_HOLD_MS = 250;
 
 /**
  * The two loops every API and worker process runs: the outbox relay (publishes committed
@@ -56,6 +62,28 @@ export function startBackgroundLoops(deps: {
   // owner whose claim fell in that window would not come back for its row before the sweep.
   // So the process whose pass held rows claims, in its next round, those of them still
   // unclaimed (by then its locks are gone), or, when it cannot publish, asks the others to.
+  //
+  // Back-pressure: jobs are published as soon as events commit while a worker slot is free, so an
+  // order starts processing within milliseconds. Once jobs wait for a slot, publishing more now
+  // makes no order start sooner, and small jobs cost the workers more per order (each job has
+  // its queue scripts and statements); so the relay leaves the events in the outbox and asks
+  // again shortly, and the next claim takes everything committed meanwhile into jobs of up to
+  // PROCESS_ORDER_BATCH orders. Held back at most BACKLOG_MAX_HOLD_MS at a time; the sweep
+  // never waits.
+  let holdingSince: number | undefined;
+  let recheck: NodeJS.Timeout | undefined;
+  const workersBusy = async (now: number): Promise<boolean> => {
+    const waiting = await queue.waiting().catch(() => 0);
+    if (waiting === 0 || (holdingSince !== undefined && now - holdingSince >= (settings.backlogMaxHoldMs ?? BACKLOG_MAX_HOLD_MS))) {
+      holdingSince = undefined;
+      return false;
+    }
+    holdingSince ??= now;
+    clearTimeout(recheck);
+    recheck = setTimeout(() => relay.wake(), BACKLOG_RECHECK_MS);
+    recheck.unref();
+    return true;
+  };
   const ownTopics = new Set<string>();
   let claimAllFrom = 0;
   let heldByEventsPass: readonly number[] = [];
@@ -74,6 +102,7 @@ export function startBackgroundLoops(deps: {
     const everyTopic = now >= claimAllFrom;
     if (everyTopic) claimAllFrom = now + settings.outboxPollMs;
     else if (ownTopics.size === 0 && heldByEventsPass.length === 0) return 0;
+    if (!everyTopic && (await workersBusy(now))) return 0;
     const alsoIds = heldByEventsPass;
     const relayed = await relayOutboxBatch(
       db,
@@ -138,6 +167,7 @@ export function startBackgroundLoops(deps: {
       if (settings.outboxRelayDelayMs > 0) setTimeout(() => relay.wake(), settings.outboxRelayDelayMs).unref();
     },
     async stop() {
+      clearTimeout(recheck);
       await (await listening)();
       await Promise.all([relay.stop(), reconciler.stop()]);
     },

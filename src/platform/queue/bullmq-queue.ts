@@ -60,6 +60,7 @@ export function createBullMqQueue(options: BullOptions): JobQueue & { queue: Que
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
       return { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 };
     },
+    waiting: () => queue.getWaitingCount(),
     ready: () => connection.status === 'ready',
     async close() {
       await queue.close();

@@ -42,9 +42,11 @@ describe('in-process queue', () => {
     await queue.add([job('a'), job('b'), job('c')]);
     expect(runs.map((r) => r.id)).toEqual(['a', 'b']);
     expect(await queue.counts()).toMatchObject({ waiting: 1, active: 2 });
+    expect(await queue.waiting()).toBe(1);
     runs[0]!.finish();
     await vi.advanceTimersByTimeAsync(0);
     expect(runs.map((r) => r.id)).toEqual(['a', 'b', 'c']);
+    expect(await queue.waiting()).toBe(0);
     for (const run of runs) run.finish();
   });
 

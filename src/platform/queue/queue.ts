@@ -52,6 +52,8 @@ export interface JobQueue {
   /** False while the queue's store cannot be reached: a relay then leaves events to others. */
   ready(): boolean;
   counts(): Promise<{ waiting: number; active: number; delayed: number; failed: number }>;
+  /** Jobs waiting for a free worker slot (one cheap call: the relay asks before each publish). */
+  waiting(): Promise<number>;
   close(): Promise<void>;
 }
 
