@@ -277,4 +277,56 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       await slot.close();
     }
   });
+
+  it('when a commit arrives while the relay publishes, then its jobs go out before the events pass of either', async () => {
+    const steps: string[] = [];
+    const queue = createInProcessQueue({
+      handlers: { 'process-order': { run: ignore }, 'send-order-email': { run: ignore }, 'refresh-order-cache': { run: ignore } },
+      concurrency: 1,
+      backoff: { baseMs: 1000, maxMs: 1000 },
+      logger,
+    });
+    let gate: Promise<void> | undefined;
+    let open: () => void = () => undefined;
+    const observed = {
+      ...queue,
+      add: async (jobs: Parameters<typeof queue.add>[0]) => {
+        steps.push(`publish ${jobs.flatMap((job) => (job.data.orderIds as string[]) ?? []).join(',')}`);
+        await gate;
+        return queue.add(jobs);
+      },
+    };
+    const eventsPass = (due: boolean) => {
+      if (due) steps.push('events pass');
+      return Promise.resolve([]);
+    };
+    const loops = startBackgroundLoops({ db: database.db, queue: observed, orders: noStalledOrders, settings: { ...settings, eventsPassMaxDeferMs: 600_000 }, logger, eventsPass });
+    try {
+      // A first commit and its round, to its events pass.
+      const first = await insertEvent('order.placed');
+      loops.kick('order.placed');
+      await waitUntil(() => steps.includes('events pass'), 5000, 'the first round to run its events pass');
+
+      // The next publish is slow; a commit arrives meanwhile.
+      gate = new Promise((resolve) => (open = resolve));
+      const second = await insertEvent('order.placed');
+      loops.kick('order.placed');
+      await waitUntil(() => steps.length === 3, 5000, 'the second publish under way');
+      const third = await insertEvent('order.placed');
+      loops.kick('order.placed');
+      open();
+      await waitUntil(() => steps.length >= 5, 5000, 'the third published and an events pass');
+      expect(steps.slice(0, 5)).toEqual([
+        `publish ${await orderIdOf(first)}`,
+        'events pass',
+        `publish ${await orderIdOf(second)}`,
+        `publish ${await orderIdOf(third)}`,
+        'events pass',
+      ]);
+    } finally {
+      open();
+      await loops.stop();
+      await queue.close();
+    }
+  });
 });

@@ -14,6 +14,8 @@ export interface BackgroundSettings {
   reconcileAfterSeconds: number;
   /** How long the relay may hold events back while jobs wait for a worker (default BACKLOG_MAX_HOLD_MS). */
   backlogMaxHoldMs?: number;
+  /** How long events passes may be put off while commits keep the relay publishing (default EVENTS_PASS_MAX_DEFER_MS). */
+  eventsPassMaxDeferMs?: number;
 }
 
 /** A relay's claim on a batch; publishing takes milliseconds, so this only matters after a crash. */
@@ -23,6 +25,8 @@ const RELAY_BATCH_SIZE = 500;
 const BACKLOG_RECHECK_MS = 5;
 /** …and publishes anyway once it has held events back this long. */
 const BACKLOG_MAX_HOLD_MS = 250;
+/** Events passes put off for publishing (commits kept coming) wait at most this long. */
+const EVENTS_PASS_MAX_DEFER_MS = 50;
 
 /**
  * The two loops every API and worker process runs: the outbox relay (publishes committed
@@ -118,6 +122,8 @@ export function startBackgroundLoops(deps: {
     if (relayed > 0) deps.onRelayed?.(relayed);
     return relayed;
   };
+  let kickedDuringRound = false;
+  let lastPassAt = 0;
   const relay = startLoop(
     'outbox relay',
     async () => {
@@ -130,11 +136,20 @@ export function startBackgroundLoops(deps: {
         if (held.length > 0) heldByEventsPass = [...heldByEventsPass, ...held];
         return held.length;
       };
+      kickedDuringRound = false;
       // A publish that failed (the queue went away mid-round) leaves the events their positions.
       const relayed = await publishJobs().catch(async (error: unknown) => {
         await pass(true);
         throw error;
       });
+      // A commit made while this round published goes out first: the next round starts at once,
+      // and its events pass gives positions to both rounds' events (no later than
+      // EVENTS_PASS_MAX_DEFER_MS after the last pass).
+      if (kickedDuringRound && Date.now() - lastPassAt < (settings.eventsPassMaxDeferMs ?? EVENTS_PASS_MAX_DEFER_MS)) {
+        if (due || relayed > 0) committed = true;
+        return relayed;
+      }
+      lastPassAt = Date.now();
       return relayed + (await pass(due || relayed > 0));
     },
     { intervalMs: settings.outboxPollMs, logger },
@@ -162,6 +177,7 @@ export function startBackgroundLoops(deps: {
       ownTopics.add(topic);
       handOff = true;
       committed = true;
+      kickedDuringRound = true;
       // At once (positions for SSE), and again when the events are old enough to publish.
       relay.wake();
       if (settings.outboxRelayDelayMs > 0) setTimeout(() => relay.wake(), settings.outboxRelayDelayMs).unref();
