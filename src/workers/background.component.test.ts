@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/harness.js';
+import { afterStatement } from '../../test/statements.js';
 import { waitUntil } from '../../test/wait.js';
 import { createEventsPass } from '../modules/events/index.js';
 import { findStalledOrderIds } from '../modules/orders/orders.repository.js';
@@ -17,36 +18,27 @@ const ignore = () => Promise.resolve();
 const settings = { outboxPollMs: 600_000, outboxRelayDelayMs: 0, reconcileIntervalMs: 600_000, reconcileAfterSeconds: 600 };
 const noStalledOrders = { findStalledOrderIds: () => Promise.resolve([]) };
 
-/** A queue that records the order ids of the jobs published to it. */
-function recordingQueue(published: string[]) {
-  const record = (data: { orderIds: readonly string[] }) => {
-    published.push(...data.orderIds);
-    return Promise.resolve();
-  };
+/** One worker slot (in-process queue, concurrency 1); every job is handed to `run`. */
+function oneSlotQueue(run: (data: { orderIds: readonly string[] }) => Promise<void> = ignore) {
   return createInProcessQueue({
-    handlers: { 'process-order': { run: record }, 'send-order-email': { run: record }, 'refresh-order-cache': { run: record } },
+    handlers: { 'process-order': { run }, 'send-order-email': { run }, 'refresh-order-cache': { run } },
     concurrency: 1,
     backoff: { baseMs: 1000, maxMs: 1000 },
     logger,
   });
 }
 
-/** `db`, calling `onClaim` with the rows each outbox claim statement returned. */
-function observingClaims(db: Database, onClaim: (rows: number) => void): Database {
-  return {
-    kind: db.kind,
-    async query(text, params, options) {
-      const result = await db.query<never>(text, params, options);
-      if (options?.name === 'claim-outbox-events') onClaim(result.rowCount);
-      return result;
-    },
-    exec: (script) => db.exec(script),
-    transaction: (work) => db.transaction(work),
-    ping: () => db.ping(),
-    listen: (channel, onNotify) => db.listen(channel, onNotify),
-    close: () => db.close(),
-  };
+/** A queue that records the order ids of the jobs published to it. */
+function recordingQueue(published: string[]) {
+  return oneSlotQueue((data) => {
+    published.push(...data.orderIds);
+    return Promise.resolve();
+  });
 }
+
+/** `db`, calling `onClaim` with the rows each outbox claim statement returned. */
+const observingClaims = (db: Database, onClaim: (rows: number) => void): Database =>
+  afterStatement(db, 'claim-outbox-events', (result) => onClaim(result.rowCount));
 
 /**
  * The outbox relay of one process on PostgreSQL, with outbox rows written as other processes
@@ -73,6 +65,10 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
     const { rows } = await database.db.query<{ published: boolean }>('SELECT published_at IS NOT NULL AS published FROM outbox_events WHERE id = $1', [id]);
     return rows[0]!.published;
   }
+  async function orderIdOf(outboxId: number): Promise<string> {
+    const { rows } = await database.db.query<{ orderId: string }>('SELECT aggregate_id AS "orderId" FROM outbox_events WHERE id = $1', [outboxId]);
+    return rows[0]!.orderId;
+  }
 
   it('relayOutboxBatch with topics claims only events of those topics', async () => {
     const placed = await insertEvent('order.placed');
@@ -96,12 +92,7 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       'to them until a NOTIFY (or its sweep)',
     async () => {
       const db = database.db;
-      const queue = createInProcessQueue({
-        handlers: { 'process-order': { run: ignore }, 'send-order-email': { run: ignore }, 'refresh-order-cache': { run: ignore } },
-        concurrency: 1,
-        backoff: { baseMs: 1000, maxMs: 1000 },
-        logger,
-      });
+      const queue = oneSlotQueue();
       // Left by a process that crashed between its commit and its relay.
       const leftBehind = await insertEvent('order.cancelled');
       const loops = startBackgroundLoops({ db, queue, orders: { findStalledOrderIds: (seconds) => findStalledOrderIds(db, seconds) }, settings, logger });
@@ -159,7 +150,7 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
         // Both first rounds (every topic) are over once the owner has claimed once.
         await waitUntil(() => ownerClaims.length > 0, 5000, "the owner's first round");
         const placed = await insertEvent('order.placed');
-        const { rows } = await db.query<{ aggregateId: string }>('SELECT aggregate_id AS "aggregateId" FROM outbox_events WHERE id = $1', [placed]);
+        const placedOrder = await orderIdOf(placed);
 
         other.kick('order.completed');
         await heldLocked;
@@ -170,7 +161,7 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
         release?.();
 
         await waitUntil(() => published(placed), 5000, 'the skipped event relayed');
-        expect(otherPublished).toEqual([rows[0]!.aggregateId]);
+        expect(otherPublished).toEqual([placedOrder]);
       } finally {
         release?.();
         await Promise.all([owner.stop(), other.stop()]);
@@ -180,27 +171,17 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
   );
 
   /**
-   * One worker slot (in-process queue, concurrency 1) whose first job runs until `release()`;
-   * `jobs` lists the order ids of every process-order job in the order they started.
+   * One worker slot whose first job runs until `release()`; `jobs` lists the order ids of every
+   * job in the order they started.
    */
   function oneBusySlot() {
     const jobs: (readonly string[])[] = [];
     let release: () => void = () => undefined;
     const released = new Promise<void>((resolve) => (release = resolve));
-    const queue = createInProcessQueue({
-      handlers: {
-        'process-order': {
-          run: async ({ orderIds }: { orderIds: readonly string[] }) => {
-            jobs.push(orderIds);
-            if (jobs.length === 1) await released;
-          },
-        },
-        'send-order-email': { run: ignore },
-        'refresh-order-cache': { run: ignore },
-      },
-      concurrency: 1,
-      backoff: { baseMs: 1000, maxMs: 1000 },
-      logger,
+    // Only process-order jobs are published here (the tests commit only order.placed).
+    const queue = oneSlotQueue(async ({ orderIds }) => {
+      jobs.push(orderIds);
+      if (jobs.length === 1) await released;
     });
     let waitingAsked = 0;
     const counted = {
@@ -211,10 +192,6 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       },
     };
     return { queue: counted, close: () => queue.close(), jobs, release, waitingAsked: () => waitingAsked };
-  }
-  async function orderIdOf(outboxId: number): Promise<string> {
-    const { rows } = await database.db.query<{ orderId: string }>('SELECT aggregate_id AS "orderId" FROM outbox_events WHERE id = $1', [outboxId]);
-    return rows[0]!.orderId;
   }
 
   it(
@@ -280,12 +257,7 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
 
   it('when a commit arrives while the relay publishes, then its jobs go out before the events pass of either', async () => {
     const steps: string[] = [];
-    const queue = createInProcessQueue({
-      handlers: { 'process-order': { run: ignore }, 'send-order-email': { run: ignore }, 'refresh-order-cache': { run: ignore } },
-      concurrency: 1,
-      backoff: { baseMs: 1000, maxMs: 1000 },
-      logger,
-    });
+    const queue = oneSlotQueue();
     let gate: Promise<void> | undefined;
     let open: () => void = () => undefined;
     const observed = {

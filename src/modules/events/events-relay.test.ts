@@ -2,24 +2,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct } from '../../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../../test/harness.js';
+import { afterStatement } from '../../../test/statements.js';
 import { bearer, registerAdmin, registerUser } from '../../../test/users.js';
-import type { Database, Queryable } from '../../platform/db/index.js';
 import { createInProcessSignal } from '../../platform/signal.js';
 import { relayEventsOnce } from './events-relay.js';
 import { eventsAfter } from './order-events.repository.js';
-
-/** `db`, whose transactions run `during` right after the statement prepared as `name` returns. */
-function pausingAfter(db: Database, name: string, during: () => Promise<void>): Database {
-  const observed = (tx: Queryable): Queryable => ({
-    async query(text, params, options) {
-      const result = await tx.query<never>(text, params, options);
-      if (options?.name === name) await during();
-      return result;
-    },
-    exec: (script) => tx.exec(script),
-  });
-  return { ...db, transaction: (work) => db.transaction((tx) => work(observed(tx))) };
-}
 
 /** The relay on a real PostgreSQL server, called directly (no background loops run). */
 describe('events relay', () => {
@@ -87,7 +74,7 @@ describe('events relay', () => {
         await relay.query("SET lock_timeout = '2s'");
         markedMeanwhile = (await relay.query('UPDATE outbox_events SET published_at = now() WHERE id = $1', [outboxId])).rowCount ?? 0;
       };
-      const appended = await relayEventsOnce({ db: pausingAfter(app.db, 'append-order-events', markPublished), signal: createInProcessSignal(), onAppended: [] });
+      const appended = await relayEventsOnce({ db: afterStatement(app.db, 'append-order-events', markPublished), signal: createInProcessSignal(), onAppended: [] });
       expect(appended).toBeGreaterThanOrEqual(1);
     } finally {
       await relay.end();
