@@ -99,6 +99,22 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     to: OrderStatus,
     failureReasons?: ReadonlyMap<string, string>,
   ): Promise<(VersionedOrder & { cached: boolean })[]> {
+    const { moved, cached } = await transitionOrdersEagerly(orderIds, to, failureReasons);
+    const stored = await cached;
+    return moved.map((entry, i) => ({ ...entry, cached: stored[i] ?? false }));
+  }
+
+  /**
+   * `transitionOrders` answering once the statement has committed; `cached` settles when the
+   * cache holds the new copies (whether each was stored). For a step whose caller goes on
+   * meanwhile: cached copies are versioned, so a later change's copy is never overwritten by
+   * this one, whichever write lands first.
+   */
+  async function transitionOrdersEagerly(
+    orderIds: readonly string[],
+    to: OrderStatus,
+    failureReasons?: ReadonlyMap<string, string>,
+  ): Promise<{ moved: VersionedOrder[]; cached: Promise<boolean[]> }> {
     const ids = [...new Set(orderIds)];
     const { publish, startsJobs } = eventOf(to);
     const moved = await transitionManyAtomically(db, {
@@ -111,9 +127,11 @@ export function createOrdersService(deps: OrdersServiceDeps) {
       ...(failureReasons ? { failureReasons: ids.map((id) => failureReasons.get(id) ?? null) } : {}),
     });
     if (publish && moved.length > 0) deps.onEventsCommitted?.(topicOf(to));
-    const cached = await Promise.all(moved.map((entry) => orderCache.put(entry)));
-    if (cached.includes(false)) logger.warn('order cache not updated after a status change', { orders: cached.filter((ok) => !ok).length, status: to });
-    return moved.map((entry, i) => ({ ...entry, cached: cached[i] ?? false }));
+    const cached = Promise.all(moved.map((entry) => orderCache.put(entry))).then((stored) => {
+      if (stored.includes(false)) logger.warn('order cache not updated after a status change', { orders: stored.filter((ok) => !ok).length, status: to });
+      return stored;
+    });
+    return { moved, cached };
   }
 
   async function cancelOrder(principal: Principal, orderId: string): Promise<Order> {
@@ -162,6 +180,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     cancelOrder,
     transitionOrder,
     transitionOrders,
+    transitionOrdersEagerly,
     findOrder,
     findOrders,
     refreshCachedOrder,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct, stockOf, type TestProduct } from '../../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../../test/harness.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../../test/users.js';
+import { waitUntil } from '../../../test/wait.js';
 import { createLogger } from '../../platform/logger.js';
 import { auditStock } from '../catalog/index.js';
 import { TransientPaymentError, type PaymentProvider } from '../payments/index.js';
@@ -129,5 +130,41 @@ describe('processing orders in batches', () => {
     expect(cached.headers['x-cache']).toBe('HIT');
     expect(cached.body.status).toBe('completed');
     await expectConserved();
+  });
+  it("charges without waiting for the 'processing' copies to reach the cache, and ends only once they have, with the outcome cached", async () => {
+    const product = await createProduct(app, admin, { stock: 5 });
+    const id = await place([{ productId: product.id, quantity: 1 }]);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let processingCached = false;
+    const orders: typeof app.deps.orders = {
+      ...app.deps.orders,
+      async transitionOrdersEagerly(ids, to, reasons) {
+        const { moved, cached } = await app.deps.orders.transitionOrdersEagerly(ids, to, reasons);
+        return { moved, cached: gate.then(() => cached).finally(() => (processingCached = true)) };
+      },
+    };
+    const cachedWhenCharged: boolean[] = [];
+    const payments: PaymentProvider = {
+      name: 'scripted',
+      charge() {
+        cachedWhenCharged.push(processingCached);
+        return Promise.resolve({ outcome: 'approved', reference: 'ref' });
+      },
+    };
+    let ended = false;
+    const running = createProcessOrder({ orders, payments, logger })
+      .run({ orderIds: [id] }, { attempt: 1, maxAttempts: 8 })
+      .then(() => (ended = true));
+    try {
+      await waitUntil(async () => (await statusesOf([id])).get(id) === 'completed', 5000, 'the order completed');
+      expect(cachedWhenCharged).toEqual([false]);
+      expect(ended).toBe(false);
+    } finally {
+      release();
+      await running;
+    }
+    const cached = await app.http.get(`/api/orders/${id}`).set(bearer(buyer));
+    expect([cached.headers['x-cache'], cached.body.status]).toEqual(['HIT', 'completed']);
   });
 });

@@ -35,7 +35,7 @@ const secondsBetween = (from: string, to: string) => (Date.parse(to) - Date.pars
 
 const GAVE_UP_REASON = 'Processing failed after repeated errors; no payment was taken';
 
-type Orders = Pick<OrdersService, 'findOrders' | 'transitionOrders' | 'refreshCachedOrders'>;
+type Orders = Pick<OrdersService, 'findOrders' | 'transitionOrders' | 'transitionOrdersEagerly' | 'refreshCachedOrders'>;
 
 /**
  * pending → processing → payment → completed | failed, for a batch of orders. Each step is one
@@ -54,16 +54,21 @@ export function createProcessOrder(deps: {
 }): JobHandler<ProcessOrderJob['data']> {
   const { orders, payments, logger } = deps;
 
-  /** The batch's orders that are this job's to charge: the ones it moved, and on a retry those still processing. */
-  async function ordersToCharge(orderIds: readonly string[]) {
-    const moved = (await orders.transitionOrders(orderIds, 'processing')).map((entry) => entry.order);
+  /**
+   * The batch's orders that are this job's to charge: the ones it moved, and on a retry those
+   * still processing. The payments do not wait for the `processing` copies to be cached
+   * (`cached`, awaited before the job ends): they are versioned, so the outcome's copy wins.
+   */
+  async function ordersToCharge(orderIds: readonly string[]): Promise<{ batch: Order[]; cached: Promise<unknown> }> {
+    const { moved: entries, cached } = await orders.transitionOrdersEagerly(orderIds, 'processing');
+    const moved = entries.map((entry) => entry.order);
     for (const order of moved) deps.onStage?.('placed_to_processing', secondsBetween(order.createdAt, enteredAt(order, 'processing')));
-    if (moved.length === orderIds.length) return moved;
+    if (moved.length === orderIds.length) return { batch: moved, cached };
     const movedIds = new Set(moved.map((order) => order.id));
     const others = await orders.findOrders(orderIds.filter((id) => !movedIds.has(id)));
     // Finished earlier (a redelivery) or cancelled: make sure the cache agrees, nothing else.
     await orders.refreshCachedOrders(others.filter((entry) => entry.order.status !== 'processing').map((entry) => entry.order.id));
-    return [...moved, ...others.filter((entry) => entry.order.status === 'processing').map((entry) => entry.order)];
+    return { batch: [...moved, ...others.filter((entry) => entry.order.status === 'processing').map((entry) => entry.order)], cached };
   }
 
   async function finish(to: 'completed' | 'failed', orderIds: string[], reasons?: ReadonlyMap<string, string>): Promise<void> {
@@ -82,7 +87,7 @@ export function createProcessOrder(deps: {
 
   return {
     async run({ orderIds }) {
-      const batch = await ordersToCharge(orderIds);
+      const { batch, cached } = await ordersToCharge(orderIds);
       // The order id is the payment's idempotency key: a retry after a crash never charges twice.
       const decisions = await Promise.allSettled(
         batch.map((order) => payments.charge({ orderId: order.id, amountCents: order.totalCents, currency: order.currency })),
@@ -98,6 +103,7 @@ export function createProcessOrder(deps: {
       });
       await finish('completed', approved);
       await finish('failed', [...declined.keys()], declined);
+      await cached;
       if (undecided.length > 0) throw new Error(`${undecided.length} of ${batch.length} payments undecided: ${undecided[0]!.message}`);
     },
     /** Never leave an order stuck: when retries run out, what is not finished fails and its stock is released. */
