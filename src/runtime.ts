@@ -193,11 +193,7 @@ export function buildDeps(
   const startBackground = () => {
     // One relay reads the outbox for both consumers: jobs for the workers, then positions for SSE and webhooks.
     const eventsPass = createEventsPass({ db, signal, onAppended: onEventsAppended, pollMs: config.jobs.outboxPollMs, retentionHours: config.events.retentionHours });
-    // Not with the in-process queue (the embedded default): its jobs run on the thread that serves
-    // requests, and a job per order started at each commit raised the placement p99 from ~85–115 to
-    // ~155–230 ms in the bench; the relay's rounds batch commits into fewer jobs, with no network hop to save.
-    const settings = { ...config.jobs, publishOwnEvents: queue.kind !== 'in-process' };
-    const background = startBackgroundLoops({ db, queue, orders, settings, logger, onRelayed: (events) => metrics.relayBatch(events), eventsPass });
+    const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger, onRelayed: (events) => metrics.relayBatch(events), eventsPass });
     const deliverer = sendsWebhooks ? startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics }) : undefined;
     const loops = [background, ...(deliverer ? [deliverer] : [])];
     outboxRelay.kick = (topic, claimed) => background.kick(topic, claimed);

@@ -17,8 +17,6 @@ export interface BackgroundSettings {
   backlogMaxHoldMs?: number;
   /** How long events passes may be put off while commits keep the relay publishing (default EVENTS_PASS_MAX_DEFER_MS). */
   eventsPassMaxDeferMs?: number;
-  /** Whether placements may be written claimed for this process to publish right after its commit (default true). */
-  publishOwnEvents?: boolean;
 }
 
 /** A relay's claim on a batch; publishing takes milliseconds, so this only matters after a crash. */
@@ -280,8 +278,7 @@ export function startBackgroundLoops(deps: {
     /** How long new events may be written claimed by this process, or undefined: leave them to the relay. */
     ownPublishSeconds() {
       const keepingUp = lastWaiting === 0 && holdingSince === undefined;
-      const enabled = settings.publishOwnEvents !== false && settings.outboxRelayDelayMs === 0;
-      return !stopped && enabled && keepingUp && queue.ready() ? RELAY_LEASE_SECONDS : undefined;
+      return !stopped && keepingUp && settings.outboxRelayDelayMs === 0 && queue.ready() ? RELAY_LEASE_SECONDS : undefined;
     },
     async stop() {
       stopped = true;
