@@ -3,11 +3,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/harness.js';
 import { afterStatement } from '../../test/statements.js';
 import { waitUntil } from '../../test/wait.js';
+import { createEventsPass } from '../modules/events/index.js';
 import { findStalledOrderIds } from '../modules/orders/orders.repository.js';
 import type { Database } from '../platform/db/index.js';
 import { createLogger } from '../platform/logger.js';
 import { OUTBOX_CHANNEL, relayOutboxBatch, type OutboxEvent } from '../platform/outbox.js';
 import { createInProcessQueue } from '../platform/queue/index.js';
+import { createInProcessSignal } from '../platform/signal.js';
 import { startBackgroundLoops } from './background.js';
 
 const logger = createLogger({ level: 'error', format: 'json', silent: true });
@@ -139,14 +141,18 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       const heldLocked = new Promise<void>((resolve) => (holding = resolve));
       let release: (() => void) | undefined;
       const released = new Promise<void>((resolve) => (release = resolve));
-      // As a pass's closing UPDATE does until its commit (held here until released).
-      const eventsPass = () =>
-        db.transaction(async (tx) => {
-          const { rows } = await tx.query<{ id: number }>('SELECT id FROM outbox_events WHERE NOT sequenced ORDER BY id FOR UPDATE');
-          holding?.();
-          await released;
-          return rows.map((row) => row.id);
-        });
+      const eventsPass = createEventsPass({
+        db,
+        signal: createInProcessSignal(),
+        pollMs: settings.outboxPollMs,
+        retentionHours: 1,
+        onAppended: [
+          async () => {
+            holding?.();
+            await released;
+          },
+        ],
+      });
       const owner = startBackgroundLoops({ db: observingClaims(db, (rows) => ownerClaims.push(rows)), queue: ownerQueue, orders: noStalledOrders, settings, logger });
       const other = startBackgroundLoops({ db, queue: otherQueue, orders: noStalledOrders, settings, logger, eventsPass });
       try {

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct } from '../../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../../test/harness.js';
+import { afterStatement } from '../../../test/statements.js';
 import { bearer, registerAdmin, registerUser } from '../../../test/users.js';
 import { createInProcessSignal } from '../../platform/signal.js';
 import { relayEventsOnce } from './events-relay.js';
@@ -57,5 +58,34 @@ describe('events relay', () => {
     const late = await eventsAfter(app.db, fastSeq, {}, 100);
     expect(late.map((e) => e.orderId)).toEqual([orderIds[0]]);
     expect(late[0]!.seq).toBeGreaterThan(fastSeq);
+  });
+
+  it("while a pass reads the orders and appends their events, the outbox rows it positions stay free for the outbox relay's mark", async () => {
+    const { rows } = await app.db.query<{ id: string }>("INSERT INTO outbox_events (topic, aggregate_id) VALUES ('order.cancelled', $1) RETURNING id", [orderIds[0]]);
+    const outboxId = Number(rows[0]!.id);
+    const relay = new pg.Client({ connectionString: app.database.url });
+    await relay.connect();
+    let markedMeanwhile = 0;
+    try {
+      // What the outbox relay does when its publish returns, while the pass is between its append and its commit.
+      // Before 2026-12-04 the pass held these rows locked from its first statement: this waited for its commit (~3 ms
+      // a mark under load), and here, where the pass waits for it, it ran into the lock timeout.
+      const markPublished = async () => {
+        await relay.query("SET lock_timeout = '2s'");
+        markedMeanwhile = (await relay.query('UPDATE outbox_events SET published_at = now() WHERE id = $1', [outboxId])).rowCount ?? 0;
+      };
+      const appended = await relayEventsOnce({ db: afterStatement(app.db, 'append-order-events', markPublished), signal: createInProcessSignal(), onAppended: [] });
+      expect(appended).toBeGreaterThanOrEqual(1);
+    } finally {
+      await relay.end();
+    }
+    expect(markedMeanwhile).toBe(1);
+    const { rows: after } = await app.db.query<{ sequenced: boolean; published: boolean }>(
+      'SELECT sequenced, published_at IS NOT NULL AS published FROM outbox_events WHERE id = $1',
+      [outboxId],
+    );
+    expect(after[0]).toEqual({ sequenced: true, published: true });
+    const events = await eventsAfter(app.db, 0, { orderId: orderIds[0] }, 100);
+    expect(events.map((e) => e.type)).toContain('order.cancelled');
   });
 });

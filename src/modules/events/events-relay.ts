@@ -1,10 +1,11 @@
-import type { Database } from '../../platform/db/index.js';
+import type { Database, Queryable } from '../../platform/db/index.js';
 import type { Signal } from '../../platform/signal.js';
-import { STATUS_BY_TYPE } from './order-event.js';
-import { pruneEvents, sequenceEvents, type AppendedEventsSql } from './order-events.repository.js';
+import { findOrders } from '../orders/index.js';
+import { isOrderEventType, orderAsOf, type OrderEvent } from './order-event.js';
+import { appendEvents, findUnsequenced, markSequenced, pruneEvents, trySequencerLock, type NewOrderEvent } from './order-events.repository.js';
 
-/** Work done in the statement that gives events their positions (webhooks create their deliveries there). */
-export type OnEventsAppended = AppendedEventsSql;
+/** Work done in the transaction that gives events their positions (webhooks create their deliveries here). */
+export type OnEventsAppended = (tx: Queryable, events: readonly OrderEvent[]) => Promise<void>;
 
 export interface EventsRelayDeps {
   db: Database;
@@ -25,17 +26,34 @@ const PRUNE_EVERY_MS = 10 * 60_000;
  * (workers/background.ts, see `createEventsPass`); this is the events' only hook into the outbox.
  */
 export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<number> {
-  return (await sequence(deps)).taken.length;
+  return (await sequenceEvents(deps)).taken.length;
 }
 
 /**
- * `taken`: the outbox ids it positioned (locked by its statement until it committed); `locked: false` when
+ * `taken`: the outbox ids it positioned (locked from its last statements to its commit); `locked: false` when
  * another process held the sequencer lock (it is copying rows; some may be left).
  */
-async function sequence(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number[]; locked: boolean }> {
-  const { locked, taken, appended } = await sequenceEvents(deps.db, { limit: BATCH_SIZE, statusByType: STATUS_BY_TYPE, onAppended: deps.onAppended });
-  if (appended > 0) deps.signal.notify();
-  return { taken, locked };
+async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number[]; locked: boolean }> {
+  const result = await deps.db.transaction(async (tx) => {
+    if (!(await trySequencerLock(tx))) return { taken: [], appended: 0, locked: false };
+    const taken = await findUnsequenced(tx, BATCH_SIZE);
+    if (taken.length === 0) return { taken: [], appended: 0, locked: true };
+    const orderRows = taken.filter((row) => isOrderEventType(row.topic));
+    const orders = new Map((await findOrders(tx, [...new Set(orderRows.map((row) => row.orderId))])).map(({ order }) => [order.id, order]));
+    const events: NewOrderEvent[] = [];
+    for (const row of orderRows) {
+      const order = orders.get(row.orderId);
+      if (!order || !isOrderEventType(row.topic)) continue;
+      events.push({ outboxId: row.outboxId, orderId: order.id, userId: order.userId, type: row.topic, order: orderAsOf(order, row.topic), createdAt: row.createdAt.toISOString() });
+    }
+    const appended = await appendEvents(tx, events);
+    // The rows are locked from here to the commit only: the relay's mark of the same rows waits for them.
+    await markSequenced(tx, taken.map((row) => row.outboxId));
+    for (const hook of deps.onAppended) await hook(tx, appended);
+    return { taken: taken.map((row) => row.outboxId), appended: appended.length, locked: true };
+  });
+  if (result.appended > 0) deps.signal.notify();
+  return { taken: result.taken, locked: result.locked };
 }
 
 /**
@@ -53,7 +71,7 @@ export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promi
   return async (due) => {
     if (!due && !behind && Date.now() - ranAt < deps.pollMs) return [];
     ranAt = Date.now();
-    const { taken, locked } = await sequence(deps);
+    const { taken, locked } = await sequenceEvents(deps);
     behind = !locked;
     if (Date.now() - prunedAt > PRUNE_EVERY_MS) {
       prunedAt = Date.now();

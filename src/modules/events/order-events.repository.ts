@@ -1,71 +1,87 @@
-import { createHash } from 'node:crypto';
 import type { Queryable } from '../../platform/db/index.js';
-import { orderJsonAsOf } from '../orders/index.js';
-import type { OrderEvent } from './order-event.js';
+import type { Order } from '../orders/index.js';
+import type { OrderEvent, OrderEventType } from './order-event.js';
+
+/** One outbox row taken by the relay: its order event is written in the same transaction. */
+export interface OutboxRow {
+  outboxId: number;
+  topic: string;
+  orderId: string;
+  createdAt: Date;
+}
 
 // Any constant; it only has to be the same in every process relaying events.
 const SEQUENCER_LOCK_KEY = 727_014;
 
 /**
- * SQL run inside the statement that appends events (a data-modifying CTE: INSERT, UPDATE or
- * DELETE), reading the new events from the relation named `appended` (seq, type, "order",
- * created_at): it commits with them, or not at all.
+ * Takes the sequencer lock for this transaction, or answers false at once when another process
+ * holds it (that process is copying the same rows; this one has nothing to do).
  */
-export type AppendedEventsSql = (appended: string) => string;
+export async function trySequencerLock(tx: Queryable): Promise<boolean> {
+  const { rows } = await tx.query<{ acquired: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS acquired', [SEQUENCER_LOCK_KEY], {
+    name: 'try-sequencer-lock',
+  });
+  return rows[0]?.acquired === true;
+}
 
 /**
- * Copies up to `limit` committed outbox rows not yet in the event stream into it, in ONE
- * statement (one round trip, its own transaction): take the sequencer lock (or, when another
- * process holds it, do nothing), read the rows in id order, append one event per order row
- * with the order as it was right after that change, mark the rows sequenced, and run
- * `onAppended` on the new events.
- *
- * - Positions are handed out in id order under a lock held until the commit, so a reader that
- *   has seen position N has seen every earlier one, and each order's events keep their order
- *   (an order's changes commit one after another).
- * - The rows are read without a lock and locked (in id order, as the relay's mark locks them)
- *   only by the closing UPDATE, for the few milliseconds to the commit: the outbox relay's
- *   claim and mark of the same rows are not held up by a pass.
- * - The statement's snapshot is taken before the lock: a pass that gets the lock right after
- *   another committed may still see rows that one copied. `ON CONFLICT (outbox_id) DO NOTHING`
- *   skips them, so no event is appended twice.
+ * Up to `limit` committed outbox rows not yet in the event stream, oldest first. Read without
+ * row locks: the caller holds the sequencer lock, so no other pass takes the same rows, and the
+ * rows stay free for the relay's claim and mark until `markSequenced` at the end of the pass.
+ * Every committed row is taken in id order, never a later row of an order before an earlier one
+ * (an order's changes commit one after another): that keeps each order's events in order.
  */
-export async function sequenceEvents(
-  db: Queryable,
-  options: { limit: number; statusByType: Readonly<Record<string, string>>; onAppended: readonly AppendedEventsSql[] },
-): Promise<{ locked: boolean; taken: number[]; appended: number }> {
-  const hooks = options.onAppended.map((sql, i) => `, appended_hook_${i} AS (${sql('appended')})`).join('');
-  const text = `WITH lock AS (
-       SELECT pg_try_advisory_xact_lock(${SEQUENCER_LOCK_KEY}) AS acquired
-     ), taken AS (
-       SELECT id, topic, aggregate_id, created_at FROM outbox_events
-       WHERE NOT sequenced AND (SELECT acquired FROM lock) ORDER BY id LIMIT $1
-     ), appended AS (
-       INSERT INTO order_events (outbox_id, order_id, user_id, type, "order", created_at)
-       SELECT t.id, o.id, o.user_id, t.topic, ${orderJsonAsOf('s.status', 'a.entry')}, t.created_at
-       FROM taken t
-       JOIN unnest($2::text[], $3::text[]) AS s(type, status) ON s.type = t.topic
-       JOIN orders o ON o.id = t.aggregate_id
-       CROSS JOIN LATERAL (SELECT min(h.n) AS entry FROM jsonb_array_elements(o.history) WITH ORDINALITY AS h(e, n)
-                           WHERE h.e ->> 'status' = s.status) a
-       ORDER BY t.id
-       ON CONFLICT (outbox_id) DO NOTHING
-       RETURNING seq, type, "order", created_at
-     ), marked AS (
-       UPDATE outbox_events SET sequenced = true
-       WHERE id IN (SELECT id FROM outbox_events WHERE id IN (SELECT id FROM taken) ORDER BY id FOR UPDATE)
-     )${hooks}
-     SELECT (SELECT acquired FROM lock) AS locked, coalesce((SELECT array_agg(id ORDER BY id) FROM taken), '{}') AS taken,
-            (SELECT count(*) FROM appended)::int AS appended`;
-  const types = Object.keys(options.statusByType);
-  const { rows } = await db.query<{ locked: boolean; taken: (number | string)[]; appended: number }>(
-    text,
-    [options.limit, types, types.map((type) => options.statusByType[type])],
-    // The text depends on the hooks: one prepared statement per text.
-    { name: `sequence-order-events-${createHash('sha1').update(text).digest('hex').slice(0, 12)}` },
+export async function findUnsequenced(tx: Queryable, limit: number): Promise<OutboxRow[]> {
+  const { rows } = await tx.query<OutboxRow>(
+    `SELECT id AS "outboxId", topic, aggregate_id AS "orderId", created_at AS "createdAt"
+     FROM outbox_events WHERE NOT sequenced ORDER BY id LIMIT $1`,
+    [limit],
+    { name: 'find-unsequenced' },
   );
-  const row = rows[0];
-  return { locked: row?.locked === true, taken: (row?.taken ?? []).map(Number), appended: row?.appended ?? 0 };
+  return rows;
+}
+
+/**
+ * Marks rows as in the event stream: the pass's last statement, so their row locks are held only
+ * until its commit, not while the events are built (the relay's mark of the same rows waits for
+ * them). Locked in id order, as the relay's mark locks them: two UPDATEs locking shared rows in
+ * different orders deadlock (a relay round under load logged "deadlock detected").
+ */
+export async function markSequenced(tx: Queryable, outboxIds: readonly number[]): Promise<void> {
+  if (outboxIds.length === 0) return;
+  await tx.query(
+    `UPDATE outbox_events SET sequenced = true
+     WHERE id IN (SELECT id FROM outbox_events WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)`,
+    [outboxIds],
+    { name: 'mark-sequenced' },
+  );
+}
+
+export interface NewOrderEvent {
+  outboxId: number;
+  orderId: string;
+  userId: string;
+  type: OrderEventType;
+  order: Order;
+  createdAt: string;
+}
+
+/** Appends events in the given order; positions are assigned in that order. */
+export async function appendEvents(tx: Queryable, events: readonly NewOrderEvent[]): Promise<OrderEvent[]> {
+  if (events.length === 0) return [];
+  const { rows } = await tx.query<{ seq: string; outboxId: string }>(
+    `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order", created_at)
+     SELECT (e->>'outboxId')::bigint, (e->>'orderId')::uuid, (e->>'userId')::uuid, e->>'type', e->'order', (e->>'createdAt')::timestamptz
+     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)
+     ORDER BY n
+     RETURNING seq, outbox_id AS "outboxId"`,
+    [JSON.stringify(events)],
+    { name: 'append-order-events' },
+  );
+  const seqByOutboxId = new Map(rows.map((row) => [Number(row.outboxId), Number(row.seq)]));
+  return events
+    .map(({ outboxId, ...event }) => ({ ...event, seq: seqByOutboxId.get(outboxId) ?? 0 }))
+    .sort((a, b) => a.seq - b.seq);
 }
 
 const EVENT_COLUMNS = `seq, order_id AS "orderId", user_id AS "userId", type, "order",

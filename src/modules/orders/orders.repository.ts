@@ -3,38 +3,13 @@ import { ConflictError } from '../../shared/errors.js';
 import type { Order, VersionedOrder } from './order.js';
 import type { OrderStatus } from './order-status.js';
 
-// One item as clients see it, for a row `i` of order_items.
-const ITEM_FIELDS = `'productId', i.product_id, 'sku', i.sku, 'name', i.name, 'quantity', i.quantity,
-  'unitPriceCents', i.unit_price_cents, 'lineTotalCents', i.line_total_cents`;
-
 /** An order's items as the JSON array clients see, for a row `o` of orders. */
 export const ORDER_ITEMS_JSON = `
-  (SELECT json_agg(json_build_object(${ITEM_FIELDS}) ORDER BY i.line_no) FROM order_items i WHERE i.order_id = o.id) AS items`;
-
-const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-/**
- * The order of row `o` as clients see it (the shape `toVersioned` gives), as jsonb, as it was
- * right after it entered `status`: `entry` is the 1-based position of that status's entry in
- * its history (statuses never repeat in the lifecycle), or NULL for the order as it is now.
- * The history then ends at that entry, `failureReason` shows only on `failed`, and `updatedAt`
- * is that entry's time unless it is the last. For a change copied after later ones were made
- * (an event relayed once the order had moved on): a client must see each step, not the latest
- * state twice. Both are SQL expressions.
- */
-export function orderJsonAsOf(status: string, entry: string): string {
-  return `jsonb_build_object(
-    'id', o.id, 'userId', o.user_id,
-    'status', CASE WHEN ${entry} IS NULL THEN o.status ELSE ${status} END,
-    'items', coalesce((SELECT jsonb_agg(jsonb_build_object(${ITEM_FIELDS}) ORDER BY i.line_no) FROM order_items i WHERE i.order_id = o.id), '[]'::jsonb),
-    'totalCents', o.total_cents, 'currency', o.currency,
-    'failureReason', CASE WHEN ${entry} IS NULL OR ${status} = 'failed' THEN o.failure_reason END,
-    'history', CASE WHEN ${entry} IS NULL THEN o.history
-                    ELSE (SELECT jsonb_agg(h.e ORDER BY h.n) FROM jsonb_array_elements(o.history) WITH ORDINALITY AS h(e, n) WHERE h.n <= ${entry}) END,
-    'createdAt', ${iso('o.created_at')},
-    'updatedAt', CASE WHEN ${entry} IS NULL OR ${entry} = jsonb_array_length(o.history) THEN ${iso('o.updated_at')}
-                      ELSE o.history -> (${entry}::int - 1) ->> 'at' END)`;
-}
+  (SELECT json_agg(json_build_object(
+            'productId', i.product_id, 'sku', i.sku, 'name', i.name, 'quantity', i.quantity,
+            'unitPriceCents', i.unit_price_cents, 'lineTotalCents', i.line_total_cents)
+          ORDER BY i.line_no)
+     FROM order_items i WHERE i.order_id = o.id) AS items`;
 
 /** An order's columns under the names of `OrderRow`, for a row `o` of orders. */
 export const ORDER_COLUMNS = `
