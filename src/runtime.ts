@@ -16,7 +16,6 @@ import { migrate, openDatabase, type Database } from './platform/db/index.js';
 import type { Logger } from './platform/logger.js';
 import { createMailer, type Mailer } from './platform/mail.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
-import type { OutboxEvent } from './platform/outbox.js';
 import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHandlers, type JobQueue } from './platform/queue/index.js';
 import { lazyQueueDashboard } from './platform/queue/lazy-dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
@@ -107,10 +106,7 @@ export function buildDeps(
     logger,
   });
   // The relay starts with the background loops; until then a commit has nothing to wake.
-  const outboxRelay = {
-    kick: (_topic: string, _claimed?: readonly OutboxEvent[]) => undefined as void,
-    ownPublishSeconds: (): number | undefined => undefined,
-  };
+  const outboxRelay = { kick: (_topic: string) => undefined as void };
   // The queue is created below; the gauge reads it lazily at scrape time.
   const queueRef: { current?: JobQueue } = {};
   const ordersRef: { current?: { processingLagSeconds(): Promise<number> } } = {};
@@ -127,8 +123,7 @@ export function buildDeps(
     currency: config.currency,
     subscribedTopics: SUBSCRIBED_TOPICS,
     jobTopics: JOB_TOPICS,
-    onEventsCommitted: (topic, claimed) => outboxRelay.kick(topic, claimed),
-    ownPublishSeconds: () => outboxRelay.ownPublishSeconds(),
+    onEventsCommitted: (topic) => outboxRelay.kick(topic),
     logger,
     metrics,
   });
@@ -196,8 +191,7 @@ export function buildDeps(
     const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger, onRelayed: (events) => metrics.relayBatch(events), eventsPass });
     const deliverer = sendsWebhooks ? startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics }) : undefined;
     const loops = [background, ...(deliverer ? [deliverer] : [])];
-    outboxRelay.kick = (topic, claimed) => background.kick(topic, claimed);
-    outboxRelay.ownPublishSeconds = () => background.ownPublishSeconds();
+    outboxRelay.kick = (topic) => background.kick(topic);
     if (deliverer) webhookDeliverer.webhooksChanged = () => deliverer.webhooksChanged();
     return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
   };

@@ -27,8 +27,6 @@ export interface RelayOptions {
   topics?: readonly string[];
   /** …and these events whatever their topic. */
   alsoIds?: readonly number[];
-  /** Events the caller published itself (written claimed by it): marked published with the batch. */
-  published?: readonly number[];
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -69,39 +67,19 @@ export async function relayOutboxBatch<Topic extends string>(
     [options.batchSize, options.leaseSeconds, (options.minAgeMs ?? 0) / 1000, options.topics ?? null, options.alsoIds ?? []],
     { name: 'claim-outbox-events' },
   );
-  const published = options.published ?? [];
-  if (rows.length === 0) {
-    await markPublished(db, published);
-    return 0;
-  }
+  if (rows.length === 0) return 0;
   rows.sort((a, b) => a.id - b.id);
   const ids = rows.map((row) => row.id);
   try {
-    await publishWithin(publish(rows), options.leaseSeconds);
+    await withTimeout(publish(rows), (options.leaseSeconds * 1000) / 2, 'publishing outbox events');
   } catch (error) {
-    await releaseClaims(db, ids).catch(() => undefined);
+    await db.query(`UPDATE outbox_events SET claimed_until = NULL WHERE id IN (${inIdOrder})`, [ids]).catch(() => undefined);
     throw error;
   }
-  await markPublished(db, [...ids, ...published]);
-  return rows.length;
-}
-
-/** A publish of claimed events is abandoned after half their lease (the claim is then given back). */
-export function publishWithin(publishing: Promise<void>, leaseSeconds: number): Promise<void> {
-  return withTimeout(publishing, (leaseSeconds * 1000) / 2, 'publishing outbox events');
-}
-
-export async function markPublished(db: Database, ids: readonly number[]): Promise<void> {
-  if (ids.length === 0) return;
   await db.query(`UPDATE outbox_events SET published_at = now(), claimed_until = NULL WHERE id IN (${inIdOrder})`, [ids], {
     name: 'mark-outbox-published',
   });
-}
-
-/** Gives claimed, unpublished events back: any relay may claim them at once. */
-export async function releaseClaims(db: Database, ids: readonly number[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db.query(`UPDATE outbox_events SET claimed_until = NULL WHERE id IN (${inIdOrder})`, [ids]);
+  return rows.length;
 }
 
 export interface Loop {

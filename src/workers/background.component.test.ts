@@ -7,7 +7,7 @@ import { createEventsPass } from '../modules/events/index.js';
 import { findStalledOrderIds } from '../modules/orders/orders.repository.js';
 import type { Database } from '../platform/db/index.js';
 import { createLogger } from '../platform/logger.js';
-import { OUTBOX_CHANNEL, relayOutboxBatch, type OutboxEvent } from '../platform/outbox.js';
+import { OUTBOX_CHANNEL, relayOutboxBatch } from '../platform/outbox.js';
 import { createInProcessQueue } from '../platform/queue/index.js';
 import { createInProcessSignal } from '../platform/signal.js';
 import { startBackgroundLoops } from './background.js';
@@ -60,15 +60,6 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
   async function insertEvent(topic: string): Promise<number> {
     const { rows } = await database.db.query<{ id: number }>('INSERT INTO outbox_events (topic, aggregate_id) VALUES ($1, $2) RETURNING id', [topic, randomUUID()]);
     return rows[0]!.id;
-  }
-  /** A row as placement writes it while its process publishes its own events: claimed by that process. */
-  async function insertClaimed(topic: string): Promise<OutboxEvent> {
-    const { rows } = await database.db.query<OutboxEvent>(
-      `INSERT INTO outbox_events (topic, aggregate_id, claimed_until) VALUES ($1, $2, now() + interval '10 seconds')
-       RETURNING id, topic, aggregate_id AS "aggregateId"`,
-      [topic, randomUUID()],
-    );
-    return rows[0]!;
   }
   async function published(id: number): Promise<boolean> {
     const { rows } = await database.db.query<{ published: boolean }>('SELECT published_at IS NOT NULL AS published FROM outbox_events WHERE id = $1', [id]);
@@ -311,97 +302,6 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       ]);
     } finally {
       open();
-      await loops.stop();
-      await queue.close();
-    }
-  });
-  it('when a commit hands over events written claimed by this process, then it publishes them at once, with no claim, and marks them published', async () => {
-    const jobs: string[] = [];
-    const queue = recordingQueue(jobs);
-    const claims: number[] = [];
-    const db = observingClaims(database.db, (rows) => claims.push(rows));
-    const loops = startBackgroundLoops({ db, queue, orders: noStalledOrders, settings, logger });
-    try {
-      await waitUntil(() => claims.length > 0, 5000, 'the first round');
-      expect(loops.ownPublishSeconds()).toBeGreaterThan(0);
-      const claimsBefore = claims.length;
-      const event = await insertClaimed('order.placed');
-      loops.kick('order.placed', [event]);
-      await waitUntil(() => published(event.id), 5000, 'the handed-over event marked published');
-      expect(jobs).toEqual([event.aggregateId]);
-      expect(claims.length).toBe(claimsBefore);
-    } finally {
-      await loops.stop();
-      await queue.close();
-    }
-  });
-
-  it('when publishing handed-over events fails, then the claim is given back and the relay publishes them', async () => {
-    const jobs: string[] = [];
-    const queue = recordingQueue(jobs);
-    let refusals = 1;
-    const flaky = {
-      ...queue,
-      add: (specs: Parameters<typeof queue.add>[0]) => (refusals-- > 0 ? Promise.reject(new Error('queue unreachable')) : queue.add(specs)),
-    };
-    const claims: number[] = [];
-    const db = observingClaims(database.db, (rows) => claims.push(rows));
-    const loops = startBackgroundLoops({ db, queue: flaky, orders: noStalledOrders, settings, logger });
-    try {
-      await waitUntil(() => claims.length > 0, 5000, 'the first round');
-      const event = await insertClaimed('order.placed');
-      loops.kick('order.placed', [event]);
-      // Within the test's deadline, far inside the claim's 10 s: only a released claim is taken again.
-      await waitUntil(() => published(event.id), 5000, 'the event published by the relay');
-      expect(jobs).toEqual([event.aggregateId]);
-      expect(claims.at(-1)).toBe(1);
-    } finally {
-      await loops.stop();
-      await queue.close();
-    }
-  });
-
-  it('when jobs wait for a worker slot, then new events are left to the relay (no own publishing) until they no longer wait', async () => {
-    const slot = oneBusySlot();
-    const loops = startBackgroundLoops({ db: database.db, queue: slot.queue, orders: noStalledOrders, settings: { ...settings, backlogMaxHoldMs: 50 }, logger });
-    const placeAndKick = async () => {
-      const id = await insertEvent('order.placed');
-      loops.kick('order.placed');
-      await waitUntil(() => published(id), 5000, 'the order published');
-    };
-    try {
-      expect(loops.ownPublishSeconds()).toBeGreaterThan(0);
-      // One job runs, one waits: the next round sees it waiting.
-      await placeAndKick();
-      await waitUntil(() => slot.jobs.length === 1, 5000, 'the first job running');
-      await placeAndKick();
-      await placeAndKick();
-      expect(loops.ownPublishSeconds()).toBeUndefined();
-
-      slot.release();
-      await waitUntil(async () => (await slot.queue.counts()).waiting === 0, 5000, 'the waiting jobs taken');
-      // The relay learns it at its next look at the queue.
-      await placeAndKick();
-      expect(loops.ownPublishSeconds()).toBeGreaterThan(0);
-    } finally {
-      slot.release();
-      await loops.stop();
-      await slot.close();
-    }
-  });
-  it('when a process dies holding events it wrote claimed, then a relay publishes them once the claim has run out, not before', async () => {
-    const live = await insertClaimed('order.placed');
-    const expired = await insertClaimed('order.placed');
-    await database.db.query("UPDATE outbox_events SET claimed_until = now() - interval '1 second' WHERE id = $1", [expired.id]);
-    const claims: number[] = [];
-    const queue = oneSlotQueue();
-    const loops = startBackgroundLoops({ db: observingClaims(database.db, (rows) => claims.push(rows)), queue, orders: noStalledOrders, settings, logger });
-    try {
-      // The start's round sweeps every topic: it takes the expired claim only.
-      await waitUntil(() => published(expired.id), 5000, 'the event whose claim ran out published');
-      expect(claims).toEqual([1]);
-      expect(await published(live.id)).toBe(false);
-    } finally {
       await loops.stop();
       await queue.close();
     }

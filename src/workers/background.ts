@@ -1,8 +1,7 @@
 import type { OrdersService } from '../modules/orders/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
-import { errorFields } from '../platform/logger.js';
-import { markPublished, OUTBOX_CHANNEL, publishWithin, relayOutboxBatch, releaseClaims, startLoop, type OutboxEvent } from '../platform/outbox.js';
+import { OUTBOX_CHANNEL, relayOutboxBatch, startLoop } from '../platform/outbox.js';
 import type { JobQueue } from '../platform/queue/index.js';
 import { jobsFor } from './outbox-routes.js';
 import { reconcileOnce, resumeUnfinishedWork } from './reconciler.js';
@@ -50,15 +49,10 @@ export function startBackgroundLoops(deps: {
    * unreachable (events still get their positions then). Answers the outbox ids it held locked.
    */
   eventsPass?: (due: boolean) => Promise<readonly number[]>;
-}): {
-  kick(topic: string, claimed?: readonly OutboxEvent[]): void;
-  ownPublishSeconds(): number | undefined;
-  stop(): Promise<void>;
-} {
+}): { kick(topic: string): void; stop(): Promise<void> } {
   const { db, queue, orders, settings, logger } = deps;
   let handOff = false;
   let committed = false;
-  let stopped = false;
   // A round claims only the topics this process commits: each process relays its own events
   // right after its commits, and a worker's relay that also took the API's placements (and the
   // other worker's completions) split one stream of events into batches half the size, each
@@ -82,10 +76,8 @@ export function startBackgroundLoops(deps: {
   // never waits.
   let holdingSince: number | undefined;
   let recheck: NodeJS.Timeout | undefined;
-  let lastWaiting = 0;
   const workersBusy = async (now: number): Promise<boolean> => {
     const waiting = await queue.waiting().catch(() => 0);
-    lastWaiting = waiting;
     if (waiting === 0 || (holdingSince !== undefined && now - holdingSince >= (settings.backlogMaxHoldMs ?? BACKLOG_MAX_HOLD_MS))) {
       holdingSince = undefined;
       return false;
@@ -97,71 +89,12 @@ export function startBackgroundLoops(deps: {
     return true;
   };
   const ownTopics = new Set<string>();
-  // This process committed events it did not publish itself since its last claim of its topics.
-  let unclaimedCommits = false;
   let claimAllFrom = 0;
   let heldByEventsPass: readonly number[] = [];
-
-  // Publish after commit: while workers keep up (no job waits for a slot), a placement writes its
-  // outbox row already claimed by this process (`ownPublishSeconds`), which adds the job right
-  // after the commit, without a relay round, a queue check or a claim statement on the way:
-  // those were most of placed→processing at low rates. The row is marked published in the next
-  // round (with that round's claimed batch, if any); if this process dies before, its lease runs
-  // out and any relay's sweep publishes it again (job ids are deterministic). Once jobs wait,
-  // rows are written unclaimed again and the relay batches them (back-pressure, above).
-  const publishedOwn: number[] = [];
-  const publishing = new Set<Promise<void>>();
-  let askingWaiting: Promise<void> | undefined;
-  let askedWaitingAt = 0;
-  const refreshWaiting = () => {
-    if (askingWaiting || Date.now() - askedWaitingAt < BACKLOG_RECHECK_MS) return;
-    askedWaitingAt = Date.now();
-    askingWaiting = queue
-      .waiting()
-      .then((waiting) => void (lastWaiting = waiting), () => undefined)
-      .finally(() => (askingWaiting = undefined));
-  };
-  const publishOwn = (claimed: readonly OutboxEvent[]) => {
-    const ids = claimed.map((event) => event.id);
-    const work = publishWithin(queue.add(routed(claimed)), RELAY_LEASE_SECONDS).then(
-      () => {
-        publishedOwn.push(...ids);
-        deps.onRelayed?.(ids.length);
-        refreshWaiting();
-      },
-      async (error: unknown) => {
-        // Back to the outbox: this process's relay (or, if it cannot reach the queue, another) claims them.
-        logger.warn('could not publish committed events; left to the outbox relay', errorFields(error));
-        await releaseClaims(db, ids).catch(() => undefined);
-        for (const event of claimed) ownTopics.add(event.topic);
-        unclaimedCommits = true;
-        handOff = true;
-      },
-    );
-    publishing.add(work);
-    void work.finally(() => {
-      publishing.delete(work);
-      relay.wake();
-    });
-  };
-  // Kept for the next round if the mark fails (else the rows would wait for their lease to run out).
-  const markOwnPublished = async () => {
-    const ids = publishedOwn.splice(0);
-    await markPublished(db, ids).catch((error: unknown) => {
-      publishedOwn.push(...ids);
-      throw error;
-    });
-  };
-  const routed = (events: readonly OutboxEvent[]) => {
-    const { jobs, unrouted } = jobsFor(events);
-    if (unrouted.length > 0) logger.error('outbox events with no subscriber', { topics: unrouted.map((e) => e.topic) });
-    return jobs;
-  };
   const publishJobs = async (): Promise<number> => {
     // A process that cannot reach the queue claims nothing; it hands what it committed to the
     // processes that can (they LISTEN), and the sweep of every process is the safety net.
     if (!queue.ready()) {
-      await markOwnPublished();
       if (handOff || heldByEventsPass.length > 0) {
         handOff = false;
         heldByEventsPass = [];
@@ -172,31 +105,18 @@ export function startBackgroundLoops(deps: {
     const now = Date.now();
     const everyTopic = now >= claimAllFrom;
     if (everyTopic) claimAllFrom = now + settings.outboxPollMs;
-    else if (!unclaimedCommits && heldByEventsPass.length === 0) {
-      await markOwnPublished();
-      return 0;
-    }
-    if (!everyTopic && (await workersBusy(now))) {
-      await markOwnPublished();
-      return 0;
-    }
+    else if (ownTopics.size === 0 && heldByEventsPass.length === 0) return 0;
+    if (!everyTopic && (await workersBusy(now))) return 0;
     const alsoIds = heldByEventsPass;
-    const claimingOwn = unclaimedCommits;
-    unclaimedCommits = false;
-    const published = publishedOwn.splice(0);
-    const relayed = await relayOutboxBatch(db, (events) => queue.add(routed(events)), {
-      batchSize: RELAY_BATCH_SIZE,
-      leaseSeconds: RELAY_LEASE_SECONDS,
-      minAgeMs: settings.outboxRelayDelayMs,
-      published,
-      ...(everyTopic ? {} : { topics: [...ownTopics], alsoIds }),
-    }).catch((error: unknown) => {
-      publishedOwn.push(...published);
-      unclaimedCommits ||= claimingOwn;
-      throw error;
-    });
-    // A full batch may have left more behind.
-    if (relayed === RELAY_BATCH_SIZE) unclaimedCommits ||= claimingOwn;
+    const relayed = await relayOutboxBatch(
+      db,
+      async (events) => {
+        const { jobs, unrouted } = jobsFor(events);
+        if (unrouted.length > 0) logger.error('outbox events with no subscriber', { topics: unrouted.map((e) => e.topic) });
+        await queue.add(jobs);
+      },
+      { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs, ...(everyTopic ? {} : { topics: [...ownTopics], alsoIds }) },
+    );
     // Cleared only once a claim statement ran: by then its locks were gone.
     if (heldByEventsPass === alsoIds) heldByEventsPass = [];
     if (relayed > 0) deps.onRelayed?.(relayed);
@@ -252,41 +172,20 @@ export function startBackgroundLoops(deps: {
     { intervalMs: settings.reconcileIntervalMs, logger },
   );
   return {
-    /**
-     * This process committed outbox events of `topic`: relay them now. `claimed`: events it
-     * wrote claimed (see `ownPublishSeconds`); they are published at once, then positioned.
-     */
-    kick(topic, claimed = []) {
-      committed = true;
-      if (claimed.length > 0 && !stopped) {
-        publishOwn(claimed);
-        return;
-      }
+    /** This process committed outbox events of `topic`: relay them now. */
+    kick(topic) {
       ownTopics.add(topic);
-      unclaimedCommits = true;
       handOff = true;
+      committed = true;
       kickedDuringRound = true;
       // At once (positions for SSE), and again when the events are old enough to publish.
       relay.wake();
-      if (settings.outboxRelayDelayMs > 0) {
-        setTimeout(() => {
-          unclaimedCommits = true;
-          relay.wake();
-        }, settings.outboxRelayDelayMs).unref();
-      }
-    },
-    /** How long new events may be written claimed by this process, or undefined: leave them to the relay. */
-    ownPublishSeconds() {
-      const keepingUp = lastWaiting === 0 && holdingSince === undefined;
-      return !stopped && keepingUp && settings.outboxRelayDelayMs === 0 && queue.ready() ? RELAY_LEASE_SECONDS : undefined;
+      if (settings.outboxRelayDelayMs > 0) setTimeout(() => relay.wake(), settings.outboxRelayDelayMs).unref();
     },
     async stop() {
-      stopped = true;
       clearTimeout(recheck);
       await (await listening)();
-      await Promise.all(publishing);
       await Promise.all([relay.stop(), reconciler.stop()]);
-      await markOwnPublished().catch(() => undefined);
     },
   };
 }

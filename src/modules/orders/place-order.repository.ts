@@ -19,8 +19,6 @@ export interface PlacementResult {
   keyAcquired: boolean;
   /** With an Idempotency-Key: the key already holds a live response (a replay); nothing was placed. */
   keyTaken: boolean;
-  /** The `order.placed` outbox row, when placed. */
-  outboxId: number | undefined;
 }
 
 /** An Idempotency-Key to claim in the placement statement, with the fingerprint of its request. */
@@ -38,10 +36,10 @@ export const KEY_TAKEN_MEANWHILE = 'idempotency key stored meanwhile';
 // nothing, and the assertion aborts the whole statement (nothing placed) for the caller to
 // answer it the long way.
 const KEY_CTES = `key_lock AS (
-       SELECT pg_try_advisory_xact_lock(hashtext($4::uuid::text), hashtext($9)) AS acquired
+       SELECT pg_try_advisory_xact_lock(hashtext($4::uuid::text), hashtext($8)) AS acquired
      ), key_state AS (
        SELECT (SELECT acquired FROM key_lock) AS acquired,
-              NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.user_id = $4 AND k.key = $9
+              NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.user_id = $4 AND k.key = $8
                             AND k.created_at >= now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})) AS free
      ),`;
 
@@ -49,7 +47,7 @@ const KEY_CTES = `key_lock AS (
 // built from the same locked catalog rows and parameters.
 const KEY_CLAIM = `, key_claim AS (
        INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body)
-       SELECT $4, $9, $10, 201, jsonb_build_object(
+       SELECT $4, $8, $9, 201, jsonb_build_object(
          'id', $1::uuid, 'userId', $4::uuid, 'status', 'pending',
          'items', (SELECT jsonb_agg(jsonb_build_object('productId', product_id, 'sku', sku, 'name', name, 'quantity', quantity,
                      'unitPriceCents', price_cents, 'lineTotalCents', price_cents * quantity) ORDER BY line_no) FROM priced),
@@ -79,8 +77,6 @@ const KEY_CLAIM = `, key_claim AS (
  * - With an Idempotency-Key, the same statement takes the key's lock, places only when no live
  *   response is stored, and stores its own response: one round trip instead of a transaction
  *   of five.
- * - With `claimSeconds`, the `order.placed` outbox row is written already claimed for that long
- *   by the caller, which publishes it itself right after the commit (no relay has to claim it).
  *
  * This statement writes catalog tables (products, stock_movements) from the orders module on
  * purpose: placing an order is the one place where both must change atomically and fast.
@@ -90,15 +86,8 @@ export async function placeOrderAtomically(
   order: { id: string; userId: string; currency: string; createdAt: string; history: string },
   lines: readonly RequestedLine[],
   key?: PlacementKey,
-  claimSeconds?: number,
 ): Promise<PlacementResult> {
-  const { rows } = await db.query<{
-    placed: boolean;
-    products: CatalogSnapshot[] | null;
-    key_acquired: boolean | null;
-    key_free: boolean | null;
-    outbox_id: number | null;
-  }>(
+  const { rows } = await db.query<{ placed: boolean; products: CatalogSnapshot[] | null; key_acquired: boolean | null; key_free: boolean | null }>(
     `WITH ${key ? KEY_CTES : ''} lines AS (
        SELECT l.product_id, l.quantity, l.line_no
        FROM unnest($2::uuid[], $3::int[]) WITH ORDINALITY AS l(product_id, quantity, line_no)
@@ -128,15 +117,12 @@ export async function placeOrderAtomically(
        SELECT $1, line_no, product_id, sku, name, quantity, price_cents, price_cents * quantity
        FROM priced WHERE (SELECT ok FROM verdict)
      ), event AS (
-       INSERT INTO outbox_events (topic, aggregate_id, claimed_until)
-       SELECT 'order.placed', $1, now() + make_interval(secs => $8) WHERE (SELECT ok FROM verdict)
-       RETURNING id
+       INSERT INTO outbox_events (topic, aggregate_id) SELECT 'order.placed', $1 WHERE (SELECT ok FROM verdict)
      )${key ? KEY_CLAIM : ''}
      SELECT v.ok AS placed,
             ops_assert(NOT v.ok OR (SELECT count(*) FROM reserved) = cardinality($2::uuid[]), 'order reservation incomplete') AS consistent,
             ${key ? `ops_assert(NOT v.ok OR (SELECT count(*) FROM key_claim) = 1, '${KEY_TAKEN_MEANWHILE}') AS key_claimed, (SELECT acquired FROM key_state) AS key_acquired, (SELECT free FROM key_state) AS key_free,` : ''}
-            (SELECT json_agg(json_build_object('id', id, 'sku', sku, 'name', name, 'priceCents', price_cents, 'available', available)) FROM locked) AS products,
-            (SELECT id FROM event) AS outbox_id
+            (SELECT json_agg(json_build_object('id', id, 'sku', sku, 'name', name, 'priceCents', price_cents, 'available', available)) FROM locked) AS products
      FROM verdict v`,
     [
       order.id,
@@ -146,19 +132,12 @@ export async function placeOrderAtomically(
       order.currency,
       order.history,
       order.createdAt,
-      claimSeconds ?? null,
       ...(key ? [key.key, key.requestHash] : []),
     ],
     { name: key ? 'place-order-keyed' : 'place-order' },
   );
   const row = rows[0];
-  return {
-    placed: row?.placed === true,
-    products: row?.products ?? [],
-    keyAcquired: row?.key_acquired !== false,
-    keyTaken: row?.key_free === false,
-    outboxId: row?.outbox_id ?? undefined,
-  };
+  return { placed: row?.placed === true, products: row?.products ?? [], keyAcquired: row?.key_acquired !== false, keyTaken: row?.key_free === false };
 }
 
 /** Stores the response of the request that claimed this key, in the placement's transaction. */

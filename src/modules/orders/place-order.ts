@@ -8,7 +8,6 @@ import { KEY_TAKEN_MEANWHILE, placeOrderAtomically, storeIdempotentResponse, typ
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { RateLimiter } from '../../platform/rate-limit.js';
-import type { OutboxEvent } from '../../platform/outbox.js';
 import type { OrderTopic } from './order-events.js';
 
 export interface PlaceOrderDeps {
@@ -18,16 +17,8 @@ export interface PlaceOrderDeps {
   currency: string;
   logger: Logger;
   metrics: Pick<Metrics, 'orderPlaced'>;
-  /**
-   * Called after a commit that wrote outbox events of `topic`: wakes this process's relay at
-   * once. `claimed`: events written already claimed by this process, to publish right away.
-   */
-  onEventsCommitted?: (topic: OrderTopic, claimed?: readonly OutboxEvent<OrderTopic>[]) => void;
-  /**
-   * How long a new order's outbox event is written claimed by this process, which then
-   * publishes it itself right after the commit; undefined: written unclaimed, for a relay's claim.
-   */
-  ownPublishSeconds?: () => number | undefined;
+  /** Called after a commit that wrote outbox events of `topic`: wakes this process's relay at once. */
+  onEventsCommitted?: (topic: OrderTopic) => void;
 }
 
 export interface PlacedOrder {
@@ -51,11 +42,10 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
    * Runs the placement statement; throws the contract's error when it changed nothing. With a
    * key, answers undefined when the key already holds a response (nothing was placed).
    */
-  async function place(tx: Queryable, userId: string, lines: readonly RequestedLine[], key?: PlacementKey): Promise<Placed | undefined> {
+  async function place(tx: Queryable, userId: string, lines: readonly RequestedLine[], key?: PlacementKey): Promise<Order | undefined> {
     const placedAt = new Date().toISOString();
     const draft = { id: randomUUID(), userId, currency, createdAt: placedAt, history: JSON.stringify([{ status: 'pending', at: placedAt }]) };
-    const claimSeconds = deps.ownPublishSeconds?.();
-    const { placed, products, keyAcquired, keyTaken, outboxId } = await placeOrderAtomically(tx, draft, lines, key, claimSeconds);
+    const { placed, products, keyAcquired, keyTaken } = await placeOrderAtomically(tx, draft, lines, key);
     if (!keyAcquired) throw repo.keyInUse();
     if (keyTaken) return undefined;
     const catalog = new Map(products.map((p) => [p.id, p]));
@@ -69,8 +59,7 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
         .filter((line) => line.available < line.requested);
       throw new ConflictError('OUT_OF_STOCK', 'Not enough stock for some lines', short);
     }
-    const claimed = claimSeconds !== undefined && outboxId !== undefined ? [{ id: outboxId, topic: 'order.placed' as const, aggregateId: draft.id }] : [];
-    return { order: newOrder(draft.id, userId, priceLines(lines, catalog), currency, placedAt), claimed };
+    return newOrder(draft.id, userId, priceLines(lines, catalog), currency, placedAt);
   }
 
   return async function placeOrder(principal: Principal, requested: readonly RequestedLine[], idempotencyKey?: string): Promise<PlacedOrder> {
@@ -78,11 +67,11 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     const lines = mergeLines(requested);
     const outcome = idempotencyKey
       ? await placeIdempotently(principal.userId, lines, idempotencyKey)
-      : { kind: 'placed' as const, ...(await place(db, principal.userId, lines))! };
+      : { kind: 'placed' as const, order: (await place(db, principal.userId, lines))! };
 
     if (outcome.kind === 'replay') return { order: outcome.body, status: outcome.status, replayed: true };
-    const { order, claimed } = outcome;
-    deps.onEventsCommitted?.('order.placed', claimed);
+    const { order } = outcome;
+    deps.onEventsCommitted?.('order.placed');
     deps.metrics.orderPlaced();
     logger.info('order placed', { orderId: order.id, userId: order.userId, totalCents: order.totalCents, lines: lines.length });
     return { order, status: 201, replayed: false };
@@ -91,18 +80,18 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
   async function placeIdempotently(userId: string, lines: readonly RequestedLine[], key: string) {
     const requestHash = requestFingerprint(lines);
     // A fresh key (the common case): one statement places, claims the key and stores the response.
-    const placed = await place(db, userId, lines, { key, requestHash }).catch((error: unknown) => {
+    const order = await place(db, userId, lines, { key, requestHash }).catch((error: unknown) => {
       if (error instanceof Error && error.message.includes(KEY_TAKEN_MEANWHILE)) return undefined;
       throw error;
     });
-    if (placed) return { kind: 'placed' as const, ...placed };
+    if (order) return { kind: 'placed' as const, order };
     // The key holds a response (or got one while the statement ran): read it back under the key's lock.
     const outcome = await db.transaction(async (tx) => {
       const stored = await repo.claimIdempotencyKey(tx, { userId, key, requestHash });
       if (stored) return { kind: 'replay' as const, stored };
       const placed = (await place(tx, userId, lines))!;
-      await storeIdempotentResponse(tx, { userId, key }, { status: 201, body: placed.order });
-      return { kind: 'placed' as const, ...placed };
+      await storeIdempotentResponse(tx, { userId, key }, { status: 201, body: placed });
+      return { kind: 'placed' as const, order: placed };
     });
     if (outcome.kind === 'placed') return outcome;
     if (outcome.stored.requestHash !== requestHash) {
@@ -110,12 +99,6 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     }
     return { kind: 'replay' as const, status: outcome.stored.status, body: outcome.stored.body };
   }
-}
-
-interface Placed {
-  order: Order;
-  /** Its outbox event when it was written claimed by this process (else empty). */
-  claimed: OutboxEvent<'order.placed'>[];
 }
 
 function newOrder(id: string, userId: string, items: Order['items'], currency: string, placedAt: string): Order {
