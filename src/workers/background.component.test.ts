@@ -61,6 +61,14 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
     const { rows } = await database.db.query<{ id: number }>('INSERT INTO outbox_events (topic, aggregate_id) VALUES ($1, $2) RETURNING id', [topic, randomUUID()]);
     return rows[0]!.id;
   }
+  /** A row claimed by a relay (a 10 s lease), as a claim statement leaves it. */
+  async function insertClaimed(topic: string): Promise<number> {
+    const { rows } = await database.db.query<{ id: number }>(
+      "INSERT INTO outbox_events (topic, aggregate_id, claimed_until) VALUES ($1, $2, now() + interval '10 seconds') RETURNING id",
+      [topic, randomUUID()],
+    );
+    return rows[0]!.id;
+  }
   async function published(id: number): Promise<boolean> {
     const { rows } = await database.db.query<{ published: boolean }>('SELECT published_at IS NOT NULL AS published FROM outbox_events WHERE id = $1', [id]);
     return rows[0]!.published;
@@ -302,6 +310,23 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       ]);
     } finally {
       open();
+      await loops.stop();
+      await queue.close();
+    }
+  });
+  it('when a relay dies holding a claimed batch, then another relay publishes it once the claim has run out, not before', async () => {
+    const live = await insertClaimed('order.placed');
+    const expired = await insertClaimed('order.placed');
+    await database.db.query("UPDATE outbox_events SET claimed_until = now() - interval '1 second' WHERE id = $1", [expired]);
+    const claims: number[] = [];
+    const queue = oneSlotQueue();
+    const loops = startBackgroundLoops({ db: observingClaims(database.db, (rows) => claims.push(rows)), queue, orders: noStalledOrders, settings, logger });
+    try {
+      // The start's round sweeps every topic: it takes the expired claim only.
+      await waitUntil(() => published(expired), 5000, 'the event whose claim ran out published');
+      expect(claims).toEqual([1]);
+      expect(await published(live)).toBe(false);
+    } finally {
       await loops.stop();
       await queue.close();
     }
