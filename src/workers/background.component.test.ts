@@ -61,11 +61,11 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
     const { rows } = await database.db.query<{ id: number }>('INSERT INTO outbox_events (topic, aggregate_id) VALUES ($1, $2) RETURNING id', [topic, randomUUID()]);
     return rows[0]!.id;
   }
-  /** A row claimed by a relay (a 10 s lease), as a claim statement leaves it. */
-  async function insertClaimed(topic: string): Promise<number> {
+  /** A row claimed by a relay, as its claim statement left it: the lease ends `seconds` from now (negative: it ran out). */
+  async function insertClaimed(topic: string, seconds: number): Promise<number> {
     const { rows } = await database.db.query<{ id: number }>(
-      "INSERT INTO outbox_events (topic, aggregate_id, claimed_until) VALUES ($1, $2, now() + interval '10 seconds') RETURNING id",
-      [topic, randomUUID()],
+      'INSERT INTO outbox_events (topic, aggregate_id, claimed_until) VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING id',
+      [topic, randomUUID(), seconds],
     );
     return rows[0]!.id;
   }
@@ -314,10 +314,10 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       await queue.close();
     }
   });
+
   it('when a relay dies holding a claimed batch, then another relay publishes it once the claim has run out, not before', async () => {
-    const live = await insertClaimed('order.placed');
-    const expired = await insertClaimed('order.placed');
-    await database.db.query("UPDATE outbox_events SET claimed_until = now() - interval '1 second' WHERE id = $1", [expired]);
+    const live = await insertClaimed('order.placed', 10);
+    const expired = await insertClaimed('order.placed', -1);
     const claims: number[] = [];
     const queue = oneSlotQueue();
     const loops = startBackgroundLoops({ db: observingClaims(database.db, (rows) => claims.push(rows)), queue, orders: noStalledOrders, settings, logger });

@@ -131,6 +131,7 @@ describe('processing orders in batches', () => {
     expect(cached.body.status).toBe('completed');
     await expectConserved();
   });
+
   it("charges without waiting for the 'processing' copies to reach the cache, and ends only once they have, with the outcome cached", async () => {
     const product = await createProduct(app, admin, { stock: 5 });
     const id = await place([{ productId: product.id, quantity: 1 }]);
