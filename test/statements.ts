@@ -6,7 +6,7 @@ import type { Database, Queryable, QueryResult } from '../src/platform/db/index.
  * transaction is still open.
  */
 export function afterStatement(db: Database, name: string, after: (result: QueryResult<unknown>) => void | Promise<void>): Database {
-  const observed = <Q extends Queryable>(target: Q): Queryable => ({
+  const observed = (target: Queryable): Queryable => ({
     async query(text, params, options) {
       const result = await target.query<never>(text, params, options);
       if (options?.name === name) await after(result);
