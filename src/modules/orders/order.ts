@@ -35,6 +35,15 @@ export interface VersionedOrder {
   order: Order;
 }
 
+/**
+ * The order as its placement answered it: `pending`, with the first change of its history only.
+ * A replayed Idempotency-Key answers this whatever the order's status is now.
+ */
+export function asPlaced(order: Order): Order {
+  const placed: StatusChange = order.history[0] ?? { status: 'pending', at: order.createdAt };
+  return { ...order, status: 'pending', failureReason: null, history: [placed], updatedAt: order.createdAt };
+}
+
 export interface RequestedLine {
   productId: string;
   quantity: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeLines, priceLines, requestFingerprint, totalOf } from './order.js';
+import { asPlaced, mergeLines, priceLines, requestFingerprint, totalOf, type Order } from './order.js';
 
 const A = '6f1c1f39-4a3c-4d53-9d7e-3c2f1f0b8a11';
 const B = '0b7c2a1e-1111-4d53-9d7e-3c2f1f0b8a22';
@@ -66,5 +66,29 @@ describe('requestFingerprint', () => {
     expect(requestFingerprint([{ productId: A, quantity: 2 }])).not.toBe(base);
     expect(requestFingerprint([{ productId: B, quantity: 1 }])).not.toBe(base);
     expect(requestFingerprint([{ productId: A, quantity: 1 }, { productId: B, quantity: 1 }])).not.toBe(base);
+  });
+});
+
+describe('asPlaced', () => {
+  it('answers the order as its placement did: pending, the first change of its history, updated when created', () => {
+    const placedAt = '2026-12-04T10:00:00.000Z';
+    const order: Order = {
+      id: A,
+      userId: B,
+      status: 'failed',
+      items: [{ productId: A, sku: 'MUG', name: 'Mug', quantity: 2, unitPriceCents: 500, lineTotalCents: 1000 }],
+      totalCents: 1000,
+      currency: 'USD',
+      failureReason: 'card declined',
+      history: [
+        { status: 'pending', at: placedAt },
+        { status: 'processing', at: '2026-12-04T10:00:00.050Z' },
+        { status: 'failed', at: '2026-12-04T10:00:00.090Z' },
+      ],
+      createdAt: placedAt,
+      updatedAt: '2026-12-04T10:00:00.090Z',
+    };
+    expect(asPlaced(order)).toEqual({ ...order, status: 'pending', failureReason: null, history: [{ status: 'pending', at: placedAt }], updatedAt: placedAt });
+    expect(order.status).toBe('failed');
   });
 });

@@ -178,6 +178,8 @@ describe('order placement under concurrency on PostgreSQL', () => {
     expect(created.length + inUse.length).toBe(20);
     expect(inUse.every((r) => r.body.code === 'IDEMPOTENCY_KEY_IN_USE')).toBe(true);
     expect(new Set(created.map((r) => r.body.id)).size).toBe(1);
+    // Replays answer the first response itself, read back through the key's order.
+    for (const reply of created) expect(reply.body).toEqual(created[0]!.body);
     expect(await stockOf(app, product.id)).toEqual({ onHand: 100, reserved: 3 });
     const { rows } = await app.db.query<{ count: number }>('SELECT count(*)::int AS count FROM order_items WHERE product_id = $1', [product.id]);
     expect(rows[0]?.count).toBe(1);

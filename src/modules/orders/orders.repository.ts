@@ -46,10 +46,12 @@ export async function findOrder(db: Queryable, orderId: string): Promise<Version
   return rows[0] && toVersioned(rows[0]);
 }
 
+/** What a claimed key holds: the order its request placed (rows written before 2026-12-04 hold the response itself). */
 export interface StoredResponse {
   requestHash: string;
   status: number;
-  body: Order;
+  orderId: string | null;
+  body: Order | null;
 }
 
 export const IDEMPOTENCY_RETENTION_HOURS = 24;
@@ -77,7 +79,7 @@ export async function claimIdempotencyKey(
        INSERT INTO idempotency_keys (user_id, key, request_hash)
        SELECT $1::uuid, $2, $3 FROM lock WHERE acquired
        ON CONFLICT (user_id, key) DO UPDATE
-         SET request_hash = EXCLUDED.request_hash, created_at = now(), response_status = NULL, response_body = NULL
+         SET request_hash = EXCLUDED.request_hash, created_at = now(), response_status = NULL, order_id = NULL, response_body = NULL
          WHERE idempotency_keys.created_at < now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})
        RETURNING 1
      )
@@ -90,7 +92,7 @@ export async function claimIdempotencyKey(
   // A statement of its own: the stored row may have been committed after the one above began,
   // and only a new statement's snapshot is sure to see it.
   const { rows } = await tx.query<StoredResponse>(
-    `SELECT request_hash AS "requestHash", response_status AS status, response_body AS body
+    `SELECT request_hash AS "requestHash", response_status AS status, order_id AS "orderId", response_body AS body
      FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
     [claim.userId, claim.key],
   );

@@ -130,7 +130,7 @@ describe.each(STORAGE_KINDS)('orders on %s', (storage) => {
       expect((await stockOf(app, tea.id)).reserved).toBe(reservedAfterFirst);
     });
 
-    it('stores, with the order, exactly the response it answered: merged lines, prices, totals and history', async () => {
+    it('replays exactly the response it answered (merged lines, prices, totals, history), also after the order moved on', async () => {
       const key = `stored-${randomUUID()}`;
       const items = [{ productId: mug.id, quantity: 1 }, { productId: tea.id, quantity: 3 }, { productId: mug.id.toUpperCase(), quantity: 2 }];
       const first = await place(alice, items, { 'Idempotency-Key': key }).expect(201);
@@ -138,15 +138,33 @@ describe.each(STORAGE_KINDS)('orders on %s', (storage) => {
         expect.objectContaining({ productId: mug.id, quantity: 3, unitPriceCents: 1250, lineTotalCents: 3750 }),
         expect.objectContaining({ productId: tea.id, quantity: 3, unitPriceCents: 499, lineTotalCents: 1497 }),
       ]);
-      const { rows } = await app.db.query<{ status: number; body: unknown }>(
-        'SELECT response_status AS status, response_body AS body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
-        [alice.id, key],
-      );
-      expect(rows[0]).toEqual({ status: 201, body: first.body });
-      const replay = await place(alice, items, { 'Idempotency-Key': key }).expect(201);
-      expect(replay.body).toEqual(first.body);
       const read = await app.http.get(`/api/orders/${first.body.id}`).set(bearer(alice)).expect(200);
       expect(read.body).toEqual(first.body);
+      expect((await place(alice, items, { 'Idempotency-Key': key }).expect(201)).body).toEqual(first.body);
+
+      // The key refers to its order (no copy of the response); the replay answers the order as it
+      // was placed, not as it is now.
+      const { rows } = await app.db.query<{ orderId: string; body: unknown }>(
+        'SELECT order_id AS "orderId", response_body AS body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
+        [alice.id, key],
+      );
+      expect(rows).toEqual([{ orderId: first.body.id, body: null }]);
+      await app.http.post(`/api/orders/${first.body.id}/cancel`).set(bearer(alice)).expect(200);
+      const replay = await place(alice, items, { 'Idempotency-Key': key }).expect(201);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect(replay.body).toEqual(first.body);
+      expect((await app.http.get(`/api/orders/${first.body.id}`).set(bearer(alice)).expect(200)).body.status).toBe('cancelled');
+    });
+
+    it('replays a key stored with its response body (rows written before keys referred to their order)', async () => {
+      const key = `legacy-${randomUUID()}`;
+      const items = [{ productId: tea.id, quantity: 1 }];
+      const first = await place(alice, items, { 'Idempotency-Key': key }).expect(201);
+      const body = { ...first.body, currency: 'EUR' };
+      await app.db.query('UPDATE idempotency_keys SET order_id = NULL, response_body = $3::jsonb WHERE user_id = $1 AND key = $2', [alice.id, key, JSON.stringify(body)]);
+      const replay = await place(alice, items, { 'Idempotency-Key': key }).expect(201);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect(replay.body).toEqual(body);
     });
 
     it('when the key is reused with another body, then answers 422 IDEMPOTENCY_KEY_MISMATCH', async () => {

@@ -43,20 +43,15 @@ const KEY_CTES = `key_lock AS (
                             AND k.created_at >= now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})) AS free
      ),`;
 
-// The stored response: the order exactly as the API answers it (newOrder in place-order.ts),
-// built from the same locked catalog rows and parameters.
+// The key refers to the order this statement places; a replay reads the order and answers it as
+// it was placed (see asPlaced in order.ts).
 const KEY_CLAIM = `, key_claim AS (
-       INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body)
-       SELECT $4, $8, $9, 201, jsonb_build_object(
-         'id', $1::uuid, 'userId', $4::uuid, 'status', 'pending',
-         'items', (SELECT jsonb_agg(jsonb_build_object('productId', product_id, 'sku', sku, 'name', name, 'quantity', quantity,
-                     'unitPriceCents', price_cents, 'lineTotalCents', price_cents * quantity) ORDER BY line_no) FROM priced),
-         'totalCents', (SELECT sum(price_cents * quantity) FROM priced), 'currency', $5::text, 'failureReason', NULL,
-         'history', $6::jsonb, 'createdAt', $6::jsonb->0->'at', 'updatedAt', $6::jsonb->0->'at')
+       INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, order_id)
+       SELECT $4, $8, $9, 201, $1
        WHERE (SELECT ok FROM verdict)
        ON CONFLICT (user_id, key) DO UPDATE
          SET request_hash = EXCLUDED.request_hash, created_at = now(),
-             response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body
+             response_status = EXCLUDED.response_status, order_id = EXCLUDED.order_id, response_body = NULL
          WHERE idempotency_keys.created_at < now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})
        RETURNING 1
      )`;
@@ -75,8 +70,8 @@ const KEY_CLAIM = `, key_claim AS (
  * - Prices and names come from the locked catalog rows, never from the request.
  *
  * - With an Idempotency-Key, the same statement takes the key's lock, places only when no live
- *   response is stored, and stores its own response: one round trip instead of a transaction
- *   of five.
+ *   response is stored, and records the key with its order: one round trip instead of a
+ *   transaction of five.
  *
  * This statement writes catalog tables (products, stock_movements) from the orders module on
  * purpose: placing an order is the one place where both must change atomically and fast.
@@ -140,16 +135,11 @@ export async function placeOrderAtomically(
   return { placed: row?.placed === true, products: row?.products ?? [], keyAcquired: row?.key_acquired !== false, keyTaken: row?.key_free === false };
 }
 
-/** Stores the response of the request that claimed this key, in the placement's transaction. */
-export async function storeIdempotentResponse(
-  tx: Queryable,
-  key: { userId: string; key: string },
-  response: { status: number; body: unknown },
-): Promise<void> {
-  await tx.query('UPDATE idempotency_keys SET response_status = $3, response_body = $4::jsonb WHERE user_id = $1 AND key = $2', [
+/** Records, on the key this request claimed, the order it placed (in the placement's transaction). */
+export async function storeIdempotentOrder(tx: Queryable, key: { userId: string; key: string }, orderId: string): Promise<void> {
+  await tx.query('UPDATE idempotency_keys SET response_status = 201, order_id = $3, response_body = NULL WHERE user_id = $1 AND key = $2', [
     key.userId,
     key.key,
-    response.status,
-    JSON.stringify(response.body),
+    orderId,
   ]);
 }

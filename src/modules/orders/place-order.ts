@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, UnprocessableError } from '../../shared/errors.js';
 import type { Principal } from '../../shared/principal.js';
 import type { Database, Queryable } from '../../platform/db/index.js';
-import { mergeLines, priceLines, requestFingerprint, totalOf, type Order, type RequestedLine } from './order.js';
+import { asPlaced, mergeLines, priceLines, requestFingerprint, totalOf, type Order, type RequestedLine } from './order.js';
 import * as repo from './orders.repository.js';
-import { KEY_TAKEN_MEANWHILE, placeOrderAtomically, storeIdempotentResponse, type PlacementKey } from './place-order.repository.js';
+import { KEY_TAKEN_MEANWHILE, placeOrderAtomically, storeIdempotentOrder, type PlacementKey } from './place-order.repository.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { RateLimiter } from '../../platform/rate-limit.js';
@@ -88,16 +88,25 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     // The key holds a response (or got one while the statement ran): read it back under the key's lock.
     const outcome = await db.transaction(async (tx) => {
       const stored = await repo.claimIdempotencyKey(tx, { userId, key, requestHash });
-      if (stored) return { kind: 'replay' as const, stored };
+      if (stored) {
+        if (stored.requestHash !== requestHash) return { kind: 'mismatch' as const };
+        return { kind: 'replay' as const, status: stored.status, body: stored.body ?? asPlaced(await placedOrder(tx, stored.orderId)) };
+      }
       const placed = (await place(tx, userId, lines))!;
-      await storeIdempotentResponse(tx, { userId, key }, { status: 201, body: placed });
+      await storeIdempotentOrder(tx, { userId, key }, placed.id);
       return { kind: 'placed' as const, order: placed };
     });
-    if (outcome.kind === 'placed') return outcome;
-    if (outcome.stored.requestHash !== requestHash) {
+    if (outcome.kind === 'mismatch') {
       throw new UnprocessableError('IDEMPOTENCY_KEY_MISMATCH', 'This Idempotency-Key was already used with a different request body');
     }
-    return { kind: 'replay' as const, status: outcome.stored.status, body: outcome.stored.body };
+    return outcome;
+  }
+
+  /** The order a stored key refers to; a key exists only with its order, so a missing one is a bug. */
+  async function placedOrder(tx: Queryable, orderId: string | null): Promise<Order> {
+    const found = orderId === null ? undefined : await repo.findOrder(tx, orderId);
+    if (!found) throw new Error(`idempotency key refers to no order (${orderId ?? 'none'})`);
+    return found.order;
   }
 }
 
