@@ -32,7 +32,7 @@ export interface PlacedOrder {
  * Placing an order: one statement locks the products in id order, checks and reserves every
  * line and inserts the order with its outbox event, so either every line is reserved and the
  * order exists, or nothing changed (see `placeOrderAtomically`). With a fresh Idempotency-Key,
- * the same statement claims the key and stores the response; a key that already holds one is
+ * the same statement claims the key and records the order on it; a key that already holds one is
  * answered by a transaction that reads it back.
  */
 export function createPlaceOrder(deps: PlaceOrderDeps) {
@@ -79,7 +79,7 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
 
   async function placeIdempotently(userId: string, lines: readonly RequestedLine[], key: string) {
     const requestHash = requestFingerprint(lines);
-    // A fresh key (the common case): one statement places, claims the key and stores the response.
+    // A fresh key (the common case): one statement places, claims the key and records the order on it.
     const order = await place(db, userId, lines, { key, requestHash }).catch((error: unknown) => {
       if (error instanceof Error && error.message.includes(KEY_TAKEN_MEANWHILE)) return undefined;
       throw error;
