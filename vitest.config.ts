@@ -1,22 +1,29 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+import { ALL_FILES, COMPONENT_FILES, LAYERS, UNIT_FILES, type Layer } from './test/layers.js';
 
-/**
- * Three layers, named by file suffix for what they prove (README § Testing):
- *  - unit       `*.unit.test.ts`       pure logic, no I/O, no database: milliseconds.
- *  - component  `*.component.test.ts`  one module's service or job handler called directly on real
- *                                      PostgreSQL / PGlite / Redis.
- *  - e2e        `*.e2e.test.ts`        the app over HTTP, separate processes, browsers, SMTP.
- * A plain `*.test.ts` counts as end-to-end until it is given a layer.
- * `npm test` runs all three in one pool; `npm run test:unit` (etc.) runs one.
- */
-const UNIT = ['src/**/*.unit.test.ts', 'test/**/*.unit.test.ts'];
-const COMPONENT = ['src/**/*.component.test.ts', 'test/**/*.component.test.ts'];
-const ALL = ['src/**/*.test.ts', 'test/**/*.test.ts'];
 // Tests that start their own Redis Cluster/Sentinel run in `npm run topology -- test`
 // (vitest.topology.config.ts), not in every `npm test`.
 const TOPOLOGY = ['**/*.topology.test.ts'];
 // Measures each file's CPU in its test process, for the slowest-files report.
 const SETUP = ['test/cpu-per-file.setup.ts'];
+
+/**
+ * `npm test` runs all three layers (test/layers.ts) in one pool; `TEST_LAYER=unit` (what
+ * `npm run test:unit` sets, and so on) runs one. One vitest project rather than one per layer:
+ * each project had test processes of its own that loaded the code again (nine instead of three
+ * a run), which cost ~7 % of the run's CPU (docs/testing.md, "One project, and page faults").
+ */
+const FILES: Record<Layer, { include: string[]; exclude: string[] }> = {
+  unit: { include: UNIT_FILES, exclude: [] },
+  component: { include: COMPONENT_FILES, exclude: [] },
+  e2e: { include: ALL_FILES, exclude: [...UNIT_FILES, ...COMPONENT_FILES] },
+};
+
+const layer = process.env.TEST_LAYER || undefined;
+if (layer !== undefined && !LAYERS.includes(layer as Layer)) {
+  throw new Error(`TEST_LAYER must be one of ${LAYERS.join(', ')}, or unset for all of them (got ${JSON.stringify(layer)})`);
+}
+const files = layer ? FILES[layer as Layer] : { include: ALL_FILES, exclude: [] };
 
 export default defineConfig({
   test: {
@@ -32,19 +39,10 @@ export default defineConfig({
     retry: 0,
     allowOnly: false,
     reporters: ['default', './test/slowest-files-reporter.ts'],
-    projects: [
-      {
-        extends: true,
-        test: { name: 'unit', include: UNIT, setupFiles: SETUP },
-      },
-      {
-        extends: true,
-        test: { name: 'component', include: COMPONENT, setupFiles: SETUP, globalSetup: ['test/global-setup.ts'] },
-      },
-      {
-        extends: true,
-        test: { name: 'e2e', include: ALL, exclude: [...UNIT, ...COMPONENT, ...TOPOLOGY], setupFiles: SETUP, globalSetup: ['test/global-setup.ts'] },
-      },
-    ],
+    include: files.include,
+    exclude: [...configDefaults.exclude, ...files.exclude, ...TOPOLOGY],
+    setupFiles: SETUP,
+    // Unit tests need no database, Redis or child build.
+    globalSetup: layer === 'unit' ? [] : ['test/global-setup.ts'],
   },
 });

@@ -40,9 +40,9 @@ export function startChild(name: string, args: string[], env: Record<string, str
 }
 
 /**
- * Starts the API (`dist/server.js`) through `bin/run-service`, as `npm start` does, so the bench
- * measures the environment users get. The launcher `exec`s Node, so the pid is the API's own
- * (CPU and RSS are read from it).
+ * Starts a service (`dist/server.js`, `dist/worker.js`) through `bin/run-service`, as `npm start`
+ * and `npm run worker` do, so the bench measures the environment users get. The launcher `exec`s
+ * Node, so the pid is the service's own (CPU and RSS are read from it).
  */
 export function startService(name: string, args: string[], env: Record<string, string>): Child {
   const launch = runServiceCommand(args);

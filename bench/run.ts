@@ -498,7 +498,7 @@ async function main(): Promise<void> {
           await apiSql('UPDATE products SET reserved = 0, on_hand = $1', [INITIAL_STOCK]);
           await deleteRedisKeys(redis, PREFIX);
           api = await startApi(apiPort, serverModeEnv(apiPort));
-          const workers = Array.from({ length: workerCount }, (_, i) => startChild(`worker${i}`, [...NODE_ARGS, 'dist/worker.js'], serverModeEnv(0, EXTRA_WORKER_ENV)));
+          const workers = Array.from({ length: workerCount }, (_, i) => startService(`worker${i}`, [...NODE_ARGS, 'dist/worker.js'], serverModeEnv(0, EXTRA_WORKER_ENV)));
           const deadline = Date.now() + 30_000;
           while ((await queue.getWorkersCount()) < workerCount) {
             const dead = workers.find((w) => w.proc.exitCode !== null);

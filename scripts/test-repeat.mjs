@@ -1,6 +1,7 @@
 // Runs the whole test suite N times in a row (default 5) and stops at the first failing run,
 // naming it: a flake that shows once in twenty runs is found by `npm run test:repeat -- 20`.
-// Arguments after N go to vitest, e.g. `npm run test:repeat -- 10 --project unit`.
+// Arguments after N go to vitest, e.g. `npm run test:repeat -- 10 src/modules/orders`; one layer:
+// `TEST_LAYER=unit npm run test:repeat -- 10`.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import process from 'node:process';

@@ -117,12 +117,11 @@ async function pgliteImage(): Promise<string> {
   return dir;
 }
 
-interface Shared {
+interface RunFixtures {
   postgresTemplate: string;
   pgliteImage: string;
   redisPrefixRoot: string;
   teardown(): Promise<void>;
-  users: number;
 }
 
 /**
@@ -149,11 +148,7 @@ export function testDatabasePrefix(template: string): string {
   return `${template.replace('ops_template_', 'ops_test_')}_`;
 }
 
-/** The component and e2e projects both list this file; they share one setup (same process). */
-const SHARED = Symbol.for('ops-tests.global-setup');
-type WithShared = typeof globalThis & { [SHARED]?: Promise<Shared> };
-
-async function createShared(): Promise<Shared> {
+async function prepareRun(): Promise<RunFixtures> {
   // One temporary folder for the whole run, removed with it: every folder a test, Playwright or
   // Chromium makes under os.tmpdir() lands inside (test workers inherit TMPDIR), including those
   // of processes that are killed rather than closed.
@@ -173,7 +168,6 @@ async function createShared(): Promise<Shared> {
     postgresTemplate: template,
     pgliteImage: image,
     redisPrefixRoot,
-    users: 0,
     async teardown() {
       const spares = await admin.query<{ name: string }>('SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1)', [testDatabasePrefix(template)]);
       for (const { name } of spares.rows) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -193,17 +187,9 @@ async function createShared(): Promise<Shared> {
  * transpiles the sources that tests run as child processes (test/child-build.ts).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const scope = globalThis as WithShared;
-  scope[SHARED] ??= createShared();
-  const shared = await scope[SHARED];
-  shared.users++;
-  project.provide('postgresTemplate', shared.postgresTemplate);
-  project.provide('pgliteImage', shared.pgliteImage);
-  project.provide('redisPrefixRoot', shared.redisPrefixRoot);
-
-  return async () => {
-    if (--shared.users > 0) return;
-    delete scope[SHARED];
-    await shared.teardown();
-  };
+  const run = await prepareRun();
+  project.provide('postgresTemplate', run.postgresTemplate);
+  project.provide('pgliteImage', run.pgliteImage);
+  project.provide('redisPrefixRoot', run.redisPrefixRoot);
+  return () => run.teardown();
 }

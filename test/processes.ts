@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runServiceCommand } from '../scripts/run-service.js';
 import { childEntry, childNodeFlags } from './child-build.js';
 import { TEST_PASSWORD_HASH_PROFILE } from './harness.js';
 
@@ -17,12 +18,14 @@ export interface ChildService {
 /**
  * Runs a service entry point (`src/worker.ts`, …) in its own process, from the run's transpiled
  * copy of the sources (test/child-build.ts), so tests see the current code without a build.
- * Resolves once `readyLine` appears in its output.
+ * It starts through `bin/run-service`, as `npm start` and `npm run worker` start the services,
+ * so it runs with the same glibc settings. Resolves once `readyLine` appears in its output.
  */
 export async function spawnService(entry: string, env: Record<string, string>, readyLine: RegExp, timeoutMs = 30_000): Promise<ChildService> {
-  const child = spawn(process.execPath, [...childNodeFlags(), childEntry(entry)], {
+  const launch = runServiceCommand([...childNodeFlags(), childEntry(entry)]);
+  const child = spawn(launch.command, launch.args, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', LOG_FORMAT: 'json', PASSWORD_HASH_PROFILE: TEST_PASSWORD_HASH_PROFILE, ...env },
+    env: { PATH: launch.PATH, HOME: process.env.HOME ?? '', NODE_ENV: 'test', LOG_FORMAT: 'json', PASSWORD_HASH_PROFILE: TEST_PASSWORD_HASH_PROFILE, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

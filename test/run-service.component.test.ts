@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runServiceCommand } from '../scripts/run-service.js';
@@ -9,7 +10,11 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 
 /** Runs `bin/run-service` with Node's `-e script`, as `npm start` runs it with `dist/server.js`. */
 function launch(script: string, env: Record<string, string> = {}) {
-  const launch = runServiceCommand(['-e', script]);
+  return launchArgs(['-e', script], env);
+}
+
+function launchArgs(args: string[], env: Record<string, string> = {}) {
+  const launch = runServiceCommand(args);
   const child = spawn(launch.command, launch.args, {
     env: { PATH: launch.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,6 +46,34 @@ describe('bin/run-service (how npm start starts Node)', () => {
     expect(run.output().trim()).toBe('4');
   });
 
+  it('when GLIBC_TUNABLES is unset, then malloc is told to use transparent huge pages', async () => {
+    const run = launch('console.log(process.env.GLIBC_TUNABLES)');
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect(run.output().trim()).toBe('glibc.malloc.hugetlb=1');
+  });
+
+  it("when the operator sets other glibc tunables, then they are kept and huge pages added; the operator's own hugetlb value wins", async () => {
+    const other = launch('console.log(process.env.GLIBC_TUNABLES)', { GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0' });
+    const own = launch('console.log(process.env.GLIBC_TUNABLES)', { GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0:glibc.malloc.hugetlb=0' });
+    expect(await other.exited).toEqual({ code: 0, signal: null });
+    expect(await own.exited).toEqual({ code: 0, signal: null });
+    expect(other.output().trim()).toBe('glibc.malloc.tcache_count=0:glibc.malloc.hugetlb=1');
+    expect(own.output().trim()).toBe('glibc.malloc.tcache_count=0:glibc.malloc.hugetlb=0');
+  });
+
+  it("when it starts a worker below 4 CPUs, then the worker keeps glibc's arenas (it hashes no passwords) and gets huge pages", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ops-launcher-'));
+    try {
+      const worker = path.join(dir, 'worker.js');
+      writeFileSync(worker, "console.log(JSON.stringify({ arenas: process.env.MALLOC_ARENA_MAX ?? 'unset', tunables: process.env.GLIBC_TUNABLES }))");
+      const run = launchArgs([worker], { OMP_NUM_THREADS: '2' });
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+      expect(JSON.parse(run.output())).toEqual({ arenas: 'unset', tunables: 'glibc.malloc.hugetlb=1' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('when the launched process is sent SIGTERM, then Node itself receives it (graceful shutdown works through the launcher)', async () => {
     const run = launch("process.on('SIGTERM', () => { console.log('SIGTERM handled'); process.exit(0); }); console.log('ready'); setInterval(() => {}, 1000);");
     await waitUntil(() => run.output().includes('ready'), 10_000, 'the launched process to start');
@@ -49,8 +82,10 @@ describe('bin/run-service (how npm start starts Node)', () => {
     expect(run.output()).toContain('SIGTERM handled');
   });
 
-  it('npm start goes through it', () => {
+  it('npm start, npm run worker and npm run admin go through it', () => {
     const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(scripts.start).toMatch(/ sh bin\/run-service dist\/server\.js$/);
+    expect(scripts.worker).toMatch(/ sh bin\/run-service dist\/worker\.js$/);
+    expect(scripts.admin).toMatch(/ sh bin\/run-service dist\/scripts\/admin\.js$/);
   });
 });

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
+import { layerOf } from './layers.js';
 
 // SLOWEST_FILES=100 shows more, to see where a whole run's time goes.
 const SHOWN = Number(process.env.SLOWEST_FILES) || 10;
@@ -16,7 +17,7 @@ export default class SlowestFilesReporter implements Reporter {
         const diagnostic = module.diagnostic();
         const seconds = (diagnostic.collectDuration + diagnostic.duration) / 1000;
         const { testProcessCpuSeconds: cpu, childCpuSeconds: childCpu } = module.meta();
-        return { seconds, cpu, childCpu, file: path.relative(process.cwd(), module.moduleId), layer: module.project.name, tests: [...module.children.allTests()].length };
+        return { seconds, cpu, childCpu, file: path.relative(process.cwd(), module.moduleId), layer: layerOf(module.moduleId), tests: [...module.children.allTests()].length };
       })
       .sort((a, b) => b.seconds - a.seconds)
       .slice(0, SHOWN);

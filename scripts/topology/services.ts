@@ -535,8 +535,9 @@ export async function startApi(index: number, variant: Variant): Promise<void> {
 }
 
 export async function startWorker(index: number, variant: Variant): Promise<void> {
-  startProcess(`worker${index + 1}`, process.execPath, [path.join(ROOT, 'dist/worker.js')], {
-    env: { ...appEnv(variant), WORKER_METRICS_PORT: String(PORTS.workerMetrics[index]) },
+  const launch = runServiceCommand([path.join(ROOT, 'dist/worker.js')]);
+  startProcess(`worker${index + 1}`, launch.command, launch.args, {
+    env: { ...appEnv(variant), WORKER_METRICS_PORT: String(PORTS.workerMetrics[index]), PATH: launch.PATH },
   });
   await waitForHealthy(`worker${index + 1}`, `http://127.0.0.1:${PORTS.workerMetrics[index]}/health/live`, 60_000);
 }
