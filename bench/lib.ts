@@ -297,10 +297,11 @@ export function combine(rounds: readonly Load[]): Load {
   const mean = (pick: (r: Load) => number) => rounds.reduce((a, r) => a + pick(r), 0) / rounds.length;
   let cpu: CpuSplit | undefined;
   if (rounds.every((r) => r.cpu)) {
-    cpu = { ms: {}, wallMs: 0 };
+    cpu = { ms: {}, faults: {}, wallMs: 0 };
     for (const round of rounds) {
       cpu.wallMs += round.cpu?.wallMs ?? 0;
       for (const [group, ms] of Object.entries(round.cpu?.ms ?? {})) cpu.ms[group] = (cpu.ms[group] ?? 0) + ms;
+      for (const [group, n] of Object.entries(round.cpu?.faults ?? {})) cpu.faults[group] = (cpu.faults[group] ?? 0) + n;
     }
   }
   return {
@@ -318,6 +319,8 @@ export function combine(rounds: readonly Load[]): Load {
 
 /** CPU µs of one process group per response. */
 export const cpuPerRequestUs = (l: Load, group: string) => ((l.cpu?.ms[group] ?? Number.NaN) * 1000) / l.requests;
+/** Page faults per request of the measured processes (every group but the bench's own). */
+export const faultsPerRequest = (l: Load) => Object.values(l.cpu?.faults ?? {}).reduce((a, b) => a + b, 0) / l.requests;
 
 /** "service 410 µs, postgres 380 µs, …" per response, and the share of the machine used by processes outside the bench. */
 export function describeCpu(l: Load): string {
@@ -352,16 +355,21 @@ export function randomOrderBody(productIds: readonly string[]): string {
 
 const CLOCK_TICKS_PER_S = 100; // getconf CLK_TCK on Linux x86-64
 
-/** utime + stime of a process, in ms (0 if it is gone). */
-export function processCpuMs(pid: number): number {
+/** utime + stime of a process in ms, and its minor page faults (zeros if it is gone). */
+export function processUsage(pid: number): { cpuMs: number; faults: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm)": state is field 3, utime 14, stime 15.
+    // Fields after "(comm)": state is field 3, minflt 10, utime 14, stime 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+    return { cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S, faults: Number(fields[7]) };
   } catch {
-    return 0;
+    return { cpuMs: 0, faults: 0 };
   }
+}
+
+/** utime + stime of a process, in ms (0 if it is gone). */
+export function processCpuMs(pid: number): number {
+  return processUsage(pid).cpuMs;
 }
 
 /** Busy time of the whole machine (all CPUs), in ms. */
@@ -377,6 +385,11 @@ export type PidGroups = Record<string, () => number[] | Promise<number[]>>;
 export interface CpuSplit {
   /** CPU ms per group over the measured interval, plus `bench` (this process: autocannon) and `other` (everything else on the machine). */
   ms: Record<string, number>;
+  /**
+   * Minor page faults per group over the interval. A first-touched page costs ~12 µs of kernel
+   * time on the VMs this is measured on (docs/benchmarks.md, "Page faults").
+   */
+  faults: Record<string, number>;
   wallMs: number;
 }
 
@@ -386,8 +399,8 @@ export interface CpuSplit {
  */
 export async function cpuMeter(groups: PidGroups): Promise<() => Promise<CpuSplit>> {
   const snapshot = async () => {
-    const perGroup: Record<string, Map<number, number>> = {};
-    for (const [name, pids] of Object.entries(groups)) perGroup[name] = new Map((await pids()).map((pid) => [pid, processCpuMs(pid)]));
+    const perGroup: Record<string, Map<number, { cpuMs: number; faults: number }>> = {};
+    for (const [name, pids] of Object.entries(groups)) perGroup[name] = new Map((await pids()).map((pid) => [pid, processUsage(pid)]));
     return perGroup;
   };
   const before = await snapshot();
@@ -398,13 +411,20 @@ export async function cpuMeter(groups: PidGroups): Promise<() => Promise<CpuSpli
     const after = await snapshot();
     const self = process.cpuUsage(selfBefore);
     const ms: Record<string, number> = { bench: (self.user + self.system) / 1000 };
+    const faults: Record<string, number> = {};
     for (const [name, pids] of Object.entries(after)) {
       let total = 0;
-      for (const [pid, cpu] of pids) total += cpu - (before[name]?.get(pid) ?? 0);
+      let faulted = 0;
+      for (const [pid, usage] of pids) {
+        const start = before[name]?.get(pid);
+        total += usage.cpuMs - (start?.cpuMs ?? 0);
+        faulted += usage.faults - (start?.faults ?? 0);
+      }
       ms[name] = total;
+      faults[name] = faulted;
     }
     const ours = Object.values(ms).reduce((a, b) => a + b, 0);
     ms.other = Math.max(0, machineBusyMs() - machineBefore - ours);
-    return { ms, wallMs: Date.now() - wallBefore };
+    return { ms, faults, wallMs: Date.now() - wallBefore };
   };
 }

@@ -24,6 +24,7 @@ import {
   combine,
   cpuMeter,
   cpuPerRequestUs,
+  faultsPerRequest,
   databaseUrl,
   describeCpu,
   deleteRedisKeys,
@@ -542,7 +543,10 @@ async function main(): Promise<void> {
             // Less the bench's two INFO calls.
             redisCommands: (workAfter.redisCommands - workBefore.redisCommands - 2) / Math.max(1, completed),
           };
-          log(`pipeline ${workerCount}w per completed order: ${workPerOrder.pgTransactions.toFixed(2)} PostgreSQL transactions, ${workPerOrder.redisCommands.toFixed(2)} Redis commands`);
+          const faultsPerOrder = Object.values(pipelineCpu.faults).reduce((a, b) => a + b, 0) / Math.max(1, completed);
+          log(
+            `pipeline ${workerCount}w per completed order: ${workPerOrder.pgTransactions.toFixed(2)} PostgreSQL transactions, ${workPerOrder.redisCommands.toFixed(2)} Redis commands, ${faultsPerOrder.toFixed(1)} page faults ${JSON.stringify(Object.fromEntries(Object.entries(pipelineCpu.faults).map(([group, n]) => [group, Math.round(n / Math.max(1, completed))])))}`,
+          );
           const lastMs = done?.last ? done.last.getTime() : Date.now();
           const throughput = completed / ((lastMs - t0.getTime()) / 1000);
           const drainRate = Number(done?.after_load ?? 0) / Math.max(0.001, (lastMs - loadEnd.getTime()) / 1000);
@@ -632,7 +636,7 @@ async function main(): Promise<void> {
           const stock = await checkStock(apiSql, INITIAL_STOCK);
           log(`pipeline ${workerCount}w stock: ${JSON.stringify(stock)}`);
           pipeline[`workers${workerCount}`] = {
-            saturated: { load: saturated, cpuMsLoadAndDrain: pipelineCpu, cpuUsPerCompletedOrder: cpuPerOrder, workPerOrder, ownCpuMsPerOrder, cpusAvailable, cpuCeiling, placed: ok(saturated), completed, failed: Number(done?.failed ?? 0), open: left.open, seconds: (lastMs - t0.getTime()) / 1000, throughput, drainRate },
+            saturated: { load: saturated, cpuMsLoadAndDrain: pipelineCpu, cpuUsPerCompletedOrder: cpuPerOrder, workPerOrder, faultsPerOrder, ownCpuMsPerOrder, cpusAvailable, cpuCeiling, placed: ok(saturated), completed, failed: Number(done?.failed ?? 0), open: left.open, seconds: (lastMs - t0.getTime()) / 1000, throughput, drainRate },
             halfRate,
             sustainable,
             nearMax,
@@ -645,7 +649,7 @@ async function main(): Promise<void> {
       }
       details.pipeline = pipeline;
       type Phase = {
-        saturated: { throughput: number; drainRate: number; open: number; ownCpuMsPerOrder: number; cpuCeiling: number; workPerOrder: { pgTransactions: number; redisCommands: number } };
+        saturated: { throughput: number; drainRate: number; open: number; ownCpuMsPerOrder: number; cpuCeiling: number; faultsPerOrder: number; workPerOrder: { pgTransactions: number; redisCommands: number } };
         halfRate: { p50: number; p99: number; open: number };
         sustainable: { p50: number; p99: number; open: number };
         nearMax: { p50: number; p99: number; open: number };
@@ -660,6 +664,8 @@ async function main(): Promise<void> {
         row('pipeline CPU ms per completed order, all processes (1 worker) vs 3 ms', w1.saturated.ownCpuMsPerOrder, 3, '≤ 1.00×', 1, false, 1.0);
         row("pipeline PostgreSQL transactions per completed order (1 worker) vs 1, the placement's own", w1.saturated.workPerOrder.pgTransactions, 1, 'report', 2);
         row('pipeline Redis commands per completed order, inside scripts too (1 worker) vs 1', w1.saturated.workPerOrder.redisCommands, 1, 'report', 2);
+        // ~12 µs each on the VMs this is measured on (docs/benchmarks.md, "Page faults").
+        row('pipeline page faults per completed order, all its processes (1 worker) vs a placement (POST row)', w1.saturated.faultsPerOrder, faultsPerRequest(postOurs), 'report', 1);
         row(`placed→completed p50 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline max) vs 20 ms`, w1.sustainable.p50, 20, '≤ 1.00×', 0, false, 1.0);
         row(`placed→completed p99 ms @ ${sustainableRps ?? 0} rps (½ 1-worker pipeline max) vs 100 ms`, w1.sustainable.p99, 100, '≤ 1.00×', 0, false, 1.0);
         row(`placed→completed p99 ms @ ${nearMaxRps ?? 0} rps (90 % of 1-worker pipeline max) vs 250 ms`, w1.nearMax.p99, 250, '≤ 1.00×', 0, false, 1.0);
