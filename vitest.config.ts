@@ -11,7 +11,7 @@ const SETUP = ['test/cpu-per-file.setup.ts'];
  * `npm test` runs all three layers (test/layers.ts) in one pool; `TEST_LAYER=unit` (what
  * `npm run test:unit` sets, and so on) runs one. One vitest project rather than one per layer:
  * each project had test processes of its own that loaded the code again (nine instead of three
- * a run), which cost ~7 % of the run's CPU (docs/testing.md, "One project, and page faults").
+ * a run), which cost ~5–9 % of the run's CPU (docs/testing.md, "One project, and page faults").
  */
 const FILES: Record<Layer, { include: string[]; exclude: string[] }> = {
   unit: { include: UNIT_FILES, exclude: [] },
