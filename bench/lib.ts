@@ -319,7 +319,7 @@ export function combine(rounds: readonly Load[]): Load {
 
 /** CPU µs of one process group per response. */
 export const cpuPerRequestUs = (l: Load, group: string) => ((l.cpu?.ms[group] ?? Number.NaN) * 1000) / l.requests;
-/** Page faults per request of the measured processes (every group but the bench's own). */
+/** Page faults per request of the measured process groups (the bench's own are not counted). */
 export const faultsPerRequest = (l: Load) => Object.values(l.cpu?.faults ?? {}).reduce((a, b) => a + b, 0) / l.requests;
 
 /** "service 410 µs, postgres 380 µs, …" per response, and the share of the machine used by processes outside the bench. */
@@ -365,11 +365,6 @@ export function processUsage(pid: number): { cpuMs: number; faults: number } {
   } catch {
     return { cpuMs: 0, faults: 0 };
   }
-}
-
-/** utime + stime of a process, in ms (0 if it is gone). */
-export function processCpuMs(pid: number): number {
-  return processUsage(pid).cpuMs;
 }
 
 /** Busy time of the whole machine (all CPUs), in ms. */
