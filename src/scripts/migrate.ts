@@ -4,7 +4,7 @@ import { migrate, openDatabase } from '../platform/db/index.js';
 /** `npm run db:migrate`: applies pending migrations to the configured database and exits. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const db = await openDatabase({ url: config.db.url, poolMax: 1, dataDir: config.dataDir });
+  const db = await openDatabase({ url: config.db.url, poolMax: 1, dataDir: config.dataDir, oneShot: true });
   try {
     const applied = await migrate(db);
     process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'Database is up to date\n');

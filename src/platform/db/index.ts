@@ -10,9 +10,12 @@ export { DataDirLockedError } from './data-dir-lock.js';
 export { EmbeddedDatabaseError } from './pglite.js';
 export { describePostgresFailure } from './postgres-startup.js';
 
-/** The one place that picks the storage adapter: a server when `url` is set, else PGlite in `dataDir`. */
-export async function openDatabase(options: { url: string | undefined; poolMax: number; dataDir: string }): Promise<Database> {
-  if (!options.url) return openEmbeddedDatabase(options.dataDir);
+/**
+ * The one place that picks the storage adapter: a server when `url` is set, else PGlite in
+ * `dataDir`. `oneShot`: a command that does one task and exits, not a service.
+ */
+export async function openDatabase(options: { url: string | undefined; poolMax: number; dataDir: string; oneShot?: boolean }): Promise<Database> {
+  if (!options.url) return openEmbeddedDatabase(options.dataDir, { oneShot: options.oneShot });
   await checkPostgresConnection(options.url);
   return createPostgresDatabase(options.url, options.poolMax);
 }

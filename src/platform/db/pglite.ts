@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -57,13 +58,20 @@ export function wrapPGlite(pglite: PGlite, onClose: () => void = () => undefined
   };
 }
 
+/**
+ * V8 runs WebAssembly on its baseline compiler (Liftoff) first and recompiles what runs hot with
+ * its optimising one (TurboFan) on background threads. A process that opens the database, does
+ * one thing and exits (initdb, the admin, migrate and seed commands) never earns that second
+ * compilation back: on baseline code alone initdb took ~35 % less CPU and ~10 % less memory, the
+ * admin command ~45 % less CPU (docs/benchmarks.md, "PGlite's initdb on V8's baseline tier"). A
+ * server keeps both tiers: after a minute of load TurboFan's code was as cheap or cheaper.
+ * Set before PGlite compiles; a V8 without the flag says so on stderr and goes on.
+ */
+const BASELINE_TIER_ONLY = '--liftoff-only';
+
 // Runs in a child process (`node -e`, CommonJS): argv[1] is PGlite's entry, argv[2] the folder.
-// initdb runs once and then exits, so optimising PostgreSQL's WebAssembly with TurboFan (V8's
-// second tier) never pays back: on V8's baseline code alone it took ~35 % less CPU and ~10 % less
-// memory (docs/benchmarks.md, "PGlite's initdb on V8's baseline tier"). The serving process keeps
-// both tiers. A flag this V8 lacks would be reported and ignored, never fatal.
 const CREATE_CLUSTER = `
-require('node:v8').setFlagsFromString('--liftoff-only');
+require('node:v8').setFlagsFromString('${BASELINE_TIER_ONLY}');
 const { PGlite } = require(process.argv[1]);
 PGlite.create(process.argv[2]).then(
   (db) => db.close(),
@@ -106,8 +114,12 @@ export class EmbeddedDatabaseError extends Error {}
  */
 export const EMBEDDED_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
 
-/** Opens (creating on first use) the embedded database under `dataDir`, refusing a second process. */
-export async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
+/**
+ * Opens (creating on first use) the embedded database under `dataDir`, refusing a second process.
+ * `oneShot`: the process exits once its one task is done (a command, not a service).
+ */
+export async function openEmbeddedDatabase(dataDir: string, options: { oneShot?: boolean } = {}): Promise<Database> {
+  if (options.oneShot) setFlagsFromString(BASELINE_TIER_ONLY);
   const unlock = lockDataDir(dataDir);
   try {
     const pgdata = path.join(dataDir, 'pgdata');
