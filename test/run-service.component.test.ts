@@ -82,10 +82,12 @@ describe('bin/run-service (how npm start starts Node)', () => {
     expect(run.output()).toContain('SIGTERM handled');
   });
 
-  it('npm start, npm run worker and npm run admin go through it', () => {
+  it('npm start, npm run worker and the commands (admin, db:migrate, db:seed) go through it', () => {
     const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(scripts.start).toMatch(/ sh bin\/run-service dist\/server\.js$/);
     expect(scripts.worker).toMatch(/ sh bin\/run-service dist\/worker\.js$/);
     expect(scripts.admin).toMatch(/ sh bin\/run-service dist\/scripts\/admin\.js$/);
+    expect(scripts['db:migrate']).toMatch(/ sh bin\/run-service dist\/scripts\/migrate\.js$/);
+    expect(scripts['db:seed']).toMatch(/ sh bin\/run-service dist\/scripts\/seed\.js$/);
   });
 });
