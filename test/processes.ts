@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { runServiceCommand } from '../scripts/run-service.js';
 import { childEntry, childNodeFlags } from './child-build.js';
 import { TEST_PASSWORD_HASH_PROFILE } from './harness.js';
+import { waitUntil as waitFor } from './wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -70,14 +71,12 @@ export async function startRedisServer(port: number, extraArgs: string[] = []): 
   return child;
 }
 
-export async function waitUntil<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/**
+ * `waitUntil` of test/wait.ts polling every 100 ms: these waits are on child processes, Redis
+ * servers and databases that the polls would otherwise compete with.
+ */
+export function waitUntil<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  return waitFor(check, timeoutMs, what, 100);
 }
 
 export interface TcpProxy {
