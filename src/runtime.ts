@@ -7,7 +7,7 @@ import { createCatalogService, seedDemoCatalog } from './modules/catalog/index.j
 import type { ReadinessCheck } from './modules/health/health.routes.js';
 import { ShutdownState } from './modules/health/shutdown-state.js';
 import { createEmailDeliveriesService } from './modules/notifications/index.js';
-import { createOrderCache, createOrdersService } from './modules/orders/index.js';
+import { createOrderCache, createOrdersService, type ClaimedEvent } from './modules/orders/index.js';
 import { createPipelineService } from './modules/pipeline/index.js';
 import { createEventHub, createOrderStreams, createEventsPass, type EventHub, type OnEventsAppended } from './modules/events/index.js';
 import { createPaymentSimulator } from './modules/payments/index.js';
@@ -106,7 +106,10 @@ export function buildDeps(
     logger,
   });
   // The relay starts with the background loops; until then a commit has nothing to wake.
-  const outboxRelay = { kick: (_topic: string) => undefined as void };
+  const outboxRelay: { kick(topic: string, claimed?: readonly ClaimedEvent[]): void; claimSeconds(): number } = {
+    kick: () => undefined,
+    claimSeconds: () => 0,
+  };
   // The queue is created below; the gauge reads it lazily at scrape time.
   const queueRef: { current?: JobQueue } = {};
   const ordersRef: { current?: { processingLagSeconds(): Promise<number> } } = {};
@@ -123,7 +126,8 @@ export function buildDeps(
     currency: config.currency,
     subscribedTopics: SUBSCRIBED_TOPICS,
     jobTopics: JOB_TOPICS,
-    onEventsCommitted: (topic) => outboxRelay.kick(topic),
+    onEventsCommitted: (topic, claimed) => outboxRelay.kick(topic, claimed),
+    claimPlacedEvents: () => outboxRelay.claimSeconds(),
     logger,
     metrics,
   });
@@ -191,7 +195,8 @@ export function buildDeps(
     const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger, onRelayed: (events) => metrics.relayBatch(events), eventsPass });
     const deliverer = sendsWebhooks ? startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics }) : undefined;
     const loops = [background, ...(deliverer ? [deliverer] : [])];
-    outboxRelay.kick = (topic) => background.kick(topic);
+    outboxRelay.kick = (topic, claimed) => background.kick(topic, claimed ? [...claimed] : undefined);
+    outboxRelay.claimSeconds = () => background.claimSeconds();
     if (deliverer) webhookDeliverer.webhooksChanged = () => deliverer.webhooksChanged();
     return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };
   };

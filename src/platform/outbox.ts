@@ -68,18 +68,37 @@ export async function relayOutboxBatch<Topic extends string>(
     { name: 'claim-outbox-events' },
   );
   if (rows.length === 0) return 0;
-  rows.sort((a, b) => a.id - b.id);
-  const ids = rows.map((row) => row.id);
+  await publishClaimed(db, rows, publish, options.leaseSeconds);
+  return rows.length;
+}
+
+/**
+ * Publishes events this relay holds a claim on (claimed by `relayOutboxBatch`, or written already
+ * claimed by the transaction that committed them), then marks them published. A publish that
+ * fails or takes half the lease gives the claims back, so any relay may take them at once.
+ */
+export async function publishClaimed<Topic extends string>(
+  db: Database,
+  events: OutboxEvent<Topic>[],
+  publish: (events: OutboxEvent<Topic>[]) => Promise<void>,
+  leaseSeconds: number,
+): Promise<void> {
+  events.sort((a, b) => a.id - b.id);
+  const ids = events.map((event) => event.id);
   try {
-    await withTimeout(publish(rows), (options.leaseSeconds * 1000) / 2, 'publishing outbox events');
+    await withTimeout(publish(events), (leaseSeconds * 1000) / 2, 'publishing outbox events');
   } catch (error) {
-    await db.query(`UPDATE outbox_events SET claimed_until = NULL WHERE id IN (${inIdOrder})`, [ids]).catch(() => undefined);
+    await releaseClaims(db, ids).catch(() => undefined);
     throw error;
   }
   await db.query(`UPDATE outbox_events SET published_at = now(), claimed_until = NULL WHERE id IN (${inIdOrder})`, [ids], {
     name: 'mark-outbox-published',
   });
-  return rows.length;
+}
+
+/** Gives claims back: the events can be claimed by any relay at once. */
+export async function releaseClaims(db: Database, ids: readonly number[]): Promise<void> {
+  await db.query(`UPDATE outbox_events SET claimed_until = NULL WHERE id IN (${inIdOrder})`, [ids]);
 }
 
 export interface Loop {

@@ -8,7 +8,7 @@ import { findStalledOrderIds } from '../modules/orders/orders.repository.js';
 import type { Database } from '../platform/db/index.js';
 import { createLogger } from '../platform/logger.js';
 import { OUTBOX_CHANNEL, relayOutboxBatch } from '../platform/outbox.js';
-import { createInProcessQueue } from '../platform/queue/index.js';
+import { createInProcessQueue, type JobQueue } from '../platform/queue/index.js';
 import { createInProcessSignal } from '../platform/signal.js';
 import { startBackgroundLoops } from './background.js';
 
@@ -125,6 +125,95 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       }
     },
   );
+
+  /** `queue`, reachable while `up.value` is true (ready() and add() as a BullMQ queue would answer). */
+  function switchable(queue: JobQueue, up: { value: boolean }): JobQueue {
+    return {
+      kind: queue.kind,
+      add: (jobs) => (up.value ? queue.add(jobs) : Promise.reject(new Error('queue unreachable'))),
+      ensure: (job) => queue.ensure(job),
+      ready: () => up.value,
+      counts: () => queue.counts(),
+      waiting: () => queue.waiting(),
+      close: () => queue.close(),
+    };
+  }
+  async function claimedUntil(id: number): Promise<Date | null> {
+    const { rows } = await database.db.query<{ until: Date | null }>('SELECT claimed_until AS until FROM outbox_events WHERE id = $1', [id]);
+    return rows[0]!.until;
+  }
+
+  it('when a commit wrote its event claimed for this process, then the round its commit wakes publishes it without a claim statement', async () => {
+    const publishedIds: string[] = [];
+    const queue = recordingQueue(publishedIds);
+    let claims = 0;
+    const db = observingClaims(database.db, () => claims++);
+    const loops = startBackgroundLoops({ db, queue, orders: noStalledOrders, settings, logger });
+    try {
+      // The first round claims every topic once (what a crashed process left); then only commits wake it.
+      await waitUntil(() => claims > 0, 5000, 'the first round');
+      const claimsBefore = claims;
+      expect(loops.claimSeconds()).toBeGreaterThan(0);
+      const id = await insertClaimed('order.placed', loops.claimSeconds());
+      const orderId = await orderIdOf(id);
+
+      loops.kick('order.placed', [{ id, topic: 'order.placed', aggregateId: orderId }]);
+      await waitUntil(() => published(id), 5000, 'the claimed event published');
+      expect(publishedIds).toEqual([orderId]);
+      expect(await claimedUntil(id)).toBeNull();
+      expect(claims).toBe(claimsBefore);
+    } finally {
+      await loops.stop();
+      await queue.close();
+    }
+  });
+
+  it('when its queue cannot be reached, then a process has commits write events unclaimed, and gives back claimed ones it still holds', async () => {
+    const up = { value: true };
+    const publishedIds: string[] = [];
+    const queue = switchable(recordingQueue(publishedIds), up);
+    const loops = startBackgroundLoops({ db: database.db, queue, orders: noStalledOrders, settings, logger });
+    try {
+      const id = await insertClaimed('order.placed', 5);
+      up.value = false;
+      expect(loops.claimSeconds()).toBe(0);
+      loops.kick('order.placed', [{ id, topic: 'order.placed', aggregateId: await orderIdOf(id) }]);
+      // Given back at once, so any process that can reach its queue relays it (woken by a NOTIFY).
+      await waitUntil(async () => (await claimedUntil(id)) === null, 5000, 'the claim given back');
+      expect(await published(id)).toBe(false);
+
+      // This process relays it itself once its queue is back.
+      up.value = true;
+      loops.kick('order.placed');
+      await waitUntil(() => published(id), 5000, 'the event relayed once the queue is back');
+      expect(publishedIds).toEqual([await orderIdOf(id)]);
+    } finally {
+      await loops.stop();
+      await queue.close();
+    }
+  });
+
+  it('when a process stops holding claimed events it has not published, then it gives them back', async () => {
+    // Every worker slot taken and a job waiting: the relay holds events back (back-pressure).
+    let release!: () => void;
+    const busy = new Promise<void>((resolve) => (release = resolve));
+    const queue = oneSlotQueue(() => busy);
+    await queue.add([
+      { name: 'process-order', id: 'busy-1', data: { orderIds: [] } },
+      { name: 'process-order', id: 'busy-2', data: { orderIds: [] } },
+    ]);
+    const loops = startBackgroundLoops({ db: database.db, queue, orders: noStalledOrders, settings: { ...settings, backlogMaxHoldMs: 60_000 }, logger });
+    try {
+      const id = await insertClaimed('order.placed', 5);
+      loops.kick('order.placed', [{ id, topic: 'order.placed', aggregateId: await orderIdOf(id) }]);
+      await loops.stop();
+      expect(await claimedUntil(id)).toBeNull();
+      expect(await published(id)).toBe(false);
+    } finally {
+      release();
+      await queue.close();
+    }
+  });
 
   it(
     "when an owner's claim skips its event because another process's events pass holds it locked, then that process " +

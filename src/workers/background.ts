@@ -1,7 +1,7 @@
 import type { OrdersService } from '../modules/orders/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
-import { OUTBOX_CHANNEL, relayOutboxBatch, startLoop } from '../platform/outbox.js';
+import { OUTBOX_CHANNEL, publishClaimed, relayOutboxBatch, releaseClaims, startLoop, type OutboxEvent } from '../platform/outbox.js';
 import type { JobQueue } from '../platform/queue/index.js';
 import { jobsFor } from './outbox-routes.js';
 import { reconcileOnce, resumeUnfinishedWork } from './reconciler.js';
@@ -27,6 +27,12 @@ const BACKLOG_RECHECK_MS = 5;
 const BACKLOG_MAX_HOLD_MS = 250;
 /** Events passes put off for publishing (commits kept coming) wait at most this long. */
 const EVENTS_PASS_MAX_DEFER_MS = 50;
+/**
+ * How long an event a commit wrote already claimed for this process stays its own: publishing
+ * takes milliseconds, so this only matters when the process dies in between (then any relay's
+ * sweep takes the event once the claim has run out).
+ */
+const COMMIT_CLAIM_SECONDS = 5;
 
 /**
  * The two loops every API and worker process runs: the outbox relay (publishes committed
@@ -49,7 +55,7 @@ export function startBackgroundLoops(deps: {
    * unreachable (events still get their positions then). Answers the outbox ids it held locked.
    */
   eventsPass?: (due: boolean) => Promise<readonly number[]>;
-}): { kick(topic: string): void; stop(): Promise<void> } {
+}): { kick(topic: string, claimed?: readonly OutboxEvent[]): void; claimSeconds(): number; stop(): Promise<void> } {
   const { db, queue, orders, settings, logger } = deps;
   let handOff = false;
   let committed = false;
@@ -91,10 +97,49 @@ export function startBackgroundLoops(deps: {
   const ownTopics = new Set<string>();
   let claimAllFrom = 0;
   let heldByEventsPass: readonly number[] = [];
+  const enqueue = async (events: OutboxEvent[]) => {
+    const { jobs, unrouted } = jobsFor(events);
+    if (unrouted.length > 0) logger.error('outbox events with no subscriber', { topics: unrouted.map((e) => e.topic) });
+    await queue.add(jobs);
+  };
+
+  // Events this process's commits wrote already claimed for it (a placement's): the next round
+  // publishes them without a claim statement (one round trip less per round, and no claim to
+  // skip a row another process's events pass holds locked). Back-pressure holds them like any
+  // other event. A process that cannot reach its queue has commits write none (claimSeconds
+  // answers 0), and gives back any it holds, for the processes that can. Publishing them from the
+  // commit itself, without waiting for a round, was tried: placed→processing fell by ~8–10 ms at
+  // half the rate, but with jobs of one order each two workers spent 1.4–1.8× one worker's CPU
+  // per order (1.1× with rounds)
+  // (docs/benchmarks.md, "Placements that write their event claimed").
+  let stopping = false;
+  const committedClaimed: OutboxEvent[] = [];
+  const giveBack = async (events: OutboxEvent[]) => {
+    for (const event of events) ownTopics.add(event.topic);
+    handOff = true;
+    await releaseClaims(db, events.map((event) => event.id));
+  };
+  const publishCommittedClaimed = async (): Promise<number> => {
+    let published = 0;
+    while (committedClaimed.length > 0 && !(await workersBusy(Date.now()))) {
+      const batch = committedClaimed.splice(0, RELAY_BATCH_SIZE);
+      await publishClaimed(db, batch, enqueue, COMMIT_CLAIM_SECONDS).catch((error: unknown) => {
+        // publishClaimed gave the claims back: the next round (this relay's or another's) claims them.
+        for (const event of batch) ownTopics.add(event.topic);
+        handOff = true;
+        throw error;
+      });
+      published += batch.length;
+      deps.onRelayed?.(batch.length);
+    }
+    return published;
+  };
+
   const publishJobs = async (): Promise<number> => {
     // A process that cannot reach the queue claims nothing; it hands what it committed to the
     // processes that can (they LISTEN), and the sweep of every process is the safety net.
     if (!queue.ready()) {
+      if (committedClaimed.length > 0) await giveBack(committedClaimed.splice(0));
       if (handOff || heldByEventsPass.length > 0) {
         handOff = false;
         heldByEventsPass = [];
@@ -102,25 +147,22 @@ export function startBackgroundLoops(deps: {
       }
       return 0;
     }
+    const fromCommits = committedClaimed.length > 0 ? await publishCommittedClaimed() : 0;
     const now = Date.now();
     const everyTopic = now >= claimAllFrom;
     if (everyTopic) claimAllFrom = now + settings.outboxPollMs;
-    else if (ownTopics.size === 0 && heldByEventsPass.length === 0) return 0;
-    if (!everyTopic && (await workersBusy(now))) return 0;
+    else if (ownTopics.size === 0 && heldByEventsPass.length === 0) return fromCommits;
+    if (!everyTopic && (await workersBusy(now))) return fromCommits;
     const alsoIds = heldByEventsPass;
     const relayed = await relayOutboxBatch(
       db,
-      async (events) => {
-        const { jobs, unrouted } = jobsFor(events);
-        if (unrouted.length > 0) logger.error('outbox events with no subscriber', { topics: unrouted.map((e) => e.topic) });
-        await queue.add(jobs);
-      },
+      enqueue,
       { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs, ...(everyTopic ? {} : { topics: [...ownTopics], alsoIds }) },
     );
     // Cleared only once a claim statement ran: by then its locks were gone.
     if (heldByEventsPass === alsoIds) heldByEventsPass = [];
     if (relayed > 0) deps.onRelayed?.(relayed);
-    return relayed;
+    return fromCommits + relayed;
   };
   let kickedDuringRound = false;
   let lastPassAt = 0;
@@ -172,20 +214,32 @@ export function startBackgroundLoops(deps: {
     { intervalMs: settings.reconcileIntervalMs, logger },
   );
   return {
-    /** This process committed outbox events of `topic`: relay them now. */
-    kick(topic) {
-      ownTopics.add(topic);
-      handOff = true;
+    /** This process committed outbox events of `topic` (`claimed`: written claimed for this relay): relay them now. */
+    kick(topic, claimed) {
       committed = true;
       kickedDuringRound = true;
+      if (claimed && claimed.length > 0) {
+        committedClaimed.push(...claimed);
+        relay.wake();
+        return;
+      }
+      ownTopics.add(topic);
+      handOff = true;
       // At once (positions for SSE), and again when the events are old enough to publish.
       relay.wake();
       if (settings.outboxRelayDelayMs > 0) setTimeout(() => relay.wake(), settings.outboxRelayDelayMs).unref();
     },
+    /** How long a commit may write its events claimed for this relay; 0: write them unclaimed. */
+    claimSeconds() {
+      return !stopping && settings.outboxRelayDelayMs <= 0 && queue.ready() ? COMMIT_CLAIM_SECONDS : 0;
+    },
     async stop() {
+      stopping = true;
       clearTimeout(recheck);
       await (await listening)();
       await Promise.all([relay.stop(), reconciler.stop()]);
+      // Claimed events not published yet go back, for the next start or another process.
+      if (committedClaimed.length > 0) await giveBack(committedClaimed.splice(0)).catch(() => undefined);
     },
   };
 }

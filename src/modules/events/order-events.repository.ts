@@ -113,10 +113,22 @@ export async function latestEventOf(db: Queryable, orderId: string): Promise<Ord
   return rows[0] && toEvent(rows[0]);
 }
 
-/** Whether changes of the order are committed to the outbox but not yet in the event log. */
-export async function hasUnloggedEvents(db: Queryable, orderId: string): Promise<boolean> {
-  const { rows } = await db.query<{ pending: boolean }>('SELECT EXISTS (SELECT 1 FROM outbox_events WHERE aggregate_id = $1 AND NOT sequenced) AS pending', [orderId]);
-  return rows[0]?.pending === true;
+/**
+ * The order's latest logged event, and whether changes of the order are committed to the outbox
+ * but not yet in the event log: read in ONE statement, so from one snapshot. Read one after the
+ * other, an events pass committing in between (it appends the events and marks their outbox rows
+ * in one transaction) made an order look fully logged while its latest event was not yet seen.
+ */
+export async function logStateOf(db: Queryable, orderId: string): Promise<{ latest: OrderEvent | undefined; unlogged: boolean }> {
+  const { rows } = await db.query<EventRow & { unlogged: boolean }>(
+    `SELECT e.*, EXISTS (SELECT 1 FROM outbox_events WHERE aggregate_id = $1 AND NOT sequenced) AS unlogged
+     FROM (SELECT 1) AS one
+     LEFT JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM order_events WHERE order_id = $1 ORDER BY seq DESC LIMIT 1) AS e ON true`,
+    [orderId],
+  );
+  const row = rows[0];
+  const { unlogged, ...event } = row ?? { unlogged: false };
+  return { latest: row && row.seq !== null ? toEvent(event as EventRow) : undefined, unlogged: unlogged === true };
 }
 
 export async function lastSeq(db: Queryable): Promise<number> {

@@ -79,6 +79,20 @@ describe('a per-order event stream whose order is ahead of the event log', () =>
     expect(await streams.streamOrder(principal(), current, client.lastEventId(), again.writer)).toEqual({ kind: 'nothing-new' });
   });
 
+  it('a reconnect after the last logged event, while the finished order’s last changes are not logged yet, gets them once they are', async () => {
+    const current = await completedOrder();
+    const seen = (await latestEventOf(app.db, current.id))!;
+    expect(seen.type).toBe('order.placed');
+    const client = recordingWriter();
+    expect((await streams.streamOrder(principal(), current, seen.seq, client.writer)).kind).toBe('streaming');
+    expect(client.orders()).toEqual([]);
+
+    await relay();
+    await waitUntil(() => client.record.ended, 10_000, 'the stream to end on the logged terminal event');
+    expect(client.orders().map((o) => o.status)).toEqual(['processing', 'completed']);
+    expect(client.lastEventId()).toBe((await latestEventOf(app.db, current.id))!.seq);
+  });
+
   it('with no event of the order kept (past the retention) and none coming, sends the order and ends; a reconnect gets nothing new', async () => {
     const current = await completedOrder();
     await relay();

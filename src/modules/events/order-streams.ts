@@ -3,7 +3,7 @@ import { isAdmin, type Principal } from '../../shared/principal.js';
 import { isTerminalStatus, type Order } from '../orders/index.js';
 import type { EventHub, StreamScope } from './event-hub.js';
 import { createEventStream, type EventStream, type SseWriter } from './event-stream.js';
-import { eventsAfter, hasUnloggedEvents, latestEventOf } from './order-events.repository.js';
+import { eventsAfter, logStateOf } from './order-events.repository.js';
 
 export type StreamOutcome = { kind: 'streaming'; close: () => void } | { kind: 'nothing-new' };
 
@@ -44,20 +44,20 @@ export function createOrderStreams(deps: { db: Database; hub: EventHub }) {
   async function streamOrder(principal: Principal, current: Order, lastEventId: number | undefined, writer: SseWriter): Promise<StreamOutcome> {
     if (lastEventId !== undefined && isTerminalStatus(current.status)) {
       // A client that saw the end reconnects (EventSource does): tell it there is nothing more.
-      // With no event kept (older than the retention) it saw the end as a snapshot.
-      const latest = await latestEventOf(db, current.id);
-      if (latest ? latest.seq <= lastEventId : !(await hasUnloggedEvents(db, current.id))) return { kind: 'nothing-new' };
+      // With no event kept (older than the retention) it saw the end as a snapshot. Changes not
+      // logged yet are more to come: the stream below waits for them.
+      const { latest, unlogged } = await logStateOf(db, current.id);
+      if (!unlogged && (!latest || latest.seq <= lastEventId)) return { kind: 'nothing-new' };
     }
     const stream = createEventStream(writer, { endAfterTerminal: true, afterSeq: lastEventId ?? -1 });
     return run(principal, { kind: 'order', orderId: current.id }, stream, writer, async (position) => {
       if (lastEventId !== undefined) return replay(stream, lastEventId, { orderId: current.id });
-      const latest = await latestEventOf(db, current.id);
+      const { latest, unlogged: aheadOfLog } = await logStateOf(db, current.id);
       if (latest && latest.order.history.length >= current.history.length) return stream.send(latest);
       // The order as read is ahead of the log (its latest changes are committed but not yet
       // sequenced; or placed a moment ago; or its events are past the retention). When events
       // are still coming, they follow live and move the client's Last-Event-ID on to the log's
       // own terminal event, so a reconnect after the end gets 204 rather than a repeat.
-      const aheadOfLog = await hasUnloggedEvents(db, current.id);
       stream.send({ seq: Math.max(position, latest?.seq ?? 0), order: current }, { aheadOfLog });
     });
   }

@@ -19,6 +19,8 @@ export interface PlacementResult {
   keyAcquired: boolean;
   /** With an Idempotency-Key: the key already holds a live response (a replay); nothing was placed. */
   keyTaken: boolean;
+  /** The id of the order's `order.placed` outbox event, when placed. */
+  eventId: number | undefined;
 }
 
 /** An Idempotency-Key to claim in the placement statement, with the fingerprint of its request. */
@@ -36,10 +38,10 @@ export const KEY_TAKEN_MEANWHILE = 'idempotency key stored meanwhile';
 // nothing, and the assertion aborts the whole statement (nothing placed) for the caller to
 // answer it the long way.
 const KEY_CTES = `key_lock AS (
-       SELECT pg_try_advisory_xact_lock(hashtext($4::uuid::text), hashtext($8)) AS acquired
+       SELECT pg_try_advisory_xact_lock(hashtext($4::uuid::text), hashtext($9)) AS acquired
      ), key_state AS (
        SELECT (SELECT acquired FROM key_lock) AS acquired,
-              NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.user_id = $4 AND k.key = $8
+              NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.user_id = $4 AND k.key = $9
                             AND k.created_at >= now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})) AS free
      ),`;
 
@@ -47,7 +49,7 @@ const KEY_CTES = `key_lock AS (
 // it was placed (see asPlaced in order.ts).
 const KEY_CLAIM = `, key_claim AS (
        INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, order_id)
-       SELECT $4, $8, $9, 201, $1
+       SELECT $4, $9, $10, 201, $1
        WHERE (SELECT ok FROM verdict)
        ON CONFLICT (user_id, key) DO UPDATE
          SET request_hash = EXCLUDED.request_hash, created_at = now(),
@@ -81,8 +83,9 @@ export async function placeOrderAtomically(
   order: { id: string; userId: string; currency: string; createdAt: string; history: string },
   lines: readonly RequestedLine[],
   key?: PlacementKey,
+  claimEventSeconds = 0,
 ): Promise<PlacementResult> {
-  const { rows } = await db.query<{ placed: boolean; products: CatalogSnapshot[] | null; key_acquired: boolean | null; key_free: boolean | null }>(
+  const { rows } = await db.query<{ placed: boolean; products: CatalogSnapshot[] | null; key_acquired: boolean | null; key_free: boolean | null; event_id: number | null }>(
     `WITH ${key ? KEY_CTES : ''} lines AS (
        SELECT l.product_id, l.quantity, l.line_no
        FROM unnest($2::uuid[], $3::int[]) WITH ORDINALITY AS l(product_id, quantity, line_no)
@@ -112,12 +115,16 @@ export async function placeOrderAtomically(
        SELECT $1, line_no, product_id, sku, name, quantity, price_cents, price_cents * quantity
        FROM priced WHERE (SELECT ok FROM verdict)
      ), event AS (
-       INSERT INTO outbox_events (topic, aggregate_id) SELECT 'order.placed', $1 WHERE (SELECT ok FROM verdict)
+       INSERT INTO outbox_events (topic, aggregate_id, claimed_until)
+       SELECT 'order.placed', $1, CASE WHEN $8::int > 0 THEN now() + make_interval(secs => $8::int) END
+       WHERE (SELECT ok FROM verdict)
+       RETURNING id
      )${key ? KEY_CLAIM : ''}
      SELECT v.ok AS placed,
             ops_assert(NOT v.ok OR (SELECT count(*) FROM reserved) = cardinality($2::uuid[]), 'order reservation incomplete') AS consistent,
             ${key ? `ops_assert(NOT v.ok OR (SELECT count(*) FROM key_claim) = 1, '${KEY_TAKEN_MEANWHILE}') AS key_claimed, (SELECT acquired FROM key_state) AS key_acquired, (SELECT free FROM key_state) AS key_free,` : ''}
-            (SELECT json_agg(json_build_object('id', id, 'sku', sku, 'name', name, 'priceCents', price_cents, 'available', available)) FROM locked) AS products
+            (SELECT json_agg(json_build_object('id', id, 'sku', sku, 'name', name, 'priceCents', price_cents, 'available', available)) FROM locked) AS products,
+            (SELECT id FROM event) AS event_id
      FROM verdict v`,
     [
       order.id,
@@ -127,12 +134,19 @@ export async function placeOrderAtomically(
       order.currency,
       order.history,
       order.createdAt,
+      claimEventSeconds,
       ...(key ? [key.key, key.requestHash] : []),
     ],
     { name: key ? 'place-order-keyed' : 'place-order' },
   );
   const row = rows[0];
-  return { placed: row?.placed === true, products: row?.products ?? [], keyAcquired: row?.key_acquired !== false, keyTaken: row?.key_free === false };
+  return {
+    placed: row?.placed === true,
+    products: row?.products ?? [],
+    keyAcquired: row?.key_acquired !== false,
+    keyTaken: row?.key_free === false,
+    eventId: row?.event_id ?? undefined,
+  };
 }
 
 /** Records, on the key this request claimed, the order it placed (in the placement's transaction). */

@@ -17,8 +17,29 @@ export interface PlaceOrderDeps {
   currency: string;
   logger: Logger;
   metrics: Pick<Metrics, 'orderPlaced'>;
-  /** Called after a commit that wrote outbox events of `topic`: wakes this process's relay at once. */
-  onEventsCommitted?: (topic: OrderTopic) => void;
+  /**
+   * Called after a commit that wrote outbox events of `topic`: wakes this process's relay at once.
+   * `claimed`: events the commit wrote already claimed for this process's relay (see `claimPlacedEvents`).
+   */
+  onEventsCommitted?: (topic: OrderTopic, claimed?: readonly ClaimedEvent[]) => void;
+  /**
+   * How long the placement's `order.placed` event is written claimed for this process's relay,
+   * which then publishes it without claiming it first; 0 (the default) writes it unclaimed.
+   */
+  claimPlacedEvents?: () => number;
+}
+
+/** An outbox event a commit wrote already claimed for this process's relay. */
+export interface ClaimedEvent {
+  id: number;
+  topic: OrderTopic;
+  aggregateId: string;
+}
+
+/** A placement's order, and its event when it was written claimed for this process's relay. */
+interface Placed {
+  order: Order;
+  claimed: readonly ClaimedEvent[] | undefined;
 }
 
 export interface PlacedOrder {
@@ -42,10 +63,11 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
    * Runs the placement statement; throws the contract's error when it changed nothing. With a
    * key, answers undefined when the key already holds a response (nothing was placed).
    */
-  async function place(tx: Queryable, userId: string, lines: readonly RequestedLine[], key?: PlacementKey): Promise<Order | undefined> {
+  async function place(tx: Queryable, userId: string, lines: readonly RequestedLine[], key?: PlacementKey): Promise<Placed | undefined> {
     const placedAt = new Date().toISOString();
     const draft = { id: randomUUID(), userId, currency, createdAt: placedAt, history: JSON.stringify([{ status: 'pending', at: placedAt }]) };
-    const { placed, products, keyAcquired, keyTaken } = await placeOrderAtomically(tx, draft, lines, key);
+    const claimSeconds = deps.claimPlacedEvents?.() ?? 0;
+    const { placed, products, keyAcquired, keyTaken, eventId } = await placeOrderAtomically(tx, draft, lines, key, claimSeconds);
     if (!keyAcquired) throw repo.keyInUse();
     if (keyTaken) return undefined;
     const catalog = new Map(products.map((p) => [p.id, p]));
@@ -59,7 +81,9 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
         .filter((line) => line.available < line.requested);
       throw new ConflictError('OUT_OF_STOCK', 'Not enough stock for some lines', short);
     }
-    return newOrder(draft.id, userId, priceLines(lines, catalog), currency, placedAt);
+    const order = newOrder(draft.id, userId, priceLines(lines, catalog), currency, placedAt);
+    const claimed = claimSeconds > 0 && eventId !== undefined ? [{ id: eventId, topic: 'order.placed' as const, aggregateId: order.id }] : undefined;
+    return { order, claimed };
   }
 
   return async function placeOrder(principal: Principal, requested: readonly RequestedLine[], idempotencyKey?: string): Promise<PlacedOrder> {
@@ -67,11 +91,11 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     const lines = mergeLines(requested);
     const outcome = idempotencyKey
       ? await placeIdempotently(principal.userId, lines, idempotencyKey)
-      : { kind: 'placed' as const, order: (await place(db, principal.userId, lines))! };
+      : { kind: 'placed' as const, ...(await place(db, principal.userId, lines))! };
 
     if (outcome.kind === 'replay') return { order: outcome.body, status: outcome.status, replayed: true };
-    const { order } = outcome;
-    deps.onEventsCommitted?.('order.placed');
+    const { order, claimed } = outcome;
+    deps.onEventsCommitted?.('order.placed', claimed);
     deps.metrics.orderPlaced();
     logger.info('order placed', { orderId: order.id, userId: order.userId, totalCents: order.totalCents, lines: lines.length });
     return { order, status: 201, replayed: false };
@@ -80,11 +104,11 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
   async function placeIdempotently(userId: string, lines: readonly RequestedLine[], key: string) {
     const requestHash = requestFingerprint(lines);
     // A fresh key (the common case): one statement places, claims the key and records the order on it.
-    const order = await place(db, userId, lines, { key, requestHash }).catch((error: unknown) => {
+    const placed = await place(db, userId, lines, { key, requestHash }).catch((error: unknown) => {
       if (error instanceof Error && error.message.includes(KEY_TAKEN_MEANWHILE)) return undefined;
       throw error;
     });
-    if (order) return { kind: 'placed' as const, order };
+    if (placed) return { kind: 'placed' as const, ...placed };
     // The key holds a response (or got one while the statement ran): read it back under the key's lock.
     const outcome = await db.transaction(async (tx) => {
       const stored = await repo.claimIdempotencyKey(tx, { userId, key, requestHash });
@@ -93,8 +117,8 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
         return { kind: 'replay' as const, status: stored.status, body: stored.body ?? asPlaced(await placedOrder(tx, stored.orderId)) };
       }
       const placed = (await place(tx, userId, lines))!;
-      await storeIdempotentOrder(tx, { userId, key }, placed.id);
-      return { kind: 'placed' as const, order: placed };
+      await storeIdempotentOrder(tx, { userId, key }, placed.order.id);
+      return { kind: 'placed' as const, ...placed };
     });
     if (outcome.kind === 'mismatch') {
       throw new UnprocessableError('IDEMPOTENCY_KEY_MISMATCH', 'This Idempotency-Key was already used with a different request body');
