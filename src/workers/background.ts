@@ -110,8 +110,8 @@ export function startBackgroundLoops(deps: {
   // answers 0), and gives back any it holds, for the processes that can. Publishing them from the
   // commit itself, without waiting for a round, was tried: placed→processing fell by ~8–10 ms at
   // half the rate, but with jobs of one order each two workers spent 1.4–1.8× one worker's CPU
-  // per order (1.1× with rounds)
-  // (docs/benchmarks.md, "Placements that write their event claimed").
+  // per order, against 1.1× with rounds (docs/benchmarks.md, "Placements that write their event
+  // claimed").
   let stopping = false;
   const committedClaimed: OutboxEvent[] = [];
   const giveBack = async (events: OutboxEvent[]) => {
