@@ -195,7 +195,7 @@ export function buildDeps(
     const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger, onRelayed: (events) => metrics.relayBatch(events), eventsPass });
     const deliverer = sendsWebhooks ? startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics }) : undefined;
     const loops = [background, ...(deliverer ? [deliverer] : [])];
-    outboxRelay.kick = (topic, claimed) => background.kick(topic, claimed ? [...claimed] : undefined);
+    outboxRelay.kick = (topic, claimed) => background.kick(topic, claimed);
     outboxRelay.claimSeconds = () => background.claimSeconds();
     if (deliverer) webhookDeliverer.webhooksChanged = () => deliverer.webhooksChanged();
     return { stop: async () => void (await Promise.all(loops.map((loop) => loop.stop()))) };

@@ -108,11 +108,6 @@ export async function eventsAfter(
   return rows.map(toEvent);
 }
 
-export async function latestEventOf(db: Queryable, orderId: string): Promise<OrderEvent | undefined> {
-  const { rows } = await db.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM order_events WHERE order_id = $1 ORDER BY seq DESC LIMIT 1`, [orderId]);
-  return rows[0] && toEvent(rows[0]);
-}
-
 /**
  * The order's latest logged event, and whether changes of the order are committed to the outbox
  * but not yet in the event log: read in ONE statement, so from one snapshot. Read one after the

@@ -9,7 +9,9 @@ import type { Order } from '../orders/index.js';
 import { createEventHub } from './event-hub.js';
 import type { SseWriter } from './event-stream.js';
 import { relayEventsOnce } from './events-relay.js';
-import { latestEventOf } from './order-events.repository.js';
+import { logStateOf } from './order-events.repository.js';
+
+const latestEventOf = async (db: TestApp['db'], orderId: string) => (await logStateOf(db, orderId)).latest;
 import { createOrderStreams } from './order-streams.js';
 
 /** What an SSE client would have received, and the Last-Event-ID it would reconnect with. */
