@@ -121,9 +121,9 @@ export async function logStateOf(db: Queryable, orderId: string): Promise<{ late
      LEFT JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM order_events WHERE order_id = $1 ORDER BY seq DESC LIMIT 1) AS e ON true`,
     [orderId],
   );
-  const row = rows[0];
-  const { unlogged, ...event } = row ?? { unlogged: false };
-  return { latest: row && row.seq !== null ? toEvent(event as EventRow) : undefined, unlogged: unlogged === true };
+  // Always one row (the LEFT JOIN); its event columns are null when nothing of the order is logged.
+  const { unlogged, ...event } = rows[0]!;
+  return { latest: event.seq === null ? undefined : toEvent(event), unlogged };
 }
 
 export async function lastSeq(db: Queryable): Promise<number> {
