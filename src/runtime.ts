@@ -174,7 +174,7 @@ export function buildDeps(
     },
     logger,
   });
-  // Webhook deliveries are created in the transaction that gives events their positions.
+  // Webhook deliveries are created in the statement that gives events their positions.
   const onEventsAppended: OnEventsAppended[] = [createDeliveries];
   // The deliverer starts with the background loops (and only where webhooks are sent).
   const webhookDeliverer = { webhooksChanged: () => undefined as void };

@@ -40,6 +40,18 @@ function recordingQueue(published: string[]) {
 const observingClaims = (db: Database, onClaim: (rows: number) => void): Database =>
   afterStatement(db, 'claim-outbox-events', (result) => onClaim(result.rowCount));
 
+/** The advisory lock a test holds to keep an events pass inside its statement. */
+const HOLD_KEY = 424_242;
+
+/** Whether a statement waits for the test's HOLD_KEY lock (an events pass, held by the test's trigger). */
+async function passWaiting(db: Database): Promise<boolean> {
+  const { rows } = await db.query<{ waiting: boolean }>(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted) AS waiting",
+    [HOLD_KEY],
+  );
+  return rows[0]!.waiting;
+}
+
 /**
  * The outbox relay of one process on PostgreSQL, with outbox rows written as other processes
  * write them (the API commits `order.placed`, a worker `order.completed`).
@@ -224,23 +236,25 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       const otherPublished: string[] = [];
       const otherQueue = recordingQueue(otherPublished);
       const ownerClaims: number[] = [];
-      // The other process's events pass waits, holding the rows it positions, until released.
-      let holding: (() => void) | undefined;
-      const heldLocked = new Promise<void>((resolve) => (holding = resolve));
+      // The other process's events pass is made to wait inside its statement, holding the rows it
+      // positions locked, until released: a trigger (this database only) makes marking a row
+      // sequenced wait for an advisory lock this test holds in a transaction of its own.
+      await db.exec(`
+        CREATE FUNCTION test_hold_sequencing() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_advisory_xact_lock_shared(${HOLD_KEY}); RETURN NEW; END $$;
+        CREATE TRIGGER test_hold_sequencing BEFORE UPDATE OF sequenced ON outbox_events
+          FOR EACH ROW EXECUTE FUNCTION test_hold_sequencing();`);
       let release: (() => void) | undefined;
       const released = new Promise<void>((resolve) => (release = resolve));
-      const eventsPass = createEventsPass({
-        db,
-        signal: createInProcessSignal(),
-        pollMs: settings.outboxPollMs,
-        retentionHours: 1,
-        onAppended: [
-          async () => {
-            holding?.();
-            await released;
-          },
-        ],
+      let holding: (() => void) | undefined;
+      const held = new Promise<void>((resolve) => (holding = resolve));
+      const holder = db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [HOLD_KEY]);
+        holding?.();
+        await released;
       });
+      await held;
+      const eventsPass = createEventsPass({ db, signal: createInProcessSignal(), pollMs: settings.outboxPollMs, retentionHours: 1, onAppended: [] });
       const owner = startBackgroundLoops({ db: observingClaims(db, (rows) => ownerClaims.push(rows)), queue: ownerQueue, orders: noStalledOrders, settings, logger });
       const other = startBackgroundLoops({ db, queue: otherQueue, orders: noStalledOrders, settings, logger, eventsPass });
       try {
@@ -250,7 +264,7 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
         const placedOrder = await orderIdOf(placed);
 
         other.kick('order.completed');
-        await heldLocked;
+        await waitUntil(() => passWaiting(db), 5000, "the other process's events pass holding the row");
         const claimsBefore = ownerClaims.length;
         owner.kick('order.placed');
         await waitUntil(() => ownerClaims.length > claimsBefore, 5000, "the owner's claim");
@@ -261,8 +275,10 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
         expect(otherPublished).toEqual([placedOrder]);
       } finally {
         release?.();
+        await holder;
         await Promise.all([owner.stop(), other.stop()]);
         await Promise.all([ownerQueue.close(), otherQueue.close()]);
+        await db.exec('DROP TRIGGER test_hold_sequencing ON outbox_events; DROP FUNCTION test_hold_sequencing();');
       }
     },
   );

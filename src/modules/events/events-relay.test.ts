@@ -6,7 +6,7 @@ import { afterStatement } from '../../../test/statements.js';
 import { bearer, registerAdmin, registerUser } from '../../../test/users.js';
 import { createInProcessSignal } from '../../platform/signal.js';
 import { relayEventsOnce } from './events-relay.js';
-import { eventsAfter } from './order-events.repository.js';
+import { appendSequenced, eventsAfter, lockAndFindUnsequenced } from './order-events.repository.js';
 
 /** The relay on a real PostgreSQL server, called directly (no background loops run). */
 describe('events relay', () => {
@@ -60,21 +60,21 @@ describe('events relay', () => {
     expect(late[0]!.seq).toBeGreaterThan(fastSeq);
   });
 
-  it("while a pass reads the orders and appends their events, the outbox rows it positions stay free for the outbox relay's mark", async () => {
+  it("while a pass reads the rows and their orders, the outbox rows it positions stay free for the outbox relay's mark", async () => {
     const { rows } = await app.db.query<{ id: string }>("INSERT INTO outbox_events (topic, aggregate_id) VALUES ('order.cancelled', $1) RETURNING id", [orderIds[0]]);
     const outboxId = Number(rows[0]!.id);
     const relay = new pg.Client({ connectionString: app.database.url });
     await relay.connect();
     let markedMeanwhile = 0;
     try {
-      // What the outbox relay does when its publish returns, while the pass is between its append and its commit.
-      // Before 2026-12-04 the pass held these rows locked from its first statement: this waited for its commit (~3 ms
-      // a mark under load), and here, where the pass waits for it, it ran into the lock timeout.
+      // What the outbox relay does when its publish returns, while the pass reads. Before 2026-12-04 the pass held
+      // these rows locked from its first statement: this waited for its commit (~3 ms a mark under load), and here,
+      // where the pass waits for it, it ran into the lock timeout.
       const markPublished = async () => {
         await relay.query("SET lock_timeout = '2s'");
         markedMeanwhile = (await relay.query('UPDATE outbox_events SET published_at = now() WHERE id = $1', [outboxId])).rowCount ?? 0;
       };
-      const appended = await relayEventsOnce({ db: afterStatement(app.db, 'append-order-events', markPublished), signal: createInProcessSignal(), onAppended: [] });
+      const appended = await relayEventsOnce({ db: afterStatement(app.db, 'find-orders', markPublished), signal: createInProcessSignal(), onAppended: [] });
       expect(appended).toBeGreaterThanOrEqual(1);
     } finally {
       await relay.end();
@@ -87,5 +87,19 @@ describe('events relay', () => {
     expect(after[0]).toEqual({ sequenced: true, published: true });
     const events = await eventsAfter(app.db, 0, { orderId: orderIds[0] }, 100);
     expect(events.map((e) => e.type)).toContain('order.cancelled');
+  });
+  it('when rows a pass read were positioned by a pass that committed just before its lock, then it positions none of them again', async () => {
+    // The read that takes the lock has its snapshot from a moment before the lock: what it read may just have been positioned.
+    const { rows } = await app.db.query<{ id: string }>("INSERT INTO outbox_events (topic, aggregate_id) VALUES ('order.cancelled', $1) RETURNING id", [orderIds[1]]);
+    const outboxId = Number(rows[0]!.id);
+    const stale = await app.db.transaction((tx) => lockAndFindUnsequenced(tx, 500));
+    expect(stale.rows.map((row) => row.outboxId)).toContain(outboxId);
+    expect(await relayEventsOnce({ db: app.db, signal: createInProcessSignal(), onAppended: [] })).toBeGreaterThanOrEqual(1);
+    const positioned = await eventsAfter(app.db, 0, { orderId: orderIds[1] }, 100);
+
+    const event = { outboxId, orderId: orderIds[1]!, userId: positioned[0]!.userId, type: 'order.cancelled' as const, order: positioned.at(-1)!.order, createdAt: new Date().toISOString() };
+    const appended = await app.db.transaction((tx) => appendSequenced(tx, [event], [outboxId], []));
+    expect(appended).toBe(0);
+    expect(await eventsAfter(app.db, 0, { orderId: orderIds[1] }, 100)).toEqual(positioned);
   });
 });

@@ -1,11 +1,14 @@
-import type { Database, Queryable } from '../../platform/db/index.js';
+import type { Database } from '../../platform/db/index.js';
 import type { Signal } from '../../platform/signal.js';
 import { findOrders } from '../orders/index.js';
-import { isOrderEventType, orderAsOf, type OrderEvent } from './order-event.js';
-import { appendEvents, findUnsequenced, markSequenced, pruneEvents, trySequencerLock, type NewOrderEvent } from './order-events.repository.js';
+import { isOrderEventType, orderAsOf } from './order-event.js';
+import { appendSequenced, lockAndFindUnsequenced, pruneEvents, type AppendedEventsStatement, type NewOrderEvent } from './order-events.repository.js';
 
-/** Work done in the transaction that gives events their positions (webhooks create their deliveries here). */
-export type OnEventsAppended = (tx: Queryable, events: readonly OrderEvent[]) => Promise<void>;
+/**
+ * Work done in the statement that gives events their positions (webhooks create their
+ * deliveries there), as a data-modifying CTE over the appended events.
+ */
+export type OnEventsAppended = AppendedEventsStatement;
 
 export interface EventsRelayDeps {
   db: Database;
@@ -30,14 +33,18 @@ export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal
 }
 
 /**
- * `taken`: the outbox ids it positioned (locked from its last statements to its commit); `locked: false` when
- * another process held the sequencer lock (it is copying rows; some may be left).
+ * `taken`: the outbox ids it positioned (locked from its last statement to its commit);
+ * `locked: false` when another process held the sequencer lock (it is copying rows; some may be
+ * left).
+ *
+ * Five round trips: BEGIN, the lock with the rows' read, their orders' read, one statement that
+ * appends the events, marks the rows and runs the hooks, COMMIT. (Until 2026-12-04 eight: the
+ * lock, the append, the mark and the webhooks' deliveries were a statement each.)
  */
 async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number[]; locked: boolean }> {
   const result = await deps.db.transaction(async (tx) => {
-    if (!(await trySequencerLock(tx))) return { taken: [], appended: 0, locked: false };
-    const taken = await findUnsequenced(tx, BATCH_SIZE);
-    if (taken.length === 0) return { taken: [], appended: 0, locked: true };
+    const { locked, rows: taken } = await lockAndFindUnsequenced(tx, BATCH_SIZE);
+    if (taken.length === 0) return { taken: [], appended: 0, locked };
     const orderRows = taken.filter((row) => isOrderEventType(row.topic));
     const orders = new Map((await findOrders(tx, [...new Set(orderRows.map((row) => row.orderId))])).map(({ order }) => [order.id, order]));
     const events: NewOrderEvent[] = [];
@@ -46,11 +53,10 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
       if (!order || !isOrderEventType(row.topic)) continue;
       events.push({ outboxId: row.outboxId, orderId: order.id, userId: order.userId, type: row.topic, order: orderAsOf(order, row.topic), createdAt: row.createdAt.toISOString() });
     }
-    const appended = await appendEvents(tx, events);
+    const outboxIds = taken.map((row) => row.outboxId);
     // The rows are locked from here to the commit only: the relay's mark of the same rows waits for them.
-    await markSequenced(tx, taken.map((row) => row.outboxId));
-    for (const hook of deps.onAppended) await hook(tx, appended);
-    return { taken: taken.map((row) => row.outboxId), appended: appended.length, locked: true };
+    const appended = await appendSequenced(tx, events, outboxIds, deps.onAppended);
+    return { taken: outboxIds, appended, locked };
   });
   if (result.appended > 0) deps.signal.notify();
   return { taken: result.taken, locked: result.locked };
@@ -61,7 +67,7 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
  * or this process committed some (the rows to position are then almost surely there). Otherwise
  * it runs only when a pass was left behind (another process held the sequencer lock) or once
  * per `pollMs` as the sweep, so the relay's empty rounds cost one claim statement, not a
- * sequencing transaction as well. It answers the outbox ids it positioned: they were locked
+ * sequencing pass as well. It answers the outbox ids it positioned: they were locked
  * at its end, so a relay's claim may have skipped them (see workers/background.ts).
  */
 export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promise<number[]> {

@@ -14,47 +14,29 @@ export interface OutboxRow {
 const SEQUENCER_LOCK_KEY = 727_014;
 
 /**
- * Takes the sequencer lock for this transaction, or answers false at once when another process
- * holds it (that process is copying the same rows; this one has nothing to do).
+ * In a transaction: takes the sequencer lock (held until its commit) and reads up to `limit`
+ * committed outbox rows not yet in the event stream, oldest first, in ONE statement; or, when
+ * another pass holds the lock, answers `locked: false` and no rows at once (that pass is copying
+ * the same rows). The rows are read without row locks, so they stay free for the relay's claim
+ * and mark until the pass's last statement. Every committed row is taken in id order, never a
+ * later row of an order before an earlier one (an order's changes commit one after another):
+ * that keeps each order's events in order. The read's snapshot is taken as the statement starts,
+ * a moment before the lock: a row a pass that just committed positioned may be among the rows,
+ * and `appendSequenced` skips it.
  */
-export async function trySequencerLock(tx: Queryable): Promise<boolean> {
-  const { rows } = await tx.query<{ acquired: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS acquired', [SEQUENCER_LOCK_KEY], {
-    name: 'try-sequencer-lock',
-  });
-  return rows[0]?.acquired === true;
-}
-
-/**
- * Up to `limit` committed outbox rows not yet in the event stream, oldest first. Read without
- * row locks: the caller holds the sequencer lock, so no other pass takes the same rows, and the
- * rows stay free for the relay's claim and mark until `markSequenced` at the end of the pass.
- * Every committed row is taken in id order, never a later row of an order before an earlier one
- * (an order's changes commit one after another): that keeps each order's events in order.
- */
-export async function findUnsequenced(tx: Queryable, limit: number): Promise<OutboxRow[]> {
-  const { rows } = await tx.query<OutboxRow>(
-    `SELECT id AS "outboxId", topic, aggregate_id AS "orderId", created_at AS "createdAt"
-     FROM outbox_events WHERE NOT sequenced ORDER BY id LIMIT $1`,
-    [limit],
-    { name: 'find-unsequenced' },
+export async function lockAndFindUnsequenced(tx: Queryable, limit: number): Promise<{ locked: boolean; rows: OutboxRow[] }> {
+  const { rows } = await tx.query<{ locked: boolean } & { [K in keyof OutboxRow]: OutboxRow[K] | null }>(
+    `WITH sequencer AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS locked)
+     SELECT s.locked, r.*
+     FROM sequencer s
+     LEFT JOIN LATERAL (
+       SELECT id AS "outboxId", topic, aggregate_id AS "orderId", created_at AS "createdAt"
+       FROM outbox_events WHERE s.locked AND NOT sequenced ORDER BY id LIMIT $2) r ON true`,
+    [SEQUENCER_LOCK_KEY, limit],
+    { name: 'lock-find-unsequenced' },
   );
-  return rows;
-}
-
-/**
- * Marks rows as in the event stream: the pass's last statement, so their row locks are held only
- * until its commit, not while the events are built (the relay's mark of the same rows waits for
- * them). Locked in id order, as the relay's mark locks them: two UPDATEs locking shared rows in
- * different orders deadlock (a relay round under load logged "deadlock detected").
- */
-export async function markSequenced(tx: Queryable, outboxIds: readonly number[]): Promise<void> {
-  if (outboxIds.length === 0) return;
-  await tx.query(
-    `UPDATE outbox_events SET sequenced = true
-     WHERE id IN (SELECT id FROM outbox_events WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)`,
-    [outboxIds],
-    { name: 'mark-sequenced' },
-  );
+  const taken = rows.filter((row): row is { locked: boolean } & OutboxRow => row.outboxId !== null);
+  return { locked: rows[0]?.locked === true, rows: taken.map(({ locked: _, ...row }) => row) };
 }
 
 export interface NewOrderEvent {
@@ -66,22 +48,46 @@ export interface NewOrderEvent {
   createdAt: string;
 }
 
-/** Appends events in the given order; positions are assigned in that order. */
-export async function appendEvents(tx: Queryable, events: readonly NewOrderEvent[]): Promise<OrderEvent[]> {
-  if (events.length === 0) return [];
-  const { rows } = await tx.query<{ seq: string; outboxId: string }>(
-    `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order", created_at)
-     SELECT (e->>'outboxId')::bigint, (e->>'orderId')::uuid, (e->>'userId')::uuid, e->>'type', e->'order', (e->>'createdAt')::timestamptz
-     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)
-     ORDER BY n
-     RETURNING seq, outbox_id AS "outboxId"`,
-    [JSON.stringify(events)],
-    { name: 'append-order-events' },
+/**
+ * A data-modifying CTE that runs in the statement giving events their positions, over
+ * `appended` (the new `order_events` rows: seq, outbox_id, order_id, user_id, type, "order",
+ * created_at): webhooks create their deliveries this way, so they commit with the events.
+ */
+export type AppendedEventsStatement = (appended: string) => string;
+
+/**
+ * Gives `events` their positions (in the given order), marks `outboxIds` as in the stream and
+ * runs `alsoRun`, in ONE statement, in the transaction that holds the sequencer lock
+ * (`lockAndFindUnsequenced`): positions are so handed out in commit order, and a reader that has
+ * seen position N has seen everything below N. A row another pass positioned just before the
+ * lock was taken is found by its unique outbox id and skipped. The outbox rows are locked in id
+ * order, as the relay's mark locks them (two UPDATEs locking shared rows in different orders
+ * deadlock), from here to the commit only.
+ */
+export async function appendSequenced(
+  tx: Queryable,
+  events: readonly NewOrderEvent[],
+  outboxIds: readonly number[],
+  alsoRun: readonly AppendedEventsStatement[],
+): Promise<number> {
+  const hooks = alsoRun.map((statement, i) => `, also_${i} AS (${statement('appended')})`).join('');
+  const { rows } = await tx.query<{ appended: string }>(
+    `WITH appended AS (
+       INSERT INTO order_events (outbox_id, order_id, user_id, type, "order", created_at)
+       SELECT (e->>'outboxId')::bigint, (e->>'orderId')::uuid, (e->>'userId')::uuid, e->>'type', e->'order', (e->>'createdAt')::timestamptz
+       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)
+       ORDER BY n
+       ON CONFLICT (outbox_id) DO NOTHING
+       RETURNING seq, outbox_id, order_id, user_id, type, "order", created_at),
+     marked AS (
+       UPDATE outbox_events SET sequenced = true
+       WHERE id IN (SELECT id FROM outbox_events WHERE id = ANY($2::bigint[]) ORDER BY id FOR UPDATE))
+     ${hooks}
+     SELECT count(*) AS appended FROM appended`,
+    [JSON.stringify(events), outboxIds],
+    { name: 'append-sequenced-events' },
   );
-  const seqByOutboxId = new Map(rows.map((row) => [Number(row.outboxId), Number(row.seq)]));
-  return events
-    .map(({ outboxId, ...event }) => ({ ...event, seq: seqByOutboxId.get(outboxId) ?? 0 }))
-    .sort((a, b) => a.seq - b.seq);
+  return Number(rows[0]?.appended ?? 0);
 }
 
 const EVENT_COLUMNS = `seq, order_id AS "orderId", user_id AS "userId", type, "order",

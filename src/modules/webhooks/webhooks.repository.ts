@@ -1,5 +1,4 @@
 import type { Queryable } from '../../platform/db/index.js';
-import type { OrderEvent } from '../events/index.js';
 import type { DeliveryStatus } from './webhooks.schemas.js';
 
 export interface Webhook {
@@ -94,19 +93,17 @@ export async function anyEnabledWebhook(db: Queryable): Promise<boolean> {
   return rows[0]?.any === true;
 }
 
-/** One delivery per (event, enabled endpoint subscribed to its type); run by the events relay in its transaction. */
-export async function createDeliveries(tx: Queryable, events: readonly OrderEvent[]): Promise<void> {
-  if (events.length === 0) return;
-  await tx.query(
-    `INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload)
+/**
+ * One delivery per (event, enabled endpoint subscribed to its type): a data-modifying CTE over
+ * `appended` (the events just given their positions), run by the events relay in the same
+ * statement, so an event and its deliveries commit together.
+ */
+export function createDeliveries(appended: string): string {
+  return `INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload)
      SELECT gen_random_uuid(), w.id, e.seq, e.type,
             jsonb_build_object('id', e.seq::text, 'type', e.type, 'createdAt', ${iso('e.created_at')}, 'data', jsonb_build_object('order', e."order"))
-     FROM order_events e JOIN webhooks w ON w.enabled AND e.type = ANY (w.events)
-     WHERE e.seq = ANY ($1::bigint[])
-     ON CONFLICT (webhook_id, event_seq) DO NOTHING`,
-    [events.map((event) => event.seq)],
-    { name: 'create-webhook-deliveries' },
-  );
+     FROM ${appended} e JOIN webhooks w ON w.enabled AND e.type = ANY (w.events)
+     ON CONFLICT (webhook_id, event_seq) DO NOTHING`;
 }
 
 export async function listDeliveries(
