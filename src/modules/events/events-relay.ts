@@ -1,8 +1,7 @@
 import type { Database } from '../../platform/db/index.js';
 import type { Signal } from '../../platform/signal.js';
-import { findOrders } from '../orders/index.js';
-import { isOrderEventType, orderAsOf } from './order-event.js';
-import { appendSequenced, lockAndFindUnsequenced, pruneEvents, type AppendedEventsStatement, type NewOrderEvent } from './order-events.repository.js';
+import { STATUS_BY_TYPE } from './order-event.js';
+import { pruneEvents, sequenceOutboxRows, type AppendedEventsStatement } from './order-events.repository.js';
 
 /**
  * Work done in the statement that gives events their positions (webhooks create their
@@ -33,33 +32,17 @@ export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal
 }
 
 /**
- * `taken`: the outbox ids it positioned (locked from its last statement to its commit);
- * `locked: false` when another process held the sequencer lock (it is copying rows; some may be
- * left).
+ * `taken`: the outbox ids it positioned (locked while its statement ran); `locked: false` when
+ * another process held the sequencer lock (it is copying rows; some may be left).
  *
- * Five round trips: BEGIN, the lock with the rows' read, their orders' read, one statement that
- * appends the events, marks the rows and runs the hooks, COMMIT. (Until 2026-12-04 eight: the
- * lock, the append, the mark and the webhooks' deliveries were a statement each.)
+ * One statement (`sequenceOutboxRows`). Until 2026-12-04 a transaction of eight round trips:
+ * BEGIN, the lock, the rows' read, their orders' read, the append of events built in the
+ * process, the mark, the webhooks' deliveries, COMMIT; then, for a few hours, five.
  */
 async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number[]; locked: boolean }> {
-  const result = await deps.db.transaction(async (tx) => {
-    const { locked, rows: taken } = await lockAndFindUnsequenced(tx, BATCH_SIZE);
-    if (taken.length === 0) return { taken: [], appended: 0, locked };
-    const orderRows = taken.filter((row) => isOrderEventType(row.topic));
-    const orders = new Map((await findOrders(tx, [...new Set(orderRows.map((row) => row.orderId))])).map(({ order }) => [order.id, order]));
-    const events: NewOrderEvent[] = [];
-    for (const row of orderRows) {
-      const order = orders.get(row.orderId);
-      if (!order || !isOrderEventType(row.topic)) continue;
-      events.push({ outboxId: row.outboxId, orderId: order.id, userId: order.userId, type: row.topic, order: orderAsOf(order, row.topic), createdAt: row.createdAt.toISOString() });
-    }
-    const outboxIds = taken.map((row) => row.outboxId);
-    // The rows are locked from here to the commit only: the relay's mark of the same rows waits for them.
-    const appended = await appendSequenced(tx, events, outboxIds, deps.onAppended);
-    return { taken: outboxIds, appended, locked };
-  });
-  if (result.appended > 0) deps.signal.notify();
-  return { taken: result.taken, locked: result.locked };
+  const { locked, appended, taken } = await sequenceOutboxRows(deps.db, { limit: BATCH_SIZE, statusByType: STATUS_BY_TYPE, alsoRun: deps.onAppended });
+  if (appended > 0) deps.signal.notify();
+  return { taken, locked };
 }
 
 /**

@@ -1,52 +1,9 @@
 import type { Queryable } from '../../platform/db/index.js';
-import type { Order } from '../orders/index.js';
+import { orderJsonAsOf, type OrderStatus } from '../orders/index.js';
 import type { OrderEvent, OrderEventType } from './order-event.js';
-
-/** One outbox row taken by the relay: its order event is written in the same transaction. */
-export interface OutboxRow {
-  outboxId: number;
-  topic: string;
-  orderId: string;
-  createdAt: Date;
-}
 
 // Any constant; it only has to be the same in every process relaying events.
 const SEQUENCER_LOCK_KEY = 727_014;
-
-/**
- * In a transaction: takes the sequencer lock (held until its commit) and reads up to `limit`
- * committed outbox rows not yet in the event stream, oldest first, in ONE statement; or, when
- * another pass holds the lock, answers `locked: false` and no rows at once (that pass is copying
- * the same rows). The rows are read without row locks, so they stay free for the relay's claim
- * and mark until the pass's last statement. Every committed row is taken in id order, never a
- * later row of an order before an earlier one (an order's changes commit one after another):
- * that keeps each order's events in order. The read's snapshot is taken as the statement starts,
- * a moment before the lock: a row a pass that just committed positioned may be among the rows,
- * and `appendSequenced` skips it.
- */
-export async function lockAndFindUnsequenced(tx: Queryable, limit: number): Promise<{ locked: boolean; rows: OutboxRow[] }> {
-  const { rows } = await tx.query<{ locked: boolean } & { [K in keyof OutboxRow]: OutboxRow[K] | null }>(
-    `WITH sequencer AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS locked)
-     SELECT s.locked, r.*
-     FROM sequencer s
-     LEFT JOIN LATERAL (
-       SELECT id AS "outboxId", topic, aggregate_id AS "orderId", created_at AS "createdAt"
-       FROM outbox_events WHERE s.locked AND NOT sequenced ORDER BY id LIMIT $2) r ON true`,
-    [SEQUENCER_LOCK_KEY, limit],
-    { name: 'lock-find-unsequenced' },
-  );
-  const taken = rows.filter((row): row is { locked: boolean } & OutboxRow => row.outboxId !== null);
-  return { locked: rows[0]?.locked === true, rows: taken.map(({ locked: _, ...row }) => row) };
-}
-
-export interface NewOrderEvent {
-  outboxId: number;
-  orderId: string;
-  userId: string;
-  type: OrderEventType;
-  order: Order;
-  createdAt: string;
-}
 
 /**
  * A data-modifying CTE that runs in the statement giving events their positions, over
@@ -56,38 +13,50 @@ export interface NewOrderEvent {
 export type AppendedEventsStatement = (appended: string) => string;
 
 /**
- * Gives `events` their positions (in the given order), marks `outboxIds` as in the stream and
- * runs `alsoRun`, in ONE statement, in the transaction that holds the sequencer lock
- * (`lockAndFindUnsequenced`): positions are so handed out in commit order, and a reader that has
- * seen position N has seen everything below N. A row another pass positioned just before the
- * lock was taken is found by its unique outbox id and skipped. The outbox rows are locked in id
+ * Copies up to `limit` committed outbox rows into the event stream in ONE statement, oldest
+ * first: it takes the sequencer lock (an advisory lock held until the statement commits) or,
+ * when another pass holds it, does nothing and answers `locked: false`; it appends an event per
+ * row of an order event type, with the order as it was right after that change (built in SQL,
+ * `orderJsonAsOf`), marks the rows sequenced and runs `alsoRun`. Positions are so handed out in
+ * commit order: a reader that has seen position N has seen everything below N. Every committed
+ * row is taken in id order, never a later row of an order before an earlier one (an order's
+ * changes commit one after another): that keeps each order's events in order. The statement's
+ * snapshot is a moment older than its lock: a row a pass that committed in that moment
+ * positioned is found by its unique outbox id and skipped. The outbox rows are locked in id
  * order, as the relay's mark locks them (two UPDATEs locking shared rows in different orders
- * deadlock), from here to the commit only.
+ * deadlock), and only while the statement runs. Answers the ids of the rows it marked.
  */
-export async function appendSequenced(
-  tx: Queryable,
-  events: readonly NewOrderEvent[],
-  outboxIds: readonly number[],
-  alsoRun: readonly AppendedEventsStatement[],
-): Promise<number> {
-  const hooks = alsoRun.map((statement, i) => `, also_${i} AS (${statement('appended')})`).join('');
-  const { rows } = await tx.query<{ appended: string }>(
-    `WITH appended AS (
+export async function sequenceOutboxRows(
+  db: Queryable,
+  options: { limit: number; statusByType: Readonly<Record<OrderEventType, OrderStatus>>; alsoRun: readonly AppendedEventsStatement[] },
+): Promise<{ locked: boolean; appended: number; taken: number[] }> {
+  const hooks = options.alsoRun.map((statement, i) => `, also_${i} AS (${statement('appended')})`).join('');
+  const { rows } = await db.query<{ locked: boolean; appended: string; taken: string[] | null }>(
+    `WITH sequencer AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS locked),
+     taken AS MATERIALIZED (
+       SELECT id, topic, aggregate_id, created_at FROM outbox_events
+       WHERE (SELECT locked FROM sequencer) AND NOT sequenced ORDER BY id LIMIT $2),
+     appended AS (
        INSERT INTO order_events (outbox_id, order_id, user_id, type, "order", created_at)
-       SELECT (e->>'outboxId')::bigint, (e->>'orderId')::uuid, (e->>'userId')::uuid, e->>'type', e->'order', (e->>'createdAt')::timestamptz
-       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)
-       ORDER BY n
+       SELECT t.id, o.id, o.user_id, t.topic, ${orderJsonAsOf('m.status')}, t.created_at
+       FROM taken t
+       JOIN unnest($3::text[], $4::text[]) AS m(type, status) ON m.type = t.topic
+       JOIN orders o ON o.id = t.aggregate_id
+       ORDER BY t.id
        ON CONFLICT (outbox_id) DO NOTHING
        RETURNING seq, outbox_id, order_id, user_id, type, "order", created_at),
      marked AS (
        UPDATE outbox_events SET sequenced = true
-       WHERE id IN (SELECT id FROM outbox_events WHERE id = ANY($2::bigint[]) ORDER BY id FOR UPDATE))
+       WHERE id IN (SELECT id FROM outbox_events WHERE id IN (SELECT id FROM taken) ORDER BY id FOR UPDATE)
+       RETURNING id)
      ${hooks}
-     SELECT count(*) AS appended FROM appended`,
-    [JSON.stringify(events), outboxIds],
-    { name: 'append-sequenced-events' },
+     SELECT (SELECT locked FROM sequencer) AS locked, (SELECT count(*) FROM appended) AS appended,
+            (SELECT array_agg(id ORDER BY id) FROM marked) AS taken`,
+    [SEQUENCER_LOCK_KEY, options.limit, Object.keys(options.statusByType), Object.values(options.statusByType)],
+    { name: 'sequence-order-events' },
   );
-  return Number(rows[0]?.appended ?? 0);
+  const row = rows[0]!;
+  return { locked: row.locked, appended: Number(row.appended), taken: (row.taken ?? []).map(Number) };
 }
 
 const EVENT_COLUMNS = `seq, order_id AS "orderId", user_id AS "userId", type, "order",
