@@ -1,4 +1,4 @@
-import type { Queryable } from '../../platform/db/index.js';
+import { isoUtc, type Queryable } from '../../platform/db/index.js';
 import { orderJsonAsOf, type OrderStatus } from '../orders/index.js';
 import type { OrderEvent, OrderEventType } from './order-event.js';
 
@@ -63,7 +63,7 @@ export async function sequenceOutboxRows(
 }
 
 const EVENT_COLUMNS = `seq, order_id AS "orderId", user_id AS "userId", type, "order",
-  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt"`;
+  ${isoUtc('created_at')} AS "createdAt"`;
 
 interface EventRow extends Omit<OrderEvent, 'seq'> {
   seq: string;

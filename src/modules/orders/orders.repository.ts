@@ -1,4 +1,4 @@
-import type { Queryable } from '../../platform/db/index.js';
+import { isoUtc, type Queryable } from '../../platform/db/index.js';
 import { ConflictError } from '../../shared/errors.js';
 import type { Order, VersionedOrder } from './order.js';
 import type { OrderStatus } from './order-status.js';
@@ -12,8 +12,6 @@ const ORDER_ITEMS = `
      FROM order_items i WHERE i.order_id = o.id)`;
 
 export const ORDER_ITEMS_JSON = `${ORDER_ITEMS} AS items`;
-
-const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * SQL for the order in row `o` of orders as it was right after it entered `status` (an SQL
@@ -34,8 +32,8 @@ export function orderJsonAsOf(status: string): string {
        'failureReason', CASE WHEN a.n IS NULL OR s.status = 'failed' THEN o.failure_reason END,
        'history', CASE WHEN a.n IS NULL THEN o.history
                        ELSE (SELECT jsonb_agg(h.e ORDER BY h.n) FROM jsonb_array_elements(o.history) WITH ORDINALITY AS h(e, n) WHERE h.n <= a.n) END,
-       'createdAt', ${iso('o.created_at')},
-       'updatedAt', CASE WHEN a.n IS NULL OR a.n = jsonb_array_length(o.history) THEN ${iso('o.updated_at')}
+       'createdAt', ${isoUtc('o.created_at')},
+       'updatedAt', CASE WHEN a.n IS NULL OR a.n = jsonb_array_length(o.history) THEN ${isoUtc('o.updated_at')}
                          ELSE o.history -> (a.n::int - 1) ->> 'at' END)
      FROM (SELECT (${status})::text AS status) AS s,
      LATERAL (SELECT min(h.n) AS n FROM jsonb_array_elements(o.history) WITH ORDINALITY AS h(e, n) WHERE h.e ->> 'status' = s.status) AS a)`;

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../platform/db/index.js';
+import { isoUtc, type Queryable } from '../../platform/db/index.js';
 import type { VersionedOrder } from './order.js';
 import type { OrderStatus } from './order-status.js';
 import { ORDER_COLUMNS, ORDER_ITEMS_JSON, toVersioned, type OrderRow } from './orders.repository.js';
@@ -78,7 +78,7 @@ export async function transitionManyAtomically(db: Queryable, change: OrdersTran
        SET status = $2,
            failure_reason = COALESCE(c.reason, o.failure_reason),
            history = o.history || jsonb_build_array(jsonb_build_object(
-             'status', $2::text, 'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))),
+             'status', $2::text, 'at', ${isoUtc('clock_timestamp()')})),
            version = o.version + 1,
            updated_at = clock_timestamp()
        FROM unnest($1::uuid[], $4::text[]) AS c(id, reason)

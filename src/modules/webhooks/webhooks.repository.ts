@@ -1,4 +1,4 @@
-import type { Queryable } from '../../platform/db/index.js';
+import { isoUtc, type Queryable } from '../../platform/db/index.js';
 import type { DeliveryStatus } from './webhooks.schemas.js';
 
 export interface Webhook {
@@ -25,13 +25,12 @@ export interface Delivery {
   updatedAt: string;
 }
 
-const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-const WEBHOOK_COLUMNS = `id, url, events, description, enabled, ${iso('created_at')} AS "createdAt", ${iso('updated_at')} AS "updatedAt"`;
+const WEBHOOK_COLUMNS = `id, url, events, description, enabled, ${isoUtc('created_at')} AS "createdAt", ${isoUtc('updated_at')} AS "updatedAt"`;
 const DELIVERY_COLUMNS = `id, webhook_id AS "webhookId", event_seq::text AS "eventId", type, status, attempts,
   last_status_code AS "lastStatusCode", last_error AS "lastError",
-  CASE WHEN status = 'pending' THEN ${iso('next_attempt_at')} END AS "nextAttemptAt",
-  ${iso('created_at')} AS "createdAt", ${iso('updated_at')} AS "updatedAt"`;
+  CASE WHEN status = 'pending' THEN ${isoUtc('next_attempt_at')} END AS "nextAttemptAt",
+  ${isoUtc('created_at')} AS "createdAt", ${isoUtc('updated_at')} AS "updatedAt"`;
 
 export async function insertWebhook(db: Queryable, webhook: { id: string; url: string; events: string[]; description: string; secret: string }): Promise<Webhook> {
   const { rows } = await db.query<Webhook>(
@@ -101,7 +100,7 @@ export async function anyEnabledWebhook(db: Queryable): Promise<boolean> {
 export function createDeliveries(appended: string): string {
   return `INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload)
      SELECT gen_random_uuid(), w.id, e.seq, e.type,
-            jsonb_build_object('id', e.seq::text, 'type', e.type, 'createdAt', ${iso('e.created_at')}, 'data', jsonb_build_object('order', e."order"))
+            jsonb_build_object('id', e.seq::text, 'type', e.type, 'createdAt', ${isoUtc('e.created_at')}, 'data', jsonb_build_object('order', e."order"))
      FROM ${appended} e JOIN webhooks w ON w.enabled AND e.type = ANY (w.events)
      ON CONFLICT (webhook_id, event_seq) DO NOTHING`;
 }
