@@ -114,9 +114,14 @@ export function startBackgroundLoops(deps: {
   // claimed").
   let stopping = false;
   const committedClaimed: OutboxEvent[] = [];
-  const giveBack = async (events: OutboxEvent[]) => {
+  // Unclaimed events of these topics are this relay's to claim again, or, while its queue is
+  // unreachable, the other processes' (handOff NOTIFYs them).
+  const claimAgain = (events: readonly OutboxEvent[]) => {
     for (const event of events) ownTopics.add(event.topic);
     handOff = true;
+  };
+  const giveBack = async (events: OutboxEvent[]) => {
+    claimAgain(events);
     await releaseClaims(db, events.map((event) => event.id));
   };
   const publishCommittedClaimed = async (): Promise<number> => {
@@ -125,8 +130,7 @@ export function startBackgroundLoops(deps: {
       const batch = committedClaimed.splice(0, RELAY_BATCH_SIZE);
       await publishClaimed(db, batch, enqueue, COMMIT_CLAIM_SECONDS).catch((error: unknown) => {
         // publishClaimed gave the claims back: the next round (this relay's or another's) claims them.
-        for (const event of batch) ownTopics.add(event.topic);
-        handOff = true;
+        claimAgain(batch);
         throw error;
       });
       published += batch.length;

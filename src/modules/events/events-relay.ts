@@ -1,13 +1,9 @@
 import type { Database } from '../../platform/db/index.js';
 import type { Signal } from '../../platform/signal.js';
 import { STATUS_BY_TYPE } from './order-event.js';
-import { pruneEvents, sequenceOutboxRows, type AppendedEventsStatement } from './order-events.repository.js';
+import { pruneEvents, sequenceOutboxRows, type OnEventsAppended } from './order-events.repository.js';
 
-/**
- * Work done in the statement that gives events their positions (webhooks create their
- * deliveries there), as a data-modifying CTE over the appended events.
- */
-export type OnEventsAppended = AppendedEventsStatement;
+export type { OnEventsAppended };
 
 export interface EventsRelayDeps {
   db: Database;

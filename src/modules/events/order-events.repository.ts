@@ -10,7 +10,7 @@ const SEQUENCER_LOCK_KEY = 727_014;
  * `appended` (the new `order_events` rows: seq, outbox_id, order_id, user_id, type, "order",
  * created_at): webhooks create their deliveries this way, so they commit with the events.
  */
-export type AppendedEventsStatement = (appended: string) => string;
+export type OnEventsAppended = (appended: string) => string;
 
 /**
  * Copies up to `limit` committed outbox rows into the event stream in ONE statement, oldest
@@ -31,7 +31,7 @@ export type AppendedEventsStatement = (appended: string) => string;
  */
 export async function sequenceOutboxRows(
   db: Queryable,
-  options: { limit: number; statusByType: Readonly<Record<OrderEventType, OrderStatus>>; alsoRun: readonly AppendedEventsStatement[] },
+  options: { limit: number; statusByType: Readonly<Record<OrderEventType, OrderStatus>>; alsoRun: readonly OnEventsAppended[] },
 ): Promise<{ locked: boolean; appended: number; taken: number[] }> {
   const hooks = options.alsoRun.map((statement, i) => `, also_${i} AS (${statement('appended')})`).join('');
   const { rows } = await db.query<{ locked: boolean; appended: string; taken: string[] | null }>(
