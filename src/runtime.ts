@@ -127,7 +127,7 @@ export function buildDeps(
     subscribedTopics: SUBSCRIBED_TOPICS,
     jobTopics: JOB_TOPICS,
     onEventsCommitted: (topic, claimed) => outboxRelay.kick(topic, claimed),
-    claimPlacedEvents: () => outboxRelay.claimSeconds(),
+    claimCommittedEvents: () => outboxRelay.claimSeconds(),
     logger,
     metrics,
   });

@@ -180,6 +180,48 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
     }
   });
 
+  it(
+    'when its claim has taken the events of the topics its commits named, then later rounds run no claim statement until a commit ' +
+      'names a topic again (events that start no job never do)',
+    async () => {
+      let claims = 0;
+      const db = observingClaims(database.db, () => claims++);
+      let passes = 0;
+      const eventsPass = () => {
+        passes++;
+        return Promise.resolve([]);
+      };
+      const queue = oneSlotQueue();
+      const loops = startBackgroundLoops({ db, queue, orders: noStalledOrders, settings, logger, eventsPass });
+      const roundAfter = async (kick: () => void) => {
+        const before = passes;
+        kick();
+        await waitUntil(() => passes > before, 5000, 'a round');
+      };
+      try {
+        await waitUntil(() => claims > 0, 5000, 'the first round');
+        // Written unclaimed (as while the queue was unreachable): the round its commit wakes claims it.
+        const completion = await insertEvent('order.completed');
+        await roundAfter(() => loops.kick('order.completed'));
+        await waitUntil(() => published(completion), 5000, 'the completion relayed');
+        const claimsAfter = claims;
+
+        // `order.processing` starts no job (written already published): its commits only make positions due.
+        await roundAfter(() => loops.kick('order.processing'));
+        await roundAfter(() => loops.kick('order.processing'));
+        expect(claims).toBe(claimsAfter);
+
+        const cancellation = await insertEvent('order.cancelled');
+        await roundAfter(() => loops.kick('order.cancelled'));
+        await waitUntil(() => published(cancellation), 5000, 'the cancellation relayed');
+        expect(claims).toBe(claimsAfter + 1);
+      } finally {
+        await loops.stop();
+        await queue.close();
+      }
+    },
+  );
+
   it('when its queue cannot be reached, then a process has commits write events unclaimed, and gives back claimed ones it still holds', async () => {
     const up = { value: true };
     const publishedIds: string[] = [];

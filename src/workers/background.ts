@@ -3,7 +3,7 @@ import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
 import { OUTBOX_CHANNEL, publishClaimed, relayOutboxBatch, releaseClaims, startLoop, type OutboxEvent } from '../platform/outbox.js';
 import type { JobQueue } from '../platform/queue/index.js';
-import { jobsFor } from './outbox-routes.js';
+import { JOB_TOPICS, jobsFor } from './outbox-routes.js';
 import { reconcileOnce, resumeUnfinishedWork } from './reconciler.js';
 
 export interface BackgroundSettings {
@@ -158,11 +158,20 @@ export function startBackgroundLoops(deps: {
     else if (ownTopics.size === 0 && heldByEventsPass.length === 0) return fromCommits;
     if (!everyTopic && (await workersBusy(now))) return fromCommits;
     const alsoIds = heldByEventsPass;
+    // This claim takes every unclaimed event of its topics, so they are claimed again only after
+    // more commits of theirs (or a failed publish) name them again. With a relay delay the claim
+    // leaves the youngest events for later, so the topics stay.
+    const topics = [...ownTopics];
+    if (settings.outboxRelayDelayMs <= 0) ownTopics.clear();
     const relayed = await relayOutboxBatch(
       db,
       enqueue,
-      { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs, ...(everyTopic ? {} : { topics: [...ownTopics], alsoIds }) },
-    );
+      { batchSize: RELAY_BATCH_SIZE, leaseSeconds: RELAY_LEASE_SECONDS, minAgeMs: settings.outboxRelayDelayMs, ...(everyTopic ? {} : { topics, alsoIds }) },
+    ).catch((error: unknown) => {
+      for (const topic of topics) ownTopics.add(topic);
+      throw error;
+    });
+    if (relayed >= RELAY_BATCH_SIZE) for (const topic of topics) ownTopics.add(topic);
     // Cleared only once a claim statement ran: by then its locks were gone.
     if (heldByEventsPass === alsoIds) heldByEventsPass = [];
     if (relayed > 0) deps.onRelayed?.(relayed);
@@ -222,8 +231,9 @@ export function startBackgroundLoops(deps: {
     kick(topic, claimed) {
       committed = true;
       kickedDuringRound = true;
-      if (claimed && claimed.length > 0) {
-        committedClaimed.push(...claimed);
+      // Events that start no job were written already published: only their positions are due.
+      if ((claimed && claimed.length > 0) || !(JOB_TOPICS as ReadonlySet<string>).has(topic)) {
+        if (claimed) committedClaimed.push(...claimed);
         relay.wake();
         return;
       }

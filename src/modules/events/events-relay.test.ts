@@ -4,7 +4,7 @@ import { createProduct } from '../../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../../test/harness.js';
 import { bearer, registerAdmin, registerUser } from '../../../test/users.js';
 import { createInProcessSignal } from '../../platform/signal.js';
-import { relayEventsOnce } from './events-relay.js';
+import { createEventsPass, relayEventsOnce } from './events-relay.js';
 import { eventsAfter } from './order-events.repository.js';
 
 /** The relay on a real PostgreSQL server, called directly (no background loops run). */
@@ -78,5 +78,28 @@ describe('events relay', () => {
     expect(await eventsAfter(app.db, 0, { orderId: orderIds[1] }, 100)).toEqual(before);
     const { rows: marked } = await app.db.query<{ sequenced: boolean }>('SELECT sequenced FROM outbox_events WHERE id = $1', [outboxId]);
     expect(marked[0]!.sequenced).toBe(true);
+  });
+
+  it('when a pass positions rows, then it answers only those no relay had claimed or published: a claim that ran meanwhile skipped them, and nobody else publishes them', async () => {
+    await relayEventsOnce({ db: app.db, signal: createInProcessSignal(), onAppended: [] });
+    const insert = async (claimedSeconds: number | null, published: boolean) =>
+      Number(
+        (
+          await app.db.query<{ id: string }>(
+            `INSERT INTO outbox_events (topic, aggregate_id, claimed_until, published_at)
+             VALUES ('order.cancelled', $1, now() + make_interval(secs => $2::int), CASE WHEN $3::boolean THEN now() END) RETURNING id`,
+            [orderIds[0], claimedSeconds, published],
+          )
+        ).rows[0]!.id,
+      );
+    const unclaimed = await insert(null, false);
+    const claimExpired = await insert(-5, false);
+    await insert(5, false); // a relay holds it, and publishes it itself
+    await insert(null, true); // published already
+
+    const pass = createEventsPass({ db: app.db, signal: createInProcessSignal(), onAppended: [], pollMs: 60_000, retentionHours: 1 });
+    expect(await pass(true)).toEqual([unclaimed, claimExpired]);
+    const { rows } = await app.db.query<{ left: string }>('SELECT count(*) AS left FROM outbox_events WHERE NOT sequenced');
+    expect(Number(rows[0]!.left)).toBe(0);
   });
 });

@@ -28,17 +28,18 @@ export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal
 }
 
 /**
- * `taken`: the outbox ids it positioned (locked while its statement ran); `locked: false` when
- * another process held the sequencer lock (it is copying rows; some may be left).
+ * `taken`: the outbox ids it positioned (locked while its statement ran), `claimable`: those of
+ * them no relay had claimed or published; `locked: false` when another process held the
+ * sequencer lock (it is copying rows; some may be left).
  *
  * One statement (`sequenceOutboxRows`). Until 2026-12-04 a transaction of eight round trips:
  * BEGIN, the lock, the rows' read, their orders' read, the append of events built in the
  * process, the mark, the webhooks' deliveries, COMMIT; then, for a few hours, five.
  */
-async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number[]; locked: boolean }> {
-  const { locked, appended, taken } = await sequenceOutboxRows(deps.db, { limit: BATCH_SIZE, statusByType: STATUS_BY_TYPE, alsoRun: deps.onAppended });
+async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number[]; claimable: number[]; locked: boolean }> {
+  const { locked, appended, taken, claimable } = await sequenceOutboxRows(deps.db, { limit: BATCH_SIZE, statusByType: STATUS_BY_TYPE, alsoRun: deps.onAppended });
   if (appended > 0) deps.signal.notify();
-  return { taken, locked };
+  return { taken, claimable, locked };
 }
 
 /**
@@ -46,8 +47,11 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
  * or this process committed some (the rows to position are then almost surely there). Otherwise
  * it runs only when a pass was left behind (another process held the sequencer lock) or once
  * per `pollMs` as the sweep, so the relay's empty rounds cost one claim statement, not a
- * sequencing pass as well. It answers the outbox ids it positioned: they were locked
- * at its end, so a relay's claim may have skipped them (see workers/background.ts).
+ * sequencing pass as well. It answers the outbox ids it positioned that no relay had claimed or
+ * published: they were locked until its end, so a relay's claim may have skipped them (see
+ * workers/background.ts). The others need nothing more: a relay holding a claim publishes its
+ * events itself. (Until 2026-12-04 it answered every id it positioned, and each pass was followed
+ * by a claim statement for them, nearly always finding nothing.)
  */
 export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promise<number[]> {
   let prunedAt = 0;
@@ -56,12 +60,12 @@ export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promi
   return async (due) => {
     if (!due && !behind && Date.now() - ranAt < deps.pollMs) return [];
     ranAt = Date.now();
-    const { taken, locked } = await sequenceEvents(deps);
+    const { claimable, locked } = await sequenceEvents(deps);
     behind = !locked;
     if (Date.now() - prunedAt > PRUNE_EVERY_MS) {
       prunedAt = Date.now();
       await pruneEvents(deps.db, deps.retentionHours);
     }
-    return taken;
+    return claimable;
   };
 }

@@ -24,7 +24,9 @@ export type OnEventsAppended = (appended: string) => string;
  * snapshot is a moment older than its lock: a row a pass that committed in that moment
  * positioned is found by its unique outbox id and skipped. The outbox rows are locked in id
  * order, as the relay's mark locks them (two UPDATEs locking shared rows in different orders
- * deadlock), and only while the statement runs. Answers the ids of the rows it marked. (The
+ * deadlock), and only while the statement runs. Answers the ids of the rows it marked (`taken`),
+ * and of those the ones no relay held a claim on or had published (`claimable`): a relay's claim
+ * that ran meanwhile skipped them, and no other relay will publish them. (The
  * mark looks its rows up as `= ANY (ARRAY(…))`: as `IN (SELECT id FROM taken)` the planner, not
  * knowing how many rows `taken` holds, scanned the whole outbox twice, ~28 ms a pass with 30,000
  * rows, and slower as the outbox grew.)
@@ -32,9 +34,9 @@ export type OnEventsAppended = (appended: string) => string;
 export async function sequenceOutboxRows(
   db: Queryable,
   options: { limit: number; statusByType: Readonly<Record<OrderEventType, OrderStatus>>; alsoRun: readonly OnEventsAppended[] },
-): Promise<{ locked: boolean; appended: number; taken: number[] }> {
+): Promise<{ locked: boolean; appended: number; taken: number[]; claimable: number[] }> {
   const hooks = options.alsoRun.map((statement, i) => `, also_${i} AS (${statement('appended')})`).join('');
-  const { rows } = await db.query<{ locked: boolean; appended: string; taken: string[] | null }>(
+  const { rows } = await db.query<{ locked: boolean; appended: string; taken: string[] | null; claimable: string[] | null }>(
     `WITH sequencer AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS locked),
      taken AS MATERIALIZED (
        SELECT id, topic, aggregate_id, created_at FROM outbox_events
@@ -51,15 +53,16 @@ export async function sequenceOutboxRows(
      marked AS (
        UPDATE outbox_events SET sequenced = true
        WHERE id IN (SELECT id FROM outbox_events WHERE id = ANY (ARRAY(SELECT id FROM taken)) ORDER BY id FOR UPDATE)
-       RETURNING id)
+       RETURNING id, published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now()) AS claimable)
      ${hooks}
      SELECT (SELECT locked FROM sequencer) AS locked, (SELECT count(*) FROM appended) AS appended,
-            (SELECT array_agg(id ORDER BY id) FROM marked) AS taken`,
+            (SELECT array_agg(id ORDER BY id) FROM marked) AS taken,
+            (SELECT array_agg(id ORDER BY id) FROM marked WHERE claimable) AS claimable`,
     [SEQUENCER_LOCK_KEY, options.limit, Object.keys(options.statusByType), Object.values(options.statusByType)],
     { name: 'sequence-order-events' },
   );
   const row = rows[0]!;
-  return { locked: row.locked, appended: Number(row.appended), taken: (row.taken ?? []).map(Number) };
+  return { locked: row.locked, appended: Number(row.appended), taken: (row.taken ?? []).map(Number), claimable: (row.claimable ?? []).map(Number) };
 }
 
 const EVENT_COLUMNS = `seq, order_id AS "orderId", user_id AS "userId", type, "order",

@@ -7,6 +7,13 @@ import type { OrderStatus } from './order-status.js';
  */
 export type OrderTopic = `order.${Exclude<OrderStatus, 'pending'>}` | 'order.placed';
 
+/** An outbox event a commit wrote already claimed for this process's relay. */
+export interface ClaimedEvent {
+  id: number;
+  topic: OrderTopic;
+  aggregateId: string;
+}
+
 export const topicOf = (status: OrderStatus): OrderTopic => (status === 'pending' ? 'order.placed' : `order.${status}`);
 
 /**

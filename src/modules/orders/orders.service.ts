@@ -28,10 +28,14 @@ export type OrdersService = ReturnType<typeof createOrdersService>;
 export function createOrdersService(deps: OrdersServiceDeps) {
   const { db, orderCache, logger } = deps;
 
-  /** What entering `to` writes to the outbox: its event at all (someone subscribes), and unpublished (a job must start). */
+  /**
+   * What entering `to` writes to the outbox: its event at all (someone subscribes), unpublished (a
+   * job must start), and then claimed for this process's relay when it can publish at once.
+   */
   const eventOf = (to: OrderStatus) => ({
     publish: deps.subscribedTopics?.has(topicOf(to)) ?? true,
     startsJobs: deps.jobTopics?.has(topicOf(to)) ?? true,
+    claimEventSeconds: deps.claimCommittedEvents?.() ?? 0,
   });
 
   /**
@@ -80,13 +84,14 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     to: OrderStatus,
     options: { failureReason?: string; ownerId?: string } = {},
   ): Promise<(VersionedOrder & { cached: boolean }) | undefined> {
-    const { publish, startsJobs } = eventOf(to);
-    const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], publish, startsJobs, ...options });
+    const event = eventOf(to);
+    const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], ...event, ...options });
     if (!moved) return undefined;
-    if (publish) deps.onEventsCommitted?.(topicOf(to));
-    const cached = await orderCache.put(moved);
+    const { claimed, ...entry } = moved;
+    if (event.publish) deps.onEventsCommitted?.(topicOf(to), claimed.length > 0 ? claimed : undefined);
+    const cached = await orderCache.put(entry);
     if (!cached) logger.warn('order cache not updated after a status change', { orderId, status: to });
-    return { ...moved, cached };
+    return { ...entry, cached };
   }
 
   /**
@@ -116,17 +121,16 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     failureReasons?: ReadonlyMap<string, string>,
   ): Promise<{ moved: VersionedOrder[]; cached: Promise<boolean[]> }> {
     const ids = [...new Set(orderIds)];
-    const { publish, startsJobs } = eventOf(to);
-    const moved = await transitionManyAtomically(db, {
+    const event = eventOf(to);
+    const { moved, claimed } = await transitionManyAtomically(db, {
       orderIds: ids,
       from: sourcesOf(to),
       to,
       stockEffect: STOCK_EFFECT_ON_ENTRY[to],
-      publish,
-      startsJobs,
+      ...event,
       ...(failureReasons ? { failureReasons: ids.map((id) => failureReasons.get(id) ?? null) } : {}),
     });
-    if (publish && moved.length > 0) deps.onEventsCommitted?.(topicOf(to));
+    if (event.publish && moved.length > 0) deps.onEventsCommitted?.(topicOf(to), claimed.length > 0 ? claimed : undefined);
     const cached = Promise.all(moved.map((entry) => orderCache.put(entry))).then((stored) => {
       if (stored.includes(false)) logger.warn('order cache not updated after a status change', { orders: stored.filter((ok) => !ok).length, status: to });
       return stored;

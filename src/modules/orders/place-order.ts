@@ -8,7 +8,7 @@ import { KEY_TAKEN_MEANWHILE, placeOrderAtomically, storeIdempotentOrder, type P
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { RateLimiter } from '../../platform/rate-limit.js';
-import type { OrderTopic } from './order-events.js';
+import type { ClaimedEvent, OrderTopic } from './order-events.js';
 
 export interface PlaceOrderDeps {
   db: Database;
@@ -19,21 +19,15 @@ export interface PlaceOrderDeps {
   metrics: Pick<Metrics, 'orderPlaced'>;
   /**
    * Called after a commit that wrote outbox events of `topic`: wakes this process's relay at once.
-   * `claimed`: events the commit wrote already claimed for this process's relay (see `claimPlacedEvents`).
+   * `claimed`: events the commit wrote already claimed for this process's relay (see `claimCommittedEvents`).
    */
   onEventsCommitted?: (topic: OrderTopic, claimed?: readonly ClaimedEvent[]) => void;
   /**
-   * How long the placement's `order.placed` event is written claimed for this process's relay,
-   * which then publishes it without claiming it first; 0 (the default) writes it unclaimed.
+   * How long the events a commit writes for jobs (a placement's `order.placed`, a transition's
+   * `order.completed`, …) are written claimed for this process's relay, which then publishes them
+   * without claiming them first; 0 (the default) writes them unclaimed, for any relay.
    */
-  claimPlacedEvents?: () => number;
-}
-
-/** An outbox event a commit wrote already claimed for this process's relay. */
-export interface ClaimedEvent {
-  id: number;
-  topic: OrderTopic;
-  aggregateId: string;
+  claimCommittedEvents?: () => number;
 }
 
 /** A placement's order, and its event when it was written claimed for this process's relay. */
@@ -66,7 +60,7 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
   async function place(tx: Queryable, userId: string, lines: readonly RequestedLine[], key?: PlacementKey): Promise<Placed | undefined> {
     const placedAt = new Date().toISOString();
     const draft = { id: randomUUID(), userId, currency, createdAt: placedAt, history: JSON.stringify([{ status: 'pending', at: placedAt }]) };
-    const claimSeconds = deps.claimPlacedEvents?.() ?? 0;
+    const claimSeconds = deps.claimCommittedEvents?.() ?? 0;
     const { placed, products, keyAcquired, keyTaken, eventId } = await placeOrderAtomically(tx, draft, lines, key, claimSeconds);
     if (!keyAcquired) throw repo.keyInUse();
     if (keyTaken) return undefined;

@@ -1,5 +1,6 @@
 import { isoUtc, type Queryable } from '../../platform/db/index.js';
 import type { VersionedOrder } from './order.js';
+import { topicOf, type ClaimedEvent } from './order-events.js';
 import type { OrderStatus } from './order-status.js';
 import { ORDER_COLUMNS, ORDER_ITEMS_JSON, toVersioned, type OrderRow } from './orders.repository.js';
 
@@ -20,6 +21,11 @@ export interface OrderTransition {
    * stream reads it) it is written already published.
    */
   startsJobs: boolean;
+  /**
+   * When > 0, an event that starts jobs is written claimed for this process's relay for that many
+   * seconds and answered as `claimed`, so the relay publishes it without a claim statement.
+   */
+  claimEventSeconds?: number;
 }
 
 /**
@@ -45,10 +51,10 @@ export interface OrderTransition {
  * Like placement, this statement writes catalog tables (products, stock_movements) from the
  * orders module on purpose: the status and the stock must change atomically and fast.
  */
-export async function transitionAtomically(db: Queryable, change: OrderTransition): Promise<VersionedOrder | undefined> {
+export async function transitionAtomically(db: Queryable, change: OrderTransition): Promise<(VersionedOrder & { claimed: ClaimedEvent[] }) | undefined> {
   const { orderId, failureReason, ...rest } = change;
-  const [moved] = await transitionManyAtomically(db, { ...rest, orderIds: [orderId], failureReasons: [failureReason ?? null] });
-  return moved;
+  const { moved, claimed } = await transitionManyAtomically(db, { ...rest, orderIds: [orderId], failureReasons: [failureReason ?? null] });
+  return moved[0] && { ...moved[0], claimed };
 }
 
 export interface OrdersTransition extends Omit<OrderTransition, 'orderId' | 'failureReason'> {
@@ -64,11 +70,13 @@ export interface OrdersTransition extends Omit<OrderTransition, 'orderId' | 'fai
  * for all their lines together, with one ledger row per line and one outbox event per order.
  * Orders whose status does not allow the move are skipped; the others move. Locking orders
  * before products, each in id order, is the order every other statement follows, so batches,
- * cancellations and placements cannot deadlock.
+ * cancellations and placements cannot deadlock. `claimed`: the events written claimed for this
+ * process's relay (`claimEventSeconds`).
  */
-export async function transitionManyAtomically(db: Queryable, change: OrdersTransition): Promise<VersionedOrder[]> {
-  if (change.orderIds.length === 0) return [];
-  const { rows } = await db.query<OrderRow>(
+export async function transitionManyAtomically(db: Queryable, change: OrdersTransition): Promise<{ moved: VersionedOrder[]; claimed: ClaimedEvent[] }> {
+  if (change.orderIds.length === 0) return { moved: [], claimed: [] };
+  const claimSeconds = change.startsJobs ? (change.claimEventSeconds ?? 0) : 0;
+  const { rows } = await db.query<OrderRow & { claimedEventId: string | null }>(
     `WITH target AS (
        SELECT o.id FROM orders o
        WHERE o.id = ANY($1::uuid[]) AND o.status = ANY($3::text[]) AND ($7::uuid IS NULL OR o.user_id = $7)
@@ -102,11 +110,14 @@ export async function transitionManyAtomically(db: Queryable, change: OrdersTran
      ), movements AS (
        INSERT INTO stock_movements (product_id, kind, quantity, order_id) SELECT product_id, $5::text, quantity, order_id FROM lines
      ), event AS (
-       INSERT INTO outbox_events (topic, aggregate_id, published_at)
-       SELECT 'order.' || $2::text, id, CASE WHEN $8::boolean THEN NULL ELSE now() END FROM moved WHERE $6::boolean
+       INSERT INTO outbox_events (topic, aggregate_id, published_at, claimed_until)
+       SELECT 'order.' || $2::text, id, CASE WHEN $8::boolean THEN NULL ELSE now() END,
+              CASE WHEN $9::int > 0 THEN now() + make_interval(secs => $9::int) END
+       FROM moved WHERE $6::boolean
+       RETURNING id, aggregate_id
      )
-     SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON}
-     FROM moved o
+     SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON}, CASE WHEN $9::int > 0 THEN e.id END AS "claimedEventId"
+     FROM moved o LEFT JOIN event e ON e.aggregate_id = o.id
      WHERE ops_assert((SELECT count(*) FROM settled) = (SELECT count(*) FROM per_product), 'order reservations do not match their lines')`,
     [
       change.orderIds,
@@ -117,8 +128,13 @@ export async function transitionManyAtomically(db: Queryable, change: OrdersTran
       change.publish,
       change.ownerId ?? null,
       change.startsJobs,
+      claimSeconds,
     ],
     { name: 'transition-orders' },
   );
-  return rows.map(toVersioned);
+  const topic = topicOf(change.to);
+  return {
+    moved: rows.map(({ claimedEventId: _, ...row }) => toVersioned(row)),
+    claimed: rows.flatMap((row) => (row.claimedEventId === null ? [] : [{ id: Number(row.claimedEventId), topic, aggregateId: row.id }])),
+  };
 }
