@@ -5,7 +5,7 @@ import { isAdmin, type Principal } from '../../shared/principal.js';
 import { toPage, type Page } from '../../shared/pagination.js';
 import type { Order, VersionedOrder } from './order.js';
 import type { OrderCache } from './order-cache.js';
-import { topicOf, type OrderTopic } from './order-events.js';
+import { topicOf, type ClaimedEvent, type OrderTopic } from './order-events.js';
 import { sourcesOf, STOCK_EFFECT_ON_ENTRY, type OrderStatus } from './order-status.js';
 import * as repo from './orders.repository.js';
 import { transitionAtomically, transitionManyAtomically } from './transition-order.repository.js';
@@ -37,6 +37,9 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     startsJobs: deps.jobTopics?.has(topicOf(to)) ?? true,
     claimEventSeconds: deps.claimCommittedEvents?.() ?? 0,
   });
+  /** Wakes this process's relay after a commit that wrote `to`'s event, handing it what was written claimed for it. */
+  const eventsCommitted = (to: OrderStatus, claimed: readonly ClaimedEvent[]) =>
+    deps.onEventsCommitted?.(topicOf(to), claimed.length > 0 ? claimed : undefined);
 
   /**
    * Reads an order the caller may see, from the cache when it holds a copy. Answers the JSON
@@ -88,7 +91,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], ...event, ...options });
     if (!moved) return undefined;
     const { claimed, ...entry } = moved;
-    if (event.publish) deps.onEventsCommitted?.(topicOf(to), claimed.length > 0 ? claimed : undefined);
+    if (event.publish) eventsCommitted(to, claimed);
     const cached = await orderCache.put(entry);
     if (!cached) logger.warn('order cache not updated after a status change', { orderId, status: to });
     return { ...entry, cached };
@@ -130,7 +133,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
       ...event,
       ...(failureReasons ? { failureReasons: ids.map((id) => failureReasons.get(id) ?? null) } : {}),
     });
-    if (event.publish && moved.length > 0) deps.onEventsCommitted?.(topicOf(to), claimed.length > 0 ? claimed : undefined);
+    if (event.publish && moved.length > 0) eventsCommitted(to, claimed);
     const cached = Promise.all(moved.map((entry) => orderCache.put(entry))).then((stored) => {
       if (stored.includes(false)) logger.warn('order cache not updated after a status change', { orders: stored.filter((ok) => !ok).length, status: to });
       return stored;
