@@ -25,6 +25,10 @@ describe('worker process lifecycle', () => {
       const ids = await placeOrders(stack, product.id, 2);
       await waitUntil(async () => [...(await statuses(stack.app, ids)).values()].includes('processing'), 15_000, 'a job in flight');
       worker.child.kill('SIGTERM');
+      // Once it has begun shutting down. Before that a job published meanwhile may still be taken: on
+      // a loaded machine the signal can wait behind a queue reply that started a fetch (seen once in
+      // a full CI run), and no process can refuse work before it knows of its signal.
+      await waitUntil(() => /worker shutting down/.test(worker.output()), 10_000, 'the worker to begin shutting down');
       // Orders queued while it finishes its active ones (a payment takes 2.5 s). Which of the first
       // orders were started depends on how the relay batched them into jobs; these never are.
       const late = await placeOrders(stack, product.id, 3);
