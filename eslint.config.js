@@ -70,7 +70,6 @@ export default defineConfig(
     // long everywhere else. Wait for a condition with a deadline (test/wait.ts) or inject a clock.
     // Timers belong in the helpers under test/, which poll with a deadline.
     files: ['**/*.test.ts'],
-    // Rewritten without sleeps by issue #10 (processing); drop each entry when that is merged.
     rules: {
       'no-restricted-syntax': [
         'error',

@@ -141,6 +141,8 @@ export function buildDeps(
     from: config.mail.from,
     dataDir: config.dataDir,
     logger,
+    // A worker serves no requests (its metrics endpoint aside): a blocking write holds up nothing.
+    blockingFileWrites: role === 'worker',
   });
   const payments = createPaymentSimulator({
     declineAboveCents: config.payment.declineAboveCents,
