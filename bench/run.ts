@@ -58,6 +58,12 @@ const num = (name: string, fallback: number) => Number(process.env[name] ?? fall
 const CONNECTIONS = num('BENCH_CONNECTIONS', 16);
 const WARMUP_S = num('BENCH_WARMUP_S', 1);
 /**
+ * Placement warms up longer: its rate still rises through the first ~4 s of load (JIT, PostgreSQL's
+ * plans and buffers; measured 1,020 → 1,240 → 1,330–1,400 req/s over the first rounds), and the
+ * pipeline and embedded rows divide by it, so a run with few rounds read them ~0.1 too high.
+ */
+const PLACEMENT_WARMUP_S = num('BENCH_PLACEMENT_WARMUP_S', 4);
+/**
  * Each ours/baseline comparison runs ROUNDS pairs of back-to-back rounds of ROUND_S (ABBA order)
  * and reports the median of the per-pair ratios: the machine's speed drifts by ±20 % within
  * seconds here, and a pair run back to back sees the same machine.
@@ -434,8 +440,8 @@ async function main(): Promise<void> {
         duration: seconds,
         requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: randomOrderBody(productIds), headers: { ...req.headers, 'content-type': 'application/json' } }) }],
       }, { service: () => [placeBaseline.child.pid], postgres: pgPids(DB_BASE), redis: redisPids });
-    const oursPosted: Load[] = [await oursPost(WARMUP_S)];
-    const basePosted: Load[] = [await basePost(WARMUP_S)];
+    const oursPosted: Load[] = [await oursPost(PLACEMENT_WARMUP_S)];
+    const basePosted: Load[] = [await basePost(PLACEMENT_WARMUP_S)];
     const postRounds = await pairedRounds(() => oursPost(ROUND_S), () => basePost(ROUND_S));
     // The keyed POST against the same plain transaction, in pairs of its own.
     const keyedRounds: Paired = ONLY.has('keyed') ? await pairedRounds(() => oursPost(ROUND_S, true), () => basePost(ROUND_S)) : { ours: [], base: [] };
@@ -778,7 +784,7 @@ async function main(): Promise<void> {
 
     // ---- report
     const totalSeconds = (Date.now() - started) / 1000;
-    const settings = { extraServerEnv: EXTRA_SERVER_ENV, extraWorkerEnv: EXTRA_WORKER_ENV, connections: CONNECTIONS, warmupS: WARMUP_S, neighbour: NEIGHBOUR, roundS: ROUND_S, rounds: ROUNDS, pipelineLoadS: PIPELINE_LOAD_S, latencyS: LATENCY_S, embeddedS: EMBEDDED_S, users: USERS, products: PRODUCTS, workerConcurrency: WORKER_CONCURRENCY, logLevel: EXTRA_SERVER_ENV.LOG_LEVEL ?? 'warn' };
+    const settings = { extraServerEnv: EXTRA_SERVER_ENV, extraWorkerEnv: EXTRA_WORKER_ENV, connections: CONNECTIONS, warmupS: WARMUP_S, placementWarmupS: PLACEMENT_WARMUP_S, neighbour: NEIGHBOUR, roundS: ROUND_S, rounds: ROUNDS, pipelineLoadS: PIPELINE_LOAD_S, latencyS: LATENCY_S, embeddedS: EMBEDDED_S, users: USERS, products: PRODUCTS, workerConcurrency: WORKER_CONCURRENCY, logLevel: EXTRA_SERVER_ENV.LOG_LEVEL ?? 'warn' };
     const out = table();
     process.stdout.write(`\n${out}\n\nmachine: ${machine.nproc} cpus (${machine.cpu}), ${machine.memTotalGiB} GiB RAM, node ${machine.node}, load avg at start ${machine.loadavgAtStart.join(' ')}; total ${totalSeconds.toFixed(0)} s\n`);
     writeFileSync(
