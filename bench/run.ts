@@ -529,12 +529,20 @@ async function main(): Promise<void> {
           // a) saturate the API for a while, then wait until every order placed is finished
           const pipelineGroups: PidGroups = { api: () => [api.pid], workers: () => workers.map((w) => w.pid), postgres: pgPids(DB_API), redis: redisPids };
           const workBefore = await serverWork();
+          // How many workers fetched jobs at once (standby workers join only when the active ones are short: README, Workers).
+          const poolLoads = `{${PREFIX}:bull}:workers:loads`;
+          let mostFetching = 0;
+          const fetchingWatch = setInterval(() => {
+            redis.hlen(poolLoads).then((n) => (mostFetching = Math.max(mostFetching, n)), () => undefined);
+          }, 200);
           const t0 = new Date();
           const stopMeter = await cpuMeter(pipelineGroups);
           const saturated = await oursPost(PIPELINE_LOAD_S, false, undefined, pipelineGroups);
           const loadEnd = new Date();
           const left = await drain(t0);
           const pipelineCpu = await stopMeter();
+          clearInterval(fetchingWatch);
+          log(`pipeline ${workerCount}w: workers fetching jobs during the load and drain, most at once: ${mostFetching ? `${mostFetching} of ${workerCount}` : 'not known (no pool: WORKER_STANDBY=false)'}`);
           const [done] = await apiSql<{ completed: string; failed: string; last: Date | null; after_load: string }>(
             `SELECT count(*) FILTER (WHERE status = 'completed') AS completed, count(*) FILTER (WHERE status = 'failed') AS failed,
                     max(updated_at) FILTER (WHERE status = 'completed') AS last,
@@ -642,7 +650,7 @@ async function main(): Promise<void> {
           const stock = await checkStock(apiSql, INITIAL_STOCK);
           log(`pipeline ${workerCount}w stock: ${JSON.stringify(stock)}`);
           pipeline[`workers${workerCount}`] = {
-            saturated: { load: saturated, cpuMsLoadAndDrain: pipelineCpu, cpuUsPerCompletedOrder: cpuPerOrder, workPerOrder, faultsPerOrder, ownCpuMsPerOrder, cpusAvailable, cpuCeiling, placed: ok(saturated), completed, failed: Number(done?.failed ?? 0), open: left.open, seconds: (lastMs - t0.getTime()) / 1000, throughput, drainRate },
+            saturated: { load: saturated, cpuMsLoadAndDrain: pipelineCpu, cpuUsPerCompletedOrder: cpuPerOrder, workPerOrder, faultsPerOrder, ownCpuMsPerOrder, cpusAvailable, cpuCeiling, placed: ok(saturated), completed, failed: Number(done?.failed ?? 0), open: left.open, seconds: (lastMs - t0.getTime()) / 1000, throughput, drainRate, mostFetching },
             halfRate,
             sustainable,
             nearMax,

@@ -212,6 +212,8 @@ export function buildDeps(
       concurrency: config.worker.concurrency,
       backoff: config.jobs.backoff,
       lockDurationMs: config.worker.lockDurationMs,
+      standby: config.worker.standby,
+      onPoolRole: (role) => metrics.workerRole(role),
       logger,
     });
   }

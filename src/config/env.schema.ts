@@ -100,6 +100,9 @@ export const envSchema = z.object({
     .min(1000)
     .default(5000)
     .describe('A job whose worker stops heartbeating for this long is retried elsewhere (found within this + 2 stalled checks of half of it)'),
+  WORKER_STANDBY: boolean
+    .default(true)
+    .describe('Workers beyond the first fetch jobs only while the active ones are short of CPU or job slots and their own host has a free core; false: every worker always fetches'),
   JOB_BACKOFF_BASE_MS: positiveInt.default(1000),
   JOB_BACKOFF_MAX_MS: positiveInt.default(60_000),
   OUTBOX_POLL_MS: positiveInt

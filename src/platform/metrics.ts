@@ -19,6 +19,8 @@ export interface Metrics {
   orderStage(stage: OrderStage, seconds: number): void;
   /** Events one relay round published. */
   relayBatch(events: number): void;
+  /** This worker's part in the pool: `leader` and `helper` fetch jobs, `standby` waits. */
+  workerRole(role: 'leader' | 'helper' | 'standby'): void;
 }
 
 export type OrderStage = 'placed_to_processing' | 'processing_to_finished' | 'finished_to_email_sent';
@@ -67,6 +69,12 @@ export function createMetrics(options: {
     buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500],
     registers: [registry],
   });
+  const workerRole = new Gauge({
+    name: 'worker_pool_role',
+    help: "1 for this worker's current part in the pool: leader and helper fetch jobs, standby waits until the active workers are short",
+    labelNames: ['role'],
+    registers: [registry],
+  });
   if (options.processingLag) {
     const lag = options.processingLag;
     new Gauge({
@@ -110,5 +118,8 @@ export function createMetrics(options: {
     emailGaveUp: () => emails.inc({ event: 'gave_up' }),
     orderStage: (stage, seconds) => stages.observe({ stage }, Math.max(0, seconds)),
     relayBatch: (events) => relayBatches.observe(events),
+    workerRole(role) {
+      for (const each of ['leader', 'helper', 'standby'] as const) workerRole.set({ role: each }, each === role ? 1 : 0);
+    },
   };
 }

@@ -1,9 +1,12 @@
+import { hostname } from 'node:os';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 import { createRedis, isConnectionError, queuePrefix, type RedisTarget } from '../redis.js';
 import { runWithContext } from '../request-context.js';
 import { attemptJob, backoffDelayMs, DEFAULT_ATTEMPTS, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
+import { startSampler, startWorkerPool, type WorkerPool } from './worker-pool.js';
+import type { PoolRole } from './worker-pool-rules.js';
 
 export const QUEUE_NAME = 'orders';
 
@@ -75,24 +78,33 @@ export interface WorkerOptions extends BullOptions {
   /** How long a job stays locked without a heartbeat before it counts as stalled (a crashed worker). */
   lockDurationMs: number;
   logger: Logger;
+  /**
+   * Workers sharing the queue take turns (`worker-pool.ts`): one always fetches jobs, the others
+   * join only while it is short of CPU or slots and their host has a free core. Off: every
+   * worker always fetches.
+   */
+  standby: boolean;
+  onPoolRole?(role: PoolRole): void;
 }
 
 /** Consumer side: a BullMQ worker whose connection waits through Redis outages. */
-export function startBullMqWorker(options: WorkerOptions): { worker: Worker; close(): Promise<void> } {
+export function startBullMqWorker(options: WorkerOptions): { worker: Worker; pool: WorkerPool | undefined; close(): Promise<void> } {
   const { handlers, logger } = options;
+  const sampler = startSampler(options.concurrency);
 
-  async function process(job: Job): Promise<void> {
+  async function runJob(job: Job): Promise<void> {
     const handler = handlers[job.name];
     if (!handler) throw new UnrecoverableError(`no handler for job ${job.name}`);
     const attempt = { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 };
-    const result = await attemptJob(handler, { name: job.name, id: job.id, data: job.data as Record<string, string> }, attempt, logger);
+    sampler.jobStarted();
+    const result = await attemptJob(handler, { name: job.name, id: job.id, data: job.data as Record<string, string> }, attempt, logger).finally(() => sampler.jobEnded());
     // BullMQ retries by itself until attempts run out; a permanent error must stop it now.
     if (!result.ok) throw result.permanent ? new UnrecoverableError(result.error.message) : result.error;
   }
 
   // BullMQ duplicates this connection for its blocking reads and closes only the duplicate.
   const connection = createRedis(options.redis, 'blocking');
-  const worker = new Worker(QUEUE_NAME, (job: Job) => runWithContext({ requestId: job.id ?? job.name }, () => process(job)), {
+  const worker = new Worker(QUEUE_NAME, (job: Job) => runWithContext({ requestId: job.id ?? job.name }, () => runJob(job)), {
     connection: connection,
     prefix: queuePrefix(options.prefix),
     concurrency: options.concurrency,
@@ -103,17 +115,46 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; clo
     // A crash (kill -9) mid-job is not the job's fault: let it be picked up again a few times.
     maxStalledCount: 5,
     settings: { backoffStrategy: (attemptsMade) => backoffDelayMs(attemptsMade, options.backoff) },
+    // With a pool, the pool's first tick decides whether this worker fetches at all.
+    autorun: !options.standby,
   });
   // A lost connection is reported once per outage by watchRedis (runtime.ts); BullMQ would
   // report it on each of its connections at every reconnection attempt.
   worker.on('error', (error) => {
     if (!isConnectionError(error)) logger.warn('queue worker error', errorFields(error));
   });
+  let pool: WorkerPool | undefined;
+  let poolConnection: ReturnType<typeof createRedis> | undefined;
+  let waitingCounter: Queue | undefined;
+  if (options.standby) {
+    poolConnection = createRedis(options.redis, 'request');
+    const counter = new Queue(QUEUE_NAME, { connection: poolConnection, prefix: queuePrefix(options.prefix) });
+    counter.on('error', () => undefined);
+    waitingCounter = counter;
+    pool = startWorkerPool({
+      redis: poolConnection,
+      // In the queue's hash slot, next to its keys.
+      keyPrefix: `${queuePrefix(options.prefix)}:workers`,
+      id: `${hostname()}:${process.pid}:${worker.id}`,
+      activate: () => void worker.resume(),
+      // Stops fetching at once; the jobs in hand finish (their locks still renewed).
+      deactivate: () => worker.pause(true),
+      waiting: () => counter.getWaitingCount(),
+      sample: () => sampler.sample(),
+      logger,
+      ...(options.onPoolRole ? { onRole: (role: PoolRole) => options.onPoolRole?.(role) } : {}),
+    });
+    void pool.tick();
+  }
   return {
     worker,
+    pool,
     async close() {
+      await pool?.stop();
       await worker.close();
+      await waitingCounter?.close();
       connection.disconnect();
+      poolConnection?.disconnect();
     },
   };
 }
