@@ -60,6 +60,11 @@ describe('worker pool (standby workers)', () => {
     expect([first.pool.role(), second.pool.role()]).toEqual(['leader', 'standby']);
     expect(first.calls).toEqual(['activate']);
     expect(second.calls).toEqual([]);
+    // Each says once, at its first tick, what it does and why.
+    expect(first.lines.map((line) => line.message)).toEqual(['worker leads the pool: holds the lease']);
+    expect(second.lines.map((line) => line.message)).toEqual([
+      'worker on standby: first leads; this one joins while the active workers are short of CPU or job slots and this host has a free core (WORKER_STANDBY)',
+    ]);
   });
 
   it('lets a standby join after two ticks of a busy leader with jobs waiting, when its own host has a free core, and leave once the load fits in one', async () => {

@@ -74,7 +74,7 @@ for i = 1, #entries, 2 do
     redis.call('HDEL', KEYS[2], entries[i])
   end
 end
-return { holds, fresh }
+return { holds, fresh, lead or ARGV[1] }
 `;
 
 const RELEASE_SCRIPT = `
@@ -100,6 +100,8 @@ export function startWorkerPool(options: WorkerPoolOptions): WorkerPool {
   let stopped = false;
   let ticking: Promise<void> | undefined;
   let outage = false;
+  let announced = false;
+  let leader = '';
 
   const active = () => state.role !== 'standby';
 
@@ -120,8 +122,9 @@ export function startWorkerPool(options: WorkerPoolOptions): WorkerPool {
     try {
       // A new connection (or one reconnecting) gets up to a tick to be ready: commands fail fast meanwhile.
       if (!(await whenReady(redis, tickMs))) throw new Error(`Redis not connected (${redis.status})`);
-      const reply = (await redis.eval(TICK_SCRIPT, 2, keys.lead, keys.loads, id, String(tickMs * 3), active() ? '1' : '0', sample.cpu.toFixed(3), sample.slots.toFixed(3), String(tickMs * 3))) as [number, string[]];
+      const reply = (await redis.eval(TICK_SCRIPT, 2, keys.lead, keys.loads, id, String(tickMs * 3), active() ? '1' : '0', sample.cpu.toFixed(3), sample.slots.toFixed(3), String(tickMs * 3))) as [number, string[], string];
       holds = reply[0] === 1;
+      leader = reply[2];
       loads = reply[1].map((entry) => {
         const [cpu, slots] = entry.split(' ').map(Number);
         return { cpu: cpu ?? 0, slots: slots ?? 0 };
@@ -144,6 +147,11 @@ export function startWorkerPool(options: WorkerPoolOptions): WorkerPool {
     }
     const why = next.role === 'leader' ? 'holds the lease' : next.role === 'standby' ? 'the load fits in one worker fewer' : 'lost the lease; stays while needed';
     await change(next, why);
+    if (!announced && state.role === 'standby') {
+      // An operator who sees a worker fetch nothing learns why from its first lines.
+      logger.info(`worker on standby: ${leader} leads; this one joins while the active workers are short of CPU or job slots and this host has a free core (WORKER_STANDBY)`, { worker: id });
+    }
+    announced = true;
   }
 
   async function tick(): Promise<void> {
