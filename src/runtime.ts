@@ -213,6 +213,7 @@ export function buildDeps(
       backoff: config.jobs.backoff,
       lockDurationMs: config.worker.lockDurationMs,
       standby: config.worker.standby,
+      standbyLimits: { joinHostIdle: config.worker.standbyMinIdleCores },
       onPoolRole: (role) => metrics.workerRole(role),
       logger,
     });

@@ -103,6 +103,12 @@ export const envSchema = z.object({
   WORKER_STANDBY: boolean
     .default(true)
     .describe('Workers beyond the first fetch jobs only while the active ones are short of CPU or job slots and their own host has a free core; false: every worker always fetches'),
+  WORKER_STANDBY_MIN_IDLE_CORES: z.coerce
+    .number()
+    .min(0)
+    .max(1024)
+    .default(0.75)
+    .describe("Idle cores a standby worker's host must have for it to join; 0 joins on the active workers' load alone (containers whose CPU quota the host's idle cores do not show)"),
   JOB_BACKOFF_BASE_MS: positiveInt.default(1000),
   JOB_BACKOFF_MAX_MS: positiveInt.default(60_000),
   OUTBOX_POLL_MS: positiveInt

@@ -55,7 +55,7 @@ export interface Config {
   currency: string;
   seedDemoData: boolean;
   payment: { declineAboveCents: number | undefined; simulatedTransientFailures: number; simulatedLatencyMs: number };
-  worker: { concurrency: number; metricsPort: number; lockDurationMs: number; standby: boolean };
+  worker: { concurrency: number; metricsPort: number; lockDurationMs: number; standby: boolean; standbyMinIdleCores: number };
   jobs: {
     backoff: { baseMs: number; maxMs: number };
     outboxPollMs: number;
@@ -235,7 +235,7 @@ export function loadConfig(
       simulatedTransientFailures: env.PAYMENT_SIMULATOR_TRANSIENT_FAILURES,
       simulatedLatencyMs: env.PAYMENT_SIMULATOR_LATENCY_MS,
     },
-    worker: { concurrency: env.WORKER_CONCURRENCY, metricsPort: env.WORKER_METRICS_PORT, lockDurationMs: env.WORKER_LOCK_DURATION_MS, standby: env.WORKER_STANDBY },
+    worker: { concurrency: env.WORKER_CONCURRENCY, metricsPort: env.WORKER_METRICS_PORT, lockDurationMs: env.WORKER_LOCK_DURATION_MS, standby: env.WORKER_STANDBY, standbyMinIdleCores: env.WORKER_STANDBY_MIN_IDLE_CORES },
     jobs: {
       backoff: { baseMs: env.JOB_BACKOFF_BASE_MS, maxMs: env.JOB_BACKOFF_MAX_MS },
       outboxPollMs: env.OUTBOX_POLL_MS,

@@ -44,6 +44,7 @@ describe('processing in server mode: API + separate worker processes, PostgreSQL
     expect(workerMetrics).toMatch(/^emails_total\{.*event="sent".*\} 1$/m);
     expect(workerMetrics).toMatch(/^queue_jobs\{.*state="failed".*\} 0$/m);
     expect(workerMetrics).toMatch(/role="worker"/);
+    expect(workerMetrics).toMatch(/^worker_pool_role\{role="leader".*\} 1$/m);
     const apiMetrics = await stack.app.http.get('/metrics');
     expect(apiMetrics.text).toMatch(/^orders_total\{.*event="placed".*\} 1$/m);
   });
@@ -72,7 +73,9 @@ describe('processing in server mode: API + separate worker processes, PostgreSQL
   it('when the same order is enqueued twice and two workers race, then it is processed once and emailed once', async () => {
     const stack = await startStack({ smtp: mail.smtp, env: { PAYMENT_SIMULATOR_LATENCY_MS: '50' } });
     const product = await createProduct(stack.app, stack.admin, { stock: 50 });
-    await Promise.all([startWorker(stack.workerEnv), startWorker(stack.workerEnv)]);
+    // Both fetching at once (with standby workers, the second would wait while the first keeps up).
+    const racing = { ...stack.workerEnv, WORKER_STANDBY: 'false' };
+    await Promise.all([startWorker(racing), startWorker(racing)]);
     const producer = createBullMqQueue({ redis: stack.app.config.redis.target!, prefix: stack.app.config.redis.prefix, handlers: stack.app.handlers });
     try {
       const ids = await placeOrders(stack, product.id, 10);
@@ -90,6 +93,37 @@ describe('processing in server mode: API + separate worker processes, PostgreSQL
     } finally {
       await producer.close();
     }
+  });
+
+  it('when the leading worker has no free job slot while jobs wait, then the standby worker joins and runs orders too, each once', async () => {
+    // One slot and slow payments: the leader is short of slots, not of CPU. A host's idle cores
+    // cannot be set, and the test suite keeps this one busy: the standby is told to need none.
+    const env = { WORKER_CONCURRENCY: '1', PAYMENT_SIMULATOR_LATENCY_MS: '500', WORKER_STANDBY_MIN_IDLE_CORES: '0' };
+    const stack = await startStack({ smtp: mail.smtp });
+    const product = await createProduct(stack.app, stack.admin, { stock: 500 });
+    const leader = await startWorker({ ...stack.workerEnv, ...env });
+    await waitUntil(() => leader.output().includes('worker leads the pool'), 10_000, 'the first worker to lead');
+    const standby = await startWorker({ ...stack.workerEnv, ...env });
+    await waitUntil(() => standby.output().includes('worker on standby'), 10_000, 'the second worker to wait on standby');
+
+    // Orders keep coming until the standby has joined: jobs wait for the leader's one slot meanwhile.
+    const ids: string[] = [];
+    await waitUntil(
+      async () => {
+        ids.push(...(await placeOrders(stack, product.id, 5)));
+        return standby.output().includes('worker joined the pool');
+      },
+      20_000,
+      'the standby to join',
+    );
+    expect(standby.output()).toMatch(/worker joined the pool: active workers' job slots \d+ % busy, \d+ jobs waiting/);
+    await waitForStatus(stack.app, ids, 'completed', 30_000);
+    await waitForSettled(stack.app, ids);
+    expect(emailsPerOrder(mail.smtp, ids)).toEqual(ids.map(() => 1));
+    await expectConserved(stack.app);
+    // Both ran orders (each logs the orders it finished): the standby took jobs that were waiting.
+    expect(standby.output()).toMatch(/order completed/);
+    expect(leader.output()).toMatch(/order completed/);
   });
 
   it('when SMTP is down while orders complete, then each order gets exactly one email after it returns', async () => {

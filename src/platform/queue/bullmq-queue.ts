@@ -6,7 +6,7 @@ import { createRedis, isConnectionError, queuePrefix, type RedisTarget } from '.
 import { runWithContext } from '../request-context.js';
 import { attemptJob, backoffDelayMs, DEFAULT_ATTEMPTS, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
 import { startSampler, startWorkerPool, type WorkerPool } from './worker-pool.js';
-import type { PoolRole } from './worker-pool-rules.js';
+import type { PoolLimits, PoolRole } from './worker-pool-rules.js';
 
 export const QUEUE_NAME = 'orders';
 
@@ -84,6 +84,8 @@ export interface WorkerOptions extends BullOptions {
    * worker always fetches.
    */
   standby: boolean;
+  /** Overrides of the pool's thresholds (`DEFAULT_POOL_LIMITS`). */
+  standbyLimits?: Partial<PoolLimits>;
   onPoolRole?(role: PoolRole): void;
 }
 
@@ -142,6 +144,7 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; poo
       waiting: () => counter.getWaitingCount(),
       sample: () => sampler.sample(),
       logger,
+      ...(options.standbyLimits ? { limits: options.standbyLimits } : {}),
       ...(options.onPoolRole ? { onRole: (role: PoolRole) => options.onPoolRole?.(role) } : {}),
     });
     void pool.tick();
