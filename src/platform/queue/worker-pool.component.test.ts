@@ -168,6 +168,10 @@ describe('worker pool (standby workers)', () => {
     await waitUntil(() => first.pool?.role() === 'leader', 5000, 'the first worker to lead');
     const second = startBullMqWorker({ ...settings, handlers: handlersFor('second') });
     cleanups.push(() => second.close());
+    // A standby that never fetched closes at once, and its going changes nothing for the others.
+    const third = startBullMqWorker({ ...settings, handlers: handlersFor('third') });
+    await waitUntil(() => third.pool?.role() === 'standby', 5000, 'the third worker to wait on standby');
+    await third.close();
 
     const probes = (from: number) => Array.from({ length: 20 }, (_, i) => ({ name: 'probe', id: `probe-${from + i}`, data: {} }));
     await queue.add(probes(0));

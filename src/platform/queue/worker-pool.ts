@@ -87,7 +87,7 @@ const DEFAULT_TICK_MS = 1000;
 
 /**
  * Decides, once a tick, whether this worker fetches jobs (rules in `worker-pool-rules.ts`). The
- * leader's lease lasts three ticks: a killed leader is replaced by a standby within ~3 s, and its
+ * leader's lease lasts three ticks: a killed leader is replaced by a standby within ~4 s, and its
  * jobs come back through BullMQ's stall check as before. While Redis cannot be reached the role
  * stays as it was (a worker without Redis fetches nothing anyway).
  */
