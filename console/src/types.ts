@@ -97,6 +97,14 @@ export interface PipelineSnapshot {
   totals: { placed: number; completed: number; failed: number };
   backlog: { pending: number; processing: number };
   lag: { oldestPendingSeconds: number | null; p50Seconds: number | null; p95Seconds: number | null };
-  queue: { kind: 'bullmq' | 'in-process'; waiting: number; active: number; delayed: number; failed: number; reachable: boolean };
+  queue: {
+    kind: 'bullmq' | 'in-process';
+    waiting: number;
+    active: number;
+    delayed: number;
+    failed: number;
+    reachable: boolean;
+    workers: { connected: number; fetching: number } | null;
+  };
   dashboardPath: string | null;
 }

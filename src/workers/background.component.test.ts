@@ -147,6 +147,7 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       ready: () => up.value,
       counts: () => queue.counts(),
       waiting: () => queue.waiting(),
+      workers: () => queue.workers(),
       close: () => queue.close(),
     };
   }

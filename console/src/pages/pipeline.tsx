@@ -76,6 +76,14 @@ export function PipelinePage() {
   );
 }
 
+/** "2 workers connected, 1 fetching jobs, 1 on standby", as an operator reads it. */
+export function describeWorkers({ connected, fetching }: { connected: number; fetching: number }): string {
+  if (connected === 0) return 'No worker is connected: orders wait until one starts.';
+  const standby = Math.max(0, connected - fetching);
+  const workers = `${connected} worker${connected === 1 ? '' : 's'} connected`;
+  return standby > 0 ? `${workers}: ${fetching} fetching jobs, ${standby} on standby (they join when the active ones fall short).` : `${workers}, all fetching jobs.`;
+}
+
 function Stats({ snapshot }: { snapshot: PipelineSnapshot }) {
   // The last full minute, so a half-filled current bucket does not read as a drop.
   const recent = snapshot.throughput.slice(-7, -1);
@@ -109,6 +117,7 @@ function Stats({ snapshot }: { snapshot: PipelineSnapshot }) {
       </dl>
       <p class="muted">
         Queue: {queue.kind === 'bullmq' ? 'Redis (BullMQ)' : 'in-process (embedded mode)'}.{' '}
+        {queue.workers ? <span class="queue-workers">{describeWorkers(queue.workers)} </span> : null}
         {snapshot.dashboardPath ? (
           <a href={snapshot.dashboardPath} target="_blank" rel="noopener">
             Open the queue dashboard

@@ -35,7 +35,7 @@ describe('GET /api/admin/pipeline and GET /api/orders/:id/emails (embedded, proc
       totals: { placed: 1, completed: 1, failed: 0 },
       backlog: { pending: 0, processing: 0 },
       lag: { oldestPendingSeconds: null },
-      queue: { kind: 'in-process', reachable: true, failed: 0 },
+      queue: { kind: 'in-process', reachable: true, failed: 0, workers: null },
       dashboardPath: null,
     });
     expect(res.body.throughput).toHaveLength(30);

@@ -50,6 +50,17 @@ export const pipelineSnapshot = z
       delayed: z.number().int().min(0),
       failed: z.number().int().min(0).meta({ description: 'Jobs that used up their retries (the reconciler re-runs the ones whose work is unfinished).' }),
       reachable: z.boolean().meta({ description: 'False when the queue did not answer; the counts are then 0.' }),
+      workers: z
+        .object({
+          connected: z.number().int().min(0).meta({ description: 'Worker processes connected to the queue.' }),
+          fetching: z
+            .number()
+            .int()
+            .min(0)
+            .meta({ description: 'Of them, those fetching jobs as pool members (leader and helpers); the others wait on standby (`WORKER_STANDBY`).' }),
+        })
+        .nullable()
+        .meta({ description: 'Null for the in-process queue (embedded mode), or when Redis did not answer.' }),
     }),
     dashboardPath: z.string().nullable().meta({ description: 'The queue dashboard (`/admin/queues`) when Redis is used; null otherwise.' }),
   })

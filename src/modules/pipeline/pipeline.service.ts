@@ -24,7 +24,7 @@ export function fillBuckets(counts: readonly BucketCount[], firstBucket: number,
 
 export function createPipelineService(deps: {
   db: Database;
-  queue: Pick<JobQueue, 'kind' | 'counts'>;
+  queue: Pick<JobQueue, 'kind' | 'counts' | 'workers'>;
   dashboardPath: string | undefined;
   now?: () => number;
 }): PipelineService {
@@ -35,7 +35,7 @@ export function createPipelineService(deps: {
       const bucketCount = (minutes * 60) / BUCKET_SECONDS;
       const lastBucket = Math.floor(nowSeconds / BUCKET_SECONDS) * BUCKET_SECONDS;
       const firstBucket = lastBucket - (bucketCount - 1) * BUCKET_SECONDS;
-      const [counts, backlog, latency, queue] = await Promise.all([
+      const [counts, backlog, latency, queue, workers] = await Promise.all([
         countByBucket(deps.db, firstBucket, BUCKET_SECONDS),
         readBacklog(deps.db),
         readLatency(deps.db, firstBucket),
@@ -44,6 +44,7 @@ export function createPipelineService(deps: {
           (counts) => ({ ...counts, reachable: true }),
           () => ({ waiting: 0, active: 0, delayed: 0, failed: 0, reachable: false }),
         ),
+        deps.queue.workers().catch(() => null),
       ]);
       const throughput = fillBuckets(counts, firstBucket, bucketCount, BUCKET_SECONDS);
       const sum = (kind: 'placed' | 'completed' | 'failed') => throughput.reduce((total, bucket) => total + bucket[kind], 0);
@@ -55,7 +56,7 @@ export function createPipelineService(deps: {
         totals: { placed: sum('placed'), completed: sum('completed'), failed: sum('failed') },
         backlog: { pending: backlog.pending, processing: backlog.processing },
         lag: { oldestPendingSeconds: backlog.oldestPendingSeconds, p50Seconds: latency.p50, p95Seconds: latency.p95 },
-        queue: { kind: deps.queue.kind, ...queue },
+        queue: { kind: deps.queue.kind, ...queue, workers },
         dashboardPath: deps.dashboardPath ?? null,
       };
     },

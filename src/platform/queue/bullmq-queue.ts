@@ -5,10 +5,13 @@ import { errorFields } from '../logger.js';
 import { createRedis, isConnectionError, queuePrefix, type RedisTarget } from '../redis.js';
 import { runWithContext } from '../request-context.js';
 import { attemptJob, backoffDelayMs, DEFAULT_ATTEMPTS, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
-import { startSampler, startWorkerPool, type WorkerPool } from './worker-pool.js';
+import { countFetchingWorkers, startSampler, startWorkerPool, type WorkerPool } from './worker-pool.js';
 import type { PoolLimits, PoolRole } from './worker-pool-rules.js';
 
 export const QUEUE_NAME = 'orders';
+
+/** The worker pool's keys, in the queue's hash slot next to its keys. */
+const poolKeyPrefix = (prefix: string) => `${queuePrefix(prefix)}:workers`;
 
 interface BullOptions {
   /** Any Redis mode; keys carry a hash tag (`queuePrefix`) so they work on a Cluster too. */
@@ -64,6 +67,10 @@ export function createBullMqQueue(options: BullOptions): JobQueue & { queue: Que
       return { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 };
     },
     waiting: () => queue.getWaitingCount(),
+    async workers() {
+      const [connected, fetching] = await Promise.all([queue.getWorkersCount(), countFetchingWorkers(connection, poolKeyPrefix(options.prefix))]);
+      return { connected, fetching };
+    },
     ready: () => connection.status === 'ready',
     async close() {
       await queue.close();
@@ -135,8 +142,7 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; poo
     waitingCounter = counter;
     pool = startWorkerPool({
       redis: poolConnection,
-      // In the queue's hash slot, next to its keys.
-      keyPrefix: `${queuePrefix(options.prefix)}:workers`,
+      keyPrefix: poolKeyPrefix(options.prefix),
       id: `${hostname()}:${process.pid}:${worker.id}`,
       activate: () => void worker.resume(),
       // Stops fetching at once; the jobs in hand finish (their locks still renewed).

@@ -77,6 +77,7 @@ export function createInProcessQueue(options: { handlers: JobHandlers; concurren
     ready: () => !closed,
     counts: () => Promise.resolve({ waiting: ready.length, active, delayed: timers.size, failed: failed.size }),
     waiting: () => Promise.resolve(ready.length),
+    workers: () => Promise.resolve(null),
     async close() {
       closed = true;
       for (const timer of timers) clearTimeout(timer);

@@ -54,6 +54,11 @@ export interface JobQueue {
   counts(): Promise<{ waiting: number; active: number; delayed: number; failed: number }>;
   /** Jobs waiting for a free worker slot (one cheap call: the relay asks before each publish). */
   waiting(): Promise<number>;
+  /**
+   * Worker processes connected to the queue, and how many of them fetch jobs as pool members
+   * (leader and helpers; the others wait on standby). Null for the in-process queue.
+   */
+  workers(): Promise<{ connected: number; fetching: number } | null>;
   close(): Promise<void>;
 }
 

@@ -178,6 +178,8 @@ describe('worker pool (standby workers)', () => {
     await waitUntil(() => ranBy.length === 20, 10_000, 'the first 20 jobs');
     expect(new Set(ranBy)).toEqual(new Set(['first']));
     expect(second.pool?.role()).toBe('standby');
+    // What the admin's pipeline view shows: both connected, one fetching.
+    expect(await queue.workers()).toEqual({ connected: 2, fetching: 1 });
 
     await first.close();
     await queue.add(probes(20));

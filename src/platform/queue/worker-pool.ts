@@ -42,8 +42,8 @@ export interface WorkerPool {
 }
 
 /**
- * One round trip a tick: take or renew the lease, write this worker's load (active workers
- * only), and read the fresh loads of every active worker. Redis's own clock judges freshness,
+ * One round trip a tick: take or renew the lease, write this worker's load (active workers,
+ * and one that takes the lease now), and read the fresh loads of every active worker. Redis's own clock judges freshness,
  * so the hosts' clocks need not agree.
  */
 const TICK_SCRIPT = `
@@ -58,7 +58,7 @@ elseif not lead then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   holds = 1
 end
-if ARGV[3] == '1' then
+if ARGV[3] == '1' or holds == 1 then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[4] .. ' ' .. ARGV[5] .. ' ' .. now)
 else
   redis.call('HDEL', KEYS[2], ARGV[1])
@@ -84,6 +84,24 @@ return 1
 `;
 
 const DEFAULT_TICK_MS = 1000;
+
+/** Active workers whose load is fresh (the tick script's rule), read without writing. */
+const COUNT_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local entries = redis.call('HVALS', KEYS[1])
+local fresh = 0
+for _, entry in ipairs(entries) do
+  local at = tonumber(string.match(entry, '(%d+)$'))
+  if at and now - at <= tonumber(ARGV[1]) then fresh = fresh + 1 end
+end
+return fresh
+`;
+
+/** How many pool members fetch jobs now (leader and helpers), for the admin's pipeline view. */
+export async function countFetchingWorkers(redis: RedisClient, keyPrefix: string, tickMs = DEFAULT_TICK_MS): Promise<number> {
+  return Number(await redis.eval(COUNT_SCRIPT, 1, `${keyPrefix}:loads`, String(tickMs * 3)));
+}
 
 /**
  * Decides, once a tick, whether this worker fetches jobs (rules in `worker-pool-rules.ts`). The
