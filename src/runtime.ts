@@ -16,7 +16,7 @@ import { migrate, openDatabase, type Database } from './platform/db/index.js';
 import type { Logger } from './platform/logger.js';
 import { createMailer, type Mailer } from './platform/mail.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
-import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHandlers, type JobQueue } from './platform/queue/index.js';
+import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHandlers, type JobQueue, type PoolRole } from './platform/queue/index.js';
 import { lazyQueueDashboard } from './platform/queue/lazy-dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
 import { createRedis, warnUnlessNoEviction, watchRedis, type RedisClient } from './platform/redis.js';
@@ -212,9 +212,9 @@ export function buildDeps(
       concurrency: config.worker.concurrency,
       backoff: config.jobs.backoff,
       lockDurationMs: config.worker.lockDurationMs,
-      standby: config.worker.standby,
-      standbyLimits: { joinHostIdle: config.worker.standbyMinIdleCores },
-      onPoolRole: (role) => metrics.workerRole(role),
+      ...(config.worker.standby && redis && bullQueue
+        ? { pool: { redis, waiting: () => bullQueue.waiting(), limits: { joinHostIdle: config.worker.standbyMinIdleCores }, onRole: (role: PoolRole) => metrics.workerRole(role) } }
+        : {}),
       logger,
     });
   }

@@ -21,7 +21,7 @@ describe('the console pipeline page in server mode, in a real browser', () => {
       concurrency: 5,
       backoff: { baseMs: 100, maxMs: 1000 },
       lockDurationMs: 5000,
-      standby: true,
+      pool: { redis: app.redis!, waiting: () => app.queue.waiting() },
       logger: capturingLogger().logger,
     });
     consoleServer = await startConsole(app);

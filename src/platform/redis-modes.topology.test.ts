@@ -96,7 +96,7 @@ describe.each(modes)('Redis in $name mode', (mode) => {
       },
     };
     const queue: JobQueue = createBullMqQueue({ redis: target, prefix, handlers });
-    const worker = startBullMqWorker({ redis: target, prefix, handlers, concurrency: 4, backoff: { baseMs: 50, maxMs: 500 }, lockDurationMs: 5000, standby: true, logger });
+    const worker = startBullMqWorker({ redis: target, prefix, handlers, concurrency: 4, backoff: { baseMs: 50, maxMs: 500 }, lockDurationMs: 5000, pool: { redis: client, waiting: () => queue.waiting() }, logger });
     // Publishing like the outbox relay: a failed add is simply tried again.
     const publish = async (n: number) => {
       await waitUntil(

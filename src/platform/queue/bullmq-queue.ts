@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
-import { createRedis, isConnectionError, queuePrefix, type RedisTarget } from '../redis.js';
+import { createRedis, isConnectionError, queuePrefix, type RedisClient, type RedisTarget } from '../redis.js';
 import { runWithContext } from '../request-context.js';
 import { attemptJob, backoffDelayMs, DEFAULT_ATTEMPTS, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
 import { countFetchingWorkers, startSampler, startWorkerPool, type WorkerPool } from './worker-pool.js';
@@ -87,13 +87,18 @@ export interface WorkerOptions extends BullOptions {
   logger: Logger;
   /**
    * Workers sharing the queue take turns (`worker-pool.ts`): one always fetches jobs, the others
-   * join only while it is short of CPU or slots and their host has a free core. Off: every
+   * join only while it is short of CPU or slots and their host has a free core. Absent: this
    * worker always fetches.
    */
-  standby: boolean;
-  /** Overrides of the pool's thresholds (`DEFAULT_POOL_LIMITS`). */
-  standbyLimits?: Partial<PoolLimits>;
-  onPoolRole?(role: PoolRole): void;
+  pool?: {
+    /** A request connection of the process (the pool's lease and loads). */
+    redis: RedisClient;
+    /** Jobs waiting for a worker: the producer queue's count. */
+    waiting(): Promise<number>;
+    /** Overrides of the pool's thresholds (`DEFAULT_POOL_LIMITS`). */
+    limits?: Partial<PoolLimits>;
+    onRole?(role: PoolRole): void;
+  };
 }
 
 /** Consumer side: a BullMQ worker whose connection waits through Redis outages. */
@@ -125,45 +130,37 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; poo
     maxStalledCount: 5,
     settings: { backoffStrategy: (attemptsMade) => backoffDelayMs(attemptsMade, options.backoff) },
     // With a pool, the pool's first tick decides whether this worker fetches at all.
-    autorun: !options.standby,
+    autorun: !options.pool,
   });
   // A lost connection is reported once per outage by watchRedis (runtime.ts); BullMQ would
   // report it on each of its connections at every reconnection attempt.
   worker.on('error', (error) => {
     if (!isConnectionError(error)) logger.warn('queue worker error', errorFields(error));
   });
-  let pool: WorkerPool | undefined;
-  let poolConnection: ReturnType<typeof createRedis> | undefined;
-  let waitingCounter: Queue | undefined;
-  if (options.standby) {
-    poolConnection = createRedis(options.redis, 'request');
-    const counter = new Queue(QUEUE_NAME, { connection: poolConnection, prefix: queuePrefix(options.prefix) });
-    counter.on('error', () => undefined);
-    waitingCounter = counter;
-    pool = startWorkerPool({
-      redis: poolConnection,
-      keyPrefix: poolKeyPrefix(options.prefix),
-      id: `${hostname()}:${process.pid}:${worker.id}`,
-      activate: () => void worker.resume(),
-      // Stops fetching at once; the jobs in hand finish (their locks still renewed).
-      deactivate: () => worker.pause(true),
-      waiting: () => counter.getWaitingCount(),
-      sample: () => sampler.sample(),
-      logger,
-      ...(options.standbyLimits ? { limits: options.standbyLimits } : {}),
-      ...(options.onPoolRole ? { onRole: (role: PoolRole) => options.onPoolRole?.(role) } : {}),
-    });
-    void pool.tick();
-  }
+  const settings = options.pool;
+  const pool = settings
+    ? startWorkerPool({
+        redis: settings.redis,
+        keyPrefix: poolKeyPrefix(options.prefix),
+        id: `${hostname()}:${process.pid}:${worker.id}`,
+        activate: () => void worker.resume(),
+        // Stops fetching at once; the jobs in hand finish (their locks still renewed).
+        deactivate: () => worker.pause(true),
+        waiting: () => settings.waiting(),
+        sample: () => sampler.sample(),
+        logger,
+        ...(settings.limits ? { limits: settings.limits } : {}),
+        ...(settings.onRole ? { onRole: (role: PoolRole) => settings.onRole?.(role) } : {}),
+      })
+    : undefined;
+  void pool?.tick();
   return {
     worker,
     pool,
     async close() {
       await pool?.stop();
       await worker.close();
-      await waitingCounter?.close();
       connection.disconnect();
-      poolConnection?.disconnect();
     },
   };
 }

@@ -160,9 +160,12 @@ describe('worker pool (standby workers)', () => {
     const ranBy: string[] = [];
     const handlersFor = (name: string) => ({ probe: { run: () => Promise.resolve(void ranBy.push(name)) } });
     const { logger } = capturingLogger();
-    const settings = { redis: { mode: 'single' as const, url: REDIS_URL }, prefix, concurrency: 5, backoff: { baseMs: 50, maxMs: 500 }, lockDurationMs: 5000, standby: true, logger };
-    const queue = createBullMqQueue({ ...settings, handlers: handlersFor('producer') });
+    const target = { mode: 'single' as const, url: REDIS_URL };
+    const queue = createBullMqQueue({ redis: target, prefix, handlers: handlersFor('producer') });
     cleanups.push(() => queue.close());
+    const redis = createRedis(REDIS_URL, 'request');
+    cleanups.push(() => Promise.resolve(redis.disconnect()));
+    const settings = { redis: target, prefix, concurrency: 5, backoff: { baseMs: 50, maxMs: 500 }, lockDurationMs: 5000, pool: { redis, waiting: () => queue.waiting() }, logger };
     const first = startBullMqWorker({ ...settings, handlers: handlersFor('first') });
     cleanups.push(() => first.close());
     await waitUntil(() => first.pool?.role() === 'leader', 5000, 'the first worker to lead');

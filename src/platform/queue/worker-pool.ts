@@ -41,14 +41,25 @@ export interface WorkerPool {
   stop(): Promise<void>;
 }
 
-/**
- * One round trip a tick: take or renew the lease, write this worker's load (active workers,
- * and one that takes the lease now), and read the fresh loads of every active worker. Redis's own clock judges freshness,
- * so the hosts' clocks need not agree.
- */
-const TICK_SCRIPT = `
+/** The lease, and a load entry, count for this many ticks: a worker that stopped ticking is gone after them. */
+const LEASE_TICKS = 3;
+
+/** Redis's clock in ms, and whether a load entry (`cpu slots at`) is fresh: both scripts judge by the same rule. */
+const FRESHNESS_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function fresh(entry, window)
+  local at = tonumber(string.match(entry, '(%d+)$'))
+  return at ~= nil and now - at <= window
+end
+`;
+
+/**
+ * One round trip a tick (ARGV: id, window ms, active 0/1, cpu, slots): take or renew the lease, write this worker's load (active workers,
+ * and one that takes the lease now), and read the fresh loads of every active worker. Redis's
+ * own clock judges freshness, so the hosts' clocks need not agree.
+ */
+const TICK_SCRIPT = `${FRESHNESS_LUA}
 local lead = redis.call('GET', KEYS[1])
 local holds = 0
 if lead == ARGV[1] then
@@ -63,18 +74,17 @@ if ARGV[3] == '1' or holds == 1 then
 else
   redis.call('HDEL', KEYS[2], ARGV[1])
 end
-redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[6]) * 10)
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) * 10)
 local entries = redis.call('HGETALL', KEYS[2])
-local fresh = {}
+local loads = {}
 for i = 1, #entries, 2 do
-  local at = tonumber(string.match(entries[i + 1], '(%d+)$'))
-  if at and now - at <= tonumber(ARGV[6]) then
-    table.insert(fresh, entries[i + 1])
+  if fresh(entries[i + 1], tonumber(ARGV[2])) then
+    table.insert(loads, entries[i + 1])
   else
     redis.call('HDEL', KEYS[2], entries[i])
   end
 end
-return { holds, fresh, lead or ARGV[1] }
+return { holds, loads, lead or ARGV[1] }
 `;
 
 const RELEASE_SCRIPT = `
@@ -86,21 +96,17 @@ return 1
 const DEFAULT_TICK_MS = 1000;
 
 /** Active workers whose load is fresh (the tick script's rule), read without writing. */
-const COUNT_SCRIPT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local entries = redis.call('HVALS', KEYS[1])
-local fresh = 0
-for _, entry in ipairs(entries) do
-  local at = tonumber(string.match(entry, '(%d+)$'))
-  if at and now - at <= tonumber(ARGV[1]) then fresh = fresh + 1 end
+const COUNT_SCRIPT = `${FRESHNESS_LUA}
+local count = 0
+for _, entry in ipairs(redis.call('HVALS', KEYS[1])) do
+  if fresh(entry, tonumber(ARGV[1])) then count = count + 1 end
 end
-return fresh
+return count
 `;
 
 /** How many pool members fetch jobs now (leader and helpers), for the admin's pipeline view. */
 export async function countFetchingWorkers(redis: RedisClient, keyPrefix: string, tickMs = DEFAULT_TICK_MS): Promise<number> {
-  return Number(await redis.eval(COUNT_SCRIPT, 1, `${keyPrefix}:loads`, String(tickMs * 3)));
+  return Number(await redis.eval(COUNT_SCRIPT, 1, `${keyPrefix}:loads`, String(tickMs * LEASE_TICKS)));
 }
 
 /**
@@ -140,7 +146,8 @@ export function startWorkerPool(options: WorkerPoolOptions): WorkerPool {
     try {
       // A new connection (or one reconnecting) gets up to a tick to be ready: commands fail fast meanwhile.
       if (!(await whenReady(redis, tickMs))) throw new Error(`Redis not connected (${redis.status})`);
-      const reply = (await redis.eval(TICK_SCRIPT, 2, keys.lead, keys.loads, id, String(tickMs * 3), active() ? '1' : '0', sample.cpu.toFixed(3), sample.slots.toFixed(3), String(tickMs * 3))) as [number, string[], string];
+      const window = String(tickMs * LEASE_TICKS);
+      const reply = (await redis.eval(TICK_SCRIPT, 2, keys.lead, keys.loads, id, window, active() ? '1' : '0', sample.cpu.toFixed(3), sample.slots.toFixed(3))) as [number, string[], string];
       holds = reply[0] === 1;
       leader = reply[2];
       loads = reply[1].map((entry) => {
