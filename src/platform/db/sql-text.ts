@@ -5,3 +5,21 @@
 export function isoUtc(timestamp: string): string {
   return `to_char(${timestamp} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }
+
+/**
+ * A one-row CTE for a read whose answer must survive a failover (`WITH durable AS MATERIALIZED
+ * (${SYNC_STANDBY_BARRIER}) SELECT … FROM durable, …`). On a primary with a synchronous standby
+ * the read writes a tiny WAL record in a transaction of its own (a logical-decoding message,
+ * which no table keeps), so its commit waits, like any write's, until the standby has flushed the
+ * WAL up to it: past every commit the read saw. It answers only then, or not at all. (A
+ * transaction id alone is not enough: a commit that wrote no other WAL does not wait.)
+ *
+ * Why: a primary that dies (kill -9) ends the wait of a commit still waiting for its standby, and
+ * for a few milliseconds its other sessions see that commit, which the standby never received and
+ * the new primary does not have. Writes need nothing: they wait for their own commit. A plain
+ * read does not wait, so without this an order event read in that moment reached an SSE client
+ * and was then lost in the failover, its position given to another event. Costs nothing
+ * without a synchronous standby (PGlite, one server): nothing is written then.
+ */
+export const SYNC_STANDBY_BARRIER = `SELECT CASE WHEN current_setting('synchronous_standby_names') <> '' AND NOT pg_is_in_recovery()
+  THEN pg_logical_emit_message(true, 'order-service', 'read barrier') END AS lsn`;
