@@ -1,9 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from './processes.js';
 import { waitUntil } from './wait.js';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -13,14 +13,6 @@ export interface PrivatePostgres {
   /** Sets a server setting for every session (ALTER SYSTEM + reload), and waits until new sessions see it. */
   set(name: string, value: string): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**

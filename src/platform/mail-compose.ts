@@ -20,8 +20,8 @@ export interface ComposedMail {
  * decides everything here (`MailComposer.compile()` builds the tree: headers, address and RFC 2047
  * encoding, content types, transfer encodings, boundaries), and its own encoders encode the
  * parts; this only writes the tree out in one synchronous pass, in the order `MimeNode.stream()`
- * does. A tree with anything but text in memory (attachments,
- * streams, files) goes through `build()` as before. A unit test holds the output byte-equal to
+ * does. A tree with anything but text in memory (attachments, streams, files) goes through
+ * `build()` as before. A unit test holds the output byte-equal to
  * `build()`'s across plain, non-ASCII, long-line and large messages, with either line end.
  */
 export async function composeMail(mail: MailComposerOptions & { newline?: 'unix' }): Promise<ComposedMail> {
