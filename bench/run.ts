@@ -80,6 +80,8 @@ const ROUNDS = num('BENCH_ROUNDS', 8);
  */
 const PIPELINE_WARMUP_S = num('BENCH_PIPELINE_WARMUP_S', 4);
 const PIPELINE_LOAD_S = num('BENCH_PIPELINE_S', 8);
+/** Each 1-worker phase then measures placement alone this long (its worker paused), for goal 1's ratio. */
+const PIPELINE_PLACEMENT_S = num('BENCH_PIPELINE_PLACEMENT_S', 2.5);
 const LATENCY_S = num('BENCH_LATENCY_S', 5);
 const DRAIN_TIMEOUT_S = num('BENCH_DRAIN_TIMEOUT_S', 30);
 const EMBEDDED_S = num('BENCH_EMBEDDED_S', 6);
@@ -513,7 +515,7 @@ async function main(): Promise<void> {
       try {
         // One phase: a clean slate, `workerCount` workers, the saturated load and its drain, then
         // (withLatency) the latency loads. Answers the completed orders per second under the load.
-        const runPhase = async (workerCount: number, withLatency: boolean): Promise<number> => {
+        const runPhase = async (workerCount: number, withLatency: boolean): Promise<{ throughput: number; placementNow?: number }> => {
           // A clean slate: no orders, no queued jobs, stock back to its initial level.
           await stopChild(api);
           await apiSql('TRUNCATE orders, order_items, outbox_events, stock_movements, idempotency_keys, email_deliveries');
@@ -623,9 +625,27 @@ async function main(): Promise<void> {
             `pipeline ${workerCount}w saturated: placed ${ok(saturated)} at ${saturated.rps.toFixed(0)} rps, completed ${completed} (open ${left.open}) in ${((lastMs - t0.getTime()) / 1000).toFixed(1)} s → ${throughput.toFixed(0)}/s; after the load ${drainRate.toFixed(0)}/s`,
           );
 
+          // The placement-only rate of this moment, for goal 1's ratio: the host's speed drifts by
+          // up to ±30 % between step 2 and this phase. Measured right after the saturated load, on
+          // this phase's API (warm by now), with the worker paused (its queue), as in step 2 where
+          // none runs; the worker then finishes those orders.
+          let placementNow: Load | undefined;
+          if (workerCount === 1 && PIPELINE_PLACEMENT_S > 0) {
+            const placedFrom = new Date();
+            await queue.pause();
+            try {
+              placementNow = await oursPost(PIPELINE_PLACEMENT_S, false, undefined, pipelineGroups);
+            } finally {
+              await queue.resume();
+            }
+            await drain(placedFrom);
+            await settle();
+            log(`pipeline ${workerCount}w: placement-only now (worker paused) ${placementNow.rps.toFixed(0)} req/s`);
+          }
+
           if (!withLatency) {
             await Promise.all(workers.map((w) => stopChild(w, 3000)));
-            return throughput;
+            return { throughput, placementNow: placementNow?.rps };
           }
 
 
@@ -706,21 +726,29 @@ async function main(): Promise<void> {
             stock,
           };
           await Promise.all(workers.map((w) => stopChild(w, 3000)));
-          return throughput;
+          return { throughput, placementNow: placementNow?.rps };
         };
 
         const counted: Record<number, number[]> = { 1: [], 2: [] };
-        for (const workerCount of PIPELINE_WORKERS) counted[workerCount]?.push(await runPhase(workerCount, true));
+        // Per 1-worker phase: [its completed orders/s, the placement-only rate measured right after it].
+        const oneWorkerVsPlacement: [number, number][] = [];
+        const runCounted = async (workerCount: number, withLatency: boolean) => {
+          const { throughput, placementNow } = await runPhase(workerCount, withLatency);
+          counted[workerCount]?.push(throughput);
+          if (workerCount === 1 && placementNow !== undefined) oneWorkerVsPlacement.push([throughput, placementNow]);
+        };
+        for (const workerCount of PIPELINE_WORKERS) await runCounted(workerCount, true);
         // 2 workers vs 1 is one phase after the other, and the host drifts between them: more
         // pairs of saturated phases, each pair in the other order, and the row takes the median ratio.
         if (counted[1]?.length && counted[2]?.length) {
           for (let pair = 1; pair < WORKER_PAIRS; pair++) {
-            for (const workerCount of pair % 2 === 1 ? [2, 1] : [1, 2]) counted[workerCount]!.push(await runPhase(workerCount, false));
+            for (const workerCount of pair % 2 === 1 ? [2, 1] : [1, 2]) await runCounted(workerCount, false);
           }
           const ratios = counted[2].map((w2, i) => w2 / counted[1]![i]!);
           log(`pipeline 2 workers vs 1, per-pair ratios ${[...ratios].sort((a, b) => a - b).map((r) => r.toFixed(2)).join(' ')}`);
           pipeline.workerPairs = { workers1: counted[1], workers2: counted[2], ratios };
         }
+        pipeline.oneWorkerVsPlacement = oneWorkerVsPlacement;
       } finally {
         await queue.close();
       }
@@ -737,7 +765,25 @@ async function main(): Promise<void> {
       const w1 = pipeline.workers1 as Phase | undefined;
       const w2 = pipeline.workers2 as Phase | undefined;
       if (w1) {
-        row('pipeline (1 worker) completed orders/s vs placement-only POST req/s', w1.saturated.throughput, postOurs.rps, '≥ 0.50×', 0, true, 0.5);
+        // Goal 1: each 1-worker phase against the placement-only rate measured right after it; the
+        // median of the phases' ratios (one phase without pairs: its own). Step 2's rate, minutes
+        // earlier, stays as a report.
+        const phases = (pipeline.oneWorkerVsPlacement as [number, number][]) ?? [];
+        if (phases.length > 0) {
+          const byRatio = [...phases].sort((a, b) => a[0] / a[1] - b[0] / b[1]);
+          const [midOurs, midPlacement] = byRatio[Math.floor((byRatio.length - 1) / 2)]!;
+          log(`pipeline 1w vs placement-only right after it, per phase: ${phases.map(([a, b]) => `${a.toFixed(0)}/${b.toFixed(0)} = ${(a / b).toFixed(2)}`).join(', ')}`);
+          row(
+            `pipeline (1 worker) completed orders/s vs placement-only measured right after it (median of ${phases.length} phase${phases.length > 1 ? 's' : ''}: ${byRatio.map(([a, b]) => (a / b).toFixed(2)).join(' / ')})`,
+            midOurs,
+            midPlacement,
+            '≥ 0.50×',
+            0,
+            true,
+            0.5,
+          );
+        }
+        row('pipeline (1 worker) completed orders/s vs placement-only POST req/s of step 2', w1.saturated.throughput, postOurs.rps, phases.length > 0 ? 'report' : '≥ 0.50×', 0, true, phases.length > 0 ? undefined : 0.5);
         // Goal 1's second half, "no growing backlog at that rate": offered ½ the placement rate
         // (evenly spaced arrivals), what was still to finish or email when the load stopped, in
         // seconds of arrivals. A pipeline slower than the rate would be behind by the whole deficit.
