@@ -711,8 +711,12 @@ async function main(): Promise<void> {
           //   at half the maximum placement rate (step 2): the rate goal 1 asks the pipeline to sustain
           const halfRate = await latencyAt(halfPlacementRps, PIPELINE_LOAD_S);
           //   and at half of what 1 worker completed per second: a rate the pipeline keeps up with
-          sustainableRps ??= Math.max(1, Math.round(throughput / 2));
-          nearMaxRps ??= Math.max(1, Math.round(throughput * 0.9));
+          // The pipeline's maximum rate: what it completed flooded, or the rate it sustained at half
+          // the placement rate when that is higher (sustained: ≤ 0.25 s of arrivals left, as goal 1).
+          const sustainedHalf = halfRate.openAtLoadEnd / halfRate.targetRps <= 0.25;
+          const pipelineMax = sustainedHalf ? Math.max(throughput, halfRate.load.rps) : throughput;
+          sustainableRps ??= Math.max(1, Math.round(pipelineMax / 2));
+          nearMaxRps ??= Math.max(1, Math.round(pipelineMax * 0.9));
           const sustainable = await latencyAt(sustainableRps, LATENCY_S);
           //   and at 90 % of what 1 worker completed per second
           const nearMax = await latencyAt(nearMaxRps, LATENCY_S);
@@ -765,39 +769,40 @@ async function main(): Promise<void> {
       const w1 = pipeline.workers1 as Phase | undefined;
       const w2 = pipeline.workers2 as Phase | undefined;
       if (w1) {
-        // Goal 1: each 1-worker phase against the placement-only rate measured right after it; the
-        // median of the phases' ratios (one phase without pairs: its own). Step 2's rate, minutes
-        // earlier, stays as a report.
+        // Goal 1, as the issue words it: the pipeline *sustains* ½ the placement-only rate of step 2
+        // *with no growing backlog at that rate*. Offered exactly that (evenly spaced arrivals, for
+        // PIPELINE_LOAD_S), a pipeline that keeps up ends the load with only the orders in flight
+        // (p50 latency × rate); one that falls behind by d % ends it d % × PIPELINE_LOAD_S seconds
+        // of arrivals behind. Met at ≤ 0.25 s of arrivals: a deficit of at most ~3 % over 8 s.
+        const half = w1.halfRate;
+        row(
+          `pipeline (1 worker) sustains ½ the placement-only rate (${half.load.rps.toFixed(0)}/s offered for ${PIPELINE_LOAD_S} s): backlog when the load stops, s of arrivals (all done ${half.drainSeconds.toFixed(1)} s later)`,
+          half.openAtLoadEnd / half.targetRps,
+          0.25,
+          '≤ 0.25 s',
+          2,
+          false,
+          1.0,
+        );
+        // The pipeline flooded (closed loop, CONNECTIONS at once): placement then takes CPU from
+        // processing, so this is what a flood leaves processing, less than what it sustains.
+        row('pipeline (1 worker) flooded: completed orders/s vs placement-only POST req/s of step 2', w1.saturated.throughput, postOurs.rps, 'report', 0);
+        // The same against the placement-only rate measured right after each 1-worker phase, on
+        // its API (the host's speed drifts between step 2 and the phases): median of the phases.
         const phases = (pipeline.oneWorkerVsPlacement as [number, number][]) ?? [];
         if (phases.length > 0) {
           const byRatio = [...phases].sort((a, b) => a[0] / a[1] - b[0] / b[1]);
           const [midOurs, midPlacement] = byRatio[Math.floor((byRatio.length - 1) / 2)]!;
           log(`pipeline 1w vs placement-only right after it, per phase: ${phases.map(([a, b]) => `${a.toFixed(0)}/${b.toFixed(0)} = ${(a / b).toFixed(2)}`).join(', ')}`);
           row(
-            `pipeline (1 worker) completed orders/s vs placement-only measured right after it (median of ${phases.length} phase${phases.length > 1 ? 's' : ''}: ${byRatio.map(([a, b]) => (a / b).toFixed(2)).join(' / ')})`,
+            `pipeline (1 worker) flooded vs placement-only measured right after it (median of ${phases.length} phase${phases.length > 1 ? 's' : ''}: ${byRatio.map(([a, b]) => (a / b).toFixed(2)).join(' / ')})`,
             midOurs,
             midPlacement,
-            '≥ 0.50×',
+            'report',
             0,
-            true,
-            0.5,
           );
         }
-        row('pipeline (1 worker) completed orders/s vs placement-only POST req/s of step 2', w1.saturated.throughput, postOurs.rps, phases.length > 0 ? 'report' : '≥ 0.50×', 0, true, phases.length > 0 ? undefined : 0.5);
-        // Goal 1's second half, "no growing backlog at that rate": offered ½ the placement rate
-        // (evenly spaced arrivals), what was still to finish or email when the load stopped, in
-        // seconds of arrivals. A pipeline slower than the rate would be behind by the whole deficit.
-        const half = w1.halfRate;
-        row(
-          `pipeline (1 worker) at ½ placement (${half.load.rps.toFixed(0)}/s): backlog when the load stops, s of arrivals (done ${half.drainSeconds.toFixed(1)} s later)`,
-          half.openAtLoadEnd / half.targetRps,
-          1,
-          '≤ 1.00×',
-          2,
-          false,
-          1.0,
-        );
-        row(`placed→completed p50 / p99 ms @ ${half.targetRps} rps (½ placement-only)`, half.p50, half.p99, 'report', 0);
+        row(`placed→completed p50 / p99 ms @ ${half.targetRps} rps (½ the placement-only rate)`, half.p50, half.p99, 'report', 0);
         row('pipeline CPU ms per completed order, all processes (1 worker) vs 3 ms', w1.saturated.ownCpuMsPerOrder, 3, '≤ 1.00×', 1, false, 1.0);
         row("pipeline PostgreSQL transactions per completed order (1 worker) vs 1, the placement's own", w1.saturated.workPerOrder.pgTransactions, 1, 'report', 2);
         row('pipeline Redis commands per completed order, inside scripts too (1 worker) vs 1', w1.saturated.workPerOrder.redisCommands, 1, 'report', 2);
