@@ -217,6 +217,8 @@ interface Row {
 const rows: Row[] = [];
 const details: Record<string, unknown> = {};
 const fmt = (v: number | string, digits = 0) => (typeof v === 'number' ? v.toFixed(digits) : v);
+/** Decimals a table cell shows: none for integers, two below 1 (0.24 s, not 0.2), one otherwise. */
+const decimals = (v: number | string) => (typeof v !== 'number' || Number.isInteger(v) ? 0 : Math.abs(v) < 1 ? 2 : 1);
 
 function row(measure: string, ours: number, baseline: number, goal: string, digits = 0, higherIsBetter = true, minRatio?: number, ratio = ours / baseline): void {
   rows.push({
@@ -233,8 +235,8 @@ function table(): string {
   const header = ['measure', 'ours', 'baseline', 'ratio', 'goal'];
   const lines = rows.map((r) => [
     r.measure,
-    fmt(r.ours, typeof r.ours === 'number' && !Number.isInteger(r.ours) ? 1 : 0),
-    fmt(r.baseline, typeof r.baseline === 'number' && !Number.isInteger(r.baseline) ? 1 : 0),
+    fmt(r.ours, decimals(r.ours)),
+    fmt(r.baseline, decimals(r.baseline)),
     typeof r.ratio === 'number' ? `${r.ratio.toFixed(2)}×` : r.ratio,
     r.met === undefined ? r.goal : `${r.goal} ${r.met ? '✓' : '✗'}`,
   ]);
