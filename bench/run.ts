@@ -82,6 +82,10 @@ const PIPELINE_WARMUP_S = num('BENCH_PIPELINE_WARMUP_S', 4);
 const PIPELINE_LOAD_S = num('BENCH_PIPELINE_S', 8);
 /** Each 1-worker phase then measures placement alone this long (its worker paused), for goal 1's ratio. */
 const PIPELINE_PLACEMENT_S = num('BENCH_PIPELINE_PLACEMENT_S', 2.5);
+/** Goal 1: the most backlog, in seconds of arrivals, that a load at half the placement rate may leave (see its row). */
+const SUSTAINED_BACKLOG_S = 0.25;
+/** The lower middle of `values` by `key` (the median of an odd count). */
+const lowerMedian = <T>(values: readonly T[], key: (v: T) => number): T | undefined => [...values].sort((a, b) => key(a) - key(b))[Math.floor((values.length - 1) / 2)];
 const LATENCY_S = num('BENCH_LATENCY_S', 5);
 const DRAIN_TIMEOUT_S = num('BENCH_DRAIN_TIMEOUT_S', 30);
 const EMBEDDED_S = num('BENCH_EMBEDDED_S', 6);
@@ -716,7 +720,7 @@ async function main(): Promise<void> {
           //   and at half of what 1 worker completed per second: a rate the pipeline keeps up with
           // The pipeline's maximum rate: what it completed flooded, or the rate it sustained at half
           // the placement rate when that is higher (sustained: ≤ 0.25 s of arrivals left, as goal 1).
-          const sustainedHalf = halfRate.openAtLoadEnd / halfRate.targetRps <= 0.25;
+          const sustainedHalf = halfRate.openAtLoadEnd / halfRate.targetRps <= SUSTAINED_BACKLOG_S;
           const pipelineMax = sustainedHalf ? Math.max(throughput, halfRate.load.rps) : throughput;
           sustainableRps ??= Math.max(1, Math.round(pipelineMax / 2));
           nearMaxRps ??= Math.max(1, Math.round(pipelineMax * 0.9));
@@ -784,12 +788,12 @@ async function main(): Promise<void> {
         // Measured in every 1-worker phase; the row takes their median, as the paired rows do.
         const half = w1.halfRate;
         const backlogs = [...((pipeline.halfRateBacklogs as number[] | undefined) ?? [])].sort((a, b) => a - b);
-        const medianBacklog = backlogs.length > 0 ? backlogs[Math.floor((backlogs.length - 1) / 2)]! : half.openAtLoadEnd / half.targetRps;
+        const medianBacklog = lowerMedian(backlogs, (b) => b) ?? half.openAtLoadEnd / half.targetRps;
         row(
           `pipeline (1 worker) sustains ½ the placement-only rate (${half.targetRps}/s offered for ${PIPELINE_LOAD_S} s): backlog when the load stops, s of arrivals (median of ${backlogs.length} phase${backlogs.length === 1 ? '' : 's'}: ${backlogs.map((b) => b.toFixed(2)).join(' / ')})`,
           medianBacklog,
-          0.25,
-          '≤ 0.25 s',
+          SUSTAINED_BACKLOG_S,
+          `≤ ${SUSTAINED_BACKLOG_S} s`,
           2,
           false,
           1.0,
@@ -802,7 +806,7 @@ async function main(): Promise<void> {
         const phases = (pipeline.oneWorkerVsPlacement as [number, number][]) ?? [];
         if (phases.length > 0) {
           const byRatio = [...phases].sort((a, b) => a[0] / a[1] - b[0] / b[1]);
-          const [midOurs, midPlacement] = byRatio[Math.floor((byRatio.length - 1) / 2)]!;
+          const [midOurs, midPlacement] = lowerMedian(phases, ([a, b]) => a / b)!;
           log(`pipeline 1w vs placement-only right after it, per phase: ${phases.map(([a, b]) => `${a.toFixed(0)}/${b.toFixed(0)} = ${(a / b).toFixed(2)}`).join(', ')}`);
           row(
             `pipeline (1 worker) flooded vs placement-only measured right after it (median of ${phases.length} phase${phases.length > 1 ? 's' : ''}: ${byRatio.map(([a, b]) => (a / b).toFixed(2)).join(' / ')})`,
