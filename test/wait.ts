@@ -35,3 +35,24 @@ export async function settledWithin<T>(promise: Promise<T>, ms: number): Promise
     clearTimeout(timer);
   }
 }
+
+/**
+ * How many turns the event loop took while `work` ran: ~0 when something blocked this thread
+ * throughout (PGlite running a statement here), many when the work ran elsewhere.
+ */
+export async function loopTurnsDuring(work: Promise<unknown>): Promise<number> {
+  let turns = 0;
+  let done = false;
+  const spin = () => {
+    if (done) return;
+    turns++;
+    setImmediate(spin);
+  };
+  setImmediate(spin);
+  try {
+    await work;
+  } finally {
+    done = true;
+  }
+  return turns;
+}

@@ -5,20 +5,29 @@ import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedEmbeddedDataDir } from '../../../test/harness.js';
 import type { Database } from './database.js';
-import { wrapPGlite } from './pglite.js';
+import { EMBEDDED_START_PARAMS, wrapPGlite } from './pglite.js';
+import { startPGliteThread, wrapPGliteThread } from './pglite-thread.js';
 
-// Named statements on the embedded database (pglite-statements.ts), through the adapter every
-// repository uses: the answers must be the ones PGlite's own `query` gives for the same text.
-describe('named statements on the embedded database', { timeout: 60_000 }, () => {
+// Named statements on the embedded database (pglite-statements.ts), through the adapters every
+// repository uses (PGlite in this thread, for commands, and on a thread of its own, for the
+// service): the answers must be the ones PGlite's own `query` gives for the same text.
+describe.each([
+  { where: 'in this thread', threaded: false },
+  { where: 'on a thread of its own', threaded: true },
+])('named statements on the embedded database, $where', { timeout: 60_000 }, ({ threaded }) => {
   let dir: string;
-  let pglite: PGlite;
+  let pglite: PGlite | undefined;
   let db: Database;
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ops-pglite-named-'));
     seedEmbeddedDataDir(path.join(dir, 'data'));
-    pglite = await PGlite.create(path.join(dir, 'data', 'pgdata'));
-    db = wrapPGlite(pglite);
+    const pgdata = path.join(dir, 'data', 'pgdata');
+    if (threaded) db = await wrapPGliteThread(await startPGliteThread(pgdata, EMBEDDED_START_PARAMS));
+    else {
+      pglite = await PGlite.create(pgdata);
+      db = wrapPGlite(pglite);
+    }
     await db.exec(`CREATE TABLE samples (
       id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ref uuid NOT NULL, tags int[] NOT NULL,
       doc jsonb, at timestamptz NOT NULL DEFAULT now(), note text)`);
@@ -94,10 +103,13 @@ describe('named statements on the embedded database', { timeout: 60_000 }, () =>
     expect((await db.query(select, [[ref]], { name: 'select-samples' })).rowCount).toBe(0);
   });
 
-  it('two wrappers of one PGlite instance share its prepared statements (a second Parse of a name would fail)', async () => {
-    const other = wrapPGlite(pglite);
-    await expect(other.query(select, [[crypto.randomUUID()]], { name: 'select-samples' })).resolves.toEqual({ rows: [], rowCount: 0 });
-    await expect(other.query('SELECT $1::int + 1 AS n', [1], { name: 'plus-one' })).resolves.toEqual({ rows: [{ n: 2 }], rowCount: 1 });
-    await expect(db.query('SELECT $1::int + 1 AS n', [2], { name: 'plus-one' })).resolves.toEqual({ rows: [{ n: 3 }], rowCount: 1 });
-  });
+  // Only PGlite in this thread can be wrapped twice.
+  if (!threaded) {
+    it('two wrappers of one PGlite instance share its prepared statements (a second Parse of a name would fail)', async () => {
+      const other = wrapPGlite(pglite!);
+      await expect(other.query(select, [[crypto.randomUUID()]], { name: 'select-samples' })).resolves.toEqual({ rows: [], rowCount: 0 });
+      await expect(other.query('SELECT $1::int + 1 AS n', [1], { name: 'plus-one' })).resolves.toEqual({ rows: [{ n: 2 }], rowCount: 1 });
+      await expect(db.query('SELECT $1::int + 1 AS n', [2], { name: 'plus-one' })).resolves.toEqual({ rows: [{ n: 3 }], rowCount: 1 });
+    });
+  }
 });

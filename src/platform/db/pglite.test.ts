@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seedEmbeddedDataDir } from '../../../test/harness.js';
+import { loopTurnsDuring } from '../../../test/wait.js';
 import { lockDataDir } from './data-dir-lock.js';
-import { EmbeddedDatabaseError, openEmbeddedDatabase } from './pglite.js';
+import { PGlite } from '@electric-sql/pglite';
+import { EMBEDDED_START_PARAMS, EmbeddedDatabaseError, openEmbeddedDatabase, wrapPGlite } from './pglite.js';
 
 // PGlite's initdb (in a child process) is seconds of WASM on a quiet machine, far more on a
 // loaded one, so it runs once per suite on a really fresh directory: test/server.test.ts starts
@@ -42,9 +44,20 @@ describe('openEmbeddedDatabase', { timeout: 120_000 }, () => {
     }
   });
 
-  it('lets the event loop turn between queued statements (requests are read and timers fire while a queue drains)', async () => {
+  it('a service runs PostgreSQL on a thread of its own: the event loop turns while a statement runs (in this thread, not once)', async () => {
     seedEmbeddedDataDir(dataDir);
     const db = await openEmbeddedDatabase(dataDir);
+    try {
+      expect(await loopTurnsDuring(db.query('SELECT pg_sleep(0.2)'))).toBeGreaterThan(10);
+    } finally {
+      await db.close();
+    }
+  });
+
+  // A command (`oneShot`) keeps PGlite on its one thread, wrapped as below.
+  it('on this thread, lets the event loop turn between queued statements (requests are read and timers fire while a queue drains)', async () => {
+    seedEmbeddedDataDir(dataDir);
+    const db = wrapPGlite(await PGlite.create(path.join(dataDir, 'pgdata'), { startParams: EMBEDDED_START_PARAMS }));
     try {
       const log: string[] = [];
       const statements = Array.from({ length: 20 }, (_, i) => db.query('SELECT $1::int AS n', [i]).then(() => log.push(`statement ${i}`)));

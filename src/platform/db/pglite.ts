@@ -8,6 +8,7 @@ import type { Database, Queryable, QueryResult } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { restrictTree } from '../data-dir.js';
 import { namedStatementsOf, type NamedStatements } from './pglite-statements.js';
+import { startPGliteThread, wrapPGliteThread } from './pglite-thread.js';
 import { createTurnTaker } from './turns.js';
 
 type PGliteLike = PGlite | Transaction;
@@ -131,10 +132,14 @@ export async function openEmbeddedDatabase(dataDir: string, options: { oneShot?:
         await createCluster(pgdata);
       }
       restrictTree(pgdata);
-      return wrapPGlite(await PGlite.create(pgdata, { startParams: EMBEDDED_START_PARAMS }), () => {
+      const closed = () => {
         restrictTree(pgdata);
         unlock();
-      });
+      };
+      // A command runs its few statements on this thread; a service gives PostgreSQL a thread of
+      // its own (./pglite-thread.ts), as a server has processes of its own.
+      if (options.oneShot) return wrapPGlite(await PGlite.create(pgdata, { startParams: EMBEDDED_START_PARAMS }), closed);
+      return wrapPGliteThread(await startPGliteThread(pgdata, EMBEDDED_START_PARAMS), closed);
     } catch (error) {
       throw new EmbeddedDatabaseError(
         `Could not ${fresh ? 'create' : 'open'} the embedded database in ${pgdata} (${describeFailure(error)}); DATA_DIR must be a writable directory`,
