@@ -9,7 +9,7 @@ const { serialize } = protocol;
 /**
  * The thread's whole program (CommonJS, run with `eval`, so it is the same in `dist/`, in a
  * bundle and under the test runner): open PGlite, then run each message of protocol bytes, in
- * the order they came, and post back the backend's bytes (an empty reply is an empty array). Everything else (statements,
+ * the order they came, and post back the backend's bytes. Everything else (statements,
  * parameters, rows, errors, notifications) is done by the main thread, in `wrapPGliteThread`.
  */
 const THREAD_PROGRAM = `
