@@ -3,10 +3,9 @@ import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { PG_BIN, postgresUser } from '../scripts/local-postgres.js';
 import { freePort } from './processes.js';
 import { waitUntil } from './wait.js';
-
-const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 export interface PrivatePostgres {
   url: string;
@@ -23,12 +22,9 @@ export interface PrivatePostgres {
  */
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   if (!existsSync(path.join(PG_BIN, 'postgres'))) throw new Error(`PostgreSQL 15 binaries not found in ${PG_BIN}`);
-  const asRoot = process.getuid?.() === 0;
+  const user = postgresUser();
   // The test run's own temporary folder is root's alone; the postgres user needs a folder it can reach.
-  const dir = mkdtempSync(path.join(asRoot ? (existsSync('/dev/shm') ? '/dev/shm' : '/tmp') : tmpdir(), 'ops-private-pg-'));
-  const user = asRoot
-    ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) }
-    : undefined;
+  const dir = mkdtempSync(path.join(user ? (existsSync('/dev/shm') ? '/dev/shm' : '/tmp') : tmpdir(), 'ops-private-pg-'));
   if (user) chownSync(dir, user.uid, user.gid);
   const data = path.join(dir, 'data');
   execFileSync(path.join(PG_BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], {

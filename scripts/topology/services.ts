@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { PG_BIN, postgresUser } from '../local-postgres.js';
 import { runServiceCommand } from '../run-service.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,7 +26,6 @@ const LOGS = path.join(DIR, 'logs');
  */
 const PG_BASE = path.join(tmpdir(), `ops-topology-${createHash('sha256').update(DIR).digest('hex').slice(0, 12)}`);
 const pgDir = (node: number) => path.join(PG_BASE, `pg${node + 1}`);
-const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 export const PORTS = {
   etcd: 17379,
@@ -226,12 +226,6 @@ export function ensurePackages(variant: Variant): void {
 
 // ---- etcd + Patroni ---------------------------------------------------------------------
 
-function postgresUser(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-  return { uid, gid };
-}
 
 async function httpStatus(url: string): Promise<number> {
   try {
