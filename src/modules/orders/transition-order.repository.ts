@@ -68,7 +68,9 @@ export interface OrdersTransition extends Omit<OrderTransition, 'orderId' | 'fai
  * up with placement: the orders are locked in id order, then moved (each still guarded by its
  * status), then their products are locked in id order and settled with one UPDATE per product
  * for all their lines together, with one ledger row per line and one outbox event per order.
- * Orders whose status does not allow the move are skipped; the others move. Locking orders
+ * Orders whose status does not allow the move are skipped; the others move, all at one moment
+ * (one clock reading, after the locks: each one's history entry and `updatedAt` are that time, so
+ * an event's order reads the same whenever it is built). Locking orders
  * before products, each in id order, is the order every other statement follows, so batches,
  * cancellations and placements cannot deadlock. `claimed`: the events written claimed for this
  * process's relay (`claimEventSeconds`).
@@ -81,15 +83,19 @@ export async function transitionManyAtomically(db: Queryable, change: OrdersTran
        SELECT o.id FROM orders o
        WHERE o.id = ANY($1::uuid[]) AND o.status = ANY($3::text[]) AND ($7::uuid IS NULL OR o.user_id = $7)
        ORDER BY o.id FOR UPDATE
+     ), moment AS MATERIALIZED (
+       -- Read once the orders are locked (counting target takes every lock first): a change that
+       -- waited for another's lock is timed after it.
+       SELECT clock_timestamp() AS at FROM (SELECT count(*) FROM target) AS locked
      ), moved AS (
        UPDATE orders o
        SET status = $2,
            failure_reason = COALESCE(c.reason, o.failure_reason),
            history = o.history || jsonb_build_array(jsonb_build_object(
-             'status', $2::text, 'at', ${isoUtc('clock_timestamp()')})),
+             'status', $2::text, 'at', ${isoUtc('m.at')})),
            version = o.version + 1,
-           updated_at = clock_timestamp()
-       FROM unnest($1::uuid[], $4::text[]) AS c(id, reason)
+           updated_at = m.at
+       FROM unnest($1::uuid[], $4::text[]) AS c(id, reason), moment m
        WHERE o.id = c.id AND o.id IN (SELECT id FROM target) AND o.status = ANY($3::text[])
        RETURNING o.*
      ), lines AS (
