@@ -226,7 +226,6 @@ export function ensurePackages(variant: Variant): void {
 
 // ---- etcd + Patroni ---------------------------------------------------------------------
 
-
 async function httpStatus(url: string): Promise<number> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(1500) });

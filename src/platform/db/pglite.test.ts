@@ -1,11 +1,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seedEmbeddedDataDir } from '../../../test/harness.js';
 import { loopTurnsDuring } from '../../../test/wait.js';
 import { lockDataDir } from './data-dir-lock.js';
-import { PGlite } from '@electric-sql/pglite';
 import { EMBEDDED_START_PARAMS, EmbeddedDatabaseError, openEmbeddedDatabase, wrapPGlite } from './pglite.js';
 
 // PGlite's initdb (in a child process) is seconds of WASM on a quiet machine, far more on a
