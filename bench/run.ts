@@ -906,6 +906,8 @@ async function main(): Promise<void> {
           },
           { service: () => [embedded.pid] },
         );
+      // Started, its products and users made, before any order: what the service holds idle.
+      const idleMiB = rssMiB(embedded.pid, 'VmRSS');
       const embeddedWarm = await embeddedPost(EMBEDDED_WARMUP_S);
       const embeddedLoad = await embeddedPost(EMBEDDED_S);
       const peakMiB = rssMiB(embedded.pid, 'VmHWM');
@@ -923,11 +925,12 @@ async function main(): Promise<void> {
       }
       // The SSE measurement above places orders of its own.
       const embeddedCreated = ok(embeddedWarm) + ok(embeddedLoad) + sse.ordersPlaced;
-      log(`embedded: boot ${bootSeconds.toFixed(1)} s, ${describe(embeddedLoad)}, peak RSS ${peakMiB.toFixed(0)} MiB, after the load ${afterLoadMiB.toFixed(0)} MiB; stock ${JSON.stringify(embeddedStock)}, 201s seen ${embeddedCreated}`);
-      details.embedded = { bootSeconds, load: embeddedLoad, peakRssMiB: peakMiB, rssAfterLoadMiB: afterLoadMiB, stock: embeddedStock, created201: embeddedCreated };
+      log(`embedded: boot ${bootSeconds.toFixed(1)} s, ${describe(embeddedLoad)}, RSS idle before the load ${idleMiB.toFixed(0)} MiB, peak ${peakMiB.toFixed(0)} MiB, after the load ${afterLoadMiB.toFixed(0)} MiB; stock ${JSON.stringify(embeddedStock)}, 201s seen ${embeddedCreated}`);
+      details.embedded = { bootSeconds, load: embeddedLoad, rssIdleMiB: idleMiB, peakRssMiB: peakMiB, rssAfterLoadMiB: afterLoadMiB, stock: embeddedStock, created201: embeddedCreated };
       row('embedded POST /api/orders — req/s (vs server mode)', embeddedLoad.rps, postOurs.rps, '≥ 0.50×', 0, true, 0.5);
       row('embedded POST /api/orders — p99 ms vs 200 ms', embeddedLoad.p99, 200, '< 1.00×', 1, false, 0.999);
       row('embedded POST — CPU µs/response, incl. in-process order processing (vs server-mode API + PG + Redis)', cpuPerRequestUs(embeddedLoad, 'service'), cpuPerRequestUs(postOurs, 'service') + cpuPerRequestUs(postOurs, 'postgres') + cpuPerRequestUs(postOurs, 'redis'), 'why', 0);
+      rows.push({ measure: 'embedded RSS MiB started, before the load (VmRSS)', ours: Number(idleMiB.toFixed(0)), baseline: '—', ratio: '—', goal: 'report' });
       rows.push({ measure: 'embedded peak RSS MiB (VmHWM; includes creating the database)', ours: Number(peakMiB.toFixed(0)), baseline: '—', ratio: '—', goal: 'report' });
       row('embedded RSS MiB after the load (VmRSS) vs 400 MiB', afterLoadMiB, 400, '< 1.00×', 0, false, 0.999);
       rows.push({

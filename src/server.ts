@@ -5,6 +5,7 @@ import { assertPortFree, describeListenFailure, exitGracefullyOnSignal, exitOnSt
 import { createLogger, errorFields } from './platform/logger.js';
 import { answerWithConnectionClose, closeGracefully, createHttpServer } from './http-server.js';
 import { protectDataDir } from './platform/data-dir.js';
+import { defaultV8Flag, EMBEDDED_HEAP_GROWING_PERCENT } from './platform/v8-flags.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -14,6 +15,8 @@ async function main(): Promise<void> {
   await assertPortFree(config.http.host, config.http.port);
   // Secrets, mail and the embedded database live in DATA_DIR: readable by this user only.
   protectDataDir(config.dataDir, { create: config.db.url === undefined });
+  // The embedded default holds the database, the queue and the cache: its memory is the footprint.
+  if (config.db.url === undefined) defaultV8Flag('heap-growing-percent', EMBEDDED_HEAP_GROWING_PERCENT);
   // Loaded once the configuration has passed its checks: a mistake in it is reported before
   // Express, BullMQ, PGlite and the rest are read from disk (about a second of CPU).
   const [{ openRuntime }, { createApp }] = await Promise.all([import('./runtime.js'), import('./app.js')]);

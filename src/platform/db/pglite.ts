@@ -7,6 +7,7 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { restrictTree } from '../data-dir.js';
+import { defaultV8Flag } from '../v8-flags.js';
 import { namedStatementsOf, type NamedStatements } from './pglite-statements.js';
 import { startPGliteThread, wrapPGliteThread } from './pglite-thread.js';
 import { createTurnTaker } from './turns.js';
@@ -69,6 +70,16 @@ export function wrapPGlite(pglite: PGlite, onClose: () => void = () => undefined
  * Set before PGlite compiles; a V8 without the flag says so on stderr and goes on.
  */
 const BASELINE_TIER_ONLY = '--liftoff-only';
+
+/**
+ * A service recompiles PGlite's hot functions one at a time. V8 otherwise runs up to one
+ * compilation per platform thread (four in Node) at once, and what their compilers allocate
+ * stays in the malloc arenas after they finish: the embedded API sat ~30–50 MiB higher, idle
+ * after its start as after a load, for no difference in its speed the bench could tell
+ * (docs/benchmarks.md, "The embedded default's memory, again"). V8 reads it when it starts
+ * compiling, so it is set before PGlite's module is compiled.
+ */
+const SERVICE_WASM_COMPILE_TASKS = 1;
 
 // Runs in a child process (`node -e`, CommonJS): argv[1] is PGlite's entry, argv[2] the folder.
 const CREATE_CLUSTER = `
@@ -139,6 +150,7 @@ export async function openEmbeddedDatabase(dataDir: string, options: { oneShot?:
       // A command runs its few statements on this thread; a service gives PostgreSQL a thread of
       // its own (./pglite-thread.ts), as a server has processes of its own.
       if (options.oneShot) return wrapPGlite(await PGlite.create(pgdata, { startParams: EMBEDDED_START_PARAMS }), closed);
+      defaultV8Flag('wasm-num-compilation-tasks', SERVICE_WASM_COMPILE_TASKS);
       return wrapPGliteThread(await startPGliteThread(pgdata, EMBEDDED_START_PARAMS), closed);
     } catch (error) {
       throw new EmbeddedDatabaseError(
