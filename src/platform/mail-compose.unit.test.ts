@@ -64,6 +64,14 @@ describe('composeMail', () => {
     expect(parsed.html).toBe(mail.html);
   });
 
+  it('gives each message a boundary of its own, valid for MIME (RFC 2046: at most 70 of its characters)', async () => {
+    const boundaries = await Promise.all(
+      [1, 2, 3].map(async () => /boundary="([^"]+)"/.exec((await composeMail(base)).raw.toString('utf8'))?.[1]),
+    );
+    expect(new Set(boundaries).size).toBe(3);
+    for (const boundary of boundaries) expect(boundary).toMatch(/^[\w'()+,\-./:=? ]{1,69}[\w'()+,\-./:=?]$/);
+  });
+
   it('leaves anything but text in memory to build(): an attachment comes out whole', async () => {
     const mail = { ...base, ...fixed, attachments: [{ filename: 'receipt.txt', content: Buffer.from('paid in full') }] };
     const composed = await composeMail(mail);
