@@ -1,8 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
 
 /**
- * Whether the operator set V8 flag `name` (without its dashes) on Node's command line or in
- * NODE_OPTIONS. V8 accepts `-` and `_` alike in flag names, so both spellings count.
+ * Whether the operator set V8 flag `name` (without its dashes) on Node's command line, or in
+ * NODE_OPTIONS for the few V8 flags Node takes from there. V8 accepts `-` and `_` alike in flag
+ * names, so both spellings count.
  */
 export function operatorSetFlag(name: string, execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
   const wanted = name.replaceAll('_', '-');
