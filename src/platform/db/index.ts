@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 import type { Database } from './database.js';
 import { openEmbeddedDatabase } from './pglite.js';
 import { createPostgresDatabase } from './postgres.js';
@@ -13,10 +14,11 @@ export { describePostgresFailure } from './postgres-startup.js';
 
 /**
  * The one place that picks the storage adapter: a server when `url` is set, else PGlite in
- * `dataDir`. `oneShot`: a command that does one task and exits, not a service.
+ * `dataDir`. `oneShot`: a command that does one task and exits, not a service. `logger` hears
+ * of the embedded database's thread stopping and starting again.
  */
-export async function openDatabase(options: { url: string | undefined; poolMax: number; dataDir: string; oneShot?: boolean }): Promise<Database> {
-  if (!options.url) return openEmbeddedDatabase(options.dataDir, { oneShot: options.oneShot });
+export async function openDatabase(options: { url: string | undefined; poolMax: number; dataDir: string; oneShot?: boolean; logger?: Logger }): Promise<Database> {
+  if (!options.url) return openEmbeddedDatabase(options.dataDir, { oneShot: options.oneShot, ...(options.logger ? { logger: options.logger } : {}) });
   await checkPostgresConnection(options.url);
   return createPostgresDatabase(options.url, options.poolMax);
 }

@@ -70,6 +70,9 @@ export function resultOf<Row>(session: ProtocolSession, messages: BackendMessage
   return { rows, rowCount: result?.affectedRows || rows.length };
 }
 
+/** SQLSTATE of "prepared statement … does not exist". */
+const INVALID_STATEMENT_NAME = '26000';
+
 export function createNamedStatements(session: ProtocolSession) {
   // A promise, so two calls of a new name at once prepare it once (a session may run calls pipelined).
   const prepared = new Map<string, { text: string; paramTypes: Promise<number[]> }>();
@@ -92,18 +95,33 @@ export function createNamedStatements(session: ProtocolSession) {
   }
 
   return {
+    /** The session was replaced by a new one, where nothing is prepared yet. */
+    forget(): void {
+      prepared.clear();
+    },
     /**
      * Runs `text` under `name`, preparing it on first use. In a transaction it runs in it, and
      * the files are synced at its end, not after each statement (as PGlite does).
      */
     async run<Row>(name: string, text: string, params: readonly unknown[] = [], options: { inTransaction?: boolean } = {}): Promise<QueryResult<Row>> {
       const syncToFs = !options.inTransaction;
-      const values = serializeParams(session, await prepare(name, text, syncToFs), params);
-      const messages = await session.exec(
-        Buffer.concat([serialize.bind({ statement: name, values }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]),
-        { syncToFs },
-      );
-      return resultOf<Row>(session, messages);
+      const execute = async () => {
+        const values = serializeParams(session, await prepare(name, text, syncToFs), params);
+        return session.exec(
+          Buffer.concat([serialize.bind({ statement: name, values }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]),
+          { syncToFs },
+        );
+      };
+      try {
+        return resultOf<Row>(session, await execute());
+      } catch (error) {
+        // Prepared in a session that has since been replaced (the embedded database's thread
+        // was started again): prepare it in this one. In a transaction the failure stands (it
+        // aborted the transaction, and a replaced session ends the transaction anyway).
+        if (options.inTransaction || (error as { code?: string }).code !== INVALID_STATEMENT_NAME) throw error;
+        prepared.delete(name);
+        return resultOf<Row>(session, await execute());
+      }
     },
   };
 }

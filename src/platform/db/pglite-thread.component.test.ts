@@ -1,14 +1,15 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { childEntry } from '../../../test/child-build.js';
 import { seedEmbeddedDataDir } from '../../../test/harness.js';
-import { loopTurnsDuring } from '../../../test/wait.js';
-import type { Database } from './database.js';
+import { loopTurnsDuring, waitUntil } from '../../../test/wait.js';
+import { ServiceUnavailableError } from '../../shared/errors.js';
+import type { Database, Queryable } from './database.js';
 import { EMBEDDED_START_PARAMS } from './pglite.js';
-import { startPGliteThread, wrapPGliteThread } from './pglite-thread.js';
+import { SessionLostError, startPGliteThread, wrapPGliteThread } from './pglite-thread.js';
 
 // PGlite on a worker thread of its own (the embedded default's service): what the main thread
 // sees must be what PGlite gives in this thread (pglite-statements.component.test.ts runs the
@@ -143,5 +144,82 @@ describe('the database thread and the process', { timeout: 60_000 }, () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('when the database thread dies', { timeout: 60_000 }, () => {
+  /** A thread over a fresh cluster, with a small heap limit so that a runaway ends it quickly, and what it logged. */
+  async function openThread() {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ops-pglite-death-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    seedEmbeddedDataDir(path.join(dir, 'data'));
+    const pgdata = path.join(dir, 'data', 'pgdata');
+    const logged: string[] = [];
+    const logger = { error: (message: string) => logged.push(`error: ${message}`), warn: (message: string) => logged.push(`warn: ${message}`) } as never;
+    const db = await wrapPGliteThread(await startPGliteThread(pgdata, EMBEDDED_START_PARAMS, { logger, heapLimitMib: 32 }));
+    onTestFinished(() => db.close());
+    await db.exec('CREATE TABLE kept (id int PRIMARY KEY)');
+    return { db, logged, pgdata };
+  }
+
+  // A real death, not a simulated one. In the pinned PGlite, a SQL function recursing past the
+  // error-data stack leaves the backend broken, and its next statement grows a JavaScript array
+  // without end, until the thread's heap limit ends the thread (in-process, V8 would end the
+  // whole process).
+  async function breakThread(db: Queryable): Promise<void> {
+    await db.exec(`CREATE OR REPLACE FUNCTION deep(n int) RETURNS int LANGUAGE sql AS 'SELECT CASE WHEN n > 0 THEN deep(n - 1) ELSE 0 END'`);
+    await db.exec(`SET max_stack_depth = '7MB'`);
+    await db.query('SELECT deep(100000)');
+    // The broken backend runs away on its next statement, or the one after (in a transaction).
+    let failure: unknown;
+    for (let i = 0; i < 3 && !failure; i++) failure = await db.query('SELECT 1').then(() => undefined, (error: unknown) => error);
+    expect(failure).toBeInstanceOf(ServiceUnavailableError);
+    expect(String((failure as Error).cause)).toMatch(/memory limit/);
+  }
+
+  it('the statement under way fails, it is logged, and the next runs on a new thread over the same files: named statements prepare again, listeners hear again', async () => {
+    const { db, logged } = await openThread();
+    await db.query('INSERT INTO kept VALUES ($1)', [1], { name: 'insert-kept' });
+    let notified = 0;
+    await db.listen('kept_changed', () => (notified += 1));
+
+    await breakThread(db);
+    expect(logged).toEqual([expect.stringMatching(/^error: the embedded database's thread stopped/)]);
+
+    await db.query('INSERT INTO kept VALUES ($1)', [2], { name: 'insert-kept' });
+    expect(logged.at(-1)).toMatch(/^warn: the embedded database's thread was started again/);
+    expect((await db.query('SELECT id FROM kept ORDER BY id')).rows).toEqual([{ id: 1 }, { id: 2 }]);
+    // Once for the outage (what was notified meanwhile is unknown), once for this NOTIFY.
+    await db.query("SELECT pg_notify('kept_changed', '')");
+    expect(notified).toBe(2);
+  });
+
+  it('a transaction open when it dies fails whole: its statements do not go on in the new session, and nothing of it is committed', async () => {
+    const { db } = await openThread();
+    await db.query('INSERT INTO kept VALUES (1)');
+    const outcome = db.transaction(async (tx) => {
+      await tx.query('INSERT INTO kept VALUES (10)');
+      await breakThread(tx);
+      await tx.query('INSERT INTO kept VALUES (11)');
+    });
+    await expect(outcome).rejects.toBeInstanceOf(SessionLostError);
+    expect((await db.query('SELECT id FROM kept ORDER BY id')).rows).toEqual([{ id: 1 }]);
+  });
+
+  it('when the cluster is gone from its folder, no new empty one is made: statements fail, saying why, until it is back', async () => {
+    const { db, logged, pgdata } = await openThread();
+    await db.query('INSERT INTO kept VALUES (1)');
+    await breakThread(db);
+    renameSync(path.join(pgdata, 'PG_VERSION'), path.join(pgdata, 'PG_VERSION.away'));
+    // A 503 to a client; why, in the cause (and the log).
+    const why = (statement: Promise<unknown>) => statement.then(() => 'resolved', (error: Error) => `${error.constructor.name}: ${String(error.cause)}`);
+    expect(await why(db.query('SELECT 1'))).toMatch(/^DatabaseThreadError: .*could not be started again: no database cluster in/);
+    // Within the retry interval a statement fails at once, without another try.
+    expect(await why(db.query('SELECT 1'))).toMatch(/could not be started again/);
+    expect(logged.filter((line) => line.includes('could not be started again'))).toHaveLength(1);
+
+    renameSync(path.join(pgdata, 'PG_VERSION.away'), path.join(pgdata, 'PG_VERSION'));
+    const rows = await waitUntil(() => db.query('SELECT id FROM kept').then((r) => r.rows, () => undefined), 10_000, 'the thread started again');
+    expect(rows).toEqual([{ id: 1 }]);
   });
 });

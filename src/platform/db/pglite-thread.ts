@@ -1,6 +1,10 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import path from 'node:path';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { parse, protocol, types } from '@electric-sql/pglite';
+import { ServiceUnavailableError } from '../../shared/errors.js';
+import type { Logger } from '../logger.js';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { createNamedStatements, resultOf, serializeParams, type ProtocolSession } from './pglite-statements.js';
 
@@ -49,6 +53,10 @@ PGlite.create(workerData.pgdata, { startParams: workerData.startParams }).then(
           parentPort.postMessage({ id: request.id, reply }, [reply.buffer]);
         } catch (error) {
           parentPort.postMessage({ id: request.id, failure: describeFailure(error) });
+          // PostgreSQL's own errors come back as bytes; a throw is PGlite failing. After a
+          // WebAssembly trap (an abort, an out-of-bounds access) its memory cannot be trusted:
+          // end the thread, and the main thread starts another, which opens the files again.
+          if (error instanceof WebAssembly.RuntimeError) process.exit(1);
         }
       });
     });
@@ -64,27 +72,149 @@ PGlite.create(workerData.pgdata, { startParams: workerData.startParams }).then(
  */
 const YOUNG_GENERATION_MIB = 4;
 
+/**
+ * The most the thread's JavaScript heap may hold (it holds ~10 MiB: replies are bytes outside it).
+ * PGlite in a broken state can grow an array without end; past this limit Node ends the thread
+ * (ERR_WORKER_OUT_OF_MEMORY), which is replaced, instead of V8 ending the whole process.
+ */
+const OLD_GENERATION_MIB = 256;
+
 type Reply = { ready: true } | { closed: true } | { openFailure: string } | { id: number; reply: Uint8Array } | { id: number; failure: string };
 
 /** PGlite running on a worker thread of its own: protocol bytes in, the backend's bytes out. */
 export interface PGliteThread {
-  exec(message: Uint8Array, syncToFs: boolean): Promise<Uint8Array>;
+  /**
+   * Runs `message`. A thread that died is replaced first (a new database session), unless
+   * `session` is given: then the message belongs to that session (an open transaction), and if
+   * the thread running it died, the message is refused with `SessionLostError`.
+   */
+  exec(message: Uint8Array, syncToFs: boolean, session?: number): Promise<Uint8Array>;
+  /** The database session now running: 0 on the first thread, one more for each replacement. */
+  readonly session: number;
+  /** Sets each replacement's session up before anything else runs on it (`exec` goes straight to it). */
+  whenReplaced(setUp: (exec: (message: Uint8Array) => Promise<Uint8Array>) => Promise<void>): void;
   close(): Promise<void>;
 }
 
 /**
- * Starts PGlite on `pgdata` (an existing cluster) on a worker thread. The thread keeps the process
- * alive only while a request is in flight, so a command that is done exits as before.
+ * The embedded database's thread could not run a statement (it stopped, or could not be started
+ * again): to a client a 503, as a database server that is down; `cause` says why.
  */
-export async function startPGliteThread(pgdata: string, startParams: readonly string[]): Promise<PGliteThread> {
+export class DatabaseThreadError extends ServiceUnavailableError {
+  constructor(cause: unknown) {
+    super('database');
+    this.cause = cause;
+  }
+}
+
+/** A statement of a transaction whose thread died: the transaction is gone, nothing of it committed. */
+export class SessionLostError extends DatabaseThreadError {}
+
+export interface ThreadOptions {
+  /** Hears of the thread stopping and of its replacement. */
+  logger?: Pick<Logger, 'error' | 'warn'>;
+  /** The thread's JavaScript heap limit (OLD_GENERATION_MIB). */
+  heapLimitMib?: number;
+}
+
+/** How soon after a failed replacement another is tried: until then statements fail at once. */
+export const RESTART_RETRY_MS = 1000;
+
+/**
+ * Starts PGlite on `pgdata` (an existing cluster) on a worker thread, and starts it again when it
+ * dies (PostgreSQL in WebAssembly aborts on a fatal error, as a server's backend process would
+ * exit): the next statement opens the cluster on a new thread, which recovers it from its WAL as
+ * after a kill, and goes on. What was in flight on the dead thread fails; so does the rest of a
+ * transaction that was open on it. The thread keeps the process alive only while a request is in
+ * flight, so a command that is done exits as before.
+ */
+export async function startPGliteThread(pgdata: string, startParams: readonly string[], options: ThreadOptions = {}): Promise<PGliteThread> {
+  const { logger } = options;
+  const limits = { maxYoungGenerationSizeMb: YOUNG_GENERATION_MIB, maxOldGenerationSizeMb: options.heapLimitMib ?? OLD_GENERATION_MIB };
+  const onDeath = (reason: Error) => logger?.error("the embedded database's thread stopped; the next statement starts it again", { reason: reason.message });
+  let current = await spawnThread(pgdata, startParams, limits, onDeath);
+  let session = 0;
+  let closed = false;
+  let replacing: Promise<void> | undefined;
+  let failed: { at: number; error: Error } | undefined;
+  let setUp: Parameters<PGliteThread['whenReplaced']>[0] = () => Promise.resolve();
+
+  function replace(): Promise<void> {
+    if (failed && Date.now() - failed.at < RESTART_RETRY_MS) return Promise.reject(failed.error);
+    if (replacing) return replacing;
+    const attempt = (async () => {
+      try {
+        // PGlite would make a new, empty cluster in a folder without one.
+        if (!existsSync(path.join(pgdata, 'PG_VERSION'))) throw new Error(`no database cluster in ${pgdata} any more`);
+        const next = await spawnThread(pgdata, startParams, limits, onDeath);
+        try {
+          await setUp((message) => next.exec(message, true));
+        } catch (error) {
+          await next.close();
+          throw error;
+        }
+        current = next;
+        session += 1;
+        failed = undefined;
+        logger?.warn("the embedded database's thread was started again", { session });
+      } catch (error) {
+        const cause = error instanceof Error ? error.message : String(error);
+        failed = { at: Date.now(), error: new Error(`the embedded database's thread stopped and could not be started again: ${cause}`, { cause: error }) };
+        logger?.error("the embedded database's thread could not be started again", { reason: cause, retryInMs: RESTART_RETRY_MS });
+        throw failed.error;
+      }
+    })();
+    // Cleared once settled (not in the attempt itself: one that fails before its first await
+    // would settle before it was even stored).
+    replacing = attempt.finally(() => (replacing = undefined));
+    return replacing;
+  }
+
+  return {
+    get session() {
+      return session;
+    },
+    whenReplaced(next) {
+      setUp = next;
+    },
+    async exec(message, syncToFs, inSession) {
+      if (closed) throw new Error('PGlite is closed');
+      if (inSession !== undefined) {
+        if (inSession !== session || current.stopped()) throw new SessionLostError(new Error("the embedded database's thread stopped during this transaction; nothing of it was committed"));
+        return current.exec(message, syncToFs);
+      }
+      while (replacing || current.stopped()) {
+        if (closed) throw new Error('PGlite is closed');
+        await (replacing ?? replace());
+      }
+      return current.exec(message, syncToFs);
+    },
+    async close() {
+      closed = true;
+      await replacing?.catch(() => undefined);
+      await current.close();
+    },
+  };
+}
+
+interface ThreadLife extends Pick<PGliteThread, 'close'> {
+  exec(message: Uint8Array, syncToFs: boolean): Promise<Uint8Array>;
+  /** Why the thread stopped, once it has. */
+  stopped(): Error | undefined;
+}
+
+/** One thread, from its start to its end. `onDeath`: it stopped without being closed. */
+async function spawnThread(pgdata: string, startParams: readonly string[], resourceLimits: ResourceLimits, onDeath: (reason: Error) => void): Promise<ThreadLife> {
   const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
-  const worker = new Worker(THREAD_PROGRAM, { eval: true, workerData: { entry, pgdata, startParams }, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MIB } });
+  const worker = new Worker(THREAD_PROGRAM, { eval: true, workerData: { entry, pgdata, startParams }, resourceLimits });
   const pending = new Map<number, { resolve: (reply: Uint8Array) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   let stopped: Error | undefined;
   let onClosed: (() => void) | undefined;
 
+  let opening = true;
   const settleAll = (error: Error) => {
+    if (!stopped && !opening) onDeath(error);
     stopped ??= error;
     for (const { reject } of pending.values()) reject(error);
     pending.clear();
@@ -119,9 +249,11 @@ export async function startPGliteThread(pgdata: string, startParams: readonly st
     await worker.terminate();
     throw error;
   }
+  opening = false;
   worker.unref();
 
   return {
+    stopped: () => stopped,
     exec(message, syncToFs) {
       if (stopped) return Promise.reject(stopped);
       const id = nextId++;
@@ -165,6 +297,8 @@ async function addArrayTypes(session: ProtocolSession): Promise<void> {
   }
 }
 
+const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
 /**
  * The `Database` of PGlite on its own thread. This thread parses rows and serialises parameters
  * (as `pg` does for a server); the database thread only runs PostgreSQL. Statements outside a
@@ -176,13 +310,25 @@ export async function wrapPGliteThread(thread: PGliteThread, onClose: () => void
   const parser = new protocol.Parser();
   let closed = false;
   let closing: Promise<void> | undefined;
+  // The session an open transaction began in: its statements run there or nowhere.
+  let transactionSession: number | undefined;
 
+  const parseReply = (reply: Uint8Array) => {
+    const messages: Awaited<ReturnType<ProtocolSession['exec']>> = [];
+    parser.parse(reply, (backendMessage) => messages.push(backendMessage));
+    return messages;
+  };
   const protocolSession: ProtocolSession = {
     async exec(message, { syncToFs }) {
       if (closed) throw new Error('PGlite is closed');
-      const reply = await thread.exec(message, syncToFs);
-      const messages: Awaited<ReturnType<ProtocolSession['exec']>> = [];
-      parser.parse(reply, (backendMessage) => messages.push(backendMessage));
+      let reply: Uint8Array;
+      try {
+        reply = await thread.exec(message, syncToFs, transactionSession);
+      } catch (error) {
+        // PostgreSQL's own errors are in the reply; a rejection is the thread's.
+        throw error instanceof DatabaseThreadError ? error : new DatabaseThreadError(error);
+      }
+      const messages = parseReply(reply);
       let error: Error | undefined;
       for (const backendMessage of messages) {
         if (backendMessage instanceof protocol.messages.DatabaseError) error ??= backendMessage;
@@ -197,6 +343,18 @@ export async function wrapPGliteThread(thread: PGliteThread, onClose: () => void
     parsers: { ...types.parsers },
   };
   const named = createNamedStatements(protocolSession);
+  // A replacement thread is a new session: nothing is prepared in it, nothing listened to. What
+  // was notified while no thread ran is unknown, so every listener hears once.
+  thread.whenReplaced(async (exec) => {
+    named.forget();
+    for (const channel of listeners.keys()) {
+      const failure = parseReply(await exec(serialize.query(`LISTEN ${quoteIdentifier(channel)}`))).find((m) => m instanceof protocol.messages.DatabaseError);
+      if (failure) throw failure;
+    }
+    queueMicrotask(() => {
+      for (const forChannel of listeners.values()) for (const notify of forChannel) notify();
+    });
+  });
   await addArrayTypes(protocolSession).catch(async (error: unknown) => {
     await thread.close();
     throw error;
@@ -283,6 +441,7 @@ export async function wrapPGliteThread(thread: PGliteThread, onClose: () => void
       alone(async () => {
         let open = true;
         await script('BEGIN', false);
+        transactionSession = thread.session;
         try {
           const result = await work(queryable(true, () => open));
           open = false;
@@ -292,13 +451,15 @@ export async function wrapPGliteThread(thread: PGliteThread, onClose: () => void
           open = false;
           await script('ROLLBACK', true).catch(() => undefined);
           throw error;
+        } finally {
+          transactionSession = undefined;
         }
       }),
     async ping() {
       await shared(() => outside.query('SELECT 1'));
     },
     async listen(channel, onNotify) {
-      const quoted = `"${channel.replaceAll('"', '""')}"`;
+      const quoted = quoteIdentifier(channel);
       let forChannel = listeners.get(channel);
       if (!forChannel) {
         forChannel = new Set();

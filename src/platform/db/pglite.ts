@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { Logger } from '../logger.js';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { restrictTree } from '../data-dir.js';
@@ -130,7 +131,7 @@ export const EMBEDDED_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'share
  * Opens (creating on first use) the embedded database under `dataDir`, refusing a second process.
  * `oneShot`: the process exits once its one task is done (a command, not a service).
  */
-export async function openEmbeddedDatabase(dataDir: string, options: { oneShot?: boolean } = {}): Promise<Database> {
+export async function openEmbeddedDatabase(dataDir: string, options: { oneShot?: boolean; logger?: Pick<Logger, 'error' | 'warn'> } = {}): Promise<Database> {
   if (options.oneShot) setFlagsFromString(BASELINE_TIER_ONLY);
   const unlock = lockDataDir(dataDir);
   try {
@@ -151,7 +152,7 @@ export async function openEmbeddedDatabase(dataDir: string, options: { oneShot?:
       // its own (./pglite-thread.ts), as a server has processes of its own.
       if (options.oneShot) return wrapPGlite(await PGlite.create(pgdata, { startParams: EMBEDDED_START_PARAMS }), closed);
       defaultV8Flag('wasm-num-compilation-tasks', SERVICE_WASM_COMPILE_TASKS);
-      return wrapPGliteThread(await startPGliteThread(pgdata, EMBEDDED_START_PARAMS), closed);
+      return wrapPGliteThread(await startPGliteThread(pgdata, EMBEDDED_START_PARAMS, options.logger ? { logger: options.logger } : {}), closed);
     } catch (error) {
       throw new EmbeddedDatabaseError(
         `Could not ${fresh ? 'create' : 'open'} the embedded database in ${pgdata} (${describeFailure(error)}); DATA_DIR must be a writable directory`,
