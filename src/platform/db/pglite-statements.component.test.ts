@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedEmbeddedDataDir } from '../../../test/harness.js';
 import type { Database } from './database.js';
 import { EMBEDDED_START_PARAMS, wrapPGlite } from './pglite.js';
-import { startPGliteThread, wrapPGliteThread } from './pglite-thread.js';
+import { startPGliteThread } from './pglite-thread.js';
+import { wrapPGliteThread } from './pglite-thread-database.js';
 
 // Named statements on the embedded database (pglite-statements.ts), through the adapters every
 // repository uses (PGlite in this thread, for commands, and on a thread of its own, for the

@@ -9,7 +9,8 @@ import { loopTurnsDuring, waitUntil } from '../../../test/wait.js';
 import { ServiceUnavailableError } from '../../shared/errors.js';
 import type { Database, Queryable } from './database.js';
 import { EMBEDDED_START_PARAMS } from './pglite.js';
-import { SessionLostError, startPGliteThread, wrapPGliteThread } from './pglite-thread.js';
+import { SessionLostError, startPGliteThread } from './pglite-thread.js';
+import { wrapPGliteThread } from './pglite-thread-database.js';
 
 // PGlite on a worker thread of its own (the embedded default's service): what the main thread
 // sees must be what PGlite gives in this thread (pglite-statements.component.test.ts runs the
@@ -118,7 +119,8 @@ describe('the database thread and the process', { timeout: 60_000 }, () => {
       const script = path.join(dir, 'open-and-forget.mjs');
       writeFileSync(
         script,
-        `import { startPGliteThread, wrapPGliteThread } from '${childEntry('src/platform/db/pglite-thread.ts')}';
+        `import { startPGliteThread } from '${childEntry('src/platform/db/pglite-thread.ts')}';
+         import { wrapPGliteThread } from '${childEntry('src/platform/db/pglite-thread-database.ts')}';
          import { EMBEDDED_START_PARAMS } from '${childEntry('src/platform/db/pglite.ts')}';
          const db = await wrapPGliteThread(await startPGliteThread(${JSON.stringify(pgdata)}, EMBEDDED_START_PARAMS));
          await db.exec('CREATE TABLE left_open (x int)');

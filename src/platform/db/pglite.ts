@@ -10,7 +10,8 @@ import { lockDataDir } from './data-dir-lock.js';
 import { restrictTree } from '../data-dir.js';
 import { defaultV8Flag } from '../v8-flags.js';
 import { namedStatementsOf, type NamedStatements } from './pglite-statements.js';
-import { startPGliteThread, wrapPGliteThread } from './pglite-thread.js';
+import { startPGliteThread } from './pglite-thread.js';
+import { wrapPGliteThread } from './pglite-thread-database.js';
 import { createTurnTaker } from './turns.js';
 
 type PGliteLike = PGlite | Transaction;
