@@ -5,9 +5,19 @@ import { assertPortFree, describeListenFailure, exitGracefullyOnSignal, exitOnSt
 import { createLogger, errorFields } from './platform/logger.js';
 import { answerWithConnectionClose, closeGracefully, createHttpServer } from './http-server.js';
 import { protectDataDir } from './platform/data-dir.js';
-import { defaultV8Flag, EMBEDDED_HEAP_GROWING_PERCENT } from './platform/v8-flags.js';
+import { defaultV8Flag } from './platform/v8-flags.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * How far V8 lets the old generation grow past what survived the last full collection, in
+ * percent, in a process that holds everything itself (the embedded default). V8 otherwise picks
+ * up to 4× by how little time the program spends collecting, and a busy API spends little:
+ * after the same load the embedded API sat ~40 MiB lower at 2×, for no CPU the bench could tell
+ * (docs/benchmarks.md, "The embedded default's memory, again"). V8 reads it at every full
+ * collection.
+ */
+const EMBEDDED_HEAP_GROWING_PERCENT = 100;
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -19,13 +19,3 @@ export function defaultV8Flag(name: string, value: number): boolean {
   setFlagsFromString(`--${name}=${value}`);
   return true;
 }
-
-/**
- * How far V8 lets the old generation grow past what survived the last full collection, in
- * percent, in a process that holds everything itself (the embedded default). V8 otherwise picks
- * up to 4× by how little time the program spends collecting, and a busy API spends little:
- * after the same load the embedded API sat ~40 MiB lower at 2×, for no CPU the bench could tell
- * (docs/benchmarks.md, "The embedded default's memory, again"). V8 reads it at every full
- * collection.
- */
-export const EMBEDDED_HEAP_GROWING_PERCENT = 100;
