@@ -1,4 +1,4 @@
-import { isoUtc, type Queryable } from '../../platform/db/index.js';
+import { isoUtc, SYNC_STANDBY_BARRIER, type Queryable } from '../../platform/db/index.js';
 import { ConflictError } from '../../shared/errors.js';
 import type { Order, VersionedOrder } from './order.js';
 import type { OrderStatus } from './order-status.js';
@@ -47,6 +47,19 @@ export const ORDER_COLUMNS = `
 
 // One row per order with its items aggregated, so reading an order is one query.
 const ORDER_SELECT = `SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON} FROM orders o`;
+// The same read answered only once a synchronous standby holds what it saw (SYNC_STANDBY_BARRIER).
+const DURABLE_ORDER_SELECT = `WITH durable AS MATERIALIZED (${SYNC_STANDBY_BARRIER}) SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON} FROM durable, orders o`;
+
+/**
+ * `durable`: for a read whose copy outlives the request (the order cache). A primary killed
+ * with kill -9 shows its other sessions, for a moment, commits its synchronous standby never
+ * got; cached, such a state would be served after the failover, and its version would keep the
+ * new primary's own changes out of the cache (only a newer version replaces a copy). Nothing
+ * is written or waited for without a synchronous standby.
+ */
+export interface ReadOptions {
+  durable?: boolean;
+}
 
 export interface OrderRow extends Omit<Order, 'createdAt' | 'updatedAt'> {
   version: number;
@@ -63,14 +76,20 @@ export function toVersioned(row: OrderRow): VersionedOrder {
 }
 
 /** Several orders by id in one query (order of the result is unspecified). */
-export async function findOrders(db: Queryable, orderIds: readonly string[]): Promise<VersionedOrder[]> {
+export async function findOrders(db: Queryable, orderIds: readonly string[], options: ReadOptions = {}): Promise<VersionedOrder[]> {
   if (orderIds.length === 0) return [];
-  const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = ANY($1::uuid[])`, [orderIds], { name: 'find-orders' });
+  const { rows } = await db.query<OrderRow>(
+    `${options.durable ? DURABLE_ORDER_SELECT : ORDER_SELECT} WHERE o.id = ANY($1::uuid[])`,
+    [orderIds],
+    { name: options.durable ? 'find-orders-durable' : 'find-orders' },
+  );
   return rows.map(toVersioned);
 }
 
-export async function findOrder(db: Queryable, orderId: string): Promise<VersionedOrder | undefined> {
-  const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = $1`, [orderId], { name: 'find-order' });
+export async function findOrder(db: Queryable, orderId: string, options: ReadOptions = {}): Promise<VersionedOrder | undefined> {
+  const { rows } = await db.query<OrderRow>(`${options.durable ? DURABLE_ORDER_SELECT : ORDER_SELECT} WHERE o.id = $1`, [orderId], {
+    name: options.durable ? 'find-order-durable' : 'find-order',
+  });
   return rows[0] && toVersioned(rows[0]);
 }
 

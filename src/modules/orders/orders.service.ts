@@ -54,7 +54,8 @@ export function createOrdersService(deps: OrdersServiceDeps) {
       if (!canSee(principal, cached)) throw orderNotFound();
       return { json: cached.json, cache: 'HIT' };
     }
-    const found = await repo.findOrder(db, orderId);
+    // Durable: this copy is cached (see ReadOptions).
+    const found = await repo.findOrder(db, orderId, { durable: true });
     if (!found || !canSee(principal, found.order)) throw orderNotFound();
     const json = JSON.stringify(found.order);
     await orderCache.put(found, json);
@@ -164,14 +165,14 @@ export function createOrdersService(deps: OrdersServiceDeps) {
   /** `refreshCachedOrder` for many orders: one read, one cache round trip. */
   async function refreshCachedOrders(orderIds: readonly string[]): Promise<void> {
     if (orderIds.length === 0) return;
-    const current = await repo.findOrders(db, orderIds);
+    const current = await repo.findOrders(db, orderIds, { durable: true });
     const cached = await Promise.all(current.map((entry) => orderCache.put(entry)));
     if (cached.includes(false)) throw new Error(`${cached.filter((ok) => !ok).length} orders: cache could not be updated`);
   }
 
   /** Puts the database's copy in the cache; throws when the cache cannot be reached, so a job retries. */
   async function refreshCachedOrder(orderId: string): Promise<void> {
-    const current = await repo.findOrder(db, orderId);
+    const current = await repo.findOrder(db, orderId, { durable: true });
     if (current && !(await orderCache.put(current))) throw new Error(`order ${orderId}: cache could not be updated`);
   }
 
