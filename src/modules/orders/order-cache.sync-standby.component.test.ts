@@ -57,10 +57,11 @@ describe('the order cache on a primary with a synchronous standby', () => {
 
     // Both ways an order enters the cache from a read: a GET that missed, and a job's refresh.
     let settled = 0;
+    const counted = <T>(work: Promise<T>) => work.finally(() => (settled += 1));
     const reads = Promise.all([
-      orders.getOrder({ userId: read.userId, role: 'customer' }, read.orderId),
-      orders.refreshCachedOrders([refreshed.orderId]),
-    ].map((work) => work.finally(() => (settled += 1))));
+      counted(orders.getOrder({ userId: read.userId, role: 'customer' }, read.orderId)),
+      counted(orders.refreshCachedOrders([refreshed.orderId])),
+    ]);
     await waitUntil(async () => settled > 0 || (await standby.waitingForStandby()).length >= 2, 10_000, 'the reads to answer or wait for the standby');
     expect(settled, 'a read answered with a commit the standby does not hold').toBe(0);
     expect(await orderCache.get(read.orderId)).toBeUndefined();
