@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { ServiceUnavailableError } from '../../shared/errors.js';
 import type { Logger } from '../logger.js';
+import { DESCRIBE_FAILURE_SOURCE } from './pglite-failure.js';
 
 /**
  * The thread's whole program (CommonJS, run with `eval`, so it is the same in `dist/`, in a
@@ -14,8 +15,7 @@ import type { Logger } from '../logger.js';
 const THREAD_PROGRAM = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { PGlite } = require(workerData.entry);
-const describeFailure = (error) =>
-  error instanceof Error ? error.message : \`\${error?.name ?? 'error'} \${error?.errno ?? ''}\`.trim();
+${DESCRIBE_FAILURE_SOURCE}
 let done = Promise.resolve();
 const joined = (chunks) => {
   const all = new Uint8Array(chunks.reduce((size, chunk) => size + chunk.length, 0));

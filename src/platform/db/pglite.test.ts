@@ -80,4 +80,17 @@ describe('openEmbeddedDatabase', { timeout: 120_000 }, () => {
     await expect(refusal).rejects.toThrow(`Could not create the embedded database in ${pgdata}`);
     lockDataDir(dataDir)();
   });
+
+  // PGlite fails with Emscripten file-system errors, which are not Errors, on the cluster's
+  // process (creating) and its thread (opening): each program names the reason.
+  it.each([
+    ['created', [], /^Could not create the embedded database in .+ \(ErrnoError \d+\); DATA_DIR must be a writable directory$/],
+    ['opened', ['PG_VERSION'], /^Could not open the embedded database in .+ \(PGlite failed to initialize properly\); DATA_DIR must be a writable directory$/],
+  ])('when the cluster cannot be %s (its folders are files), then it rejects with PGlite\'s reason', async (_, present, message) => {
+    const pgdata = path.join(dataDir, 'pgdata');
+    mkdirSync(pgdata, { recursive: true });
+    for (const name of [...present, 'base', 'global', 'pg_wal']) writeFileSync(path.join(pgdata, name), name === 'PG_VERSION' ? '17\n' : 'not a directory');
+    await expect(openEmbeddedDatabase(dataDir)).rejects.toThrow(message);
+    lockDataDir(dataDir)();
+  });
 });

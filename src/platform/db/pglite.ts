@@ -7,6 +7,7 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Logger } from '../logger.js';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { describeFailure, DESCRIBE_FAILURE_SOURCE } from './pglite-failure.js';
 import { restrictTree } from '../data-dir.js';
 import { defaultV8Flag } from '../v8-flags.js';
 import { namedStatementsOf, type NamedStatements } from './pglite-statements.js';
@@ -87,11 +88,11 @@ const SERVICE_WASM_COMPILE_TASKS = 1;
 const CREATE_CLUSTER = `
 require('node:v8').setFlagsFromString('${BASELINE_TIER_ONLY}');
 const { PGlite } = require(process.argv[1]);
+${DESCRIBE_FAILURE_SOURCE}
 PGlite.create(process.argv[2]).then(
   (db) => db.close(),
   (error) => {
-    // As describeFailure below: Emscripten file-system errors are not Errors.
-    process.stderr.write(error instanceof Error ? error.message : \`\${error?.name ?? 'error'} \${error?.errno ?? ''}\`.trim());
+    process.stderr.write(describeFailure(error));
     process.exit(1);
   },
 );`;
@@ -109,13 +110,6 @@ async function createCluster(pgdata: string): Promise<void> {
       else reject(new Error(stderr.trim().split('\n').at(-1) || error.message));
     });
   });
-}
-
-/** PGlite rejects with Emscripten file-system errors, which are not Errors: keep what they say. */
-function describeFailure(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  const { name = 'error', errno = '' } = (error ?? {}) as { name?: string; errno?: number | string };
-  return `${name} ${errno}`.trim();
 }
 
 /** The embedded database could not be created or opened: a problem with DATA_DIR the user can fix. */
