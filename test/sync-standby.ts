@@ -27,7 +27,7 @@ export interface StandbyTestServer {
   stop(): Promise<void>;
 }
 
-export async function startStandbyTestServer(): Promise<StandbyTestServer> {
+async function startStandbyTestServer(): Promise<StandbyTestServer> {
   const server = await startPrivatePostgres();
   const db = createPostgresDatabase(server.url, 4);
   await migrate(db);

@@ -328,7 +328,8 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
 
   /**
    * One worker slot whose first job runs until `release()`; `jobs` lists the order ids of every
-   * job in the order they started.
+   * job in the order they started. `afterNextAdd` runs once, as the next publish has added its
+   * jobs and before it returns to the relay.
    */
   function oneBusySlot() {
     const jobs: (readonly string[])[] = [];
@@ -340,14 +341,22 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       if (jobs.length === 1) await released;
     });
     let waitingAsked = 0;
-    const counted = {
+    let afterAdd: (() => Promise<unknown>) | undefined;
+    const counted: JobQueue = {
       ...queue,
       waiting: () => {
         waitingAsked++;
         return queue.waiting();
       },
+      async add(jobs) {
+        await queue.add(jobs);
+        const hook = afterAdd;
+        afterAdd = undefined;
+        await hook?.();
+      },
     };
-    return { queue: counted, close: () => queue.close(), jobs, release, waitingAsked: () => waitingAsked };
+    const afterNextAdd = (hook: () => Promise<unknown>) => (afterAdd = hook);
+    return { queue: counted, close: () => queue.close(), jobs, release, waitingAsked: () => waitingAsked, afterNextAdd };
   }
 
   it(
@@ -365,12 +374,18 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
         // The first order takes the only slot; the second is published and waits for it.
         const first = await placeAndKick();
         await waitUntil(() => slot.jobs.length === 1, 5000, 'the first job running');
+        // The first commit to hold comes in while the second's job is being published, so the
+        // relay's next round follows at once: it too must ask the queue and hold back.
+        let committedDuringPublish: Promise<number> | undefined;
+        slot.afterNextAdd(() => (committedDuringPublish = placeAndKick()));
         const second = await placeAndKick();
         await waitUntil(() => published(second), 5000, 'the second order published while a slot is busy but none waits');
 
         // Now a job waits: each later commit is held back (the relay asks the queue again and again).
-        const held: number[] = [];
-        for (let i = 0; i < 3; i++) {
+        const held: number[] = [await committedDuringPublish!];
+        const asked = slot.waitingAsked();
+        await waitUntil(() => slot.waitingAsked() >= asked + 2, 5000, 'the relay asking the queue again');
+        for (let i = 1; i < 3; i++) {
           held.push(await placeAndKick());
           const asked = slot.waitingAsked();
           await waitUntil(() => slot.waitingAsked() >= asked + 2, 5000, 'the relay asking the queue again');
