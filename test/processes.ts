@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,15 +46,44 @@ export async function spawnService(entry: string, env: Record<string, string>, r
   return { child, output: () => output, exited };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The first port of the kernel's ephemeral range (where `listen(0)` and outgoing connections draw). */
+function ephemeralFloor(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+const PORT_BLOCKS = 16;
+// Above the fixed ports of `npm run topology` (17xxx).
+const PORTS_FROM = 18_000;
+const blockSize = Math.max(64, Math.floor((ephemeralFloor() - PORTS_FROM) / PORT_BLOCKS));
+// Test processes share nothing, so each draws from a block of its own (vitest numbers its
+// processes 1…maxWorkers); anything else, the bench among them, takes block 0.
+const block = Number(process.env.VITEST_POOL_ID ?? 0) % PORT_BLOCKS;
+let nextInBlock = Math.floor(Math.random() * blockSize);
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A loopback port nothing listens on, for a server a test starts (or leaves down) on it later.
+ * It lies below the kernel's ephemeral range: a port from `listen(0)` could be handed to another
+ * test's `listen(0)`, or to an outgoing connection, before the test's own server binds it (a
+ * Redis started on one failed with EADDRINUSE). Ports here are taken only by explicit binds.
+ */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < blockSize; tries++) {
+    const port = PORTS_FROM + block * blockSize + (nextInBlock++ % blockSize);
+    if (await isFree(port)) return port;
+  }
+  throw new Error(`no free port in ${PORTS_FROM + block * blockSize}–${PORTS_FROM + (block + 1) * blockSize - 1}`);
 }
 
 /** A Redis server of the test's own (so the test can stop and restart it without disturbing others). */
@@ -92,7 +122,8 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<import('node:net').Socket>();
   let server: import('node:net').Server | undefined;
-  let port = 0;
+  // Below the ephemeral range, so nobody takes it while the proxy is cut.
+  const port = await freePort();
   const listen = async () => {
     const { createServer: createTcpServer, connect } = await import('node:net');
     server = createTcpServer((client) => {
@@ -106,8 +137,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
-    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
-    port = (server.address() as { port: number }).port;
+    await new Promise<void>((resolve, reject) => server!.once('error', reject).listen(port, '127.0.0.1', resolve));
   };
   const stop = () =>
     new Promise<void>((resolve) => {

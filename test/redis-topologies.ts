@@ -63,7 +63,8 @@ export async function startRedisCluster(nodeTimeoutMs = 1000): Promise<LocalRedi
   const nodes: RedisNodeProcess[] = [];
   try {
     for (const port of ports) {
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes'];
+      // The bus port is picked too: its default, port + 10,000, may be anyone's.
+      const args = ['--port', String(port), '--cluster-port', String(await freePort()), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes'];
       args.push('--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', String(nodeTimeoutMs), '--maxmemory-policy', 'noeviction');
       // A replica that never finished its first sync cannot take over; don't wait 5 s for it.
       args.push('--repl-diskless-sync-delay', '0');
