@@ -244,7 +244,7 @@ export function buildDeps(
       orders,
       emails: createEmailDeliveriesService({ db, orders }),
       pipeline: createPipelineService({ db, queue, dashboardPath }),
-      orderStreams: createOrderStreams({ db, hub: eventHub }),
+      orderStreams: createOrderStreams({ db, hub: eventHub, ...(resources.clock ? { now: resources.clock } : {}) }),
       webhooks,
       readiness,
       shutdown,

@@ -19,6 +19,9 @@ const wait = (ms: number, signal: AbortSignal) =>
     }, { once: true });
   });
 
+/** A stream that stayed open this long is resumed at once: no faster than once a second, even in a failure loop. */
+const LASTED_MS = 1000;
+
 /**
  * Server-Sent Events read with fetch, so the token goes in the Authorization header (EventSource
  * cannot send one, and a token never goes in a URL). Reconnects with `Last-Event-ID`, so no
@@ -36,13 +39,16 @@ export async function streamOrders(options: OrderStreamOptions): Promise<void> {
       if (!res.ok || !res.body) throw await problemOf(res);
       options.onConnected(true);
       delayMs = 1000;
+      const connectedAt = Date.now();
       await readEvents(res.body, signal, (id, data) => {
         // An id without data still moves the resume point on (the server skips a repeat that way).
         if (id) lastEventId = id;
         if (data !== null) options.onOrder(JSON.parse(data) as Order);
       });
-      // The server ended the stream (a restart, or a single order reached its final status):
-      // the caller unsubscribes in the latter case, so reconnecting here is always right.
+      // The server ended the stream (its access token expired, a restart, or a single order
+      // reached its final status): the caller unsubscribes in the last case, so reconnecting
+      // here is always right. A stream that lasted (the token's end) is resumed at once.
+      if (Date.now() - connectedAt >= LASTED_MS) continue;
       options.onConnected(false);
     } catch (error) {
       if (signal.aborted) return;

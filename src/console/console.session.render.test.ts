@@ -16,7 +16,7 @@ describe('the console session in a real browser', () => {
   const expireAccessTokens = () => void (skippedMs += (ACCESS_TTL_SECONDS + 1) * 1000);
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'postgres', clock: () => Date.now() + skippedMs, env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TTL_SECONDS) } });
+    app = await startTestApp({ storage: 'postgres', processing: true, clock: () => Date.now() + skippedMs, env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TTL_SECONDS) } });
     consoleServer = await startConsole(app);
     customer = await registerUser(app, 'sessions');
   }, 120_000);
@@ -52,6 +52,49 @@ describe('the console session in a real browser', () => {
     await page.getByRole('link', { name: 'Catalog' }).click();
     await page.getByText('Your session has ended. Please sign in again.').waitFor(WAIT);
     await page.getByRole('heading', { name: 'Sign in to the order console' }).waitFor(WAIT);
+    expect(problems).toEqual([]);
+  });
+
+  it('when the token a live page streams with expires, then the page stays live: it resumes with a refreshed token at once', { timeout: 60_000 }, async () => {
+    const watcher = await registerUser(app, 'watcher');
+    const product = await createProduct(app, await registerAdmin(app), { stock: 10 });
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl, { allowStatuses: [401] });
+    let streamsOpened = 0;
+    let refreshes = 0;
+    page.on('request', (request) => {
+      if (request.url().endsWith('/api/orders/events')) streamsOpened++;
+      if (request.url().endsWith('/api/auth/refresh')) refreshes++;
+    });
+    const signInAnswer = page.waitForResponse((response) => response.url().endsWith('/api/auth/login'));
+    await page.goto(`${consoleServer.baseUrl}/console#/orders`);
+    await signIn(page, watcher);
+    await page.getByText('No orders yet.').waitFor(WAIT);
+    await page.getByRole('link', { name: 'Catalog' }).click();
+    await page.getByRole('heading', { name: 'Catalog' }).waitFor(WAIT);
+    // The page's token has 3 s left when the next stream opens.
+    const { accessToken } = (await (await signInAnswer).json()) as { accessToken: string };
+    const { exp } = JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as { exp: number };
+    skippedMs = exp * 1000 - 3000 - Date.now();
+    await page.getByRole('link', { name: 'My orders' }).click();
+    await page.getByText('No orders yet.').waitFor(WAIT);
+    const indicator = page.locator('header .live');
+    await indicator.getByText('Live').waitFor(WAIT);
+    // Every state the indicator shows from here on (page scripts are strings: no DOM types here).
+    await page.evaluate(`
+      window.liveStates = [];
+      new MutationObserver(() => window.liveStates.push(document.querySelector('header .live')?.textContent ?? 'none'))
+        .observe(document.querySelector('header'), { subtree: true, childList: true, characterData: true });
+    `);
+    const opened = streamsOpened;
+
+    // The server ends the stream; the page asks again with its token (401), refreshes, and asks again.
+    await expect.poll(() => refreshes, WAIT).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => streamsOpened, WAIT).toBeGreaterThanOrEqual(opened + 2);
+    const signedIn = await app.http.post('/api/auth/login').send({ email: watcher.email, password: watcher.password });
+    const placed = await app.http.post('/api/orders').set(bearer({ accessToken: signedIn.body.accessToken as string })).send({ items: [{ productId: product.id, quantity: 1 }] });
+    await page.locator(`tr[data-order-id="${placed.body.id as string}"]`).waitFor(WAIT);
+    expect(await page.evaluate("window.liveStates.filter((state) => state !== 'Live')")).toEqual([]);
     expect(problems).toEqual([]);
   });
 

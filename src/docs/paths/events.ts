@@ -14,7 +14,8 @@ const lastEventId = z.object({
 });
 const stream = raw(
   'A `text/event-stream`. Each message is `event: order`, `id: <increasing event id>`, `data: <order JSON>` (the `Order` schema); ' +
-    'a `: keep-alive` comment comes at least every 15 s.',
+    'a `: keep-alive` comment comes at least every 15 s. The stream ends when the access token that opened it expires ' +
+    '(after a `: access token expired` comment): reconnect with a fresh token and Last-Event-ID.',
   'text/event-stream',
   { type: 'string', example: 'event: order\nid: 42\ndata: {"id":"…","status":"processing",…}\n\n: keep-alive\n\n' },
 );

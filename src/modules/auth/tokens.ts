@@ -49,7 +49,8 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
       });
       const role = payload.role as Role;
       if (payload.typ !== ACCESS_TOKEN_TYPE || !ROLES.includes(role) || !payload.sub || payload.exp === undefined) return undefined;
-      return { principal: { userId: payload.sub, role }, expiresAtMs: payload.exp * 1000 };
+      const expiresAtMs = payload.exp * 1000;
+      return { principal: { userId: payload.sub, role, expiresAtMs }, expiresAtMs };
     } catch (error) {
       if (error instanceof joseErrors.JOSEError || error instanceof TypeError) return undefined;
       throw error;

@@ -26,15 +26,16 @@ function forge(options: { alg?: string; secret?: Uint8Array; payload?: Record<st
 describe('access tokens', () => {
   it('round-trips a principal and carries sub, role, iat, exp, iss, aud and the token type', async () => {
     const token = await tokens.sign(principal);
-    expect(await tokens.verify(token)).toEqual(principal);
     const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
     expect(header).toMatchObject({ alg: 'HS256', typ: 'JWT' });
     expect(payload).toMatchObject({ sub: principal.userId, role: 'customer', typ: 'access', iss: 'order-service', aud: 'order-service-api' });
     expect((payload!.exp as number) - (payload!.iat as number)).toBe(900);
+    // The principal says when its token expires: event streams end then.
+    expect(await tokens.verify(token)).toEqual({ ...principal, expiresAtMs: (payload!.exp as number) * 1000 });
   });
 
   it('accepts a token forged the way we sign (control for the attacks below)', async () => {
-    expect(await tokens.verify(await forge())).toEqual(principal);
+    expect(await tokens.verify(await forge())).toMatchObject(principal);
   });
 
   it.each([
@@ -72,12 +73,13 @@ describe('remembered verifications', () => {
     let nowMs = Date.UTC(2026, 0, 1, 12, 0, 0, 250);
     const shortLived = createAccessTokens({ ...settings, ttlSeconds: 2, now: () => nowMs });
     const token = await shortLived.sign(principal);
+    const verified = { ...principal, expiresAtMs: Date.UTC(2026, 0, 1, 12, 0, 2) };
     expect(shortLived.recall(token)).toBeUndefined();
-    expect(await shortLived.verify(token)).toEqual(principal);
-    expect(shortLived.recall(token)).toEqual(principal);
+    expect(await shortLived.verify(token)).toEqual(verified);
+    expect(shortLived.recall(token)).toEqual(verified);
     nowMs += 1_500;
-    expect(shortLived.recall(token)).toEqual(principal);
-    expect(await shortLived.verify(token)).toEqual(principal);
+    expect(shortLived.recall(token)).toEqual(verified);
+    expect(await shortLived.verify(token)).toEqual(verified);
     nowMs += 1_000; // past exp (whole seconds: signed at 12:00:00, expires at 12:00:02)
     expect(shortLived.recall(token)).toBeUndefined();
     expect(await shortLived.verify(token)).toBeUndefined();

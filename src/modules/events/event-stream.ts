@@ -23,6 +23,8 @@ export interface EventStream extends StreamSink {
   startAfter(seq: number): void;
   /** Replay is over: live events held meanwhile go out, then live ones as they come. */
   goLive(): void;
+  /** The access token that opened the stream expired: says so in a comment line, then ends. */
+  expire(): void;
   readonly ended: boolean;
 }
 
@@ -81,6 +83,10 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     },
     keepAlive() {
       if (!ended) writer.write(': keep-alive\n\n');
+    },
+    expire() {
+      if (!ended) writer.write(': access token expired; reconnect with a fresh one and Last-Event-ID\n\n');
+      end();
     },
     end,
     get ended() {

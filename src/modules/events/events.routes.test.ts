@@ -121,3 +121,58 @@ describe('order events over SSE, embedded', { timeout: 120_000 }, () => {
     expect(hub.openStreams()).toBe(1);
   });
 });
+
+/** A stream lives no longer than the access token that opened it (a password reset ends it too). */
+describe('an order event stream and its access token', { timeout: 60_000 }, () => {
+  const TTL_SECONDS = 900;
+  let app: TestApp;
+  // The API signs and checks tokens by this clock: real time plus what the test skipped.
+  let skippedMs = 0;
+  const clients: SseClient[] = [];
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'pglite', processing: true, clock: () => Date.now() + skippedMs, env: { ACCESS_TOKEN_TTL_SECONDS: String(TTL_SECONDS) } });
+  });
+  afterAll(async () => {
+    clients.forEach((client) => client.close());
+    await app.close();
+  });
+
+  it('when the token expires, then the stream says so and ends; one opened with a fresh token from Last-Event-ID gets what happened meanwhile', async () => {
+    const admin = await registerAdmin(app);
+    const buyer = await registerUser(app, 'buyer');
+    const productId = (await createProduct(app, admin, { stock: 10 })).id;
+    const place = async (user: TestUser) => (await app.http.post('/api/orders').set(bearer(user)).send({ items: [{ productId, quantity: 1 }] })).body.id as string;
+    const open = async (user: TestUser, headers: Record<string, string> = {}) => {
+      const client = await openSse(`${app.baseUrl}/api/orders/events`, { ...bearer(user), ...headers });
+      expect(client.status).toBe(200);
+      clients.push(client);
+      return client;
+    };
+
+    // The buyer's token has 4 s left when the stream opens; another session's has 15 minutes.
+    const { exp } = JSON.parse(Buffer.from(buyer.accessToken.split('.')[1]!, 'base64url').toString()) as { exp: number };
+    skippedMs = exp * 1000 - 4000 - Date.now();
+    const expiring = await open(buyer);
+    const signedIn = await app.http.post('/api/auth/login').send({ email: buyer.email, password: buyer.password });
+    const fresh = { ...buyer, accessToken: signedIn.body.accessToken as string };
+    const lasting = await open(fresh);
+    const before = await place(fresh);
+    const completed = (c: SseClient, id: string) => c.messages.some((m) => orderOf(m).id === id && orderOf(m).status === 'completed');
+    await expiring.waitFor((c) => c.messages.some((m) => orderOf(m).id === before), 10_000, 'the first order on the expiring stream');
+
+    await expiring.waitFor((c) => c.isEnded(), 10_000, 'the stream to end when its token expires');
+    expect(expiring.comments.some((comment) => comment.startsWith('access token expired'))).toBe(true);
+    expect(lasting.isEnded()).toBe(false);
+    const meanwhile = await place(fresh);
+
+    const resumed = await open(fresh, { 'Last-Event-ID': expiring.lastEventId! });
+    await resumed.waitFor((c) => completed(c, meanwhile), 10_000, 'the order placed after the end, completed');
+    const statuses = (c: SseClient) => c.messages.map((m) => `${orderOf(m).id} ${orderOf(m).status}`);
+    expect(statuses(resumed)).toEqual(expect.arrayContaining(['pending', 'processing', 'completed'].map((status) => `${meanwhile} ${status}`)));
+    await lasting.waitFor((c) => completed(c, meanwhile), 10_000, 'both orders on the lasting stream');
+    // Between them, the ended stream and the resumed one saw every change once, in order.
+    expect(statuses(lasting)).toEqual([...statuses(expiring), ...statuses(resumed)]);
+    expect(lasting.isEnded()).toBe(false);
+  });
+});

@@ -13,8 +13,9 @@ const PAGE = 500;
  * The two SSE use cases. Both register with the hub BEFORE reading the log, so whatever the
  * hub delivers later is newer than what the read saw; the stream drops any overlap by id.
  */
-export function createOrderStreams(deps: { db: Database; hub: EventHub }) {
+export function createOrderStreams(deps: { db: Database; hub: EventHub; now?: () => number }) {
   const { db, hub } = deps;
+  const now = deps.now ?? Date.now;
 
   async function replay(stream: EventStream, afterSeq: number, filter: { userId?: string; orderId?: string }): Promise<void> {
     let cursor = afterSeq;
@@ -28,16 +29,25 @@ export function createOrderStreams(deps: { db: Database; hub: EventHub }) {
 
   async function run(principal: Principal, scope: StreamScope, stream: EventStream, writer: SseWriter, fill: (position: number) => Promise<void>): Promise<StreamOutcome> {
     const registration = await hub.open(principal.userId, scope, stream);
+    // A stream lives no longer than the token that opened it: a password reset or a revoked
+    // session ends streams too, within the token's lifetime, as it ends every other call. The
+    // client reconnects with a fresh token and Last-Event-ID, and misses nothing.
+    const expiry = principal.expiresAtMs === undefined ? undefined : setTimeout(() => stream.expire(), Math.max(0, principal.expiresAtMs - now()));
+    expiry?.unref();
+    const close = () => {
+      clearTimeout(expiry);
+      registration.close();
+    };
     try {
       writer.open();
       await fill(registration.position);
       stream.goLive();
     } catch (error) {
-      registration.close();
+      close();
       stream.end();
       throw error;
     }
-    return { kind: 'streaming', close: () => registration.close() };
+    return { kind: 'streaming', close };
   }
 
   /** `GET /api/orders/:id/events` for an order the caller may see (`current`, as just read). */
