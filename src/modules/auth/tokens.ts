@@ -37,7 +37,7 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
   // up front (~5–20 ms per instance), where this grows with use to the same bound.
   const verified = new LRUCache<string, Principal>({ maxSize: 50_000, sizeCalculation: () => 1, perf: { now }, ttlResolution: 0 });
 
-  async function verifySignature(token: string): Promise<{ principal: Principal; expiresAtMs: number } | undefined> {
+  async function verifySignature(token: string): Promise<(Principal & { expiresAtMs: number }) | undefined> {
     try {
       const { payload } = await jwtVerify(token, key, {
         algorithms: [ALGORITHM],
@@ -49,8 +49,7 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
       });
       const role = payload.role as Role;
       if (payload.typ !== ACCESS_TOKEN_TYPE || !ROLES.includes(role) || !payload.sub || payload.exp === undefined) return undefined;
-      const expiresAtMs = payload.exp * 1000;
-      return { principal: { userId: payload.sub, role, expiresAtMs }, expiresAtMs };
+      return { userId: payload.sub, role, expiresAtMs: payload.exp * 1000 };
     } catch (error) {
       if (error instanceof joseErrors.JOSEError || error instanceof TypeError) return undefined;
       throw error;
@@ -74,11 +73,11 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
     async verify(token) {
       const known = verified.get(token);
       if (known) return known;
-      const result = await verifySignature(token);
-      if (!result) return undefined;
-      const ttl = result.expiresAtMs - now();
-      if (ttl > 0) verified.set(token, result.principal, { ttl });
-      return result.principal;
+      const principal = await verifySignature(token);
+      if (!principal) return undefined;
+      const ttl = principal.expiresAtMs - now();
+      if (ttl > 0) verified.set(token, principal, { ttl });
+      return principal;
     },
   };
 }

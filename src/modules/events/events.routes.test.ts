@@ -122,7 +122,7 @@ describe('order events over SSE, embedded', { timeout: 120_000 }, () => {
   });
 });
 
-/** A stream lives no longer than the access token that opened it (a password reset ends it too). */
+/** A stream lives no longer than the access token that opened it, so a password reset or a sign-out ends it within the token's lifetime. */
 describe('an order event stream and its access token', { timeout: 60_000 }, () => {
   const TTL_SECONDS = 900;
   let app: TestApp;
