@@ -153,9 +153,14 @@ export interface OrderListFilter {
   limit: number;
 }
 
-/** Newest first by (created_at, id): a keyset, so pages stay stable while orders are placed. */
+/**
+ * Newest first by (created_at, id): a keyset, so pages stay stable while orders are placed.
+ * Answered only once a synchronous standby holds what it read, as an order's own read is: a
+ * list is not cached, but a client acts on what it shows (SYNC_STANDBY_BARRIER). The barrier
+ * is a one-time filter, so the newest-first index scan stays as it is.
+ */
 export async function listOrders(db: Queryable, filter: OrderListFilter): Promise<VersionedOrder[]> {
-  const conditions: string[] = [];
+  const conditions: string[] = ['EXISTS (SELECT FROM durable)'];
   const params: unknown[] = [];
   const add = (sql: (n: number) => string, ...values: unknown[]) => {
     conditions.push(sql(params.length + 1));
@@ -165,9 +170,8 @@ export async function listOrders(db: Queryable, filter: OrderListFilter): Promis
   if (filter.status) add((n) => `o.status = $${n}`, filter.status);
   if (filter.after) add((n) => `(o.created_at, o.id) < ($${n}::timestamptz, $${n + 1}::uuid)`, filter.after.createdAt, filter.after.id);
   params.push(filter.limit + 1);
-  const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
   const { rows } = await db.query<OrderRow>(
-    `${ORDER_SELECT} ${where} ORDER BY o.created_at DESC, o.id DESC LIMIT $${params.length}`,
+    `WITH durable AS MATERIALIZED (${SYNC_STANDBY_BARRIER}) ${ORDER_SELECT} WHERE ${conditions.join(' AND ')} ORDER BY o.created_at DESC, o.id DESC LIMIT $${params.length}`,
     params,
   );
   return rows.map(toVersioned);

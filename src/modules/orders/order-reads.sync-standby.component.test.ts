@@ -38,18 +38,22 @@ async function completeOnThisServerOnly(orderId: string): Promise<void> {
   expect((await standby.admin.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status).toBe('completed');
 }
 
-describe('the order cache on a primary with a synchronous standby', () => {
-  it('is filled only once the standby holds what the read saw: a commit the standby never got is neither cached nor answered', async () => {
-    const cache = createMemoryCache();
-    const orderCache = createOrderCache(cache);
-    const orders = createOrdersService({
-      db: standby.db,
-      orderCache,
-      placementLimit: createRateLimiter({ name: 'placements', points: 100, windowSeconds: 60 }),
-      currency: 'USD',
-      logger: createLogger({ level: 'error', format: 'json', silent: true }),
-      metrics: { orderPlaced: () => undefined, orderCancelled: () => undefined, cacheLookup: () => undefined },
-    });
+function ordersService() {
+  const orderCache = createOrderCache(createMemoryCache());
+  const orders = createOrdersService({
+    db: standby.db,
+    orderCache,
+    placementLimit: createRateLimiter({ name: 'placements', points: 100, windowSeconds: 60 }),
+    currency: 'USD',
+    logger: createLogger({ level: 'error', format: 'json', silent: true }),
+    metrics: { orderPlaced: () => undefined, orderCancelled: () => undefined, cacheLookup: () => undefined },
+  });
+  return { orders, orderCache };
+}
+
+describe('order reads on a primary with a synchronous standby', () => {
+  it('fill the cache only once the standby holds what the read saw: a commit the standby never got is neither cached nor answered', async () => {
+    const { orders, orderCache } = ordersService();
     const [read, refreshed] = [await processingOrder(), await processingOrder()];
     await standby.server.set('synchronous_standby_names', 'a_standby_that_never_answers');
     await completeOnThisServerOnly(read.orderId);
@@ -75,5 +79,26 @@ describe('the order cache on a primary with a synchronous standby', () => {
     for (const orderId of [read.orderId, refreshed.orderId]) {
       expect(JSON.parse((await orderCache.get(orderId))!.json)).toMatchObject({ id: orderId, status: 'completed' });
     }
+  });
+
+  it('answer a list only once the standby holds what it read, for a customer and for an admin', async () => {
+    const { orders } = ordersService();
+    const mine = await processingOrder();
+    await standby.server.set('synchronous_standby_names', 'a_standby_that_never_answers');
+    await completeOnThisServerOnly(mine.orderId);
+
+    let settled = 0;
+    const page = { limit: 20, after: undefined };
+    const lists = Promise.all([
+      orders.listOrders({ userId: mine.userId, role: 'customer' }, { scope: 'mine', ...page }),
+      orders.listOrders({ userId: randomUUID(), role: 'admin' }, { scope: 'all', ...page }),
+    ].map((list) => list.finally(() => (settled += 1))));
+    await waitUntil(async () => settled > 0 || (await standby.waitingForStandby()).length >= 2, 10_000, 'the lists to answer or wait for the standby');
+    expect(settled, 'a list answered with a commit the standby does not hold').toBe(0);
+
+    await standby.server.set('synchronous_standby_names', '');
+    const [customers, admins] = await lists;
+    expect(customers.items).toMatchObject([{ id: mine.orderId, status: 'completed' }]);
+    expect(admins.items.find((order) => order.id === mine.orderId)).toMatchObject({ status: 'completed' });
   });
 });
