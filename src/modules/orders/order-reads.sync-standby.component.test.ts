@@ -101,4 +101,23 @@ describe('order reads on a primary with a synchronous standby', () => {
     expect(customers.items).toMatchObject([{ id: mine.orderId, status: 'completed' }]);
     expect(admins.items.find((order) => order.id === mine.orderId)).toMatchObject({ status: 'completed' });
   });
+
+  it('refuse a cancellation only once the standby holds the status that refused it', async () => {
+    const { orders } = ordersService();
+    const order = await processingOrder();
+    await standby.admin.query(`UPDATE orders SET status = 'pending' WHERE id = $1`, [order.orderId]);
+    await standby.server.set('synchronous_standby_names', 'a_standby_that_never_answers');
+    await standby.commitSeenHereOnly(`UPDATE orders SET status = 'processing', version = version + 1 WHERE id = $1`, [order.orderId]);
+
+    let settled = false;
+    const cancel = orders.cancelOrder({ userId: order.userId, role: 'customer' }, order.orderId).then(
+      () => 'cancelled',
+      (error: { code?: string }) => error.code,
+    ).finally(() => (settled = true));
+    await waitUntil(async () => settled || (await standby.waitingForStandby()).length >= 1, 10_000, 'the cancellation to answer or wait for the standby');
+    expect(settled, 'a cancellation was refused on a commit the standby does not hold').toBe(false);
+
+    await standby.server.set('synchronous_standby_names', '');
+    expect(await cancel).toBe('ORDER_NOT_CANCELLABLE');
+  });
 });

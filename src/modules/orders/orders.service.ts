@@ -150,7 +150,9 @@ export function createOrdersService(deps: OrdersServiceDeps) {
       deps.metrics.orderCancelled();
       return cancelled.order;
     }
-    const current = await repo.findOrder(db, orderId);
+    // The statement refused on a status it saw, which may be a commit the standby never got;
+    // answering only once the standby holds it keeps a refusal from outliving a failover.
+    const current = await repo.findOrder(db, orderId, { durable: true });
     if (!current || !canSee(principal, current.order)) throw orderNotFound();
     throw new ConflictError('ORDER_NOT_CANCELLABLE', `Only pending orders can be cancelled; this one is ${current.order.status}`);
   }
