@@ -1,4 +1,4 @@
-import { isoUtc, SYNC_STANDBY_BARRIER, type Queryable } from '../../platform/db/index.js';
+import { isoUtc, WITH_SYNC_STANDBY_BARRIER, type Queryable } from '../../platform/db/index.js';
 import { orderJsonAsOf, type OrderStatus } from '../orders/index.js';
 import type { OrderEvent, OrderEventType } from './order-event.js';
 
@@ -75,7 +75,6 @@ const toEvent = (row: EventRow): OrderEvent => ({ ...row, seq: Number(row.seq) }
 
 // The reads below hand events to clients (SSE) or decide what a client has seen: each waits for
 // the synchronous standby to hold what it read, so no client sees an event a failover loses.
-const DURABLE = `WITH durable AS MATERIALIZED (${SYNC_STANDBY_BARRIER})`;
 
 /** Events after `afterSeq`, oldest first; only `userId`'s orders when given, or only `orderId`'s. */
 export async function eventsAfter(
@@ -85,7 +84,7 @@ export async function eventsAfter(
   limit: number,
 ): Promise<OrderEvent[]> {
   const { rows } = await db.query<EventRow>(
-    `${DURABLE} SELECT ${EVENT_COLUMNS} FROM durable, order_events
+    `${WITH_SYNC_STANDBY_BARRIER} SELECT ${EVENT_COLUMNS} FROM durable, order_events
      WHERE seq > $1 AND ($2::uuid IS NULL OR user_id = $2) AND ($3::uuid IS NULL OR order_id = $3)
      ORDER BY seq LIMIT $4`,
     [afterSeq, filter.userId ?? null, filter.orderId ?? null, limit],
@@ -101,7 +100,7 @@ export async function eventsAfter(
  */
 export async function logStateOf(db: Queryable, orderId: string): Promise<{ latest: OrderEvent | undefined; unlogged: boolean }> {
   const { rows } = await db.query<EventRow & { unlogged: boolean }>(
-    `${DURABLE} SELECT e.*, EXISTS (SELECT 1 FROM outbox_events WHERE aggregate_id = $1 AND NOT sequenced) AS unlogged
+    `${WITH_SYNC_STANDBY_BARRIER} SELECT e.*, EXISTS (SELECT 1 FROM outbox_events WHERE aggregate_id = $1 AND NOT sequenced) AS unlogged
      FROM durable
      LEFT JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM order_events WHERE order_id = $1 ORDER BY seq DESC LIMIT 1) AS e ON true`,
     [orderId],
@@ -112,7 +111,7 @@ export async function logStateOf(db: Queryable, orderId: string): Promise<{ late
 }
 
 export async function lastSeq(db: Queryable): Promise<number> {
-  const { rows } = await db.query<{ seq: string | null }>(`${DURABLE} SELECT max(seq) AS seq FROM durable, order_events`);
+  const { rows } = await db.query<{ seq: string | null }>(`${WITH_SYNC_STANDBY_BARRIER} SELECT max(seq) AS seq FROM durable, order_events`);
   return Number(rows[0]?.seq ?? 0);
 }
 

@@ -89,10 +89,11 @@ describe('order reads on a primary with a synchronous standby', () => {
 
     let settled = 0;
     const page = { limit: 20, after: undefined };
+    const counted = <T>(work: Promise<T>) => work.finally(() => (settled += 1));
     const lists = Promise.all([
-      orders.listOrders({ userId: mine.userId, role: 'customer' }, { scope: 'mine', ...page }),
-      orders.listOrders({ userId: randomUUID(), role: 'admin' }, { scope: 'all', ...page }),
-    ].map((list) => list.finally(() => (settled += 1))));
+      counted(orders.listOrders({ userId: mine.userId, role: 'customer' }, { scope: 'mine', ...page })),
+      counted(orders.listOrders({ userId: randomUUID(), role: 'admin' }, { scope: 'all', ...page })),
+    ]);
     await waitUntil(async () => settled > 0 || (await standby.waitingForStandby()).length >= 2, 10_000, 'the lists to answer or wait for the standby');
     expect(settled, 'a list answered with a commit the standby does not hold').toBe(0);
 

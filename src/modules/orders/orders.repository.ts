@@ -1,4 +1,4 @@
-import { isoUtc, SYNC_STANDBY_BARRIER, type Queryable } from '../../platform/db/index.js';
+import { isoUtc, WITH_SYNC_STANDBY_BARRIER, type Queryable } from '../../platform/db/index.js';
 import { ConflictError } from '../../shared/errors.js';
 import type { Order, VersionedOrder } from './order.js';
 import type { OrderStatus } from './order-status.js';
@@ -47,8 +47,8 @@ export const ORDER_COLUMNS = `
 
 // One row per order with its items aggregated, so reading an order is one query.
 const ORDER_SELECT = `SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON} FROM orders o`;
-// The same read answered only once a synchronous standby holds what it saw (SYNC_STANDBY_BARRIER).
-const DURABLE_ORDER_SELECT = `WITH durable AS MATERIALIZED (${SYNC_STANDBY_BARRIER}) SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON} FROM durable, orders o`;
+// The same read answered only once a synchronous standby holds what it saw (WITH_SYNC_STANDBY_BARRIER).
+const DURABLE_ORDER_SELECT = `${WITH_SYNC_STANDBY_BARRIER} SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON} FROM durable, orders o`;
 
 /**
  * `durable`: for a read whose copy outlives the request (the order cache). A primary killed
@@ -156,7 +156,7 @@ export interface OrderListFilter {
 /**
  * Newest first by (created_at, id): a keyset, so pages stay stable while orders are placed.
  * Answered only once a synchronous standby holds what it read, as an order's own read is: a
- * list is not cached, but a client acts on what it shows (SYNC_STANDBY_BARRIER). The barrier
+ * list is not cached, but a client acts on what it shows (WITH_SYNC_STANDBY_BARRIER). The barrier
  * is a one-time filter, so the newest-first index scan stays as it is.
  */
 export async function listOrders(db: Queryable, filter: OrderListFilter): Promise<VersionedOrder[]> {
@@ -171,7 +171,7 @@ export async function listOrders(db: Queryable, filter: OrderListFilter): Promis
   if (filter.after) add((n) => `(o.created_at, o.id) < ($${n}::timestamptz, $${n + 1}::uuid)`, filter.after.createdAt, filter.after.id);
   params.push(filter.limit + 1);
   const { rows } = await db.query<OrderRow>(
-    `WITH durable AS MATERIALIZED (${SYNC_STANDBY_BARRIER}) ${ORDER_SELECT} WHERE ${conditions.join(' AND ')} ORDER BY o.created_at DESC, o.id DESC LIMIT $${params.length}`,
+    `${WITH_SYNC_STANDBY_BARRIER} ${ORDER_SELECT} WHERE ${conditions.join(' AND ')} ORDER BY o.created_at DESC, o.id DESC LIMIT $${params.length}`,
     params,
   );
   return rows.map(toVersioned);

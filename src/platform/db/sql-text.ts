@@ -7,8 +7,9 @@ export function isoUtc(timestamp: string): string {
 }
 
 /**
- * A one-row CTE for a read whose answer must survive a failover (`WITH durable AS MATERIALIZED
- * (${SYNC_STANDBY_BARRIER}) SELECT … FROM durable, …`). On a primary with a synchronous standby
+ * The WITH clause of a read whose answer must survive a failover: a one-row CTE `durable`, which
+ * the read joins (`${WITH_SYNC_STANDBY_BARRIER} SELECT … FROM durable, …`) or, to keep its plan,
+ * filters on once (`WHERE EXISTS (SELECT FROM durable) AND …`). On a primary with a synchronous standby
  * the read writes a tiny WAL record in a transaction of its own (a logical-decoding message,
  * which no table keeps), so its commit waits, like any write's, until the standby has flushed the
  * WAL up to it: past every commit the read saw. It answers only then, or not at all. (A
@@ -21,5 +22,6 @@ export function isoUtc(timestamp: string): string {
  * and was then lost in the failover, its position given to another event. Costs nothing
  * without a synchronous standby (PGlite, one server): nothing is written then.
  */
-export const SYNC_STANDBY_BARRIER = `SELECT CASE WHEN current_setting('synchronous_standby_names') <> '' AND NOT pg_is_in_recovery()
-  THEN pg_logical_emit_message(true, 'order-service', 'read barrier') END AS lsn`;
+export const WITH_SYNC_STANDBY_BARRIER = `WITH durable AS MATERIALIZED (
+  SELECT CASE WHEN current_setting('synchronous_standby_names') <> '' AND NOT pg_is_in_recovery()
+  THEN pg_logical_emit_message(true, 'order-service', 'read barrier') END AS lsn)`;
