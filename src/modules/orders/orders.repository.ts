@@ -51,11 +51,11 @@ const ORDER_SELECT = `SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON} FROM orders o
 const DURABLE_ORDER_SELECT = `${WITH_SYNC_STANDBY_BARRIER} SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON} FROM durable, orders o`;
 
 /**
- * `durable`: for a read whose copy outlives the request (the order cache). A primary killed
- * with kill -9 shows its other sessions, for a moment, commits its synchronous standby never
- * got; cached, such a state would be served after the failover, and its version would keep the
- * new primary's own changes out of the cache (only a newer version replaces a copy). Nothing
- * is written or waited for without a synchronous standby.
+ * `durable`: for a read whose answer must outlive a failover: one that fills the order cache, or
+ * one a refusal rests on. A primary killed with kill -9 shows its other sessions, for a moment,
+ * commits its synchronous standby never got; cached, such a state would be served after the
+ * failover, and its version would keep the new primary's own changes out of the cache (only a
+ * newer version replaces a copy). Nothing is written or waited for without a synchronous standby.
  */
 export interface ReadOptions {
   durable?: boolean;
