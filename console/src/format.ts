@@ -26,8 +26,11 @@ export const shortId = (id: string) => id.slice(0, 8);
 
 const shortDateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'short' });
 
-/** For lists: the time alone for today, a short date and time before that. */
-export function recent(iso: string): string {
+const shortTime = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+
+/** For lists: the time alone for today (without seconds where space is short), a short date and time before that. */
+export function recent(iso: string, options: { seconds: boolean } = { seconds: true }): string {
   const date = new Date(iso);
-  return date.toDateString() === new Date().toDateString() ? time.format(date) : shortDateTime.format(date);
+  if (date.toDateString() !== new Date().toDateString()) return shortDateTime.format(date);
+  return (options.seconds ? time : shortTime).format(date);
 }

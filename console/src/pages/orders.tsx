@@ -139,7 +139,9 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
                   <td class="num">{money(order.totalCents, order.currency)}</td>
                   <td>
                     <time dateTime={order.createdAt} title={when(order.createdAt)}>
-                      {recent(order.createdAt)}
+                      {/* A phone's table has no room for the seconds (a two-digit hour pushed them past the edge). */}
+                      <span class="hide-phone">{recent(order.createdAt)}</span>
+                      <span class="phone-only">{recent(order.createdAt, { seconds: false })}</span>
                     </time>
                   </td>
                   {scope === 'all' ? <td class="mono hide-phone">{shortId(order.userId)}</td> : null}
