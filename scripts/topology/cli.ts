@@ -5,6 +5,9 @@
 import { down, isUp, log, status, up, currentVariant, type Variant } from './services.js';
 import { runFaultTests } from './faults.js';
 
+/** Whether this run brought the topology up and takes it down when it ends, however it ends. */
+let ownsTopology = false;
+
 async function main(): Promise<number> {
   const [command, ...flags] = process.argv.slice(2);
   const variant: Variant = flags.includes('--sentinel') ? 'sentinel' : 'cluster';
@@ -22,6 +25,7 @@ async function main(): Promise<number> {
       // A topology left fully up (`up`, or `test --keep`) is reused; anything less (a crashed
       // run's leftovers) is torn down first.
       const broughtUp = !isUp();
+      ownsTopology = broughtUp && !flags.includes('--keep');
       try {
         if (broughtUp) {
           await down();
@@ -29,7 +33,7 @@ async function main(): Promise<number> {
         }
         return (await runFaultTests(currentVariant() ?? variant, { components: !flags.includes('--no-components') })) ? 0 : 1;
       } finally {
-        if (broughtUp && !flags.includes('--keep')) await down();
+        if (ownsTopology) await down();
       }
     }
     default:
@@ -48,6 +52,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     );
   });
 }
+
+// A load loop that fails while its test awaits something else rejects with nobody listening yet;
+// Node would exit at once, leaving every node running. End the run as a failure instead.
+process.once('unhandledRejection', (reason: unknown) => {
+  log(`FAILED: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
+  (ownsTopology ? down() : Promise.resolve()).then(
+    () => process.exit(1),
+    () => process.exit(1),
+  );
+});
 
 main().then(
   (code) => process.exit(code),

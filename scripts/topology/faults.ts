@@ -9,7 +9,6 @@ import path from 'node:path';
 import pg from 'pg';
 import {
   ADMIN,
-  API_URL,
   DATABASE_URL,
   DIR,
   ROOT,
@@ -28,53 +27,8 @@ import {
   waitFor,
   type Variant,
 } from './services.js';
+import { Session, call } from './api-client.js';
 import { auditWatchers, startWatchers } from './sse-audit.js';
-
-interface Client {
-  token: string;
-  userId: string;
-}
-
-/** The few fields of API answers this script reads. */
-interface Reply {
-  id?: string;
-  accessToken?: string;
-  user?: { id: string };
-}
-
-async function call(method: string, url: string, token: string | undefined, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Reply }> {
-  try {
-    const res = await fetch(`${API_URL}${url}`, {
-      method,
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(20_000),
-    });
-    const text = await res.text();
-    let reply: Reply = {};
-    try {
-      reply = (text ? JSON.parse(text) : {}) as Reply;
-    } catch {
-      // haproxy's own error pages are HTML; the status says enough
-    }
-    return { status: res.status, body: reply };
-  } catch {
-    return { status: 0, body: {} };
-  }
-}
-
-async function login(email: string, password: string): Promise<string> {
-  const res = await call('POST', '/api/auth/login', undefined, { email, password });
-  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.accessToken!;
-}
-
-async function newUser(): Promise<Client> {
-  const email = `topology-${randomUUID().slice(0, 8)}@example.com`;
-  const res = await call('POST', '/api/auth/register', undefined, { email, password: 'topology-user-pw', name: 'load' });
-  if (res.status !== 201) throw new Error(`register failed: ${res.status}`);
-  return { token: res.body.accessToken!, userId: res.body.user!.id };
-}
 
 interface LoadResult {
   /** Logical orders the client saw acknowledged (one per Idempotency-Key). */
@@ -91,16 +45,16 @@ interface LoadResult {
  * `clients` loops placing one order each, every order retried with its Idempotency-Key until
  * acknowledged, for `durationMs`; plus one loop reading already placed orders (cached reads).
  */
-async function load(clients: Client[], productIds: string[], durationMs: number): Promise<LoadResult> {
+async function load(clients: Session[], productIds: string[], durationMs: number): Promise<LoadResult> {
   const result: LoadResult = { acknowledged: [], failedAttempts: 0, failures: [], cachedReads5xx: 0, cachedReads: 0 };
   const stopAt = Date.now() + durationMs;
-  const placer = async (client: Client, index: number) => {
+  const placer = async (client: Session, index: number) => {
     while (Date.now() < stopAt) {
       const key = randomUUID();
       const productId = productIds[(index + result.acknowledged.length) % productIds.length]!;
       const giveUpAt = Date.now() + 60_000;
       for (;;) {
-        const res = await call('POST', '/api/orders', client.token, { items: [{ productId, quantity: 1 }] }, { 'Idempotency-Key': key });
+        const res = await client.call('POST', '/api/orders', { items: [{ productId, quantity: 1 }] }, { 'Idempotency-Key': key });
         if (res.status === 201 || res.status === 200) {
           result.acknowledged.push(res.body.id!);
           break;
@@ -117,7 +71,7 @@ async function load(clients: Client[], productIds: string[], durationMs: number)
     while (Date.now() < stopAt) {
       const id = result.acknowledged[result.acknowledged.length - 1];
       if (id) {
-        const res = await call('GET', `/api/orders/${id}`, clients[0]!.token);
+        const res = await clients[0]!.call('GET', `/api/orders/${id}`);
         result.cachedReads++;
         if (res.status >= 500 || res.status === 0) result.cachedReads5xx++;
       }
@@ -240,7 +194,7 @@ function cpuByTier(): Record<string, number> {
  * CPU by them: gross, and above what the tier burns idle (Patroni's loop, Cluster gossip, polls),
  * measured just before, which at a few dozen orders a second is most of the gross figure.
  */
-async function measureCapacity(clients: Client[], productIds: string[]): Promise<Outcome> {
+async function measureCapacity(clients: Session[], productIds: string[]): Promise<Outcome> {
   const idleFrom = cpuByTier();
   const idleStarted = Date.now();
   await sleep(5000);
@@ -306,8 +260,8 @@ async function completedAfter(ids: string[]): Promise<number | undefined> {
  * Runs one fault test with an admin and a customer following the order events through haproxy,
  * then adds the SSE audit (every event of the test's acknowledged orders once, in order).
  */
-async function withEventWatchers(adminToken: string, customer: Client, test: () => Promise<{ outcome: Outcome; acknowledged: string[] }>): Promise<Outcome> {
-  const watchers = await withDb((db) => startWatchers(db, adminToken, customer));
+async function withEventWatchers(admin: Session, customer: Session, test: () => Promise<{ outcome: Outcome; acknowledged: string[] }>): Promise<Outcome> {
+  const watchers = await withDb((db) => startWatchers(db, admin, customer));
   const { outcome, acknowledged } = await test();
   const sse = await withDb((db) => auditWatchers(db, watchers, acknowledged));
   log(`[${outcome.name.slice(0, 2)}] SSE audit: ${sse.problems.length === 0 ? 'every event of every acknowledged order seen once, in order' : sse.problems.join('; ')}`);
@@ -329,20 +283,20 @@ export async function runFaultTests(variant: Variant, options: { components: boo
 
   // The component tests above may have kept the machine busy; wait until the API answers again.
   await waitFor('the API through haproxy', async () => (await call('GET', '/health/ready', undefined)).status === 200, 60_000);
-  const adminToken = await waitFor('the admin login', () => login(ADMIN.email, ADMIN.password), 60_000);
+  const admin = await waitFor('the admin login', () => Session.login(ADMIN.email, ADMIN.password), 60_000);
   const productIds: string[] = [];
   for (let i = 0; i < 4; i++) {
-    const res = await call('POST', '/api/products', adminToken, { sku: `TOPO-${randomUUID().slice(0, 8)}`, name: `Topology ${i}`, priceCents: 500, stock: 5000 });
+    const res = await admin.call('POST', '/api/products', { sku: `TOPO-${randomUUID().slice(0, 8)}`, name: `Topology ${i}`, priceCents: 500, stock: 5000 });
     if (res.status !== 201) throw new Error(`product create failed: ${res.status} ${JSON.stringify(res.body)}`);
     productIds.push(res.body.id!);
   }
-  const clients = await Promise.all([newUser(), newUser(), newUser(), newUser()]);
+  const clients = await Promise.all([Session.register(), Session.register(), Session.register(), Session.register()]);
   const allAcknowledged: string[] = [];
   outcomes.push(await measureCapacity(clients, productIds));
 
   // 1. kill -9 one API under load; then a SIGTERM drain of the other.
   outcomes.push(
-    await withEventWatchers(adminToken, clients[0], async () => {
+    await withEventWatchers(admin, clients[0], async () => {
       const running = load(clients, productIds, 8000);
       await sleep(2500);
       const killedAt = Date.now();
@@ -378,7 +332,7 @@ export async function runFaultTests(variant: Variant, options: { components: boo
 
   // 2. kill -9 a worker while it holds jobs.
   outcomes.push(
-    await withEventWatchers(adminToken, clients[0], async () => {
+    await withEventWatchers(admin, clients[0], async () => {
       const running = load(clients, productIds, 6000);
       await sleep(2000);
       const placedBefore = await withDb(async (db) => (await db.query<{ id: string }>("SELECT id FROM orders WHERE status IN ('pending', 'processing')")).rows.map((r) => r.id));
@@ -401,7 +355,7 @@ export async function runFaultTests(variant: Variant, options: { components: boo
 
   // 3. kill -9 the Redis master holding the order queue.
   outcomes.push(
-    await withEventWatchers(adminToken, clients[0], async () => {
+    await withEventWatchers(admin, clients[0], async () => {
       const port = await queueMasterPort(variant);
       const running = load(clients, productIds, 10_000);
       await sleep(2000);
@@ -432,7 +386,7 @@ export async function runFaultTests(variant: Variant, options: { components: boo
 
   // 4. kill -9 the PostgreSQL leader (Patroni and postgres).
   outcomes.push(
-    await withEventWatchers(adminToken, clients[0], async () => {
+    await withEventWatchers(admin, clients[0], async () => {
       const leader = (await patroniRole(0)) === 'primary' ? 0 : 1;
       const running = load(clients, productIds, 25_000);
       await sleep(2000);
@@ -458,7 +412,7 @@ export async function runFaultTests(variant: Variant, options: { components: boo
   );
 
   log('');
-  log(`fault tests (${variant}) in ${((Date.now() - started) / 1000).toFixed(0)} s:`);
+  log(`fault tests (${variant}) in ${((Date.now() - started) / 1000).toFixed(0)} s; sessions signed in again after their token ran out: ${Session.renewals}×`);
   for (const outcome of outcomes) log(`${outcome.problems.length === 0 ? 'PASS' : 'FAIL'} ${outcome.name}: ${outcome.measured}${outcome.problems.length ? ` — ${outcome.problems.join('; ')}` : ''}`);
   return outcomes.every((o) => o.problems.length === 0);
 }

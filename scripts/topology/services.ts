@@ -474,6 +474,9 @@ function appEnv(variant: Variant): Record<string, string> {
     JWT_SECRET,
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
+    // Short-lived access tokens, so every fault run outlives a few: its clients sign in again on
+    // a 401 and its event streams end with their token and resume (15 minutes by default).
+    ACCESS_TOKEN_TTL_SECONDS: '45',
     REDIS_PREFIX: 'ops',
     // Production refuses to start without a mail transport; the audit counts the .eml files.
     MAIL_TRANSPORT: 'file',

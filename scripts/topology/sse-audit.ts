@@ -1,10 +1,12 @@
 /**
  * SSE clients through haproxy during a fault: each follows GET /api/orders/events, reconnects
- * on any drop with the Last-Event-ID it last saw, and afterwards must have seen every event of
- * every acknowledged order once, in order, with nothing the database does not hold.
+ * on any drop with the Last-Event-ID it last saw (signing in again when the stream ended with its
+ * access token), and afterwards must have seen every event of every acknowledged order once, in
+ * order, with nothing the database does not hold.
  */
 import type pg from 'pg';
 import { openSse, orderOf, type SseClient } from '../../test/sse.js';
+import type { Session } from './api-client.js';
 import { API_URL, sleep, waitFor } from './services.js';
 
 interface Seen {
@@ -28,7 +30,7 @@ export interface EventWatcher {
 const RECONNECT_DELAY_MS = 250;
 
 /** Starts following the stream right after `afterSeq` (a position read from the database). */
-export function watchOrderEvents(label: string, token: string, options: { all: boolean; userId?: string; afterSeq: number }): EventWatcher {
+export function watchOrderEvents(label: string, session: Session, options: { all: boolean; userId?: string; afterSeq: number }): EventWatcher {
   let stopped = false;
   let current: SseClient | undefined;
   let last = options.afterSeq;
@@ -55,12 +57,14 @@ export function watchOrderEvents(label: string, token: string, options: { all: b
   const running = (async () => {
     let droppedAt: number | undefined;
     while (!stopped) {
+      const token = session.token;
       const client = await openSse(`${API_URL}/api/orders/events${options.all ? '?scope=all' : ''}`, {
         authorization: `Bearer ${token}`,
         'Last-Event-ID': String(last),
       }).catch(() => undefined);
       if (!client || client.status !== 200) {
         client?.close();
+        if (client?.status === 401) await session.renew(token);
         droppedAt ??= Date.now();
         await sleep(RECONNECT_DELAY_MS);
         continue;
@@ -154,13 +158,13 @@ export interface Watchers {
 }
 
 /** An admin following every order and one customer following theirs, from the log's current end. */
-export async function startWatchers(db: pg.Client, adminToken: string, customer: { token: string; userId: string }): Promise<Watchers> {
+export async function startWatchers(db: pg.Client, admin: Session, customer: Session): Promise<Watchers> {
   const afterSeq = await currentEventSeq(db);
   return {
     afterSeq,
     all: [
-      watchOrderEvents('admin SSE (scope=all)', adminToken, { all: true, afterSeq }),
-      watchOrderEvents('customer SSE', customer.token, { all: false, userId: customer.userId, afterSeq }),
+      watchOrderEvents('admin SSE (scope=all)', admin, { all: true, afterSeq }),
+      watchOrderEvents('customer SSE', customer, { all: false, userId: customer.userId, afterSeq }),
     ],
   };
 }
