@@ -63,14 +63,20 @@ export async function insertRefreshToken(
 /**
  * Marks a live token used and returns it; the guard makes this succeed for exactly one
  * caller even when the same token is presented concurrently.
+ *
+ * A family with any revoked token is revoked as a whole. A revocation (reuse, logout, password
+ * reset) is one UPDATE of the rows it sees; a refresh committing meanwhile adds a successor that
+ * UPDATE never sees, while the token that refresh rotated, which it waited for, ends revoked. So
+ * the successor stays unrevoked, and only this check keeps it from rotating on.
  */
 export async function claimRefreshToken(
   db: Queryable,
   tokenHash: string,
 ): Promise<{ userId: string; familyId: string } | undefined> {
   const { rows } = await db.query<{ userId: string; familyId: string }>(
-    `UPDATE refresh_tokens SET used_at = now()
+    `UPDATE refresh_tokens t SET used_at = now()
      WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+       AND NOT EXISTS (SELECT FROM refresh_tokens r WHERE r.family_id = t.family_id AND r.revoked_at IS NOT NULL)
      RETURNING user_id AS "userId", family_id AS "familyId"`,
     [tokenHash],
   );
