@@ -4,7 +4,7 @@ import express from 'express';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, startTestApp, STORAGE_KINDS, type TestApp } from '../../test/harness.js';
-import { bearer, registerUser } from '../../test/users.js';
+import { bearer, registerAdmin, registerUser } from '../../test/users.js';
 import { createApp } from '../app.js';
 import { answerWithConnectionClose, closeGracefully, createHttpServer } from '../http-server.js';
 import { createLogger } from '../platform/logger.js';
@@ -282,7 +282,7 @@ describe.each(STORAGE_KINDS)('crafted cursors on %s', (storage) => {
   const cursorOf = (position: unknown) => Buffer.from(JSON.stringify(position)).toString('base64url');
   const id = '0b0e8c6e-5d7a-4a52-9a57-1c7c5b8d2a10';
 
-  it.each([['1'], ['March 7'], ['2020-02-30'], ['2020-02-30T00:00:00.000Z'], ['MUG-1'], ['2020-01-01T00:00:00Z']])(
+  it.each([['1'], ['March 7'], ['2020-02-30'], ['2020-02-30T00:00:00.000Z'], ['MUG-1'], ['2020-01-01T00:00:00Z'], ['0000-01-01T00:00:00.000Z']])(
     'an order cursor keyed %j, then 400 INVALID_CURSOR',
     async (key) => {
       const user = await registerUser(app);
@@ -301,6 +301,25 @@ describe.each(STORAGE_KINDS)('crafted cursors on %s', (storage) => {
       expect(res.body.code).toBe('INVALID_CURSOR');
     },
   );
+
+  it.each([['1'], ['2026-02-30'], ['Tue Dec 01 2026 10:00:00 GMT+0000'], ['2026-12-06T00:00:00.000Z'], ['0000-01-01T00:00:00.000000Z']])(
+    'a webhook or delivery cursor keyed %j, then 400 INVALID_CURSOR',
+    async (key) => {
+      const admin = await registerAdmin(app);
+      for (const path of ['/api/webhooks', `/api/webhooks/${id}/deliveries`]) {
+        const res = await app.http.get(path).query({ cursor: cursorOf([key, id]) }).set(bearer(admin));
+        expect(res.status, path).toBe(400);
+        expect(res.body.code, path).toBe('INVALID_CURSOR');
+      }
+    },
+  );
+
+  it.each([['empty', ''], ['longer than any cursor', 'A'.repeat(600)]])('a cursor that is %s, then 400 INVALID_CURSOR', async (_label, cursor) => {
+    const res = await app.http.get('/api/products').query({ cursor });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(PROBLEM);
+    expect(res.body.code).toBe('INVALID_CURSOR');
+  });
 
   it('the cursors the API hands out, then are accepted', async () => {
     const first = await app.http.get('/api/products?limit=1').expect(200);

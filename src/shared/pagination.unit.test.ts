@@ -27,6 +27,8 @@ describe('cursors', () => {
     ['a number key', encodeCursor([1, ID])],
     ['a malformed id', encodeCursor(['A', 'not-a-uuid'])],
     ['garbage', '!!!'],
+    ['nothing at all', ''],
+    ['more than 512 characters', encodeCursor(['A'.repeat(400), ID])],
   ])('a keyset cursor with %s is a 400 INVALID_CURSOR naming cursor', (_label, cursor) => {
     let caught: unknown;
     try {
@@ -45,9 +47,24 @@ describe('cursors', () => {
     expect(decodeKeysetCursor(encodeCursor([at, ID]), CURSOR_KEYS.timestamp)).toEqual({ key: at, id: ID });
     expect(() => decodeKeysetCursor(encodeCursor(['2026-01-01', ID]), CURSOR_KEYS.timestamp)).toThrow(InvalidCursorError);
     expect(() => decodeKeysetCursor(encodeCursor(['2026-02-30T00:00:00.000Z', ID]), CURSOR_KEYS.timestamp)).toThrow(InvalidCursorError);
+    // JavaScript has a year 0; PostgreSQL does not, and would refuse it as a bad input.
+    expect(() => decodeKeysetCursor(encodeCursor(['0000-01-01T00:00:00.000Z', ID]), CURSOR_KEYS.timestamp)).toThrow(InvalidCursorError);
     expect(() => decodeKeysetCursor(encodeCursor(['-MUG', ID]), CURSOR_KEYS.sku)).toThrow(InvalidCursorError);
     expect(decodeKeysetCursor(encodeCursor(['MUG-01', ID]), CURSOR_KEYS.sku).key).toBe('MUG-01');
   });
+});
+
+describe('microsecond timestamp keys', () => {
+  it.each(['2026-12-06T00:21:25.123456Z', '2024-02-29T23:59:59.999999Z'])('accepts %s', (key) => {
+    expect(CURSOR_KEYS.timestampMicros(key)).toBe(true);
+  });
+
+  it.each(['2026-12-06T00:21:25.123Z', '2026-02-30T00:00:00.000000Z', '0000-01-01T00:00:00.000000Z', '1', 'March 7', '2026-12-06', '2026-12-06T00:21:25.123456+01:00'])(
+    'refuses %s',
+    (key) => {
+      expect(CURSOR_KEYS.timestampMicros(key)).toBe(false);
+    },
+  );
 });
 
 describe('toPage', () => {

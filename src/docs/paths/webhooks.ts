@@ -69,7 +69,7 @@ export function registerWebhooksPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'get', path: '/api/webhooks', operationId: 'listWebhooks', tags, security: BEARER, summary: 'Registered endpoints, newest first (admin)',
     request: { query: pageQuery },
-    responses: { 200: json('A page of webhooks.', WebhookPage), ...commonProblems({ body: false, database: true, validation: '`limit` outside 1..100 or a bad `cursor`.' }), ...adminOnly },
+    responses: { 200: json('A page of webhooks.', WebhookPage), ...commonProblems({ body: false, database: true, cursor: true, validation: '`limit` outside 1..100.' }), ...adminOnly },
   });
   registry.registerPath({
     method: 'get', path: '/api/webhooks/{id}', operationId: 'getWebhook', tags, security: BEARER, summary: 'One endpoint (admin)',
@@ -98,7 +98,7 @@ export function registerWebhooksPaths(registry: OpenAPIRegistry): void {
     method: 'get', path: '/api/webhooks/{id}/deliveries', operationId: 'listWebhookDeliveries', tags, security: BEARER,
     summary: 'Deliveries to an endpoint, newest first, with their status (admin)',
     request: { params, query: listDeliveriesQuery },
-    responses: { 200: json('A page of deliveries.', DeliveryPage), ...commonProblems({ body: false, database: true, validation: 'An unknown `status`, `limit` outside 1..100 or a bad `cursor`.' }), ...adminOnly, 404: notFound },
+    responses: { 200: json('A page of deliveries.', DeliveryPage), ...commonProblems({ body: false, database: true, cursor: true, validation: 'An unknown `status` or `limit` outside 1..100.' }), ...adminOnly, 404: notFound },
   });
   registry.registerPath({
     method: 'post', path: '/api/webhooks/{id}/deliveries/{deliveryId}/redeliver', operationId: 'redeliverWebhook', tags, security: BEARER,

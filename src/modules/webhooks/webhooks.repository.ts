@@ -1,4 +1,4 @@
-import { isoUtc, type Queryable } from '../../platform/db/index.js';
+import { isoUtc, isoUtcMicros, type Queryable } from '../../platform/db/index.js';
 import type { DeliveryStatus } from './webhooks.schemas.js';
 
 export interface Webhook {
@@ -25,6 +25,9 @@ export interface Delivery {
   updatedAt: string;
 }
 
+/** A row of a list, with the key of its keyset position (`created_at` to the microsecond). */
+export type Listed<T> = T & { cursorKey: string };
+const CURSOR_KEY = `${isoUtcMicros('created_at')} AS "cursorKey"`;
 
 const WEBHOOK_COLUMNS = `id, url, events, description, enabled, ${isoUtc('created_at')} AS "createdAt", ${isoUtc('updated_at')} AS "updatedAt"`;
 const DELIVERY_COLUMNS = `id, webhook_id AS "webhookId", event_seq::text AS "eventId", type, status, attempts,
@@ -41,9 +44,9 @@ export async function insertWebhook(db: Queryable, webhook: { id: string; url: s
 }
 
 /** Newest first by (created_at, id). */
-export async function listWebhooks(db: Queryable, after: { createdAt: string; id: string } | undefined, limit: number): Promise<Webhook[]> {
-  const { rows } = await db.query<Webhook>(
-    `SELECT ${WEBHOOK_COLUMNS} FROM webhooks
+export async function listWebhooks(db: Queryable, after: { createdAt: string; id: string } | undefined, limit: number): Promise<Listed<Webhook>[]> {
+  const { rows } = await db.query<Listed<Webhook>>(
+    `SELECT ${WEBHOOK_COLUMNS}, ${CURSOR_KEY} FROM webhooks
      WHERE $1::timestamptz IS NULL OR (created_at, id) < ($1::timestamptz, $2::uuid)
      ORDER BY created_at DESC, id DESC LIMIT $3`,
     [after?.createdAt ?? null, after?.id ?? null, limit + 1],
@@ -109,9 +112,9 @@ export async function listDeliveries(
   db: Queryable,
   webhookId: string,
   filter: { status: DeliveryStatus | undefined; after: { createdAt: string; id: string } | undefined; limit: number },
-): Promise<Delivery[]> {
-  const { rows } = await db.query<Delivery>(
-    `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries
+): Promise<Listed<Delivery>[]> {
+  const { rows } = await db.query<Listed<Delivery>>(
+    `SELECT ${DELIVERY_COLUMNS}, ${CURSOR_KEY} FROM webhook_deliveries
      WHERE webhook_id = $1 AND ($2::text IS NULL OR status = $2)
        AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
      ORDER BY created_at DESC, id DESC LIMIT $5`,

@@ -1,6 +1,6 @@
 import type { IRouter, Request } from 'express';
 import { parseOrThrow, validateBody } from '../../middleware/validate.js';
-import { decodeKeysetCursor, pageQuery } from '../../shared/pagination.js';
+import { CURSOR_KEYS, decodeKeysetCursor, pageQuery } from '../../shared/pagination.js';
 import { authenticate, requireRole, type Authenticator } from '../auth/index.js';
 import { createWebhookBody, listDeliveriesQuery, updateWebhookBody, type CreateWebhookBody, type UpdateWebhookBody } from './webhooks.schemas.js';
 import type { WebhooksService } from './webhooks.service.js';
@@ -9,7 +9,7 @@ type ById<Body = unknown> = Request<{ id: string }, unknown, Body>;
 
 function afterCursor(cursor: string | undefined): { createdAt: string; id: string } | undefined {
   if (cursor === undefined) return undefined;
-  const { key: createdAt, id } = decodeKeysetCursor(cursor, (key) => !Number.isNaN(Date.parse(key)));
+  const { key: createdAt, id } = decodeKeysetCursor(cursor, CURSOR_KEYS.timestampMicros);
   return { createdAt, id };
 }
 

@@ -17,6 +17,8 @@ const deliveryNotFound = () => new NotFoundError('DELIVERY_NOT_FOUND', 'No such 
 
 type Keyset = { createdAt: string; id: string } | undefined;
 
+const withoutCursorKey = <T>({ cursorKey: _key, ...row }: repo.Listed<T>): T => row as T;
+
 export type WebhooksService = ReturnType<typeof createWebhooksService>;
 
 /** Admin management of webhook endpoints and their deliveries (the routes check the role). */
@@ -50,7 +52,7 @@ export function createWebhooksService(deps: {
 
   async function listWebhooks(query: { limit: number; after: Keyset }): Promise<Page<Webhook>> {
     const rows = await repo.listWebhooks(db, query.after, query.limit);
-    return toPage(rows, query.limit, (row) => row, (row) => [row.createdAt, row.id]);
+    return toPage(rows, query.limit, withoutCursorKey, (row) => [row.cursorKey, row.id]);
   }
 
   async function updateWebhook(id: string, changes: UpdateWebhookBody): Promise<Webhook> {
@@ -77,7 +79,7 @@ export function createWebhooksService(deps: {
   async function listDeliveries(webhookId: string, query: { status: DeliveryStatus | undefined; limit: number; after: Keyset }): Promise<Page<Delivery>> {
     await getWebhook(webhookId);
     const rows = await repo.listDeliveries(db, webhookId, query);
-    return toPage(rows, query.limit, (row) => row, (row) => [row.createdAt, row.id]);
+    return toPage(rows, query.limit, withoutCursorKey, (row) => [row.cursorKey, row.id]);
   }
 
   async function redeliver(webhookId: string, deliveryId: string): Promise<Delivery> {

@@ -6,7 +6,7 @@ import { checkPostgresConnection } from './postgres-startup.js';
 
 export type { Database, Queryable, QueryResult } from './database.js';
 export { sqlState } from './database.js';
-export { isoUtc, WITH_SYNC_STANDBY_BARRIER } from './sql-text.js';
+export { isoUtc, isoUtcMicros, WITH_SYNC_STANDBY_BARRIER } from './sql-text.js';
 export { migrate } from './migrate.js';
 export { DataDirLockedError } from './data-dir-lock.js';
 export { EmbeddedDatabaseError } from './pglite.js';

@@ -7,6 +7,15 @@ export function isoUtc(timestamp: string): string {
 }
 
 /**
+ * The same to the microsecond, as PostgreSQL stores it: the key of a keyset cursor over a column
+ * written with `now()`, where rows of one statement share a time and milliseconds would skip the
+ * rows between a page's last one and the cut-off time.
+ */
+export function isoUtcMicros(timestamp: string): string {
+  return `to_char(${timestamp} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
+/**
  * The WITH clause of a read whose answer must survive a failover: a one-row CTE `durable`, which
  * the read joins (`${WITH_SYNC_STANDBY_BARRIER} SELECT … FROM durable, …`) or, to keep its plan,
  * filters on once (`WHERE EXISTS (SELECT FROM durable) AND …`). On a primary with a synchronous standby
