@@ -65,4 +65,18 @@ describe('queue dashboard hardening (server mode)', () => {
     expect(res.body.code).toBe('RATE_LIMITED');
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
   });
+
+  it('an address that only PostgreSQL lower-cases onto the account ("İ" for "i") neither signs in nor gets a fresh count', async () => {
+    const victim = await registerAdmin(app);
+    const variant = victim.email.replace('i', '\u0130');
+    // The case this guards: the database finds the account under the variant (a UTF-8 collation).
+    const { rows } = await app.db.query<{ same: boolean }>('SELECT lower($1) = lower($2) AS same', [variant, victim.email]);
+    expect(rows[0]!.same).toBe(true);
+    for (let i = 0; i < 3; i++) {
+      expect((await app.http.get('/admin/queues').set('Authorization', basic(victim.email, `wrong ${i}`))).status).toBe(401);
+    }
+    const res = await app.http.get('/admin/queues').set('Authorization', basic(variant, victim.password));
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/^Basic /);
+  });
 });

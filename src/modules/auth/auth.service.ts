@@ -5,6 +5,7 @@ import type { RateLimiter } from '../../platform/rate-limit.js';
 import { ConflictError, UnauthenticatedError } from '../../shared/errors.js';
 import type { Principal, Role } from '../../shared/principal.js';
 import * as repo from './auth.repository.js';
+import { email } from './auth.schemas.js';
 import type { User } from './auth.repository.js';
 import { burnPasswordCheck, hashPassword, verifyPassword, type PasswordHashProfile } from './passwords.js';
 import { generateRefreshToken, hashRefreshToken, type AccessTokens } from './tokens.js';
@@ -86,7 +87,13 @@ export function createAuthService(deps: AuthServiceDeps) {
 
   /** Checks a password under the login limits; the caller decides what the sign-in grants. */
   async function verifyCredentials(input: { email: string; password: string }, clientAddress: string): Promise<User> {
-    const accountKey = input.email.toLowerCase();
+    // The limits count by the address as JavaScript lower-cases it; the account is found as
+    // PostgreSQL lower-cases it. The two agree on the addresses accounts can have (`email`), not
+    // beyond: "İ" is one more way to write "i" for PostgreSQL, and would be a fresh count for each
+    // spelling. Callers that skipped the schema (the dashboard's Basic sign-in) are held to it here.
+    const address = email.safeParse(input.email);
+    if (!address.success) throw new UnauthenticatedError('INVALID_CREDENTIALS', 'Email or password is incorrect');
+    const accountKey = address.data.toLowerCase();
     const reservation: Reservation = [
       [loginLimits.perAccountAndAddress, `${accountKey} ${clientAddress}`],
       [loginLimits.perAccount, accountKey],
@@ -97,7 +104,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     let found: repo.UserWithPassword | undefined;
     let matches: boolean;
     try {
-      found = await repo.findUserByEmail(db, input.email);
+      found = await repo.findUserByEmail(db, address.data);
       if (!found) await burnPasswordCheck(input.password, deps.passwordHashProfile);
       matches = found !== undefined && (await verifyPassword(found.passwordHash, input.password));
     } catch (error) {
