@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
+import { isUuid } from '../../shared/ids.js';
 import { ROLES, type Principal, type Role } from '../../shared/principal.js';
 
 /** The only algorithm we sign with and the only one we accept: `alg: none` or RS/ES tokens are refused. */
@@ -48,7 +49,9 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
         currentDate: new Date(now()),
       });
       const role = payload.role as Role;
-      if (payload.typ !== ACCESS_TOKEN_TYPE || !ROLES.includes(role) || !payload.sub || payload.exp === undefined) return undefined;
+      // We only sign user ids; any other subject (which only the secret's holder could sign) would
+      // reach the database as a bad uuid.
+      if (payload.typ !== ACCESS_TOKEN_TYPE || !ROLES.includes(role) || typeof payload.sub !== 'string' || !isUuid(payload.sub) || payload.exp === undefined) return undefined;
       return { userId: payload.sub, role, expiresAtMs: payload.exp * 1000 };
     } catch (error) {
       if (error instanceof joseErrors.JOSEError || error instanceof TypeError) return undefined;

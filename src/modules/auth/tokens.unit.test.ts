@@ -1,4 +1,4 @@
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { SignJWT, UnsecuredJWT, type JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createAccessTokens, generateRefreshToken, hashRefreshToken } from './tokens.js';
 
@@ -11,11 +11,11 @@ function claims(overrides: Record<string, unknown> = {}) {
   return { role: 'customer', typ: 'access', ...overrides };
 }
 
-function forge(options: { alg?: string; secret?: Uint8Array; payload?: Record<string, unknown>; iss?: string; aud?: string; exp?: number | string } = {}) {
+function forge(options: { alg?: string; secret?: Uint8Array; payload?: Record<string, unknown>; sub?: unknown; iss?: string; aud?: string; exp?: number | string } = {}) {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT(options.payload ?? claims())
+  // A subject of any type: the forger is not bound by jose's types.
+  return new SignJWT({ sub: 'sub' in options ? options.sub : principal.userId, ...(options.payload ?? claims()) } as JWTPayload)
     .setProtectedHeader({ alg: options.alg ?? 'HS256' })
-    .setSubject(principal.userId)
     .setIssuer(options.iss ?? settings.issuer)
     .setAudience(options.aud ?? settings.audience)
     .setIssuedAt(now - 10)
@@ -47,6 +47,9 @@ describe('access tokens', () => {
     ['without the access token type', () => forge({ payload: { role: 'customer' } })],
     ['of another token type', () => forge({ payload: claims({ typ: 'refresh' }) })],
     ['with an unknown role', () => forge({ payload: claims({ role: 'root' }) })],
+    // Only the secret's holder could sign these; they must still answer 401, not reach SQL.
+    ['whose subject is not a user id', () => forge({ sub: 'not-a-uuid' })],
+    ['whose subject is a number', () => forge({ sub: 12345 })],
     [
       'with alg none',
       () =>
