@@ -16,7 +16,8 @@ const productName = {
   pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*\\S[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*$',
   description: 'Trimmed; printable text on one line, not empty.',
 } as const;
-const multiLine = { pattern: '^[^\\u0000]*$', description: 'May span lines; no NUL characters.' } as const;
+/** JSON Schema form of shared/text.ts MULTI_LINE_TEXT (line breaks allowed, no other control characters). */
+const multiLine = { pattern: '^[^\\u0000-\\u0009\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$', description: 'May span lines; no other control characters.' } as const;
 
 export const RegisterRequest = registerFields
   .extend({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MAX_PRICE_CENTS } from '../../shared/money.js';
-import { NO_CONTROL_CHARACTERS } from '../../shared/text.js';
+import { MULTI_LINE_TEXT, NO_CONTROL_CHARACTERS } from '../../shared/text.js';
 
 export const MAX_STOCK = 1_000_000;
 
@@ -15,7 +15,7 @@ const text = (max: number) =>
 const name = text(200)
   .refine((value) => value.length > 0, 'must not be empty')
   .refine((value) => NO_CONTROL_CHARACTERS.test(value), 'must be printable text on one line (no control characters)');
-const description = text(2000);
+const description = text(2000).refine((value) => MULTI_LINE_TEXT.test(value), 'must not contain control characters other than line breaks');
 const priceCents = z
   .number()
   .int('must be an integer number of cents')

@@ -45,6 +45,11 @@ describe('catalog input validation', () => {
       ['a name with a NUL character', { ...valid, sku: 'OK-1', name: 'a\u0000b' }, 'name'],
       ['a 2001-character description', { ...valid, sku: 'OK-1', description: 'd'.repeat(2001) }, 'description'],
       ['a null description', { ...valid, sku: 'OK-1', description: null }, 'description'],
+      ['a description with an escape sequence', { ...valid, sku: 'OK-1', description: 'red \u001b[31malert' }, 'description'],
+      ['a description with a tab', { ...valid, sku: 'OK-1', description: 'a\tb' }, 'description'],
+      ['a description with BEL', { ...valid, sku: 'OK-1', description: 'a\u0007b' }, 'description'],
+      ['a description with DEL', { ...valid, sku: 'OK-1', description: 'a\u007fb' }, 'description'],
+      ['a description with a C1 control character', { ...valid, sku: 'OK-1', description: 'a\u0085b' }, 'description'],
       ['a negative price', { ...valid, sku: 'OK-1', priceCents: -1 }, 'priceCents'],
       ['a fractional price', { ...valid, sku: 'OK-1', priceCents: 1.5 }, 'priceCents'],
       ['a price above 100000000', { ...valid, sku: 'OK-1', priceCents: 100_000_001 }, 'priceCents'],
@@ -58,6 +63,13 @@ describe('catalog input validation', () => {
       const res = await app.http.post('/api/products').set(bearer(admin)).send(body);
       expectProblem(res, 400, 'VALIDATION_FAILED');
       expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: field })]));
+    });
+
+    it('accepts a description over several lines (LF, CRLF, U+2028) and keeps it as sent', async () => {
+      const description = 'Line one\nLine two\r\nLine three\u2028Line four';
+      const res = await app.http.post('/api/products').set(bearer(admin)).send({ ...valid, sku: `ML-${randomBytes(4).toString('hex')}`, description });
+      expect(res.status).toBe(201);
+      expect(res.body.description).toBe(description);
     });
 
     it.each([
@@ -108,6 +120,7 @@ describe('catalog input validation', () => {
       ['a negative price', { priceCents: -5 }],
       ['a null price', { priceCents: null }],
       ['a 2001-character description', { description: 'x'.repeat(2001) }],
+      ['a description with an escape sequence', { description: 'x\u001b[2J' }],
     ])('with %s, then answers 400 VALIDATION_FAILED and changes nothing', async (_label, body) => {
       const product = await createProduct();
       expectProblem(await app.http.patch(`/api/products/${product.id}`).set(bearer(admin)).send(body), 400, 'VALIDATION_FAILED');

@@ -44,6 +44,18 @@ describe('webhooks admin API, embedded', { timeout: 120_000 }, () => {
     expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['events.0', 'url']);
   });
 
+  it.each([
+    ['a URL with BEL', { url: 'http://93.184.216.34/x\u0007', events: ['order.placed'] }, 'url'],
+    ['a URL with a tab inside', { url: 'http://93.184.216.34/x\ty', events: ['order.placed'] }, 'url'],
+    ['a description with a C1 control character', { url: 'http://93.184.216.34/x', events: ['order.placed'], description: 'C1\u009bx' }, 'description'],
+    ['a description with a line separator', { url: 'http://93.184.216.34/x', events: ['order.placed'], description: 'a\u2028b' }, 'description'],
+  ])('refuses %s with 400 naming the field', async (_label, body, field) => {
+    const res = await app.http.post('/api/webhooks').set(bearer(admin)).send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual([field]);
+  });
+
   it('creates (secret shown once), lists, gets, updates, rotates and deletes an endpoint', async () => {
     const created = await app.http.post('/api/webhooks').set(bearer(admin)).send({ url: 'http://93.184.216.34/hook', events: ['order.completed'], description: 'ERP' });
     expect(created.status).toBe(201);

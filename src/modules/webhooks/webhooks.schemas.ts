@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import { pageQuery } from '../../shared/pagination.js';
+import { NO_CONTROL_CHARACTERS } from '../../shared/text.js';
 import { ORDER_EVENT_TYPES } from '../events/index.js';
 
 const url = z
   .string()
   .trim()
   .max(2000, 'must be at most 2000 characters')
+  // The URL parser drops tabs and line breaks and keeps other control characters as they are.
+  .refine((value) => NO_CONTROL_CHARACTERS.test(value), 'must not contain control characters')
   .refine((value) => URL.canParse(value), 'must be an absolute URL');
 const events = z
   .array(z.enum(ORDER_EVENT_TYPES), 'must be a list of event types')
@@ -16,7 +19,7 @@ const description = z
   .string()
   .trim()
   .max(500, 'must be at most 500 characters')
-  .refine((value) => ![...value].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f), 'must be one line of printable characters');
+  .refine((value) => NO_CONTROL_CHARACTERS.test(value), 'must be one line of printable characters');
 
 export const createWebhookBody = z.object({ url, events, description: description.optional() });
 export const updateWebhookBody = z
