@@ -56,7 +56,7 @@ describe('the OpenAPI document describes the hardening', () => {
   it('text fields state the NUL and one-line rules as patterns the server applies', () => {
     const oneLine = new RegExp(doc.components.schemas.RegisterRequest.properties.name.pattern as string, 'u');
     expect(oneLine.test('Ann Lee')).toBe(true);
-    for (const bad of ['Ann\nLee', 'Ann\u0000', 'Ann\tLee']) expect(oneLine.test(bad)).toBe(false);
+    for (const bad of ['Ann\nLee', 'Ann\u0000', 'Ann\tLee', 'Ann\u202ELee']) expect(oneLine.test(bad)).toBe(false);
     const productName = new RegExp(doc.components.schemas.CreateProductRequest.properties.name.pattern as string, 'u');
     expect(productName.test('Mug')).toBe(true);
     expect(productName.test(' ')).toBe(false);
@@ -64,6 +64,8 @@ describe('the OpenAPI document describes the hardening', () => {
     const multiLine = new RegExp(doc.components.schemas.CreateProductRequest.properties.description.pattern as string, 'u');
     expect(multiLine.test('two\nlines')).toBe(true);
     expect(multiLine.test('a\u0000b')).toBe(false);
+    expect(multiLine.test('a\u001b[2Jb')).toBe(false);
+    expect(multiLine.test('a\u2067b')).toBe(false);
     expect(doc.components.schemas.RegisterRequest.required).toEqual(['email', 'password']);
   });
 

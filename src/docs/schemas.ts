@@ -3,6 +3,7 @@ import { loginBody, refreshBody, registerFields } from '../modules/auth/index.js
 import { adjustStockBody, createProductBody, DEMO_PRODUCT_ID, updateProductBody } from '../modules/catalog/index.js';
 import { ORDER_STATUSES, placeOrderBody } from '../modules/orders/index.js';
 import { ROLES } from '../shared/principal.js';
+import { NOT_MULTI_LINE, NOT_ONE_LINE } from '../shared/text.js';
 
 /*
  * Request bodies are the validators the routes run, named for the document. zod-to-openapi
@@ -10,14 +11,13 @@ import { ROLES } from '../shared/principal.js';
  * are restated as JSON Schema in .meta(); openapi.test.ts proves each against the validator.
  */
 const emailFormat = { format: 'email' } as const;
-/** JSON Schema form of shared/text.ts NO_CONTROL_CHARACTERS (printable, one line). */
-const ONE_LINE = '^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*$';
+/** JSON Schema forms of shared/text.ts NO_CONTROL_CHARACTERS (printable, one line) and MULTI_LINE_TEXT. */
+const ONE_LINE = `^[^${NOT_ONE_LINE}]*$`;
 const productName = {
-  pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*\\S[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*$',
+  pattern: `^[^${NOT_ONE_LINE}]*\\S[^${NOT_ONE_LINE}]*$`,
   description: 'Trimmed; printable text on one line, not empty.',
 } as const;
-/** JSON Schema form of shared/text.ts MULTI_LINE_TEXT (line breaks allowed, no other control characters). */
-const multiLine = { pattern: '^[^\\u0000-\\u0009\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$', description: 'May span lines; no other control characters.' } as const;
+const multiLine = { pattern: `^[^${NOT_MULTI_LINE}]*$`, description: 'May span lines; no other control characters.' } as const;
 
 export const RegisterRequest = registerFields
   .extend({

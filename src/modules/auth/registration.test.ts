@@ -21,6 +21,8 @@ describe.each(STORAGE_KINDS)('registration on %s', (storage) => {
     ['a NUL', 'Ann\u0000'],
     ['an escape sequence', 'Ann\u001b[31m'],
     ['a Unicode line separator', 'Ann\u2028Lee'],
+    ['a right-to-left override', 'Ann\u202Egpj.exe'],
+    ['a bidi isolate', 'Ann\u2066Lee\u2069'],
   ])('when the name holds %s, then 400 naming `name` and no account is made', async (_label, name) => {
     const email = uniqueEmail('ctl');
     const res = await app.http.post('/api/auth/register').send({ email, password: 'long enough', name });

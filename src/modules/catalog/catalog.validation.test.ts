@@ -50,6 +50,8 @@ describe('catalog input validation', () => {
       ['a description with BEL', { ...valid, sku: 'OK-1', description: 'a\u0007b' }, 'description'],
       ['a description with DEL', { ...valid, sku: 'OK-1', description: 'a\u007fb' }, 'description'],
       ['a description with a C1 control character', { ...valid, sku: 'OK-1', description: 'a\u0085b' }, 'description'],
+      ['a name with a right-to-left override', { ...valid, sku: 'OK-1', name: 'Mug \u202Eder' }, 'name'],
+      ['a description with a right-to-left override', { ...valid, sku: 'OK-1', description: 'Mug \u202Eder' }, 'description'],
       ['a negative price', { ...valid, sku: 'OK-1', priceCents: -1 }, 'priceCents'],
       ['a fractional price', { ...valid, sku: 'OK-1', priceCents: 1.5 }, 'priceCents'],
       ['a price above 100000000', { ...valid, sku: 'OK-1', priceCents: 100_000_001 }, 'priceCents'],
