@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer, IncomingMessage, maxHeaderSize, type RequestListener, type Server } from 'node:http';
 import type { Config } from './config/index.js';
 import type { Principal } from './shared/principal.js';
 
@@ -19,8 +19,9 @@ class ApiRequest extends IncomingMessage implements Pick<Express.Request, 'reque
 const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 /** A problem+json answer written straight to the socket, for requests that never reach Express. */
-function rawProblem(status: number, title: string, detail: string): string {
-  const body = JSON.stringify({ type: '/problems/bad-request', title, status, detail, code: status === 408 ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST' });
+function rawProblem(status: number, code: string, title: string, detail: string): string {
+  const type = `/problems/${code.toLowerCase().replaceAll('_', '-')}`;
+  const body = JSON.stringify({ type, title, status, detail, code });
   return (
     `HTTP/1.1 ${status} ${title}\r\n` +
     `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
@@ -56,14 +57,13 @@ export function createHttpServer(app: RequestListener, http: Config['http']): Se
       return;
     }
     if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      socket.end(rawProblem(408, 'Request Timeout', `The request did not arrive within ${http.requestTimeoutMs} ms`));
+      socket.end(rawProblem(408, 'REQUEST_TIMEOUT', 'Request Timeout', `The request did not arrive within ${http.requestTimeoutMs} ms`));
       return;
     }
-    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
     socket.end(
-      tooLarge
-        ? rawProblem(431, 'Request Header Fields Too Large', 'The request could not be parsed as HTTP')
-        : rawProblem(400, 'Bad Request', 'The request could not be parsed as HTTP'),
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? rawProblem(431, 'HEADERS_TOO_LARGE', 'Request Header Fields Too Large', `The request's headers are larger than ${maxHeaderSize / 1024} KB`)
+        : rawProblem(400, 'BAD_REQUEST', 'Bad Request', 'The request could not be parsed as HTTP'),
     );
   });
   return server;

@@ -37,6 +37,7 @@ export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = {
   STOCK_LIMIT_EXCEEDED: { status: 409, title: 'Stock limit exceeded', description: 'The stock adjustment would take on-hand stock above the largest amount the catalog stores.' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'Idempotency key in use', description: 'A request with this `Idempotency-Key` is still being processed. Retry shortly with the same key: you will get its response.' },
   ORDER_NOT_CANCELLABLE: { status: 409, title: 'Order not cancellable', description: 'Only `pending` orders can be cancelled; this one has moved on (processing, completed, failed or cancelled).' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large', description: 'The request\'s headers together are larger than the server reads (16 KB). Send fewer or shorter headers (cookies, for example); the connection is closed.' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', description: 'The request body is larger than 100 KB.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', description: 'The request body is not JSON. Send it with `Content-Type: application/json`.' },
   UNKNOWN_PRODUCT: { status: 422, title: 'Unknown product', description: 'Some ordered products do not exist; `errors` names them. Nothing was reserved and no order was created.' },

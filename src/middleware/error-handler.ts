@@ -53,13 +53,23 @@ export function sendProblem(res: Response, problem: Problem): void {
     });
 }
 
-/** Errors raised by express.json() (body-parser) carry a `type` and an HTTP status. */
-function bodyParserProblem(error: { type?: unknown; status?: unknown }): Problem | undefined {
+/** Well-formed JSON that the strict parser refused all the same (`null`, `"text"`, `1`). */
+function isJson(body: unknown): boolean {
+  try {
+    JSON.parse(body as string);
+    return typeof body === 'string';
+  } catch {
+    return false;
+  }
+}
+
+/** Errors raised by express.json() (body-parser) carry a `type`, an HTTP status and the raw `body` it refused. */
+function bodyParserProblem(error: { type?: unknown; status?: unknown; body?: unknown }): Problem | undefined {
   switch (error.type) {
     case 'entity.too.large':
       return { status: 413, code: 'PAYLOAD_TOO_LARGE', detail: 'The request body is larger than 100 KB' };
     case 'entity.parse.failed':
-      return { status: 400, code: 'MALFORMED_JSON', detail: 'The request body is not valid JSON' };
+      return { status: 400, code: 'MALFORMED_JSON', detail: isJson(error.body) ? 'The request body must be a JSON object' : 'The request body is not valid JSON' };
     case 'charset.unsupported':
     case 'encoding.unsupported':
       return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'The request body must be UTF-8 JSON' };

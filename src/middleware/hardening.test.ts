@@ -170,6 +170,16 @@ describe('the API HTTP server (createHttpServer)', () => {
     expect(socket.destroyed).toBe(true);
     expect(text).toMatch(/^HTTP\/1\.1 408/);
     expect(text).toContain('"code":"REQUEST_TIMEOUT"');
+    expect(text).toContain('"type":"/problems/request-timeout"');
+  });
+
+  it('when the headers are larger than the server reads, then 431 HEADERS_TOO_LARGE saying so', async () => {
+    const { reply } = rawExchange(server, `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    const text = await reply;
+    expect(text).toMatch(/^HTTP\/1\.1 431/);
+    expect(text).toMatch(/content-type: application\/problem\+json/i);
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+    expect(body).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE', type: '/problems/headers-too-large', detail: "The request's headers are larger than 16 KB" });
   });
 
   it('when more connections than the cap arrive, then the extra ones are closed at once', async () => {

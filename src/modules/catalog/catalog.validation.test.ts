@@ -75,12 +75,14 @@ describe('catalog input validation', () => {
     });
 
     it.each([
-      ['an array', '[]', 'VALIDATION_FAILED'],
-      ['a JSON string', '"sku"', 'MALFORMED_JSON'],
-      ['broken JSON', '{"sku":', 'MALFORMED_JSON'],
-    ])('when the body is %s, then answers 400', async (_label, raw, code) => {
+      ['an array', '[]', 'VALIDATION_FAILED', 'Invalid request body — request body: must be an object'],
+      ['a JSON string', '"sku"', 'MALFORMED_JSON', 'The request body must be a JSON object'],
+      ['null', 'null', 'MALFORMED_JSON', 'The request body must be a JSON object'],
+      ['broken JSON', '{"sku":', 'MALFORMED_JSON', 'The request body is not valid JSON'],
+    ])('when the body is %s, then answers 400 saying what is wrong', async (_label, raw, code, detail) => {
       const res = await app.http.post('/api/products').set(bearer(admin)).set('Content-Type', 'application/json').send(raw);
       expectProblem(res, 400, code);
+      expect(res.body.detail).toBe(detail);
     });
   });
 
