@@ -31,7 +31,7 @@ export const DeliverySchema = z
     eventId: z.string().meta({ description: 'The event id: the `webhook-id` header and the body\'s `id`, the same on every attempt.' }),
     type: EventType,
     status: z.enum(['pending', 'succeeded', 'failed']),
-    attempts: z.int().min(0),
+    attempts: z.int().min(0).meta({ description: 'Attempts made so far, redeliveries included.' }),
     lastStatusCode: z.int().nullable(),
     lastError: z.string().nullable(),
     nextAttemptAt: timestamp.nullable().meta({ description: 'When a pending delivery is tried next; null once it succeeded or failed.' }),
@@ -105,7 +105,7 @@ export function registerWebhooksPaths(registry: OpenAPIRegistry): void {
     summary: 'Send a delivery again now, whatever its status (admin)',
     request: { params: params.extend({ deliveryId: z.guid() }) },
     responses: {
-      202: json('Scheduled: the delivery is pending and due now (same event id).', DeliverySchema),
+      202: json('Scheduled: the delivery is pending and due now (same event id), with one more attempt allowed if it had used them all.', DeliverySchema),
       ...commonProblems({ body: false, database: true }),
       ...adminOnly,
       404: problem(404, [{ code: 'WEBHOOK_NOT_FOUND', when: 'No webhook with this id.' }, { code: 'DELIVERY_NOT_FOUND', when: 'No such delivery for this webhook.' }]),

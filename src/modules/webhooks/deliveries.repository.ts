@@ -9,7 +9,10 @@ export interface ClaimedDelivery {
   secrets: string[];
   eventId: string;
   payload: unknown;
+  /** Attempts made, this one included. */
   attempts: number;
+  /** Attempts it may make, when a redelivery allowed more than the setting. */
+  attemptsAllowed: number | null;
   /** Identifies this claim: the result is recorded only while the claim is still ours. */
   leasedUntil: Date;
 }
@@ -40,7 +43,7 @@ export async function claimDueDeliveries(db: Queryable, options: { limit: number
        WHERE d.id = due.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
        RETURNING d.*
      )
-     SELECT c.id, c.webhook_id AS "webhookId", w.url, c.event_seq::text AS "eventId", c.payload, c.attempts, c.leased_until AS "leasedUntil",
+     SELECT c.id, c.webhook_id AS "webhookId", w.url, c.event_seq::text AS "eventId", c.payload, c.attempts, c.attempts_allowed AS "attemptsAllowed", c.leased_until AS "leasedUntil",
             array_remove(ARRAY[w.secret, CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END], NULL) AS secrets
      FROM claimed c JOIN webhooks w ON w.id = c.webhook_id`,
     [options.limit, options.leaseMs, options.busyWebhookIds],

@@ -60,7 +60,7 @@ export function startWebhookDeliverer(deps: { db: Database; signal: Signal; sett
       headers: { 'webhook-id': claim.eventId, 'webhook-timestamp': String(timestamp), 'webhook-signature': signatureHeader(claim.secrets, claim.eventId, timestamp, body) },
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const retryInMs = outcome.ok || claim.attempts >= settings.maxAttempts ? undefined : retryDelayMs(claim.attempts, settings.retryBaseMs);
+    const retryInMs = outcome.ok || claim.attempts >= (claim.attemptsAllowed ?? settings.maxAttempts) ? undefined : retryDelayMs(claim.attempts, settings.retryBaseMs);
     await recordAttempt(db, claim, { ...outcome, retryInMs });
     deps.observer.attempted(outcome.ok ? 'succeeded' : retryInMs === undefined ? 'failed' : 'retrying', seconds);
     if (!outcome.ok && retryInMs === undefined) logger.warn('webhook delivery failed for good', { deliveryId: claim.id, webhookId: claim.webhookId, attempts: claim.attempts, error: outcome.error });

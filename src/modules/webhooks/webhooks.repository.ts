@@ -123,11 +123,14 @@ export async function listDeliveries(
   return rows;
 }
 
-/** Due again now; one more attempt even if it had used them all (an operator asked for it). */
+/**
+ * Due again now; one more attempt even if it had used them all (an operator asked for it). The
+ * attempts made stay counted: the delivery is allowed one more instead.
+ */
 export async function scheduleRedelivery(db: Queryable, webhookId: string, deliveryId: string, maxAttempts: number): Promise<Delivery | undefined> {
   const { rows } = await db.query<Delivery>(
     `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), leased_until = NULL,
-       attempts = LEAST(attempts, $3 - 1), updated_at = now()
+       attempts_allowed = GREATEST(COALESCE(attempts_allowed, $3), attempts + 1), updated_at = now()
      WHERE id = $1 AND webhook_id = $2 RETURNING ${DELIVERY_COLUMNS}`,
     [deliveryId, webhookId, maxAttempts],
   );

@@ -116,7 +116,12 @@ describe('webhooks admin API, embedded', { timeout: 120_000 }, () => {
     const missing = await app.http.post(`/api/webhooks/${id}/deliveries/00000000-0000-4000-8000-000000000000/redeliver`).set(bearer(admin));
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe('DELIVERY_NOT_FOUND');
-    await waitUntil(async () => (await app.http.get(`/api/webhooks/${id}/deliveries?status=failed`).set(bearer(admin))).body.items.length === 1, 60_000, 'the redelivery to fail again');
+    const failedAgain = await waitUntil(async () => {
+      const res = await app.http.get(`/api/webhooks/${id}/deliveries?status=failed`).set(bearer(admin));
+      return res.body.items.length === 1 && res.body.items[0];
+    }, 60_000, 'the redelivery to fail again');
+    // One more attempt than the two it had made, and all three counted.
+    expect(failedAgain).toMatchObject({ id: failed.id, status: 'failed', attempts: 3 });
     expect(receiver.on('/internal')).toHaveLength(0);
     await app.http.delete(`/api/webhooks/${id}`).set(bearer(admin));
   });
