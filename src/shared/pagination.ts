@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { isUuid } from './ids.js';
+import { queryInteger } from './query.js';
 
 export interface Page<T> {
   items: T[];
@@ -16,7 +17,7 @@ const MAX_CURSOR_LENGTH = 512;
  * every malformed cursor answers `INVALID_CURSOR`; the document states the length it allows.
  */
 export const pageQuery = z.object({
-  limit: z.coerce.number().int('must be an integer').min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100').default(20),
+  limit: queryInteger(z.coerce.number('must be an integer').int('must be an integer').min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100')).default(20),
   cursor: z.string().meta({ minLength: 1, maxLength: MAX_CURSOR_LENGTH }).optional(),
 });
 

@@ -90,7 +90,7 @@ describe('pageQuery', () => {
     expect(pageQuery.parse({ limit: '100', cursor: 'abc' })).toEqual({ limit: 100, cursor: 'abc' });
   });
 
-  it.each(['0', '101', '-1', 'abc', '1.5'])('refuses limit=%s', (limit) => {
+  it.each(['0', '101', '-1', 'abc', '1.5', '0x10', '1e1', ' 1', '', '+5'])('refuses limit=%j', (limit) => {
     expect(pageQuery.safeParse({ limit }).success).toBe(false);
   });
 });

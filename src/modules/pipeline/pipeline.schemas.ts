@@ -1,16 +1,18 @@
 import { z } from 'zod';
+import { queryInteger } from '../../shared/query.js';
 
 export const MAX_WINDOW_MINUTES = 60;
 /** The chart's resolution: fine enough to see a burst, coarse enough to stay under 400 points an hour. */
 export const BUCKET_SECONDS = 10;
 
 export const pipelineQuery = z.object({
-  minutes: z.coerce
-    .number('must be a number')
-    .int('must be a whole number')
-    .min(1, `must be between 1 and ${MAX_WINDOW_MINUTES}`)
-    .max(MAX_WINDOW_MINUTES, `must be between 1 and ${MAX_WINDOW_MINUTES}`)
-    .default(10),
+  minutes: queryInteger(
+    z.coerce
+      .number('must be a whole number')
+      .int('must be a whole number')
+      .min(1, `must be between 1 and ${MAX_WINDOW_MINUTES}`)
+      .max(MAX_WINDOW_MINUTES, `must be between 1 and ${MAX_WINDOW_MINUTES}`),
+  ).default(10),
 });
 
 export const throughputBucket = z.object({
