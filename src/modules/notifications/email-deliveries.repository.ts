@@ -55,6 +55,20 @@ export async function markSent(db: Queryable, orderIds: readonly string[], kind:
   );
 }
 
+/**
+ * Extends this sender's live claims by another lease while their messages are still being sent
+ * (a batch through a pool of a few connections can outlast one lease). A claim that already ran
+ * out may be another sender's by now, so only live ones are extended.
+ */
+export async function extendClaims(db: Queryable, orderIds: readonly string[], kind: EmailKind, leaseSeconds: number): Promise<void> {
+  if (orderIds.length === 0) return;
+  await db.query(
+    `UPDATE email_deliveries SET claimed_until = now() + make_interval(secs => $3)
+     WHERE order_id = ANY($1::uuid[]) AND kind = $2 AND status = 'pending' AND claimed_until >= now()`,
+    [orderIds, kind, leaseSeconds],
+  );
+}
+
 /** Gives the claims back after failed sends, so the retry need not wait for the lease. */
 export async function releaseClaims(db: Queryable, orderIds: readonly string[], kind: EmailKind, error: string): Promise<void> {
   if (orderIds.length === 0) return;

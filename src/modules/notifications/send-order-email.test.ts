@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct } from '../../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../../test/harness.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../../test/users.js';
+import { waitUntil } from '../../../test/wait.js';
 import { createLogger } from '../../platform/logger.js';
 import type { MailMessage, Mailer } from '../../platform/mail.js';
 import { createSendOrderEmail } from './send-order-email.js';
@@ -33,12 +34,12 @@ describe('sending order emails in batches', () => {
     return ids;
   }
 
-  function handlerWith(mailer: Mailer) {
+  function handlerWith(mailer: Mailer, leaseSeconds = 60) {
     return createSendOrderEmail({
       db: app.db,
       mailer,
       mailFrom: 'shop@example.com',
-      leaseSeconds: 60,
+      leaseSeconds,
       findOrders: async (orderIds) => (await app.deps.orders.findOrders(orderIds)).map((entry) => entry.order),
       findRecipients: (userIds) => app.deps.auth.findUsers(userIds),
       logger,
@@ -81,6 +82,31 @@ describe('sending order emails in batches', () => {
     await handler.run({ orderIds: ids, kind: 'order_confirmation' }, { attempt: 2, maxAttempts: 25 });
     await handler.run({ orderIds: ids, kind: 'order_confirmation' }, { attempt: 3, maxAttempts: 25 });
     expect(ids.map((id) => mailer.sent.filter((m) => m.subject.includes(id)).length)).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it('a batch still being sent past its lease keeps its claims: another sender sends none of it again', async () => {
+    const ids = await completedOrders(3);
+    // A mailer whose messages leave only when the test lets them (SMTP slower than the lease).
+    const sent: MailMessage[] = [];
+    let letThrough: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (letThrough = resolve));
+    const slow: Mailer = { ...recordingMailer(() => false), send: (message) => held.then(() => void sent.push(message)) };
+    const first = handlerWith(slow, 1).run({ orderIds: ids, kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 });
+
+    const claimedUntil = (
+      await waitUntil(async () => {
+        const { rows } = await app.db.query<{ at: Date }>("SELECT min(claimed_until) AS at FROM email_deliveries WHERE order_id = ANY($1::uuid[]) AND kind = 'order_confirmation'", [ids]);
+        return rows[0]?.at ?? undefined;
+      }, 10_000, 'the batch to be claimed')
+    ).toISOString();
+    await waitUntil(async () => (await app.db.query<{ past: boolean }>("SELECT now() > $1::timestamptz + interval '300 ms' AS past", [claimedUntil])).rows[0]!.past, 10_000, 'the first lease to run out');
+
+    const other = recordingMailer(() => false);
+    await expect(handlerWith(other, 1).run({ orderIds: [ids[2]!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 })).rejects.toThrow(/being sent by another worker/);
+    letThrough();
+    await first;
+    expect(other.sent).toEqual([]);
+    expect(sent.map((m) => m.subject).sort()).toEqual(ids.map((id) => `Order ${id} confirmed`).sort());
   });
 
   it('when another sender holds a claim, then this one sends the rest and retries later for that order', async () => {

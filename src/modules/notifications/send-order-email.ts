@@ -4,7 +4,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { Mailer } from '../../platform/mail.js';
 import { PermanentJobError, type JobHandler, type JobSpec } from '../../platform/queue/index.js';
 import type { Order } from '../orders/index.js';
-import { claimDeliveries, markSent, releaseClaims, type EmailKind } from './email-deliveries.repository.js';
+import { claimDeliveries, extendClaims, markSent, releaseClaims, type EmailKind } from './email-deliveries.repository.js';
 import { renderOrderEmail } from './order-email.templates.js';
 
 export const SEND_ORDER_EMAIL = 'send-order-email';
@@ -39,7 +39,10 @@ export interface SendOrderEmailDeps {
   db: Database;
   mailer: Mailer;
   mailFrom: string;
-  /** Longer than one SMTP attempt can take (its timeouts add up to 25 s), so a live sender never loses its claim. */
+  /**
+   * Longer than one SMTP attempt can take (its timeouts add up to 25 s). A sender renews its
+   * claims every half lease while messages are still out, so a batch may take longer than one.
+   */
   leaseSeconds: number;
   findOrders: (orderIds: readonly string[]) => Promise<Order[]>;
   /** The users among `userIds` that still exist (one read for a batch). */
@@ -73,12 +76,27 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
       const claims = await claimDeliveries(deps.db, { kind, deliveries, leaseSeconds: deps.leaseSeconds });
       const claimed = new Set(claims.claimed);
       const toSend = sendable.filter((order) => claimed.has(order.id));
-      const results = await Promise.allSettled(
-        toSend.map((order) => {
-          const recipient = recipients.get(order.userId)!;
-          return deps.mailer.send({ to: recipient.email, messageId: messageIdFor(order.id, kind, deps.mailFrom), ...renderOrderEmail(kind, order, recipient.name) });
-        }),
-      );
+      // A batch queues on the mailer's few connections, and is marked sent once all of it has
+      // settled, possibly after the lease that claimed it ran out: renewing the claims until then
+      // keeps another sender from claiming (and sending again) what this one sent or is sending.
+      const claimedIds = toSend.map((order) => order.id);
+      const renewal = setInterval(() => {
+        extendClaims(deps.db, claimedIds, kind, deps.leaseSeconds).catch((error: unknown) =>
+          deps.logger.warn('email claims not renewed', { kind, error: error instanceof Error ? error.message : String(error) }),
+        );
+      }, (deps.leaseSeconds * 1000) / 2);
+      let results: PromiseSettledResult<void>[];
+      try {
+        results = await Promise.allSettled(
+          toSend.map((order) => {
+            const recipient = recipients.get(order.userId)!;
+            const message = { to: recipient.email, messageId: messageIdFor(order.id, kind, deps.mailFrom), ...renderOrderEmail(kind, order, recipient.name) };
+            return deps.mailer.send(message);
+          }),
+        );
+      } finally {
+        clearInterval(renewal);
+      }
       const sent = toSend.filter((_, i) => results[i]!.status === 'fulfilled').map((order) => order.id);
       const failures = results.flatMap((result, i) => (result.status === 'rejected' ? [{ orderId: toSend[i]!.id, error: result.reason as Error }] : []));
       await markSent(deps.db, sent, kind);
