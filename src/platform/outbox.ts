@@ -101,6 +101,9 @@ export async function releaseClaims(db: Database, ids: readonly number[]): Promi
   await db.query(`UPDATE outbox_events SET claimed_until = NULL WHERE id IN (${inIdOrder})`, [ids]);
 }
 
+/** The longest a failing loop waits between rounds, for loops that run more often than this. */
+const MAX_BACKOFF_MS = 10_000;
+
 export interface Loop {
   /** Runs a round now (or right after the current one), unless failures are being backed off. */
   wake(): void;
@@ -141,7 +144,8 @@ export function startLoop(name: string, round: () => Promise<number>, options: {
       .catch((error: unknown) => {
         failures++;
         if (failures === 1 || failures % 50 === 0) options.logger.warn(`${name} round failed; retrying`, { failures, ...errorFields(error) });
-        return Math.min(options.intervalMs * 2 ** Math.min(failures, 5), 10_000);
+        // Backing off never means retrying sooner than a healthy round would come (a 30 s loop).
+        return Math.max(options.intervalMs, Math.min(options.intervalMs * 2 ** Math.min(failures, 5), MAX_BACKOFF_MS));
       })
       .then((delayMs) => {
         running = undefined;

@@ -96,6 +96,17 @@ describe('startLoop', () => {
     expect(round).toHaveBeenCalledTimes(5);
   });
 
+  it('when a slow loop fails, then it retries no sooner than its own interval', async () => {
+    const round = vi.fn(() => Promise.reject(new Error('redis down')));
+    loop = startLoop('slow loop', round, { intervalMs: 30_000, logger: capturingLogger().logger });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(round).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(30_000 - 1);
+    expect(round).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(round).toHaveBeenCalledTimes(2);
+  });
+
   it('stop waits for the running round and runs no more', async () => {
     let finish: (() => void) | undefined;
     const round = vi.fn(() => new Promise<number>((resolve) => (finish = () => resolve(0))));
