@@ -110,6 +110,9 @@ export function createProcessOrder(deps: {
     async exhausted({ orderIds }, error) {
       await orders.transitionOrders(orderIds, 'processing');
       const failed = await orders.transitionOrders(orderIds, 'failed', new Map(orderIds.map((id) => [id, GAVE_UP_REASON])));
+      // As in finish(): a cache write that failed is repaired from the database, or the cache
+      // would show `processing` until its copy expires.
+      await orders.refreshCachedOrders(failed.filter((entry) => !entry.cached).map((entry) => entry.order.id));
       for (const { order } of failed) {
         logger.error('order failed after exhausting retries', { orderId: order.id, lastError: error.message });
         deps.onFinished?.('failed', order.createdAt);
