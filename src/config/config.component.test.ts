@@ -61,6 +61,19 @@ describe('loadConfig', () => {
     });
   });
 
+  it('when every variable is set empty (or blank), then each has its default, as if unset', () => {
+    const names = ['PORT', 'HOST', 'DATA_DIR', 'PAYMENT_DECLINE_ABOVE_CENTS', 'REGISTER_RATE_LIMIT_PER_ADDRESS_PER_HOUR', 'RATE_LIMIT_PER_ADDRESS_PER_MINUTE', 'REDIS_PORT', 'MAIL_FROM', 'WORKER_METRICS_PORT', 'LOG_LEVEL'];
+    const empty = loadConfig(Object.fromEntries(names.map((name, i) => [name, i % 2 === 0 ? '' : '  '])), undefined);
+    const unset = loadConfig({}, undefined);
+    expect(empty).toEqual(unset);
+    expect(empty.payment.declineAboveCents).toBeUndefined();
+  });
+
+  it('when the environment sets a variable empty, then the .env file\'s value applies', () => {
+    const dotenv = writeDotenv('PORT=6000\n');
+    expect(loadConfig({ PORT: '' }, dotenv).http.port).toBe(6000);
+  });
+
   it('when loaded, then the config is frozen', () => {
     expect(Object.isFrozen(load())).toBe(true);
   });

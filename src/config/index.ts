@@ -88,10 +88,18 @@ export interface Config {
   };
 }
 
-/** Reads `.env` (if present) under the real environment: variables already set win. */
+/**
+ * Reads `.env` (if present) under the real environment: variables already set win. An empty (or
+ * blank) value counts as unset everywhere, so `PAYMENT_DECLINE_ABOVE_CENTS=` means "no limit", not
+ * 0, and `PORT=` the default port rather than any free one.
+ */
 function readEnvironment(source: NodeJS.ProcessEnv, dotenvPath: string | undefined): NodeJS.ProcessEnv {
-  if (!dotenvPath || !existsSync(dotenvPath)) return source;
-  return { ...parseEnv(readFileSync(dotenvPath, 'utf8')), ...source };
+  const fromFile = dotenvPath && existsSync(dotenvPath) ? parseEnv(readFileSync(dotenvPath, 'utf8')) : {};
+  return { ...withoutEmpty(fromFile), ...withoutEmpty(source) };
+}
+
+function withoutEmpty(variables: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(variables).filter(([, value]) => value !== undefined && value.trim() !== ''));
 }
 
 function firstProblem(error: { issues: readonly { path: PropertyKey[]; message: string }[] }): string {
