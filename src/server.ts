@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig } from './config/index.js';
 import { assertPortFree, describeListenFailure, exitGracefullyOnSignal, exitOnStartupFailure } from './lifecycle.js';
@@ -40,7 +41,9 @@ async function main(): Promise<void> {
   const app = createApp(runtime.deps);
 
   const server: Server = createHttpServer(app, config.http).listen(config.http.port, config.http.host, () => {
-    logger.info(`order service listening on http://localhost:${config.http.port}`, {
+    // The port actually bound: with PORT=0 the system picks one.
+    const { port } = server.address() as AddressInfo;
+    logger.info(`order service listening on http://localhost:${port}`, {
       database: runtime.db.kind,
       queueAndCache: runtime.redis ? 'redis' : 'in-process',
     });

@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from '../config/index.js';
+import { loadConfig } from '../config/index.js';
+import { exitOnStartupFailure } from '../lifecycle.js';
 import { seedDemoCatalog } from '../modules/catalog/index.js';
 import { migrate, openDatabase } from '../platform/db/index.js';
 
@@ -15,7 +16,5 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+// The same one-line messages as the service's own start-up (a missing database, a locked data dir).
+main().catch(exitOnStartupFailure('npm run db:seed'));

@@ -32,8 +32,9 @@ export async function ensureAdmin(
       );
       return;
     }
-    await insertUser(db, { email: admin.email, name: 'Administrator', role: 'admin', passwordHash: await hashPassword(admin.password, options.passwordHashProfile) });
-    options.logger.info('admin account created from ADMIN_EMAIL', { email: admin.email });
+    const created = await insertUser(db, { email: admin.email, name: 'Administrator', role: 'admin', passwordHash: await hashPassword(admin.password, options.passwordHashProfile) });
+    // Instances started together race to create it; only the one whose insert won says so.
+    if (created) options.logger.info('admin account created from ADMIN_EMAIL', { email: admin.email });
     return;
   }
   if (!options.allowGenerated) return;
