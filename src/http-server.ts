@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, maxHeaderSize, type RequestListener, type Server } from 'node:http';
 import type { Config } from './config/index.js';
+import { problemTypePath } from './shared/errors.js';
 import type { Principal } from './shared/principal.js';
 
 /**
@@ -20,8 +21,7 @@ const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 /** A problem+json answer written straight to the socket, for requests that never reach Express. */
 function rawProblem(status: number, code: string, title: string, detail: string): string {
-  const type = `/problems/${code.toLowerCase().replaceAll('_', '-')}`;
-  const body = JSON.stringify({ type, title, status, detail, code });
+  const body = JSON.stringify({ type: problemTypePath(code), title, status, detail, code });
   return (
     `HTTP/1.1 ${status} ${title}\r\n` +
     `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { problemTypePath } from '../shared/errors.js';
 
 export interface ProblemType {
   /** HTTP status the code comes with. */
@@ -51,8 +52,7 @@ export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = {
   SHUTTING_DOWN: { status: 503, title: 'Shutting down', description: 'The instance received SIGTERM. It still finishes and answers what reaches it for `SHUTDOWN_DELAY_MS`, then stops accepting connections; load balancers should send new requests to another instance.' },
 };
 
-/** The `type` URL of a code: `OUT_OF_STOCK` → `/problems/out-of-stock`. */
-export const problemTypePath = (code: string): string => `/problems/${code.toLowerCase().replaceAll('_', '-')}`;
+export { problemTypePath };
 
 const BY_SLUG = new Map(Object.entries(PROBLEM_TYPES).map(([code, type]) => [problemTypePath(code).slice('/problems/'.length), { code, ...type }]));
 

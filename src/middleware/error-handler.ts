@@ -1,6 +1,6 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { errorFields, type Logger } from '../platform/logger.js';
-import { AppError, RateLimitedError, ServiceUnavailableError, UnauthenticatedError, ValidationError, type ErrorKind } from '../shared/errors.js';
+import { AppError, RateLimitedError, ServiceUnavailableError, UnauthenticatedError, ValidationError, problemTypePath, type ErrorKind } from '../shared/errors.js';
 import { findNul } from './nul-check.js';
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
@@ -43,7 +43,7 @@ export function sendProblem(res: Response, problem: Problem): void {
     .status(problem.status)
     .type('application/problem+json')
     .json({
-      type: `/problems/${problem.code.toLowerCase().replaceAll('_', '-')}`,
+      type: problemTypePath(problem.code),
       title: TITLES[problem.status] ?? 'Error',
       status: problem.status,
       detail: problem.detail,

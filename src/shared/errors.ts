@@ -85,3 +85,6 @@ export class ServiceUnavailableError extends AppError {
     super('unavailable', 'SERVICE_UNAVAILABLE', message);
   }
 }
+
+/** The `type` URL of a problem code, a page describing it: `OUT_OF_STOCK` → `/problems/out-of-stock`. */
+export const problemTypePath = (code: string): string => `/problems/${code.toLowerCase().replaceAll('_', '-')}`;
