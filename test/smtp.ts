@@ -13,8 +13,15 @@ export interface TestSmtp {
   waitFor(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
 }
 
+export interface SmtpOptions {
+  /** Answers RCPT TO for matching addresses with this reply code (5xx: refused for good, 4xx: try later). */
+  refuseRecipient?: (address: string) => 450 | 550 | undefined;
+  /** Answers MAIL FROM with this reply code. */
+  refuseSender?: 550;
+}
+
 /** A real SMTP server in the test process; every accepted message is parsed and kept. */
-export async function startSmtp(): Promise<TestSmtp> {
+export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
   const messages: ParsedMail[] = [];
   let server: SMTPServer | undefined;
   let port = 0;
@@ -27,6 +34,13 @@ export async function startSmtp(): Promise<TestSmtp> {
       logger: false,
       // Stopping must be quick: an outage starts at once, lingering sessions are cut.
       closeTimeout: 100,
+      onRcptTo(address, _session, callback) {
+        const code = options.refuseRecipient?.(address.address);
+        callback(code ? Object.assign(new Error(code >= 500 ? 'No such user here' : 'Mailbox busy, try later'), { responseCode: code }) : undefined);
+      },
+      onMailFrom(_address, _session, callback) {
+        callback(options.refuseSender ? Object.assign(new Error('Sender not allowed'), { responseCode: options.refuseSender }) : undefined);
+      },
       onData(stream, _session, callback) {
         simpleParser(stream).then(
           (mail) => {

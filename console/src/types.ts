@@ -83,7 +83,8 @@ export interface Delivery {
 
 export interface EmailDelivery {
   kind: 'order_confirmation' | 'order_failure';
-  status: 'pending' | 'sent';
+  /** `undeliverable`: the mail server refused it for good. */
+  status: 'pending' | 'sent' | 'undeliverable';
   attempts: number;
   createdAt: string;
   sentAt: string | null;

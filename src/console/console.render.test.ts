@@ -98,6 +98,12 @@ describe('the console in a real browser', () => {
     await row.getByRole('link').click();
     await adminPage.getByRole('heading', { name: 'Email' }).waitFor(WAIT);
     await adminPage.getByText('Confirmation: sent').waitFor(WAIT);
+
+    // An email the mail server refused for good says so.
+    await app.db.query("UPDATE email_deliveries SET status = 'undeliverable', sent_at = NULL WHERE order_id = $1", [orderId]);
+    await adminPage.getByRole('link', { name: 'Orders', exact: true }).click();
+    await row.getByRole('link').click();
+    await adminPage.getByText('Confirmation: refused by the mail server (1 attempt)').waitFor(WAIT);
   });
 
   it('an admin restocks a product and the customer sees the new availability', { timeout: 60_000 }, async () => {

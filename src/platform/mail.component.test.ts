@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
-import { createMailer, type MailMessage } from './mail.js';
+import { startSmtp, type SmtpOptions } from '../../test/smtp.js';
+import { createMailer, MailRejectedError, type MailMessage } from './mail.js';
 
 const logger = createLogger({ level: 'error', format: 'json', silent: true });
 const parent = mkdtempSync(path.join(tmpdir(), 'ops-mail-'));
@@ -58,5 +59,50 @@ describe.each([
     await expect(mailer.send(message('fourth'))).rejects.toThrow(/ENOTDIR/);
     rmSync(outbox);
     mailer.close();
+  });
+});
+
+// What the email job needs to know from a failed send: refused for good (not retried) or not.
+describe('SMTP mailer, a message the server refuses', () => {
+  const send = async (options: SmtpOptions, to: string) => {
+    const smtp = await startSmtp(options);
+    const mailer = createMailer({ smtpUrl: smtp.url, gmail: undefined, from: 'shop@example.com', dataDir: parent, logger });
+    try {
+      return await mailer.send({ ...message('refusal'), to }).then(
+        () => undefined,
+        (error: unknown) => error as Error,
+      );
+    } finally {
+      mailer.close();
+      await smtp.stop();
+    }
+  };
+
+  it('for good when the server answers 5xx to its recipient', async () => {
+    const error = await send({ refuseRecipient: (address) => (address.startsWith('gone') ? 550 : undefined) }, 'gone@example.com');
+    expect(error).toBeInstanceOf(MailRejectedError);
+    expect(error?.message).toMatch(/550 No such user here/);
+  });
+
+  it('not for good when the server answers 4xx to its recipient (a retry may pass)', async () => {
+    const error = await send({ refuseRecipient: () => 450 }, 'busy@example.com');
+    expect(error?.message).toMatch(/450/);
+    expect(error).not.toBeInstanceOf(MailRejectedError);
+  });
+
+  it('not for good when the server refuses our sender address (a setting to fix, true of every message)', async () => {
+    const error = await send({ refuseSender: 550 }, 'buyer@example.com');
+    expect(error?.message).toMatch(/550 Sender not allowed/);
+    expect(error).not.toBeInstanceOf(MailRejectedError);
+  });
+
+  it('not at all when the server is down', async () => {
+    const smtp = await startSmtp();
+    await smtp.stop();
+    const mailer = createMailer({ smtpUrl: smtp.url, gmail: undefined, from: 'shop@example.com', dataDir: parent, logger });
+    const error = await mailer.send(message('down')).catch((caught: unknown) => caught as Error);
+    mailer.close();
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(MailRejectedError);
   });
 });

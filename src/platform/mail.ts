@@ -14,8 +14,27 @@ export interface MailMessage {
   messageId: string;
 }
 
+/**
+ * The SMTP server refused this message for good (a 5xx reply to its recipient or its content):
+ * sending it again would be refused again. Failures of the server, the connection, the sender
+ * address or the credentials are not this: fixing them makes the same message go through.
+ */
+export class MailRejectedError extends Error {
+  override readonly name = 'MailRejectedError';
+}
+
+/** Nodemailer marks 5xx replies `permanent` and names the command; only RCPT TO and DATA concern one message. */
+function asRejection(error: unknown): unknown {
+  const { permanent, command } = (error ?? {}) as { permanent?: unknown; command?: unknown };
+  if (permanent === true && (command === 'RCPT TO' || command === 'DATA')) {
+    return new MailRejectedError((error as Error).message, { cause: error });
+  }
+  return error;
+}
+
 export interface Mailer {
   readonly kind: 'smtp' | 'gmail' | 'file';
+  /** Rejects with MailRejectedError when the server refused the message for good, with any other error when a retry may succeed. */
   send(message: MailMessage): Promise<void>;
   /** Checks the server answers (SMTP) or the directory is writable (file). */
   verify(): Promise<void>;
@@ -51,7 +70,9 @@ export function createMailer(options: MailerOptions): Mailer {
       async send(message) {
         // Composed here in one pass (mail-compose.ts), then sent as is: the same bytes sendMail would compose, for a fraction of the CPU.
         const { raw, envelope } = await composeMail({ from: options.from, ...message });
-        await transport.sendMail({ envelope, raw });
+        await transport.sendMail({ envelope, raw }).catch((error: unknown) => {
+          throw asRejection(error);
+        });
       },
       async verify() {
         await transport.verify();

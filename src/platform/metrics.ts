@@ -15,6 +15,7 @@ export interface Metrics {
   emailSent(): void;
   emailAttemptFailed(): void;
   emailGaveUp(): void;
+  emailRejected(): void;
   /** Time an order spent in one stage of processing (`placed_to_processing`, `processing_to_finished`, `finished_to_email_sent`). */
   orderStage(stage: OrderStage, seconds: number): void;
   /** Events one relay round published. */
@@ -55,7 +56,7 @@ export function createMetrics(options: {
     registers: [registry],
   });
   const cache = new Counter({ name: 'order_cache_lookups_total', help: 'Order cache lookups by result', labelNames: ['result'], registers: [registry] });
-  const emails = new Counter({ name: 'emails_total', help: 'Order emails: sent, attempt_failed (will retry), gave_up', labelNames: ['event'], registers: [registry] });
+  const emails = new Counter({ name: 'emails_total', help: 'Order emails: sent, attempt_failed (will retry), gave_up (the reconciler retries later), rejected (refused by the mail server for good, not retried)', labelNames: ['event'], registers: [registry] });
   const stages = new Histogram({
     name: 'order_stage_seconds',
     help: 'Time an order spent in each stage: placed_to_processing, processing_to_finished, finished_to_email_sent',
@@ -116,6 +117,7 @@ export function createMetrics(options: {
     emailSent: () => emails.inc({ event: 'sent' }),
     emailAttemptFailed: () => emails.inc({ event: 'attempt_failed' }),
     emailGaveUp: () => emails.inc({ event: 'gave_up' }),
+    emailRejected: () => emails.inc({ event: 'rejected' }),
     orderStage: (stage, seconds) => stages.observe({ stage }, Math.max(0, seconds)),
     relayBatch: (events) => relayBatches.observe(events),
     workerRole(role) {

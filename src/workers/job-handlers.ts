@@ -18,7 +18,7 @@ export interface JobHandlerDeps {
   mailFrom: string;
   emailLeaseSeconds: number;
   logger: Logger;
-  metrics: Pick<Metrics, 'orderFinished' | 'orderStage' | 'emailSent' | 'emailAttemptFailed' | 'emailGaveUp'>;
+  metrics: Pick<Metrics, 'orderFinished' | 'orderStage' | 'emailSent' | 'emailAttemptFailed' | 'emailGaveUp' | 'emailRejected'>;
 }
 
 /** Every job → its one handler, merged from the modules; the type makes a missing one a compile error. */

@@ -7,6 +7,7 @@ import { useLiveOrders } from '../live.js';
 import { TERMINAL, type EmailDelivery, type Order } from '../types.js';
 
 const EMAIL_LABELS: Record<EmailDelivery['kind'], string> = { order_confirmation: 'Confirmation', order_failure: 'Failure notice' };
+const EMAIL_STATES: Record<EmailDelivery['status'], string> = { pending: 'not sent yet', sent: 'sent', undeliverable: 'refused by the mail server' };
 
 /** One order, its status changing live until it is final; admins also see its emails. */
 export function OrderDetailPage({ id }: { id: string }) {
@@ -136,7 +137,7 @@ function Emails({ orderId, status }: { orderId: string; status: Order['status'] 
         if (stopped) return;
         emails.value = items;
         error.value = null;
-        const waiting = (status === 'completed' || status === 'failed') && !items.some((email) => email.status === 'sent');
+        const waiting = (status === 'completed' || status === 'failed') && !items.some((email) => email.status !== 'pending');
         if (waiting) timer = setTimeout(() => void load(), 2000);
       } catch (caught) {
         if (!stopped) error.value = messageOf(caught);
@@ -159,7 +160,7 @@ function Emails({ orderId, status }: { orderId: string; status: Order['status'] 
         <ul class="plain">
           {emails.value.map((email) => (
             <li key={email.kind}>
-              {EMAIL_LABELS[email.kind]}: <strong>{email.status === 'sent' ? 'sent' : 'not sent yet'}</strong>
+              {EMAIL_LABELS[email.kind]}: <strong>{EMAIL_STATES[email.status]}</strong>
               {email.sentAt ? ` at ${clock(email.sentAt)}` : ''} ({email.attempts} attempt{email.attempts === 1 ? '' : 's'})
             </li>
           ))}

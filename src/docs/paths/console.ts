@@ -8,7 +8,9 @@ const tags = ['Console'];
 const EmailDelivery = z
   .object({
     kind: z.enum(['order_confirmation', 'order_failure']),
-    status: z.enum(['pending', 'sent']),
+    status: z.enum(['pending', 'sent', 'undeliverable']).meta({
+      description: '`undeliverable`: the mail server refused the message for good (a 5xx reply to its recipient or content); it is not tried again.',
+    }),
     attempts: z.number().int().min(0).meta({ description: 'Send attempts so far.' }),
     createdAt: z.iso.datetime(),
     sentAt: z.iso.datetime().nullable(),

@@ -2,12 +2,15 @@ import type { Queryable } from '../../platform/db/index.js';
 
 export type EmailKind = 'order_confirmation' | 'order_failure';
 
-export type ClaimResult = 'claimed' | 'already-sent' | 'claimed-elsewhere';
+/** `undeliverable`: the mail server refused the message for good; it is not tried again. */
+export type EmailStatus = 'pending' | 'sent' | 'undeliverable';
 
 export interface EmailClaims {
   /** This sender's to send now. */
   claimed: string[];
   alreadySent: string[];
+  /** Refused by the mail server for good earlier: nothing more to do. */
+  undeliverable: string[];
   /** Another sender holds the claim right now. */
   claimedElsewhere: string[];
 }
@@ -22,7 +25,7 @@ export async function claimDeliveries(
   batch: { kind: EmailKind; deliveries: readonly { orderId: string; messageId: string }[]; leaseSeconds: number },
 ): Promise<EmailClaims> {
   const orderIds = batch.deliveries.map((d) => d.orderId);
-  const { rows } = await db.query<{ orderId: string; outcome: 'claimed' | 'sent' | 'elsewhere' }>(
+  const { rows } = await db.query<{ orderId: string; outcome: 'claimed' | 'sent' | 'undeliverable' | 'elsewhere' }>(
     `WITH claimed AS (
        INSERT INTO email_deliveries (order_id, kind, message_id, attempts, claimed_until)
        SELECT d.order_id, $2, d.message_id, 1, now() + make_interval(secs => $4)
@@ -34,7 +37,7 @@ export async function claimDeliveries(
        RETURNING order_id
      )
      SELECT d.id AS "orderId",
-            CASE WHEN c.order_id IS NOT NULL THEN 'claimed' WHEN e.status = 'sent' THEN 'sent' ELSE 'elsewhere' END AS outcome
+            CASE WHEN c.order_id IS NOT NULL THEN 'claimed' WHEN e.status IN ('sent', 'undeliverable') THEN e.status ELSE 'elsewhere' END AS outcome
      FROM unnest($1::uuid[]) AS d(id)
      LEFT JOIN claimed c ON c.order_id = d.id
      LEFT JOIN email_deliveries e ON e.order_id = d.id AND e.kind = $2`,
@@ -42,7 +45,7 @@ export async function claimDeliveries(
     { name: 'claim-email-deliveries' },
   );
   const pick = (outcome: string) => rows.filter((row) => row.outcome === outcome).map((row) => row.orderId);
-  return { claimed: pick('claimed'), alreadySent: pick('sent'), claimedElsewhere: pick('elsewhere') };
+  return { claimed: pick('claimed'), alreadySent: pick('sent'), undeliverable: pick('undeliverable'), claimedElsewhere: pick('elsewhere') };
 }
 
 export async function markSent(db: Queryable, orderIds: readonly string[], kind: EmailKind): Promise<void> {
@@ -69,6 +72,17 @@ export async function extendClaims(db: Queryable, orderIds: readonly string[], k
   );
 }
 
+/** Ends the deliveries the mail server refused for good: they are not tried again. */
+export async function markUndeliverable(db: Queryable, rejections: readonly { orderId: string; error: string }[], kind: EmailKind): Promise<void> {
+  if (rejections.length === 0) return;
+  await db.query(
+    `UPDATE email_deliveries d SET status = 'undeliverable', claimed_until = NULL, last_error = left(r.error, 500)
+     FROM unnest($1::uuid[], $3::text[]) AS r(order_id, error)
+     WHERE d.order_id = r.order_id AND d.kind = $2 AND d.status = 'pending'`,
+    [rejections.map((r) => r.orderId), kind, rejections.map((r) => r.error)],
+  );
+}
+
 /** Gives the claims back after failed sends, so the retry need not wait for the lease. */
 export async function releaseClaims(db: Queryable, orderIds: readonly string[], kind: EmailKind, error: string): Promise<void> {
   if (orderIds.length === 0) return;
@@ -79,7 +93,11 @@ export async function releaseClaims(db: Queryable, orderIds: readonly string[], 
   );
 }
 
-/** Orders that finished more than `olderThanSeconds` ago and whose email has not been sent (for the reconciler). */
+/**
+ * Orders that finished more than `olderThanSeconds` ago and whose email is neither sent nor
+ * refused for good (for the reconciler): a refused one would be refused again, and would keep a
+ * place in the `limit` that a lost email needs.
+ */
 export async function findMissingEmails(
   db: Queryable,
   olderThanSeconds: number,
@@ -93,7 +111,7 @@ export async function findMissingEmails(
        ON d.order_id = o.id AND d.kind = CASE o.status WHEN 'completed' THEN 'order_confirmation' ELSE 'order_failure' END
      WHERE o.status IN ('completed', 'failed')
        AND o.updated_at < now() - make_interval(secs => $1)
-       AND (d.status IS NULL OR d.status <> 'sent')
+       AND (d.status IS NULL OR d.status = 'pending')
      ORDER BY o.updated_at
      LIMIT $2`,
     [olderThanSeconds, limit],
@@ -103,7 +121,7 @@ export async function findMissingEmails(
 
 export interface EmailDeliveryView {
   kind: EmailKind;
-  status: 'pending' | 'sent';
+  status: EmailStatus;
   attempts: number;
   createdAt: string;
   sentAt: string | null;
@@ -111,7 +129,7 @@ export interface EmailDeliveryView {
 
 /** An order's emails for operators. `last_error` stays out: it holds SMTP library text that no client may see. */
 export async function listDeliveries(db: Queryable, orderId: string): Promise<EmailDeliveryView[]> {
-  const { rows } = await db.query<{ kind: EmailKind; status: 'pending' | 'sent'; attempts: number; createdAt: Date; sentAt: Date | null }>(
+  const { rows } = await db.query<{ kind: EmailKind; status: EmailStatus; attempts: number; createdAt: Date; sentAt: Date | null }>(
     `SELECT kind, status, attempts, created_at AS "createdAt", sent_at AS "sentAt"
        FROM email_deliveries WHERE order_id = $1 ORDER BY created_at`,
     [orderId],

@@ -3,8 +3,10 @@ import { createProduct } from '../../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../../test/harness.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../../test/users.js';
 import { waitUntil } from '../../../test/wait.js';
+import { startSmtp } from '../../../test/smtp.js';
 import { createLogger } from '../../platform/logger.js';
-import type { MailMessage, Mailer } from '../../platform/mail.js';
+import { createMailer, type MailMessage, type Mailer } from '../../platform/mail.js';
+import { findMissingEmails } from './email-deliveries.repository.js';
 import { createSendOrderEmail } from './send-order-email.js';
 
 /** A batch of order emails on a real PostgreSQL, with a mailer that records (and can refuse) messages. */
@@ -22,11 +24,11 @@ describe('sending order emails in batches', () => {
     await app.close();
   });
 
-  async function completedOrders(count: number): Promise<string[]> {
+  async function completedOrders(count: number, user = buyer): Promise<string[]> {
     const product = await createProduct(app, admin, { stock: 100 });
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const res = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId: product.id, quantity: 1 }] });
+      const res = await app.http.post('/api/orders').set(bearer(user)).send({ items: [{ productId: product.id, quantity: 1 }] });
       ids.push(res.body.id as string);
     }
     await app.deps.orders.transitionOrders(ids, 'processing');
@@ -43,7 +45,7 @@ describe('sending order emails in batches', () => {
       findOrders: async (orderIds) => (await app.deps.orders.findOrders(orderIds)).map((entry) => entry.order),
       findRecipients: (userIds) => app.deps.auth.findUsers(userIds),
       logger,
-      metrics: { emailSent: () => undefined, emailAttemptFailed: () => undefined, emailGaveUp: () => undefined },
+      metrics: { emailSent: () => undefined, emailAttemptFailed: () => undefined, emailGaveUp: () => undefined, emailRejected: () => undefined },
     });
   }
 
@@ -118,5 +120,38 @@ describe('sending order emails in batches', () => {
     const mailer = recordingMailer(() => false);
     await expect(handlerWith(mailer).run({ orderIds: ids, kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 })).rejects.toThrow(/being sent by another worker/);
     expect(mailer.sent.map((m) => m.subject).sort()).toEqual([`Order ${ids[1]} confirmed`, `Order ${ids[2]} confirmed`].sort());
+  });
+
+  it('a message the SMTP server refuses for good is marked undeliverable: not retried, not reconciled, shown to admins', async () => {
+    const gone = await registerUser(app, 'gone');
+    const smtp = await startSmtp({ refuseRecipient: (address) => (address === gone.email ? 550 : undefined) });
+    const mailer = createMailer({ smtpUrl: smtp.url, gmail: undefined, from: 'shop@example.com', dataDir: '/nonexistent', logger });
+    try {
+      const [kept] = await completedOrders(1);
+      const [refused] = await completedOrders(1, gone);
+      const ids = [kept!, refused!];
+      const handler = handlerWith(mailer);
+
+      // The job succeeds: retrying would only be refused again.
+      await handler.run({ orderIds: ids, kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 });
+      expect(smtp.messages.map((m) => m.subject)).toEqual([`Order ${kept} confirmed`]);
+      const { rows } = await app.db.query<{ status: string; last_error: string | null; claimed_until: Date | null }>(
+        "SELECT status, last_error, claimed_until FROM email_deliveries WHERE order_id = $1 AND kind = 'order_confirmation'",
+        [refused],
+      );
+      expect(rows).toEqual([{ status: 'undeliverable', last_error: expect.stringMatching(/550 No such user here/) as unknown, claimed_until: null }]);
+
+      // A job for it again (a duplicate enqueue) sends nothing and succeeds; the reconciler leaves it alone.
+      await handler.run({ orderIds: [refused!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 });
+      expect(smtp.messages).toHaveLength(1);
+      const missing = await findMissingEmails(app.db, 0, 100_000);
+      expect(missing.map((m) => m.orderId)).not.toContain(refused);
+
+      const res = await app.http.get(`/api/orders/${refused}/emails`).set(bearer(admin));
+      expect(res.body).toMatchObject({ items: [{ kind: 'order_confirmation', status: 'undeliverable', attempts: 1, sentAt: null }] });
+    } finally {
+      mailer.close();
+      await smtp.stop();
+    }
   });
 });

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Database } from '../../platform/db/index.js';
 import type { Logger } from '../../platform/logger.js';
-import type { Mailer } from '../../platform/mail.js';
+import { MailRejectedError, type Mailer } from '../../platform/mail.js';
 import { PermanentJobError, type JobHandler, type JobSpec } from '../../platform/queue/index.js';
 import type { Order } from '../orders/index.js';
-import { claimDeliveries, extendClaims, markSent, releaseClaims, type EmailKind } from './email-deliveries.repository.js';
+import { claimDeliveries, extendClaims, markSent, markUndeliverable, releaseClaims, type EmailKind } from './email-deliveries.repository.js';
 import { renderOrderEmail } from './order-email.templates.js';
 
 export const SEND_ORDER_EMAIL = 'send-order-email';
@@ -48,7 +48,7 @@ export interface SendOrderEmailDeps {
   /** The users among `userIds` that still exist (one read for a batch). */
   findRecipients: (userIds: readonly string[]) => Promise<readonly { id: string; email: string; name: string }[]>;
   logger: Logger;
-  metrics: { emailSent(): void; emailAttemptFailed(): void; emailGaveUp(): void; orderStage?(stage: 'finished_to_email_sent', seconds: number): void };
+  metrics: { emailSent(): void; emailAttemptFailed(): void; emailGaveUp(): void; emailRejected(): void; orderStage?(stage: 'finished_to_email_sent', seconds: number): void };
 }
 
 /**
@@ -58,7 +58,8 @@ export interface SendOrderEmailDeps {
  * the lease then runs out and the email is sent again (same Message-ID). The design errs
  * towards a rare duplicate rather than a lost email. Emails that could not be sent now (SMTP
  * failed, or another sender holds the claim) make the job retry; the ones sent are then
- * found already sent.
+ * found already sent. A message the server refused for good (MailRejectedError) is marked
+ * undeliverable instead: it would be refused on every retry.
  */
 export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendOrderEmailJob['data']> {
   return {
@@ -98,8 +99,15 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
         clearInterval(renewal);
       }
       const sent = toSend.filter((_, i) => results[i]!.status === 'fulfilled').map((order) => order.id);
-      const failures = results.flatMap((result, i) => (result.status === 'rejected' ? [{ orderId: toSend[i]!.id, error: result.reason as Error }] : []));
+      const errors = results.flatMap((result, i) => (result.status === 'rejected' ? [{ orderId: toSend[i]!.id, error: result.reason as Error }] : []));
+      const refused = errors.filter(({ error }) => error instanceof MailRejectedError);
+      const failures = errors.filter(({ error }) => !(error instanceof MailRejectedError));
       await markSent(deps.db, sent, kind);
+      await markUndeliverable(deps.db, refused.map(({ orderId, error }) => ({ orderId, error: error.message })), kind);
+      for (const { orderId, error } of refused) {
+        deps.metrics.emailRejected();
+        deps.logger.error('order email refused by the mail server; it will not be retried', { orderId, kind, reason: error.message });
+      }
       const finishedAt = new Map(toSend.map((order) => [order.id, Date.parse(order.updatedAt)]));
       for (const orderId of sent) {
         deps.metrics.orderStage?.('finished_to_email_sent', (Date.now() - (finishedAt.get(orderId) ?? Date.now())) / 1000);
