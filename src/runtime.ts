@@ -193,8 +193,8 @@ export function buildDeps(
 
   const startBackground = () => {
     // One relay reads the outbox for both consumers: jobs for the workers, then positions for SSE and webhooks.
-    const eventsPass = createEventsPass({ db, signal, onAppended: onEventsAppended, pollMs: config.jobs.outboxPollMs, retentionHours: config.events.retentionHours });
-    const background = startBackgroundLoops({ db, queue, orders, settings: config.jobs, logger, onRelayed: (events) => metrics.relayBatch(events), eventsPass });
+    const eventsPass = createEventsPass({ db, signal, onAppended: onEventsAppended, pollMs: config.jobs.outboxPollMs });
+    const background = startBackgroundLoops({ db, queue, orders, settings: { ...config.jobs, eventsRetentionHours: config.events.retentionHours }, logger, onRelayed: (events) => metrics.relayBatch(events), eventsPass });
     const deliverer = sendsWebhooks ? startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics }) : undefined;
     const loops = [background, ...(deliverer ? [deliverer] : [])];
     outboxRelay.kick = (topic, claimed) => background.kick(topic, claimed);

@@ -101,6 +101,21 @@ export async function releaseClaims(db: Database, ids: readonly number[]): Promi
   await db.query(`UPDATE outbox_events SET claimed_until = NULL WHERE id IN (${inIdOrder})`, [ids]);
 }
 
+/**
+ * Deletes up to `batch` of the oldest outbox rows published more than `olderThanDays` ago;
+ * answers how many. Walks the primary key from its start (ids grow with time, and deleted rows
+ * leave the front), so a round costs the same however large the table: a filter on
+ * `published_at` alone read the whole table every round.
+ */
+export async function pruneOutbox(db: Database, olderThanDays: number, batch: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM outbox_events WHERE id IN (SELECT id FROM outbox_events ORDER BY id LIMIT $2)
+       AND published_at < now() - make_interval(days => $1)`,
+    [olderThanDays, batch],
+  );
+  return rowCount;
+}
+
 /** The longest a failing loop waits between rounds, for loops that run more often than this. */
 const MAX_BACKOFF_MS = 10_000;
 

@@ -15,7 +15,7 @@ import { startBackgroundLoops } from './background.js';
 const logger = createLogger({ level: 'error', format: 'json', silent: true });
 const ignore = () => Promise.resolve();
 // A sweep interval far longer than a test: only the start, commits and NOTIFYs wake a relay.
-const settings = { outboxPollMs: 600_000, outboxRelayDelayMs: 0, reconcileIntervalMs: 600_000, reconcileAfterSeconds: 600 };
+const settings = { outboxPollMs: 600_000, outboxRelayDelayMs: 0, reconcileIntervalMs: 600_000, reconcileAfterSeconds: 600, eventsRetentionHours: 48 };
 const noStalledOrders = { findStalledOrderIds: () => Promise.resolve([]) };
 
 /** One worker slot (in-process queue, concurrency 1); every job is handed to `run`. */
@@ -297,7 +297,7 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
         await released;
       });
       await held;
-      const eventsPass = createEventsPass({ db, signal: createInProcessSignal(), pollMs: settings.outboxPollMs, retentionHours: 1, onAppended: [] });
+      const eventsPass = createEventsPass({ db, signal: createInProcessSignal(), pollMs: settings.outboxPollMs, onAppended: [] });
       const owner = startBackgroundLoops({ db: observingClaims(db, (rows) => ownerClaims.push(rows)), queue: ownerQueue, orders: noStalledOrders, settings, logger });
       const other = startBackgroundLoops({ db, queue: otherQueue, orders: noStalledOrders, settings, logger, eventsPass });
       try {

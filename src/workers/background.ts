@@ -12,6 +12,8 @@ export interface BackgroundSettings {
   outboxRelayDelayMs: number;
   reconcileIntervalMs: number;
   reconcileAfterSeconds: number;
+  /** Order events are kept at least this long for `Last-Event-ID` resumes; the reconciler prunes older ones. */
+  eventsRetentionHours: number;
   /** How long the relay may hold events back while jobs wait for a worker (default BACKLOG_MAX_HOLD_MS). */
   backlogMaxHoldMs?: number;
   /** How long events passes may be put off while commits keep the relay publishing (default EVENTS_PASS_MAX_DEFER_MS). */
@@ -222,7 +224,7 @@ export function startBackgroundLoops(deps: {
     'reconciler',
     async () => {
       await resumed;
-      return reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds, logger });
+      return reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds, eventsRetentionHours: settings.eventsRetentionHours, logger });
     },
     { intervalMs: settings.reconcileIntervalMs, logger },
   );

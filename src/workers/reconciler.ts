@@ -1,15 +1,28 @@
+import { pruneEvents } from '../modules/events/index.js';
 import { findMissingEmails, orderEmailJob } from '../modules/notifications/index.js';
 import { processOrderJob, type OrdersService } from '../modules/orders/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
 import { errorFields } from '../platform/logger.js';
 import type { JobQueue } from '../platform/queue/index.js';
+import { pruneOutbox } from '../platform/outbox.js';
 
 interface ReconcileDeps {
   db: Database;
   orders: Pick<OrdersService, 'findStalledOrderIds'>;
   queue: JobQueue;
   logger?: Logger;
+}
+
+/** Published outbox rows are kept this long (for operators reading what was sent). */
+const OUTBOX_RETENTION_DAYS = 7;
+/** Rows per retention statement, and statements per round: a backlog after downtime is worked off over rounds, in short statements. */
+const PRUNE_BATCH = 5_000;
+const PRUNE_MAX_BATCHES = 20;
+
+/** Until a batch deletes nothing (a batch of the outbox's oldest rows may hold a few not yet due). */
+async function pruneInBatches(batch: number, deleteBatch: (batch: number) => Promise<number>): Promise<void> {
+  for (let i = 0; i < PRUNE_MAX_BATCHES; i++) if ((await deleteBatch(batch)) === 0) return;
 }
 
 /** Enqueues every unfinished order and unsent email untouched for `olderThanSeconds`; returns how many. */
@@ -32,9 +45,15 @@ async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, 
  * orders still pending/processing, and finished orders whose email is not marked sent.
  * Everything it enqueues is idempotent, so running it too often only costs a little work.
  */
-export async function reconcileOnce(deps: ReconcileDeps & { olderThanSeconds: number }): Promise<number> {
+export async function reconcileOnce(
+  deps: ReconcileDeps & { olderThanSeconds: number; eventsRetentionHours: number; pruneBatch?: number },
+): Promise<number> {
   await enqueueUnfinished(deps, deps.olderThanSeconds, 'reconciler picked up unfinished work');
-  await deps.db.query("DELETE FROM outbox_events WHERE published_at < now() - interval '7 days'");
+  const batch = deps.pruneBatch ?? PRUNE_BATCH;
+  await pruneInBatches(batch, (size) => pruneOutbox(deps.db, OUTBOX_RETENTION_DAYS, size));
+  // Order events past their retention: here rather than in the relay's round, where a large
+  // delete held up publishing.
+  await pruneInBatches(batch, (size) => pruneEvents(deps.db, deps.eventsRetentionHours, size));
   await deps.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'");
   return 0;
 }

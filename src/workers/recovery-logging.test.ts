@@ -23,7 +23,7 @@ describe('recovery is logged', () => {
     for (let i = 0; i < 2; i++) {
       expect((await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId: product.id, quantity: 1 }] })).status).toBe(201);
     }
-    await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 0, logger: app.deps.logger });
+    await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 0, eventsRetentionHours: 48, logger: app.deps.logger });
     const lines = app.logs.filter((line) => line.message === 'reconciler picked up unfinished work');
     expect(lines).toEqual([expect.objectContaining({ level: 'info', orders: 2, emails: 0 })]);
     // The jobs it enqueued run in this app's own queue: let them finish before the next case counts lines.
@@ -37,7 +37,7 @@ describe('recovery is logged', () => {
     const before = app.logs.length;
     const quiet = await startTestApp({ storage: 'pglite', captureLogs: true });
     try {
-      await reconcileOnce({ db: quiet.db, orders: quiet.deps.orders, queue: quiet.queue, olderThanSeconds: 0, logger: quiet.deps.logger });
+      await reconcileOnce({ db: quiet.db, orders: quiet.deps.orders, queue: quiet.queue, olderThanSeconds: 0, eventsRetentionHours: 48, logger: quiet.deps.logger });
       expect(quiet.logs.filter((line) => String(line.message).startsWith('reconciler'))).toEqual([]);
     } finally {
       await quiet.close();

@@ -97,7 +97,7 @@ describe('events relay', () => {
     await insert(5, false); // a relay holds it, and publishes it itself
     await insert(null, true); // published already
 
-    const pass = createEventsPass({ db: app.db, signal: createInProcessSignal(), onAppended: [], pollMs: 60_000, retentionHours: 1 });
+    const pass = createEventsPass({ db: app.db, signal: createInProcessSignal(), onAppended: [], pollMs: 60_000 });
     expect(await pass(true)).toEqual([unclaimed, claimExpired]);
     const { rows } = await app.db.query<{ left: string }>('SELECT count(*) AS left FROM outbox_events WHERE NOT sequenced');
     expect(Number(rows[0]!.left)).toBe(0);

@@ -1,7 +1,7 @@
 import type { Database } from '../../platform/db/index.js';
 import type { Signal } from '../../platform/signal.js';
 import { STATUS_BY_TYPE } from './order-event.js';
-import { pruneEvents, sequenceOutboxRows, type OnEventsAppended } from './order-events.repository.js';
+import { sequenceOutboxRows, type OnEventsAppended } from './order-events.repository.js';
 
 export type { OnEventsAppended };
 
@@ -10,12 +10,9 @@ export interface EventsRelayDeps {
   signal: Signal;
   onAppended: readonly OnEventsAppended[];
   pollMs: number;
-  /** Events are kept at least this long for `Last-Event-ID` resumes. */
-  retentionHours: number;
 }
 
 const BATCH_SIZE = 500;
-const PRUNE_EVERY_MS = 10 * 60_000;
 
 /**
  * Copies committed outbox rows into the order event stream, one process at a time (an advisory
@@ -54,7 +51,6 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
  * by a claim statement for them, nearly always finding nothing.)
  */
 export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promise<number[]> {
-  let prunedAt = 0;
   let ranAt = 0;
   let behind = false;
   return async (due) => {
@@ -62,10 +58,6 @@ export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promi
     ranAt = Date.now();
     const { claimable, locked } = await sequenceEvents(deps);
     behind = !locked;
-    if (Date.now() - prunedAt > PRUNE_EVERY_MS) {
-      prunedAt = Date.now();
-      await pruneEvents(deps.db, deps.retentionHours);
-    }
     return claimable;
   };
 }

@@ -115,6 +115,12 @@ export async function lastSeq(db: Queryable): Promise<number> {
   return Number(rows[0]?.seq ?? 0);
 }
 
-export async function pruneEvents(db: Queryable, olderThanHours: number): Promise<void> {
-  await db.query('DELETE FROM order_events WHERE created_at < now() - make_interval(hours => $1)', [olderThanHours]);
+/** Deletes up to `batch` events past their retention, oldest first; answers how many. */
+export async function pruneEvents(db: Queryable, olderThanHours: number, batch: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM order_events WHERE seq IN (
+       SELECT seq FROM order_events WHERE created_at < now() - make_interval(hours => $1) ORDER BY created_at LIMIT $2)`,
+    [olderThanHours, batch],
+  );
+  return rowCount;
 }

@@ -1,6 +1,8 @@
 import type { Queryable } from '../../platform/db/index.js';
+import type { OrderEmailKind } from '../orders/index.js';
 
-export type EmailKind = 'order_confirmation' | 'order_failure';
+/** Which email: the orders module decides which one finishing an order owes, and records it. */
+export type EmailKind = OrderEmailKind;
 
 /** `undeliverable`: the mail server refused the message for good; it is not tried again. */
 export type EmailStatus = 'pending' | 'sent' | 'undeliverable';
@@ -18,7 +20,9 @@ export interface EmailClaims {
 /**
  * Claims the (order, kind) deliveries of many orders for one sender for `leaseSeconds`, in one
  * statement. Exactly one caller gets an order's delivery at a time; once marked sent, nobody
- * does again. A lease that ran out (the sender crashed) can be claimed anew.
+ * does again. A lease that ran out (the sender crashed) can be claimed anew. The row is
+ * normally there already (written unsent by the statement that finished the order); it is
+ * created here for orders finished before that was so.
  */
 export async function claimDeliveries(
   db: Queryable,
@@ -31,7 +35,7 @@ export async function claimDeliveries(
        SELECT d.order_id, $2, d.message_id, 1, now() + make_interval(secs => $4)
        FROM unnest($1::uuid[], $3::text[]) AS d(order_id, message_id)
        ON CONFLICT (order_id, kind) DO UPDATE
-         SET attempts = email_deliveries.attempts + 1, claimed_until = EXCLUDED.claimed_until
+         SET attempts = email_deliveries.attempts + 1, claimed_until = EXCLUDED.claimed_until, message_id = EXCLUDED.message_id
          WHERE email_deliveries.status = 'pending'
            AND (email_deliveries.claimed_until IS NULL OR email_deliveries.claimed_until < now())
        RETURNING order_id
@@ -94,9 +98,10 @@ export async function releaseClaims(db: Queryable, orderIds: readonly string[], 
 }
 
 /**
- * Orders that finished more than `olderThanSeconds` ago and whose email is neither sent nor
- * refused for good (for the reconciler): a refused one would be refused again, and would keep a
- * place in the `limit` that a lost email needs.
+ * Unsent emails owed for more than `olderThanSeconds` whose claim is not live (for the
+ * reconciler), oldest first. Every finished order has its row from the moment it finished, so
+ * this reads only the index of pending rows, however many orders the shop has. A refused email
+ * (`undeliverable`) is not pending: it would be refused again.
  */
 export async function findMissingEmails(
   db: Queryable,
@@ -104,15 +109,10 @@ export async function findMissingEmails(
   limit = 500,
 ): Promise<{ orderId: string; kind: EmailKind }[]> {
   const { rows } = await db.query<{ orderId: string; kind: EmailKind }>(
-    `SELECT o.id AS "orderId",
-            CASE o.status WHEN 'completed' THEN 'order_confirmation' ELSE 'order_failure' END AS kind
-     FROM orders o
-     LEFT JOIN email_deliveries d
-       ON d.order_id = o.id AND d.kind = CASE o.status WHEN 'completed' THEN 'order_confirmation' ELSE 'order_failure' END
-     WHERE o.status IN ('completed', 'failed')
-       AND o.updated_at < now() - make_interval(secs => $1)
-       AND (d.status IS NULL OR d.status = 'pending')
-     ORDER BY o.updated_at
+    `SELECT order_id AS "orderId", kind FROM email_deliveries
+     WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1)
+       AND (claimed_until IS NULL OR claimed_until < now())
+     ORDER BY created_at
      LIMIT $2`,
     [olderThanSeconds, limit],
   );

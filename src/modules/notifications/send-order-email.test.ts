@@ -66,6 +66,9 @@ describe('sending order emails in batches', () => {
 
   it('sends the batch, retries only what failed, and never sends an order its email twice', async () => {
     const ids = await completedOrders(5);
+    // Owed from the moment each order completed, before any job ran.
+    const owed = await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM email_deliveries WHERE order_id = ANY($1::uuid[]) AND status = 'pending' AND attempts = 0", [ids]);
+    expect(owed.rows).toEqual([{ n: 5 }]);
     const unlucky = ids[2]!;
     let refusing = true;
     const mailer = recordingMailer((message) => refusing && message.subject.includes(unlucky));
@@ -114,7 +117,7 @@ describe('sending order emails in batches', () => {
   it('when another sender holds a claim, then this one sends the rest and retries later for that order', async () => {
     const ids = await completedOrders(3);
     await app.db.query(
-      "INSERT INTO email_deliveries (order_id, kind, message_id, attempts, claimed_until) VALUES ($1, 'order_confirmation', 'elsewhere', 1, now() + interval '1 minute')",
+      "UPDATE email_deliveries SET message_id = 'elsewhere', attempts = 1, claimed_until = now() + interval '1 minute' WHERE order_id = $1 AND kind = 'order_confirmation'",
       [ids[0]],
     );
     const mailer = recordingMailer(() => false);

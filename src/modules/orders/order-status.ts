@@ -20,6 +20,17 @@ export const STOCK_EFFECT_ON_ENTRY: Readonly<Partial<Record<OrderStatus, 'releas
   cancelled: 'release',
 };
 
+export type OrderEmailKind = 'order_confirmation' | 'order_failure';
+
+/**
+ * The email entering a status owes the customer: exactly one per outcome. The statement that
+ * moves the order records it (as unsent), so no owed email exists only in a queue.
+ */
+export const EMAIL_OWED_ON_ENTRY: Readonly<Partial<Record<OrderStatus, OrderEmailKind>>> = {
+  completed: 'order_confirmation',
+  failed: 'order_failure',
+};
+
 export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
   return ORDER_TRANSITIONS[from].includes(to);
 }

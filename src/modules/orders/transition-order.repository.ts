@@ -1,7 +1,7 @@
 import { isoUtc, type Queryable } from '../../platform/db/index.js';
 import type { VersionedOrder } from './order.js';
 import { topicOf, type ClaimedEvent } from './order-events.js';
-import type { OrderStatus } from './order-status.js';
+import type { OrderEmailKind, OrderStatus } from './order-status.js';
 import { ORDER_COLUMNS, ORDER_ITEMS_JSON, toVersioned, type OrderRow } from './orders.repository.js';
 
 export interface OrderTransition {
@@ -11,6 +11,8 @@ export interface OrderTransition {
   to: OrderStatus;
   /** What entering `to` does to the order's reserved stock, if anything. */
   stockEffect: 'release' | 'sale' | undefined;
+  /** The email entering `to` owes, recorded unsent (EMAIL_OWED_ON_ENTRY). */
+  emailOwed?: OrderEmailKind | undefined;
   failureReason?: string;
   /** Only this user's order moves, when given. */
   ownerId?: string;
@@ -35,7 +37,9 @@ export interface OrderTransition {
  * and bumps its version; if it moved and the new status has a stock effect, lock its products
  * in id order and settle the reservation of every line (`release` gives the units back, `sale`
  * takes them out of stock), with one ledger row each; and its `order.<to>` outbox event when
- * that topic has subscribers (already published when none of them is a job).
+ * that topic has subscribers (already published when none of them is a job); and the email the
+ * new status owes, as an unsent `email_deliveries` row, so a finished order and its owed email
+ * are on record together (the reconciler then needs only the pending rows).
  * Returns the order as it now is, or undefined when the guard did not match (the order is
  * elsewhere in its lifecycle, or not the owner's): then nothing changed.
  *
@@ -49,7 +53,9 @@ export interface OrderTransition {
  *   if fewer products were settled than the moved orders' lines name.
  *
  * Like placement, this statement writes catalog tables (products, stock_movements) from the
- * orders module on purpose: the status and the stock must change atomically and fast.
+ * orders module on purpose: the status and the stock must change atomically and fast. The
+ * email row (the notifications module's table) likewise: "one email per outcome" is an order
+ * rule, and recording it in the same statement costs no round trip.
  */
 export async function transitionAtomically(db: Queryable, change: OrderTransition): Promise<(VersionedOrder & { claimed: ClaimedEvent[] }) | undefined> {
   const { orderId, failureReason, ...rest } = change;
@@ -121,6 +127,10 @@ export async function transitionManyAtomically(db: Queryable, change: OrdersTran
               CASE WHEN $9::int > 0 THEN now() + make_interval(secs => $9::int) END
        FROM moved WHERE $6::boolean
        RETURNING id, aggregate_id
+     ), owed AS (
+       INSERT INTO email_deliveries (order_id, kind, created_at)
+       SELECT o.id, $10::text, m.at FROM moved o, moment m WHERE $10::text IS NOT NULL
+       ON CONFLICT (order_id, kind) DO NOTHING
      )
      SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON}, CASE WHEN $9::int > 0 THEN e.id END AS "claimedEventId"
      FROM moved o LEFT JOIN event e ON e.aggregate_id = o.id
@@ -135,6 +145,7 @@ export async function transitionManyAtomically(db: Queryable, change: OrdersTran
       change.ownerId ?? null,
       change.startsJobs,
       claimSeconds,
+      change.emailOwed ?? null,
     ],
     { name: 'transition-orders' },
   );

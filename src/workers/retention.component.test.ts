@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, STORAGE_KINDS, type TestApp } from '../../test/harness.js';
+import { reconcileOnce } from './reconciler.js';
+
+/**
+ * The reconciler's retention: published outbox rows go after 7 days, order events after their
+ * retention, in bounded batches walked from the oldest rows (the outbox's DELETE read the whole
+ * table every 30 s; the events' ran unbounded inside the relay's round).
+ */
+describe.each(STORAGE_KINDS)('retention on %s', (storage) => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage });
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  const outbox = (rows: number, publishedAgo: string | null) =>
+    app.db.query(
+      `INSERT INTO outbox_events (topic, aggregate_id, created_at, published_at, sequenced)
+       SELECT 'order.placed', gen_random_uuid(), now() - interval '9 days', now() - $2::interval, true FROM generate_series(1, $1)`,
+      [rows, publishedAgo ?? '0 s'],
+    ).then(() => (publishedAgo === null ? app.db.query('UPDATE outbox_events SET published_at = NULL WHERE id = (SELECT max(id) FROM outbox_events)') : undefined));
+  const events = (rows: number, age: string) =>
+    app.db.query(
+      `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order", created_at)
+       SELECT -(s + (SELECT count(*) FROM order_events)), gen_random_uuid(), $3::uuid, 'order.placed', '{}'::jsonb, now() - $2::interval
+       FROM generate_series(1, $1) AS s`,
+      [rows, age, randomUUID()],
+    );
+
+  it('deletes what is due, batch after batch, past a row at the front that is not due yet, and keeps the rest', async () => {
+    await outbox(1, '1 hour'); // the oldest id, published late: not due
+    await outbox(23, '8 days');
+    await outbox(1, null); // never published: kept whatever its age
+    await outbox(3, '1 hour');
+    await events(11, '3 days');
+    await events(2, '1 hour');
+
+    await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 600, eventsRetentionHours: 48, pruneBatch: 4 });
+
+    const { rows } = await app.db.query<{ kept: number; unpublished: number; due: number }>(
+      `SELECT count(*)::int AS kept, count(*) FILTER (WHERE published_at IS NULL)::int AS unpublished,
+              count(*) FILTER (WHERE published_at < now() - interval '7 days')::int AS due FROM outbox_events`,
+    );
+    expect(rows).toEqual([{ kept: 5, unpublished: 1, due: 0 }]);
+    const kept = await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM order_events WHERE created_at > now() - interval '48 hours'");
+    const all = await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM order_events');
+    expect([kept.rows[0]!.n, all.rows[0]!.n]).toEqual([2, 2]);
+  });
+});
