@@ -6,6 +6,8 @@ ALTER TABLE email_deliveries ALTER COLUMN message_id DROP NOT NULL;
 
 DROP INDEX IF EXISTS email_deliveries_unsent_idx;
 CREATE INDEX IF NOT EXISTS email_deliveries_pending_idx ON email_deliveries (created_at) WHERE status = 'pending';
+-- Refused emails are rare; operators count them (GET /api/admin/pipeline) without a table scan.
+CREATE INDEX IF NOT EXISTS email_deliveries_undeliverable_idx ON email_deliveries (created_at) WHERE status = 'undeliverable';
 
 -- Orders finished before this migration whose email has no row yet (in flight, or lost).
 INSERT INTO email_deliveries (order_id, kind, created_at)

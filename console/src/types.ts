@@ -97,6 +97,7 @@ export interface PipelineSnapshot {
   throughput: { at: string; placed: number; completed: number; failed: number }[];
   totals: { placed: number; completed: number; failed: number };
   backlog: { pending: number; processing: number };
+  emails: { pending: number; oldestPendingSeconds: number | null; undeliverable: number };
   lag: { oldestPendingSeconds: number | null; p50Seconds: number | null; p95Seconds: number | null };
   queue: {
     kind: 'bullmq' | 'in-process';

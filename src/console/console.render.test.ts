@@ -141,6 +141,9 @@ describe('the console in a real browser', () => {
     await adminPage.getByRole('link', { name: 'Pipeline' }).click();
     await adminPage.locator('.uplot canvas').waitFor(WAIT);
     await adminPage.locator('[data-stat="Completed"]').waitFor(WAIT);
+    // The refused confirmation (the order test above) counts; nothing else is owed.
+    await expect.poll(() => adminPage.locator('[data-stat="Emails refused"] .stat-value').innerText(), WAIT).toBe('1');
+    expect(await adminPage.locator('[data-stat="Emails unsent"]').innerText()).toContain('every email owed went out');
     await customerPage.getByRole('link', { name: 'My orders' }).click();
     await customerPage.locator('tr[data-order-id]').first().waitFor(WAIT);
 

@@ -35,6 +35,8 @@ export function createMetrics(options: {
   queue?: QueueDepth;
   /** Age in seconds of the oldest order not yet processed (0 when none), read at scrape time. */
   processingLag?: () => Promise<number>;
+  /** How long the oldest email owed has waited to be sent (0 when none), read at scrape time. */
+  emailLag?: () => Promise<number>;
 }): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ role: options.role });
@@ -76,17 +78,22 @@ export function createMetrics(options: {
     labelNames: ['role'],
     registers: [registry],
   });
-  if (options.processingLag) {
-    const lag = options.processingLag;
+  /** A gauge read at scrape time; a failed read (database down) reports nothing rather than failing the scrape. */
+  const gaugeOf = (name: string, help: string, read: () => Promise<number>) =>
     new Gauge({
-      name: 'order_processing_lag_seconds',
-      help: 'Age of the oldest order still pending or processing (0 when none): how far processing is behind',
+      name,
+      help,
       registers: [registry],
       async collect() {
-        const seconds = await lag().catch(() => undefined);
-        if (seconds !== undefined) this.set(seconds);
+        const value = await read().catch(() => undefined);
+        if (value !== undefined) this.set(value);
       },
     });
+  if (options.processingLag) {
+    gaugeOf('order_processing_lag_seconds', 'Age of the oldest order still pending or processing (0 when none): how far processing is behind', options.processingLag);
+  }
+  if (options.emailLag) {
+    gaugeOf('email_delivery_lag_seconds', 'How long the oldest order email owed has waited to be sent (0 when none): mail is behind or down', options.emailLag);
   }
   if (options.queue) {
     const queue = options.queue;

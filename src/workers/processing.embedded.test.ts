@@ -134,6 +134,7 @@ describe('order processing in the embedded default', () => {
     expect(after).toMatch(/^outbox_relay_batch_size_count\{.*\} [1-9]/m);
     // Nothing is left unprocessed here, so processing is not behind.
     expect(after).toMatch(/^order_processing_lag_seconds\{.*\} 0$/m);
+    expect(after).toMatch(/^email_delivery_lag_seconds\{.*\} 0$/m);
   });
 
   it('logs one JSON line per request and per job, with request id, user, route, outcome and duration, and never a token', async () => {

@@ -97,6 +97,12 @@ function Stats({ snapshot }: { snapshot: PipelineSnapshot }) {
     ['Placed → done', seconds(snapshot.lag.p50Seconds), `p50; p95 ${seconds(snapshot.lag.p95Seconds)}`],
     ['Failed orders', String(snapshot.totals.failed), 'in the window'],
     [
+      'Emails unsent',
+      String(snapshot.emails.pending),
+      snapshot.emails.pending > 0 ? `oldest owed ${seconds(snapshot.emails.oldestPendingSeconds)}` : 'every email owed went out',
+    ],
+    ['Emails refused', String(snapshot.emails.undeliverable), 'by the mail server, for good (all time)'],
+    [
       'Failed jobs',
       queue.reachable ? String(queue.failed) : 'unknown',
       queue.reachable ? `${queue.waiting} waiting, ${queue.active} active, ${queue.delayed} retrying later` : 'the queue is not answering',

@@ -119,6 +119,26 @@ export async function findMissingEmails(
   return rows;
 }
 
+export interface EmailBacklog {
+  /** Emails owed and not sent yet. */
+  pending: number;
+  /** How long the oldest of them has been owed; null when none is. */
+  oldestPendingSeconds: number | null;
+  /** Emails the mail server refused for good, all time. */
+  undeliverable: number;
+}
+
+/** Read through the partial indexes of pending and refused rows: proportional to them, not to every email sent. */
+export async function readEmailBacklog(db: Queryable): Promise<EmailBacklog> {
+  const { rows } = await db.query<EmailBacklog>(
+    `SELECT p.pending, p."oldestPendingSeconds", u.undeliverable
+     FROM (SELECT count(*)::int AS pending, extract(epoch FROM now() - min(created_at))::float8 AS "oldestPendingSeconds"
+             FROM email_deliveries WHERE status = 'pending') p,
+          (SELECT count(*)::int AS undeliverable FROM email_deliveries WHERE status = 'undeliverable') u`,
+  );
+  return rows[0] ?? { pending: 0, oldestPendingSeconds: null, undeliverable: 0 };
+}
+
 export interface EmailDeliveryView {
   kind: EmailKind;
   status: EmailStatus;

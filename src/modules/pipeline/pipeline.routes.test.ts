@@ -69,4 +69,20 @@ describe('GET /api/admin/pipeline and GET /api/orders/:id/emails (embedded, proc
     expect(unknown.body.code).toBe('ORDER_NOT_FOUND');
     expect((await app.http.get('/api/orders/not-a-uuid/emails').set(bearer(admin))).body.code).toBe('ORDER_NOT_FOUND');
   });
+
+  it('when an email is owed and unsent, or was refused for good, then the snapshot says how many and how long the oldest has waited', async () => {
+    const emailsNow = async () => (await app.http.get('/api/admin/pipeline').set(bearer(admin))).body.emails as unknown;
+    await waitUntil(async () => (await app.http.get(`/api/orders/${completedOrderId}/emails`).set(bearer(admin))).body.items?.[0]?.status === 'sent', 20_000, 'the email to be sent');
+    expect(await emailsNow()).toEqual({ pending: 0, oldestPendingSeconds: null, undeliverable: 0 });
+
+    // Held by a sender for the next hour, so nothing sends it meanwhile.
+    await app.db.query(
+      "UPDATE email_deliveries SET status = 'pending', sent_at = NULL, created_at = now() - interval '90 seconds', claimed_until = now() + interval '1 hour' WHERE order_id = $1",
+      [completedOrderId],
+    );
+    expect(await emailsNow()).toEqual({ pending: 1, oldestPendingSeconds: expect.closeTo(90, -2) as unknown, undeliverable: 0 });
+
+    await app.db.query("UPDATE email_deliveries SET status = 'undeliverable', claimed_until = NULL WHERE order_id = $1", [completedOrderId]);
+    expect(await emailsNow()).toEqual({ pending: 0, oldestPendingSeconds: null, undeliverable: 1 });
+  });
 });

@@ -40,6 +40,15 @@ export const pipelineSnapshot = z
       pending: z.number().int().min(0),
       processing: z.number().int().min(0),
     }).meta({ description: 'Orders not finished yet, right now.' }),
+    emails: z.object({
+      pending: z.number().int().min(0).meta({ description: 'Emails owed (the order completed or failed) and not sent yet.' }),
+      oldestPendingSeconds: seconds.meta({ description: 'How long the oldest of them has been owed; null when none is.' }),
+      undeliverable: z
+        .number()
+        .int()
+        .min(0)
+        .meta({ description: 'Emails the mail server refused for good (a 5xx to the recipient or content), all time; they are not retried.' }),
+    }).meta({ description: 'Order emails not sent, right now.' }),
     lag: z.object({
       oldestPendingSeconds: seconds.meta({ description: 'Age of the oldest order still pending; null when none is.' }),
       p50Seconds: seconds.meta({ description: 'Median time from placement to completed/failed over the window; null with no finished order.' }),

@@ -1,5 +1,6 @@
 import type { Database } from '../../platform/db/index.js';
 import type { JobQueue } from '../../platform/queue/index.js';
+import { readEmailBacklog } from '../notifications/index.js';
 import { countByBucket, readBacklog, readLatency, type BucketCount } from './pipeline.repository.js';
 import { BUCKET_SECONDS, type PipelineQuery, type PipelineSnapshot, type ThroughputBucket } from './pipeline.schemas.js';
 
@@ -35,9 +36,10 @@ export function createPipelineService(deps: {
       const bucketCount = (minutes * 60) / BUCKET_SECONDS;
       const lastBucket = Math.floor(nowSeconds / BUCKET_SECONDS) * BUCKET_SECONDS;
       const firstBucket = lastBucket - (bucketCount - 1) * BUCKET_SECONDS;
-      const [counts, backlog, latency, queue, workers] = await Promise.all([
+      const [counts, backlog, emails, latency, queue, workers] = await Promise.all([
         countByBucket(deps.db, firstBucket, BUCKET_SECONDS),
         readBacklog(deps.db),
+        readEmailBacklog(deps.db),
         readLatency(deps.db, firstBucket),
         // The snapshot is most useful exactly when the queue is down: report that, not a 503.
         deps.queue.counts().then(
@@ -55,6 +57,7 @@ export function createPipelineService(deps: {
         throughput,
         totals: { placed: sum('placed'), completed: sum('completed'), failed: sum('failed') },
         backlog: { pending: backlog.pending, processing: backlog.processing },
+        emails,
         lag: { oldestPendingSeconds: backlog.oldestPendingSeconds, p50Seconds: latency.p50, p95Seconds: latency.p95 },
         queue: { kind: deps.queue.kind, ...queue, workers },
         dashboardPath: deps.dashboardPath ?? null,
