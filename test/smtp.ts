@@ -14,11 +14,18 @@ export interface TestSmtp {
 }
 
 export interface SmtpOptions {
-  /** Answers RCPT TO for matching addresses with this reply code (5xx: refused for good, 4xx: try later). */
-  refuseRecipient?: (address: string) => 450 | 550 | undefined;
-  /** Answers MAIL FROM with this reply code. */
-  refuseSender?: 550;
+  /** Answers RCPT TO for matching addresses with this reply, e.g. `550 5.1.1 User unknown` (5xx: refused, 4xx: try later). */
+  refuseRecipient?: (address: string) => string | undefined;
+  /** Answers MAIL FROM with this reply. */
+  refuseSender?: string;
+  /** Answers the message's data with this reply (per recipient under LMTP). */
+  refuseData?: string;
+  /** Speak LMTP (RFC 2033) instead of SMTP. */
+  lmtp?: boolean;
 }
+
+/** smtp-server sends `<responseCode> <message>`: a reply given as one line is split there. */
+const refusal = (reply: string | undefined) => (reply ? Object.assign(new Error(reply.slice(4)), { responseCode: Number(reply.slice(0, 3)) }) : undefined);
 
 /** A real SMTP server in the test process; every accepted message is parsed and kept. */
 export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
@@ -30,20 +37,21 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
     if (server) return;
     server = new SMTPServer({
       authOptional: true,
+      lmtp: options.lmtp ?? false,
       disabledCommands: ['STARTTLS'],
       logger: false,
       // Stopping must be quick: an outage starts at once, lingering sessions are cut.
       closeTimeout: 100,
       onRcptTo(address, _session, callback) {
-        const code = options.refuseRecipient?.(address.address);
-        callback(code ? Object.assign(new Error(code >= 500 ? 'No such user here' : 'Mailbox busy, try later'), { responseCode: code }) : undefined);
+        callback(refusal(options.refuseRecipient?.(address.address)));
       },
       onMailFrom(_address, _session, callback) {
-        callback(options.refuseSender ? Object.assign(new Error('Sender not allowed'), { responseCode: options.refuseSender }) : undefined);
+        callback(refusal(options.refuseSender));
       },
       onData(stream, _session, callback) {
         simpleParser(stream).then(
           (mail) => {
+            if (options.refuseData) return callback(refusal(options.refuseData));
             messages.push(mail);
             callback();
           },

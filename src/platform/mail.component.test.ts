@@ -62,11 +62,13 @@ describe.each([
   });
 });
 
-// What the email job needs to know from a failed send: refused for good (not retried) or not.
+// What the email job needs to know from a failed send, from a real server: refused for good
+// (not retried, see mail-refusal.ts) or not.
 describe('SMTP mailer, a message the server refuses', () => {
-  const send = async (options: SmtpOptions, to: string) => {
+  const send = async (options: SmtpOptions, to = 'buyer@example.com') => {
     const smtp = await startSmtp(options);
-    const mailer = createMailer({ smtpUrl: smtp.url, gmail: undefined, from: 'shop@example.com', dataDir: parent, logger });
+    const url = options.lmtp ? `${smtp.url}/?lmtp=true` : smtp.url;
+    const mailer = createMailer({ smtpUrl: url, gmail: undefined, from: 'shop@example.com', dataDir: parent, logger });
     try {
       return await mailer.send({ ...message('refusal'), to }).then(
         () => undefined,
@@ -78,21 +80,27 @@ describe('SMTP mailer, a message the server refuses', () => {
     }
   };
 
-  it('for good when the server answers 5xx to its recipient', async () => {
-    const error = await send({ refuseRecipient: (address) => (address.startsWith('gone') ? 550 : undefined) }, 'gone@example.com');
+  it.each([
+    ['its recipient does not exist (550 to RCPT TO)', { refuseRecipient: () => '550 No such user here' }, /550 No such user here/],
+    ['its recipient does not exist (550 5.1.1)', { refuseRecipient: () => '550 5.1.1 User unknown' }, /5\.1\.1 User unknown/],
+    ['its content (554 5.6.0 to DATA)', { refuseData: '554 5.6.0 Message content rejected' }, /Message content rejected/],
+    ['its recipient, by an LMTP server (5.1.1 to DATA)', { lmtp: true, refuseData: '550 5.1.1 User unknown' }, /User unknown/],
+  ])('for good when the server refuses %s', async (_case, options: SmtpOptions, reply) => {
+    const error = await send(options);
     expect(error).toBeInstanceOf(MailRejectedError);
-    expect(error?.message).toMatch(/550 No such user here/);
+    expect(error?.message).toMatch(reply);
   });
 
-  it('not for good when the server answers 4xx to its recipient (a retry may pass)', async () => {
-    const error = await send({ refuseRecipient: () => 450 }, 'busy@example.com');
-    expect(error?.message).toMatch(/450/);
-    expect(error).not.toBeInstanceOf(MailRejectedError);
-  });
-
-  it('not for good when the server refuses our sender address (a setting to fix, true of every message)', async () => {
-    const error = await send({ refuseSender: 550 }, 'buyer@example.com');
-    expect(error?.message).toMatch(/550 Sender not allowed/);
+  it.each([
+    ['4xx to its recipient', { refuseRecipient: () => '450 Mailbox busy, try later' }, /450/],
+    ['relaying until we sign in (554 5.7.1 to RCPT TO)', { refuseRecipient: () => '554 5.7.1 Relay access denied' }, /Relay access denied/],
+    ['a full mailbox (552 5.2.2 to RCPT TO)', { refuseRecipient: () => '552 5.2.2 Mailbox full' }, /Mailbox full/],
+    ["a day's sending quota (550 5.4.5 to DATA)", { refuseData: '550 5.4.5 Daily user sending quota exceeded' }, /quota exceeded/],
+    ['our sender address (550 to MAIL FROM)', { refuseSender: '550 Sender not allowed' }, /550 Sender not allowed/],
+    ['its recipient for now, by an LMTP server (452 to DATA)', { lmtp: true, refuseData: '452 4.2.2 Mailbox full, try later' }, /Mailbox full/],
+  ])('not for good when the server refuses %s (a retry may pass)', async (_case, options: SmtpOptions, reply) => {
+    const error = await send(options);
+    expect(error?.message).toMatch(reply);
     expect(error).not.toBeInstanceOf(MailRejectedError);
   });
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from './logger.js';
 import { composeMail } from './mail-compose.js';
+import { refusesForGood } from './mail-refusal.js';
 
 export interface MailMessage {
   to: string;
@@ -15,18 +16,17 @@ export interface MailMessage {
 }
 
 /**
- * The SMTP server refused this message for good (a 5xx reply to its recipient or its content):
- * sending it again would be refused again. Failures of the server, the connection, the sender
- * address or the credentials are not this: fixing them makes the same message go through.
+ * The SMTP server refused this message for good (see `refusesForGood`): sending it again would
+ * be refused again. Every other failure may pass on a retry.
  */
 export class MailRejectedError extends Error {
   override readonly name = 'MailRejectedError';
 }
 
-/** Nodemailer marks 5xx replies `permanent` and names the command; only RCPT TO and DATA concern one message. */
+/** Nodemailer's errors carry the reply (`responseCode`, `response`) and the command it answered. */
 function asRejection(error: unknown): unknown {
-  const { permanent, command } = (error ?? {}) as { permanent?: unknown; command?: unknown };
-  if (permanent === true && (command === 'RCPT TO' || command === 'DATA')) {
+  const { responseCode, response, command } = (error ?? {}) as { responseCode?: unknown; response?: unknown; command?: unknown };
+  if (typeof responseCode === 'number' && typeof response === 'string' && typeof command === 'string' && refusesForGood({ code: responseCode, text: response, command })) {
     return new MailRejectedError((error as Error).message, { cause: error });
   }
   return error;
@@ -70,9 +70,11 @@ export function createMailer(options: MailerOptions): Mailer {
       async send(message) {
         // Composed here in one pass (mail-compose.ts), then sent as is: the same bytes sendMail would compose, for a fraction of the CPU.
         const { raw, envelope } = await composeMail({ from: options.from, ...message });
-        await transport.sendMail({ envelope, raw }).catch((error: unknown) => {
+        const info = (await transport.sendMail({ envelope, raw }).catch((error: unknown) => {
           throw asRejection(error);
-        });
+        })) as { rejected?: unknown[]; rejectedErrors?: Error[] };
+        // LMTP answers DATA per recipient, and Nodemailer resolves even when it refused ours.
+        if (info.rejected && info.rejected.length > 0) throw asRejection(info.rejectedErrors?.[0] ?? new Error(`recipient refused: ${String(info.rejected[0])}`));
       },
       async verify() {
         await transport.verify();

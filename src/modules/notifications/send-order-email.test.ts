@@ -127,7 +127,7 @@ describe('sending order emails in batches', () => {
 
   it('a message the SMTP server refuses for good is marked undeliverable: not retried, not reconciled, shown to admins', async () => {
     const gone = await registerUser(app, 'gone');
-    const smtp = await startSmtp({ refuseRecipient: (address) => (address === gone.email ? 550 : undefined) });
+    const smtp = await startSmtp({ refuseRecipient: (address) => (address === gone.email ? '550 No such user here' : undefined) });
     const mailer = createMailer({ smtpUrl: smtp.url, gmail: undefined, from: 'shop@example.com', dataDir: '/nonexistent', logger });
     try {
       const [kept] = await completedOrders(1);
