@@ -91,6 +91,17 @@ function dataExceptionProblem(error: unknown): Problem | undefined {
   return { status: 400, code: 'INVALID_INPUT', detail: 'A value in the request is malformed or out of range' };
 }
 
+/**
+ * Access tokens are not looked up per request, so a token can outlive its account (removed by
+ * an operator): writing a row that references the user then breaks a `…_user_id_fkey`. That is
+ * the token's fault, not the server's: 401, as `/api/auth/me` answers for the same token.
+ */
+function goneAccountProblem(error: unknown): AppError | undefined {
+  const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown };
+  if (code !== '23503' || typeof constraint !== 'string' || !constraint.endsWith('_user_id_fkey')) return undefined;
+  return new UnauthenticatedError('UNAUTHENTICATED', 'The account of this access token no longer exists');
+}
+
 /** RFC 6750 §3: a 401 names the scheme, and says the token was bad when one was sent. */
 function challenge(req: Request, res: Response): void {
   if (res.getHeader('WWW-Authenticate') !== undefined) return;
@@ -109,6 +120,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(error);
       return;
     }
+    error = goneAccountProblem(error) ?? error;
     if (error instanceof AppError) {
       if (error instanceof UnauthenticatedError) challenge(req, res);
       if (error instanceof RateLimitedError) res.setHeader('Retry-After', String(error.retryAfterSeconds));

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORAGE_KINDS, startTestApp, type TestApp } from '../../../test/harness.js';
-import { bearer, registerUser, uniqueEmail } from '../../../test/users.js';
+import { createProduct } from '../../../test/catalog.js';
+import { bearer, registerAdmin, registerUser, uniqueEmail } from '../../../test/users.js';
 
 const PROBLEM = /^application\/problem\+json/;
 
@@ -102,6 +103,22 @@ describe.each(STORAGE_KINDS)('auth routes on %s', (storage) => {
       await app.db.query('DELETE FROM users WHERE id = $1', [user.id]);
       const res = await app.http.get('/api/auth/me').set(bearer(user));
       expect(res.status).toBe(401);
+    });
+
+    it('when the account no longer exists, then its token places no order: 401, with or without an Idempotency-Key', async () => {
+      const admin = await registerAdmin(app);
+      const product = await createProduct(app, admin, { stock: 5 });
+      const user = await registerUser(app);
+      await app.db.query('DELETE FROM users WHERE id = $1', [user.id]);
+      for (const key of [undefined, 'gone-account-1']) {
+        const request = app.http.post('/api/orders').set(bearer(user));
+        if (key) void request.set('Idempotency-Key', key);
+        const res = await request.send({ items: [{ productId: product.id, quantity: 1 }] });
+        expect([res.status, res.body.code, res.headers['www-authenticate']]).toEqual([401, 'UNAUTHENTICATED', 'Bearer error="invalid_token"']);
+        expect(res.body.detail).toBe('The account of this access token no longer exists');
+      }
+      const stock = await app.http.get(`/api/products/${product.id}`);
+      expect(stock.body.available).toBe(5);
     });
   });
 
