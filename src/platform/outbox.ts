@@ -102,18 +102,31 @@ export async function releaseClaims(db: Database, ids: readonly number[]): Promi
 }
 
 /**
- * Deletes up to `batch` of the oldest outbox rows published more than `olderThanDays` ago;
- * answers how many. Walks the primary key from its start (ids grow with time, and deleted rows
- * leave the front), so a round costs the same however large the table: a filter on
- * `published_at` alone read the whole table every round.
+ * Deletes the outbox rows published more than `olderThanDays` ago among the next `batch` rows
+ * after id `afterId`, walking the primary key (ids grow with time): a round costs what it
+ * deletes plus one batch, however large the table (a filter on `published_at` alone read all of
+ * it). Answers where the batch ended, and whether it reached rows written after the cutoff,
+ * beyond which nothing is due yet.
  */
-export async function pruneOutbox(db: Database, olderThanDays: number, batch: number): Promise<number> {
-  const { rowCount } = await db.query(
-    `DELETE FROM outbox_events WHERE id IN (SELECT id FROM outbox_events ORDER BY id LIMIT $2)
-       AND published_at < now() - make_interval(days => $1)`,
-    [olderThanDays, batch],
+export async function pruneOutbox(
+  db: Database,
+  batch: { olderThanDays: number; afterId: number; size: number },
+): Promise<{ deleted: number; lastId: number | undefined; reachedRecent: boolean }> {
+  const { rows } = await db.query<{ deleted: number; lastId: string | null; reachedRecent: boolean | null }>(
+    `WITH next AS (
+       SELECT id, created_at, published_at FROM outbox_events WHERE id > $2 ORDER BY id LIMIT $3
+     ), gone AS (
+       DELETE FROM outbox_events o USING next n
+       WHERE o.id = n.id AND n.published_at < now() - make_interval(days => $1)
+       RETURNING o.id
+     )
+     SELECT (SELECT count(*) FROM gone)::int AS deleted, max(id) AS "lastId",
+            bool_or(created_at >= now() - make_interval(days => $1)) AS "reachedRecent"
+     FROM next`,
+    [batch.olderThanDays, batch.afterId, batch.size],
   );
-  return rowCount;
+  const row = rows[0];
+  return { deleted: row?.deleted ?? 0, lastId: row?.lastId === null || row?.lastId === undefined ? undefined : Number(row.lastId), reachedRecent: row?.reachedRecent ?? true };
 }
 
 /** The longest a failing loop waits between rounds, for loops that run more often than this. */

@@ -35,6 +35,8 @@ const EVENTS_PASS_MAX_DEFER_MS = 50;
  * sweep takes the event once the claim has run out).
  */
 const COMMIT_CLAIM_SECONDS = 5;
+/** How often a reconciler round also looks for finished orders without their email on record (a rolling upgrade's leftovers). */
+const OWED_EMAILS_EVERY_MS = 10 * 60_000;
 
 /**
  * The two loops every API and worker process runs: the outbox relay (publishes committed
@@ -219,12 +221,15 @@ export function startBackgroundLoops(deps: {
     return () => Promise.resolve();
   });
 
+  let owedEmailsAt = 0;
   const resumed = queue.kind === 'in-process' ? resumeUnfinishedWork({ db, orders, queue, logger }) : Promise.resolve();
   const reconciler = startLoop(
     'reconciler',
     async () => {
       await resumed;
-      return reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds, eventsRetentionHours: settings.eventsRetentionHours, logger });
+      const recordOwedEmails = Date.now() - owedEmailsAt >= OWED_EMAILS_EVERY_MS;
+      if (recordOwedEmails) owedEmailsAt = Date.now();
+      return reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds, eventsRetentionHours: settings.eventsRetentionHours, recordOwedEmails, logger });
     },
     { intervalMs: settings.reconcileIntervalMs, logger },
   );

@@ -1,5 +1,5 @@
 import { pruneEvents } from '../modules/events/index.js';
-import { findMissingEmails, orderEmailJob } from '../modules/notifications/index.js';
+import { findMissingEmails, orderEmailJob, recordOwedEmails } from '../modules/notifications/index.js';
 import { processOrderJob, type OrdersService } from '../modules/orders/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
@@ -20,9 +20,22 @@ const OUTBOX_RETENTION_DAYS = 7;
 const PRUNE_BATCH = 5_000;
 const PRUNE_MAX_BATCHES = 20;
 
-/** Until a batch deletes nothing (a batch of the outbox's oldest rows may hold a few not yet due). */
-async function pruneInBatches(batch: number, deleteBatch: (batch: number) => Promise<number>): Promise<void> {
-  for (let i = 0; i < PRUNE_MAX_BATCHES; i++) if ((await deleteBatch(batch)) === 0) return;
+/** Emails owed but never recorded are looked for among the orders created this recently (see recordOwedEmails). */
+const OWED_EMAILS_CREATED_WITHIN_HOURS = 1;
+
+/** The outbox's due rows, batch after batch from its oldest id, until the rows are recent. */
+async function pruneOutboxRows(db: Database, size: number): Promise<void> {
+  let afterId = 0;
+  for (let i = 0; i < PRUNE_MAX_BATCHES; i++) {
+    const { lastId, reachedRecent } = await pruneOutbox(db, { olderThanDays: OUTBOX_RETENTION_DAYS, afterId, size });
+    if (lastId === undefined || reachedRecent) return;
+    afterId = lastId;
+  }
+}
+
+/** Order events past their retention, oldest first, a batch at a time until none is left. */
+async function pruneOrderEvents(db: Database, olderThanHours: number, size: number): Promise<void> {
+  for (let i = 0; i < PRUNE_MAX_BATCHES; i++) if ((await pruneEvents(db, olderThanHours, size)) < size) return;
 }
 
 /** Enqueues every unfinished order and unsent email untouched for `olderThanSeconds`; returns how many. */
@@ -42,19 +55,33 @@ async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, 
 /**
  * Re-enqueues work the database says is unfinished but the queue may have lost (a Redis
  * flush, an outage during publishing, jobs that used up their retries on an SMTP outage):
- * orders still pending/processing, and finished orders whose email is not marked sent.
- * Everything it enqueues is idempotent, so running it too often only costs a little work.
+ * orders still pending/processing, and emails owed and still pending. Everything it enqueues is
+ * idempotent, so running it too often only costs a little work. Then it prunes what is past its
+ * retention, even when the queue could not be reached (the database can).
+ * `recordOwedEmails`: first record the emails owed by recent orders that finished without their
+ * row (only a previous version finishes so), for the rounds that do it (background.ts: every
+ * 10 minutes).
  */
 export async function reconcileOnce(
-  deps: ReconcileDeps & { olderThanSeconds: number; eventsRetentionHours: number; pruneBatch?: number },
+  deps: ReconcileDeps & { olderThanSeconds: number; eventsRetentionHours: number; recordOwedEmails?: boolean; pruneBatch?: number },
 ): Promise<number> {
-  await enqueueUnfinished(deps, deps.olderThanSeconds, 'reconciler picked up unfinished work');
-  const batch = deps.pruneBatch ?? PRUNE_BATCH;
-  await pruneInBatches(batch, (size) => pruneOutbox(deps.db, OUTBOX_RETENTION_DAYS, size));
+  let unreachable: Error | undefined;
+  try {
+    if (deps.recordOwedEmails) {
+      const recorded = await recordOwedEmails(deps.db, OWED_EMAILS_CREATED_WITHIN_HOURS);
+      if (recorded > 0) deps.logger?.warn('finished orders had no email on record (finished by a previous version); recorded', { emails: recorded });
+    }
+    await enqueueUnfinished(deps, deps.olderThanSeconds, 'reconciler picked up unfinished work');
+  } catch (error) {
+    unreachable = error instanceof Error ? error : new Error(String(error));
+  }
+  const size = deps.pruneBatch ?? PRUNE_BATCH;
+  await pruneOutboxRows(deps.db, size);
   // Order events past their retention: here rather than in the relay's round, where a large
   // delete held up publishing.
-  await pruneInBatches(batch, (size) => pruneEvents(deps.db, deps.eventsRetentionHours, size));
+  await pruneOrderEvents(deps.db, deps.eventsRetentionHours, size);
   await deps.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'");
+  if (unreachable) throw unreachable;
   return 0;
 }
 

@@ -18,12 +18,13 @@ describe.each(STORAGE_KINDS)('retention on %s', (storage) => {
     await app.close();
   });
 
+  /** `rows` outbox rows written 9 days ago, published `publishedAgo` ago (null: never). */
   const outbox = (rows: number, publishedAgo: string | null) =>
     app.db.query(
       `INSERT INTO outbox_events (topic, aggregate_id, created_at, published_at, sequenced)
        SELECT 'order.placed', gen_random_uuid(), now() - interval '9 days', now() - $2::interval, true FROM generate_series(1, $1)`,
-      [rows, publishedAgo ?? '0 s'],
-    ).then(() => (publishedAgo === null ? app.db.query('UPDATE outbox_events SET published_at = NULL WHERE id = (SELECT max(id) FROM outbox_events)') : undefined));
+      [rows, publishedAgo],
+    );
   const events = (rows: number, age: string) =>
     app.db.query(
       `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order", created_at)
@@ -50,5 +51,18 @@ describe.each(STORAGE_KINDS)('retention on %s', (storage) => {
     const kept = await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM order_events WHERE created_at > now() - interval '48 hours'");
     const all = await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM order_events');
     expect([kept.rows[0]!.n, all.rows[0]!.n]).toEqual([2, 2]);
+  });
+
+  it('gets past a whole batch of old rows not due (never published) to the due rows behind them', async () => {
+    await app.db.query('DELETE FROM outbox_events');
+    await outbox(4, null);
+    await outbox(9, '8 days');
+
+    await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 600, eventsRetentionHours: 48, pruneBatch: 4 });
+
+    const { rows } = await app.db.query<{ kept: number; unpublished: number }>(
+      'SELECT count(*)::int AS kept, count(*) FILTER (WHERE published_at IS NULL)::int AS unpublished FROM outbox_events',
+    );
+    expect(rows).toEqual([{ kept: 4, unpublished: 4 }]);
   });
 });

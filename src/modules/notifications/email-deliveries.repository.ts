@@ -119,6 +119,24 @@ export async function findMissingEmails(
   return rows;
 }
 
+/**
+ * Records the emails owed by orders created in the last `createdWithinHours` that finished
+ * without their row: only a process of a version from before the row was written at the finish
+ * (a rolling upgrade) leaves one. Reads that hour's orders through their `created_at` index.
+ */
+export async function recordOwedEmails(db: Queryable, createdWithinHours: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `INSERT INTO email_deliveries (order_id, kind, created_at)
+     SELECT o.id, CASE o.status WHEN 'completed' THEN 'order_confirmation' ELSE 'order_failure' END, o.updated_at
+     FROM orders o
+     WHERE o.created_at > now() - make_interval(hours => $1) AND o.status IN ('completed', 'failed')
+       AND NOT EXISTS (SELECT 1 FROM email_deliveries d WHERE d.order_id = o.id)
+     ON CONFLICT (order_id, kind) DO NOTHING`,
+    [createdWithinHours],
+  );
+  return rowCount;
+}
+
 export interface EmailBacklog {
   /** Emails owed and not sent yet. */
   pending: number;

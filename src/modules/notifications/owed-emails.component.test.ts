@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, STORAGE_KINDS, type TestDatabase } from '../../../test/harness.js';
 import { MIGRATIONS_DIR } from '../../platform/db/migrate.js';
 import { transitionManyAtomically } from '../orders/transition-order.repository.js';
-import { findMissingEmails, markSent, markUndeliverable } from './email-deliveries.repository.js';
+import { findMissingEmails, markSent, markUndeliverable, recordOwedEmails } from './email-deliveries.repository.js';
 
 const MIGRATION = readFileSync(path.join(MIGRATIONS_DIR, '20261206040000_email_owed_at_finish.sql'), 'utf8');
 
@@ -28,11 +28,11 @@ describe.each(STORAGE_KINDS)('emails owed by finished orders, on %s', (kind) => 
        SELECT id, $2, 'pending', 100, 'USD', '[]'::jsonb FROM unnest($1::uuid[]) AS id`,
       [[...completed, ...failed, cancelled], userId],
     );
-    const move = (orderIds: string[], from: 'pending' | 'processing', to: 'processing' | 'completed' | 'failed' | 'cancelled', emailOwed?: 'order_confirmation' | 'order_failure') =>
-      transitionManyAtomically(database.db, { orderIds, from: [from], to, stockEffect: undefined, emailOwed, publish: false, startsJobs: false });
+    const move = (orderIds: string[], from: 'pending' | 'processing', to: 'processing' | 'completed' | 'failed' | 'cancelled') =>
+      transitionManyAtomically(database.db, { orderIds, from: [from], to, stockEffect: undefined, publish: false, startsJobs: false });
     await move([...completed, ...failed], 'pending', 'processing');
-    await move(completed, 'processing', 'completed', 'order_confirmation');
-    await move(failed, 'processing', 'failed', 'order_failure');
+    await move(completed, 'processing', 'completed');
+    await move(failed, 'processing', 'failed');
     await move([cancelled], 'pending', 'cancelled');
   });
   afterAll(async () => {
@@ -76,5 +76,25 @@ describe.each(STORAGE_KINDS)('emails owed by finished orders, on %s', (kind) => 
     await database.db.exec(MIGRATION);
 
     expect(await rowsOf()).toEqual(before);
+  });
+
+  it("the reconciler's sweep records the email of a recent order a previous version finished without its row", async () => {
+    const [recent, older] = [randomUUID(), randomUUID()];
+    const userId = (await database.db.query<{ user_id: string }>('SELECT user_id FROM orders LIMIT 1')).rows[0]!.user_id;
+    // As a previous version's finishing statement left them: completed, no email row.
+    await database.db.query(
+      `INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at)
+       VALUES ($1, $3, 'completed', 100, 'USD', '[]'::jsonb, now() - interval '10 minutes'),
+              ($2, $3, 'failed', 100, 'USD', '[]'::jsonb, now() - interval '2 hours')`,
+      [recent, older, userId],
+    );
+
+    expect(await recordOwedEmails(database.db, 1)).toBe(1);
+    expect(await recordOwedEmails(database.db, 1)).toBe(0);
+    const { rows } = await database.db.query<{ order_id: string; kind: string; status: string }>(
+      'SELECT order_id, kind, status FROM email_deliveries WHERE order_id = ANY($1::uuid[])',
+      [[recent, older]],
+    );
+    expect(rows).toEqual([{ order_id: recent, kind: 'order_confirmation', status: 'pending' }]);
   });
 });

@@ -6,7 +6,7 @@ import { toPage, type Page } from '../../shared/pagination.js';
 import type { Order, VersionedOrder } from './order.js';
 import type { OrderCache } from './order-cache.js';
 import { topicOf, type ClaimedEvent, type OrderTopic } from './order-events.js';
-import { EMAIL_OWED_ON_ENTRY, sourcesOf, STOCK_EFFECT_ON_ENTRY, type OrderStatus } from './order-status.js';
+import { sourcesOf, STOCK_EFFECT_ON_ENTRY, type OrderStatus } from './order-status.js';
 import * as repo from './orders.repository.js';
 import { transitionAtomically, transitionManyAtomically } from './transition-order.repository.js';
 import { createPlaceOrder, type PlaceOrderDeps } from './place-order.js';
@@ -37,8 +37,6 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     startsJobs: deps.jobTopics?.has(topicOf(to)) ?? true,
     claimEventSeconds: deps.claimCommittedEvents?.() ?? 0,
   });
-  /** What entering `to` does besides the move: to the reserved stock, and the email it owes. */
-  const effectsOf = (to: OrderStatus) => ({ stockEffect: STOCK_EFFECT_ON_ENTRY[to], emailOwed: EMAIL_OWED_ON_ENTRY[to] });
   /** Wakes this process's relay after a commit that wrote `to`'s event, handing it what was written claimed for it. */
   const eventsCommitted = (to: OrderStatus, claimed: readonly ClaimedEvent[]) =>
     deps.onEventsCommitted?.(topicOf(to), claimed.length > 0 ? claimed : undefined);
@@ -91,7 +89,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     options: { failureReason?: string; ownerId?: string } = {},
   ): Promise<(VersionedOrder & { cached: boolean }) | undefined> {
     const event = eventOf(to);
-    const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, ...effectsOf(to), ...event, ...options });
+    const moved = await transitionAtomically(db, { orderId, from: sourcesOf(to), to, stockEffect: STOCK_EFFECT_ON_ENTRY[to], ...event, ...options });
     if (!moved) return undefined;
     const { claimed, ...entry } = moved;
     if (event.publish) eventsCommitted(to, claimed);
@@ -132,7 +130,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
       orderIds: ids,
       from: sourcesOf(to),
       to,
-      ...effectsOf(to),
+      stockEffect: STOCK_EFFECT_ON_ENTRY[to],
       ...event,
       ...(failureReasons ? { failureReasons: ids.map((id) => failureReasons.get(id) ?? null) } : {}),
     });

@@ -1,7 +1,7 @@
 import { isoUtc, type Queryable } from '../../platform/db/index.js';
 import type { VersionedOrder } from './order.js';
 import { topicOf, type ClaimedEvent } from './order-events.js';
-import type { OrderEmailKind, OrderStatus } from './order-status.js';
+import { EMAIL_OWED_ON_ENTRY, type OrderStatus } from './order-status.js';
 import { ORDER_COLUMNS, ORDER_ITEMS_JSON, toVersioned, type OrderRow } from './orders.repository.js';
 
 export interface OrderTransition {
@@ -11,8 +11,6 @@ export interface OrderTransition {
   to: OrderStatus;
   /** What entering `to` does to the order's reserved stock, if anything. */
   stockEffect: 'release' | 'sale' | undefined;
-  /** The email entering `to` owes, recorded unsent (EMAIL_OWED_ON_ENTRY). */
-  emailOwed?: OrderEmailKind | undefined;
   failureReason?: string;
   /** Only this user's order moves, when given. */
   ownerId?: string;
@@ -145,7 +143,8 @@ export async function transitionManyAtomically(db: Queryable, change: OrdersTran
       change.ownerId ?? null,
       change.startsJobs,
       claimSeconds,
-      change.emailOwed ?? null,
+      // Not left to callers: a finish that forgot it would owe an email nobody records.
+      EMAIL_OWED_ON_ENTRY[change.to] ?? null,
     ],
     { name: 'transition-orders' },
   );
