@@ -6,6 +6,8 @@ export type Logger = winston.Logger;
 export interface LoggerOptions {
   level: string;
   format: 'json' | 'pretty';
+  /** Pretty lines only: colour the level (for a terminal; config decides, see config/log-colour.ts). */
+  colour?: boolean;
   /** Tests pass `true` to keep their output readable; logs still flow through the format. */
   silent?: boolean;
   /** Where lines go instead of stdout (tests read them back). */
@@ -49,7 +51,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const base = [enabledOnly(), winston.format.errors({ stack: true }), withContext(), winston.format.timestamp()];
   const format =
     options.format === 'pretty'
-      ? winston.format.combine(...base, winston.format.colorize({ level: true }), prettyLine)
+      ? winston.format.combine(...base, ...(options.colour ? [winston.format.colorize({ level: true })] : []), prettyLine)
       : winston.format.combine(...base, winston.format.json());
   const logger = winston.createLogger({
     level: options.level,

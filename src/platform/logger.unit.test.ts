@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
 import { runWithContext } from './request-context.js';
@@ -25,6 +26,19 @@ describe('logger', () => {
       expect.objectContaining({ level: 'warn', message: 'outside any request' }),
     ]);
     expect(lines[1]).not.toHaveProperty('requestId');
+  });
+
+  it.each([
+    [false, 'without colour codes, so a file or a pipe gets plain text'],
+    [true, 'with the level coloured, for a terminal'],
+  ])('when pretty with colour %s, then lines are written %s', async (colour) => {
+    const stream = new PassThrough();
+    let out = '';
+    stream.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    createLogger({ level: 'info', format: 'pretty', colour, stream }).warn('Redis is unreachable', { port: 6379 });
+    await flush();
+    expect(stripVTControlCharacters(out)).toMatch(/^\d\d:\d\d:\d\d warn Redis is unreachable port=6379\n$/);
+    expect(out !== stripVTControlCharacters(out)).toBe(colour);
   });
 
   it('drops lines below its level, and follows a level changed at run time', async () => {
