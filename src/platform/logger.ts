@@ -1,5 +1,5 @@
 import winston from 'winston';
-import { currentContext } from './request-context.js';
+import { currentJobContext } from './job-context.js';
 
 export type Logger = winston.Logger;
 
@@ -14,10 +14,10 @@ export interface LoggerOptions {
   stream?: NodeJS.WritableStream;
 }
 
-/** Adds the id of the job the line is logged from (see request-context.ts). */
+/** Adds the id of the job the line is logged from (see job-context.ts). */
 const withContext = winston.format((info) => {
-  const context = currentContext();
-  if (context) info.requestId ??= context.requestId;
+  const context = currentJobContext();
+  if (context) info.jobId ??= context.jobId;
   return info;
 });
 

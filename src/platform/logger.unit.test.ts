@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
-import { runWithContext } from './request-context.js';
+import { runWithJobContext } from './job-context.js';
 
 function capture(level: string) {
   const stream = new PassThrough();
@@ -16,16 +16,18 @@ function capture(level: string) {
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('logger', () => {
-  it('writes lines at or above its level as JSON with a timestamp and the current job\'s id', async () => {
+  it('writes lines at or above its level as JSON with a timestamp and the current job\'s id as jobId', async () => {
     const { logger, lines } = capture('info');
-    runWithContext({ requestId: 'job-1' }, () => logger.info('hello', { orderId: 'o-1' }));
+    runWithJobContext({ jobId: 'job-1' }, () => logger.info('hello', { orderId: 'o-1' }));
     logger.warn('outside any request');
     await flush();
     expect(lines).toEqual([
-      expect.objectContaining({ level: 'info', message: 'hello', orderId: 'o-1', requestId: 'job-1', timestamp: expect.any(String) }),
+      expect.objectContaining({ level: 'info', message: 'hello', orderId: 'o-1', jobId: 'job-1', timestamp: expect.any(String) }),
       expect.objectContaining({ level: 'warn', message: 'outside any request' }),
     ]);
-    expect(lines[1]).not.toHaveProperty('requestId');
+    // requestId names HTTP requests only.
+    expect(lines[0]).not.toHaveProperty('requestId');
+    expect(lines[1]).not.toHaveProperty('jobId');
   });
 
   it.each([
