@@ -158,7 +158,7 @@ export function buildDeps(
   queueRef.current = queue;
 
   // One warning per Redis outage naming the address, one line when it is back (every process).
-  if (redis && config.redis.target) watchRedis(redis, config.redis.target, logger);
+  if (redis && config.redis.target) watchRedis(redis, config.redis.target, logger, role);
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => db.ping() }];
   if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
 

@@ -27,6 +27,8 @@ export const envSchema = z.object({
     .enum(['json', 'pretty'])
     .optional()
     .describe('Defaults to pretty on a terminal outside production, JSON otherwise'),
+  NO_COLOR: optionalString.describe('Any value: pretty log lines without colour codes (no-color.org)'),
+  FORCE_COLOR: optionalString.describe('Pretty log lines with colour codes even when stdout is not a terminal; 0 or false: never'),
   TRUST_PROXY: optionalString
     .transform((value) => {
       // Express reads a number as "trust this many hops" and true/false as all/none; a string

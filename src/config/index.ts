@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import type { RedisNode, RedisTarget } from '../platform/redis.js';
 import { envSchema, type Env } from './env.schema.js';
+import { colourLogs } from './log-colour.js';
 import { secretWeakness } from './secret-strength.js';
 
 export class ConfigError extends Error {}
@@ -22,7 +23,8 @@ export interface Config {
   };
   /** Undefined: /metrics is open (404 in production). */
   metricsToken: string | undefined;
-  log: { level: Env['LOG_LEVEL']; format: 'json' | 'pretty' };
+  /** `colour`: pretty lines get colour codes (stdout is a terminal, or FORCE_COLOR). */
+  log: { level: Env['LOG_LEVEL']; format: 'json' | 'pretty'; colour: boolean };
   /** `url` undefined → embedded PGlite in `dataDir`. */
   db: { url: string | undefined; poolMax: number };
   dataDir: string;
@@ -214,6 +216,7 @@ export function loadConfig(
     log: {
       level: env.LOG_LEVEL,
       format: env.LOG_FORMAT ?? (env.NODE_ENV !== 'production' && process.stdout.isTTY ? 'pretty' : 'json'),
+      colour: colourLogs({ isTTY: process.stdout.isTTY, noColor: env.NO_COLOR, forceColor: env.FORCE_COLOR }),
     },
     db: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
     dataDir: path.resolve(env.DATA_DIR),

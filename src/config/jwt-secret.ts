@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { makeDataDir } from '../platform/data-dir.js';
 
 /**
  * The configured JWT secret, or outside production a generated one kept in the data directory
@@ -10,7 +11,7 @@ export function resolveJwtSecret(configured: string | undefined, dataDir: string
   if (configured) return { secret: configured, generated: false };
   const file = path.join(dataDir, 'jwt-secret');
   if (existsSync(file)) return { secret: readFileSync(file, 'utf8').trim(), generated: true };
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makeDataDir(dataDir, { mode: 0o700 });
   const secret = randomBytes(48).toString('base64url');
   writeFileSync(file, secret, { mode: 0o600 });
   return { secret, generated: true };

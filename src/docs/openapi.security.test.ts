@@ -56,11 +56,15 @@ describe('the OpenAPI document describes the hardening', () => {
   it('text fields state the NUL and one-line rules as patterns the server applies', () => {
     const oneLine = new RegExp(doc.components.schemas.RegisterRequest.properties.name.pattern as string, 'u');
     expect(oneLine.test('Ann Lee')).toBe(true);
-    for (const bad of ['Ann\nLee', 'Ann\u0000', 'Ann\tLee', 'Ann\u202ELee']) expect(oneLine.test(bad)).toBe(false);
+    for (const bad of ['Ann\nLee', 'Ann\u0000', 'Ann\tLee', 'Ann\u202ELee', 'Ann\u200BLee', 'Ann\uFEFFLee', 'Ann\u2060Lee', 'Ann\u00ADLee']) expect(oneLine.test(bad)).toBe(false);
+    // Zero width joiner and non-joiner stay allowed (emoji sequences, Persian, Indic scripts).
+    for (const good of ['Ada \u{1F469}\u200D\u{1F4BB}', '\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645']) expect(oneLine.test(good)).toBe(true);
     const productName = new RegExp(doc.components.schemas.CreateProductRequest.properties.name.pattern as string, 'u');
     expect(productName.test('Mug')).toBe(true);
     expect(productName.test(' ')).toBe(false);
     expect(productName.test('Mug\r\n')).toBe(false);
+    // The one character that makes a name not blank is checked as well as the others.
+    for (const bad of ['Mug\u200BCup', 'Mug\u202Eder', 'a\u0007b']) expect(productName.test(bad)).toBe(false);
     const multiLine = new RegExp(doc.components.schemas.CreateProductRequest.properties.description.pattern as string, 'u');
     expect(multiLine.test('two\nlines')).toBe(true);
     expect(multiLine.test('a\u0000b')).toBe(false);

@@ -14,15 +14,16 @@ const emailFormat = { format: 'email' } as const;
 /** JSON Schema forms of shared/text.ts NO_CONTROL_CHARACTERS (printable, one line) and MULTI_LINE_TEXT. */
 const ONE_LINE = `^[^${NOT_ONE_LINE}]*$`;
 const productName = {
-  pattern: `^[^${NOT_ONE_LINE}]*\\S[^${NOT_ONE_LINE}]*$`,
-  description: 'Trimmed; printable text on one line, not empty.',
+  // One character that is neither space nor refused (`\S` alone would let one refused character through).
+  pattern: `^[^${NOT_ONE_LINE}]*[^${NOT_ONE_LINE}\\s][^${NOT_ONE_LINE}]*$`,
+  description: 'Trimmed; printable text on one line (no control, bidirectional or invisible format characters such as U+200B), not empty.',
 } as const;
 const multiLine = { pattern: `^[^${NOT_MULTI_LINE}]*$`, description: 'May span lines; no other control characters.' } as const;
 
 export const RegisterRequest = registerFields
   .extend({
     email: registerFields.shape.email.meta(emailFormat),
-    name: registerFields.shape.name.meta({ description: 'Printable text on one line; defaults to the part of the email before @.', pattern: ONE_LINE }),
+    name: registerFields.shape.name.meta({ description: 'Printable text on one line (no control, bidirectional or invisible format characters such as U+200B); defaults to the part of the email before @.', pattern: ONE_LINE }),
   })
   .meta({ id: 'RegisterRequest' });
 export const LoginRequest = loginBody.extend({ email: loginBody.shape.email.meta(emailFormat) }).meta({ id: 'LoginRequest' });

@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { StartupError } from '../shared/startup-error.js';
 
 /**
  * DATA_DIR holds the generated JWT secret, `.eml` mail and the embedded database's files. The
@@ -11,8 +12,38 @@ export function protectDataDir(dataDir: string, options: { create: boolean }): v
   process.umask(0o077);
   // With a database server DATA_DIR may never be used (or be read-only): make it only when needed.
   if (!options.create) return;
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(dataDir, 0o700);
+  makeDataDir(dataDir, { narrow: true });
+}
+
+/** Why DATA_DIR could not be made, in the operator's words. */
+function describeDataDirFailure(error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case 'EEXIST':
+      return 'it is a file, not a directory';
+    case 'ENOTDIR':
+      return 'a folder on its path is a file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return error.code ?? error.message;
+  }
+}
+
+/**
+ * Makes DATA_DIR (and its parents) with `mode` if missing; `narrow` sets an existing one to 0700
+ * too. A path that cannot be a directory (a file, a folder under a file, no permission) stops
+ * start-up with one line naming DATA_DIR and the path, not a stack.
+ */
+export function makeDataDir(dataDir: string, options: { mode?: number; narrow?: boolean } = {}): void {
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: options.narrow ? 0o700 : options.mode });
+    if (options.narrow) chmodSync(dataDir, 0o700);
+  } catch (error) {
+    throw new StartupError(`Cannot use DATA_DIR ${dataDir}: ${describeDataDirFailure(error as NodeJS.ErrnoException)}; set DATA_DIR to a writable directory`);
+  }
 }
 
 /**

@@ -1,21 +1,23 @@
 import winston from 'winston';
-import { currentContext } from './request-context.js';
+import { currentJobContext } from './job-context.js';
 
 export type Logger = winston.Logger;
 
 export interface LoggerOptions {
   level: string;
   format: 'json' | 'pretty';
+  /** Pretty lines only: colour the level (for a terminal; config decides, see config/log-colour.ts). */
+  colour?: boolean;
   /** Tests pass `true` to keep their output readable; logs still flow through the format. */
   silent?: boolean;
   /** Where lines go instead of stdout (tests read them back). */
   stream?: NodeJS.WritableStream;
 }
 
-/** Adds the id of the job the line is logged from (see request-context.ts). */
+/** Adds the id of the job the line is logged from (see job-context.ts). */
 const withContext = winston.format((info) => {
-  const context = currentContext();
-  if (context) info.requestId ??= context.requestId;
+  const context = currentJobContext();
+  if (context) info.jobId ??= context.jobId;
   return info;
 });
 
@@ -49,7 +51,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const base = [enabledOnly(), winston.format.errors({ stack: true }), withContext(), winston.format.timestamp()];
   const format =
     options.format === 'pretty'
-      ? winston.format.combine(...base, winston.format.colorize({ level: true }), prettyLine)
+      ? winston.format.combine(...base, ...(options.colour ? [winston.format.colorize({ level: true })] : []), prettyLine)
       : winston.format.combine(...base, winston.format.json());
   const logger = winston.createLogger({
     level: options.level,

@@ -199,20 +199,29 @@ export function isConnectionError(error: unknown): boolean {
   return (typeof code === 'string' && CONNECTION_CODES.has(code)) || (typeof message === 'string' && /connect ETIMEDOUT|Connection is closed/.test(message));
 }
 
+/** What a process still does while Redis is away: an API takes orders, a worker takes no jobs. */
+const DURING_REDIS_OUTAGE: Record<'api' | 'worker', string> = {
+  api: 'Orders are still accepted and wait in the outbox',
+  worker: 'This worker takes no jobs until it is back; orders placed meanwhile wait in the outbox',
+};
+
+/** The warning that opens a Redis outage, in the words of the process that logs it. */
+function redisUnreachableMessage(address: string, reason: string, role: 'api' | 'worker'): string {
+  return `Redis at ${address} is unreachable (${reason}); retrying. ${DURING_REDIS_OUTAGE[role]}`;
+}
+
 /**
  * Says when Redis goes away and when it is back: one warning per outage naming the address,
  * one line when it answers again. ioredis emits an error on every reconnection attempt (five
  * a second); those are the same outage and stay quiet.
  */
-export function watchRedis(redis: RedisClient, target: RedisTarget | string, logger: Logger): void {
+export function watchRedis(redis: RedisClient, target: RedisTarget | string, logger: Logger, role: 'api' | 'worker'): void {
   const address = redisAddress(target);
   let downSince: number | undefined;
   redis.on('error', (error: Error & { code?: string }) => {
     if (downSince !== undefined) return;
     downSince = Date.now();
-    logger.warn(`Redis at ${address} is unreachable (${error.code ?? error.message}); retrying. Orders are still accepted and wait in the outbox`, {
-      redis: address,
-    });
+    logger.warn(redisUnreachableMessage(address, error.code ?? error.message, role), { redis: address });
   });
   redis.on('ready', () => {
     if (downSince === undefined) return;

@@ -51,7 +51,7 @@ describe('Redis trouble in the logs', () => {
     const redis = connect(url);
     let reconnects = 0;
     redis.on('reconnecting', () => reconnects++);
-    watchRedis(redis, url, logger);
+    watchRedis(redis, url, logger, 'api');
 
     // ioredis retries several times a second; the outage is still one line.
     await waitUntil(() => reconnects >= 4, 15_000, 'several reconnection attempts');
@@ -73,6 +73,18 @@ describe('Redis trouble in the logs', () => {
     ]);
     expect(lines.some((line) => 'stack' in line)).toBe(false);
   }, 60_000);
+
+  it.each([
+    ['an API', 'api', 'retrying. Orders are still accepted and wait in the outbox'],
+    ['a worker', 'worker', 'retrying. This worker takes no jobs until it is back; orders placed meanwhile wait in the outbox'],
+  ] as const)('when %s loses Redis, then its warning says what it does meanwhile', async (_who, role, meanwhile) => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const { logger, lines } = capture();
+    watchRedis(connect(url), url, logger, role);
+    const warning = await waitUntil(() => lines.find((line) => line.level === 'warn'), 15_000, 'the outage warning');
+    expect(warning.message).toBe(`Redis at 127.0.0.1:${port} is unreachable (ECONNREFUSED); ${meanwhile}`);
+  }, 30_000);
 
   it('when Redis is unreachable at start, then there is no eviction-policy guess; the check runs once it answers', async () => {
     const port = await freePort();

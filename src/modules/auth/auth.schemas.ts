@@ -9,13 +9,13 @@ export const password = z
   .max(128, 'must be at most 128 characters')
   .regex(NO_NUL, 'must not contain NUL characters');
 
-/** One line of printable text: no line breaks, tabs or other control characters. */
+/** One line of printable text: no line breaks, tabs, other control characters or invisible ones (shared/text). */
 export const personName = z
   .string()
   .trim()
   .min(1, 'must not be empty')
   .max(100, 'must be at most 100 characters')
-  .regex(NO_CONTROL_CHARACTERS, 'must be printable text on one line (no control characters)');
+  .regex(NO_CONTROL_CHARACTERS, 'must be printable text on one line (no control or invisible characters)');
 
 /** `name` may be left out: it then defaults to the part of the email before `@`. */
 export const registerFields = z.object({ email, password, name: personName.optional() });

@@ -23,6 +23,10 @@ describe.each(STORAGE_KINDS)('registration on %s', (storage) => {
     ['a Unicode line separator', 'Ann\u2028Lee'],
     ['a right-to-left override', 'Ann\u202Egpj.exe'],
     ['a bidi isolate', 'Ann\u2066Lee\u2069'],
+    ['a zero width space', 'Ann\u200BLee'],
+    ['a zero width no-break space (byte order mark)', 'Ann\uFEFFLee'],
+    ['a word joiner', 'Ann\u2060Lee'],
+    ['a soft hyphen', 'Ann\u00ADLee'],
   ])('when the name holds %s, then 400 naming `name` and no account is made', async (_label, name) => {
     const email = uniqueEmail('ctl');
     const res = await app.http.post('/api/auth/register').send({ email, password: 'long enough', name });
@@ -36,6 +40,15 @@ describe.each(STORAGE_KINDS)('registration on %s', (storage) => {
   it('accepts names in any script, with punctuation', async () => {
     const res = await app.http.post('/api/auth/register').send({ email: uniqueEmail('intl'), password: 'long enough', name: "Zoë O'Brien-Łukasz 李" });
     expect(res.status).toBe(201);
+  });
+
+  it.each([
+    ['a zero width joiner (an emoji sequence)', 'Ada \u{1F469}\u200D\u{1F4BB}'],
+    ['a zero width non-joiner (Persian)', '\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645'],
+  ])('when the name holds %s, then it is accepted and kept as sent', async (_label, name) => {
+    const res = await app.http.post('/api/auth/register').send({ email: uniqueEmail('zwj'), password: 'long enough', name });
+    expect(res.status).toBe(201);
+    expect(res.body.user.name).toBe(name);
   });
 });
 

@@ -14,7 +14,7 @@ const text = (max: number) =>
 
 const name = text(200)
   .refine((value) => value.length > 0, 'must not be empty')
-  .refine((value) => NO_CONTROL_CHARACTERS.test(value), 'must be printable text on one line (no control characters)');
+  .refine((value) => NO_CONTROL_CHARACTERS.test(value), 'must be printable text on one line (no control or invisible characters)');
 const description = text(2000).refine((value) => MULTI_LINE_TEXT.test(value), 'must not contain control characters other than line breaks');
 const priceCents = z
   .number()

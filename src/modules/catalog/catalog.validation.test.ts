@@ -52,6 +52,10 @@ describe('catalog input validation', () => {
       ['a description with a C1 control character', { ...valid, sku: 'OK-1', description: 'a\u0085b' }, 'description'],
       ['a name with a right-to-left override', { ...valid, sku: 'OK-1', name: 'Mug \u202Eder' }, 'name'],
       ['a description with a right-to-left override', { ...valid, sku: 'OK-1', description: 'Mug \u202Eder' }, 'description'],
+      ['a name with a zero width space', { ...valid, sku: 'OK-1', name: 'Mug\u200BCup' }, 'name'],
+      ['a name with a zero width no-break space (byte order mark)', { ...valid, sku: 'OK-1', name: 'Mug\uFEFFCup' }, 'name'],
+      ['a name with a word joiner', { ...valid, sku: 'OK-1', name: 'Mug\u2060Cup' }, 'name'],
+      ['a name with a soft hyphen', { ...valid, sku: 'OK-1', name: 'Mug\u00ADCup' }, 'name'],
       ['a negative price', { ...valid, sku: 'OK-1', priceCents: -1 }, 'priceCents'],
       ['a fractional price', { ...valid, sku: 'OK-1', priceCents: 1.5 }, 'priceCents'],
       ['a price above 100000000', { ...valid, sku: 'OK-1', priceCents: 100_000_001 }, 'priceCents'],
@@ -65,6 +69,13 @@ describe('catalog input validation', () => {
       const res = await app.http.post('/api/products').set(bearer(admin)).send(body);
       expectProblem(res, 400, 'VALIDATION_FAILED');
       expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: field })]));
+    });
+
+    it('accepts a name with a zero width joiner (an emoji sequence), and line-break hints (soft hyphen, zero width space) in a description, as sent', async () => {
+      const product = { ...valid, sku: `ZW-${randomBytes(4).toString('hex')}`, name: 'Mug \u{1F9D1}\u200D\u{1F373}', description: 'Porzellan\u00ADbecher\u200Bfor long lines' };
+      const res = await app.http.post('/api/products').set(bearer(admin)).send(product);
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({ name: product.name, description: product.description });
     });
 
     it('accepts a description over several lines (LF, CRLF, U+2028) and keeps it as sent', async () => {

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { sendProblem } from '../../middleware/error-handler.js';
 import { checkReadiness, notReadyProblem, type ReadinessCheck } from './readiness.js';
 import type { ShutdownState } from './shutdown-state.js';
@@ -9,16 +9,18 @@ export function healthRoutes(checks: readonly ReadinessCheck[], shutdown?: Shutd
   const router = Router();
 
   // Both probes fail once shutdown began: whichever one a balancer checks takes the instance out.
-  router.use((_req, res, next) => {
+  // A step of each route, not a router-wide middleware, so the 503 is logged and measured under
+  // the probe's route (at debug, as probes are), not as an unmatched request at info.
+  const unlessShuttingDown: RequestHandler = (_req, res, next) => {
     if (!shutdown?.begun) return next();
     sendProblem(res, { status: 503, code: 'SHUTTING_DOWN', detail: 'This instance is shutting down; send requests to another one' });
-  });
+  };
 
-  router.get('/live', (_req, res) => {
+  router.get('/live', unlessShuttingDown, (_req, res) => {
     res.json({ status: 'ok' });
   });
 
-  router.get('/ready', async (_req, res) => {
+  router.get('/ready', unlessShuttingDown, async (_req, res) => {
     const readiness = await checkReadiness(checks);
     if (readiness.ok) {
       res.json({ status: 'ok', checks: readiness.checks });

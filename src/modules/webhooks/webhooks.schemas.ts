@@ -8,7 +8,7 @@ const url = z
   .trim()
   .max(2000, 'must be at most 2000 characters')
   // The URL parser drops tabs and line breaks and keeps other control characters as they are.
-  .refine((value) => NO_CONTROL_CHARACTERS.test(value), 'must not contain control characters')
+  .refine((value) => NO_CONTROL_CHARACTERS.test(value), 'must not contain control or invisible characters')
   .refine((value) => URL.canParse(value), 'must be an absolute URL');
 const events = z
   .array(z.enum(ORDER_EVENT_TYPES), 'must be a list of event types')

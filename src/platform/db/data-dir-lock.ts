@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { makeDataDir } from '../data-dir.js';
 
 /**
  * PGlite takes no lock on its files, and two processes writing one data directory lose
@@ -18,7 +19,7 @@ function isAlive(pid: number): boolean {
 }
 
 export function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
+  makeDataDir(dataDir);
   const lockFile = path.join(dataDir, 'embedded.lock');
   try {
     writeFileSync(lockFile, String(process.pid), { flag: 'wx' });

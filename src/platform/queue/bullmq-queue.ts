@@ -3,7 +3,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 import { createRedis, isConnectionError, queuePrefix, type RedisClient, type RedisTarget } from '../redis.js';
-import { runWithContext } from '../request-context.js';
+import { runWithJobContext } from '../job-context.js';
 import { attemptJob, backoffDelayMs, DEFAULT_ATTEMPTS, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
 import { countFetchingWorkers, startSampler, startWorkerPool, type WorkerPool } from './worker-pool.js';
 import type { PoolLimits, PoolRole } from './worker-pool-rules.js';
@@ -118,7 +118,7 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; poo
 
   // BullMQ duplicates this connection for its blocking reads and closes only the duplicate.
   const connection = createRedis(options.redis, 'blocking');
-  const worker = new Worker(QUEUE_NAME, (job: Job) => runWithContext({ requestId: job.id ?? job.name }, () => runJob(job)), {
+  const worker = new Worker(QUEUE_NAME, (job: Job) => runWithJobContext({ jobId: job.id ?? job.name }, () => runJob(job)), {
     connection: connection,
     prefix: queuePrefix(options.prefix),
     concurrency: options.concurrency,

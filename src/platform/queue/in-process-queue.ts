@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import { runWithContext } from '../request-context.js';
+import { runWithJobContext } from '../job-context.js';
 import { attemptJob, backoffDelayMs, DEFAULT_ATTEMPTS, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
 
 /**
@@ -30,7 +30,7 @@ export function createInProcessQueue(options: { handlers: JobHandlers; concurren
   }
 
   function run(job: JobSpec, attempt: number): Promise<void> {
-    return runWithContext({ requestId: job.id }, () => runAttempt(job, attempt));
+    return runWithJobContext({ jobId: job.id }, () => runAttempt(job, attempt));
   }
 
   async function runAttempt(job: JobSpec, attempt: number): Promise<void> {

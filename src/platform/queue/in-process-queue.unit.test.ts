@@ -50,6 +50,27 @@ describe('in-process queue', () => {
     for (const run of runs) run.finish();
   });
 
+  it('when a handler logs, then its lines carry the job id as jobId, and no requestId (that names HTTP requests)', async () => {
+    const { logger, lines } = capturingLogger();
+    const charging: JobHandler = {
+      run: (data) => {
+        logger.info('charging', { orderId: data.orderId });
+        return Promise.resolve();
+      },
+    };
+    queue = createInProcessQueue({
+      handlers: { work: charging },
+      concurrency: 1,
+      backoff: BACKOFF,
+      logger,
+    });
+    await queue.add([job('a')]);
+    await vi.advanceTimersByTimeAsync(0);
+    const handlerLine = lines.find((line) => line.message === 'charging');
+    expect(handlerLine).toMatchObject({ orderId: 'a', jobId: 'a' });
+    expect(handlerLine).not.toHaveProperty('requestId');
+  });
+
   it('when a job id is already queued, then adding it again is a no-op', async () => {
     const { handler, runs } = gatedHandler();
     const { queue } = start({ work: handler }, 1);
