@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../../platform/db/index.js';
 import type { OrderEmailKind } from '../orders/index.js';
 
@@ -8,6 +9,8 @@ export type EmailKind = OrderEmailKind;
 export type EmailStatus = 'pending' | 'sent' | 'undeliverable';
 
 export interface EmailClaims {
+  /** This claim's token: renewals, releases and refusals act only on rows still bearing it. */
+  token: string;
   /** This sender's to send now. */
   claimed: string[];
   alreadySent: string[];
@@ -29,13 +32,15 @@ export async function claimDeliveries(
   batch: { kind: EmailKind; deliveries: readonly { orderId: string; messageId: string }[]; leaseSeconds: number },
 ): Promise<EmailClaims> {
   const orderIds = batch.deliveries.map((d) => d.orderId);
+  const token = randomUUID();
   const { rows } = await db.query<{ orderId: string; outcome: 'claimed' | 'sent' | 'undeliverable' | 'elsewhere' }>(
     `WITH claimed AS (
-       INSERT INTO email_deliveries (order_id, kind, message_id, attempts, claimed_until)
-       SELECT d.order_id, $2, d.message_id, 1, now() + make_interval(secs => $4)
+       INSERT INTO email_deliveries (order_id, kind, message_id, attempts, claimed_until, claim_token)
+       SELECT d.order_id, $2, d.message_id, 1, now() + make_interval(secs => $4), $5
        FROM unnest($1::uuid[], $3::text[]) AS d(order_id, message_id)
        ON CONFLICT (order_id, kind) DO UPDATE
-         SET attempts = email_deliveries.attempts + 1, claimed_until = EXCLUDED.claimed_until, message_id = EXCLUDED.message_id
+         SET attempts = email_deliveries.attempts + 1, claimed_until = EXCLUDED.claimed_until,
+             message_id = EXCLUDED.message_id, claim_token = EXCLUDED.claim_token
          WHERE email_deliveries.status = 'pending'
            AND (email_deliveries.claimed_until IS NULL OR email_deliveries.claimed_until < now())
        RETURNING order_id
@@ -45,17 +50,18 @@ export async function claimDeliveries(
      FROM unnest($1::uuid[]) AS d(id)
      LEFT JOIN claimed c ON c.order_id = d.id
      LEFT JOIN email_deliveries e ON e.order_id = d.id AND e.kind = $2`,
-    [orderIds, batch.kind, batch.deliveries.map((d) => d.messageId), batch.leaseSeconds],
+    [orderIds, batch.kind, batch.deliveries.map((d) => d.messageId), batch.leaseSeconds, token],
     { name: 'claim-email-deliveries' },
   );
   const pick = (outcome: string) => rows.filter((row) => row.outcome === outcome).map((row) => row.orderId);
-  return { claimed: pick('claimed'), alreadySent: pick('sent'), undeliverable: pick('undeliverable'), claimedElsewhere: pick('elsewhere') };
+  return { token, claimed: pick('claimed'), alreadySent: pick('sent'), undeliverable: pick('undeliverable'), claimedElsewhere: pick('elsewhere') };
 }
 
+/** Marks sent whoever holds the claim now: the message went out, which is true whatever happened to the lease. */
 export async function markSent(db: Queryable, orderIds: readonly string[], kind: EmailKind): Promise<void> {
   if (orderIds.length === 0) return;
   await db.query(
-    `UPDATE email_deliveries SET status = 'sent', sent_at = now(), claimed_until = NULL, last_error = NULL
+    `UPDATE email_deliveries SET status = 'sent', sent_at = now(), claimed_until = NULL, claim_token = NULL, last_error = NULL
      WHERE order_id = ANY($1::uuid[]) AND kind = $2`,
     [orderIds, kind],
     { name: 'mark-emails-sent' },
@@ -63,37 +69,41 @@ export async function markSent(db: Queryable, orderIds: readonly string[], kind:
 }
 
 /**
- * Extends this sender's live claims by another lease while their messages are still being sent
- * (a batch through a pool of a few connections can outlast one lease). A claim that already ran
- * out may be another sender's by now, so only live ones are extended.
+ * Extends this claim's live rows by another lease while their messages are still being sent (a
+ * batch through a pool of a few connections can outlast one lease). A row claimed anew since
+ * (this claim's lease ran out) bears another token and is left alone.
  */
-export async function extendClaims(db: Queryable, orderIds: readonly string[], kind: EmailKind, leaseSeconds: number): Promise<void> {
-  if (orderIds.length === 0) return;
+export async function extendClaims(db: Queryable, claim: string, kind: EmailKind, leaseSeconds: number): Promise<void> {
   await db.query(
     `UPDATE email_deliveries SET claimed_until = now() + make_interval(secs => $3)
-     WHERE order_id = ANY($1::uuid[]) AND kind = $2 AND status = 'pending' AND claimed_until >= now()`,
-    [orderIds, kind, leaseSeconds],
+     WHERE claim_token = $1 AND kind = $2 AND status = 'pending' AND claimed_until >= now()`,
+    [claim, kind, leaseSeconds],
   );
 }
 
-/** Ends the deliveries the mail server refused for good: they are not tried again. */
-export async function markUndeliverable(db: Queryable, rejections: readonly { orderId: string; error: string }[], kind: EmailKind): Promise<void> {
+/** Ends the deliveries the mail server refused for good, where this claim still holds them: they are not tried again. */
+export async function markUndeliverable(
+  db: Queryable,
+  claim: string,
+  rejections: readonly { orderId: string; error: string }[],
+  kind: EmailKind,
+): Promise<void> {
   if (rejections.length === 0) return;
   await db.query(
-    `UPDATE email_deliveries d SET status = 'undeliverable', claimed_until = NULL, last_error = left(r.error, 500)
+    `UPDATE email_deliveries d SET status = 'undeliverable', claimed_until = NULL, claim_token = NULL, last_error = left(r.error, 500)
      FROM unnest($1::uuid[], $3::text[]) AS r(order_id, error)
-     WHERE d.order_id = r.order_id AND d.kind = $2 AND d.status = 'pending'`,
-    [rejections.map((r) => r.orderId), kind, rejections.map((r) => r.error)],
+     WHERE d.order_id = r.order_id AND d.kind = $2 AND d.status = 'pending' AND d.claim_token = $4`,
+    [rejections.map((r) => r.orderId), kind, rejections.map((r) => r.error), claim],
   );
 }
 
-/** Gives the claims back after failed sends, so the retry need not wait for the lease. */
-export async function releaseClaims(db: Queryable, orderIds: readonly string[], kind: EmailKind, error: string): Promise<void> {
+/** Gives this claim's rows back after failed sends, so the retry need not wait for the lease; another claim's rows stay its own. */
+export async function releaseClaims(db: Queryable, claim: string, orderIds: readonly string[], kind: EmailKind, error: string): Promise<void> {
   if (orderIds.length === 0) return;
   await db.query(
-    `UPDATE email_deliveries SET claimed_until = NULL, last_error = left($3, 500)
-     WHERE order_id = ANY($1::uuid[]) AND kind = $2 AND status = 'pending'`,
-    [orderIds, kind, error],
+    `UPDATE email_deliveries SET claimed_until = NULL, claim_token = NULL, last_error = left($3, 500)
+     WHERE order_id = ANY($1::uuid[]) AND kind = $2 AND status = 'pending' AND claim_token = $4`,
+    [orderIds, kind, error, claim],
   );
 }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, STORAGE_KINDS, type TestDatabase } from '../../../test/harness.js';
 import { MIGRATIONS_DIR } from '../../platform/db/migrate.js';
 import { transitionManyAtomically } from '../orders/transition-order.repository.js';
-import { findMissingEmails, markSent, markUndeliverable, recordOwedEmails } from './email-deliveries.repository.js';
+import { claimDeliveries, findMissingEmails, markSent, markUndeliverable, recordOwedEmails } from './email-deliveries.repository.js';
 
 const MIGRATION = readFileSync(path.join(MIGRATIONS_DIR, '20261206040000_email_owed_at_finish.sql'), 'utf8');
 
@@ -58,7 +58,8 @@ describe.each(STORAGE_KINDS)('emails owed by finished orders, on %s', (kind) => 
   it('the reconciler finds the pending ones not claimed right now, and none that was sent or refused for good', async () => {
     const [sent, refused, claimed, ...rest] = completed;
     await markSent(database.db, [sent!], 'order_confirmation');
-    await markUndeliverable(database.db, [{ orderId: refused!, error: '550 No such user here' }], 'order_confirmation');
+    const claim = await claimDeliveries(database.db, { kind: 'order_confirmation', deliveries: [{ orderId: refused!, messageId: '<m@shop>' }], leaseSeconds: 60 });
+    await markUndeliverable(database.db, claim.token, [{ orderId: refused!, error: '550 No such user here' }], 'order_confirmation');
     await database.db.query("UPDATE email_deliveries SET claimed_until = now() + interval '1 minute' WHERE order_id = $1", [claimed]);
 
     const missing = await findMissingEmails(database.db, 0);

@@ -157,4 +157,43 @@ describe('sending order emails in batches', () => {
       await smtp.stop();
     }
   });
+
+  it('a sender whose claim ran out and was claimed anew neither releases nor renews the new claim when its send fails', async () => {
+    const [id] = await completedOrders(1);
+    const claimOf = async () =>
+      (await app.db.query<{ until: Date | null; token: string | null }>("SELECT claimed_until AS until, claim_token AS token FROM email_deliveries WHERE order_id = $1 AND kind = 'order_confirmation'", [id])).rows[0]!;
+    const held = (outcome: 'fail' | 'send') => {
+      let settle: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (settle = resolve));
+      const mailer: Mailer & { sent: MailMessage[] } = {
+        ...recordingMailer(() => false),
+        sent: [],
+        send: (message) => gate.then(() => (outcome === 'fail' ? Promise.reject(new Error('421 try again later')) : void mailer.sent.push(message))),
+      };
+      return { mailer, settle };
+    };
+
+    const a = held('fail');
+    const first = handlerWith(a.mailer, 2).run({ orderIds: [id!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 });
+    const tokenA = (await waitUntil(async () => (await claimOf()).token ?? undefined, 10_000, "the first sender's claim"));
+    // Its renewals failed (the database was out of reach for it): its lease ran out.
+    await app.db.query("UPDATE email_deliveries SET claimed_until = now() - interval '1 second' WHERE order_id = $1", [id]);
+
+    const b = held('send');
+    const second = handlerWith(b.mailer, 60).run({ orderIds: [id!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 });
+    const tokenB = await waitUntil(async () => {
+      const { token } = await claimOf();
+      return token && token !== tokenA ? token : undefined;
+    }, 10_000, "the second sender's claim");
+
+    a.settle();
+    await expect(first).rejects.toThrow(/421/);
+    // The second sender's claim stands: nobody else may send (the reconciler would have).
+    expect((await claimOf()).token).toBe(tokenB);
+    expect((await findMissingEmails(app.db, 0, 100_000)).map((m) => m.orderId)).not.toContain(id);
+
+    b.settle();
+    await second;
+    expect([a.mailer.sent.length, b.mailer.sent.length]).toEqual([0, 1]);
+  });
 });

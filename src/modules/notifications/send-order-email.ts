@@ -80,9 +80,8 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
       // A batch queues on the mailer's few connections, and is marked sent once all of it has
       // settled, possibly after the lease that claimed it ran out: renewing the claims until then
       // keeps another sender from claiming (and sending again) what this one sent or is sending.
-      const claimedIds = toSend.map((order) => order.id);
       const renewal = setInterval(() => {
-        extendClaims(deps.db, claimedIds, kind, deps.leaseSeconds).catch((error: unknown) =>
+        extendClaims(deps.db, claims.token, kind, deps.leaseSeconds).catch((error: unknown) =>
           deps.logger.warn('email claims not renewed', { kind, error: error instanceof Error ? error.message : String(error) }),
         );
       }, (deps.leaseSeconds * 1000) / 2);
@@ -103,7 +102,7 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
       const refused = errors.filter(({ error }) => error instanceof MailRejectedError);
       const failures = errors.filter(({ error }) => !(error instanceof MailRejectedError));
       await markSent(deps.db, sent, kind);
-      await markUndeliverable(deps.db, refused.map(({ orderId, error }) => ({ orderId, error: error.message })), kind);
+      await markUndeliverable(deps.db, claims.token, refused.map(({ orderId, error }) => ({ orderId, error: error.message })), kind);
       for (const { orderId, error } of refused) {
         deps.metrics.emailRejected();
         deps.logger.error('order email refused by the mail server; it will not be retried', { orderId, kind, reason: error.message });
@@ -115,7 +114,7 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
         deps.logger.info('order email sent', { orderId, kind });
       }
       if (failures.length > 0) {
-        await releaseClaims(deps.db, failures.map((f) => f.orderId), kind, failures[0]!.error.message);
+        await releaseClaims(deps.db, claims.token, failures.map((f) => f.orderId), kind, failures[0]!.error.message);
         for (const _ of failures) deps.metrics.emailAttemptFailed();
         throw failures[0]!.error;
       }
