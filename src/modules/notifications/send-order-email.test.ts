@@ -36,12 +36,13 @@ describe('sending order emails in batches', () => {
     return ids;
   }
 
-  function handlerWith(mailer: Mailer, leaseSeconds = 60) {
+  function handlerWith(mailer: Mailer, leaseSeconds = 60, markEveryMs?: number) {
     return createSendOrderEmail({
       db: app.db,
       mailer,
       mailFrom: 'shop@example.com',
       leaseSeconds,
+      ...(markEveryMs ? { markEveryMs } : {}),
       findOrders: async (orderIds) => (await app.deps.orders.findOrders(orderIds)).map((entry) => entry.order),
       findRecipients: (userIds) => app.deps.auth.findUsers(userIds),
       logger,
@@ -195,5 +196,25 @@ describe('sending order emails in batches', () => {
     b.settle();
     await second;
     expect([a.mailer.sent.length, b.mailer.sent.length]).toEqual([0, 1]);
+  });
+
+  it('marks what has gone out while the rest of the batch is still being sent (a crash then resends only what came after)', async () => {
+    const [quick, slow] = await completedOrders(2);
+    let letThrough: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (letThrough = resolve));
+    const sent: MailMessage[] = [];
+    const mailer: Mailer = {
+      ...recordingMailer(() => false),
+      send: (message) => (message.subject.includes(slow!) ? held : Promise.resolve()).then(() => void sent.push(message)),
+    };
+    const job = handlerWith(mailer, 60, 50).run({ orderIds: [quick!, slow!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 });
+    const statusOf = async (id: string) =>
+      (await app.db.query<{ status: string }>("SELECT status FROM email_deliveries WHERE order_id = $1 AND kind = 'order_confirmation'", [id])).rows[0]?.status;
+
+    await waitUntil(async () => (await statusOf(quick!)) === 'sent', 10_000, 'the first message to be marked sent while the second is out');
+    expect(await statusOf(slow!)).toBe('pending');
+    letThrough();
+    await job;
+    expect([await statusOf(quick!), await statusOf(slow!), sent.length]).toEqual(['sent', 'sent', 2]);
   });
 });

@@ -44,6 +44,8 @@ export interface SendOrderEmailDeps {
    * claims every half lease while messages are still out, so a batch may take longer than one.
    */
   leaseSeconds: number;
+  /** While a batch is out, what has gone out is marked sent this often (default 1 s): a crash resends at most what the server accepted since. */
+  markEveryMs?: number;
   findOrders: (orderIds: readonly string[]) => Promise<Order[]>;
   /** The users among `userIds` that still exist (one read for a batch). */
   findRecipients: (userIds: readonly string[]) => Promise<readonly { id: string; email: string; name: string }[]>;
@@ -55,7 +57,10 @@ export interface SendOrderEmailDeps {
  * Sends the `kind` email of each order of a batch at most once per (order, kind) as far as this
  * side can know: the deliveries are claimed before SMTP and marked sent after. The window SMTP
  * cannot close is a crash after the server accepted a message and before the mark is written:
- * the lease then runs out and the email is sent again (same Message-ID). The design errs
+ * the lease then runs out and the email is sent again (same Message-ID). Messages are marked as
+ * they go out, every `markEveryMs` while the batch is out and once at its end, so that window is
+ * at most `markEveryMs` of a slow server's sends, while a batch a fast server takes at once still
+ * costs one statement. The design errs
  * towards a rare duplicate rather than a lost email. Emails that could not be sent now (SMTP
  * failed, or another sender holds the claim) make the job retry; the ones sent are then
  * found already sent. A message the server refused for good (MailRejectedError) is marked
@@ -77,31 +82,48 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
       const claims = await claimDeliveries(deps.db, { kind, deliveries, leaseSeconds: deps.leaseSeconds });
       const claimed = new Set(claims.claimed);
       const toSend = sendable.filter((order) => claimed.has(order.id));
-      // A batch queues on the mailer's few connections, and is marked sent once all of it has
-      // settled, possibly after the lease that claimed it ran out: renewing the claims until then
-      // keeps another sender from claiming (and sending again) what this one sent or is sending.
+      // A batch queues on the mailer's few connections, and its last messages are marked sent once
+      // all of it has settled, possibly after the lease that claimed it ran out: renewing the claims
+      // until then keeps another sender from claiming (and sending again) what this one sent or is
+      // sending.
       const renewal = setInterval(() => {
         extendClaims(deps.db, claims.token, kind, deps.leaseSeconds).catch((error: unknown) =>
           deps.logger.warn('email claims not renewed', { kind, error: error instanceof Error ? error.message : String(error) }),
         );
       }, (deps.leaseSeconds * 1000) / 2);
+      const unmarked: string[] = [];
+      let marks = Promise.resolve();
+      const markSentSoFar = () => {
+        const ids = unmarked.splice(0);
+        if (ids.length === 0) return;
+        marks = marks
+          .then(() => markSent(deps.db, ids, kind))
+          .catch((error: unknown) => {
+            // The last mark, below, tries them again.
+            unmarked.push(...ids);
+            deps.logger.warn('sent emails not marked yet', { kind, error: error instanceof Error ? error.message : String(error) });
+          });
+      };
+      const marking = setInterval(markSentSoFar, deps.markEveryMs ?? 1000);
       let results: PromiseSettledResult<void>[];
       try {
         results = await Promise.allSettled(
           toSend.map((order) => {
             const recipient = recipients.get(order.userId)!;
             const message = { to: recipient.email, messageId: messageIdFor(order.id, kind, deps.mailFrom), ...renderOrderEmail(kind, order, recipient.name) };
-            return deps.mailer.send(message);
+            return deps.mailer.send(message).then(() => void unmarked.push(order.id));
           }),
         );
       } finally {
         clearInterval(renewal);
+        clearInterval(marking);
       }
       const sent = toSend.filter((_, i) => results[i]!.status === 'fulfilled').map((order) => order.id);
       const errors = results.flatMap((result, i) => (result.status === 'rejected' ? [{ orderId: toSend[i]!.id, error: result.reason as Error }] : []));
       const refused = errors.filter(({ error }) => error instanceof MailRejectedError);
       const failures = errors.filter(({ error }) => !(error instanceof MailRejectedError));
-      await markSent(deps.db, sent, kind);
+      await marks;
+      await markSent(deps.db, unmarked.splice(0), kind);
       await markUndeliverable(deps.db, claims.token, refused.map(({ orderId, error }) => ({ orderId, error: error.message })), kind);
       for (const { orderId, error } of refused) {
         deps.metrics.emailRejected();
