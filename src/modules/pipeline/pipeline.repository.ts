@@ -9,7 +9,7 @@ export interface BucketCount {
 
 /**
  * Orders placed (by `created_at`, indexed) and finished (a terminal order's `updated_at` is the
- * moment it finished) per bucket since `sinceSeconds` (Unix seconds).
+ * moment it finished; `orders_finished_idx`) per bucket since `sinceSeconds` (Unix seconds).
  */
 export async function countByBucket(db: Queryable, sinceSeconds: number, bucketSeconds: number): Promise<BucketCount[]> {
   const { rows } = await db.query<{ bucket: string; kind: BucketCount['kind']; count: number }>(
@@ -40,7 +40,7 @@ export async function readBacklog(db: Queryable): Promise<BacklogRow> {
   return rows[0] ?? { pending: 0, processing: 0, oldestPendingSeconds: null };
 }
 
-/** Placement → completed/failed latency percentiles of the orders that finished since `sinceSeconds`. */
+/** Placement → completed/failed latency percentiles of the orders that finished since `sinceSeconds` (`orders_finished_idx`). */
 export async function readLatency(db: Queryable, sinceSeconds: number): Promise<{ p50: number | null; p95: number | null }> {
   const { rows } = await db.query<{ p50: number | null; p95: number | null }>(
     `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM updated_at - created_at))::float8 AS p50,
