@@ -243,7 +243,7 @@ export function buildDeps(
       auth,
       catalog,
       orders,
-      emails: createEmailDeliveriesService({ db, orders }),
+      emails: createEmailDeliveriesService({ db, orders, queue, logger }),
       pipeline: createPipelineService({ db, queue, dashboardPath }),
       orderStreams: createOrderStreams({ db, hub: eventHub, ...(resources.clock ? { now: resources.clock } : {}) }),
       webhooks,

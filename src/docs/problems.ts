@@ -37,6 +37,7 @@ export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = {
   INSUFFICIENT_STOCK: { status: 409, title: 'Insufficient stock', description: 'The stock adjustment would take on-hand stock below what is reserved for pending orders.' },
   STOCK_LIMIT_EXCEEDED: { status: 409, title: 'Stock limit exceeded', description: 'The stock adjustment would take on-hand stock above the largest amount the catalog stores.' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'Idempotency key in use', description: 'A request with this `Idempotency-Key` is still being processed. Retry shortly with the same key: you will get its response.' },
+  NOTHING_TO_RESEND: { status: 409, title: 'Nothing to resend', description: 'Only emails the mail server refused for good (`undeliverable`) are sent again by `POST /api/orders/:id/emails/resend`; this order has none (its emails are pending, sent, or not owed yet).' },
   ORDER_NOT_CANCELLABLE: { status: 409, title: 'Order not cancellable', description: 'Only `pending` orders can be cancelled; this one has moved on (processing, completed, failed or cancelled).' },
   HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large', description: 'The request\'s headers together are larger than the server reads (16 KB). Send fewer or shorter headers (cookies, for example); the connection is closed.' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', description: 'The request body is larger than 100 KB.' },

@@ -128,6 +128,22 @@ export function OrderDetailPage({ id }: { id: string }) {
 function Emails({ orderId, status }: { orderId: string; status: Order['status'] }) {
   const emails = useSignal<EmailDelivery[] | null>(null);
   const error = useSignal<string | null>(null);
+  // Bumped after a resend, to read the emails again until the reopened ones have gone out.
+  const reads = useSignal(0);
+  const resending = useSignal(false);
+  const resend = async () => {
+    resending.value = true;
+    try {
+      const { items } = await api<{ items: EmailDelivery[] }>(`/api/orders/${encodeURIComponent(orderId)}/emails/resend`, { method: 'POST' });
+      emails.value = items;
+      error.value = null;
+      reads.value++;
+    } catch (caught) {
+      error.value = messageOf(caught);
+    } finally {
+      resending.value = false;
+    }
+  };
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -148,8 +164,9 @@ function Emails({ orderId, status }: { orderId: string; status: Order['status'] 
       stopped = true;
       clearTimeout(timer);
     };
-  }, [orderId, status]);
+  }, [orderId, status, reads.value]);
 
+  const refused = emails.value?.some((email) => email.status === 'undeliverable') ?? false;
   return (
     <section class="card" aria-labelledby="emails-heading">
       <h2 id="emails-heading">Email</h2>
@@ -166,6 +183,14 @@ function Emails({ orderId, status }: { orderId: string; status: Order['status'] 
           ))}
         </ul>
       )}
+      {refused ? (
+        <p>
+          <button type="button" onClick={() => void resend()} disabled={resending.value}>
+            Send again
+          </button>{' '}
+          <span class="muted">once the address or the mail server is fixed</span>
+        </p>
+      ) : null}
     </section>
   );
 }

@@ -17,7 +17,17 @@ const EmailDelivery = z
   })
   .meta({ id: 'EmailDelivery' });
 
-/** The web console and the read-only admin views it (and any other client) uses. */
+const ORDER_ID = { params: z.object({ id: z.guid().meta({ description: 'Order id; a malformed id answers 404.' }) }) };
+
+/** What either order-email route can answer besides its own success (admins only; the order must exist). */
+const orderEmailProblems = {
+  ...commonProblems({ body: false, database: true }),
+  401: problem(401, [UNAUTHENTICATED]),
+  403: problem(403, [FORBIDDEN_ADMIN]),
+  404: problem(404, [{ code: 'ORDER_NOT_FOUND', when: 'No such order.' }]),
+};
+
+/** The web console and the admin views it (and any other client) uses. */
 export function registerConsolePaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'get',
@@ -59,13 +69,28 @@ export function registerConsolePaths(registry: OpenAPIRegistry): void {
     tags,
     summary: "An order's emails and whether each was sent (admin)",
     security: BEARER,
-    request: { params: z.object({ id: z.guid().meta({ description: 'Order id; a malformed id answers 404.' }) }) },
+    request: ORDER_ID,
     responses: {
       200: json('The order\'s emails, oldest first (none until the order completes or fails).', z.object({ items: z.array(EmailDelivery) })),
-      ...commonProblems({ body: false, database: true }),
-      401: problem(401, [UNAUTHENTICATED]),
-      403: problem(403, [FORBIDDEN_ADMIN]),
-      404: problem(404, [{ code: 'ORDER_NOT_FOUND', when: 'No such order.' }]),
+      ...orderEmailProblems,
+    },
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/api/orders/{id}/emails/resend',
+    operationId: 'resendRefusedOrderEmails',
+    tags,
+    summary: "Send an order's refused emails again (admin)",
+    description:
+      'For emails the mail server refused for good (`undeliverable`), once the cause is fixed (the address, the server): they become ' +
+      '`pending` and are sent by a job now, or by the reconciler should the queue be out of reach. No request body.',
+    security: BEARER,
+    request: ORDER_ID,
+    responses: {
+      202: json("The order's emails, the reopened ones `pending`.", z.object({ items: z.array(EmailDelivery) })),
+      ...orderEmailProblems,
+      409: problem(409, [{ code: 'NOTHING_TO_RESEND', when: 'The order has no refused (`undeliverable`) email.' }]),
     },
   });
 }

@@ -167,6 +167,16 @@ export async function readEmailBacklog(db: Queryable): Promise<EmailBacklog> {
   return rows[0] ?? { pending: 0, oldestPendingSeconds: null, undeliverable: 0 };
 }
 
+/** Makes an order's refused emails pending again (an operator fixed the cause); answers their kinds. */
+export async function reopenUndeliverable(db: Queryable, orderId: string): Promise<EmailKind[]> {
+  const { rows } = await db.query<{ kind: EmailKind }>(
+    `UPDATE email_deliveries SET status = 'pending', claimed_until = NULL, claim_token = NULL
+     WHERE order_id = $1 AND status = 'undeliverable' RETURNING kind`,
+    [orderId],
+  );
+  return rows.map((row) => row.kind);
+}
+
 export interface EmailDeliveryView {
   kind: EmailKind;
   status: EmailStatus;

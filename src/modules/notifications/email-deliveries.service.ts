@@ -1,17 +1,42 @@
 import type { Database } from '../../platform/db/index.js';
+import type { Logger } from '../../platform/logger.js';
+import { errorFields } from '../../platform/logger.js';
+import type { JobQueue } from '../../platform/queue/index.js';
+import { ConflictError } from '../../shared/errors.js';
 import type { Principal } from '../../shared/principal.js';
 import type { OrdersService } from '../orders/index.js';
-import { listDeliveries, type EmailDeliveryView } from './email-deliveries.repository.js';
+import { listDeliveries, reopenUndeliverable, type EmailDeliveryView } from './email-deliveries.repository.js';
+import { orderEmailJob } from './send-order-email.js';
 
 export interface EmailDeliveriesService {
   listForOrder(principal: Principal, orderId: string): Promise<EmailDeliveryView[]>;
+  /** Sends the order's refused (`undeliverable`) emails again, once their cause is fixed; answers the order's emails. */
+  resendRefused(principal: Principal, orderId: string): Promise<EmailDeliveryView[]>;
 }
 
-export function createEmailDeliveriesService(deps: { db: Database; orders: Pick<OrdersService, 'getOrder'> }): EmailDeliveriesService {
+export function createEmailDeliveriesService(deps: {
+  db: Database;
+  orders: Pick<OrdersService, 'getOrder'>;
+  queue: Pick<JobQueue, 'ensure'>;
+  logger: Logger;
+}): EmailDeliveriesService {
   return {
     async listForOrder(principal, orderId) {
       // The order's own lookup gives the same 404 (unknown or malformed id) as GET /api/orders/:id.
       await deps.orders.getOrder(principal, orderId);
+      return listDeliveries(deps.db, orderId);
+    },
+    async resendRefused(principal, orderId) {
+      await deps.orders.getOrder(principal, orderId);
+      const kinds = await reopenUndeliverable(deps.db, orderId);
+      if (kinds.length === 0) throw new ConflictError('NOTHING_TO_RESEND', 'This order has no email the mail server refused; only refused (undeliverable) emails are sent again');
+      deps.logger.info('refused order emails reopened for sending', { orderId, kinds });
+      for (const kind of kinds) {
+        // Pending again, so the reconciler sends it should the queue be out of reach now.
+        await deps.queue.ensure(orderEmailJob([orderId], kind)).catch((error: unknown) =>
+          deps.logger.warn('email job not enqueued; the reconciler will send it', { orderId, kind, ...errorFields(error) }),
+        );
+      }
       return listDeliveries(deps.db, orderId);
     },
   };

@@ -85,4 +85,24 @@ describe('GET /api/admin/pipeline and GET /api/orders/:id/emails (embedded, proc
     await app.db.query("UPDATE email_deliveries SET status = 'undeliverable', claimed_until = NULL WHERE order_id = $1", [completedOrderId]);
     expect(await emailsNow()).toEqual({ pending: 0, oldestPendingSeconds: null, undeliverable: 1 });
   });
+
+  it('when an admin resends a refused email, then it is pending again and goes out; with none refused, 409 NOTHING_TO_RESEND', async () => {
+    const resend = () => app.http.post(`/api/orders/${completedOrderId}/emails/resend`).set(bearer(admin));
+    // The refusal of the case above stands: set back to it (the address has been fixed since).
+    await app.db.query("UPDATE email_deliveries SET status = 'undeliverable', sent_at = NULL, claimed_until = NULL, created_at = now() WHERE order_id = $1", [completedOrderId]);
+    expect((await app.http.post(`/api/orders/${completedOrderId}/emails/resend`).set(bearer(buyer))).status).toBe(403);
+
+    const res = await resend();
+    expect(res.status).toBe(202);
+    expect(res.body.items).toEqual([expect.objectContaining({ kind: 'order_confirmation', status: 'pending' })]);
+    await waitUntil(
+      async () => (await app.http.get(`/api/orders/${completedOrderId}/emails`).set(bearer(admin))).body.items?.[0]?.status === 'sent',
+      20_000,
+      'the reopened email to be sent',
+    );
+
+    const again = await resend();
+    expect([again.status, again.body.code]).toEqual([409, 'NOTHING_TO_RESEND']);
+    expect((await app.http.post('/api/orders/00000000-0000-4000-8000-000000000000/emails/resend').set(bearer(admin))).body.code).toBe('ORDER_NOT_FOUND');
+  });
 });
