@@ -1,6 +1,7 @@
 import type { Database } from './db/index.js';
 import type { Logger } from './logger.js';
 import { errorFields } from './logger.js';
+import { withTimeout } from '../shared/timeout.js';
 
 export interface OutboxEvent<Topic extends string = string> {
   id: number;
@@ -27,14 +28,6 @@ export interface RelayOptions {
   topics?: readonly string[];
   /** …and these events whatever their topic. */
   alsoIds?: readonly number[];
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 // The batch's rows, locked in id order as the events sequencer locks them (two UPDATEs locking

@@ -3,6 +3,7 @@ import type { Logger } from '../../platform/logger.js';
 import { errorFields } from '../../platform/logger.js';
 import type { JobQueue } from '../../platform/queue/index.js';
 import { ConflictError } from '../../shared/errors.js';
+import { withTimeout } from '../../shared/timeout.js';
 import type { Principal } from '../../shared/principal.js';
 import type { OrdersService } from '../orders/index.js';
 import { listDeliveries, reopenUndeliverable, type EmailDeliveryView } from './email-deliveries.repository.js';
@@ -14,10 +15,12 @@ export interface EmailDeliveriesService {
   resendRefused(principal: Principal, orderId: string): Promise<EmailDeliveryView[]>;
 }
 
+const ENQUEUE_TIMEOUT_MS = 2000;
+
 export function createEmailDeliveriesService(deps: {
   db: Database;
   orders: Pick<OrdersService, 'getOrder'>;
-  queue: Pick<JobQueue, 'ensure'>;
+  queue: Pick<JobQueue, 'ensure' | 'ready'>;
   logger: Logger;
 }): EmailDeliveriesService {
   return {
@@ -32,8 +35,12 @@ export function createEmailDeliveriesService(deps: {
       if (kinds.length === 0) throw new ConflictError('NOTHING_TO_RESEND', 'This order has no email the mail server refused; only refused (undeliverable) emails are sent again');
       deps.logger.info('refused order emails reopened for sending', { orderId, kinds });
       for (const kind of kinds) {
-        // Pending again, so the reconciler sends it should the queue be out of reach now.
-        await deps.queue.ensure(orderEmailJob([orderId], kind)).catch((error: unknown) =>
+        // Pending again, so the reconciler sends it should the queue be out of reach now: the
+        // answer never waits on Redis (a producer that never connected waits without bound).
+        const enqueued = deps.queue.ready()
+          ? withTimeout(deps.queue.ensure(orderEmailJob([orderId], kind)), ENQUEUE_TIMEOUT_MS, 'enqueuing the email job')
+          : Promise.reject(new Error('the queue is not connected'));
+        await enqueued.catch((error: unknown) =>
           deps.logger.warn('email job not enqueued; the reconciler will send it', { orderId, kind, ...errorFields(error) }),
         );
       }

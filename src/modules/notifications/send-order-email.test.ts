@@ -159,7 +159,7 @@ describe('sending order emails in batches', () => {
     }
   });
 
-  it('a sender whose claim ran out and was claimed anew neither releases nor renews the new claim when its send fails', async () => {
+  it('a sender whose claim ran out and was claimed anew does not release the new claim when its send fails', async () => {
     const [id] = await completedOrders(1);
     const claimOf = async () =>
       (await app.db.query<{ until: Date | null; token: string | null }>("SELECT claimed_until AS until, claim_token AS token FROM email_deliveries WHERE order_id = $1 AND kind = 'order_confirmation'", [id])).rows[0]!;
