@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../../platform/db/index.js';
-import type { OrderEmailKind } from '../orders/index.js';
+import { EMAIL_OWED_ON_ENTRY, type OrderEmailKind } from '../orders/index.js';
 
 /** Which email: the orders module decides which one finishing an order owes, and records it. */
 export type EmailKind = OrderEmailKind;
@@ -135,14 +135,16 @@ export async function findMissingEmails(
  * (a rolling upgrade) leaves one. Reads that hour's orders through their `created_at` index.
  */
 export async function recordOwedEmails(db: Queryable, createdWithinHours: number): Promise<number> {
+  // The statuses that owe an email, and which, from the orders module's own table.
+  const owed = Object.entries(EMAIL_OWED_ON_ENTRY);
   const { rowCount } = await db.query(
     `INSERT INTO email_deliveries (order_id, kind, created_at)
-     SELECT o.id, CASE o.status WHEN 'completed' THEN 'order_confirmation' ELSE 'order_failure' END, o.updated_at
-     FROM orders o
-     WHERE o.created_at > now() - make_interval(hours => $1) AND o.status IN ('completed', 'failed')
+     SELECT o.id, owed.kind, o.updated_at
+     FROM orders o JOIN unnest($2::text[], $3::text[]) AS owed(status, kind) ON owed.status = o.status
+     WHERE o.created_at > now() - make_interval(hours => $1)
        AND NOT EXISTS (SELECT 1 FROM email_deliveries d WHERE d.order_id = o.id)
      ON CONFLICT (order_id, kind) DO NOTHING`,
-    [createdWithinHours],
+    [createdWithinHours, owed.map(([status]) => status), owed.map(([, kind]) => kind)],
   );
   return rowCount;
 }

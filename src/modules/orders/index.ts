@@ -1,7 +1,7 @@
 export { ordersRoutes } from './orders.routes.js';
 export { createOrdersService, type OrdersService } from './orders.service.js';
 export { createOrderCache, type OrderCache } from './order-cache.js';
-export { ORDER_STATUSES, ORDER_TRANSITIONS, type OrderEmailKind, type OrderStatus } from './order-status.js';
+export { EMAIL_OWED_ON_ENTRY, ORDER_STATUSES, ORDER_TRANSITIONS, type OrderEmailKind, type OrderStatus } from './order-status.js';
 export type { Order, OrderItem } from './order.js';
 export { createProcessOrder, processOrderJob, processOrderJobs, PROCESS_ORDER, type ProcessOrderJob } from './process-order.js';
 export { createOrdersJobHandlers, ordersSubscriptions, type OrdersJob } from './orders.jobs.js';
