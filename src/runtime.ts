@@ -6,7 +6,7 @@ import { adminExists, createAccessTokens, createAuthService, ensureAdmin } from 
 import { createCatalogService, seedDemoCatalog } from './modules/catalog/index.js';
 import type { ReadinessCheck } from './modules/health/health.routes.js';
 import { ShutdownState } from './modules/health/shutdown-state.js';
-import { createEmailDeliveriesService, readEmailBacklog } from './modules/notifications/index.js';
+import { createEmailDeliveriesService, oldestPendingEmailSeconds } from './modules/notifications/index.js';
 import { createOrderCache, createOrdersService, type ClaimedEvent } from './modules/orders/index.js';
 import { createPipelineService } from './modules/pipeline/index.js';
 import { createEventHub, createOrderStreams, createEventsPass, type EventHub, type OnEventsAppended } from './modules/events/index.js';
@@ -117,7 +117,7 @@ export function buildDeps(
     role,
     queue: { counts: () => queueRef.current?.counts() ?? Promise.reject(new Error('no queue yet')) },
     processingLag: () => ordersRef.current?.processingLagSeconds() ?? Promise.resolve(0),
-    emailLag: async () => (await readEmailBacklog(db)).oldestPendingSeconds ?? 0,
+    emailLag: () => oldestPendingEmailSeconds(db),
   });
   const catalog = createCatalogService({ db, currency: config.currency, logger });
   const orders = createOrdersService({

@@ -169,6 +169,14 @@ export async function readEmailBacklog(db: Queryable): Promise<EmailBacklog> {
   return rows[0] ?? { pending: 0, oldestPendingSeconds: null, undeliverable: 0 };
 }
 
+/** How long the oldest email owed has waited (0 when none): the metrics gauge, read every scrape, so one index probe. */
+export async function oldestPendingEmailSeconds(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ seconds: number | null }>(
+    "SELECT extract(epoch FROM now() - min(created_at))::float8 AS seconds FROM email_deliveries WHERE status = 'pending'",
+  );
+  return rows[0]?.seconds ?? 0;
+}
+
 /** Makes an order's refused emails pending again (an operator fixed the cause); answers their kinds. */
 export async function reopenUndeliverable(db: Queryable, orderId: string): Promise<EmailKind[]> {
   const { rows } = await db.query<{ kind: EmailKind }>(

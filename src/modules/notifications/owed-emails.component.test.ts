@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, STORAGE_KINDS, type TestDatabase } from '../../../test/harness.js';
 import { MIGRATIONS_DIR } from '../../platform/db/migrate.js';
 import { transitionManyAtomically } from '../orders/transition-order.repository.js';
-import { claimDeliveries, findMissingEmails, markSent, markUndeliverable, recordOwedEmails } from './email-deliveries.repository.js';
+import { claimDeliveries, findMissingEmails, markSent, markUndeliverable, oldestPendingEmailSeconds, recordOwedEmails } from './email-deliveries.repository.js';
 
 const MIGRATION = readFileSync(path.join(MIGRATIONS_DIR, '20261206040000_email_owed_at_finish.sql'), 'utf8');
 
@@ -53,6 +53,8 @@ describe.each(STORAGE_KINDS)('emails owed by finished orders, on %s', (kind) => 
       ...failed.map((id) => ({ order_id: id, kind: 'order_failure' })),
     ].sort((a, b) => a.order_id.localeCompare(b.order_id));
     expect(await rowsOf()).toEqual(expected.map((row) => ({ ...row, status: 'pending', attempts: 0, message_id: null, owed_at_finish: true })));
+    // The metrics gauge sees them waiting (0 only when nothing is owed).
+    expect(await oldestPendingEmailSeconds(database.db)).toBeGreaterThan(0);
   });
 
   it('the reconciler finds the pending ones not claimed right now, and none that was sent or refused for good', async () => {
