@@ -103,5 +103,16 @@ describe('npm run admin, refusals', () => {
     const short = await runEntry(ADMIN, { env: target.env, args: ['reset-password', 'root@example.com'], stdin: 'short\n' });
     expect(short.code).toBe(1);
     expect(short.stderr.trim()).toBe('The password on standard input must be at least 8 characters');
+    const last = await runEntry(ADMIN, { env: target.env, args: ['demote', 'root@example.com'] });
+    expect([last.code, last.stderr.trim()]).toEqual([1, 'root@example.com is the only admin; make another first with: npm run admin -- create <email>']);
+  }, 240_000);
+
+  it('when demote names one of two admins, then it becomes a customer and says so', async () => {
+    expect(await createAdmin(await target.open(), 'deputy@example.com', () => Promise.resolve('deputy password'), TEST_PASSWORD_HASH_PROFILE)).toBe('created');
+    const demoted = await runEntry(ADMIN, { env: target.env, args: ['demote', 'deputy@example.com'] });
+    expect(demoted.code, demoted.stderr).toBe(0);
+    expect(demoted.stdout.trim()).toBe("deputy@example.com is now a customer; its admin rights ended at once, its sessions go on as a customer's");
+    const db = await target.open();
+    expect((await findUserByEmail(db, 'deputy@example.com'))?.role).toBe('customer');
   }, 240_000);
 });

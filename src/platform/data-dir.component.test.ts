@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -41,5 +41,23 @@ describe('DATA_DIR that cannot be a directory', () => {
   it.each(makers)('when DATA_DIR lies under a regular file, then %s says a folder on its path is a file', (_where, make) => {
     const under = path.join(aFile, 'data');
     expect(() => make(under)).toThrow(`Cannot use DATA_DIR ${under}: a folder on its path is a file; set DATA_DIR to a writable directory`);
+  });
+});
+
+describe('a JWT secret file that cannot be read or written', () => {
+  it('when DATA_DIR/jwt-secret is a directory, then start-up refuses with one line naming the file and the fix', () => {
+    const dataDir = path.join(parent, 'secret-is-a-dir');
+    mkdirSync(path.join(dataDir, 'jwt-secret'), { recursive: true });
+    const file = path.join(dataDir, 'jwt-secret');
+    expect(() => resolveJwtSecret(undefined, dataDir)).toThrow(StartupError);
+    expect(() => resolveJwtSecret(undefined, dataDir)).toThrow(`Cannot use ${file}: it is a directory, not a file; set JWT_SECRET, or DATA_DIR to a directory this user can write`);
+  });
+
+  it('when the secret cannot be written (here: the name leads under a regular file), then the same one line, no stack', () => {
+    const dataDir = path.join(parent, 'secret-unwritable');
+    mkdirSync(dataDir);
+    // A dangling link: nothing to read, and writing through it fails (as an unwritable directory would for a non-root user).
+    symlinkSync(path.join(aFile, 'jwt-secret'), path.join(dataDir, 'jwt-secret'));
+    expect(() => resolveJwtSecret(undefined, dataDir)).toThrow(`Cannot use ${path.join(dataDir, 'jwt-secret')}: a folder on its path is a file; set JWT_SECRET`);
   });
 });

@@ -15,8 +15,8 @@ export function protectDataDir(dataDir: string, options: { create: boolean }): v
   makeDataDir(dataDir, { narrow: true });
 }
 
-/** Why DATA_DIR could not be made, in the operator's words. */
-function describeDataDirFailure(error: NodeJS.ErrnoException): string {
+/** Why DATA_DIR, or a file in it, could not be used, in the operator's words. */
+export function describeDataDirFailure(error: NodeJS.ErrnoException): string {
   switch (error.code) {
     case 'EEXIST':
       return 'it is a file, not a directory';
@@ -27,6 +27,8 @@ function describeDataDirFailure(error: NodeJS.ErrnoException): string {
       return 'permission denied';
     case 'EROFS':
       return 'read-only file system';
+    case 'EISDIR':
+      return 'it is a directory, not a file';
     default:
       return error.code ?? error.message;
   }

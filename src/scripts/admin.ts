@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { loadConfig } from '../config/index.js';
 import { exitOnStartupFailure } from '../lifecycle.js';
-import { createAdmin, resetPassword } from '../modules/auth/index.js';
+import { createAdmin, demote, resetPassword } from '../modules/auth/index.js';
 import { migrate, openDatabase } from '../platform/db/index.js';
 
-const USAGE = 'Usage: npm run admin -- create <email> | reset-password <email>   (the password is read from standard input, or generated and printed once)';
+const USAGE =
+  'Usage: npm run admin -- create <email> | reset-password <email> | demote <email>   (a password is read from standard input, or generated and printed once)';
 
-const command = z.tuple([z.enum(['create', 'reset-password']), z.email()]);
+const command = z.tuple([z.enum(['create', 'reset-password', 'demote']), z.email()]);
 const password = z.string().min(8, 'must be at least 8 characters').max(128, 'must be at most 128 characters');
 
 class UsageError extends Error {}
@@ -29,7 +30,7 @@ async function readPassword(): Promise<{ value: string; generated: boolean }> {
   return { value: piped, generated: false };
 }
 
-/** `npm run admin -- create <email>` and `npm run admin -- reset-password <email>`, on the configured database. */
+/** `npm run admin -- create | reset-password | demote <email>`, on the configured database. */
 async function main(): Promise<void> {
   const parsed = command.safeParse(process.argv.slice(2));
   if (!parsed.success) throw new UsageError(USAGE);
@@ -47,6 +48,12 @@ async function main(): Promise<void> {
       if (outcome === 'created') say(`Created admin ${email}${shown()}`);
       else if (outcome === 'promoted') say(`${email} is now an admin; its password is unchanged (set one with: npm run admin -- reset-password ${email})`);
       else throw new UsageError(`${email} is already an admin; to set a new password: npm run admin -- reset-password ${email}`);
+    } else if (action === 'demote') {
+      const outcome = await demote(db, email);
+      if (outcome === 'demoted') say(`${email} is now a customer; its admin rights ended at once, its sessions go on as a customer's`);
+      else if (outcome === 'last-admin') throw new UsageError(`${email} is the only admin; make another first with: npm run admin -- create <email>`);
+      else if (outcome === 'not-admin') throw new UsageError(`${email} is not an admin`);
+      else throw new UsageError(`No account has the email ${email}`);
     } else {
       if (!(await resetPassword(db, email, await ask(), config.passwordHashProfile))) throw new UsageError(`No account has the email ${email}; create one with: npm run admin -- create ${email}`);
       say(`New password set for ${email}${shown()}; its sessions were signed out`);

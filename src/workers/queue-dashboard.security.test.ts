@@ -79,4 +79,15 @@ describe('queue dashboard hardening (server mode)', () => {
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toMatch(/^Basic /);
   });
+
+  it('when a signed-in admin is demoted, then its remembered Basic sign-in and its token are refused at once; deleted, it must sign in again', async () => {
+    const ops = await registerAdmin(app);
+    expect((await app.http.get('/admin/queues/api/queues').set('Authorization', basic(ops.email, ops.password))).status).toBe(200);
+    await app.db.query("UPDATE users SET role = 'customer' WHERE id = $1", [ops.id]);
+    expect((await app.http.get('/admin/queues/api/queues').set('Authorization', basic(ops.email, ops.password))).status).toBe(403);
+    expect((await app.http.get('/admin/queues/api/queues').set('Authorization', `Bearer ${ops.accessToken}`)).status).toBe(403);
+    await app.db.query('DELETE FROM users WHERE id = $1', [ops.id]);
+    const gone = await app.http.get('/admin/queues/api/queues').set('Authorization', basic(ops.email, ops.password));
+    expect([gone.status, gone.headers['www-authenticate']]).toEqual([401, expect.stringMatching(/^Basic /)]);
+  });
 });

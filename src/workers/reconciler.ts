@@ -82,6 +82,8 @@ export async function reconcileOnce(
   await pruneOrderEvents(deps.db, deps.eventsRetentionHours, size);
   await deps.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'");
   if (unreachable) throw unreachable;
+  // Never "work done": startLoop would run the next round at once, re-enqueueing the same
+  // unfinished orders before their jobs could run. The next round comes at its interval.
   return 0;
 }
 

@@ -18,6 +18,28 @@ export async function replacePassword(db: Queryable, email: string, passwordHash
   return true;
 }
 
+/** What a demotion did; `last-admin` changed nothing (no one could manage the shop any more). */
+export type DemoteOutcome = 'demoted' | 'last-admin' | 'not-admin' | 'no-account';
+
+/**
+ * Makes an admin a customer, unless it is the only admin. Every admin row is locked first, so
+ * two demotions at once cannot each see the other as the admin left.
+ */
+export async function demoteAdmin(tx: Queryable, email: string): Promise<DemoteOutcome> {
+  const { rows: admins } = await tx.query<{ id: string; target: boolean }>(
+    "SELECT id, lower(email) = lower($1) AS target FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE",
+    [email],
+  );
+  const target = admins.find((admin) => admin.target);
+  if (!target) {
+    const { rows } = await tx.query('SELECT 1 FROM users WHERE lower(email) = lower($1)', [email]);
+    return rows.length > 0 ? 'not-admin' : 'no-account';
+  }
+  if (admins.length === 1) return 'last-admin';
+  await tx.query("UPDATE users SET role = 'customer' WHERE id = $1", [target.id]);
+  return 'demoted';
+}
+
 export async function adminExists(db: Queryable): Promise<boolean> {
   const { rows } = await db.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1");
   return rows.length > 0;

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, STORAGE_KINDS, TEST_PASSWORD_HASH_PROFILE as PROFILE, type TestDatabase } from '../../../test/harness.js';
 import { createLogger } from '../../platform/logger.js';
-import { adminExists, createAdmin, resetPassword } from './admin-accounts.js';
+import { adminExists, createAdmin, demote, resetPassword } from './admin-accounts.js';
 import { ensureAdmin } from './admin-bootstrap.js';
 import { findUserByEmail, insertRefreshToken, insertUser } from './auth.repository.js';
 import { hashPassword, verifyPassword } from './passwords.js';
@@ -80,5 +80,25 @@ describe.each(STORAGE_KINDS)('admin accounts (%s)', (kind) => {
       expect.objectContaining({ level: 'warn', message: expect.stringMatching(/customer.*npm run admin -- create shopper@example.com/) }),
     ]);
     expect((await findUserByEmail(database.db, 'shopper@example.com'))?.role).toBe('customer');
+  });
+
+  it('when demote runs, then an admin becomes a customer, but never the last admin; a customer or a missing account is named as such', async () => {
+    const { rows } = await database.db.query<{ email: string }>("SELECT email FROM users WHERE role = 'admin' ORDER BY email");
+    const admins = rows.map((row) => row.email);
+    expect(admins.length).toBeGreaterThanOrEqual(2);
+    for (const email of admins.slice(1)) expect(await demote(database.db, email.toUpperCase())).toBe('demoted');
+    expect(await demote(database.db, admins[0]!)).toBe('last-admin');
+    expect((await findUserByEmail(database.db, admins[0]!))?.role).toBe('admin');
+    expect(await demote(database.db, admins[1]!)).toBe('not-admin');
+    expect(await demote(database.db, 'nobody@example.com')).toBe('no-account');
+  });
+
+  it('when the last two admins are demoted at once, then exactly one demotion happens', async () => {
+    await createAdmin(database.db, `second-${kind}@example.com`, () => Promise.resolve('second admin pw'), PROFILE);
+    const { rows } = await database.db.query<{ email: string }>("SELECT email FROM users WHERE role = 'admin'");
+    expect(rows).toHaveLength(2);
+    const outcomes = await Promise.all(rows.map((row) => demote(database.db, row.email)));
+    expect(outcomes.sort()).toEqual(['demoted', 'last-admin']);
+    expect(await adminExists(database.db)).toBe(true);
   });
 });

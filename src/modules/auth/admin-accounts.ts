@@ -1,9 +1,9 @@
 import type { Database } from '../../platform/db/index.js';
-import { adminExists, promoteToAdmin, replacePassword } from './admin-accounts.repository.js';
+import { adminExists, demoteAdmin, promoteToAdmin, replacePassword, type DemoteOutcome } from './admin-accounts.repository.js';
 import { findUserByEmail, insertUser } from './auth.repository.js';
 import { hashPassword, type PasswordHashProfile } from './passwords.js';
 
-export { adminExists };
+export { adminExists, type DemoteOutcome };
 
 /** What `npm run admin -- create` did. A promoted customer keeps the password it had. */
 export type CreateAdminOutcome = 'created' | 'promoted' | 'already-admin';
@@ -34,4 +34,12 @@ export async function createAdmin(
 export async function resetPassword(db: Database, email: string, password: string, profile: PasswordHashProfile): Promise<boolean> {
   const passwordHash = await hashPassword(password, profile);
   return db.transaction((tx) => replacePassword(tx, email, passwordHash));
+}
+
+/**
+ * Makes an admin a customer (`npm run admin -- demote`). Its sessions go on as a customer's: admin
+ * rights are read from the account on every request that uses them, so they end at once.
+ */
+export async function demote(db: Database, email: string): Promise<DemoteOutcome> {
+  return db.transaction((tx) => demoteAdmin(tx, email));
 }

@@ -37,6 +37,12 @@ export async function findUserByEmail(db: Queryable, email: string): Promise<Use
   return rows[0];
 }
 
+/** The account's role now, or undefined when the account no longer exists (one index probe). */
+export async function roleOf(db: Queryable, id: string): Promise<Role | undefined> {
+  const { rows } = await db.query<{ role: Role }>('SELECT role FROM users WHERE id = $1', [id], { name: 'user-role' });
+  return rows[0]?.role;
+}
+
 export async function findUserById(db: Queryable, id: string): Promise<User | undefined> {
   const { rows } = await db.query<User>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
   return rows[0];

@@ -122,6 +122,35 @@ describe.each(STORAGE_KINDS)('auth routes on %s', (storage) => {
     });
   });
 
+  describe('admin rights', () => {
+    it('when an admin is demoted, then its unexpired token loses admin rights at once: no admin route, no other user\'s order, and a refresh signs a customer token', async () => {
+      const ops = await registerAdmin(app);
+      const customer = await registerUser(app);
+      const product = await createProduct(app, ops, { stock: 5 });
+      const order = await app.http.post('/api/orders').set(bearer(customer)).send({ items: [{ productId: product.id, quantity: 1 }] });
+      expect(order.status).toBe(201);
+      expect((await app.http.get(`/api/orders/${order.body.id}`).set(bearer(ops))).status).toBe(200);
+
+      await app.db.query("UPDATE users SET role = 'customer' WHERE id = $1", [ops.id]);
+      const create = await app.http.post('/api/products').set(bearer(ops)).send({ sku: `DEMOTED-${ops.id.slice(0, 8)}`, name: 'No', priceCents: 100, stock: 1 });
+      expect([create.status, create.body.code]).toEqual([403, 'FORBIDDEN']);
+      expect((await app.http.get(`/api/orders/${order.body.id}`).set(bearer(ops))).status).toBe(404);
+      expect((await app.http.get('/api/admin/pipeline').set(bearer(ops))).status).toBe(403);
+
+      const refreshed = await app.http.post('/api/auth/refresh').send({ refreshToken: ops.refreshToken });
+      expect(refreshed.status).toBe(200);
+      expect((await app.http.post('/api/products').set(bearer({ accessToken: refreshed.body.accessToken as string })).send({ sku: 'X-1', name: 'No', priceCents: 1, stock: 1 })).status).toBe(403);
+    });
+
+    it('when an admin account is deleted, then its unexpired token gets 401 on admin routes', async () => {
+      const ops = await registerAdmin(app);
+      expect((await app.http.get('/api/admin/pipeline').set(bearer(ops))).status).toBe(200);
+      await app.db.query('DELETE FROM users WHERE id = $1', [ops.id]);
+      const res = await app.http.get('/api/admin/pipeline').set(bearer(ops));
+      expect([res.status, res.body.detail]).toEqual([401, 'The account of this access token no longer exists']);
+    });
+  });
+
   describe('refresh and logout', () => {
     it('rotates: a refresh returns a new pair, and the new access token works', async () => {
       const user = await registerUser(app);

@@ -174,21 +174,36 @@ export function createAuthService(deps: AuthServiceDeps) {
     return user;
   }
 
-  /** Synchronous for a token verified before: the check every authenticated request makes. */
+  /**
+   * Synchronous for a customer's token verified before: the check every authenticated request
+   * makes. An admin's token is only as good as the account's role now (one index probe): a
+   * demoted or deleted admin loses admin rights at once, not when the token runs out.
+   */
   function authenticate(accessToken: string): Principal | Promise<Principal> {
-    return accessTokens.recall(accessToken) ?? verifyAccessToken(accessToken);
+    const known = accessTokens.recall(accessToken);
+    if (known) return known.role === 'admin' ? confirmAdmin(known) : known;
+    return verifyAccessToken(accessToken);
   }
 
   async function verifyAccessToken(accessToken: string): Promise<Principal> {
     const principal = await accessTokens.verify(accessToken);
     if (!principal) throw new UnauthenticatedError('UNAUTHENTICATED', 'The access token is invalid or expired');
-    return principal;
+    return principal.role === 'admin' ? confirmAdmin(principal) : principal;
   }
+
+  async function confirmAdmin(principal: Principal): Promise<Principal> {
+    const role = await repo.roleOf(db, principal.userId);
+    if (!role) throw new UnauthenticatedError('UNAUTHENTICATED', 'The account of this access token no longer exists');
+    return role === principal.role ? principal : { ...principal, role };
+  }
+
+  /** The account's role now; undefined when it no longer exists. For credentials remembered across requests. */
+  const currentRole = (userId: string): Promise<Role | undefined> => repo.roleOf(db, userId);
 
   /** For background work (emails): the user behind an order, if the account still exists. */
   const findUser = (userId: string): Promise<User | undefined> => repo.findUserById(db, userId);
   /** Several users at once (a batch of emails reads its recipients in one statement). */
   const findUsers = (userIds: readonly string[]): Promise<User[]> => repo.findUsersByIds(db, userIds);
 
-  return { register, login, verifyCredentials, refresh, logout, getUser, findUser, findUsers, authenticate };
+  return { register, login, verifyCredentials, refresh, logout, getUser, findUser, findUsers, authenticate, currentRole };
 }

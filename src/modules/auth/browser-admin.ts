@@ -10,8 +10,10 @@ import type { AuthService } from './auth.service.js';
  * access token for scripts. A verified Basic header is remembered for a few minutes so each
  * page asset does not cost a password hash.
  */
-export function requireAdminForBrowser(auth: Pick<AuthService, 'authenticate' | 'verifyCredentials'>): RequestHandler {
-  const verified = new LRUCache<string, true>({ max: 100, ttl: 5 * 60_000 });
+export function requireAdminForBrowser(auth: Pick<AuthService, 'authenticate' | 'verifyCredentials' | 'currentRole'>): RequestHandler {
+  // Header fingerprint → the account it proved; its role is read again on every request, so a
+  // demoted admin is refused at once.
+  const verified = new LRUCache<string, string>({ max: 100, ttl: 5 * 60_000 });
   const challenge = (res: Parameters<RequestHandler>[1]) => res.setHeader('WWW-Authenticate', 'Basic realm="admin", charset="UTF-8"');
 
   return async (req, res, next) => {
@@ -28,7 +30,9 @@ export function requireAdminForBrowser(auth: Pick<AuthService, 'authenticate' | 
       throw new UnauthenticatedError('UNAUTHENTICATED', 'Sign in with an admin account');
     }
     const fingerprint = createHash('sha256').update(basic).digest('hex');
-    if (!verified.has(fingerprint)) {
+    const knownUserId = verified.get(fingerprint);
+    const knownRole = knownUserId === undefined ? undefined : await auth.currentRole(knownUserId);
+    if (knownRole === undefined) {
       const decoded = Buffer.from(basic, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       // A NUL can never be part of an email or password of ours; refuse before any lookup.
@@ -43,7 +47,9 @@ export function requireAdminForBrowser(auth: Pick<AuthService, 'authenticate' | 
           throw error;
         });
       if (user.role !== 'admin') throw new ForbiddenError('This requires the admin role');
-      verified.set(fingerprint, true);
+      verified.set(fingerprint, user.id);
+    } else if (knownRole !== 'admin') {
+      throw new ForbiddenError('This requires the admin role');
     }
     next();
   };
