@@ -245,7 +245,7 @@ export function buildDeps(
       orders,
       emails: createEmailDeliveriesService({ db, orders, queue, logger }),
       pipeline: createPipelineService({ db, queue, dashboardPath }),
-      orderStreams: createOrderStreams({ db, hub: eventHub, ...(resources.clock ? { now: resources.clock } : {}) }),
+      orderStreams: createOrderStreams({ db, hub: eventHub, roleOf: auth.currentRole, ...(resources.clock ? { now: resources.clock } : {}) }),
       webhooks,
       readiness,
       shutdown,

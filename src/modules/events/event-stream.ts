@@ -25,6 +25,8 @@ export interface EventStream extends StreamSink {
   goLive(): void;
   /** The access token that opened the stream expired: says so in a comment line, then ends. */
   expire(): void;
+  /** The caller lost the admin rights this stream needs (demoted, deleted): says so, then ends. */
+  revoke(): void;
   readonly ended: boolean;
 }
 
@@ -86,6 +88,10 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     },
     expire() {
       if (!ended) writer.write(': access token expired; reconnect with a fresh one and Last-Event-ID\n\n');
+      end();
+    },
+    revoke() {
+      if (!ended) writer.write(': admin rights ended; this stream needs them\n\n');
       end();
     },
     end,

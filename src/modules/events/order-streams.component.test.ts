@@ -108,3 +108,59 @@ describe('a per-order event stream whose order is ahead of the event log', () =>
     expect(await streams.streamOrder(principal(), current, client.lastEventId(), again.writer)).toEqual({ kind: 'nothing-new' });
   });
 });
+
+/** Streams opened with admin rights, on real PostgreSQL; the role is read from the account as the API reads it. */
+describe('an event stream that needs admin rights', () => {
+  let app: TestApp;
+  let hub: ReturnType<typeof createEventHub>;
+  let streams: ReturnType<typeof createOrderStreams>;
+  const checked: string[] = [];
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'postgres' });
+    hub = createEventHub({
+      db: app.db,
+      signal: createInProcessSignal(),
+      settings: { pollMs: 60_000, keepAliveMs: 60_000, maxStreamsPerUser: 10, maxStreamsPerProcess: 10 },
+      logger: createLogger({ level: 'error', format: 'json', silent: true }),
+    });
+    const roleOf = (userId: string) => {
+      checked.push(userId);
+      return app.deps.auth.currentRole(userId);
+    };
+    streams = createOrderStreams({ db: app.db, hub, roleOf, adminRecheckMs: 50 });
+  });
+  afterAll(async () => {
+    hub.closeAll();
+    await app.close();
+  });
+
+  it('when its admin is demoted, then every-order and other-user streams end, saying why; the admin’s own-orders stream goes on', async () => {
+    const ops = await registerAdmin(app);
+    const buyer = await registerUser(app, 'buyer');
+    const product = await createProduct(app, ops, { stock: 5 });
+    const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId: product.id, quantity: 1 }] });
+    const admin = { userId: ops.id, role: 'admin' as const };
+    const everyOrder = recordingWriter();
+    const theirOrder = recordingWriter();
+    const ownOrders = recordingWriter();
+    await streams.streamOrders(admin, true, undefined, everyOrder.writer);
+    await streams.streamOrder(admin, placed.body as Order, undefined, theirOrder.writer);
+    const own = await streams.streamOrders(admin, false, undefined, ownOrders.writer);
+
+    await app.db.query("UPDATE users SET role = 'customer' WHERE id = $1", [ops.id]);
+    await waitUntil(() => everyOrder.record.ended && theirOrder.record.ended, 10_000, 'the admin streams to end');
+    for (const client of [everyOrder, theirOrder]) expect(client.record.chunks.at(-1)).toBe(': admin rights ended; this stream needs them\n\n');
+    expect(ownOrders.record.ended).toBe(false);
+    if (own.kind === 'streaming') own.close();
+  });
+
+  it('while the admin keeps its rights, the stream stays open through its checks', async () => {
+    const ops = await registerAdmin(app);
+    const client = recordingWriter();
+    const outcome = await streams.streamOrders({ userId: ops.id, role: 'admin' }, true, undefined, client.writer);
+    await waitUntil(() => checked.filter((id) => id === ops.id).length >= 3, 10_000, 'three checks of the role');
+    expect(client.record.ended).toBe(false);
+    if (outcome.kind === 'streaming') outcome.close();
+  });
+});

@@ -1,5 +1,5 @@
 import type { Database } from '../../platform/db/index.js';
-import { isAdmin, type Principal } from '../../shared/principal.js';
+import { isAdmin, type Principal, type Role } from '../../shared/principal.js';
 import { isTerminalStatus, type Order } from '../orders/index.js';
 import type { EventHub, StreamScope } from './event-hub.js';
 import { createEventStream, type EventStream, type SseWriter } from './event-stream.js';
@@ -9,13 +9,45 @@ export type StreamOutcome = { kind: 'streaming'; close: () => void } | { kind: '
 
 const PAGE = 500;
 
+/** How often a stream that needs admin rights checks that its caller still has them. */
+const ADMIN_RECHECK_MS = 15_000;
+
+export interface OrderStreamsDeps {
+  db: Database;
+  hub: EventHub;
+  now?: () => number;
+  /** The account's role now (undefined: deleted); streams that need admin rights end when it is no longer admin. */
+  roleOf?: (userId: string) => Promise<Role | undefined>;
+  adminRecheckMs?: number;
+}
+
 /**
  * The two SSE use cases. Both register with the hub BEFORE reading the log, so whatever the
  * hub delivers later is newer than what the read saw; the stream drops any overlap by id.
  */
-export function createOrderStreams(deps: { db: Database; hub: EventHub; now?: () => number }) {
+export function createOrderStreams(deps: OrderStreamsDeps) {
   const { db, hub } = deps;
   const now = deps.now ?? Date.now;
+
+  /**
+   * A stream opened with admin rights (every order, or another user's order) lives no longer
+   * than those rights: an admin demoted or deleted is cut off within `adminRecheckMs`, as every
+   * other call of theirs is refused at once. A failed check (database unreachable) keeps the
+   * stream; the token's expiry still ends it.
+   */
+  function watchAdminRights(principal: Principal, stream: EventStream): (() => void) | undefined {
+    const { roleOf } = deps;
+    if (!roleOf) return undefined;
+    const timer = setInterval(() => {
+      if (stream.ended) return clearInterval(timer);
+      roleOf(principal.userId).then(
+        (role) => role !== 'admin' && stream.revoke(),
+        () => undefined,
+      );
+    }, deps.adminRecheckMs ?? ADMIN_RECHECK_MS);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
 
   async function replay(stream: EventStream, afterSeq: number, filter: { userId?: string; orderId?: string }): Promise<void> {
     let cursor = afterSeq;
@@ -27,15 +59,24 @@ export function createOrderStreams(deps: { db: Database; hub: EventHub; now?: ()
     }
   }
 
-  async function run(principal: Principal, scope: StreamScope, stream: EventStream, writer: SseWriter, fill: (position: number) => Promise<void>): Promise<StreamOutcome> {
+  async function run(
+    principal: Principal,
+    scope: StreamScope,
+    stream: EventStream,
+    writer: SseWriter,
+    fill: (position: number) => Promise<void>,
+    needsAdmin: boolean,
+  ): Promise<StreamOutcome> {
     const registration = await hub.open(principal.userId, scope, stream);
     // A stream lives no longer than the token that opened it: a password reset or a revoked
     // session ends streams too, within the token's lifetime, as it ends every other call. The
     // client reconnects with a fresh token and Last-Event-ID, and misses nothing.
     const expiry = principal.expiresAtMs === undefined ? undefined : setTimeout(() => stream.expire(), Math.max(0, principal.expiresAtMs - now()));
     expiry?.unref();
+    const stopWatching = needsAdmin ? watchAdminRights(principal, stream) : undefined;
     const close = () => {
       clearTimeout(expiry);
+      stopWatching?.();
       registration.close();
     };
     try {
@@ -69,7 +110,7 @@ export function createOrderStreams(deps: { db: Database; hub: EventHub; now?: ()
       // are still coming, they follow live and move the client's Last-Event-ID on to the log's
       // own terminal event, so a reconnect after the end gets 204 rather than a repeat.
       stream.send({ seq: Math.max(position, latest?.seq ?? 0), order: current }, { aheadOfLog });
-    });
+    }, current.userId !== principal.userId);
   }
 
   /** `GET /api/orders/events`: the caller's orders, or every order for an admin with `all`. */
@@ -80,7 +121,7 @@ export function createOrderStreams(deps: { db: Database; hub: EventHub; now?: ()
     return run(principal, scope, stream, writer, async (position) => {
       if (lastEventId === undefined) stream.startAfter(position);
       else await replay(stream, lastEventId, everyone ? {} : { userId: principal.userId });
-    });
+    }, everyone);
   }
 
   return { streamOrder, streamOrders };
