@@ -9,7 +9,7 @@ import { ShutdownState } from './modules/health/shutdown-state.js';
 import { createEmailDeliveriesService, oldestPendingEmailSeconds } from './modules/notifications/index.js';
 import { createOrderCache, createOrdersService, type ClaimedEvent } from './modules/orders/index.js';
 import { createPipelineService } from './modules/pipeline/index.js';
-import { createEventHub, createOrderStreams, createEventsPass, type EventHub, type OnEventsAppended } from './modules/events/index.js';
+import { createEventHub, createOrderStreams, createEventsPass, realignEventPositions, type EventHub, type OnEventsAppended } from './modules/events/index.js';
 import { createPaymentSimulator } from './modules/payments/index.js';
 import { createMemoryCache, createRedisCache, type Cache } from './platform/cache/index.js';
 import { migrate, openDatabase, type Database } from './platform/db/index.js';
@@ -19,6 +19,7 @@ import { createMetrics, type Metrics } from './platform/metrics.js';
 import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHandlers, type JobQueue, type PoolRole } from './platform/queue/index.js';
 import { lazyQueueDashboard } from './platform/queue/lazy-dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
+import { createHighWaterMark } from './platform/high-water.js';
 import { createRedis, warnUnlessNoEviction, watchRedis, type RedisClient } from './platform/redis.js';
 import { createInProcessSignal, createRedisSignal } from './platform/signal.js';
 import { registerWebhookMetrics } from './platform/webhook-metrics.js';
@@ -52,6 +53,8 @@ export interface Built extends Resources {
   startConsumer(): { close(): Promise<void> };
   /** Warns loudly unless Redis runs with `maxmemory-policy noeviction` (BullMQ loses jobs otherwise). */
   checkRedisEvictionPolicy(): Promise<void>;
+  /** Before serving: moves event positions past those handed out before a restore in place (server mode). */
+  realignEventPositions(): Promise<void>;
 }
 
 export interface Runtime extends Built {
@@ -191,10 +194,19 @@ export function buildDeps(
   // Webhooks are sent where jobs are consumed: by workers, or by the API when it processes
   // orders itself (embedded database or no Redis).
   const sendsWebhooks = role === 'worker' || db.kind === 'pglite' || !config.redis.target;
+  // The highest event position handed out, remembered in Redis too: a database restored in place
+  // starts its positions again below it (see realignEventPositions).
+  const positionMark = redis ? createHighWaterMark(redis, `${config.redis.prefix}:order-event-positions`) : undefined;
 
   const startBackground = () => {
     // One relay reads the outbox for both consumers: jobs for the workers, then positions for SSE and webhooks.
-    const eventsPass = createEventsPass({ db, signal, onAppended: onEventsAppended, pollMs: config.jobs.outboxPollMs });
+    const eventsPass = createEventsPass({
+      db,
+      signal,
+      onAppended: onEventsAppended,
+      pollMs: config.jobs.outboxPollMs,
+      ...(positionMark ? { onPositioned: (lastSeq: number) => positionMark.raise(lastSeq) } : {}),
+    });
     const background = startBackgroundLoops({ db, queue, orders, settings: { ...config.jobs, eventsRetentionHours: config.events.retentionHours }, logger, onRelayed: (events) => metrics.relayBatch(events), eventsPass });
     const deliverer = sendsWebhooks ? startWebhookDeliverer({ db, signal, settings: config.webhooks, logger, observer: webhookMetrics }) : undefined;
     const loops = [background, ...(deliverer ? [deliverer] : [])];
@@ -224,11 +236,16 @@ export function buildDeps(
     if (redis) await warnUnlessNoEviction(redis, logger);
   }
 
+  async function realignPositions() {
+    if (positionMark) await realignEventPositions({ db, mark: positionMark, dropCachedOrders: () => cache.clear(), logger });
+  }
+
   return {
     db,
     redis,
     cache,
     checkRedisEvictionPolicy,
+    realignEventPositions: realignPositions,
     queue,
     handlers,
     mailer,
@@ -279,6 +296,7 @@ export async function openRuntime(config: Readonly<Config>, logger: Logger, role
     if (applied.length > 0) logger.info('database migrated', { applied });
     redis = config.redis.target ? createRedis(config.redis.target, 'request') : undefined;
     const built = buildDeps(config, logger, { db, redis }, role);
+    await built.realignEventPositions();
     // The API owns the data it prepares and says so once; workers start on whatever is there.
     if (role === 'api') await prepareData(config, db, logger);
     // Said by the process that charges: a worker, or the API that processes its own orders.

@@ -10,6 +10,8 @@ export interface EventsRelayDeps {
   signal: Signal;
   onAppended: readonly OnEventsAppended[];
   pollMs: number;
+  /** Told the highest position a pass handed out (kept outside the database, see event-positions.ts). */
+  onPositioned?: (lastSeq: number) => void;
 }
 
 const BATCH_SIZE = 500;
@@ -33,9 +35,10 @@ export async function relayEventsOnce(deps: Pick<EventsRelayDeps, 'db' | 'signal
  * BEGIN, the lock, the rows' read, their orders' read, the append of events built in the
  * process, the mark, the webhooks' deliveries, COMMIT; then, for a few hours, five.
  */
-async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended'>): Promise<{ taken: number[]; claimable: number[]; locked: boolean }> {
-  const { locked, appended, taken, claimable } = await sequenceOutboxRows(deps.db, { limit: BATCH_SIZE, statusByType: STATUS_BY_TYPE, alsoRun: deps.onAppended });
+async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onAppended' | 'onPositioned'>): Promise<{ taken: number[]; claimable: number[]; locked: boolean }> {
+  const { locked, appended, lastSeq, taken, claimable } = await sequenceOutboxRows(deps.db, { limit: BATCH_SIZE, statusByType: STATUS_BY_TYPE, alsoRun: deps.onAppended });
   if (appended > 0) deps.signal.notify();
+  if (lastSeq !== undefined) deps.onPositioned?.(lastSeq);
   return { taken, claimable, locked };
 }
 

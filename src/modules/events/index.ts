@@ -5,3 +5,4 @@ export { createEventsPass, relayEventsOnce, type OnEventsAppended } from './even
 export { ORDER_EVENT_TYPES, type OrderEvent, type OrderEventType } from './order-event.js';
 export { eventsSubscriptions } from './events.subscriptions.js';
 export { pruneEvents } from './order-events.repository.js';
+export { realignEventPositions, type PositionMark } from './event-positions.js';

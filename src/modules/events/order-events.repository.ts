@@ -34,9 +34,9 @@ export type OnEventsAppended = (appended: string) => string;
 export async function sequenceOutboxRows(
   db: Queryable,
   options: { limit: number; statusByType: Readonly<Record<OrderEventType, OrderStatus>>; alsoRun: readonly OnEventsAppended[] },
-): Promise<{ locked: boolean; appended: number; taken: number[]; claimable: number[] }> {
+): Promise<{ locked: boolean; appended: number; lastSeq: number | undefined; taken: number[]; claimable: number[] }> {
   const hooks = options.alsoRun.map((statement, i) => `, also_${i} AS (${statement('appended')})`).join('');
-  const { rows } = await db.query<{ locked: boolean; appended: string; taken: string[] | null; claimable: string[] | null }>(
+  const { rows } = await db.query<{ locked: boolean; appended: string; last_seq: string | null; taken: string[] | null; claimable: string[] | null }>(
     `WITH sequencer AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS locked),
      taken AS MATERIALIZED (
        SELECT id, topic, aggregate_id, created_at FROM outbox_events
@@ -55,14 +55,37 @@ export async function sequenceOutboxRows(
        WHERE id IN (SELECT id FROM outbox_events WHERE id = ANY (ARRAY(SELECT id FROM taken)) ORDER BY id FOR UPDATE)
        RETURNING id, published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now()) AS claimable)
      ${hooks}
-     SELECT (SELECT locked FROM sequencer) AS locked, (SELECT count(*) FROM appended) AS appended,
+     SELECT (SELECT locked FROM sequencer) AS locked, (SELECT count(*) FROM appended) AS appended, (SELECT max(seq) FROM appended) AS last_seq,
             (SELECT array_agg(id ORDER BY id) FROM marked) AS taken,
             (SELECT array_agg(id ORDER BY id) FROM marked WHERE claimable) AS claimable`,
     [SEQUENCER_LOCK_KEY, options.limit, Object.keys(options.statusByType), Object.values(options.statusByType)],
     { name: 'sequence-order-events' },
   );
   const row = rows[0]!;
-  return { locked: row.locked, appended: Number(row.appended), taken: (row.taken ?? []).map(Number), claimable: (row.claimable ?? []).map(Number) };
+  return {
+    locked: row.locked,
+    appended: Number(row.appended),
+    lastSeq: row.last_seq === null ? undefined : Number(row.last_seq),
+    taken: (row.taken ?? []).map(Number),
+    claimable: (row.claimable ?? []).map(Number),
+  };
+}
+
+/**
+ * Moves the event positions past `handedOut` (plus `margin`) when the sequence is below it,
+ * as it is in a database restored in place: clients resuming with `Last-Event-ID` and webhook
+ * receivers deduplicating by `webhook-id` hold ids up to `handedOut`, and new events reusing
+ * them would be skipped as seen. Answers the new position, or undefined when nothing was behind.
+ * One statement: the sequence is read and moved together, and left alone once it is ahead.
+ */
+export async function moveEventPositionsPast(db: Queryable, handedOut: number, margin: number): Promise<number | undefined> {
+  const { rows } = await db.query<{ moved: string | null }>(
+    `SELECT setval(s.seq, $1::bigint + $2::bigint) AS moved
+     FROM (SELECT pg_get_serial_sequence('order_events', 'seq')::regclass AS seq) s
+     WHERE coalesce(pg_sequence_last_value(s.seq), 0) < $1::bigint`,
+    [handedOut, margin],
+  );
+  return rows[0]?.moved ? Number(rows[0].moved) : undefined;
 }
 
 const EVENT_COLUMNS = `seq, order_id AS "orderId", user_id AS "userId", type, "order",

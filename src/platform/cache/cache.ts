@@ -15,4 +15,6 @@ export interface Cache {
   get(key: string): Promise<CacheEntry | undefined>;
   /** Stores the entry unless one with the same or a newer version is there. False if the cache could not be reached. */
   put(key: string, version: number, entry: CacheEntry, ttlSeconds: number): Promise<boolean>;
+  /** Drops every entry (after a restore, when entries may be newer than the database); answers how many. */
+  clear(): Promise<number>;
 }

@@ -19,5 +19,10 @@ export function createMemoryCache(maxEntries = 10_000): Cache {
       if (!current || current.version < version) entries.set(key, { ...entry, version }, { ttl: ttlSeconds * 1000 });
       return Promise.resolve(true);
     },
+    clear() {
+      const count = entries.size;
+      entries.clear();
+      return Promise.resolve(count);
+    },
   };
 }

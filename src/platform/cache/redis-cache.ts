@@ -1,3 +1,4 @@
+import { deleteKeysMatching } from '../high-water.js';
 import type { RedisClient } from '../redis.js';
 import type { Logger } from '../logger.js';
 import type { Cache } from './cache.js';
@@ -41,5 +42,6 @@ export function createRedisCache(redis: RedisClient, prefix: string, logger: Log
         return false;
       }
     },
+    clear: () => deleteKeysMatching(redis, full('*')),
   };
 }
