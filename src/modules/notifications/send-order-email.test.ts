@@ -159,6 +159,30 @@ describe('sending order emails in batches', () => {
     }
   });
 
+  it("a refusal of the shop's own sender address is retried, not undeliverable: once the address is fixed the email goes out", async () => {
+    // Postfix checks its sender restrictions at RCPT TO, so the refusal answers every recipient alike.
+    let senderRefused = true;
+    const smtp = await startSmtp({ refuseRecipient: () => (senderRefused ? '550 5.1.8 <shop@example.com>: Sender address rejected: Domain not found' : undefined) });
+    const mailer = createMailer({ smtpUrl: smtp.url, gmail: undefined, from: 'shop@example.com', dataDir: '/nonexistent', logger });
+    try {
+      const [id] = await completedOrders(1);
+      const handler = handlerWith(mailer);
+      await expect(handler.run({ orderIds: [id!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 })).rejects.toThrow(/Sender address rejected/);
+      const { rows } = await app.db.query<{ status: string; claimed_until: Date | null }>(
+        "SELECT status, claimed_until FROM email_deliveries WHERE order_id = $1 AND kind = 'order_confirmation'",
+        [id],
+      );
+      expect(rows).toEqual([{ status: 'pending', claimed_until: null }]);
+
+      senderRefused = false;
+      await handler.run({ orderIds: [id!], kind: 'order_confirmation' }, { attempt: 2, maxAttempts: 25 });
+      expect(smtp.messages.map((m) => m.subject)).toEqual([`Order ${id} confirmed`]);
+    } finally {
+      mailer.close();
+      await smtp.stop();
+    }
+  });
+
   it('a sender whose claim ran out and was claimed anew does not release the new claim when its send fails', async () => {
     const [id] = await completedOrders(1);
     const claimOf = async () =>
