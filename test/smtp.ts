@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
@@ -82,5 +82,53 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
       while (messages.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       return messages;
     },
+  };
+}
+
+/**
+ * A server that takes the message, then answers its end with a reply it never finishes: a line
+ * of a multi-line reply (`250-`) every 100 ms. No socket timeout notices (the socket is never
+ * idle), so only a bound on the send itself ends it.
+ */
+export async function startTricklingSmtp(): Promise<{ url: string; stop(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let inData = false;
+    let buffered = '';
+    socket.write('220 trickle.example ESMTP\r\n');
+    socket.on('data', (chunk) => {
+      buffered += chunk.toString('latin1');
+      if (inData) {
+        if (!buffered.includes('\r\n.\r\n')) return;
+        inData = false;
+        const timer = setInterval(() => socket.write('250-still thinking\r\n'), 100);
+        socket.on('close', () => clearInterval(timer));
+        return;
+      }
+      let end: number;
+      while ((end = buffered.indexOf('\r\n')) >= 0) {
+        const line = buffered.slice(0, end).toUpperCase();
+        buffered = buffered.slice(end + 2);
+        if (line.startsWith('EHLO') || line.startsWith('HELO')) socket.write('250 trickle.example\r\n');
+        else if (line.startsWith('DATA')) {
+          inData = true;
+          socket.write('354 go ahead\r\n');
+          return;
+        } else if (line.startsWith('QUIT')) socket.end('221 bye\r\n');
+        else socket.write('250 ok\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `smtp://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -29,6 +29,10 @@ describe('refusesForGood: only replies about this recipient or this message', ()
     ['554 Transaction failed', 'DATA'],
     ['530 5.7.0 Authentication required', 'RCPT TO'],
     ['550 5.1.1 looks permanent but answers MAIL FROM', 'MAIL FROM'],
+    // About the shop's sender address, answered at RCPT TO (Postfix checks its sender restrictions there).
+    ['550 5.1.8 <shop@example.com>: Sender address rejected: Domain not found', 'RCPT TO'],
+    ['553 5.1.7 The sender address is not a valid address', 'RCPT TO'],
+    ['550 5.1.0 <shop@example.com>: Sender address rejected: User unknown in virtual mailbox table', 'RCPT TO'],
     ['535 5.7.8 Authentication credentials invalid', 'AUTH PLAIN'],
     ['450 4.2.1 Mailbox busy', 'RCPT TO'],
     ['421 4.7.0 Try again later', 'DATA'],

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
-import { startSmtp, type SmtpOptions } from '../../test/smtp.js';
+import { startSmtp, startTricklingSmtp, type SmtpOptions } from '../../test/smtp.js';
+import { settledWithin } from '../../test/wait.js';
 import { createMailer, MailRejectedError, type MailMessage } from './mail.js';
 
 const logger = createLogger({ level: 'error', format: 'json', silent: true });
@@ -112,5 +113,27 @@ describe('SMTP mailer, a message the server refuses', () => {
     mailer.close();
     expect(error).toBeInstanceOf(Error);
     expect(error).not.toBeInstanceOf(MailRejectedError);
+  });
+});
+
+describe('SMTP mailer, a server that never finishes its reply', () => {
+  it('fails the send once it has taken longer than the bound (its claim is released and the job retries), instead of never settling', async () => {
+    const smtp = await startTricklingSmtp();
+    const mailer = createMailer({ smtpUrl: smtp.url, gmail: undefined, from: 'shop@example.com', dataDir: parent, logger, sendTimeoutMs: 1_000 });
+    try {
+      const outcome = await settledWithin(
+        mailer.send(message('trickled')).then(
+          () => 'sent',
+          (error: unknown) => error as Error,
+        ),
+        // Past every timeout of the transport (the socket's 15 s of idleness the longest).
+        20_000,
+      );
+      expect(outcome).toBeInstanceOf(Error);
+      expect(outcome).not.toBeInstanceOf(MailRejectedError);
+    } finally {
+      mailer.close();
+      await smtp.stop();
+    }
   });
 });

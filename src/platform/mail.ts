@@ -53,11 +53,21 @@ export interface MailerOptions {
    * same four calls through libuv's thread pool (230 against 390 µs per file, measured here).
    */
   blockingFileWrites?: boolean;
+  /** How long one SMTP send may take in all, queued on the pool included (default SEND_TIMEOUT_MS). */
+  sendTimeoutMs?: number;
 }
 
 // Fail an attempt quickly while the server is down; the job's retries provide the patience.
 // Pooled: a batch of emails goes over a few open connections instead of one handshake each.
 const SMTP_TIMEOUTS = { connectionTimeout: 5_000, greetingTimeout: 5_000, socketTimeout: 15_000, pool: true, maxConnections: 5 };
+/**
+ * A bound on a whole send: the socket timeout notices only silence, and a server that trickles
+ * its reply a line at a time (`250-…`) would hold a send forever, its email job renewing the
+ * claim all along so that neither a retry nor the reconciler ever sent that email. Generous: a
+ * batch's last messages wait their turn on the pool's few connections first. A message aborted
+ * mid-reply may have been taken (a rare duplicate on the retry), never a lost one.
+ */
+const SEND_TIMEOUT_MS = 5 * 60_000;
 
 /** With mail-compose.ts, the one place that touches Nodemailer: SMTP_URL, else Gmail (EMAIL_USER/PASS), else .eml files. */
 export function createMailer(options: MailerOptions): Mailer {
@@ -70,7 +80,10 @@ export function createMailer(options: MailerOptions): Mailer {
       async send(message) {
         // Composed here in one pass (mail-compose.ts), then sent as is: the same bytes sendMail would compose, for a fraction of the CPU.
         const { raw, envelope } = await composeMail({ from: options.from, ...message });
-        const info = (await transport.sendMail({ envelope, raw }).catch((error: unknown) => {
+        // Nodemailer honours `signal` (queued: taken off the queue; being sent: its connection
+        // closed); its type definitions do not list it yet, hence the separate object.
+        const mail = { envelope, raw, signal: AbortSignal.timeout(options.sendTimeoutMs ?? SEND_TIMEOUT_MS) };
+        const info = (await transport.sendMail(mail).catch((error: unknown) => {
           throw asRejection(error);
         })) as { rejected?: unknown[]; rejectedErrors?: Error[] };
         // LMTP answers DATA per recipient, and Nodemailer resolves even when it refused ours.

@@ -69,14 +69,17 @@ export async function markSent(db: Queryable, orderIds: readonly string[], kind:
 }
 
 /**
- * Extends this claim's live rows by another lease while their messages are still being sent (a
+ * Extends this claim's rows by another lease while their messages are still being sent (a
  * batch through a pool of a few connections can outlast one lease). A row claimed anew since
- * (this claim's lease ran out) bears another token and is left alone.
+ * (this claim's lease ran out) bears another token and is left alone. A row whose lease ran out
+ * (a renewal came late) but that nobody claimed since still bears this token and is renewed:
+ * its message is still this sender's to send, and leaving the lease lapsed would let the
+ * reconciler send it again for as long as the batch is out.
  */
 export async function extendClaims(db: Queryable, claim: string, kind: EmailKind, leaseSeconds: number): Promise<void> {
   await db.query(
     `UPDATE email_deliveries SET claimed_until = now() + make_interval(secs => $3)
-     WHERE claim_token = $1 AND kind = $2 AND status = 'pending' AND claimed_until >= now()`,
+     WHERE claim_token = $1 AND kind = $2 AND status = 'pending'`,
     [claim, kind, leaseSeconds],
   );
 }

@@ -115,6 +115,33 @@ describe('sending order emails in batches', () => {
     expect(sent.map((m) => m.subject).sort()).toEqual(ids.map((id) => `Order ${id} confirmed`).sort());
   });
 
+  it('a sender whose renewals came late takes its lapsed claim back while nobody claimed anew: nobody sends its message again', async () => {
+    const [id] = await completedOrders(1);
+    const claimOf = async () =>
+      (await app.db.query<{ live: boolean | null; token: string | null }>("SELECT claimed_until > now() AS live, claim_token AS token FROM email_deliveries WHERE order_id = $1 AND kind = 'order_confirmation'", [id])).rows[0]!;
+    const sent: MailMessage[] = [];
+    let letThrough: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (letThrough = resolve));
+    const slow: Mailer = { ...recordingMailer(() => false), send: (message) => held.then(() => void sent.push(message)) };
+    const first = handlerWith(slow, 1).run({ orderIds: [id!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 });
+    const other = recordingMailer(() => false);
+    try {
+      const token = await waitUntil(async () => (await claimOf()).token ?? undefined, 10_000, "the sender's claim");
+      // Its renewals failed for a while (the database was out of reach for it): its lease ran out.
+      await app.db.query("UPDATE email_deliveries SET claimed_until = now() - interval '1 second' WHERE order_id = $1", [id]);
+      // Its next renewal finds its token still on the row (nobody claimed it meanwhile) and holds it again.
+      await waitUntil(async () => (await claimOf()).live === true || undefined, 5_000, 'the sender to renew its lapsed claim');
+      expect((await claimOf()).token).toBe(token);
+
+      await expect(handlerWith(other, 1).run({ orderIds: [id!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 })).rejects.toThrow(/being sent by another worker/);
+      expect((await findMissingEmails(app.db, 0, 100_000)).map((m) => m.orderId)).not.toContain(id);
+    } finally {
+      letThrough();
+      await first;
+    }
+    expect([sent.length, other.sent.length]).toEqual([1, 0]);
+  });
+
   it('when another sender holds a claim, then this one sends the rest and retries later for that order', async () => {
     const ids = await completedOrders(3);
     await app.db.query(
@@ -153,6 +180,30 @@ describe('sending order emails in batches', () => {
 
       const res = await app.http.get(`/api/orders/${refused}/emails`).set(bearer(admin));
       expect(res.body).toMatchObject({ items: [{ kind: 'order_confirmation', status: 'undeliverable', attempts: 1, sentAt: null }] });
+    } finally {
+      mailer.close();
+      await smtp.stop();
+    }
+  });
+
+  it("a refusal of the shop's own sender address is retried, not undeliverable: once the address is fixed the email goes out", async () => {
+    // Postfix checks its sender restrictions at RCPT TO, so the refusal answers every recipient alike.
+    let senderRefused = true;
+    const smtp = await startSmtp({ refuseRecipient: () => (senderRefused ? '550 5.1.8 <shop@example.com>: Sender address rejected: Domain not found' : undefined) });
+    const mailer = createMailer({ smtpUrl: smtp.url, gmail: undefined, from: 'shop@example.com', dataDir: '/nonexistent', logger });
+    try {
+      const [id] = await completedOrders(1);
+      const handler = handlerWith(mailer);
+      await expect(handler.run({ orderIds: [id!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 })).rejects.toThrow(/Sender address rejected/);
+      const { rows } = await app.db.query<{ status: string; claimed_until: Date | null }>(
+        "SELECT status, claimed_until FROM email_deliveries WHERE order_id = $1 AND kind = 'order_confirmation'",
+        [id],
+      );
+      expect(rows).toEqual([{ status: 'pending', claimed_until: null }]);
+
+      senderRefused = false;
+      await handler.run({ orderIds: [id!], kind: 'order_confirmation' }, { attempt: 2, maxAttempts: 25 });
+      expect(smtp.messages.map((m) => m.subject)).toEqual([`Order ${id} confirmed`]);
     } finally {
       mailer.close();
       await smtp.stop();
