@@ -87,7 +87,7 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
       // until then keeps another sender from claiming (and sending again) what this one sent or is
       // sending.
       const renewal = setInterval(() => {
-        extendClaims(deps.db, claims.token, kind, deps.leaseSeconds).catch((error: unknown) =>
+        extendClaims(deps.db, claims.token, claims.claimed, kind, deps.leaseSeconds).catch((error: unknown) =>
           deps.logger.warn('email claims not renewed', { kind, error: error instanceof Error ? error.message : String(error) }),
         );
       }, (deps.leaseSeconds * 1000) / 2);
