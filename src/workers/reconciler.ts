@@ -1,5 +1,5 @@
 import { pruneEvents } from '../modules/events/index.js';
-import { findMissingEmails, orderEmailJob, recordOwedEmails } from '../modules/notifications/index.js';
+import { findMissingEmails, orderEmailJob, recordOwedEmails, type MissingEmailsCursor } from '../modules/notifications/index.js';
 import { processOrderJob, type OrdersService } from '../modules/orders/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
@@ -12,6 +12,12 @@ interface ReconcileDeps {
   orders: Pick<OrdersService, 'findStalledOrderIds'>;
   queue: JobQueue;
   logger?: Logger;
+  /**
+   * Where the walk through unsent emails stands, kept by the caller from round to round (each
+   * round takes the next page, then starts again from the oldest); without it, every round takes
+   * the oldest page.
+   */
+  emailWalk?: { after?: MissingEmailsCursor; pageSize?: number };
 }
 
 /** Published outbox rows are kept this long (for operators reading what was sent). */
@@ -20,8 +26,8 @@ const OUTBOX_RETENTION_DAYS = 7;
 const PRUNE_BATCH = 5_000;
 const PRUNE_MAX_BATCHES = 20;
 
-/** Emails owed but never recorded are looked for among the orders created this recently (see recordOwedEmails). */
-const OWED_EMAILS_CREATED_WITHIN_HOURS = 1;
+/** Emails owed but never recorded are looked for among the orders finished this recently (see recordOwedEmails). */
+const OWED_EMAILS_FINISHED_WITHIN_HOURS = 1;
 
 /** The outbox's due rows, batch after batch from its oldest id, until the rows are recent. */
 async function pruneOutboxRows(db: Database, size: number): Promise<void> {
@@ -41,7 +47,11 @@ async function pruneOrderEvents(db: Database, olderThanHours: number, size: numb
 /** Enqueues every unfinished order and unsent email untouched for `olderThanSeconds`; returns how many. */
 async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, message: string): Promise<number> {
   const stalled = await deps.orders.findStalledOrderIds(olderThanSeconds);
-  const emails = await findMissingEmails(deps.db, olderThanSeconds);
+  const walk = deps.emailWalk;
+  const { emails, next } = await findMissingEmails(deps.db, olderThanSeconds, {
+    ...(walk?.after ? { after: walk.after } : {}),
+    ...(walk?.pageSize ? { limit: walk.pageSize } : {}),
+  });
   for (const orderId of stalled) await deps.queue.ensure(processOrderJob([orderId]));
   for (const { orderId, kind } of emails) await deps.queue.ensure(orderEmailJob([orderId], kind));
   if (stalled.length + emails.length > 0) {
@@ -49,6 +59,8 @@ async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, 
     deps.logger?.info(message, { orders: stalled.length, emails: emails.length, jobs: stalled.length + emails.length });
     deps.logger?.debug(`${message}: ids`, { orderIds: stalled, emails: emails.map(({ orderId, kind }) => `${kind}:${orderId}`) });
   }
+  // Only once the page's jobs are in: a round that failed half-way takes the same page again.
+  if (walk) walk.after = next;
   return stalled.length + emails.length;
 }
 
@@ -68,7 +80,7 @@ export async function reconcileOnce(
   let unreachable: Error | undefined;
   try {
     if (deps.recordOwedEmails) {
-      const recorded = await recordOwedEmails(deps.db, OWED_EMAILS_CREATED_WITHIN_HOURS);
+      const recorded = await recordOwedEmails(deps.db, OWED_EMAILS_FINISHED_WITHIN_HOURS);
       if (recorded > 0) deps.logger?.warn('finished orders had no email on record (finished by a previous version); recorded', { emails: recorded });
     }
     await enqueueUnfinished(deps, deps.olderThanSeconds, 'reconciler picked up unfinished work');

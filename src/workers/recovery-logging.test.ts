@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct } from '../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
@@ -43,5 +44,39 @@ describe('recovery is logged', () => {
       await quiet.close();
     }
     expect(app.logs.length).toBe(before);
+  });
+});
+
+describe('the reconciler walks unsent emails a page per round', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    // Jobs wait in Redis (no worker here), so the emails stay unsent from round to round.
+    app = await startTestApp({ storage: 'postgres', redis: true, captureLogs: true });
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('takes the next page each round and starts again from the oldest after the last', async () => {
+    const buyer = await registerUser(app, 'buyer');
+    const orderIds = [randomUUID(), randomUUID(), randomUUID()];
+    // Finished an hour ago, their emails owed and never sent (their jobs lost).
+    await app.db.query(
+      `INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at, updated_at)
+       SELECT id, $2, 'completed', 100, 'USD', '[]'::jsonb, now() - interval '1 hour', now() - interval '1 hour' FROM unnest($1::uuid[]) AS id`,
+      [orderIds, buyer.id],
+    );
+    await app.db.query(
+      `INSERT INTO email_deliveries (order_id, kind, created_at) SELECT id, 'order_confirmation', now() - interval '1 hour' FROM unnest($1::uuid[]) AS id`,
+      [orderIds],
+    );
+    const emailWalk = { pageSize: 2 };
+    const counts: unknown[] = [];
+    for (let round = 0; round < 3; round++) {
+      const before = app.logs.length;
+      await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 60, eventsRetentionHours: 48, logger: app.deps.logger, emailWalk });
+      counts.push(app.logs.slice(before).find((line) => line.message === 'reconciler picked up unfinished work')?.emails);
+    }
+    expect(counts).toEqual([2, 1, 2]);
   });
 });

@@ -113,44 +113,62 @@ export async function releaseClaims(db: Queryable, claim: string, orderIds: read
   );
 }
 
+/** Where a walk through the unsent emails stands: the last one a round took. */
+export interface MissingEmailsCursor {
+  createdAt: string;
+  orderId: string;
+  kind: EmailKind;
+}
+
 /**
  * Unsent emails owed for more than `olderThanSeconds` whose claim is not live (for the
- * reconciler), oldest first. Every finished order has its row from the moment it finished, so
- * this reads only the index of pending rows, however many orders the shop has. A refused email
- * (`undeliverable`) is not pending: it would be refused again.
+ * reconciler), oldest first, after `after` when given (answered as `next`, the last one taken, or
+ * undefined once the walk reached the end). Every finished order has its row from the moment it
+ * finished, so this reads only the index of pending rows, however many orders the shop has. A
+ * refused email (`undeliverable`) is not pending: it would be refused again. Walked a page per
+ * round, so more than a page of emails that keep failing (full mailboxes, retried) cannot hide
+ * newer ones whose job was lost: a page from the oldest each round did.
  */
 export async function findMissingEmails(
   db: Queryable,
   olderThanSeconds: number,
-  limit = 500,
-): Promise<{ orderId: string; kind: EmailKind }[]> {
-  const { rows } = await db.query<{ orderId: string; kind: EmailKind }>(
-    `SELECT order_id AS "orderId", kind FROM email_deliveries
+  page: { limit?: number; after?: MissingEmailsCursor } = {},
+): Promise<{ emails: { orderId: string; kind: EmailKind }[]; next: MissingEmailsCursor | undefined }> {
+  const limit = page.limit ?? 500;
+  const { rows } = await db.query<{ orderId: string; kind: EmailKind; createdAt: string }>(
+    `SELECT order_id AS "orderId", kind, created_at::text AS "createdAt" FROM email_deliveries
      WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1)
        AND (claimed_until IS NULL OR claimed_until < now())
-     ORDER BY created_at
+       AND ($3::timestamptz IS NULL OR (created_at, order_id, kind) > ($3::timestamptz, $4::uuid, $5::text))
+     ORDER BY created_at, order_id, kind
      LIMIT $2`,
-    [olderThanSeconds, limit],
+    [olderThanSeconds, limit, page.after?.createdAt ?? null, page.after?.orderId ?? null, page.after?.kind ?? null],
   );
-  return rows;
+  const last = rows.length === limit ? rows.at(-1) : undefined;
+  return {
+    emails: rows.map(({ orderId, kind }) => ({ orderId, kind })),
+    next: last && { createdAt: last.createdAt, orderId: last.orderId, kind: last.kind },
+  };
 }
 
 /**
- * Records the emails owed by orders created in the last `createdWithinHours` that finished
- * without their row: only a process of a version from before the row was written at the finish
- * (a rolling upgrade) leaves one. Reads that hour's orders through their `created_at` index.
+ * Records the emails owed by orders finished in the last `finishedWithinHours` without their
+ * row: only a process of a version from before the row was written at the finish (a rolling
+ * upgrade) leaves one. Reads those orders through the index of finished orders by finish time
+ * (`orders_finished_idx`), so an order placed long before but finished during the upgrade is
+ * found too (a window on `created_at` missed it).
  */
-export async function recordOwedEmails(db: Queryable, createdWithinHours: number): Promise<number> {
+export async function recordOwedEmails(db: Queryable, finishedWithinHours: number): Promise<number> {
   // The statuses that owe an email, and which, from the orders module's own table.
   const owed = Object.entries(EMAIL_OWED_ON_ENTRY);
   const { rowCount } = await db.query(
     `INSERT INTO email_deliveries (order_id, kind, created_at)
      SELECT o.id, owed.kind, o.updated_at
      FROM orders o JOIN unnest($2::text[], $3::text[]) AS owed(status, kind) ON owed.status = o.status
-     WHERE o.created_at > now() - make_interval(hours => $1)
+     WHERE o.status IN ('completed', 'failed') AND o.updated_at > now() - make_interval(hours => $1)
        AND NOT EXISTS (SELECT 1 FROM email_deliveries d WHERE d.order_id = o.id)
      ON CONFLICT (order_id, kind) DO NOTHING`,
-    [createdWithinHours, owed.map(([status]) => status), owed.map(([, kind]) => kind)],
+    [finishedWithinHours, owed.map(([status]) => status), owed.map(([, kind]) => kind)],
   );
   return rowCount;
 }

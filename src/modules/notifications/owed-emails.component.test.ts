@@ -64,12 +64,29 @@ describe.each(STORAGE_KINDS)('emails owed by finished orders, on %s', (kind) => 
     await markUndeliverable(database.db, claim.token, [{ orderId: refused!, error: '550 No such user here' }], 'order_confirmation');
     await database.db.query("UPDATE email_deliveries SET claimed_until = now() + interval '1 minute' WHERE order_id = $1", [claimed]);
 
-    const missing = await findMissingEmails(database.db, 0);
+    const missing = (await findMissingEmails(database.db, 0)).emails;
     expect(missing.map((m) => `${m.kind}:${m.orderId}`).sort()).toEqual(
       [...rest.map((id) => `order_confirmation:${id}`), ...failed.map((id) => `order_failure:${id}`)].sort(),
     );
     // Owed for less time than asked: left to the job that is sending it.
-    expect(await findMissingEmails(database.db, 3600)).toEqual([]);
+    expect((await findMissingEmails(database.db, 3600)).emails).toEqual([]);
+  });
+
+  it('the reconciler walks the unsent emails a page per round, then starts again from the oldest: a full page that keeps failing hides no newer one', async () => {
+    const all = (await findMissingEmails(database.db, 0)).emails.map((m) => `${m.kind}:${m.orderId}`);
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    const walked: string[] = [];
+    let after: Awaited<ReturnType<typeof findMissingEmails>>['next'];
+    for (let round = 0; round < all.length; round++) {
+      const page = await findMissingEmails(database.db, 0, { limit: 2, ...(after ? { after } : {}) });
+      walked.push(...page.emails.map((m) => `${m.kind}:${m.orderId}`));
+      after = page.next;
+      if (!after) break;
+    }
+    // Every one once, in the order of a single read, and the walk ended (the next round starts over).
+    expect(walked).toEqual(all);
+    expect(after).toBeUndefined();
+    expect((await findMissingEmails(database.db, 0, { limit: 2 })).emails.map((m) => `${m.kind}:${m.orderId}`)).toEqual(all.slice(0, 2));
   });
 
   it('the migration records the emails of orders finished before it, and leaves existing rows as they are', async () => {
@@ -81,14 +98,15 @@ describe.each(STORAGE_KINDS)('emails owed by finished orders, on %s', (kind) => 
     expect(await rowsOf()).toEqual(before);
   });
 
-  it("the reconciler's sweep records the email of a recent order a previous version finished without its row", async () => {
+  it("the reconciler's sweep records the email of an order a previous version finished lately without its row, however long ago it was placed", async () => {
     const [recent, older] = [randomUUID(), randomUUID()];
     const userId = (await database.db.query<{ user_id: string }>('SELECT user_id FROM orders LIMIT 1')).rows[0]!.user_id;
-    // As a previous version's finishing statement left them: completed, no email row.
+    // As a previous version's finishing statement left them: finished, no email row. Both placed
+    // three hours ago; one finished ten minutes ago, the other two hours ago.
     await database.db.query(
-      `INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at)
-       VALUES ($1, $3, 'completed', 100, 'USD', '[]'::jsonb, now() - interval '10 minutes'),
-              ($2, $3, 'failed', 100, 'USD', '[]'::jsonb, now() - interval '2 hours')`,
+      `INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at, updated_at)
+       VALUES ($1, $3, 'completed', 100, 'USD', '[]'::jsonb, now() - interval '3 hours', now() - interval '10 minutes'),
+              ($2, $3, 'failed', 100, 'USD', '[]'::jsonb, now() - interval '3 hours', now() - interval '2 hours')`,
       [recent, older, userId],
     );
 

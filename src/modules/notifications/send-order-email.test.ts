@@ -134,7 +134,7 @@ describe('sending order emails in batches', () => {
       expect((await claimOf()).token).toBe(token);
 
       await expect(handlerWith(other, 1).run({ orderIds: [id!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 })).rejects.toThrow(/being sent by another worker/);
-      expect((await findMissingEmails(app.db, 0, 100_000)).map((m) => m.orderId)).not.toContain(id);
+      expect((await findMissingEmails(app.db, 0, { limit: 100_000 })).emails.map((m) => m.orderId)).not.toContain(id);
     } finally {
       letThrough();
       await first;
@@ -175,7 +175,7 @@ describe('sending order emails in batches', () => {
       // A job for it again (a duplicate enqueue) sends nothing and succeeds; the reconciler leaves it alone.
       await handler.run({ orderIds: [refused!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 });
       expect(smtp.messages).toHaveLength(1);
-      const missing = await findMissingEmails(app.db, 0, 100_000);
+      const missing = (await findMissingEmails(app.db, 0, { limit: 100_000 })).emails;
       expect(missing.map((m) => m.orderId)).not.toContain(refused);
 
       const res = await app.http.get(`/api/orders/${refused}/emails`).set(bearer(admin));
@@ -242,7 +242,7 @@ describe('sending order emails in batches', () => {
     await expect(first).rejects.toThrow(/421/);
     // The second sender's claim stands: nobody else may send (the reconciler would have).
     expect((await claimOf()).token).toBe(tokenB);
-    expect((await findMissingEmails(app.db, 0, 100_000)).map((m) => m.orderId)).not.toContain(id);
+    expect((await findMissingEmails(app.db, 0, { limit: 100_000 })).emails.map((m) => m.orderId)).not.toContain(id);
 
     b.settle();
     await second;
