@@ -1,4 +1,3 @@
-import { Cluster } from 'ioredis';
 import { whenReady, type RedisClient } from './redis.js';
 import { withTimeout } from '../shared/timeout.js';
 
@@ -35,23 +34,4 @@ export function createHighWaterMark(redis: RedisClient, key: string, options: { 
       return score === null ? undefined : Number(score);
     },
   };
-}
-
-/** Deletes every key matching `pattern` (on every primary of a cluster); answers how many. */
-export async function deleteKeysMatching(redis: RedisClient, pattern: string): Promise<number> {
-  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
-  let deleted = 0;
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length === 0) continue;
-      // Keys found on a node live on it; one UNLINK per key (pipelined) never crosses slots.
-      const pipeline = node.pipeline();
-      for (const key of keys) pipeline.unlink(key);
-      for (const [, result] of (await pipeline.exec()) ?? []) deleted += Number(result ?? 0);
-    } while (cursor !== '0');
-  }
-  return deleted;
 }

@@ -1,5 +1,4 @@
-import { deleteKeysMatching } from '../high-water.js';
-import type { RedisClient } from '../redis.js';
+import { deleteKeysMatching, type RedisClient } from '../redis.js';
 import type { Logger } from '../logger.js';
 import type { Cache } from './cache.js';
 
