@@ -22,6 +22,8 @@ export interface ClaimedDelivery {
  * delivery in flight anywhere (its lease not run out), so a slow endpoint holds one sender at a
  * time. The lease outlives one attempt; a sender killed mid-attempt leaves a lease that runs out,
  * and another sender retries with the same webhook-id. The attempt is counted at the claim.
+ * The delivery is due again at the lease's end (when a dead sender's attempt is retried): a
+ * redelivery asked during the attempt moves it off that end, which is how its record knows.
  */
 export async function claimDueDeliveries(db: Queryable, options: { limit: number; leaseMs: number; busyWebhookIds: readonly string[] }): Promise<ClaimedDelivery[]> {
   const { rows } = await db.query<ClaimedDelivery>(
@@ -38,6 +40,7 @@ export async function claimDueDeliveries(db: Queryable, options: { limit: number
      ), claimed AS (
        UPDATE webhook_deliveries d
        SET leased_until = date_trunc('milliseconds', now() + make_interval(secs => $2::double precision / 1000)),
+           next_attempt_at = date_trunc('milliseconds', now() + make_interval(secs => $2::double precision / 1000)),
            attempts = d.attempts + 1, updated_at = now()
        FROM due
        WHERE d.id = due.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
@@ -59,13 +62,19 @@ export interface AttemptResult {
   retryInMs: number | undefined;
 }
 
-/** Records an attempt's outcome, unless the claim was lost (its lease ran out and another sender took it). */
+/**
+ * Records an attempt's outcome, unless the claim was lost (its lease ran out and another sender
+ * took it). A redelivery asked during the attempt (it is no longer due at the lease's end) stays
+ * due as it asked, whatever this attempt's outcome: the attempt began before it was asked.
+ */
 export async function recordAttempt(db: Queryable, claim: ClaimedDelivery, result: AttemptResult): Promise<void> {
   const status = result.ok ? 'succeeded' : result.retryInMs === undefined ? 'failed' : 'pending';
   await db.query(
     `UPDATE webhook_deliveries
-     SET status = $3, last_status_code = $4, last_error = $5, leased_until = NULL, updated_at = now(),
-         next_attempt_at = CASE WHEN $6::double precision IS NULL THEN next_attempt_at ELSE now() + make_interval(secs => $6::double precision / 1000) END
+     SET status = CASE WHEN next_attempt_at <> leased_until THEN 'pending' ELSE $3 END,
+         last_status_code = $4, last_error = $5, leased_until = NULL, updated_at = now(),
+         next_attempt_at = CASE WHEN next_attempt_at <> leased_until OR $6::double precision IS NULL THEN next_attempt_at
+                                ELSE now() + make_interval(secs => $6::double precision / 1000) END
      WHERE id = $1 AND leased_until = $2`,
     [claim.id, claim.leasedUntil, status, result.statusCode ?? null, result.error ?? null, result.retryInMs ?? null],
   );

@@ -6,6 +6,7 @@ import type { Database } from '../../platform/db/index.js';
 import { createLogger } from '../../platform/logger.js';
 import { createInProcessSignal, type Signal } from '../../platform/signal.js';
 import { startWebhookDeliverer } from './webhook-deliverer.js';
+import { scheduleRedelivery } from './webhooks.repository.js';
 
 const SETTINGS = { timeoutMs: 2000, maxAttempts: 3, retryBaseMs: 1000, concurrency: 4, allowPrivateUrls: true };
 
@@ -52,12 +53,12 @@ describe('webhook deliverer', () => {
     for (const stop of stops) await stop();
   });
 
-  function start(pollMs: number) {
+  function start(pollMs: number, settings: Partial<typeof SETTINGS> = {}) {
     const { db, count, answered } = counted(database.db);
     const deliverer = startWebhookDeliverer({
       db,
       signal,
-      settings: { ...SETTINGS, pollMs },
+      settings: { ...SETTINGS, ...settings, pollMs },
       logger: createLogger({ level: 'error', format: 'json', silent: true }),
       observer: { attempted: () => undefined },
     });
@@ -74,8 +75,13 @@ describe('webhook deliverer', () => {
     return rows[0]!.id;
   }
   /** A due delivery, as the events relay creates one. */
-  const addDelivery = (webhookId: string) =>
-    database.db.query(`INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload) VALUES (gen_random_uuid(), $1, 1, 'order.placed', '{}')`, [webhookId]);
+  const addDelivery = async (webhookId: string): Promise<string> => {
+    const { rows } = await database.db.query<{ id: string }>(
+      `INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload) VALUES (gen_random_uuid(), $1, 1, 'order.placed', '{}') RETURNING id`,
+      [webhookId],
+    );
+    return rows[0]!.id;
+  };
 
   it('when no endpoint is enabled, then event signals claim nothing and send no statement', async () => {
     const { count } = start(60_000);
@@ -107,5 +113,30 @@ describe('webhook deliverer', () => {
     signal.notify();
     // A poll would come only after 10 minutes.
     await waitUntil(() => receiver.on('/this-process').length === 1, 20_000, 'the delivery');
+  });
+
+  it('when a delivery in flight is redelivered, then no other process sends it meanwhile, and it is sent once more after the attempt', async () => {
+    // Two processes; the attempt is held far longer than this test waits.
+    const one = start(100, { timeoutMs: 60_000 });
+    const two = start(100, { timeoutMs: 60_000 });
+    receiver.answer('/redelivered-in-flight', 'hold');
+    const webhookId = await registerEndpoint('/redelivered-in-flight');
+    const deliveryId = await addDelivery(webhookId);
+    await waitUntil(() => receiver.on('/redelivered-in-flight').length === 1, 20_000, 'the first attempt');
+    expect(await scheduleRedelivery(database.db, webhookId, deliveryId, SETTINGS.maxAttempts)).toMatchObject({ status: 'pending' });
+    // Two claims answered by each process: at least one of them was sent after the redelivery.
+    const claimed = [one.answered('WITH due'), two.answered('WITH due')];
+    await waitUntil(() => one.answered('WITH due') >= claimed[0]! + 2 && two.answered('WITH due') >= claimed[1]! + 2, 20_000, 'two claims by each process');
+    expect(receiver.on('/redelivered-in-flight')).toHaveLength(1);
+    // The attempt in flight succeeds; the redelivery asked meanwhile is still made.
+    receiver.answer('/redelivered-in-flight', 200);
+    receiver.release(200);
+    await waitUntil(() => receiver.on('/redelivered-in-flight').length === 2, 20_000, 'the redelivery');
+    await waitUntil(
+      async () => (await database.db.query<{ status: string }>('SELECT status FROM webhook_deliveries WHERE id = $1', [deliveryId])).rows[0]?.status === 'succeeded',
+      20_000,
+      'the redelivery to succeed',
+    );
+    expect(receiver.maxInFlight('/redelivered-in-flight')).toBe(1);
   });
 });
