@@ -139,4 +139,23 @@ describe('webhook deliverer', () => {
     );
     expect(receiver.maxInFlight('/redelivered-in-flight')).toBe(1);
   });
+
+  it('when failing endpoints have a backlog of due deliveries, then another endpoint still gets its turn', async () => {
+    // One slot: the failing endpoint (the lower id) has three due deliveries, the other one its first, due last.
+    const failing = '00000000-0000-4000-8000-000000000001';
+    const other = 'ffffffff-ffff-4fff-bfff-ffffffffffff';
+    receiver.answer('/backlogged', 500);
+    for (const [id, path] of [[failing, '/backlogged'], [other, '/next-in-turn']] as const) {
+      await database.db.query(`INSERT INTO webhooks (id, url, events, secret) VALUES ($1, $2, ARRAY['order.placed'], 'whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3Q=')`, [id, receiver.url(path)]);
+    }
+    for (const seq of [1, 2, 3]) {
+      await database.db.query(`INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload, next_attempt_at) VALUES (gen_random_uuid(), $1, $2::int, 'order.placed', '{}', now() - make_interval(secs => 10 - $2::int))`, [failing, seq]);
+    }
+    await addDelivery(other);
+    start(100, { concurrency: 1, retryBaseMs: 600_000 });
+    await waitUntil(() => receiver.on('/next-in-turn').length === 1, 20_000, 'the other endpoint\'s delivery');
+    const paths = receiver.received.map((request) => request.path).filter((path) => path === '/backlogged' || path === '/next-in-turn');
+    // Turn by turn: one attempt of the failing endpoint, then the other's, not the whole backlog first.
+    expect(paths.indexOf('/next-in-turn')).toBeLessThanOrEqual(1);
+  });
 });
