@@ -158,4 +158,26 @@ describe('webhook deliverer', () => {
     // Turn by turn: one attempt of the failing endpoint, then the other's, not the whole backlog first.
     expect(paths.indexOf('/next-in-turn')).toBeLessThanOrEqual(1);
   });
+
+  it('when many attempts are allowed, then a late failure is still recorded, its retry about a day away', async () => {
+    // WEBHOOK_MAX_ATTEMPTS allows up to 50: ×4 per attempt, the 25th retry would be ~10^8 years away.
+    receiver.answer('/late-attempt', 500);
+    const webhookId = await registerEndpoint('/late-attempt');
+    const deliveryId = await addDelivery(webhookId);
+    await database.db.query('UPDATE webhook_deliveries SET attempts = 24 WHERE id = $1', [deliveryId]);
+    start(100, { maxAttempts: 50, retryBaseMs: 15_000 });
+    const recorded = await waitUntil(
+      async () =>
+        (
+          await database.db.query<{ status: string; last_status_code: number | null; attempts: number; in_seconds: number }>(
+            'SELECT status, last_status_code, attempts, extract(epoch FROM next_attempt_at - now())::float8 AS in_seconds FROM webhook_deliveries WHERE id = $1 AND last_status_code IS NOT NULL AND leased_until IS NULL',
+            [deliveryId],
+          )
+        ).rows[0],
+      10_000,
+      'the attempt to be recorded',
+    );
+    expect(recorded).toMatchObject({ status: 'pending', last_status_code: 500, attempts: 25 });
+    expect(recorded.in_seconds).toBeLessThanOrEqual(30 * 3600);
+  });
 });
