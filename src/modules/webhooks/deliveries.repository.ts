@@ -20,10 +20,11 @@ export interface ClaimedDelivery {
 /**
  * Claims up to `limit` due deliveries, at most one per endpoint (those served least recently
  * first) and none of an endpoint with a delivery in flight anywhere (its lease not run out), so
- * a slow endpoint holds one sender at a time. The lease outlives one attempt; a sender killed mid-attempt leaves a lease that runs out,
- * and another sender retries with the same webhook-id. The attempt is counted at the claim.
- * The delivery is due again at the lease's end (when a dead sender's attempt is retried): a
- * redelivery asked during the attempt moves it off that end, which is how its record knows.
+ * a slow endpoint holds one sender at a time. The lease outlives one attempt; a sender killed
+ * mid-attempt leaves a lease that runs out, and another sender retries with the same
+ * webhook-id. The attempt is counted at the claim. The delivery is due again at the lease's end
+ * (when a dead sender's attempt is retried): a redelivery asked during the attempt moves it off
+ * that end, which is how its record knows.
  */
 export async function claimDueDeliveries(db: Queryable, options: { limit: number; leaseMs: number; busyWebhookIds: readonly string[] }): Promise<ClaimedDelivery[]> {
   const { rows } = await db.query<ClaimedDelivery>(
