@@ -17,4 +17,9 @@ describe('retryDelayMs', () => {
     expect(total / 3_600_000).toBeGreaterThan(20);
     expect(total / 3_600_000).toBeLessThan(30);
   });
+
+  it('waits at most a day (before jitter), however many attempts are allowed', () => {
+    expect(retryDelayMs(50, 15_000, () => 0.5)).toBe(24 * 3_600_000);
+    expect(retryDelayMs(7, 15_000, () => 0.5)).toBe(15_000 * 4 ** 6);
+  });
 });

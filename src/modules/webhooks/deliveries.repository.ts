@@ -18,30 +18,41 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Claims up to `limit` due deliveries, at most one per endpoint and none of an endpoint with a
- * delivery in flight anywhere (its lease not run out), so a slow endpoint holds one sender at a
- * time. The lease outlives one attempt; a sender killed mid-attempt leaves a lease that runs out,
- * and another sender retries with the same webhook-id. The attempt is counted at the claim.
+ * Claims up to `limit` due deliveries, at most one per endpoint (those served least recently
+ * first) and none of an endpoint with a delivery in flight anywhere (its lease not run out), so
+ * a slow endpoint holds one sender at a time. The lease outlives one attempt; a sender killed
+ * mid-attempt leaves a lease that runs out, and another sender retries with the same
+ * webhook-id. The attempt is counted at the claim. The delivery is due again at the lease's end
+ * (when a dead sender's attempt is retried): a redelivery asked during the attempt moves it off
+ * that end, which is how its record knows.
  */
 export async function claimDueDeliveries(db: Queryable, options: { limit: number; leaseMs: number; busyWebhookIds: readonly string[] }): Promise<ClaimedDelivery[]> {
   const { rows } = await db.query<ClaimedDelivery>(
     `WITH due AS (
-       SELECT DISTINCT ON (d.webhook_id) d.id
-       FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
-       WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-         AND (d.leased_until IS NULL OR d.leased_until < now())
-         AND d.webhook_id <> ALL ($3::uuid[])
-         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries busy
-                         WHERE busy.webhook_id = d.webhook_id AND busy.status = 'pending' AND busy.leased_until >= now())
-       ORDER BY d.webhook_id, d.next_attempt_at, d.event_seq
+       SELECT id FROM (
+         SELECT DISTINCT ON (d.webhook_id) d.id, w.last_claimed_at, d.next_attempt_at, d.event_seq
+         FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
+         WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+           AND (d.leased_until IS NULL OR d.leased_until < now())
+           AND d.webhook_id <> ALL ($3::uuid[])
+           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries busy
+                           WHERE busy.webhook_id = d.webhook_id AND busy.status = 'pending' AND busy.leased_until >= now())
+         ORDER BY d.webhook_id, d.next_attempt_at, d.event_seq
+       ) first_due
+       -- The endpoints served least recently first: in endpoint id order, endpoints whose due
+       -- backlog never empties (failing ones) took every free slot and the others waited.
+       ORDER BY last_claimed_at NULLS FIRST, next_attempt_at, event_seq
        LIMIT $1
      ), claimed AS (
        UPDATE webhook_deliveries d
        SET leased_until = date_trunc('milliseconds', now() + make_interval(secs => $2::double precision / 1000)),
+           next_attempt_at = date_trunc('milliseconds', now() + make_interval(secs => $2::double precision / 1000)),
            attempts = d.attempts + 1, updated_at = now()
        FROM due
        WHERE d.id = due.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
        RETURNING d.*
+     ), served AS (
+       UPDATE webhooks w SET last_claimed_at = now() FROM claimed c WHERE w.id = c.webhook_id
      )
      SELECT c.id, c.webhook_id AS "webhookId", w.url, c.event_seq::text AS "eventId", c.payload, c.attempts, c.attempts_allowed AS "attemptsAllowed", c.leased_until AS "leasedUntil",
             array_remove(ARRAY[w.secret, CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END], NULL) AS secrets
@@ -59,13 +70,19 @@ export interface AttemptResult {
   retryInMs: number | undefined;
 }
 
-/** Records an attempt's outcome, unless the claim was lost (its lease ran out and another sender took it). */
+/**
+ * Records an attempt's outcome, unless the claim was lost (its lease ran out and another sender
+ * took it). A redelivery asked during the attempt (it is no longer due at the lease's end) stays
+ * due as it asked, whatever this attempt's outcome: the attempt began before it was asked.
+ */
 export async function recordAttempt(db: Queryable, claim: ClaimedDelivery, result: AttemptResult): Promise<void> {
   const status = result.ok ? 'succeeded' : result.retryInMs === undefined ? 'failed' : 'pending';
   await db.query(
     `UPDATE webhook_deliveries
-     SET status = $3, last_status_code = $4, last_error = $5, leased_until = NULL, updated_at = now(),
-         next_attempt_at = CASE WHEN $6::double precision IS NULL THEN next_attempt_at ELSE now() + make_interval(secs => $6::double precision / 1000) END
+     SET status = CASE WHEN next_attempt_at <> leased_until THEN 'pending' ELSE $3 END,
+         last_status_code = $4, last_error = $5, leased_until = NULL, updated_at = now(),
+         next_attempt_at = CASE WHEN next_attempt_at <> leased_until OR $6::double precision IS NULL THEN next_attempt_at
+                                ELSE now() + make_interval(secs => $6::double precision / 1000) END
      WHERE id = $1 AND leased_until = $2`,
     [claim.id, claim.leasedUntil, status, result.statusCode ?? null, result.error ?? null, result.retryInMs ?? null],
   );

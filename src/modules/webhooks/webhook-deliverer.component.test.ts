@@ -6,6 +6,7 @@ import type { Database } from '../../platform/db/index.js';
 import { createLogger } from '../../platform/logger.js';
 import { createInProcessSignal, type Signal } from '../../platform/signal.js';
 import { startWebhookDeliverer } from './webhook-deliverer.js';
+import { scheduleRedelivery } from './webhooks.repository.js';
 
 const SETTINGS = { timeoutMs: 2000, maxAttempts: 3, retryBaseMs: 1000, concurrency: 4, allowPrivateUrls: true };
 
@@ -52,12 +53,12 @@ describe('webhook deliverer', () => {
     for (const stop of stops) await stop();
   });
 
-  function start(pollMs: number) {
+  function start(pollMs: number, settings: Partial<typeof SETTINGS> = {}) {
     const { db, count, answered } = counted(database.db);
     const deliverer = startWebhookDeliverer({
       db,
       signal,
-      settings: { ...SETTINGS, pollMs },
+      settings: { ...SETTINGS, ...settings, pollMs },
       logger: createLogger({ level: 'error', format: 'json', silent: true }),
       observer: { attempted: () => undefined },
     });
@@ -74,8 +75,13 @@ describe('webhook deliverer', () => {
     return rows[0]!.id;
   }
   /** A due delivery, as the events relay creates one. */
-  const addDelivery = (webhookId: string) =>
-    database.db.query(`INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload) VALUES (gen_random_uuid(), $1, 1, 'order.placed', '{}')`, [webhookId]);
+  const addDelivery = async (webhookId: string): Promise<string> => {
+    const { rows } = await database.db.query<{ id: string }>(
+      `INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload) VALUES (gen_random_uuid(), $1, 1, 'order.placed', '{}') RETURNING id`,
+      [webhookId],
+    );
+    return rows[0]!.id;
+  };
 
   it('when no endpoint is enabled, then event signals claim nothing and send no statement', async () => {
     const { count } = start(60_000);
@@ -107,5 +113,71 @@ describe('webhook deliverer', () => {
     signal.notify();
     // A poll would come only after 10 minutes.
     await waitUntil(() => receiver.on('/this-process').length === 1, 20_000, 'the delivery');
+  });
+
+  it('when a delivery in flight is redelivered, then no other process sends it meanwhile, and it is sent once more after the attempt', async () => {
+    // Two processes; the attempt is held far longer than this test waits.
+    const one = start(100, { timeoutMs: 60_000 });
+    const two = start(100, { timeoutMs: 60_000 });
+    receiver.answer('/redelivered-in-flight', 'hold');
+    const webhookId = await registerEndpoint('/redelivered-in-flight');
+    const deliveryId = await addDelivery(webhookId);
+    await waitUntil(() => receiver.on('/redelivered-in-flight').length === 1, 20_000, 'the first attempt');
+    expect(await scheduleRedelivery(database.db, webhookId, deliveryId, SETTINGS.maxAttempts)).toMatchObject({ status: 'pending' });
+    // Two claims answered by each process: at least one of them was sent after the redelivery.
+    const claimed = [one.answered('WITH due'), two.answered('WITH due')];
+    await waitUntil(() => one.answered('WITH due') >= claimed[0]! + 2 && two.answered('WITH due') >= claimed[1]! + 2, 20_000, 'two claims by each process');
+    expect(receiver.on('/redelivered-in-flight')).toHaveLength(1);
+    // The attempt in flight succeeds; the redelivery asked meanwhile is still made.
+    receiver.answer('/redelivered-in-flight', 200);
+    receiver.release(200);
+    await waitUntil(() => receiver.on('/redelivered-in-flight').length === 2, 20_000, 'the redelivery');
+    await waitUntil(
+      async () => (await database.db.query<{ status: string }>('SELECT status FROM webhook_deliveries WHERE id = $1', [deliveryId])).rows[0]?.status === 'succeeded',
+      20_000,
+      'the redelivery to succeed',
+    );
+    expect(receiver.maxInFlight('/redelivered-in-flight')).toBe(1);
+  });
+
+  it('when failing endpoints have a backlog of due deliveries, then another endpoint still gets its turn', async () => {
+    // One slot: the failing endpoint (the lower id) has three due deliveries, the other one its first, due last.
+    const failing = '00000000-0000-4000-8000-000000000001';
+    const other = 'ffffffff-ffff-4fff-bfff-ffffffffffff';
+    receiver.answer('/backlogged', 500);
+    for (const [id, path] of [[failing, '/backlogged'], [other, '/next-in-turn']] as const) {
+      await database.db.query(`INSERT INTO webhooks (id, url, events, secret) VALUES ($1, $2, ARRAY['order.placed'], 'whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3Q=')`, [id, receiver.url(path)]);
+    }
+    for (const seq of [1, 2, 3]) {
+      await database.db.query(`INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload, next_attempt_at) VALUES (gen_random_uuid(), $1, $2::int, 'order.placed', '{}', now() - make_interval(secs => 10 - $2::int))`, [failing, seq]);
+    }
+    await addDelivery(other);
+    start(100, { concurrency: 1, retryBaseMs: 600_000 });
+    await waitUntil(() => receiver.on('/next-in-turn').length === 1, 20_000, 'the other endpoint\'s delivery');
+    const paths = receiver.received.map((request) => request.path).filter((path) => path === '/backlogged' || path === '/next-in-turn');
+    // Turn by turn: one attempt of the failing endpoint, then the other's, not the whole backlog first.
+    expect(paths.indexOf('/next-in-turn')).toBeLessThanOrEqual(1);
+  });
+
+  it('when many attempts are allowed, then a late failure is still recorded, its retry about a day away', async () => {
+    // WEBHOOK_MAX_ATTEMPTS allows up to 50: ×4 per attempt, the 25th retry would be ~10^8 years away.
+    receiver.answer('/late-attempt', 500);
+    const webhookId = await registerEndpoint('/late-attempt');
+    const deliveryId = await addDelivery(webhookId);
+    await database.db.query('UPDATE webhook_deliveries SET attempts = 24 WHERE id = $1', [deliveryId]);
+    start(100, { maxAttempts: 50, retryBaseMs: 15_000 });
+    const recorded = await waitUntil(
+      async () =>
+        (
+          await database.db.query<{ status: string; last_status_code: number | null; attempts: number; in_seconds: number }>(
+            'SELECT status, last_status_code, attempts, extract(epoch FROM next_attempt_at - now())::float8 AS in_seconds FROM webhook_deliveries WHERE id = $1 AND last_status_code IS NOT NULL AND leased_until IS NULL',
+            [deliveryId],
+          )
+        ).rows[0],
+      10_000,
+      'the attempt to be recorded',
+    );
+    expect(recorded).toMatchObject({ status: 'pending', last_status_code: 500, attempts: 25 });
+    expect(recorded.in_seconds).toBeLessThanOrEqual(30 * 3600);
   });
 });

@@ -125,11 +125,14 @@ export async function listDeliveries(
 
 /**
  * Due again now; one more attempt even if it had used them all (an operator asked for it). The
- * attempts made stay counted: the delivery is allowed one more instead.
+ * attempts made stay counted: the delivery is allowed one more instead. The lease of an attempt
+ * in flight is kept (cleared, another sender took the delivery, or another of the endpoint's,
+ * while that attempt was still open): the next attempt follows it, its record leaving the
+ * delivery due (`recordAttempt`).
  */
 export async function scheduleRedelivery(db: Queryable, webhookId: string, deliveryId: string, maxAttempts: number): Promise<Delivery | undefined> {
   const { rows } = await db.query<Delivery>(
-    `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), leased_until = NULL,
+    `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(),
        attempts_allowed = GREATEST(COALESCE(attempts_allowed, $3), attempts + 1), updated_at = now()
      WHERE id = $1 AND webhook_id = $2 RETURNING ${DELIVERY_COLUMNS}`,
     [deliveryId, webhookId, maxAttempts],
