@@ -34,7 +34,7 @@ export const DeliverySchema = z
     attempts: z.int().min(0).meta({ description: 'Attempts made so far, redeliveries included.' }),
     lastStatusCode: z.int().nullable(),
     lastError: z.string().nullable(),
-    nextAttemptAt: timestamp.nullable().meta({ description: 'When a pending delivery is tried next; null once it succeeded or failed.' }),
+    nextAttemptAt: timestamp.nullable().meta({ description: 'When a pending delivery is tried next (while an attempt is in flight: when that attempt\'s lease ends); null once it succeeded or failed.' }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
