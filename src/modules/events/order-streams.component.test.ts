@@ -22,6 +22,7 @@ function recordingWriter() {
     write: (chunk) => void record.chunks.push(chunk),
     bufferedBytes: () => 0,
     end: () => void (record.ended = true),
+    abort: () => void (record.ended = true),
   };
   const orders = () => record.chunks.filter((c) => c.startsWith('event: order')).map((c) => JSON.parse(c.slice(c.indexOf('data: ') + 6)) as Order);
   const lastEventId = () => Number([...record.chunks.join('').matchAll(/^id: (\d+)$/gm)].at(-1)?.[1]);
