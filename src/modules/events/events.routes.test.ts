@@ -230,4 +230,28 @@ describe('an order event stream whose client stops reading', { timeout: 120_000 
     await waitUntil(() => app.eventHub.openStreams() === before + 1, 10_000, 'the stalled stream to be cut and its place freed');
     expect(reading.isEnded()).toBe(false);
   });
+
+  it('when a reading client resumes more than the buffer limit behind, then each connection delivers what its replay queued, and it catches up', async () => {
+    const buyer = await registerUser(app, 'resuming');
+    // ~3 MB of missed events, one replay page: queued at once, past the stream's limit.
+    const { rows } = await app.db.query<{ seq: string | number }>(
+      `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
+       SELECT -(s + 3000000), gen_random_uuid(), $1::uuid, 'order.placed',
+              jsonb_build_object('status', 'pending', 'history', '[]'::jsonb, 'padding', repeat('x', 65536))
+       FROM generate_series(1, 48) AS s
+       RETURNING seq`,
+      [buyer.id],
+    );
+    const missed = rows.map((row) => String(row.seq)).sort((a, b) => Number(a) - Number(b));
+    const received: string[] = [];
+    for (let connection = 0; connection < 10 && received.length < missed.length; connection++) {
+      const client = await openSse(`${app.baseUrl}/api/orders/events`, { ...bearer(buyer), 'Last-Event-ID': received.at(-1) ?? '0' });
+      clients.push(client);
+      await client.waitFor((c) => c.isEnded() || received.length + c.messages.length >= missed.length, 30_000, 'the replay');
+      expect(client.messages.length).toBeGreaterThan(0);
+      received.push(...client.messages.map((m) => m.id!));
+      client.close();
+    }
+    expect(received).toEqual(missed);
+  });
 });
