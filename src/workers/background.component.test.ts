@@ -43,6 +43,18 @@ const observingClaims = (db: Database, onClaim: (rows: number) => void): Databas
 /** The advisory lock a test holds to keep an events pass inside its statement. */
 const HOLD_KEY = 424_242;
 
+/** The events sequencer's advisory lock (order-events.repository.ts). */
+const SEQUENCER_LOCK_KEY = 727_014;
+
+/** Whether a statement waits for the events sequencer's lock. */
+async function sequencerAwaited(db: Database): Promise<boolean> {
+  const { rows } = await db.query<{ waiting: boolean }>(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted) AS waiting",
+    [SEQUENCER_LOCK_KEY],
+  );
+  return rows[0]!.waiting;
+}
+
 /** Whether a statement waits for the test's HOLD_KEY lock (an events pass, held by the test's trigger). */
 async function passWaiting(db: Database): Promise<boolean> {
   const { rows } = await db.query<{ waiting: boolean }>(
@@ -473,6 +485,42 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       ]);
     } finally {
       open();
+      await loops.stop();
+      await queue.close();
+    }
+  });
+
+  it('when its events pass finds the sequencer lock held by another pass, then the rows it committed get their positions once that pass commits, not at the sweep', async () => {
+    const db = database.db;
+    const queue = oneSlotQueue();
+    const passes: boolean[] = [];
+    const observed = afterStatement(db, 'sequence-order-events', (result) => void passes.push((result.rows[0] as { locked: boolean }).locked));
+    const eventsPass = createEventsPass({ db: observed, signal: createInProcessSignal(), pollMs: settings.outboxPollMs, onAppended: [] });
+    // Another process's pass, its snapshot older than the row below: the test holds the
+    // sequencer's lock meanwhile.
+    let release: (() => void) | undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const holder = db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [SEQUENCER_LOCK_KEY]);
+      holding?.();
+      await released;
+    });
+    await held;
+    const loops = startBackgroundLoops({ db, queue, orders: noStalledOrders, settings, logger, eventsPass });
+    try {
+      await waitUntil(() => passes.length > 0, 5000, 'the first round');
+      const row = await insertEvent('order.cancelled');
+      const before = passes.length;
+      loops.kick('order.cancelled');
+      // This process's pass has found the lock held since the commit (or waits for it).
+      await waitUntil(async () => (passes.length > before && passes.at(-1) === false) || (await sequencerAwaited(db)), 5000, 'a pass finding the lock held');
+      release?.();
+      await waitUntil(async () => (await db.query<{ done: boolean }>('SELECT sequenced AS done FROM outbox_events WHERE id = $1', [row])).rows[0]!.done, 5000, 'the row positioned');
+    } finally {
+      release?.();
+      await holder;
       await loops.stop();
       await queue.close();
     }

@@ -139,6 +139,11 @@ export function createEventHub(deps: { db: Database; signal: Signal; settings: E
       logger.warn('event streams could not start', errorFields(error));
       throw new ServiceUnavailableError('database');
     }
+    // closeAll ran while the hub started: it ended the streams it knew of, not this one.
+    if (shuttingDown) {
+      release(ownerId);
+      throw new ServiceUnavailableError('this instance', 'This instance is shutting down; reconnect with Last-Event-ID and another one answers');
+    }
     const set = index(scope);
     set.add(sink);
     sinks.add(sink);

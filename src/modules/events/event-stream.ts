@@ -10,6 +10,8 @@ export interface SseWriter {
   /** Bytes written but not yet taken by the client. */
   bufferedBytes(): number;
   end(): void;
+  /** Closes the connection at once, dropping what the client has not taken. */
+  abort(): void;
 }
 
 export interface EventStream extends StreamSink {
@@ -53,6 +55,19 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     writer.end();
   }
 
+  /**
+   * A live client this far behind is not taking what it is sent: an orderly end would wait
+   * behind the same unread megabyte, and the connection, its buffer and its stream's place (the
+   * caps are released when the connection closes) would stay taken for as long as the client
+   * keeps the socket open. The client resumes from the last whole event it read.
+   */
+  function cutOff(): void {
+    if (ended) return;
+    ended = true;
+    held.length = 0;
+    writer.abort();
+  }
+
   function send(event: Pick<OrderEvent, 'seq' | 'order'>, sendOptions: { aheadOfLog?: boolean } = {}): void {
     if (ended || event.seq <= lastSeq) return;
     lastSeq = event.seq;
@@ -67,7 +82,11 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     lastHistoryLength = event.order.history.length;
     writer.write(`event: order\nid: ${event.seq}\ndata: ${JSON.stringify(event.order)}\n\n`);
     if (terminal && !sendOptions.aheadOfLog) end();
-    else if (writer.bufferedBytes() > MAX_BUFFERED_BYTES) end();
+    // A replay queues its pages at once, not waiting for the client: those bytes say nothing
+    // about the client, and it resumes after them once the orderly end has delivered them (cut,
+    // a client more than the limit behind would get nothing and never catch up). Live, they
+    // are what the client left unread.
+    else if (writer.bufferedBytes() > MAX_BUFFERED_BYTES) (live ? cutOff : end)();
   }
 
   return {

@@ -1,7 +1,7 @@
 import type { Database } from '../../platform/db/index.js';
 import type { Signal } from '../../platform/signal.js';
 import { STATUS_BY_TYPE } from './order-event.js';
-import { sequenceOutboxRows, type OnEventsAppended } from './order-events.repository.js';
+import { awaitSequencer, sequenceOutboxRows, type OnEventsAppended } from './order-events.repository.js';
 
 export type { OnEventsAppended };
 
@@ -45,8 +45,9 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
 /**
  * The events' pass of the outbox relay's round: `due` when this round published outbox rows
  * or this process committed some (the rows to position are then almost surely there). Otherwise
- * it runs only when a pass was left behind (another process held the sequencer lock) or once
- * per `pollMs` as the sweep, so the relay's empty rounds cost one claim statement, not a
+ * it runs only when a pass was left behind (another process held the sequencer lock, twice: a
+ * pass finding it held waits for its holder to commit and tries once more) or once per `pollMs`
+ * as the sweep, so the relay's empty rounds cost one claim statement, not a
  * sequencing pass as well. It answers the outbox ids it positioned that no relay had claimed or
  * published: they were locked until its end, so a relay's claim may have skipped them (see
  * workers/background.ts). The others need nothing more: a relay holding a claim publishes its
@@ -59,7 +60,16 @@ export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promi
   return async (due) => {
     if (!due && !behind && Date.now() - ranAt < deps.pollMs) return [];
     ranAt = Date.now();
-    const { claimable, locked } = await sequenceEvents(deps);
+    let { claimable, locked } = await sequenceEvents(deps);
+    if (!locked) {
+      // The pass holding the lock may have taken its snapshot before this process's rows
+      // committed: left to the next round, they would wait for the sweep (OUTBOX_POLL_MS), past
+      // the second SSE promises. That pass holds the lock for its one statement; once it has
+      // committed, any pass sees those rows: this one tries again (a pass that takes the lock
+      // first has them in its snapshot).
+      await awaitSequencer(deps.db);
+      ({ claimable, locked } = await sequenceEvents(deps));
+    }
     behind = !locked;
     return claimable;
   };

@@ -1,7 +1,9 @@
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct } from '../../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../../test/harness.js';
 import { openSse, orderOf, type SseClient } from '../../../test/sse.js';
+import { waitUntil } from '../../../test/wait.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../../test/users.js';
 import { createLogger } from '../../platform/logger.js';
 import { createInProcessSignal } from '../../platform/signal.js';
@@ -174,5 +176,82 @@ describe('an order event stream and its access token', { timeout: 60_000 }, () =
     // Between them, the ended stream and the resumed one saw every change once, in order.
     expect(statuses(lasting)).toEqual([...statuses(expiring), ...statuses(resumed)]);
     expect(lasting.isEnded()).toBe(false);
+  });
+});
+
+/** A client that stops reading, on real PostgreSQL over a raw socket (fetch would read for it). */
+describe('an order event stream whose client stops reading', { timeout: 120_000 }, () => {
+  let app: TestApp;
+  const sockets: Socket[] = [];
+  const clients: SseClient[] = [];
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'postgres', env: { SSE_POLL_MS: '50' } });
+  });
+  afterAll(async () => {
+    sockets.forEach((socket) => socket.destroy());
+    clients.forEach((client) => client.close());
+    await app.close();
+  });
+
+  it('when it falls more than the buffer limit behind, then the stream is cut and its place freed, though the client never reads again', async () => {
+    const buyer = await registerUser(app, 'stalled');
+    const before = app.eventHub.openStreams();
+    const { port } = new URL(app.baseUrl);
+    const stalled = connect(Number(port), '127.0.0.1');
+    sockets.push(stalled);
+    let received = '';
+    const onData = (chunk: Buffer) => void (received += chunk.toString());
+    stalled.on('data', onData);
+    stalled.write(`GET /api/orders/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${buyer.accessToken}\r\n\r\n`);
+    // The stream is live once its first line arrives; from then on its client reads nothing.
+    await waitUntil(() => received.includes('retry:'), 30_000, 'the stream to open');
+    stalled.off('data', onData);
+    stalled.pause();
+    // A second client of the same orders reads on: once it has an event, the hub has handed
+    // that event to the stalled stream too.
+    const reading = await openSse(`${app.baseUrl}/api/orders/events`, bearer(buyer));
+    clients.push(reading);
+    expect(app.eventHub.openStreams()).toBe(before + 2);
+
+    // Half a megabyte of the buyer's events per round (64 KB each), each round handed over before
+    // the next: the loopback socket's buffers (~4 MB) fill first, then the server's own buffer
+    // grows past the stream's limit.
+    for (let round = 0; round < 40 && app.eventHub.openStreams() === before + 2; round++) {
+      await app.db.query(
+        `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
+         SELECT -(s + 1000000 + $2::int * 100), gen_random_uuid(), $1::uuid, 'order.placed',
+                jsonb_build_object('status', 'pending', 'history', '[]'::jsonb, 'padding', repeat('x', 65536))
+         FROM generate_series(1, 8) AS s`,
+        [buyer.id, round],
+      );
+      await reading.waitForMessages((round + 1) * 8, 30_000);
+    }
+    await waitUntil(() => app.eventHub.openStreams() === before + 1, 10_000, 'the stalled stream to be cut and its place freed');
+    expect(reading.isEnded()).toBe(false);
+  });
+
+  it('when a reading client resumes more than the buffer limit behind, then each connection delivers what its replay queued, and it catches up', async () => {
+    const buyer = await registerUser(app, 'resuming');
+    // ~3 MB of missed events, one replay page: queued at once, past the stream's limit.
+    const { rows } = await app.db.query<{ seq: string | number }>(
+      `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
+       SELECT -(s + 3000000), gen_random_uuid(), $1::uuid, 'order.placed',
+              jsonb_build_object('status', 'pending', 'history', '[]'::jsonb, 'padding', repeat('x', 65536))
+       FROM generate_series(1, 48) AS s
+       RETURNING seq`,
+      [buyer.id],
+    );
+    const missed = rows.map((row) => String(row.seq)).sort((a, b) => Number(a) - Number(b));
+    const received: string[] = [];
+    for (let connection = 0; connection < 10 && received.length < missed.length; connection++) {
+      const client = await openSse(`${app.baseUrl}/api/orders/events`, { ...bearer(buyer), 'Last-Event-ID': received.at(-1) ?? '0' });
+      clients.push(client);
+      await client.waitFor((c) => c.isEnded() || received.length + c.messages.length >= missed.length, 30_000, 'the replay');
+      expect(client.messages.length).toBeGreaterThan(0);
+      received.push(...client.messages.map((m) => m.id!));
+      client.close();
+    }
+    expect(received).toEqual(missed);
   });
 });

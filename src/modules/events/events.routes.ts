@@ -30,6 +30,7 @@ function sseWriter(res: Response): SseWriter {
     write: (chunk) => void res.write(chunk),
     bufferedBytes: () => res.writableLength,
     end: () => void res.end(),
+    abort: () => void res.destroy(),
   };
 }
 

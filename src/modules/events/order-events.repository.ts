@@ -72,6 +72,14 @@ export async function sequenceOutboxRows(
 }
 
 /**
+ * Waits until the pass holding the sequencer lock (if any) has committed: the lock is taken
+ * shared for an instant, and released with the statement.
+ */
+export async function awaitSequencer(db: Queryable): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock_shared($1)', [SEQUENCER_LOCK_KEY]);
+}
+
+/**
  * Moves the event positions past `handedOut` (plus `margin`) when the sequence is below it,
  * as it is in a database restored in place: clients resuming with `Last-Event-ID` and webhook
  * receivers deduplicating by `webhook-id` hold ids up to `handedOut`, and new events reusing

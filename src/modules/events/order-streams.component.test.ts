@@ -22,6 +22,7 @@ function recordingWriter() {
     write: (chunk) => void record.chunks.push(chunk),
     bufferedBytes: () => 0,
     end: () => void (record.ended = true),
+    abort: () => void (record.ended = true),
   };
   const orders = () => record.chunks.filter((c) => c.startsWith('event: order')).map((c) => JSON.parse(c.slice(c.indexOf('data: ') + 6)) as Order);
   const lastEventId = () => Number([...record.chunks.join('').matchAll(/^id: (\d+)$/gm)].at(-1)?.[1]);
@@ -162,5 +163,43 @@ describe('an event stream that needs admin rights', () => {
     await waitUntil(() => checked.filter((id) => id === ops.id).length >= 3, 10_000, 'three checks of the role');
     expect(client.record.ended).toBe(false);
     if (outcome.kind === 'streaming') outcome.close();
+  });
+});
+
+/** The hub itself at shutdown, on real PostgreSQL. */
+describe('an event hub shut down while a stream is opening', () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'postgres' });
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('when the shutdown comes while the hub starts reading, then that stream is refused with 503, not left open to hold the shutdown', async () => {
+    const hub = createEventHub({
+      db: app.db,
+      signal: createInProcessSignal(),
+      settings: { pollMs: 60_000, keepAliveMs: 60_000, maxStreamsPerUser: 10, maxStreamsPerProcess: 10 },
+      logger: createLogger({ level: 'error', format: 'json', silent: true }),
+    });
+    let ended = false;
+    const sink = { deliver: () => undefined, keepAlive: () => undefined, end: () => void (ended = true) };
+    let opening: Promise<unknown> | undefined;
+    // The hub's first read (the log's last position) waits behind this lock while it shuts down.
+    await app.db.transaction(async (tx) => {
+      await tx.query('LOCK TABLE order_events IN ACCESS EXCLUSIVE MODE');
+      opening = hub.open('u1', { kind: 'all' }, sink).catch((error: unknown) => error);
+      await waitUntil(
+        async () => (await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%max(seq)%'")).rows[0]!.n > 0,
+        10_000,
+        'the hub to wait for its first read',
+      );
+      hub.closeAll();
+    });
+    expect(await opening).toMatchObject({ kind: 'unavailable', code: 'SERVICE_UNAVAILABLE' });
+    expect(ended).toBe(false);
+    expect(hub.openStreams()).toBe(0);
   });
 });
