@@ -1,6 +1,7 @@
 import { pruneEvents } from '../modules/events/index.js';
 import { findMissingEmails, orderEmailJob, recordOwedEmails, type MissingEmailsCursor } from '../modules/notifications/index.js';
 import { processOrderJob, type OrdersService } from '../modules/orders/index.js';
+import { pruneDeliveries } from '../modules/webhooks/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
 import { errorFields } from '../platform/logger.js';
@@ -22,6 +23,8 @@ interface ReconcileDeps {
 
 /** Published outbox rows are kept this long (for operators reading what was sent). */
 const OUTBOX_RETENTION_DAYS = 7;
+/** Finished webhook deliveries are kept this long (GET /api/webhooks/:id/deliveries, redelivery). */
+const WEBHOOK_DELIVERY_RETENTION_DAYS = 30;
 /** Rows per retention statement, and statements per round: a backlog after downtime is worked off over rounds, in short statements. */
 const PRUNE_BATCH = 5_000;
 const PRUNE_MAX_BATCHES = 20;
@@ -42,6 +45,11 @@ async function pruneOutboxRows(db: Database, size: number): Promise<void> {
 /** Order events past their retention, oldest first, a batch at a time until none is left. */
 async function pruneOrderEvents(db: Database, olderThanHours: number, size: number): Promise<void> {
   for (let i = 0; i < PRUNE_MAX_BATCHES; i++) if ((await pruneEvents(db, olderThanHours, size)) < size) return;
+}
+
+/** Finished webhook deliveries past their retention, likewise. */
+async function pruneWebhookDeliveries(db: Database, size: number): Promise<void> {
+  for (let i = 0; i < PRUNE_MAX_BATCHES; i++) if ((await pruneDeliveries(db, WEBHOOK_DELIVERY_RETENTION_DAYS, size)) < size) return;
 }
 
 /** Enqueues every unfinished order and unsent email untouched for `olderThanSeconds`; returns how many. */
@@ -92,6 +100,7 @@ export async function reconcileOnce(
   // Order events past their retention: here rather than in the relay's round, where a large
   // delete held up publishing.
   await pruneOrderEvents(deps.db, deps.eventsRetentionHours, size);
+  await pruneWebhookDeliveries(deps.db, size);
   await deps.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'");
   if (unreachable) throw unreachable;
   // Never "work done": startLoop would run the next round at once, re-enqueueing the same

@@ -65,4 +65,33 @@ describe.each(STORAGE_KINDS)('retention on %s', (storage) => {
     );
     expect(rows).toEqual([{ kept: 4, unpublished: 4 }]);
   });
+
+  it('deletes finished webhook deliveries 30 days after they finished, batch after batch, and keeps pending ones whatever their age', async () => {
+    const webhookId = randomUUID();
+    await app.db.query("INSERT INTO webhooks (id, url, events, description, secret) VALUES ($1, 'https://hooks.example.com/x', '{order.placed}', '', 'whsec_x')", [webhookId]);
+    /** `rows` deliveries in `status`, last changed `age` ago. */
+    const deliveries = (rows: number, status: string, age: string) =>
+      app.db.query(
+        `INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload, status, created_at, updated_at)
+         SELECT gen_random_uuid(), $1, (SELECT coalesce(max(event_seq), 0) FROM webhook_deliveries) + s, 'order.placed', '{}'::jsonb, $3,
+                now() - $4::interval, now() - $4::interval
+         FROM generate_series(1, $2) AS s`,
+        [webhookId, rows, status, age],
+      );
+    await deliveries(6, 'succeeded', '31 days');
+    await deliveries(3, 'failed', '40 days');
+    await deliveries(2, 'pending', '60 days');
+    await deliveries(2, 'succeeded', '29 days');
+
+    await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 600, eventsRetentionHours: 48, pruneBatch: 4 });
+
+    const { rows } = await app.db.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::int AS n FROM webhook_deliveries WHERE webhook_id = $1 GROUP BY status ORDER BY status',
+      [webhookId],
+    );
+    expect(rows).toEqual([
+      { status: 'pending', n: 2 },
+      { status: 'succeeded', n: 2 },
+    ]);
+  });
 });

@@ -148,3 +148,19 @@ export async function backlogByWebhook(db: Queryable): Promise<{ webhookId: stri
   );
   return rows;
 }
+
+/**
+ * Deletes up to `batch` finished deliveries (succeeded or failed) that finished more than
+ * `olderThanDays` ago, oldest first, through the index of finished ones; answers how many.
+ * Pending ones stay whatever their age: they are still owed.
+ */
+export async function pruneDeliveries(db: Queryable, olderThanDays: number, batch: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM webhook_deliveries WHERE id IN (
+       SELECT id FROM webhook_deliveries
+       WHERE status <> 'pending' AND updated_at < now() - make_interval(days => $1)
+       ORDER BY updated_at LIMIT $2)`,
+    [olderThanDays, batch],
+  );
+  return rowCount;
+}
