@@ -42,14 +42,9 @@ async function pruneOutboxRows(db: Database, size: number): Promise<void> {
   }
 }
 
-/** Order events past their retention, oldest first, a batch at a time until none is left. */
-async function pruneOrderEvents(db: Database, olderThanHours: number, size: number): Promise<void> {
-  for (let i = 0; i < PRUNE_MAX_BATCHES; i++) if ((await pruneEvents(db, olderThanHours, size)) < size) return;
-}
-
-/** Finished webhook deliveries past their retention, likewise. */
-async function pruneWebhookDeliveries(db: Database, size: number): Promise<void> {
-  for (let i = 0; i < PRUNE_MAX_BATCHES; i++) if ((await pruneDeliveries(db, WEBHOOK_DELIVERY_RETENTION_DAYS, size)) < size) return;
+/** Runs `prune` (a batch of `size` at most, oldest first) until a batch comes back short, or PRUNE_MAX_BATCHES. */
+async function pruneInBatches(prune: (size: number) => Promise<number>, size: number): Promise<void> {
+  for (let i = 0; i < PRUNE_MAX_BATCHES; i++) if ((await prune(size)) < size) return;
 }
 
 /** Enqueues every unfinished order and unsent email untouched for `olderThanSeconds`; returns how many. */
@@ -99,8 +94,8 @@ export async function reconcileOnce(
   await pruneOutboxRows(deps.db, size);
   // Order events past their retention: here rather than in the relay's round, where a large
   // delete held up publishing.
-  await pruneOrderEvents(deps.db, deps.eventsRetentionHours, size);
-  await pruneWebhookDeliveries(deps.db, size);
+  await pruneInBatches((batch) => pruneEvents(deps.db, deps.eventsRetentionHours, batch), size);
+  await pruneInBatches((batch) => pruneDeliveries(deps.db, WEBHOOK_DELIVERY_RETENTION_DAYS, batch), size);
   await deps.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'");
   if (unreachable) throw unreachable;
   // Never "work done": startLoop would run the next round at once, re-enqueueing the same

@@ -55,6 +55,12 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     writer.end();
   }
 
+  /** Ends with a comment line saying why (the client sees it; EventSource ignores it). */
+  function endSaying(why: string): void {
+    if (!ended) writer.write(`: ${why}\n\n`);
+    end();
+  }
+
   /**
    * A live client this far behind is not taking what it is sent: an orderly end would wait
    * behind the same unread megabyte, and the connection, its buffer and its stream's place (the
@@ -105,14 +111,8 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     keepAlive() {
       if (!ended) writer.write(': keep-alive\n\n');
     },
-    expire() {
-      if (!ended) writer.write(': access token expired; reconnect with a fresh one and Last-Event-ID\n\n');
-      end();
-    },
-    revoke() {
-      if (!ended) writer.write(': admin rights ended; this stream needs them\n\n');
-      end();
-    },
+    expire: () => endSaying('access token expired; reconnect with a fresh one and Last-Event-ID'),
+    revoke: () => endSaying('admin rights ended; this stream needs them'),
     end,
     get ended() {
       return ended;
