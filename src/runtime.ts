@@ -292,7 +292,9 @@ export async function openRuntime(config: Readonly<Config>, logger: Logger, role
   const db = await openDatabase({ url: config.db.url, poolMax: config.db.poolMax, dataDir: config.dataDir, logger });
   let redis: RedisClient | undefined;
   try {
-    const applied = await migrate(db);
+    const applied = await migrate(db, undefined, {
+      onWaiting: () => logger.info('waiting for another process to finish migrating the database'),
+    });
     if (applied.length > 0) logger.info('database migrated', { applied });
     redis = config.redis.target ? createRedis(config.redis.target, 'request') : undefined;
     const built = buildDeps(config, logger, { db, redis }, role);

@@ -174,6 +174,7 @@ async function pgliteTestDatabase(): Promise<TestDatabase> {
     query: (text, params) => (usable(), base.query(text, params)),
     exec: (script) => (usable(), base.exec(script)),
     transaction: (work) => (usable(), base.transaction(work)),
+    session: (work) => (usable(), base.session(work)),
     ping: () => (usable(), base.ping()),
     async listen(channel, onNotify) {
       usable();

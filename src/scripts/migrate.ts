@@ -7,7 +7,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const db = await openDatabase({ url: config.db.url, poolMax: 1, dataDir: config.dataDir, oneShot: true });
   try {
-    const applied = await migrate(db);
+    const applied = await migrate(db, undefined, {
+      onWaiting: () => process.stdout.write('Waiting for another process to finish migrating the database…\n'),
+    });
     process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'Database is up to date\n');
   } finally {
     await db.close();

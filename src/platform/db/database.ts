@@ -21,6 +21,11 @@ export interface Queryable {
   exec(script: string): Promise<void>;
 }
 
+/** One connection of its own, outside any transaction, for as long as the work that holds it. */
+export interface Session extends Queryable {
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+}
+
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /**
@@ -29,6 +34,13 @@ export interface Database extends Queryable {
    * `work` must not have side effects outside the database.
    */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` on one connection held for it (PGlite has only the one), outside any
+   * transaction: for what lives in a session, such as advisory locks, settings and statements
+   * that cannot run in a transaction (CREATE INDEX CONCURRENTLY). What `work` leaves on the
+   * connection goes with it: a server connection is closed afterwards, never pooled again.
+   */
+  session<T>(work: (session: Session) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   /**
    * Calls `onNotify` for every NOTIFY on `channel` (delivered at commit), and once more after

@@ -157,7 +157,7 @@ export async function wrapPGliteThread(thread: PGliteThread, onClose: () => void
   }
 
   const outside = queryable(false, () => true);
-  return {
+  const database: Database = {
     kind: 'pglite',
     query: (text, params, options) => shared(() => outside.query(text, params, options)),
     exec: (text) => shared(() => outside.exec(text)),
@@ -179,6 +179,8 @@ export async function wrapPGliteThread(thread: PGliteThread, onClose: () => void
           transactionSession = undefined;
         }
       }),
+    // The thread's database has one session: the database is it.
+    session: (work) => work(database),
     async ping() {
       await shared(() => outside.query('SELECT 1'));
     },
@@ -208,4 +210,5 @@ export async function wrapPGliteThread(thread: PGliteThread, onClose: () => void
       return closing;
     },
   };
+  return database;
 }

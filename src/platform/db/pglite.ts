@@ -44,11 +44,13 @@ export function wrapPGlite(pglite: PGlite, onClose: () => void = () => undefined
   const inTurn = createTurnTaker();
   const named = namedStatementsOf(pglite);
   const direct = queryable(pglite, named);
-  return {
+  const database: Database = {
     kind: 'pglite',
     query: (text, params, options) => inTurn(() => direct.query(text, params, options)),
     exec: (script) => inTurn(() => direct.exec(script)),
     transaction: (work) => inTurn(() => pglite.transaction((tx) => work(queryable(tx, named, true)))),
+    // PGlite has one session: the database is it.
+    session: (work) => work(database),
     async ping() {
       await inTurn(() => pglite.query('SELECT 1'));
     },
@@ -61,6 +63,7 @@ export function wrapPGlite(pglite: PGlite, onClose: () => void = () => undefined
       onClose();
     },
   };
+  return database;
 }
 
 /**

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { ServiceUnavailableError } from '../../shared/errors.js';
-import { sqlState, withRetries, type Database, type Queryable, type QueryOptions, type QueryResult } from './database.js';
+import { sqlState, withRetries, type Database, type Queryable, type QueryOptions, type QueryResult, type Session } from './database.js';
 
 // int8 (counts, sums of cents) as numbers, like PGlite does; values stay far below 2^53.
 const types = {
@@ -50,6 +50,19 @@ function wrap(client: pg.PoolClient, onBroken: () => void): Queryable {
       await client.query(script).catch(fail);
     },
   };
+}
+
+/** A transaction on a connection held by a session (no retries: its work is DDL, run once). */
+async function transactionOn<T>(connection: Queryable, work: (tx: Queryable) => Promise<T>): Promise<T> {
+  await connection.query('BEGIN');
+  try {
+    const result = await work(connection);
+    await connection.query('COMMIT');
+    return result;
+  } catch (error) {
+    await connection.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
 }
 
 /**
@@ -168,6 +181,16 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
           client.release(broken);
         }
       });
+    },
+    async session<T>(work: (session: Session) => Promise<T>): Promise<T> {
+      const client = await pool.connect().catch(translate);
+      try {
+        const connection = wrap(client, () => undefined);
+        return await work({ ...connection, transaction: (inner) => transactionOn(connection, inner) });
+      } finally {
+        // Its settings and session locks must not reach the pool's next user.
+        client.release(true);
+      }
     },
     async ping() {
       await onClient((client) => client.query('SELECT 1'));
