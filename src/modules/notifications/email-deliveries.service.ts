@@ -11,7 +11,7 @@ import { orderEmailJob } from './send-order-email.js';
 
 export interface EmailDeliveriesService {
   listForOrder(principal: Principal, orderId: string): Promise<EmailDeliveryView[]>;
-  /** Sends the order's refused (`undeliverable`) emails again, once their cause is fixed; answers the order's emails. */
+  /** Sends the order's `undeliverable` emails (refused, or failing past their lifetime) again, once their cause is fixed; answers the order's emails. */
   resendRefused(principal: Principal, orderId: string): Promise<EmailDeliveryView[]>;
 }
 
@@ -32,7 +32,7 @@ export function createEmailDeliveriesService(deps: {
     async resendRefused(principal, orderId) {
       await deps.orders.getOrder(principal, orderId);
       const kinds = await reopenUndeliverable(deps.db, orderId);
-      if (kinds.length === 0) throw new ConflictError('NOTHING_TO_RESEND', 'This order has no email the mail server refused; only refused (undeliverable) emails are sent again');
+      if (kinds.length === 0) throw new ConflictError('NOTHING_TO_RESEND', 'This order has no undeliverable email; only those (refused for good, or failing past their retry lifetime) are sent again');
       deps.logger.info('refused order emails reopened for sending', { orderId, kinds });
       for (const kind of kinds) {
         // Pending again, so the reconciler sends it should the queue be out of reach now: the
