@@ -223,14 +223,18 @@ export async function oldestPendingEmailSeconds(db: Queryable): Promise<number> 
   return rows[0]?.seconds ?? 0;
 }
 
-/** Makes an order's undeliverable emails pending again (an operator fixed the cause), with a new retry lifetime; answers their kinds. */
-export async function reopenUndeliverable(db: Queryable, orderId: string): Promise<EmailKind[]> {
-  const { rows } = await db.query<{ kind: EmailKind }>(
+/**
+ * Makes an order's refused emails pending again (an operator fixed the cause), with a new retry
+ * lifetime; answers their kinds, each with its attempts so far (they tell one resend from the
+ * next: a resend's job runs at least one claim, which counts).
+ */
+export async function reopenUndeliverable(db: Queryable, orderId: string): Promise<{ kind: EmailKind; attempts: number }[]> {
+  const { rows } = await db.query<{ kind: EmailKind; attempts: number }>(
     `UPDATE email_deliveries SET status = 'pending', claimed_until = NULL, claim_token = NULL, first_failed_at = NULL
-     WHERE order_id = $1 AND status = 'undeliverable' RETURNING kind`,
+     WHERE order_id = $1 AND status = 'undeliverable' RETURNING kind, attempts`,
     [orderId],
   );
-  return rows.map((row) => row.kind);
+  return rows;
 }
 
 export interface EmailDeliveryView {

@@ -23,6 +23,17 @@ export function orderEmailJob(orderIds: readonly string[], kind: EmailKind): Sen
   return { name: SEND_ORDER_EMAIL, id, data: { orderIds, kind } };
 }
 
+/**
+ * A resend's job (POST /api/orders/:id/emails/resend): an id of its own per resend, told apart
+ * by the reopened email's attempts so far (it becomes undeliverable again only through a claim
+ * after the resend, which counts one more). Under
+ * the usual id it was a no-op whenever the job that refused the email was still active (its
+ * last instant): the id was taken, and the email waited for the reconciler.
+ */
+export function resendEmailJob(orderId: string, kind: EmailKind, attempts: number): SendOrderEmailJob {
+  return { ...orderEmailJob([orderId], kind), id: `email-${kind}-${orderId}-resend-${attempts}` };
+}
+
 /** The jobs for the `kind` emails of `orderIds`, EMAIL_BATCH at a time. */
 export function orderEmailJobs(orderIds: readonly string[], kind: EmailKind): SendOrderEmailJob[] {
   const jobs: SendOrderEmailJob[] = [];
