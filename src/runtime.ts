@@ -153,7 +153,7 @@ export function buildDeps(
     transientFailuresPerOrder: config.payment.simulatedTransientFailures,
     latencyMs: config.payment.simulatedLatencyMs,
   });
-  const handlers = buildJobHandlers({ db, orders, auth, payments, mailer, mailFrom: config.mail.from, emailLeaseSeconds: config.mail.claimLeaseSeconds, logger, metrics });
+  const handlers = buildJobHandlers({ db, orders, auth, payments, mailer, mailFrom: config.mail.from, emailLeaseSeconds: config.mail.claimLeaseSeconds, emailMaxRetryHours: config.mail.maxRetryHours, logger, metrics });
   const bullQueue = config.redis.target !== undefined ? createBullMqQueue({ redis: config.redis.target, prefix: config.redis.prefix, handlers }) : undefined;
   const queue = bullQueue ?? createInProcessQueue({ handlers, concurrency: config.worker.concurrency, backoff: config.jobs.backoff, logger });
   // Bull Board, served by API processes over the Redis queue (loaded on its first request).

@@ -96,6 +96,10 @@ export const envSchema = z.object({
   PAYMENT_DECLINE_ABOVE_CENTS: z.coerce.number().int().min(0).optional(),
   PAYMENT_SIMULATOR_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0).describe('Testing: how long each simulated charge takes'),
   EMAIL_CLAIM_LEASE_SECONDS: positiveInt.default(60).describe('How long a sender owns an email before another may send it (longer than one SMTP attempt)'),
+  EMAIL_MAX_RETRY_HOURS: positiveInt
+    .max(24 * 30)
+    .default(72)
+    .describe('An email still failing with a retryable reply (a full mailbox, greylisting, an outage) this long after its first failure is given up (undeliverable)'),
   PAYMENT_SIMULATOR_TRANSIENT_FAILURES: z.coerce.number().int().min(0).default(0).describe('Testing: the first N charge attempts of every order fail transiently'),
   WORKER_CONCURRENCY: positiveInt.max(100).default(5),
   WORKER_LOCK_DURATION_MS: positiveInt

@@ -87,6 +87,8 @@ export interface Config {
     gmail: { user: string; pass: string } | undefined;
     from: string;
     claimLeaseSeconds: number;
+    /** An email still failing this long after its first failure becomes `undeliverable` (an MTA's queue lifetime). */
+    maxRetryHours: number;
   };
 }
 
@@ -275,6 +277,7 @@ export function loadConfig(
       gmail: env.EMAIL_USER && env.EMAIL_PASS ? { user: env.EMAIL_USER, pass: env.EMAIL_PASS } : undefined,
       from: env.MAIL_FROM,
       claimLeaseSeconds: env.EMAIL_CLAIM_LEASE_SECONDS,
+      maxRetryHours: env.EMAIL_MAX_RETRY_HOURS,
     },
   };
   return Object.freeze(config);

@@ -58,7 +58,7 @@ export function createMetrics(options: {
     registers: [registry],
   });
   const cache = new Counter({ name: 'order_cache_lookups_total', help: 'Order cache lookups by result', labelNames: ['result'], registers: [registry] });
-  const emails = new Counter({ name: 'emails_total', help: 'Order emails: sent, attempt_failed (will retry), gave_up (the reconciler retries later), rejected (refused by the mail server for good, not retried)', labelNames: ['event'], registers: [registry] });
+  const emails = new Counter({ name: 'emails_total', help: 'Order emails: sent, attempt_failed (will retry), gave_up (the reconciler retries later), rejected (undeliverable: refused by the mail server for good, or still failing after EMAIL_MAX_RETRY_HOURS; not retried)', labelNames: ['event'], registers: [registry] });
   const stages = new Histogram({
     name: 'order_stage_seconds',
     help: 'Time an order spent in each stage: placed_to_processing, processing_to_finished, finished_to_email_sent',

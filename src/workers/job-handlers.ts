@@ -17,6 +17,7 @@ export interface JobHandlerDeps {
   mailer: Mailer;
   mailFrom: string;
   emailLeaseSeconds: number;
+  emailMaxRetryHours: number;
   logger: Logger;
   metrics: Pick<Metrics, 'orderFinished' | 'orderStage' | 'emailSent' | 'emailAttemptFailed' | 'emailGaveUp' | 'emailRejected'>;
 }
@@ -36,6 +37,7 @@ export function buildJobHandlers(deps: JobHandlerDeps): HandlersFor<AppJob> {
       mailer: deps.mailer,
       mailFrom: deps.mailFrom,
       leaseSeconds: deps.emailLeaseSeconds,
+      maxRetryHours: deps.emailMaxRetryHours,
       findOrders: async (orderIds) => (await deps.orders.findOrders(orderIds)).map((entry) => entry.order),
       findRecipients: (userIds) => deps.auth.findUsers(userIds),
       logger: deps.logger,

@@ -9,7 +9,8 @@ const EmailDelivery = z
   .object({
     kind: z.enum(['order_confirmation', 'order_failure']),
     status: z.enum(['pending', 'sent', 'undeliverable']).meta({
-      description: '`undeliverable`: the mail server refused the message for good (a 5xx reply to its recipient or content); it is not tried again.',
+      description: '`undeliverable`: the mail server refused the message for good (a 5xx reply to its recipient or content), or it was still failing ' +
+        '`EMAIL_MAX_RETRY_HOURS` (default 72) after its first failure (a full mailbox, say); it is not tried again unless resent.',
     }),
     attempts: z.number().int().min(0).meta({ description: 'Send attempts so far.' }),
     createdAt: z.iso.datetime(),
@@ -83,7 +84,7 @@ export function registerConsolePaths(registry: OpenAPIRegistry): void {
     tags,
     summary: "Send an order's refused emails again (admin)",
     description:
-      'For emails the mail server refused for good (`undeliverable`), once the cause is fixed (the address, the server): they become ' +
+      'For emails the mail server refused for good, or given up after failing for `EMAIL_MAX_RETRY_HOURS` (`undeliverable`), once the cause is fixed (the address, the server): they become ' +
       '`pending` and are sent by a job now, or by the reconciler should the queue be out of reach. No request body.',
     security: BEARER,
     request: ORDER_ID,

@@ -5,7 +5,10 @@ import { EMAIL_OWED_ON_ENTRY, type OrderEmailKind } from '../orders/index.js';
 /** Which email: the orders module decides which one finishing an order owes, and records it. */
 export type EmailKind = OrderEmailKind;
 
-/** `undeliverable`: the mail server refused the message for good; it is not tried again. */
+/**
+ * `undeliverable`: the mail server refused the message for good, or it was still failing
+ * `maxRetryHours` after its first failure; it is not tried again (unless an admin resends it).
+ */
 export type EmailStatus = 'pending' | 'sent' | 'undeliverable';
 
 export interface EmailClaims {
@@ -103,14 +106,33 @@ export async function markUndeliverable(
   );
 }
 
-/** Gives this claim's rows back after failed sends, so the retry need not wait for the lease; another claim's rows stay its own. */
-export async function releaseClaims(db: Queryable, claim: string, orderIds: readonly string[], kind: EmailKind, error: string): Promise<void> {
-  if (orderIds.length === 0) return;
-  await db.query(
-    `UPDATE email_deliveries SET claimed_until = NULL, claim_token = NULL, last_error = left($3, 500)
-     WHERE order_id = ANY($1::uuid[]) AND kind = $2 AND status = 'pending' AND claim_token = $4`,
-    [orderIds, kind, error, claim],
+/**
+ * Gives this claim's rows back after failed sends, so the retry need not wait for the lease;
+ * another claim's rows stay its own. Each row keeps its error and the time of its first failure;
+ * a row whose first failure is more than `maxRetryHours` old is given up instead (`undeliverable`,
+ * answered), as an MTA bounces a message past its queue lifetime. Decided by the failed attempt
+ * that holds the claim, in the statement that ends it: no send of that row is in flight, and it
+ * was not sent. A row whose job is lost is re-enqueued by the reconciler, so its next failure
+ * decides.
+ */
+export async function releaseClaims(
+  db: Queryable,
+  claim: string,
+  failures: readonly { orderId: string; error: string }[],
+  kind: EmailKind,
+  maxRetryHours: number,
+): Promise<{ givenUp: string[] }> {
+  if (failures.length === 0) return { givenUp: [] };
+  const { rows } = await db.query<{ orderId: string; status: EmailStatus }>(
+    `UPDATE email_deliveries d SET claimed_until = NULL, claim_token = NULL, last_error = left(f.error, 500),
+       first_failed_at = coalesce(d.first_failed_at, now()),
+       status = CASE WHEN d.first_failed_at < now() - make_interval(hours => $5) THEN 'undeliverable' ELSE 'pending' END
+     FROM unnest($1::uuid[], $3::text[]) AS f(order_id, error)
+     WHERE d.order_id = f.order_id AND d.kind = $2 AND d.status = 'pending' AND d.claim_token = $4
+     RETURNING d.order_id AS "orderId", d.status`,
+    [failures.map((f) => f.orderId), kind, failures.map((f) => f.error), claim, maxRetryHours],
   );
+  return { givenUp: rows.filter((row) => row.status === 'undeliverable').map((row) => row.orderId) };
 }
 
 /** Where a walk through the unsent emails stands: the last one a round took. */
@@ -201,14 +223,18 @@ export async function oldestPendingEmailSeconds(db: Queryable): Promise<number> 
   return rows[0]?.seconds ?? 0;
 }
 
-/** Makes an order's refused emails pending again (an operator fixed the cause); answers their kinds. */
-export async function reopenUndeliverable(db: Queryable, orderId: string): Promise<EmailKind[]> {
-  const { rows } = await db.query<{ kind: EmailKind }>(
-    `UPDATE email_deliveries SET status = 'pending', claimed_until = NULL, claim_token = NULL
-     WHERE order_id = $1 AND status = 'undeliverable' RETURNING kind`,
+/**
+ * Makes an order's refused emails pending again (an operator fixed the cause), with a new retry
+ * lifetime; answers their kinds, each with its attempts so far (they tell one resend from the
+ * next: a resend's job runs at least one claim, which counts).
+ */
+export async function reopenUndeliverable(db: Queryable, orderId: string): Promise<{ kind: EmailKind; attempts: number }[]> {
+  const { rows } = await db.query<{ kind: EmailKind; attempts: number }>(
+    `UPDATE email_deliveries SET status = 'pending', claimed_until = NULL, claim_token = NULL, first_failed_at = NULL
+     WHERE order_id = $1 AND status = 'undeliverable' RETURNING kind, attempts`,
     [orderId],
   );
-  return rows.map((row) => row.kind);
+  return rows;
 }
 
 export interface EmailDeliveryView {

@@ -7,11 +7,11 @@ import { withTimeout } from '../../shared/timeout.js';
 import type { Principal } from '../../shared/principal.js';
 import type { OrdersService } from '../orders/index.js';
 import { listDeliveries, reopenUndeliverable, type EmailDeliveryView } from './email-deliveries.repository.js';
-import { orderEmailJob } from './send-order-email.js';
+import { resendEmailJob } from './send-order-email.js';
 
 export interface EmailDeliveriesService {
   listForOrder(principal: Principal, orderId: string): Promise<EmailDeliveryView[]>;
-  /** Sends the order's refused (`undeliverable`) emails again, once their cause is fixed; answers the order's emails. */
+  /** Sends the order's `undeliverable` emails (refused, or failing past their lifetime) again, once their cause is fixed; answers the order's emails. */
   resendRefused(principal: Principal, orderId: string): Promise<EmailDeliveryView[]>;
 }
 
@@ -31,14 +31,15 @@ export function createEmailDeliveriesService(deps: {
     },
     async resendRefused(principal, orderId) {
       await deps.orders.getOrder(principal, orderId);
-      const kinds = await reopenUndeliverable(deps.db, orderId);
-      if (kinds.length === 0) throw new ConflictError('NOTHING_TO_RESEND', 'This order has no email the mail server refused; only refused (undeliverable) emails are sent again');
+      const reopened = await reopenUndeliverable(deps.db, orderId);
+      const kinds = reopened.map((row) => row.kind);
+      if (kinds.length === 0) throw new ConflictError('NOTHING_TO_RESEND', 'This order has no undeliverable email; only those (refused for good, or failing past their retry lifetime) are sent again');
       deps.logger.info('refused order emails reopened for sending', { orderId, kinds });
-      for (const kind of kinds) {
+      for (const { kind, attempts } of reopened) {
         // Pending again, so the reconciler sends it should the queue be out of reach now: the
         // answer never waits on Redis (a producer that never connected waits without bound).
         const enqueued = deps.queue.ready()
-          ? withTimeout(deps.queue.ensure(orderEmailJob([orderId], kind)), ENQUEUE_TIMEOUT_MS, 'enqueuing the email job')
+          ? withTimeout(deps.queue.ensure(resendEmailJob(orderId, kind, attempts)), ENQUEUE_TIMEOUT_MS, 'enqueuing the email job')
           : Promise.reject(new Error('the queue is not connected'));
         await enqueued.catch((error: unknown) =>
           deps.logger.warn('email job not enqueued; the reconciler will send it', { orderId, kind, ...errorFields(error) }),

@@ -42,6 +42,7 @@ describe('sending order emails in batches', () => {
       mailer,
       mailFrom: 'shop@example.com',
       leaseSeconds,
+      maxRetryHours: 72,
       ...(markEveryMs ? { markEveryMs } : {}),
       findOrders: async (orderIds) => (await app.deps.orders.findOrders(orderIds)).map((entry) => entry.order),
       findRecipients: (userIds) => app.deps.auth.findUsers(userIds),
@@ -228,8 +229,9 @@ describe('sending order emails in batches', () => {
     const a = held('fail');
     const first = handlerWith(a.mailer, 2).run({ orderIds: [id!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 });
     const tokenA = (await waitUntil(async () => (await claimOf()).token ?? undefined, 10_000, "the first sender's claim"));
-    // Its renewals failed (the database was out of reach for it): its lease ran out.
-    await app.db.query("UPDATE email_deliveries SET claimed_until = now() - interval '1 second' WHERE order_id = $1", [id]);
+    // Its renewals failed (the database was out of reach for it): its lease ran out. The email
+    // has been failing for longer than its retry lifetime, too.
+    await app.db.query("UPDATE email_deliveries SET claimed_until = now() - interval '1 second', first_failed_at = now() - interval '100 hours' WHERE order_id = $1", [id]);
 
     const b = held('send');
     const second = handlerWith(b.mailer, 60).run({ orderIds: [id!], kind: 'order_confirmation' }, { attempt: 1, maxAttempts: 25 });
@@ -240,13 +242,16 @@ describe('sending order emails in batches', () => {
 
     a.settle();
     await expect(first).rejects.toThrow(/421/);
-    // The second sender's claim stands: nobody else may send (the reconciler would have).
+    // The second sender's claim stands: nobody else may send (the reconciler would have), and
+    // the first one's failure does not give up an email whose send is in flight.
     expect((await claimOf()).token).toBe(tokenB);
+    expect((await app.db.query("SELECT status FROM email_deliveries WHERE order_id = $1 AND kind = 'order_confirmation'", [id])).rows).toEqual([{ status: 'pending' }]);
     expect((await findMissingEmails(app.db, 0, { limit: 100_000 })).emails.map((m) => m.orderId)).not.toContain(id);
 
     b.settle();
     await second;
     expect([a.mailer.sent.length, b.mailer.sent.length]).toEqual([0, 1]);
+    expect((await app.db.query("SELECT status FROM email_deliveries WHERE order_id = $1 AND kind = 'order_confirmation'", [id])).rows).toEqual([{ status: 'sent' }]);
   });
 
   it('marks what has gone out while the rest of the batch is still being sent (a crash then resends only what came after)', async () => {

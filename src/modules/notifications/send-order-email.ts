@@ -23,6 +23,17 @@ export function orderEmailJob(orderIds: readonly string[], kind: EmailKind): Sen
   return { name: SEND_ORDER_EMAIL, id, data: { orderIds, kind } };
 }
 
+/**
+ * A resend's job (POST /api/orders/:id/emails/resend): an id of its own per resend, told apart
+ * by the reopened email's attempts so far (it becomes undeliverable again only through a claim
+ * after the resend, which counts one more). Under
+ * the usual id it was a no-op whenever the job that refused the email was still active (its
+ * last instant): the id was taken, and the email waited for the reconciler.
+ */
+export function resendEmailJob(orderId: string, kind: EmailKind, attempts: number): SendOrderEmailJob {
+  return { ...orderEmailJob([orderId], kind), id: `email-${kind}-${orderId}-resend-${attempts}` };
+}
+
 /** The jobs for the `kind` emails of `orderIds`, EMAIL_BATCH at a time. */
 export function orderEmailJobs(orderIds: readonly string[], kind: EmailKind): SendOrderEmailJob[] {
   const jobs: SendOrderEmailJob[] = [];
@@ -44,6 +55,8 @@ export interface SendOrderEmailDeps {
    * claims every half lease while messages are still out, so a batch may take longer than one.
    */
   leaseSeconds: number;
+  /** An email still failing this long after its first failure is given up (`undeliverable`): an MTA's queue lifetime. */
+  maxRetryHours: number;
   /** While a batch is out, what has gone out is marked sent this often (default 1 s): a crash resends at most what the server accepted since. */
   markEveryMs?: number;
   findOrders: (orderIds: readonly string[]) => Promise<Order[]>;
@@ -51,6 +64,20 @@ export interface SendOrderEmailDeps {
   findRecipients: (userIds: readonly string[]) => Promise<readonly { id: string; email: string; name: string }[]>;
   logger: Logger;
   metrics: { emailSent(): void; emailAttemptFailed(): void; emailGaveUp(): void; emailRejected(): void; orderStage?(stage: 'finished_to_email_sent', seconds: number): void };
+}
+
+/** Emails that are not tried again (`undeliverable`): one error line each, counted as rejected. */
+function reportUndeliverable(
+  deps: SendOrderEmailDeps,
+  kind: EmailKind,
+  emails: readonly { orderId: string; error: Error }[],
+  message: string,
+  fields: Record<string, unknown> = {},
+): void {
+  for (const { orderId, error } of emails) {
+    deps.metrics.emailRejected();
+    deps.logger.error(message, { orderId, kind, reason: error.message, ...fields });
+  }
 }
 
 /**
@@ -64,7 +91,8 @@ export interface SendOrderEmailDeps {
  * towards a rare duplicate rather than a lost email. Emails that could not be sent now (SMTP
  * failed, or another sender holds the claim) make the job retry; the ones sent are then
  * found already sent. A message the server refused for good (MailRejectedError) is marked
- * undeliverable instead: it would be refused on every retry.
+ * undeliverable instead: it would be refused on every retry. So is one whose send failed
+ * `maxRetryHours` after its first failure (a mailbox full for days): it is not retried for ever.
  */
 export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendOrderEmailJob['data']> {
   return {
@@ -125,10 +153,7 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
       await marks;
       await markSent(deps.db, unmarked.splice(0), kind);
       await markUndeliverable(deps.db, claims.token, refused.map(({ orderId, error }) => ({ orderId, error: error.message })), kind);
-      for (const { orderId, error } of refused) {
-        deps.metrics.emailRejected();
-        deps.logger.error('order email refused by the mail server; it will not be retried', { orderId, kind, reason: error.message });
-      }
+      reportUndeliverable(deps, kind, refused, 'order email refused by the mail server; it will not be retried');
       const finishedAt = new Map(toSend.map((order) => [order.id, Date.parse(order.updatedAt)]));
       for (const orderId of sent) {
         deps.metrics.orderStage?.('finished_to_email_sent', (Date.now() - (finishedAt.get(orderId) ?? Date.now())) / 1000);
@@ -136,9 +161,14 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
         deps.logger.info('order email sent', { orderId, kind });
       }
       if (failures.length > 0) {
-        await releaseClaims(deps.db, claims.token, failures.map((f) => f.orderId), kind, failures[0]!.error.message);
-        for (const _ of failures) deps.metrics.emailAttemptFailed();
-        throw failures[0]!.error;
+        const released = await releaseClaims(deps.db, claims.token, failures.map(({ orderId, error }) => ({ orderId, error: error.message })), kind, deps.maxRetryHours);
+        const expired = new Set(released.givenUp);
+        reportUndeliverable(deps, kind, failures.filter(({ orderId }) => expired.has(orderId)), 'order email still failing after its retry lifetime; it will not be retried', {
+          maxRetryHours: deps.maxRetryHours,
+        });
+        const retried = failures.filter(({ orderId }) => !expired.has(orderId));
+        for (const _ of retried) deps.metrics.emailAttemptFailed();
+        if (retried.length > 0) throw retried[0]!.error;
       }
       // Another sender holds the claim right now: check back later, by when it has finished.
       if (claims.claimedElsewhere.length > 0) throw new Error(`${claims.claimedElsewhere.length} ${kind} email(s) are being sent by another worker`);

@@ -47,7 +47,8 @@ export const pipelineSnapshot = z
         .number()
         .int()
         .min(0)
-        .meta({ description: 'Emails the mail server refused for good (a 5xx to the recipient or content), all time; they are not retried.' }),
+        .meta({ description: 'Emails that became `undeliverable`, all time: refused by the mail server for good (a 5xx to the recipient or content), or still failing ' +
+          '`EMAIL_MAX_RETRY_HOURS` after their first failure; they are not retried.' }),
     }).meta({ description: 'Order emails not sent, right now.' }),
     lag: z.object({
       oldestPendingSeconds: seconds.meta({ description: 'Age of the oldest order still pending; null when none is.' }),
