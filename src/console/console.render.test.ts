@@ -103,7 +103,7 @@ describe('the console in a real browser', () => {
     await app.db.query("UPDATE email_deliveries SET status = 'undeliverable', sent_at = NULL WHERE order_id = $1", [orderId]);
     await adminPage.getByRole('link', { name: 'Orders', exact: true }).click();
     await row.getByRole('link').click();
-    await adminPage.getByText('Confirmation: refused by the mail server (1 attempt)').waitFor(WAIT);
+    await adminPage.getByText('Confirmation: could not be delivered (1 attempt)').waitFor(WAIT);
     // Once the cause is fixed, an admin sends it again, and sees it go out.
     await adminPage.getByRole('button', { name: 'Send again' }).click();
     await adminPage.getByText('Confirmation: sent').waitFor(WAIT);

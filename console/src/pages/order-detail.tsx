@@ -7,7 +7,7 @@ import { useLiveOrders } from '../live.js';
 import { TERMINAL, type EmailDelivery, type Order } from '../types.js';
 
 const EMAIL_LABELS: Record<EmailDelivery['kind'], string> = { order_confirmation: 'Confirmation', order_failure: 'Failure notice' };
-const EMAIL_STATES: Record<EmailDelivery['status'], string> = { pending: 'not sent yet', sent: 'sent', undeliverable: 'refused by the mail server' };
+const EMAIL_STATES: Record<EmailDelivery['status'], string> = { pending: 'not sent yet', sent: 'sent', undeliverable: 'could not be delivered' };
 
 /** One order, its status changing live until it is final; admins also see its emails. */
 export function OrderDetailPage({ id }: { id: string }) {
