@@ -15,12 +15,14 @@ export interface SseWriter {
 }
 
 export interface EventStream extends StreamSink {
+  /** Sends a replayed (or initial) event. */
+  send(event: Pick<OrderEvent, 'seq' | 'order'>): void;
   /**
-   * Sends a replayed (or initial) event. `aheadOfLog`: the order as read, with changes whose
-   * events are not in the log yet; a per-order stream then stays open after a terminal status
-   * until those events arrive, so the client's Last-Event-ID ends at the log's terminal event.
+   * A per-order stream whose order, as read, is ahead of the log (its latest changes committed,
+   * their events not yet positioned) shows nothing until the log's event that has caught up with
+   * it (`historyLength` changes), which goes out as the first message under its own id.
    */
-  send(event: Pick<OrderEvent, 'seq' | 'order'>, options?: { aheadOfLog?: boolean }): void;
+  showOnceLogged(historyLength: number): void;
   /** Nothing at or before `seq` is sent (a stream without Last-Event-ID starts at the hub's position). */
   startAfter(seq: number): void;
   /** Replay is over: live events held meanwhile go out, then live ones as they come. */
@@ -43,7 +45,7 @@ const MAX_HELD_EVENTS = 10_000;
  */
 export function createEventStream(writer: SseWriter, options: { endAfterTerminal: boolean; afterSeq: number }): EventStream {
   let lastSeq = options.afterSeq;
-  let lastHistoryLength = 0;
+  let awaitedHistoryLength = 0;
   let live = false;
   let ended = false;
   const held: OrderEvent[] = [];
@@ -74,20 +76,16 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     writer.abort();
   }
 
-  function send(event: Pick<OrderEvent, 'seq' | 'order'>, sendOptions: { aheadOfLog?: boolean } = {}): void {
+  function send(event: Pick<OrderEvent, 'seq' | 'order'>): void {
     if (ended || event.seq <= lastSeq) return;
     lastSeq = event.seq;
-    const terminal = options.endAfterTerminal && isTerminalStatus(event.order.status);
-    if (options.endAfterTerminal && event.order.history.length <= lastHistoryLength) {
-      // A change this stream already showed (it sent the order as read, not from the log):
-      // move the client's Last-Event-ID on without repeating it.
-      writer.write(`id: ${event.seq}\n\n`);
-      if (terminal) end();
-      return;
-    }
-    lastHistoryLength = event.order.history.length;
+    // Older than the order as read (showOnceLogged): not shown. Every message the client sees
+    // carries the id of the log's event for what it shows, so a reconnect with that id resumes
+    // exactly after it (shown ahead of the log, under any earlier id, its changes came again).
+    if (event.order.history.length < awaitedHistoryLength) return;
+    awaitedHistoryLength = 0;
     writer.write(`event: order\nid: ${event.seq}\ndata: ${JSON.stringify(event.order)}\n\n`);
-    if (terminal && !sendOptions.aheadOfLog) end();
+    if (options.endAfterTerminal && isTerminalStatus(event.order.status)) end();
     // A replay queues its pages at once, not waiting for the client: those bytes say nothing
     // about the client, and it resumes after them once the orderly end has delivered them (cut,
     // a client more than the limit behind would get nothing and never catch up). Live, they
@@ -100,6 +98,9 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     deliver(event) {
       if (live) send(event);
       else if (held.push(event) > MAX_HELD_EVENTS) end();
+    },
+    showOnceLogged(historyLength) {
+      awaitedHistoryLength = historyLength;
     },
     startAfter(seq) {
       lastSeq = Math.max(lastSeq, seq);

@@ -103,13 +103,16 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
     const stream = createEventStream(writer, { endAfterTerminal: true, afterSeq: lastEventId ?? -1 });
     return run(principal, { kind: 'order', orderId: current.id }, stream, writer, async (position) => {
       if (lastEventId !== undefined) return replay(stream, lastEventId, { orderId: current.id });
-      const { latest, unlogged: aheadOfLog } = await logStateOf(db, current.id);
+      const { latest, unlogged } = await logStateOf(db, current.id);
       if (latest && latest.order.history.length >= current.history.length) return stream.send(latest);
-      // The order as read is ahead of the log (its latest changes are committed but not yet
-      // sequenced; or placed a moment ago; or its events are past the retention). When events
-      // are still coming, they follow live and move the client's Last-Event-ID on to the log's
-      // own terminal event, so a reconnect after the end gets 204 rather than a repeat.
-      stream.send({ seq: Math.max(position, latest?.seq ?? 0), order: current }, { aheadOfLog });
+      // The order as read is ahead of the log. Its latest changes committed but not yet
+      // sequenced (or placed a moment ago): their events come live within milliseconds (after
+      // `position`: the log had none of them when read) and the one that has caught up is shown.
+      // No id before it would do: resumed from any, the log's events of what the client saw
+      // would come again. With nothing coming (its events past the retention), the order is
+      // shown as read, and a resume gets only the changes after `position`.
+      if (unlogged) return stream.showOnceLogged(current.history.length);
+      stream.send({ seq: Math.max(position, latest?.seq ?? 0), order: current });
     }, current.userId !== principal.userId);
   }
 
