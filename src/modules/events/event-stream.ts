@@ -10,6 +10,8 @@ export interface SseWriter {
   /** Bytes written but not yet taken by the client. */
   bufferedBytes(): number;
   end(): void;
+  /** Resolves once the ended response has left the process in full, or the connection closed. */
+  finished(): Promise<void>;
   /** Closes the connection at once, dropping what the client has not taken. */
   abort(): void;
 }
@@ -43,18 +45,26 @@ const MAX_HELD_EVENTS = 10_000;
  * so replay and live delivery can overlap without repeats), live events wait while the replay
  * runs, and a per-order stream ends after a terminal status.
  */
-export function createEventStream(writer: SseWriter, options: { endAfterTerminal: boolean; afterSeq: number }): EventStream {
+export function createEventStream(writer: SseWriter, options: { endAfterTerminal: boolean; afterSeq: number; stallMs: number }): EventStream {
   let lastSeq = options.afterSeq;
   let awaitedHistoryLength = 0;
   let live = false;
   let ended = false;
   const held: OrderEvent[] = [];
 
+  /**
+   * The end waits behind what the client has not taken yet; a client that takes nothing for
+   * `stallMs` would otherwise keep the connection, its buffer and its stream's place (released
+   * when the connection closes) for as long as it keeps the socket open.
+   */
   function end(): void {
     if (ended) return;
     ended = true;
     held.length = 0;
     writer.end();
+    const stalled = setTimeout(() => writer.abort(), options.stallMs);
+    stalled.unref();
+    void writer.finished().then(() => clearTimeout(stalled));
   }
 
   /** Ends with a comment line saying why (the client sees it; EventSource ignores it). */

@@ -186,7 +186,7 @@ describe('an order event stream whose client stops reading', { timeout: 120_000 
   const clients: SseClient[] = [];
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'postgres', env: { SSE_POLL_MS: '50' } });
+    app = await startTestApp({ storage: 'postgres', env: { SSE_POLL_MS: '50', SSE_STALL_MS: '500' } });
   });
   afterAll(async () => {
     sockets.forEach((socket) => socket.destroy());
@@ -253,5 +253,50 @@ describe('an order event stream whose client stops reading', { timeout: 120_000 
       client.close();
     }
     expect(received).toEqual(missed);
+  });
+
+  it('when its end waits behind bytes the client has not taken, then the connection is closed within SSE_STALL_MS and its place freed', async () => {
+    const admin = await registerAdmin(app);
+    const buyer = await registerUser(app, 'stopped');
+    const productId = (await createProduct(app, admin, { stock: 5 })).id;
+    const orderId = (await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId, quantity: 1 }] })).body.id as string;
+    const before = app.eventHub.openStreams();
+    const serverSide = new Promise<Socket>((resolve) => app.server.once('connection', resolve));
+    const stalled = connect(Number(new URL(app.baseUrl).port), '127.0.0.1');
+    sockets.push(stalled);
+    let received = '';
+    const onData = (chunk: Buffer) => void (received += chunk.toString());
+    stalled.on('data', onData);
+    stalled.write(`GET /api/orders/${orderId}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${buyer.accessToken}\r\n\r\n`);
+    const socket = await serverSide;
+    await waitUntil(() => received.includes('retry:'), 30_000, 'the stream to open');
+    stalled.off('data', onData);
+    stalled.pause();
+    const reading = await openSse(`${app.baseUrl}/api/orders/${orderId}/events`, bearer(buyer));
+    clients.push(reading);
+
+    // Half a megabyte of the order's (made-up, unfinished) events per round until the server
+    // holds bytes of the stalled stream that the loopback buffers no longer take: less than the
+    // live limit (1 MiB), so only the end can close it.
+    const addEvents = (round: number, status: string, count: number) =>
+      app.db.query(
+        `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
+         SELECT -(s + 5000000 + $3::int * 100), $1::uuid, $2::uuid, 'order.processing',
+                jsonb_build_object('status', $4::text, 'history', (SELECT jsonb_agg(g) FROM generate_series(0, $3::int * 100 + s) g), 'padding', repeat('x', 65536))
+         FROM generate_series(1, $5::int) AS s`,
+        [orderId, buyer.id, round, status, count],
+      );
+    let round = 0;
+    for (; round < 40 && socket.writableLength === 0; round++) {
+      await addEvents(round, 'processing', 8);
+      await reading.waitForMessages((round + 1) * 8, 30_000);
+    }
+    expect(socket.writableLength).toBeGreaterThan(0);
+    expect(app.eventHub.openStreams()).toBe(before + 2);
+
+    await addEvents(round, 'completed', 1);
+    await reading.ended;
+    await waitUntil(() => app.eventHub.openStreams() === before, 10_000, 'the ended stream’s connection to close and free its place');
+    expect(socket.destroyed).toBe(true);
   });
 });

@@ -30,6 +30,11 @@ function sseWriter(res: Response): SseWriter {
     write: (chunk) => void res.write(chunk),
     bufferedBytes: () => res.writableLength,
     end: () => void res.end(),
+    finished: () =>
+      new Promise((resolve) => {
+        if (res.writableFinished || res.destroyed) return resolve();
+        res.once('finish', resolve).once('close', resolve);
+      }),
     abort: () => void res.destroy(),
   };
 }

@@ -22,6 +22,7 @@ function recordingWriter() {
     write: (chunk) => void record.chunks.push(chunk),
     bufferedBytes: () => 0,
     end: () => void (record.ended = true),
+    finished: () => Promise.resolve(),
     abort: () => void (record.ended = true),
   };
   const orders = () => record.chunks.filter((c) => c.startsWith('event: order')).map((c) => JSON.parse(c.slice(c.indexOf('data: ') + 6)) as Order);

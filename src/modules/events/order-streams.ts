@@ -11,6 +11,7 @@ const PAGE = 500;
 
 /** How often a stream that needs admin rights checks that its caller still has them. */
 const ADMIN_RECHECK_MS = 15_000;
+const STALL_MS = 30_000;
 
 export interface OrderStreamsDeps {
   db: Database;
@@ -19,6 +20,8 @@ export interface OrderStreamsDeps {
   /** The account's role now (undefined: deleted); streams that need admin rights end when it is no longer admin. */
   roleOf?: (userId: string) => Promise<Role | undefined>;
   adminRecheckMs?: number;
+  /** How long a stream waits for a client that takes nothing it was sent (SSE_STALL_MS). */
+  stallMs?: number;
 }
 
 /**
@@ -28,6 +31,7 @@ export interface OrderStreamsDeps {
 export function createOrderStreams(deps: OrderStreamsDeps) {
   const { db, hub } = deps;
   const now = deps.now ?? Date.now;
+  const stallMs = deps.stallMs ?? STALL_MS;
 
   /**
    * A stream opened with admin rights (every order, or another user's order) lives no longer
@@ -100,7 +104,7 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
       const { latest, unlogged } = await logStateOf(db, current.id);
       if (!unlogged && (!latest || latest.seq <= lastEventId)) return { kind: 'nothing-new' };
     }
-    const stream = createEventStream(writer, { endAfterTerminal: true, afterSeq: lastEventId ?? -1 });
+    const stream = createEventStream(writer, { endAfterTerminal: true, afterSeq: lastEventId ?? -1, stallMs });
     return run(principal, { kind: 'order', orderId: current.id }, stream, writer, async (position) => {
       if (lastEventId !== undefined) return replay(stream, lastEventId, { orderId: current.id });
       const { latest, unlogged } = await logStateOf(db, current.id);
@@ -120,7 +124,7 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
   async function streamOrders(principal: Principal, all: boolean, lastEventId: number | undefined, writer: SseWriter): Promise<StreamOutcome> {
     const everyone = all && isAdmin(principal);
     const scope: StreamScope = everyone ? { kind: 'all' } : { kind: 'user', userId: principal.userId };
-    const stream = createEventStream(writer, { endAfterTerminal: false, afterSeq: lastEventId ?? -1 });
+    const stream = createEventStream(writer, { endAfterTerminal: false, afterSeq: lastEventId ?? -1, stallMs });
     return run(principal, scope, stream, writer, async (position) => {
       if (lastEventId === undefined) stream.startAfter(position);
       else await replay(stream, lastEventId, everyone ? {} : { userId: principal.userId });
