@@ -10,6 +10,8 @@ export interface SseWriter {
   /** Bytes written but not yet taken by the client. */
   bufferedBytes(): number;
   end(): void;
+  /** Resolves once the client has taken enough of what was written to go on ('drain'), or the connection closed. */
+  drained(): Promise<void>;
   /** Resolves once the ended response has left the process in full, or the connection closed. */
   finished(): Promise<void>;
   /** Closes the connection at once, dropping what the client has not taken. */
@@ -19,6 +21,11 @@ export interface SseWriter {
 export interface EventStream extends StreamSink {
   /** Sends a replayed (or initial) event. */
   send(event: Pick<OrderEvent, 'seq' | 'order'>): void;
+  /**
+   * A replay waits here while the client is more than the limit behind, as fast as it reads;
+   * a client that takes nothing for `stallMs` meanwhile is cut off.
+   */
+  paced(): Promise<void>;
   /**
    * A per-order stream whose order, as read, is ahead of the log (its latest changes committed,
    * their events not yet positioned) shows nothing until the log's event that has caught up with
@@ -36,7 +43,8 @@ export interface EventStream extends StreamSink {
   readonly ended: boolean;
 }
 
-// A client this far behind is cut off; it reconnects with Last-Event-ID and misses nothing.
+// A live client this far behind is cut off (it reconnects with Last-Event-ID and misses
+// nothing); a replay this far ahead of its client waits for it.
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 const MAX_HELD_EVENTS = 10_000;
 
@@ -96,15 +104,26 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     awaitedHistoryLength = 0;
     writer.write(`event: order\nid: ${event.seq}\ndata: ${JSON.stringify(event.order)}\n\n`);
     if (options.endAfterTerminal && isTerminalStatus(event.order.status)) end();
-    // A replay queues its pages at once, not waiting for the client: those bytes say nothing
-    // about the client, and it resumes after them once the orderly end has delivered them (cut,
-    // a client more than the limit behind would get nothing and never catch up). Live, they
-    // are what the client left unread.
-    else if (writer.bufferedBytes() > MAX_BUFFERED_BYTES) (live ? cutOff : end)();
+    // Live, these bytes are what the client left unread. A replay's say nothing about the client
+    // (it writes as fast as the log reads): it waits for them (paced).
+    else if (live && writer.bufferedBytes() > MAX_BUFFERED_BYTES) cutOff();
+  }
+
+  /**
+   * Waiting, not ending past the limit: ended there, a client more than the limit behind got
+   * about that much per connection and, with the log growing meanwhile, might never catch up.
+   */
+  async function paced(): Promise<void> {
+    if (ended || writer.bufferedBytes() <= MAX_BUFFERED_BYTES) return;
+    const stalled = setTimeout(cutOff, options.stallMs);
+    stalled.unref();
+    await writer.drained();
+    clearTimeout(stalled);
   }
 
   return {
     send,
+    paced,
     deliver(event) {
       if (live) send(event);
       else if (held.push(event) > MAX_HELD_EVENTS) end();

@@ -22,6 +22,7 @@ function recordingWriter() {
     write: (chunk) => void record.chunks.push(chunk),
     bufferedBytes: () => 0,
     end: () => void (record.ended = true),
+    drained: () => Promise.resolve(),
     finished: () => Promise.resolve(),
     abort: () => void (record.ended = true),
   };

@@ -57,7 +57,10 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
     let cursor = afterSeq;
     while (!stream.ended) {
       const events = await eventsAfter(db, cursor, filter, PAGE);
-      events.forEach((event) => stream.send(event));
+      for (const event of events) {
+        stream.send(event);
+        await stream.paced();
+      }
       if (events.length < PAGE) return;
       cursor = events.at(-1)?.seq ?? cursor;
     }
