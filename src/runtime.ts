@@ -262,7 +262,7 @@ export function buildDeps(
       orders,
       emails: createEmailDeliveriesService({ db, orders, queue, logger }),
       pipeline: createPipelineService({ db, queue, dashboardPath }),
-      orderStreams: createOrderStreams({ db, hub: eventHub, roleOf: auth.currentRole, ...(resources.clock ? { now: resources.clock } : {}) }),
+      orderStreams: createOrderStreams({ db, hub: eventHub, roleOf: auth.currentRole, stallMs: config.events.stallMs, ...(resources.clock ? { now: resources.clock } : {}) }),
       webhooks,
       readiness,
       shutdown,

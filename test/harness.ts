@@ -267,6 +267,8 @@ export interface TestApp extends Built {
   http: ReturnType<typeof supertest>;
   /** The app listens on a loopback port, for clients other than supertest (races, fetch). */
   baseUrl: string;
+  /** The HTTP server behind `baseUrl` (its connections' server side: what a client left unread). */
+  server: Server;
   /** Parsed log lines, when started with `captureLogs`. */
   logs: Record<string, unknown>[];
   config: Readonly<Config>;
@@ -362,6 +364,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     ...built,
     http: supertest(server),
     baseUrl: `http://127.0.0.1:${port}`,
+    server,
     logs,
     config,
     database,

@@ -70,6 +70,8 @@ export interface Config {
     pollMs: number;
     maxStreamsPerUser: number;
     maxStreamsPerProcess: number;
+    /** How long a stream waits for a client that takes nothing it was sent. */
+    stallMs: number;
     retentionHours: number;
   };
   webhooks: {
@@ -261,6 +263,7 @@ export function loadConfig(
       pollMs: env.SSE_POLL_MS,
       maxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
       maxStreamsPerProcess: env.SSE_MAX_STREAMS,
+      stallMs: env.SSE_STALL_MS,
       retentionHours: env.ORDER_EVENTS_RETENTION_HOURS,
     },
     webhooks: {

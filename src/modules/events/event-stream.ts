@@ -10,17 +10,28 @@ export interface SseWriter {
   /** Bytes written but not yet taken by the client. */
   bufferedBytes(): number;
   end(): void;
+  /** Resolves once the client has taken enough of what was written to go on ('drain'), or the connection closed. */
+  drained(): Promise<void>;
+  /** Resolves once the ended response has left the process in full, or the connection closed. */
+  finished(): Promise<void>;
   /** Closes the connection at once, dropping what the client has not taken. */
   abort(): void;
 }
 
 export interface EventStream extends StreamSink {
+  /** Sends a replayed (or initial) event. */
+  send(event: Pick<OrderEvent, 'seq' | 'order'>): void;
   /**
-   * Sends a replayed (or initial) event. `aheadOfLog`: the order as read, with changes whose
-   * events are not in the log yet; a per-order stream then stays open after a terminal status
-   * until those events arrive, so the client's Last-Event-ID ends at the log's terminal event.
+   * A replay waits here while the client is more than the limit behind, as fast as it reads;
+   * a client that takes nothing for `stallMs` meanwhile is cut off.
    */
-  send(event: Pick<OrderEvent, 'seq' | 'order'>, options?: { aheadOfLog?: boolean }): void;
+  paced(): Promise<void>;
+  /**
+   * A per-order stream whose order, as read, is ahead of the log (its latest changes committed,
+   * their events not yet positioned) shows nothing until the log's event that has caught up with
+   * it (`historyLength` changes), which goes out as the first message under its own id.
+   */
+  showOnceLogged(historyLength: number): void;
   /** Nothing at or before `seq` is sent (a stream without Last-Event-ID starts at the hub's position). */
   startAfter(seq: number): void;
   /** Replay is over: live events held meanwhile go out, then live ones as they come. */
@@ -32,7 +43,8 @@ export interface EventStream extends StreamSink {
   readonly ended: boolean;
 }
 
-// A client this far behind is cut off; it reconnects with Last-Event-ID and misses nothing.
+// A live client this far behind is cut off (it reconnects with Last-Event-ID and misses
+// nothing); a replay this far ahead of its client waits for it.
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 const MAX_HELD_EVENTS = 10_000;
 
@@ -41,18 +53,26 @@ const MAX_HELD_EVENTS = 10_000;
  * so replay and live delivery can overlap without repeats), live events wait while the replay
  * runs, and a per-order stream ends after a terminal status.
  */
-export function createEventStream(writer: SseWriter, options: { endAfterTerminal: boolean; afterSeq: number }): EventStream {
+export function createEventStream(writer: SseWriter, options: { endAfterTerminal: boolean; afterSeq: number; stallMs: number }): EventStream {
   let lastSeq = options.afterSeq;
-  let lastHistoryLength = 0;
+  let awaitedHistoryLength = 0;
   let live = false;
   let ended = false;
   const held: OrderEvent[] = [];
 
+  /**
+   * The end waits behind what the client has not taken yet; a client that takes nothing for
+   * `stallMs` would otherwise keep the connection, its buffer and its stream's place (released
+   * when the connection closes) for as long as it keeps the socket open.
+   */
   function end(): void {
     if (ended) return;
     ended = true;
     held.length = 0;
     writer.end();
+    const stalled = setTimeout(() => writer.abort(), options.stallMs);
+    stalled.unref();
+    void writer.finished().then(() => clearTimeout(stalled));
   }
 
   /** Ends with a comment line saying why (the client sees it; EventSource ignores it). */
@@ -74,32 +94,42 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     writer.abort();
   }
 
-  function send(event: Pick<OrderEvent, 'seq' | 'order'>, sendOptions: { aheadOfLog?: boolean } = {}): void {
+  function send(event: Pick<OrderEvent, 'seq' | 'order'>): void {
     if (ended || event.seq <= lastSeq) return;
     lastSeq = event.seq;
-    const terminal = options.endAfterTerminal && isTerminalStatus(event.order.status);
-    if (options.endAfterTerminal && event.order.history.length <= lastHistoryLength) {
-      // A change this stream already showed (it sent the order as read, not from the log):
-      // move the client's Last-Event-ID on without repeating it.
-      writer.write(`id: ${event.seq}\n\n`);
-      if (terminal) end();
-      return;
-    }
-    lastHistoryLength = event.order.history.length;
+    // Older than the order as read (showOnceLogged): not shown. Every message the client sees
+    // carries the id of the log's event for what it shows, so a reconnect with that id resumes
+    // exactly after it (shown ahead of the log, under any earlier id, its changes came again).
+    if (event.order.history.length < awaitedHistoryLength) return;
+    awaitedHistoryLength = 0;
     writer.write(`event: order\nid: ${event.seq}\ndata: ${JSON.stringify(event.order)}\n\n`);
-    if (terminal && !sendOptions.aheadOfLog) end();
-    // A replay queues its pages at once, not waiting for the client: those bytes say nothing
-    // about the client, and it resumes after them once the orderly end has delivered them (cut,
-    // a client more than the limit behind would get nothing and never catch up). Live, they
-    // are what the client left unread.
-    else if (writer.bufferedBytes() > MAX_BUFFERED_BYTES) (live ? cutOff : end)();
+    if (options.endAfterTerminal && isTerminalStatus(event.order.status)) end();
+    // Live, these bytes are what the client left unread. A replay's say nothing about the client
+    // (it writes as fast as the log reads): it waits for them (paced).
+    else if (live && writer.bufferedBytes() > MAX_BUFFERED_BYTES) cutOff();
+  }
+
+  /**
+   * Waiting, not ending past the limit: ended there, a client more than the limit behind got
+   * about that much per connection and, with the log growing meanwhile, might never catch up.
+   */
+  async function paced(): Promise<void> {
+    if (ended || writer.bufferedBytes() <= MAX_BUFFERED_BYTES) return;
+    const stalled = setTimeout(cutOff, options.stallMs);
+    stalled.unref();
+    await writer.drained();
+    clearTimeout(stalled);
   }
 
   return {
     send,
+    paced,
     deliver(event) {
       if (live) send(event);
       else if (held.push(event) > MAX_HELD_EVENTS) end();
+    },
+    showOnceLogged(historyLength) {
+      awaitedHistoryLength = historyLength;
     },
     startAfter(seq) {
       lastSeq = Math.max(lastSeq, seq);

@@ -186,7 +186,7 @@ describe('an order event stream whose client stops reading', { timeout: 120_000 
   const clients: SseClient[] = [];
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'postgres', env: { SSE_POLL_MS: '50' } });
+    app = await startTestApp({ storage: 'postgres', env: { SSE_POLL_MS: '50', SSE_STALL_MS: '500' } });
   });
   afterAll(async () => {
     sockets.forEach((socket) => socket.destroy());
@@ -231,27 +231,95 @@ describe('an order event stream whose client stops reading', { timeout: 120_000 
     expect(reading.isEnded()).toBe(false);
   });
 
-  it('when a reading client resumes more than the buffer limit behind, then each connection delivers what its replay queued, and it catches up', async () => {
+  it('when a reading client resumes far more than the buffer limit behind, then one connection replays all it missed, paced by the client, and goes live', async () => {
     const buyer = await registerUser(app, 'resuming');
-    // ~3 MB of missed events, one replay page: queued at once, past the stream's limit.
+    // ~16 MB of missed events, one replay page: more than the loopback buffers and the stream's
+    // limit together, so the replay has to wait for the client to read.
     const { rows } = await app.db.query<{ seq: string | number }>(
       `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
        SELECT -(s + 3000000), gen_random_uuid(), $1::uuid, 'order.placed',
               jsonb_build_object('status', 'pending', 'history', '[]'::jsonb, 'padding', repeat('x', 65536))
-       FROM generate_series(1, 48) AS s
+       FROM generate_series(1, 256) AS s
        RETURNING seq`,
       [buyer.id],
     );
     const missed = rows.map((row) => String(row.seq)).sort((a, b) => Number(a) - Number(b));
-    const received: string[] = [];
-    for (let connection = 0; connection < 10 && received.length < missed.length; connection++) {
-      const client = await openSse(`${app.baseUrl}/api/orders/events`, { ...bearer(buyer), 'Last-Event-ID': received.at(-1) ?? '0' });
-      clients.push(client);
-      await client.waitFor((c) => c.isEnded() || received.length + c.messages.length >= missed.length, 30_000, 'the replay');
-      expect(client.messages.length).toBeGreaterThan(0);
-      received.push(...client.messages.map((m) => m.id!));
-      client.close();
+    const client = await openSse(`${app.baseUrl}/api/orders/events`, { ...bearer(buyer), 'Last-Event-ID': '0' });
+    clients.push(client);
+    await client.waitFor((c) => c.isEnded() || c.messages.length >= missed.length, 60_000, 'the replay');
+    expect(client.isEnded()).toBe(false);
+    expect(client.messages.map((m) => m.id)).toEqual(missed);
+
+    const { rows: live } = await app.db.query<{ seq: string | number }>(
+      `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
+       VALUES (-3000999, gen_random_uuid(), $1::uuid, 'order.placed', '{"status": "pending", "history": []}'::jsonb) RETURNING seq`,
+      [buyer.id],
+    );
+    await client.waitFor((c) => c.isEnded() || c.messages.length > missed.length, 30_000, 'a live event after the replay');
+    expect(client.messages.at(-1)?.id).toBe(String(live[0]!.seq));
+  });
+
+  it('when a client resumes far behind and reads nothing, then its replay is cut within SSE_STALL_MS and its place freed', async () => {
+    const buyer = await registerUser(app, 'resuming-stalled');
+    await app.db.query(
+      `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
+       SELECT -(s + 4000000), gen_random_uuid(), $1::uuid, 'order.placed',
+              jsonb_build_object('status', 'pending', 'history', '[]'::jsonb, 'padding', repeat('x', 65536))
+       FROM generate_series(1, 256) AS s`,
+      [buyer.id],
+    );
+    const before = app.eventHub.openStreams();
+    const serverSide = new Promise<Socket>((resolve) => app.server.once('connection', resolve));
+    const stalled = connect(Number(new URL(app.baseUrl).port), '127.0.0.1');
+    sockets.push(stalled);
+    stalled.pause();
+    stalled.write(`GET /api/orders/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${buyer.accessToken}\r\nLast-Event-ID: 0\r\n\r\n`);
+    const socket = await serverSide;
+    await waitUntil(() => socket.destroyed && app.eventHub.openStreams() === before, 30_000, 'the stalled replay to be cut and its place freed');
+  });
+
+  it('when its end waits behind bytes the client has not taken, then the connection is closed within SSE_STALL_MS and its place freed', async () => {
+    const admin = await registerAdmin(app);
+    const buyer = await registerUser(app, 'stopped');
+    const productId = (await createProduct(app, admin, { stock: 5 })).id;
+    const orderId = (await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId, quantity: 1 }] })).body.id as string;
+    const before = app.eventHub.openStreams();
+    const serverSide = new Promise<Socket>((resolve) => app.server.once('connection', resolve));
+    const stalled = connect(Number(new URL(app.baseUrl).port), '127.0.0.1');
+    sockets.push(stalled);
+    let received = '';
+    const onData = (chunk: Buffer) => void (received += chunk.toString());
+    stalled.on('data', onData);
+    stalled.write(`GET /api/orders/${orderId}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${buyer.accessToken}\r\n\r\n`);
+    const socket = await serverSide;
+    await waitUntil(() => received.includes('retry:'), 30_000, 'the stream to open');
+    stalled.off('data', onData);
+    stalled.pause();
+    const reading = await openSse(`${app.baseUrl}/api/orders/${orderId}/events`, bearer(buyer));
+    clients.push(reading);
+
+    // Half a megabyte of the order's (made-up, unfinished) events per round until the server
+    // holds bytes of the stalled stream that the loopback buffers no longer take: less than the
+    // live limit (1 MiB), so only the end can close it.
+    const addEvents = (round: number, status: string, count: number) =>
+      app.db.query(
+        `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
+         SELECT -(s + 5000000 + $3::int * 100), $1::uuid, $2::uuid, 'order.processing',
+                jsonb_build_object('status', $4::text, 'history', (SELECT jsonb_agg(g) FROM generate_series(0, $3::int * 100 + s) g), 'padding', repeat('x', 65536))
+         FROM generate_series(1, $5::int) AS s`,
+        [orderId, buyer.id, round, status, count],
+      );
+    let round = 0;
+    for (; round < 40 && socket.writableLength === 0; round++) {
+      await addEvents(round, 'processing', 8);
+      await reading.waitForMessages((round + 1) * 8, 30_000);
     }
-    expect(received).toEqual(missed);
+    expect(socket.writableLength).toBeGreaterThan(0);
+    expect(app.eventHub.openStreams()).toBe(before + 2);
+
+    await addEvents(round, 'completed', 1);
+    await reading.ended;
+    await waitUntil(() => app.eventHub.openStreams() === before, 10_000, 'the ended stream’s connection to close and free its place');
+    expect(socket.destroyed).toBe(true);
   });
 });

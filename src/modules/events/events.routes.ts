@@ -16,6 +16,21 @@ function lastEventIdOf(req: Request): number | undefined {
   return header && /^\d{1,15}$/.test(header) ? Number(header) : undefined;
 }
 
+/**
+ * Resolves on the first of `events` (at once when `already`), leaving no listener behind: a long
+ * replay waits for 'drain' many times on one response.
+ */
+function firstOf(res: Response, events: readonly string[], already: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (already) return resolve();
+    const done = () => {
+      events.forEach((event) => res.off(event, done));
+      resolve();
+    };
+    events.forEach((event) => res.on(event, done));
+  });
+}
+
 function sseWriter(res: Response): SseWriter {
   return {
     open() {
@@ -30,6 +45,8 @@ function sseWriter(res: Response): SseWriter {
     write: (chunk) => void res.write(chunk),
     bufferedBytes: () => res.writableLength,
     end: () => void res.end(),
+    drained: () => firstOf(res, ['drain', 'close'], !res.writableNeedDrain || res.destroyed),
+    finished: () => firstOf(res, ['finish', 'close'], res.writableFinished || res.destroyed),
     abort: () => void res.destroy(),
   };
 }

@@ -48,8 +48,10 @@ describe('order events over SSE in server mode', () => {
       const { buyer, place } = people;
       const orderId = await place();
       const stream = await sse(`${first.baseUrl}/api/orders/${orderId}/events`, buyer);
-      await stream.waitForMessages(1);
-      expect(orderOf(stream.messages[0]!).status).toBe('pending');
+      expect(stream.status).toBe(200);
+      // The order's first message waits for its placement to be in the event log, under that
+      // event's id; these API instances run no events pass, the worker process does.
+      expect(stream.messages).toEqual([]);
 
       await startWorker();
       await stream.ended;

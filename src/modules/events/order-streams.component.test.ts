@@ -22,6 +22,8 @@ function recordingWriter() {
     write: (chunk) => void record.chunks.push(chunk),
     bufferedBytes: () => 0,
     end: () => void (record.ended = true),
+    drained: () => Promise.resolve(),
+    finished: () => Promise.resolve(),
     abort: () => void (record.ended = true),
   };
   const orders = () => record.chunks.filter((c) => c.startsWith('event: order')).map((c) => JSON.parse(c.slice(c.indexOf('data: ') + 6)) as Order);
@@ -66,11 +68,11 @@ describe('a per-order event stream whose order is ahead of the event log', () =>
 
   const principal = () => ({ userId: buyer.id, role: 'customer' as const });
 
-  it('shows the finished order at once, stays open until its events are logged, then ends on the log’s terminal event, so a reconnect gets nothing new', async () => {
+  it('shows the finished order once its events are logged, under the log’s terminal id, and ends, so a reconnect gets nothing new', async () => {
     const current = await completedOrder();
     const client = recordingWriter();
     expect((await streams.streamOrder(principal(), current, undefined, client.writer)).kind).toBe('streaming');
-    expect(client.orders().map((o) => o.status)).toEqual(['completed']);
+    expect(client.record.chunks).toEqual([]);
     expect(client.record.ended).toBe(false);
 
     await relay();
@@ -80,6 +82,43 @@ describe('a per-order event stream whose order is ahead of the event log', () =>
 
     const again = recordingWriter();
     expect(await streams.streamOrder(principal(), current, client.lastEventId(), again.writer)).toEqual({ kind: 'nothing-new' });
+  });
+
+  it('when the client drops before the log catches up with the status it was shown and reconnects as EventSource does, then no change is shown again', async () => {
+    const current = await completedOrder();
+    const client = recordingWriter();
+    const first = await streams.streamOrder(principal(), current, undefined, client.writer);
+    // The client drops now, before the order's last changes are logged, and reconnects with the
+    // last id it was given (none yet: a fresh stream).
+    if (first.kind === 'streaming') first.close();
+    const resumeFrom = Number.isNaN(client.lastEventId()) ? undefined : client.lastEventId();
+    const again = recordingWriter();
+    const second = await streams.streamOrder(principal(), current, resumeFrom, again.writer);
+
+    await relay();
+    if (second.kind === 'streaming') await waitUntil(() => again.record.ended, 10_000, 'the resumed stream to end on the logged terminal event');
+    expect([...client.orders(), ...again.orders()].map((o) => o.status)).toEqual(['completed']);
+    expect(again.lastEventId()).toBe((await latestEventOf(app.db, current.id))!.seq);
+  });
+
+  it('when the client drops before the log catches up with the unfinished order it was shown, then its reconnect gets each later change once and none it saw', async () => {
+    const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId, quantity: 1 }] });
+    const orderId = placed.body.id as string;
+    await relay();
+    await app.deps.orders.transitionOrder(orderId, 'processing');
+    const current = (await app.http.get(`/api/orders/${orderId}`).set(bearer(buyer))).body as Order;
+    const client = recordingWriter();
+    const first = await streams.streamOrder(principal(), current, undefined, client.writer);
+    if (first.kind === 'streaming') first.close();
+    const resumeFrom = Number.isNaN(client.lastEventId()) ? undefined : client.lastEventId();
+    const again = recordingWriter();
+    await streams.streamOrder(principal(), current, resumeFrom, again.writer);
+
+    await relay();
+    await app.deps.orders.transitionOrder(orderId, 'completed');
+    await relay();
+    await waitUntil(() => again.record.ended, 10_000, 'the resumed stream to end on the logged terminal event');
+    expect([...client.orders(), ...again.orders()].map((o) => o.status)).toEqual(['processing', 'completed']);
   });
 
   it('a reconnect after the last logged event, while the finished order’s last changes are not logged yet, gets them once they are', async () => {

@@ -11,6 +11,7 @@ const PAGE = 500;
 
 /** How often a stream that needs admin rights checks that its caller still has them. */
 const ADMIN_RECHECK_MS = 15_000;
+const STALL_MS = 30_000;
 
 export interface OrderStreamsDeps {
   db: Database;
@@ -19,6 +20,8 @@ export interface OrderStreamsDeps {
   /** The account's role now (undefined: deleted); streams that need admin rights end when it is no longer admin. */
   roleOf?: (userId: string) => Promise<Role | undefined>;
   adminRecheckMs?: number;
+  /** How long a stream waits for a client that takes nothing it was sent (SSE_STALL_MS). */
+  stallMs?: number;
 }
 
 /**
@@ -28,6 +31,7 @@ export interface OrderStreamsDeps {
 export function createOrderStreams(deps: OrderStreamsDeps) {
   const { db, hub } = deps;
   const now = deps.now ?? Date.now;
+  const stallMs = deps.stallMs ?? STALL_MS;
 
   /**
    * A stream opened with admin rights (every order, or another user's order) lives no longer
@@ -53,7 +57,10 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
     let cursor = afterSeq;
     while (!stream.ended) {
       const events = await eventsAfter(db, cursor, filter, PAGE);
-      events.forEach((event) => stream.send(event));
+      for (const event of events) {
+        stream.send(event);
+        await stream.paced();
+      }
       if (events.length < PAGE) return;
       cursor = events.at(-1)?.seq ?? cursor;
     }
@@ -100,16 +107,19 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
       const { latest, unlogged } = await logStateOf(db, current.id);
       if (!unlogged && (!latest || latest.seq <= lastEventId)) return { kind: 'nothing-new' };
     }
-    const stream = createEventStream(writer, { endAfterTerminal: true, afterSeq: lastEventId ?? -1 });
+    const stream = createEventStream(writer, { endAfterTerminal: true, afterSeq: lastEventId ?? -1, stallMs });
     return run(principal, { kind: 'order', orderId: current.id }, stream, writer, async (position) => {
       if (lastEventId !== undefined) return replay(stream, lastEventId, { orderId: current.id });
-      const { latest, unlogged: aheadOfLog } = await logStateOf(db, current.id);
+      const { latest, unlogged } = await logStateOf(db, current.id);
       if (latest && latest.order.history.length >= current.history.length) return stream.send(latest);
-      // The order as read is ahead of the log (its latest changes are committed but not yet
-      // sequenced; or placed a moment ago; or its events are past the retention). When events
-      // are still coming, they follow live and move the client's Last-Event-ID on to the log's
-      // own terminal event, so a reconnect after the end gets 204 rather than a repeat.
-      stream.send({ seq: Math.max(position, latest?.seq ?? 0), order: current }, { aheadOfLog });
+      // The order as read is ahead of the log. Its latest changes committed but not yet
+      // sequenced (or placed a moment ago): their events come live within milliseconds (after
+      // `position`: the log had none of them when read) and the one that has caught up is shown.
+      // No id before it would do: resumed from any, the log's events of what the client saw
+      // would come again. With nothing coming (its events past the retention), the order is
+      // shown as read, and a resume gets only the changes after `position`.
+      if (unlogged) return stream.showOnceLogged(current.history.length);
+      stream.send({ seq: Math.max(position, latest?.seq ?? 0), order: current });
     }, current.userId !== principal.userId);
   }
 
@@ -117,7 +127,7 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
   async function streamOrders(principal: Principal, all: boolean, lastEventId: number | undefined, writer: SseWriter): Promise<StreamOutcome> {
     const everyone = all && isAdmin(principal);
     const scope: StreamScope = everyone ? { kind: 'all' } : { kind: 'user', userId: principal.userId };
-    const stream = createEventStream(writer, { endAfterTerminal: false, afterSeq: lastEventId ?? -1 });
+    const stream = createEventStream(writer, { endAfterTerminal: false, afterSeq: lastEventId ?? -1, stallMs });
     return run(principal, scope, stream, writer, async (position) => {
       if (lastEventId === undefined) stream.startAfter(position);
       else await replay(stream, lastEventId, everyone ? {} : { userId: principal.userId });
