@@ -8,14 +8,27 @@ export type Refusal = string | undefined;
 /**
  * Only public unicast addresses receive webhooks: loopback, private, link-local (cloud
  * metadata at 169.254.169.254), CGNAT, multicast, unique-local, reserved and the IPv6 forms
- * that embed such an IPv4 address are refused.
+ * that embed such an IPv4 address are refused. An IPv4-mapped address is its IPv4 address. The
+ * other forms that embed one are refused whatever it is: IPv4-compatible (::a.b.c.d, deprecated
+ * and never routed, named after the IPv4 address's range when that is not public), and, by
+ * ipaddr.js's ranges, IPv4-translated, NAT64, 6to4 and Teredo, whose translators or relays may
+ * reach internal hosts.
  */
 export function refuseAddress(address: string): Refusal {
   if (!ipaddr.isValid(address)) return `${address} is not an IP address`;
-  let parsed = ipaddr.parse(address);
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
-  const range = parsed.range();
+  const parsed = ipaddr.parse(address);
+  const range = parsed.kind() === 'ipv6' ? ipv6Range(parsed as ipaddr.IPv6) : parsed.range();
   return range === 'unicast' ? undefined : `${address} is a ${range} address`;
+}
+
+function ipv6Range(address: ipaddr.IPv6): string {
+  if (address.isIPv4MappedAddress()) return address.toIPv4Address().range();
+  const range = address.range();
+  // ::/96 but :: and ::1, which ipaddr.js names (unspecified, loopback).
+  const compatible = range === 'unicast' && address.parts.slice(0, 6).every((part) => part === 0);
+  if (!compatible) return range;
+  const embedded = ipaddr.fromByteArray(address.toByteArray().slice(12)).range();
+  return embedded === 'unicast' ? 'ipv4Compatible' : embedded;
 }
 
 export function refuseScheme(url: URL): Refusal {
