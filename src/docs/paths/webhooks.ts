@@ -53,7 +53,7 @@ export function registerWebhooksPaths(registry: OpenAPIRegistry): void {
   const delivery =
     'Each event is `POST`ed as JSON `{id, type, createdAt, data: {order}}` with the Standard Webhooks headers `webhook-id` (the event id, the same on every retry), ' +
     '`webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`; both secrets for 24 h after a rotation). ' +
-    'A 2xx within 10 s is success; otherwise it is retried with exponential backoff and jitter (8 attempts over about a day), then `failed`.';
+    'A 2xx status within 10 s is success (the status line and headers decide; the response body is not read, and the connection is then closed); otherwise it is retried with exponential backoff and jitter (8 attempts over about a day), then `failed`.';
 
   registry.registerPath({
     method: 'post', path: '/api/webhooks', operationId: 'createWebhook', tags, security: BEARER,
