@@ -1,6 +1,7 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { resolveHost } from './host-addresses.js';
 
 /** Why a URL or address may not receive webhooks, or undefined when it may. */
 export type Refusal = string | undefined;
@@ -39,10 +40,6 @@ export function refuseScheme(url: URL): Refusal {
 
 const hostOf = (url: URL) => url.hostname.replace(/^\[(.*)\]$/, '$1');
 
-function resolveAll(host: string): Promise<LookupAddress[]> {
-  return new Promise((resolve, reject) => dnsLookup(host, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))));
-}
-
 /** The registration check: the scheme, and every address the host resolves to now. */
 export async function refuseUrl(raw: string, allowPrivate: boolean): Promise<Refusal> {
   const url = new URL(raw);
@@ -52,7 +49,7 @@ export async function refuseUrl(raw: string, allowPrivate: boolean): Promise<Ref
   if (isIP(host)) return refuseAddress(host);
   let addresses: LookupAddress[];
   try {
-    addresses = await resolveAll(host);
+    addresses = await resolveHost(host);
   } catch {
     return `${host} does not resolve`;
   }
@@ -71,14 +68,13 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
  * delivery at an internal service.
  */
 export function guardedLookup(hostname: string, options: { all?: boolean }, callback: LookupCallback): void {
-  dnsLookup(hostname, { all: true }, (error, addresses) => {
-    if (error) return callback(error, []);
+  resolveHost(hostname).then((addresses) => {
     const refused = addresses.map(({ address }) => refuseAddress(address)).find(Boolean);
     if (refused) return callback(Object.assign(new Error(`refused: ${refused}`), { code: 'WEBHOOK_URL_FORBIDDEN' }), []);
     if (options.all) return callback(null, addresses);
     const first = addresses[0];
     return first ? callback(null, first.address, first.family) : callback(new Error(`${hostname} does not resolve`), []);
-  });
+  }, (error: NodeJS.ErrnoException) => callback(error, []));
 }
 
 /** Checks an IP-literal host, which sockets connect to without a lookup. */
