@@ -79,7 +79,7 @@ export function registerWebhooksPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'patch', path: '/api/webhooks/{id}', operationId: 'updateWebhook', tags, security: BEARER,
     summary: 'Change the URL, events or description, or enable/disable (admin)',
-    description: 'A disabled endpoint gets no deliveries for events while it is disabled; its pending ones wait until it is enabled again.',
+    description: 'A disabled endpoint gets no deliveries for events while it is disabled, and `enabled: false` ends the deliveries it was still owed as `failed` (`lastError` "the endpoint was disabled"); an attempt in flight finishes but is not retried. Enabling it again sends none of them: redeliver those still wanted (a redelivery asked while it is disabled is sent once it is enabled).',
     request: { params, body: body(updateWebhookBody) },
     responses: { 200: json('The webhook.', WebhookSchema), ...commonProblems({ body: true, database: true, validation: 'No field, or a field as for creation.' }), ...adminOnly, 404: notFound, 422: forbiddenUrl },
   });

@@ -92,13 +92,16 @@ export interface AttemptResult {
 /**
  * Records an attempt's outcome, unless the claim was lost (its lease ran out and another sender
  * took it). A redelivery asked during the attempt (it is no longer due at the lease's end) stays
- * due as it asked, whatever this attempt's outcome: the attempt began before it was asked.
+ * due as it asked, whatever this attempt's outcome: the attempt began before it was asked. A
+ * failed attempt is not retried once its endpoint has been disabled (`updateWebhook`).
  */
 export async function recordAttempt(db: Queryable, claim: ClaimedDelivery, result: AttemptResult): Promise<void> {
   const status = result.ok ? 'succeeded' : result.retryInMs === undefined ? 'failed' : 'pending';
   await db.query(
     `UPDATE webhook_deliveries
-     SET status = CASE WHEN next_attempt_at <> leased_until THEN 'pending' ELSE $3 END,
+     SET status = CASE WHEN next_attempt_at <> leased_until THEN 'pending'
+                       WHEN $3 = 'pending' AND NOT (SELECT enabled FROM webhooks WHERE id = webhook_id) THEN 'failed'
+                       ELSE $3 END,
          last_status_code = $4, last_error = $5, leased_until = NULL, updated_at = now(),
          next_attempt_at = CASE WHEN next_attempt_at <> leased_until OR $6::double precision IS NULL THEN next_attempt_at
                                 ELSE now() + make_interval(secs => $6::double precision / 1000) END
