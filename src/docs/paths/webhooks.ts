@@ -53,7 +53,7 @@ export function registerWebhooksPaths(registry: OpenAPIRegistry): void {
   const delivery =
     'Each event is `POST`ed as JSON `{id, type, createdAt, data: {order}}` with the Standard Webhooks headers `webhook-id` (the event id, the same on every retry), ' +
     '`webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`; both secrets for 24 h after a rotation). ' +
-    'A 2xx within 10 s is success; otherwise it is retried with exponential backoff and jitter (8 attempts over about a day), then `failed`.';
+    'A 2xx status within 10 s is success (the status line and headers decide; the response body is not read, and the connection is then closed); otherwise it is retried with exponential backoff and jitter (8 attempts over about a day), then `failed`.';
 
   registry.registerPath({
     method: 'post', path: '/api/webhooks', operationId: 'createWebhook', tags, security: BEARER,
@@ -79,7 +79,7 @@ export function registerWebhooksPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'patch', path: '/api/webhooks/{id}', operationId: 'updateWebhook', tags, security: BEARER,
     summary: 'Change the URL, events or description, or enable/disable (admin)',
-    description: 'A disabled endpoint gets no deliveries for events while it is disabled; its pending ones wait until it is enabled again.',
+    description: 'A disabled endpoint gets no deliveries for events while it is disabled, and `enabled: false` ends the deliveries it was still owed as `failed` (`lastError` "the endpoint was disabled"); an attempt in flight finishes but is not retried. Enabling it again sends none of them: redeliver those still wanted (a redelivery asked while it is disabled is sent once it is enabled).',
     request: { params, body: body(updateWebhookBody) },
     responses: { 200: json('The webhook.', WebhookSchema), ...commonProblems({ body: true, database: true, validation: 'No field, or a field as for creation.' }), ...adminOnly, 404: notFound, 422: forbiddenUrl },
   });

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../platform/db/index.js';
+import type { Database, Queryable } from '../../platform/db/index.js';
 
 /** A delivery taken by one sender, with what it needs to send it. */
 export interface ClaimedDelivery {
@@ -17,6 +17,12 @@ export interface ClaimedDelivery {
   leasedUntil: Date;
 }
 
+/** A delivery of `d` that is due and not leased to a live sender. */
+const DUE = `d.status = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())`;
+/** No delivery of the endpoint is in flight (leased to a live sender). */
+const IDLE = (webhookId: string) =>
+  `NOT EXISTS (SELECT 1 FROM webhook_deliveries busy WHERE busy.webhook_id = ${webhookId} AND busy.status = 'pending' AND busy.leased_until >= now())`;
+
 /**
  * Claims up to `limit` due deliveries, at most one per endpoint (those served least recently
  * first) and none of an endpoint with a delivery in flight anywhere (its lease not run out), so
@@ -25,41 +31,54 @@ export interface ClaimedDelivery {
  * webhook-id. The attempt is counted at the claim. The delivery is due again at the lease's end
  * (when a dead sender's attempt is retried): a redelivery asked during the attempt moves it off
  * that end, which is how its record knows.
+ *
+ * One claim per endpoint at a time: the endpoints' rows are locked first (skipping those another
+ * claim holds), and only then does a second statement, whose snapshot is taken after the locks,
+ * look for deliveries in flight. In one statement two claims could both read an endpoint as idle
+ * from their snapshots and take two of its deliveries (each saw a different one due first).
  */
-export async function claimDueDeliveries(db: Queryable, options: { limit: number; leaseMs: number; busyWebhookIds: readonly string[] }): Promise<ClaimedDelivery[]> {
-  const { rows } = await db.query<ClaimedDelivery>(
-    `WITH due AS (
-       SELECT id FROM (
-         SELECT DISTINCT ON (d.webhook_id) d.id, w.last_claimed_at, d.next_attempt_at, d.event_seq
-         FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
-         WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-           AND (d.leased_until IS NULL OR d.leased_until < now())
-           AND d.webhook_id <> ALL ($3::uuid[])
-           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries busy
-                           WHERE busy.webhook_id = d.webhook_id AND busy.status = 'pending' AND busy.leased_until >= now())
-         ORDER BY d.webhook_id, d.next_attempt_at, d.event_seq
-       ) first_due
+export async function claimDueDeliveries(db: Database, options: { limit: number; leaseMs: number; busyWebhookIds: readonly string[] }): Promise<ClaimedDelivery[]> {
+  return db.transaction(async (tx) => {
+    const { rows: endpoints } = await tx.query<{ id: string }>(
+      `SELECT w.id FROM webhooks w
+       CROSS JOIN LATERAL (SELECT d.next_attempt_at, d.event_seq FROM webhook_deliveries d
+                           WHERE d.webhook_id = w.id AND ${DUE}
+                           ORDER BY d.next_attempt_at, d.event_seq LIMIT 1) first_due
+       WHERE w.enabled AND w.id <> ALL ($2::uuid[]) AND ${IDLE('w.id')}
        -- The endpoints served least recently first: in endpoint id order, endpoints whose due
        -- backlog never empties (failing ones) took every free slot and the others waited.
-       ORDER BY last_claimed_at NULLS FIRST, next_attempt_at, event_seq
+       ORDER BY w.last_claimed_at NULLS FIRST, first_due.next_attempt_at, first_due.event_seq
        LIMIT $1
-     ), claimed AS (
-       UPDATE webhook_deliveries d
-       SET leased_until = date_trunc('milliseconds', now() + make_interval(secs => $2::double precision / 1000)),
-           next_attempt_at = date_trunc('milliseconds', now() + make_interval(secs => $2::double precision / 1000)),
-           attempts = d.attempts + 1, updated_at = now()
-       FROM due
-       WHERE d.id = due.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
-       RETURNING d.*
-     ), served AS (
-       UPDATE webhooks w SET last_claimed_at = now() FROM claimed c WHERE w.id = c.webhook_id
-     )
-     SELECT c.id, c.webhook_id AS "webhookId", w.url, c.event_seq::text AS "eventId", c.payload, c.attempts, c.attempts_allowed AS "attemptsAllowed", c.leased_until AS "leasedUntil",
-            array_remove(ARRAY[w.secret, CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END], NULL) AS secrets
-     FROM claimed c JOIN webhooks w ON w.id = c.webhook_id`,
-    [options.limit, options.leaseMs, options.busyWebhookIds],
-  );
-  return rows;
+       -- Not FOR UPDATE: the events relay's inserts of deliveries (FOR KEY SHARE) never wait on a claim.
+       FOR NO KEY UPDATE OF w SKIP LOCKED`,
+      [options.limit, options.busyWebhookIds],
+      { name: 'lock-webhooks-to-claim' },
+    );
+    if (endpoints.length === 0) return [];
+    const { rows } = await tx.query<ClaimedDelivery>(
+      `WITH due AS (
+         SELECT DISTINCT ON (d.webhook_id) d.id
+         FROM webhook_deliveries d
+         WHERE d.webhook_id = ANY ($2::uuid[]) AND ${DUE} AND ${IDLE('d.webhook_id')}
+         ORDER BY d.webhook_id, d.next_attempt_at, d.event_seq
+       ), claimed AS (
+         UPDATE webhook_deliveries d
+         SET leased_until = date_trunc('milliseconds', now() + make_interval(secs => $1::double precision / 1000)),
+             next_attempt_at = date_trunc('milliseconds', now() + make_interval(secs => $1::double precision / 1000)),
+             attempts = d.attempts + 1, updated_at = now()
+         FROM due
+         WHERE d.id = due.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
+         RETURNING d.*
+       ), served AS (
+         UPDATE webhooks w SET last_claimed_at = now() FROM claimed c WHERE w.id = c.webhook_id
+       )
+       SELECT c.id, c.webhook_id AS "webhookId", w.url, c.event_seq::text AS "eventId", c.payload, c.attempts, c.attempts_allowed AS "attemptsAllowed", c.leased_until AS "leasedUntil",
+              array_remove(ARRAY[w.secret, CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END], NULL) AS secrets
+       FROM claimed c JOIN webhooks w ON w.id = c.webhook_id`,
+      [options.leaseMs, endpoints.map((endpoint) => endpoint.id)],
+    );
+    return rows;
+  });
 }
 
 export interface AttemptResult {
@@ -73,13 +92,16 @@ export interface AttemptResult {
 /**
  * Records an attempt's outcome, unless the claim was lost (its lease ran out and another sender
  * took it). A redelivery asked during the attempt (it is no longer due at the lease's end) stays
- * due as it asked, whatever this attempt's outcome: the attempt began before it was asked.
+ * due as it asked, whatever this attempt's outcome: the attempt began before it was asked. A
+ * failed attempt is not retried once its endpoint has been disabled (`updateWebhook`).
  */
 export async function recordAttempt(db: Queryable, claim: ClaimedDelivery, result: AttemptResult): Promise<void> {
   const status = result.ok ? 'succeeded' : result.retryInMs === undefined ? 'failed' : 'pending';
   await db.query(
     `UPDATE webhook_deliveries
-     SET status = CASE WHEN next_attempt_at <> leased_until THEN 'pending' ELSE $3 END,
+     SET status = CASE WHEN next_attempt_at <> leased_until THEN 'pending'
+                       WHEN $3 = 'pending' AND NOT (SELECT enabled FROM webhooks WHERE id = webhook_id) THEN 'failed'
+                       ELSE $3 END,
          last_status_code = $4, last_error = $5, leased_until = NULL, updated_at = now(),
          next_attempt_at = CASE WHEN next_attempt_at <> leased_until OR $6::double precision IS NULL THEN next_attempt_at
                                 ELSE now() + make_interval(secs => $6::double precision / 1000) END

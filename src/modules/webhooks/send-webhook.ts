@@ -11,7 +11,8 @@ export interface SendOutcome {
 const USER_AGENT = 'order-service-webhooks/1';
 
 /**
- * One POST: success is a 2xx within `timeoutMs`. Redirects are not followed (a 3xx is a
+ * One POST: success is a 2xx status line and headers within `timeoutMs` (the body is not
+ * waited for). Redirects are not followed (a 3xx is a
  * failure), and unless private URLs are allowed the socket only connects to a public address,
  * checked on the address actually connected to.
  */
@@ -38,13 +39,13 @@ export function sendWebhook(options: { url: string; headers: Record<string, stri
       },
       (res: IncomingMessage) => {
         const statusCode = res.statusCode ?? 0;
-        // The body is not needed; draining it lets the socket close.
-        res.resume();
-        res.on('end', () => {
-          const ok = statusCode >= 200 && statusCode < 300;
-          finish({ ok, statusCode, error: ok ? undefined : `answered ${statusCode}` });
-        });
-        res.on('error', (error) => finish({ ok: false, statusCode, error: error.message }));
+        const ok = statusCode >= 200 && statusCode < 300;
+        finish({ ok, statusCode, error: ok ? undefined : `answered ${statusCode}` });
+        // The status line decides: the body is never read, and the connection (never reused,
+        // `agent: false`) is closed rather than drained, so a slow or endless body neither turns
+        // a success into a time-out nor holds the attempt or its memory.
+        res.on('error', () => undefined);
+        res.destroy();
       },
     );
     const timer = setTimeout(() => {

@@ -2,12 +2,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createTestDatabase, type TestDatabase } from '../../../test/harness.js';
 import { waitUntil } from '../../../test/wait.js';
 import { startReceiver, type WebhookReceiver } from '../../../test/webhook-receiver.js';
-import type { Database } from '../../platform/db/index.js';
+import type { Database, Queryable } from '../../platform/db/index.js';
 import { createLogger } from '../../platform/logger.js';
 import { createInProcessSignal, type Signal } from '../../platform/signal.js';
 import { startWebhookDeliverer } from './webhook-deliverer.js';
 import { scheduleRedelivery } from './webhooks.repository.js';
 
+/** A claim's first statement (the second runs only when an endpoint has a delivery due). */
+const CLAIM = 'lock-webhooks-to-claim';
 const SETTINGS = { timeoutMs: 2000, maxAttempts: 3, retryBaseMs: 1000, concurrency: 4, allowPrivateUrls: true };
 
 /**
@@ -17,14 +19,17 @@ const SETTINGS = { timeoutMs: 2000, maxAttempts: 3, retryBaseMs: 1000, concurren
 function counted(db: Database): { db: Database; count(start: string): number; answered(start: string): number } {
   const sent: string[] = [];
   const done: string[] = [];
-  const wrapped: Database = Object.create(db) as Database;
-  wrapped.query = <Row,>(...[text, params, options]: Parameters<Database['query']>) => {
+  const counting = (target: Queryable): Queryable['query'] => <Row,>(...[text, params, options]: Parameters<Queryable['query']>) => {
     const name = options?.name ?? text.trim();
     sent.push(name);
-    const result = db.query<Row>(text, params, options);
+    const result = target.query<Row>(text, params, options);
     void result.then(() => done.push(name), () => undefined);
     return result;
   };
+  const wrapped: Database = Object.create(db) as Database;
+  wrapped.query = counting(db);
+  // Claims run in a transaction: its statements count too.
+  wrapped.transaction = (work) => db.transaction((tx) => work({ query: counting(tx), exec: (script) => tx.exec(script) }));
   const matching = (list: string[], start: string) => list.filter((text) => text.startsWith(start)).length;
   return { db: wrapped, count: (start) => matching(sent, start), answered: (start) => matching(done, start) };
 }
@@ -90,7 +95,7 @@ describe('webhook deliverer', () => {
     // A wake-up that has nothing to do returns before its first await: nothing is sent, now or later.
     await Promise.resolve();
     expect(count('any-enabled-webhook')).toBe(1);
-    expect(count('WITH due')).toBe(0);
+    expect(count(CLAIM)).toBe(0);
   });
 
   it('when another process registers an endpoint, then its delivery is sent on the next poll, with no signal', async () => {
@@ -125,8 +130,8 @@ describe('webhook deliverer', () => {
     await waitUntil(() => receiver.on('/redelivered-in-flight').length === 1, 20_000, 'the first attempt');
     expect(await scheduleRedelivery(database.db, webhookId, deliveryId, SETTINGS.maxAttempts)).toMatchObject({ status: 'pending' });
     // Two claims answered by each process: at least one of them was sent after the redelivery.
-    const claimed = [one.answered('WITH due'), two.answered('WITH due')];
-    await waitUntil(() => one.answered('WITH due') >= claimed[0]! + 2 && two.answered('WITH due') >= claimed[1]! + 2, 20_000, 'two claims by each process');
+    const claimed = [one.answered(CLAIM), two.answered(CLAIM)];
+    await waitUntil(() => one.answered(CLAIM) >= claimed[0]! + 2 && two.answered(CLAIM) >= claimed[1]! + 2, 20_000, 'two claims by each process');
     expect(receiver.on('/redelivered-in-flight')).toHaveLength(1);
     // The attempt in flight succeeds; the redelivery asked meanwhile is still made.
     receiver.answer('/redelivered-in-flight', 200);

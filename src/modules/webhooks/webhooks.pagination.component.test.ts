@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, STORAGE_KINDS, type TestDatabase } from '../../../test/harness.js';
+import { describe, expect, it } from 'vitest';
+import { STORAGE_KINDS } from '../../../test/harness.js';
+import { webhooksServiceOn } from '../../../test/webhooks-service.js';
 import type { Page } from '../../shared/pagination.js';
 import { CURSOR_KEYS, decodeKeysetCursor } from '../../shared/pagination.js';
-import { createWebhooksService, type WebhooksService } from './webhooks.service.js';
 
 /**
  * Endpoints and deliveries written by one statement share `now()` to the microsecond (the events
@@ -10,16 +10,7 @@ import { createWebhooksService, type WebhooksService } from './webhooks.service.
  * must show every row once: a cursor cut to milliseconds skipped the rest of such a batch.
  */
 describe.each(STORAGE_KINDS)('webhook and delivery pages on %s', (kind) => {
-  let database: TestDatabase;
-  let webhooks: WebhooksService;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    webhooks = createWebhooksService({ db: database.db, allowPrivateUrls: true, maxAttempts: 3 });
-  });
-  afterAll(async () => {
-    await database.drop();
-  });
+  const context = webhooksServiceOn(kind);
 
   async function everyPage<T extends { id: string }>(list: (after: { createdAt: string; id: string } | undefined) => Promise<Page<T>>): Promise<string[]> {
     const seen: string[] = [];
@@ -35,30 +26,30 @@ describe.each(STORAGE_KINDS)('webhook and delivery pages on %s', (kind) => {
   }
 
   it('lists deliveries written by one statement once each, newest first, across pages', async () => {
-    const webhook = await webhooks.createWebhook({ url: 'http://127.0.0.1:9/hook', events: ['order.placed'] });
-    const { rows } = await database.db.query<{ id: string }>(
+    const webhook = await context.webhooks.createWebhook({ url: 'http://127.0.0.1:9/hook', events: ['order.placed'] });
+    const { rows } = await context.database.db.query<{ id: string }>(
       `INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload)
        SELECT gen_random_uuid(), $1, seq, 'order.placed', '{}' FROM generate_series(1, 30) AS seq RETURNING id`,
       [webhook.id],
     );
-    const seen = await everyPage((after) => webhooks.listDeliveries(webhook.id, { status: undefined, limit: 7, after }));
+    const seen = await everyPage((after) => context.webhooks.listDeliveries(webhook.id, { status: undefined, limit: 7, after }));
     expect(seen).toHaveLength(30);
     expect([...seen].sort()).toEqual(rows.map((row) => row.id).sort());
     expect(seen).toEqual([...seen].sort().reverse());
   });
 
   it('lists endpoints created by one statement once each, across pages', async () => {
-    const { rows } = await database.db.query<{ id: string }>(
+    const { rows } = await context.database.db.query<{ id: string }>(
       `INSERT INTO webhooks (id, url, events, secret)
        SELECT gen_random_uuid(), 'http://127.0.0.1:9/hook', '{order.placed}', 'whsec_x' FROM generate_series(1, 12) RETURNING id`,
     );
-    const seen = await everyPage((after) => webhooks.listWebhooks({ limit: 5, after }));
+    const seen = await everyPage((after) => context.webhooks.listWebhooks({ limit: 5, after }));
     expect(seen).toEqual(expect.arrayContaining(rows.map((row) => row.id)));
     expect(new Set(seen).size).toBe(seen.length);
   });
 
   it('answers items without the cursor key', async () => {
-    const page = await webhooks.listWebhooks({ limit: 1, after: undefined });
+    const page = await context.webhooks.listWebhooks({ limit: 1, after: undefined });
     expect(Object.keys(page.items[0]!).sort()).toEqual(['createdAt', 'description', 'enabled', 'events', 'id', 'updatedAt', 'url']);
   });
 });

@@ -59,16 +59,32 @@ export async function findWebhook(db: Queryable, id: string): Promise<Webhook | 
   return rows[0];
 }
 
+/** Why the deliveries still owed to an endpoint ended when it was disabled. */
+export const DISABLED_ERROR = 'the endpoint was disabled';
+
+/**
+ * Disabling an endpoint (`enabled: false`) ends the deliveries it was still owed as `failed`, as
+ * Stripe, GitHub and Svix stop a disabled endpoint's deliveries: no events are written for it
+ * while disabled, and its backlog does not go out all at once, stale, when it is enabled again.
+ * Each can be redelivered. An attempt in flight finishes; it is not retried (`recordAttempt`).
+ */
 export async function updateWebhook(
   db: Queryable,
   id: string,
   changes: { url?: string | undefined; events?: string[] | undefined; description?: string | undefined; enabled?: boolean | undefined },
 ): Promise<Webhook | undefined> {
   const { rows } = await db.query<Webhook>(
-    `UPDATE webhooks SET url = COALESCE($2, url), events = COALESCE($3, events), description = COALESCE($4, description),
-       enabled = COALESCE($5, enabled), updated_at = now()
-     WHERE id = $1 RETURNING ${WEBHOOK_COLUMNS}`,
-    [id, changes.url ?? null, changes.events ?? null, changes.description ?? null, changes.enabled ?? null],
+    `WITH updated AS (
+       UPDATE webhooks SET url = COALESCE($2, url), events = COALESCE($3, events), description = COALESCE($4, description),
+         enabled = COALESCE($5, enabled), updated_at = now()
+       WHERE id = $1 RETURNING ${WEBHOOK_COLUMNS}
+     ), ended AS (
+       UPDATE webhook_deliveries d SET status = 'failed', last_error = $6, updated_at = now()
+       FROM updated u
+       WHERE $5::boolean IS FALSE AND d.webhook_id = u.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
+     )
+     SELECT * FROM updated`,
+    [id, changes.url ?? null, changes.events ?? null, changes.description ?? null, changes.enabled ?? null, DISABLED_ERROR],
   );
   return rows[0];
 }

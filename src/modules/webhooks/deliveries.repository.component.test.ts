@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../test/harness.js';
+import { waitUntil } from '../../../test/wait.js';
+import type { Database } from '../../platform/db/index.js';
+import { createPostgresDatabase } from '../../platform/db/postgres.js';
+import { claimDueDeliveries, recordAttempt, type ClaimedDelivery } from './deliveries.repository.js';
+
+const SECRET = 'whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3Q=';
+
+/** Claims made from several connections of real PostgreSQL at once, as several senders make them. */
+describe('claiming webhook deliveries from several connections', () => {
+  let database: TestDatabase;
+  let senders: Database[];
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    // Each sender its own pool of one connection: its claims never share a connection with another's.
+    senders = Array.from({ length: 4 }, () => createPostgresDatabase(database.url!, 1));
+  });
+  afterAll(async () => {
+    for (const sender of senders) await sender.close();
+    await database.drop();
+  });
+  beforeEach(async () => {
+    await database.db.exec('TRUNCATE webhooks CASCADE');
+  });
+
+  async function addEndpoint(): Promise<string> {
+    const { rows } = await database.db.query<{ id: string }>(
+      `INSERT INTO webhooks (id, url, events, secret) VALUES (gen_random_uuid(), 'http://192.0.2.1/hook', ARRAY['order.placed'], $1) RETURNING id`,
+      [SECRET],
+    );
+    return rows[0]!.id;
+  }
+  async function addDelivery(webhookId: string, seq: number, options: { status?: string; dueSecondsAgo?: number } = {}): Promise<string> {
+    const { rows } = await database.db.query<{ id: string }>(
+      `INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload, status, next_attempt_at)
+       VALUES (gen_random_uuid(), $1, $2::int, 'order.placed', '{}', $3, now() - make_interval(secs => $4::int)) RETURNING id`,
+      [webhookId, seq, options.status ?? 'pending', options.dueSecondsAgo ?? 1],
+    );
+    return rows[0]!.id;
+  }
+  const leasedOf = async (webhookId: string) =>
+    (await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_deliveries WHERE webhook_id = $1 AND leased_until > now()', [webhookId])).rows[0]!.n;
+  const claim = (db: Database) => claimDueDeliveries(db, { limit: 4, leaseMs: 60_000, busyWebhookIds: [] });
+
+  it('when another delivery of the endpoint becomes due first while a claim is under way, then a concurrent claim takes none of its deliveries', async () => {
+    const webhookId = await addEndpoint();
+    const first = await addDelivery(webhookId, 1, { dueSecondsAgo: 60 });
+    // Failed for now, and due before the first one once redelivered.
+    const redelivered = await addDelivery(webhookId, 2, { status: 'failed', dueSecondsAgo: 3600 });
+    // A statement holding the first delivery's row (as a redelivery or a record does for a moment)
+    // holds up the first claim after it has chosen that delivery.
+    let releaseRow!: () => void;
+    let rowHeld!: () => void;
+    const held = new Promise<void>((resolve) => (rowHeld = resolve));
+    const holder = database.db.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR UPDATE', [first]);
+      rowHeld();
+      await new Promise<void>((resolve) => (releaseRow = resolve));
+    });
+    await held;
+    const claimOne = claim(senders[0]!);
+    await waitUntil(
+      async () => (await database.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]!.n >= 1,
+      10_000,
+      'the first claim to wait for the held row',
+    );
+    await database.db.query(`UPDATE webhook_deliveries SET status = 'pending' WHERE id = $1`, [redelivered]);
+    const claimTwo = await claim(senders[1]!);
+    releaseRow();
+    await holder;
+    const claimed = [...(await claimOne), ...claimTwo].filter((delivery) => delivery.webhookId === webhookId);
+    expect(claimed.map((delivery) => delivery.id)).toHaveLength(1);
+    expect(await leasedOf(webhookId)).toBe(1);
+  });
+
+  it('when several senders claim and record in a loop, then no endpoint ever has two attempts in flight', async () => {
+    const endpoints = await Promise.all([1, 2, 3].map(() => addEndpoint()));
+    for (const webhookId of endpoints) for (const seq of [1, 2, 3, 4, 5, 6]) await addDelivery(webhookId, seq);
+    const inFlight = new Set<string>();
+    const overlaps: string[] = [];
+    let attempts = 0;
+    const send = async (db: Database, delivery: ClaimedDelivery) => {
+      if (inFlight.has(delivery.webhookId)) overlaps.push(delivery.webhookId);
+      inFlight.add(delivery.webhookId);
+      attempts++;
+      await Promise.resolve();
+      inFlight.delete(delivery.webhookId);
+      // Every other attempt fails and is due again at once: the backlog keeps changing under the claims.
+      await recordAttempt(db, delivery, { ok: attempts % 2 === 0, statusCode: 200, error: undefined, retryInMs: attempts % 2 === 0 ? undefined : 0 });
+    };
+    const loop = async (db: Database) => {
+      for (let round = 0; round < 40; round++) {
+        const claims = await claim(db);
+        await Promise.all(claims.map((delivery) => send(db, delivery)));
+      }
+    };
+    await Promise.all(senders.map(loop));
+    expect(attempts).toBeGreaterThan(0);
+    expect(overlaps).toEqual([]);
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { STORAGE_KINDS } from '../../../test/harness.js';
+import { webhooksServiceOn } from '../../../test/webhooks-service.js';
+import { claimDueDeliveries, recordAttempt } from './deliveries.repository.js';
+
+/**
+ * Disabling an endpoint stops its deliveries, as Stripe, GitHub and Svix do: what was still owed
+ * ends `failed` (each can be redelivered by hand), instead of the whole backlog going out at once
+ * when the endpoint is enabled again.
+ */
+describe.each(STORAGE_KINDS)('disabling a webhook endpoint on %s', (kind) => {
+  const context = webhooksServiceOn(kind);
+
+  const addDeliveries = (webhookId: string, seqs: number[]) =>
+    context.database.db.query(
+      `INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload) SELECT gen_random_uuid(), $1, seq, 'order.placed', '{}' FROM unnest($2::int[]) seq`,
+      [webhookId, seqs],
+    );
+
+  it('when an endpoint is disabled, then its pending deliveries fail, an attempt in flight is not retried, and enabling it again sends none of them', async () => {
+    const webhook = await context.webhooks.createWebhook({ url: 'http://127.0.0.1:9/hook', events: ['order.placed'] });
+    await addDeliveries(webhook.id, [1, 2, 3]);
+    const [inFlight] = await claimDueDeliveries(context.database.db, { limit: 1, leaseMs: 60_000, busyWebhookIds: [] });
+
+    await context.webhooks.updateWebhook(webhook.id, { enabled: false });
+    const { items } = await context.webhooks.listDeliveries(webhook.id, { status: undefined, limit: 10, after: undefined });
+    const others = items.filter((delivery) => delivery.id !== inFlight!.id);
+    expect(others.map(({ status, lastError, nextAttemptAt }) => ({ status, lastError, nextAttemptAt }))).toEqual([
+      { status: 'failed', lastError: 'the endpoint was disabled', nextAttemptAt: null },
+      { status: 'failed', lastError: 'the endpoint was disabled', nextAttemptAt: null },
+    ]);
+
+    // The attempt in flight fails: it is not retried while the endpoint is disabled.
+    await recordAttempt(context.database.db, inFlight!, { ok: false, statusCode: 503, error: 'answered 503', retryInMs: 1000 });
+    expect((await context.webhooks.listDeliveries(webhook.id, { status: 'pending', limit: 10, after: undefined })).items).toEqual([]);
+
+    await context.webhooks.updateWebhook(webhook.id, { enabled: true });
+    await context.database.db.query(`UPDATE webhook_deliveries SET next_attempt_at = now() - interval '1 day' WHERE webhook_id = $1`, [webhook.id]);
+    expect(await claimDueDeliveries(context.database.db, { limit: 10, leaseMs: 60_000, busyWebhookIds: [] })).toEqual([]);
+  });
+
+  it('when a failed delivery of a disabled endpoint is redelivered, then it is sent once the endpoint is enabled again', async () => {
+    const webhook = await context.webhooks.createWebhook({ url: 'http://127.0.0.1:9/hook', events: ['order.placed'] });
+    await addDeliveries(webhook.id, [1]);
+    await context.webhooks.updateWebhook(webhook.id, { enabled: false });
+    const [failed] = (await context.webhooks.listDeliveries(webhook.id, { status: 'failed', limit: 10, after: undefined })).items;
+    await context.webhooks.redeliver(webhook.id, failed!.id);
+    // Another change to the disabled endpoint leaves the redelivery asked for owed.
+    await context.webhooks.updateWebhook(webhook.id, { description: 'paused for maintenance' });
+    expect(await claimDueDeliveries(context.database.db, { limit: 10, leaseMs: 60_000, busyWebhookIds: [] })).toEqual([]);
+    await context.webhooks.updateWebhook(webhook.id, { enabled: true });
+    expect((await claimDueDeliveries(context.database.db, { limit: 10, leaseMs: 60_000, busyWebhookIds: [] })).map((claim) => claim.id)).toEqual([failed!.id]);
+  });
+});
