@@ -62,8 +62,10 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     const draft = { id: randomUUID(), userId, currency, createdAt: placedAt, history: JSON.stringify([{ status: 'pending', at: placedAt }]) };
     const claimSeconds = deps.claimCommittedEvents?.() ?? 0;
     const { placed, products, keyAcquired, keyTaken, eventId } = await placeOrderAtomically(tx, draft, lines, key, claimSeconds);
-    if (!keyAcquired) throw repo.keyInUse();
+    // A stored response means the key's first request has committed: a retry replays it (the
+    // long way) even while another retry holds the key's lock; only a key without one is in flight.
     if (keyTaken) return undefined;
+    if (!keyAcquired) throw repo.keyInUse();
     const catalog = new Map(products.map((p) => [p.id, p]));
     if (!placed) {
       const unknown = lines.filter((line) => !catalog.has(line.productId));
