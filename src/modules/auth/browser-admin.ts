@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { LRUCache } from 'lru-cache';
+import { clientKeyOf } from '../../middleware/client-address.js';
 import { ForbiddenError, UnauthenticatedError } from '../../shared/errors.js';
 import type { AuthService } from './auth.service.js';
 
@@ -41,7 +42,7 @@ export function requireAdminForBrowser(auth: Pick<AuthService, 'authenticate' | 
         throw new UnauthenticatedError('INVALID_CREDENTIALS', 'Email or password is incorrect');
       }
       const user = await auth
-        .verifyCredentials({ email: decoded.slice(0, colon), password: decoded.slice(colon + 1) }, req.ip ?? 'unknown')
+        .verifyCredentials({ email: decoded.slice(0, colon), password: decoded.slice(colon + 1) }, clientKeyOf(req))
         .catch((error: unknown) => {
           if (error instanceof UnauthenticatedError) challenge(res);
           throw error;
