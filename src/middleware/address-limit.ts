@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { RateLimiter } from '../platform/rate-limit.js';
+import { clientKeyOf } from './client-address.js';
 
 // Health probes and scrapes come from infrastructure and must never be throttled.
 const EXEMPT = /^\/(health|metrics)(\/|$)/;
@@ -10,7 +11,7 @@ const EXEMPT = /^\/(health|metrics)(\/|$)/;
  */
 export function limitPerAddress(limiter: RateLimiter): RequestHandler {
   return async (req, _res, next) => {
-    if (!EXEMPT.test(req.path)) await limiter.consume(req.ip ?? 'unknown');
+    if (!EXEMPT.test(req.path)) await limiter.consume(clientKeyOf(req));
     next();
   };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../test/harness.js';
+import { startTestApp, TEST_PASSWORD_HASH_PROFILE, type TestApp } from '../../test/harness.js';
+import { resetPassword } from '../modules/auth/index.js';
 import { registerAdmin, type TestUser } from '../../test/users.js';
 
 const basic = (email: string, password: string) => `Basic ${Buffer.from(`${email}:${password}`).toString('base64')}`;
@@ -89,5 +90,14 @@ describe('queue dashboard hardening (server mode)', () => {
     await app.db.query('DELETE FROM users WHERE id = $1', [ops.id]);
     const gone = await app.http.get('/admin/queues/api/queues').set('Authorization', basic(ops.email, ops.password));
     expect([gone.status, gone.headers['www-authenticate']]).toEqual([401, expect.stringMatching(/^Basic /)]);
+  });
+
+  it('when a signed-in admin’s password is reset (npm run admin -- reset-password), then its remembered Basic sign-in is refused at once; the new password works', async () => {
+    const ops = await registerAdmin(app);
+    expect((await app.http.get('/admin/queues/api/queues').set('Authorization', basic(ops.email, ops.password))).status).toBe(200);
+    expect(await resetPassword(app.db, ops.email, 'a brand new password', TEST_PASSWORD_HASH_PROFILE)).toBe(true);
+    const old = await app.http.get('/admin/queues/api/queues').set('Authorization', basic(ops.email, ops.password));
+    expect([old.status, old.body.code, old.headers['www-authenticate']]).toEqual([401, 'INVALID_CREDENTIALS', expect.stringMatching(/^Basic /)]);
+    expect((await app.http.get('/admin/queues/api/queues').set('Authorization', basic(ops.email, 'a brand new password'))).status).toBe(200);
   });
 });

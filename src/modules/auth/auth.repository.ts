@@ -43,6 +43,14 @@ export async function roleOf(db: Queryable, id: string): Promise<Role | undefine
   return rows[0]?.role;
 }
 
+/** The account's role and password hash now, or undefined when the account no longer exists (one index probe). */
+export async function signInStateOf(db: Queryable, id: string): Promise<{ role: Role; passwordHash: string } | undefined> {
+  const { rows } = await db.query<{ role: Role; passwordHash: string }>('SELECT role, password_hash AS "passwordHash" FROM users WHERE id = $1', [id], {
+    name: 'user-sign-in-state',
+  });
+  return rows[0];
+}
+
 export async function findUserById(db: Queryable, id: string): Promise<User | undefined> {
   const { rows } = await db.query<User>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
   return rows[0];

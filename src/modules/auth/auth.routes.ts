@@ -1,4 +1,5 @@
 import type { IRouter, Request } from 'express';
+import { clientKeyOf } from '../../middleware/client-address.js';
 import { validateBody } from '../../middleware/validate.js';
 import type { RefreshBody, LoginBody, RegisterBody } from './auth.schemas.js';
 import { loginBody, refreshBody, registerBody } from './auth.schemas.js';
@@ -9,11 +10,11 @@ import { authenticate, principalOf } from './authenticate.js';
 export function authRoutes(router: IRouter, auth: AuthService): void {
 
   router.post('/api/auth/register', validateBody(registerBody), async (req: Request<object, unknown, RegisterBody>, res) => {
-    res.status(201).json(await auth.register(req.body, req.ip ?? 'unknown'));
+    res.status(201).json(await auth.register(req.body, clientKeyOf(req)));
   });
 
   router.post('/api/auth/login', validateBody(loginBody), async (req: Request<object, unknown, LoginBody>, res) => {
-    res.json(await auth.login(req.body, req.ip ?? 'unknown'));
+    res.json(await auth.login(req.body, clientKeyOf(req)));
   });
 
   router.post('/api/auth/refresh', validateBody(refreshBody), async (req: Request<object, unknown, RefreshBody>, res) => {

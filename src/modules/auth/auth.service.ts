@@ -7,7 +7,7 @@ import type { Principal, Role } from '../../shared/principal.js';
 import * as repo from './auth.repository.js';
 import { email } from './auth.schemas.js';
 import type { User } from './auth.repository.js';
-import { burnPasswordCheck, hashPassword, verifyPassword, type PasswordHashProfile } from './passwords.js';
+import { burnPasswordCheck, credentialStampOf, hashPassword, verifyPassword, type PasswordHashProfile } from './passwords.js';
 import { generateRefreshToken, hashRefreshToken, type AccessTokens } from './tokens.js';
 
 export interface TokenPair {
@@ -19,6 +19,12 @@ export interface TokenPair {
 
 export interface Session extends TokenPair {
   user: User;
+}
+
+/** A checked sign-in: the account, and a stamp of its password then (see `credentialStampOf`). */
+export interface VerifiedCredentials {
+  user: User;
+  credentialStamp: string;
 }
 
 export interface AuthServiceDeps {
@@ -86,7 +92,7 @@ export function createAuthService(deps: AuthServiceDeps) {
   }
 
   /** Checks a password under the login limits; the caller decides what the sign-in grants. */
-  async function verifyCredentials(input: { email: string; password: string }, clientAddress: string): Promise<User> {
+  async function verifyCredentials(input: { email: string; password: string }, clientAddress: string): Promise<VerifiedCredentials> {
     // The limits count by the address as JavaScript lower-cases it; the account is found as
     // PostgreSQL lower-cases it. The two agree on the addresses accounts can have (`email`), not
     // beyond: "İ" is one more way to write "i" for PostgreSQL, and would be a fresh count for each
@@ -123,12 +129,12 @@ export function createAuthService(deps: AuthServiceDeps) {
       loginLimits.perAccount.refund(accountKey),
       loginLimits.perAddress.refund(clientAddress),
     ]);
-    const { passwordHash: _hash, ...user } = found;
-    return user;
+    const { passwordHash, ...user } = found;
+    return { user, credentialStamp: credentialStampOf(passwordHash) };
   }
 
   async function login(input: { email: string; password: string }, clientAddress: string): Promise<Session> {
-    const user = await verifyCredentials(input, clientAddress);
+    const { user } = await verifyCredentials(input, clientAddress);
     // Each login starts its own token family, so logging out one device leaves the others signed in.
     return { user, ...(await issueTokens(user, randomUUID())) };
   }
@@ -200,10 +206,16 @@ export function createAuthService(deps: AuthServiceDeps) {
   /** The account's role now; undefined when it no longer exists. For credentials remembered across requests. */
   const currentRole = (userId: string): Promise<Role | undefined> => repo.roleOf(db, userId);
 
+  /** The account's role and password stamp now, to check a remembered sign-in against; undefined when it no longer exists. */
+  async function currentCredentials(userId: string): Promise<{ role: Role; credentialStamp: string } | undefined> {
+    const state = await repo.signInStateOf(db, userId);
+    return state && { role: state.role, credentialStamp: credentialStampOf(state.passwordHash) };
+  }
+
   /** For background work (emails): the user behind an order, if the account still exists. */
   const findUser = (userId: string): Promise<User | undefined> => repo.findUserById(db, userId);
   /** Several users at once (a batch of emails reads its recipients in one statement). */
   const findUsers = (userIds: readonly string[]): Promise<User[]> => repo.findUsersByIds(db, userIds);
 
-  return { register, login, verifyCredentials, refresh, logout, getUser, findUser, findUsers, authenticate, currentRole };
+  return { register, login, verifyCredentials, refresh, logout, getUser, findUser, findUsers, authenticate, currentRole, currentCredentials };
 }

@@ -219,4 +219,22 @@ describe('login limits behind a proxy (TRUST_PROXY=1)', () => {
       await app.close();
     }
   });
+
+  it('count an IPv6 client by its /64, so one host cannot take a fresh address for every guess', async () => {
+    const app = await startTestApp({ storage: 'postgres', env: { LOGIN_MAX_FAILURES_PER_IP: '6', TRUST_PROXY: '1' } });
+    try {
+      const fail = (address: string) =>
+        app.http.post('/api/auth/login').set('X-Forwarded-For', address).send({ email: uniqueEmail('spray'), password: 'wrong password' });
+      // One host's /64: each guess from another of its 2^64 addresses.
+      for (let i = 1; i <= 6; i++) expect((await fail(`2001:db8:7:1::${i.toString(16)}`)).status).toBe(401);
+      expect((await fail('2001:db8:7:1:ffff:ffff:ffff:ffff')).status).toBe(429);
+      // The neighbouring /64 is another client.
+      expect((await fail('2001:db8:7:2::1')).status).toBe(401);
+      // An IPv4 client seen through an IPv6 socket is the same client as over IPv4.
+      for (let i = 0; i < 6; i++) expect((await fail('::ffff:203.0.113.8')).status).toBe(401);
+      expect((await fail('203.0.113.8')).status).toBe(429);
+    } finally {
+      await app.close();
+    }
+  });
 });

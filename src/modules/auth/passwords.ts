@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
 
@@ -79,4 +80,13 @@ export async function burnPasswordCheck(password: string, profile: PasswordHashP
     dummyHashes.set(profile, dummy);
   }
   await verifyPassword(await dummy, password);
+}
+
+/**
+ * Stands for an account's password as it is now, without being a hash an attacker could try
+ * passwords against: every new hash has a new salt, so this changes whenever the password is
+ * set again (`npm run admin -- reset-password`), even to the same one.
+ */
+export function credentialStampOf(passwordHash: string): string {
+  return createHash('sha256').update(passwordHash).digest('base64url');
 }

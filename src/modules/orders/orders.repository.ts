@@ -103,16 +103,17 @@ export interface StoredResponse {
 
 export const IDEMPOTENCY_RETENTION_HOURS = 24;
 
+/** Another request holds the key's lock and nothing is stored for the key yet. */
+export const keyInUse = () => new ConflictError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly');
+
 /**
  * Claims `key` for this user, or returns the response stored for it. A transaction-scoped
  * advisory lock on (user, key) marks the key as in flight: a concurrent request with the same
  * key is told so at once (409) instead of waiting, and once the first has committed the key
- * row answers with its stored response. A first attempt that rolled back leaves no row, so the
- * key can be retried. Keys older than the retention period are taken over.
+ * row answers with its stored response, whoever holds the lock then. A first attempt that
+ * rolled back leaves no row, so the key can be retried. Keys older than the retention period
+ * are taken over.
  */
-/** Another request holds the key's lock right now. */
-export const keyInUse = () => new ConflictError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly');
-
 export async function claimIdempotencyKey(
   tx: Queryable,
   claim: { userId: string; key: string; requestHash: string },
@@ -134,13 +135,21 @@ export async function claimIdempotencyKey(
     [claim.userId, claim.key, claim.requestHash],
     { name: 'claim-idempotency-key' },
   );
-  if (!claimed[0]?.acquired) throw keyInUse();
-  if (claimed[0].inserted) return undefined;
+  if (claimed[0]?.inserted) return undefined;
   // A statement of its own: the stored row may have been committed after the one above began,
-  // and only a new statement's snapshot is sure to see it.
+  // and only a new statement's snapshot is sure to see it. Without the lock, only a live row
+  // counts: its first request has committed, and whoever holds the lock (a concurrent retry)
+  // only reads it; a missing or expired one is still being placed or taken over (in flight).
+  const stored = await readStoredResponse(tx, claim, { liveOnly: !claimed[0]?.acquired });
+  if (!claimed[0]?.acquired && !stored) throw keyInUse();
+  return stored;
+}
+
+async function readStoredResponse(tx: Queryable, claim: { userId: string; key: string }, options: { liveOnly: boolean }): Promise<StoredResponse | undefined> {
+  const live = options.liveOnly ? `AND created_at >= now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})` : '';
   const { rows } = await tx.query<StoredResponse>(
     `SELECT request_hash AS "requestHash", response_status AS status, order_id AS "orderId", response_body AS body
-     FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
+     FROM idempotency_keys WHERE user_id = $1 AND key = $2 ${live}`,
     [claim.userId, claim.key],
   );
   return rows[0];

@@ -55,15 +55,22 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
 
   /**
    * Runs the placement statement; throws the contract's error when it changed nothing. With a
-   * key, answers undefined when the key already holds a response (nothing was placed).
+   * key, answers undefined whenever nothing was placed and the key is not in flight: the key may
+   * hold a response, and `placeIdempotently` tells a replay from a refusal.
    */
   async function place(tx: Queryable, userId: string, lines: readonly RequestedLine[], key?: PlacementKey): Promise<Placed | undefined> {
     const placedAt = new Date().toISOString();
     const draft = { id: randomUUID(), userId, currency, createdAt: placedAt, history: JSON.stringify([{ status: 'pending', at: placedAt }]) };
     const claimSeconds = deps.claimCommittedEvents?.() ?? 0;
     const { placed, products, keyAcquired, keyTaken, eventId } = await placeOrderAtomically(tx, draft, lines, key, claimSeconds);
-    if (!keyAcquired) throw repo.keyInUse();
+    // A stored response means the key's first request has committed: a retry replays it (the
+    // long way) even while another retry holds the key's lock; only a key without one is in flight.
     if (keyTaken) return undefined;
+    if (!keyAcquired) throw repo.keyInUse();
+    // A refusal with a key is told the long way: this statement's snapshot predates any row lock it
+    // waited for, so it cannot see a response that the request it waited for (the first with this
+    // key, which may have taken the last units) stored meanwhile; a retry must replay that one.
+    if (!placed && key) return undefined;
     const catalog = new Map(products.map((p) => [p.id, p]));
     if (!placed) {
       const unknown = lines.filter((line) => !catalog.has(line.productId));
@@ -103,7 +110,8 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
       throw error;
     });
     if (placed) return { kind: 'placed' as const, ...placed };
-    // The key holds a response (or got one while the statement ran): read it back under the key's lock.
+    // The key holds a response (or got one while the statement ran), or the lines were refused:
+    // read the key back under its lock, and place again only if it holds nothing.
     const outcome = await db.transaction(async (tx) => {
       const stored = await repo.claimIdempotencyKey(tx, { userId, key, requestHash });
       if (stored) {
