@@ -74,7 +74,7 @@ export function commonProblems(options: { body: boolean; database: boolean; vali
   const badRequest: ProblemCase[] = [
     ...(options.validation ? [{ code: 'VALIDATION_FAILED', when: options.validation, errors: 'FieldProblem' }] : []),
     ...(options.body && !options.validation
-      ? [{ code: 'VALIDATION_FAILED', when: 'A string in the body contains a NUL character.', errors: 'FieldProblem' }]
+      ? [{ code: 'VALIDATION_FAILED', when: 'A string or key in the body contains a NUL character or an unpaired UTF-16 surrogate.', errors: 'FieldProblem' }]
       : []),
     ...(options.cursor ? [{ code: 'INVALID_CURSOR', when: '`cursor` is not a cursor from a previous page.', errors: 'FieldProblem' }] : []),
     { code: 'MALFORMED_JSON', when: 'The request body is not valid JSON.' },

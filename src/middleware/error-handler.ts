@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { errorFields, type Logger } from '../platform/logger.js';
 import { AppError, RateLimitedError, ServiceUnavailableError, UnauthenticatedError, ValidationError, problemTypePath, type ErrorKind } from '../shared/errors.js';
-import { findNul } from './nul-check.js';
+import { findUnstorableText } from './unstorable-text.js';
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
   validation: 400,
@@ -175,11 +175,11 @@ export function jsonBody(): RequestHandler {
         next(error);
         return;
       }
-      // NUL is refused in every string of every body, whatever the route: PostgreSQL text
-      // cannot hold it, and no field of ours has a use for it.
-      const path = findNul(req.body);
-      if (path !== undefined) {
-        next(new ValidationError(`Invalid request body — ${path || 'body'}: must not contain NUL characters`, [{ path, message: 'must not contain NUL characters' }]));
+      // Refused in every string of every body, whatever the route: characters no field can store
+      // as sent (NUL, unpaired surrogates), which no field of ours has a use for.
+      const found = findUnstorableText(req.body);
+      if (found) {
+        next(new ValidationError(`Invalid request body — ${found.path || 'body'}: ${found.message}`, [found]));
         return;
       }
       next();

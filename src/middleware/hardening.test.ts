@@ -80,6 +80,25 @@ describe('HTTP hardening (in-process app)', () => {
     });
   });
 
+  describe('unpaired UTF-16 surrogates (stored as U+FFFD, so not what was sent)', () => {
+    it.each([
+      ['/api/auth/register', { email: 'd@example.com', password: 'long enough', name: 'Ann\ud800Lee' }, 'name'],
+      ['/api/auth/login', { email: 'a@example.com', password: 'pass\udc00word' }, 'password'],
+      ['/api/auth/logout', { refreshToken: 'x', extra: { ['key\ud83d']: 1 } }, 'extra.key\ud83d'],
+    ])('in any string or key of a body to %s, then 400 naming the field', async (path, body, field) => {
+      const res = await app.http.post(path).send(body);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(PROBLEM);
+      expect(res.body.errors).toContainEqual({ path: field, message: 'must not contain unpaired UTF-16 surrogates (\\uD800–\\uDFFF escapes)' });
+    });
+
+    it('while whole pairs (emoji and other characters beyond U+FFFF) are kept as sent', async () => {
+      const res = await app.http.post('/api/auth/register').send({ email: 'emoji@example.com', password: 'long enough', name: 'Ann 😀 𝔏ee' });
+      expect(res.status).toBe(201);
+      expect(res.body.user.name).toBe('Ann 😀 𝔏ee');
+    });
+  });
+
   describe('/metrics with METRICS_TOKEN', () => {
     it('without the token, then 401 with a Bearer challenge', async () => {
       const res = await app.http.get('/metrics');
