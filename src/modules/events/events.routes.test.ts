@@ -186,7 +186,10 @@ describe('an order event stream whose client stops reading', { timeout: 120_000 
   const clients: SseClient[] = [];
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'postgres', env: { SSE_POLL_MS: '50', SSE_STALL_MS: '500' } });
+    // The reading client shares this process's event loop with the server: under a loaded run
+    // (other test files on both cores) the loop can miss half a second, which with a shorter
+    // stall limit cut a client that was reading.
+    app = await startTestApp({ storage: 'postgres', env: { SSE_POLL_MS: '50', SSE_STALL_MS: '3000' } });
   });
   afterAll(async () => {
     sockets.forEach((socket) => socket.destroy());
