@@ -147,6 +147,15 @@ describe('the console in a real browser', () => {
     await adminPage.locator('[data-stat="Completed"]').waitFor(WAIT);
     // The refused confirmation (the order test above) was sent again: nothing refused, nothing owed.
     await expect.poll(() => adminPage.locator('[data-stat="Emails refused"] .stat-value').innerText(), WAIT).toBe('0');
+    expect(await adminPage.getByRole('button', { name: 'Send all again' }).count()).toBe(0);
+    // After an outage of the mail server every email of those days is refused; an admin sends them all again here.
+    await app.db.query("UPDATE email_deliveries SET status = 'undeliverable', sent_at = NULL");
+    await expect.poll(() => adminPage.locator('[data-stat="Emails refused"] .stat-value').innerText(), WAIT).toBe('1');
+    await adminPage.getByRole('button', { name: 'Send all again' }).click();
+    await adminPage.getByRole('status').filter({ hasText: '1 email is being sent again.' }).waitFor(WAIT);
+    await expect.poll(() => adminPage.locator('[data-stat="Emails refused"] .stat-value').innerText(), WAIT).toBe('0');
+    await expect.poll(() => adminPage.locator('[data-stat="Emails unsent"]').innerText(), WAIT).toContain('every email owed went out');
+    expect(await adminPage.getByRole('button', { name: 'Send all again' }).count()).toBe(0);
     expect(await adminPage.locator('[data-stat="Emails unsent"]').innerText()).toContain('every email owed went out');
     await customerPage.getByRole('link', { name: 'My orders' }).click();
     await customerPage.locator('tr[data-order-id]').first().waitFor(WAIT);

@@ -9,6 +9,7 @@ import { bearer, registerAdmin, registerUser, uniqueEmail, type TestUser } from 
 import { createApp } from '../app.js';
 import { loginBody, refreshBody, registerBody } from '../modules/auth/index.js';
 import { adjustStockBody, createProductBody, updateProductBody } from '../modules/catalog/index.js';
+import { resendAllBody } from '../modules/notifications/index.js';
 import { listOrdersQuery, placeOrderBody } from '../modules/orders/index.js';
 import { createWebhookBody, updateWebhookBody } from '../modules/webhooks/index.js';
 import { pageQuery } from '../shared/pagination.js';
@@ -173,6 +174,7 @@ describe('the OpenAPI document', () => {
       ],
     },
     updateProduct: { validator: updateProductBody, valid: { priceCents: 900 }, rejected: [{}, { priceCents: -1 }, { name: ' ' }] },
+    resendAllRefusedEmails: { validator: resendAllBody, valid: { since: '2026-12-01T00:00:00Z' }, rejected: [{ since: 'yesterday' }, { until: 42 }, { orderIds: [] }] },
     adjustStock: { validator: adjustStockBody, valid: { adjustment: -2 }, rejected: [{ adjustment: 0 }, { adjustment: 1.5 }, {}] },
     placeOrder: {
       validator: placeOrderBody,

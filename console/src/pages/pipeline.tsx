@@ -17,6 +17,9 @@ export function PipelinePage() {
   const snapshot = useSignal<PipelineSnapshot | null>(null);
   const error = useSignal<string | null>(null);
   const minutes = useSignal(10);
+  // Bumped after a bulk resend, to read the pipeline again at once.
+  const reloads = useSignal(0);
+  const resent = useSignal<number | null>(null);
 
   useEffect(() => {
     let stopped = false;
@@ -37,7 +40,7 @@ export function PipelinePage() {
       stopped = true;
       clearInterval(timer);
     };
-  }, [minutes.value]);
+  }, [minutes.value, reloads.value]);
 
   const current = snapshot.value;
   return (
@@ -63,6 +66,16 @@ export function PipelinePage() {
       ) : (
         <>
           <Stats snapshot={current} />
+          {current.emails.undeliverable > 0 || resent.value !== null ? (
+            <ResendAll
+              undeliverable={current.emails.undeliverable}
+              resent={resent.value}
+              onResent={(count) => {
+                resent.value = count;
+                reloads.value++;
+              }}
+            />
+          ) : null}
           <section class="card" aria-labelledby="chart-heading">
             <h2 id="chart-heading">Orders per second, last {current.windowMinutes} minutes</h2>
             <ThroughputChart snapshot={current} />
@@ -73,6 +86,45 @@ export function PipelinePage() {
         </>
       )}
     </main>
+  );
+}
+
+/** Sends every undeliverable email again (after an outage of the shop's mail server); the page is for admins only. */
+function ResendAll({ undeliverable, resent, onResent }: { undeliverable: number; resent: number | null; onResent: (count: number) => void }) {
+  const sending = useSignal(false);
+  const error = useSignal<string | null>(null);
+  const send = async () => {
+    sending.value = true;
+    try {
+      const { reopened } = await api<{ reopened: number }>('/api/admin/emails/resend', { method: 'POST', body: {} });
+      error.value = null;
+      onResent(reopened);
+    } catch (caught) {
+      error.value = messageOf(caught);
+    } finally {
+      sending.value = false;
+    }
+  };
+  return (
+    <section class="card resend-all" aria-labelledby="resend-heading">
+      <h2 id="resend-heading">Emails that could not be delivered</h2>
+      <ErrorMessage message={error.value} />
+      {resent !== null ? (
+        <p role="status" class="resend-status">
+          {resent} email{resent === 1 ? ' is' : 's are'} being sent again.
+        </p>
+      ) : null}
+      {undeliverable > 0 ? (
+        <p>
+          <button type="button" onClick={() => void send()} disabled={sending.value}>
+            Send all again
+          </button>{' '}
+          <span class="muted">
+            {undeliverable} email{undeliverable === 1 ? '' : 's'}, once the mail server or the addresses are fixed (after an outage, say)
+          </span>
+        </p>
+      ) : null}
+    </section>
   );
 }
 
@@ -101,7 +153,7 @@ function Stats({ snapshot }: { snapshot: PipelineSnapshot }) {
       String(snapshot.emails.pending),
       snapshot.emails.pending > 0 ? `oldest owed ${seconds(snapshot.emails.oldestPendingSeconds)}` : 'every email owed went out',
     ],
-    ['Emails refused', String(snapshot.emails.undeliverable), 'by the mail server, for good (all time)'],
+    ['Emails refused', String(snapshot.emails.undeliverable), 'refused for good, or given up after their retry lifetime (all time)'],
     [
       'Failed jobs',
       queue.reachable ? String(queue.failed) : 'unknown',

@@ -1,5 +1,6 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { resendAllAnswer, resendAllBody } from '../../modules/notifications/index.js';
 import { pipelineQuery, pipelineSnapshot } from '../../modules/pipeline/index.js';
 import { BEARER, commonProblems, FORBIDDEN_ADMIN, json, problem, PUBLIC, raw, UNAUTHENTICATED } from '../responses.js';
 
@@ -92,6 +93,29 @@ export function registerConsolePaths(registry: OpenAPIRegistry): void {
       202: json("The order's emails, the reopened ones `pending`.", z.object({ items: z.array(EmailDelivery) })),
       ...orderEmailProblems,
       409: problem(409, [{ code: 'NOTHING_TO_RESEND', when: 'The order has no refused (`undeliverable`) email.' }]),
+    },
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/api/admin/emails/resend',
+    operationId: 'resendAllRefusedEmails',
+    tags,
+    summary: 'Send every refused email of a window again, e.g. after an outage of the mail server (admin)',
+    description:
+      'For the `undeliverable` emails of many orders at once, typically those given up during a long outage of the shop\'s own mail server ' +
+      '(after `EMAIL_MAX_RETRY_HOURS`): they become `pending` with a new retry lifetime and are sent by jobs now, or by the reconciler should the ' +
+      'queue be out of reach, exactly as `POST /api/orders/{id}/emails/resend` sends one order\'s. `since` and `until` pick them by when they ' +
+      'were owed (their order finished); without them every refused email is sent again. Each email is sent once, whichever resends race for it. ' +
+      'The body may be left out; unknown fields are refused.',
+    security: BEARER,
+    request: { body: { required: false, content: { 'application/json': { schema: resendAllBody } } } },
+    responses: {
+      202: json('How many emails are `pending` again.', resendAllAnswer),
+      ...commonProblems({ body: true, database: true, validation: '`since` or `until` is not an ISO 8601 timestamp, `since` is not before `until`, or an unknown field was sent.' }),
+      401: problem(401, [UNAUTHENTICATED]),
+      403: problem(403, [FORBIDDEN_ADMIN]),
+      409: problem(409, [{ code: 'NOTHING_TO_RESEND', when: 'No email of the window is refused (`undeliverable`).' }]),
     },
   });
 }

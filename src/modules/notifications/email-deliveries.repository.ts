@@ -228,13 +228,67 @@ export async function oldestPendingEmailSeconds(db: Queryable): Promise<number> 
  * lifetime; answers their kinds, each with its attempts so far (they tell one resend from the
  * next: a resend's job runs at least one claim, which counts).
  */
-export async function reopenUndeliverable(db: Queryable, orderId: string): Promise<{ kind: EmailKind; attempts: number }[]> {
-  const { rows } = await db.query<{ kind: EmailKind; attempts: number }>(
+export async function reopenUndeliverable(db: Queryable, orderId: string): Promise<ReopenedEmail[]> {
+  const { rows } = await db.query<ReopenedEmail>(
     `UPDATE email_deliveries SET status = 'pending', claimed_until = NULL, claim_token = NULL, first_failed_at = NULL
-     WHERE order_id = $1 AND status = 'undeliverable' RETURNING kind, attempts`,
+     WHERE order_id = $1 AND status = 'undeliverable' RETURNING order_id AS "orderId", kind, attempts`,
     [orderId],
   );
   return rows;
+}
+
+/** An email a resend made pending again: its attempts so far tell one resend from the next (`resendEmailJob`). */
+export interface ReopenedEmail {
+  orderId: string;
+  kind: EmailKind;
+  attempts: number;
+}
+
+/** Where a bulk resend stands: the last email it reopened, in (created_at, order, kind) order. */
+export interface ReopenCursor {
+  createdAt: string;
+  orderId: string;
+  kind: EmailKind;
+}
+
+/**
+ * Makes up to `limit` refused emails owed (their order finished) in [`since`, `until`) pending
+ * again with a new retry lifetime, after `after`, oldest first, through the partial index of
+ * refused rows; answers them and where the next page starts (undefined at the end). One statement,
+ * so a page holds its rows' locks only while it runs. A row another statement holds (a claim
+ * writing its refusal, a single resend) is skipped rather than waited for; the status is checked
+ * under the lock, so a row reopened elsewhere meanwhile is not reopened twice. Walking by cursor,
+ * an email refused again by its resend's own job while the walk goes on is not reopened again.
+ */
+export async function reopenUndeliverablePage(
+  db: Queryable,
+  filter: { since?: string | undefined; until?: string | undefined },
+  page: { limit: number; after?: ReopenCursor | undefined },
+): Promise<{ emails: ReopenedEmail[]; next: ReopenCursor | undefined }> {
+  const { rows } = await db.query<ReopenedEmail & { createdAt: string; reopened: boolean }>(
+    `WITH picked AS (
+       SELECT order_id, kind, created_at FROM email_deliveries
+       WHERE status = 'undeliverable'
+         AND ($1::timestamptz IS NULL OR created_at >= $1::timestamptz) AND ($2::timestamptz IS NULL OR created_at < $2::timestamptz)
+         AND ($4::timestamptz IS NULL OR (created_at, order_id, kind) > ($4::timestamptz, $5::uuid, $6::text))
+       ORDER BY created_at, order_id, kind
+       LIMIT $3
+       FOR UPDATE SKIP LOCKED
+     ), reopened AS (
+       UPDATE email_deliveries d SET status = 'pending', claimed_until = NULL, claim_token = NULL, first_failed_at = NULL
+       FROM picked p WHERE d.order_id = p.order_id AND d.kind = p.kind AND d.status = 'undeliverable'
+       RETURNING d.order_id, d.kind, d.attempts
+     )
+     SELECT p.order_id AS "orderId", p.kind, r.attempts, p.created_at::text AS "createdAt", r.order_id IS NOT NULL AS reopened
+     FROM picked p LEFT JOIN reopened r ON r.order_id = p.order_id AND r.kind = p.kind
+     ORDER BY p.created_at, p.order_id, p.kind`,
+    [filter.since ?? null, filter.until ?? null, page.limit, page.after?.createdAt ?? null, page.after?.orderId ?? null, page.after?.kind ?? null],
+  );
+  const last = rows.length === page.limit ? rows.at(-1) : undefined;
+  return {
+    emails: rows.filter((row) => row.reopened).map(({ orderId, kind, attempts }) => ({ orderId, kind, attempts })),
+    next: last && { createdAt: last.createdAt, orderId: last.orderId, kind: last.kind },
+  };
 }
 
 export interface EmailDeliveryView {

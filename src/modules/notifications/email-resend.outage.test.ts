@@ -9,7 +9,7 @@ import { settledWithin } from '../../../test/wait.js';
  * bound: in a process that started while Redis was out of reach the route never answered. It
  * answers 202 now, the email pending for the reconciler.
  */
-describe('POST /api/orders/:id/emails/resend with Redis out of reach since start-up', () => {
+describe('the resend routes with Redis out of reach since start-up', () => {
   let app: TestApp;
   let admin: TestUser;
   let orderId: string;
@@ -34,6 +34,15 @@ describe('POST /api/orders/:id/emails/resend with Redis out of reach since start
   it('answers 202 within seconds, the email pending for the reconciler', async () => {
     const res = await settledWithin(app.http.post(`/api/orders/${orderId}/emails/resend`).set(bearer(admin)), 5000);
     expect(res?.status).toBe(202);
+    const { rows } = await app.db.query<{ status: string }>('SELECT status FROM email_deliveries WHERE order_id = $1', [orderId]);
+    expect(rows[0]?.status).toBe('pending');
+  }, 15_000);
+
+  it('POST /api/admin/emails/resend answers 202 within seconds too, the emails pending for the reconciler', async () => {
+    await app.db.query("UPDATE email_deliveries SET status = 'undeliverable' WHERE order_id = $1", [orderId]);
+    const res = await settledWithin(app.http.post('/api/admin/emails/resend').set(bearer(admin)).send({}), 5000);
+    expect(res?.status).toBe(202);
+    expect(res?.body).toEqual({ reopened: 1 });
     const { rows } = await app.db.query<{ status: string }>('SELECT status FROM email_deliveries WHERE order_id = $1', [orderId]);
     expect(rows[0]?.status).toBe('pending');
   }, 15_000);

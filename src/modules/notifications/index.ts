@@ -3,5 +3,6 @@ export { createNotificationsJobHandlers, notificationsSubscriptions, type Notifi
 export { findMissingEmails, oldestPendingEmailSeconds, type MissingEmailsCursor, readEmailBacklog, recordOwedEmails, type EmailBacklog, type EmailKind } from './email-deliveries.repository.js';
 export { renderOrderEmail } from './order-email.templates.js';
 export { notificationsRoutes } from './notifications.routes.js';
+export { resendAllAnswer, resendAllBody } from './notifications.schemas.js';
 export type { EmailDeliveryView } from './email-deliveries.repository.js';
 export { createEmailDeliveriesService, type EmailDeliveriesService } from './email-deliveries.service.js';

@@ -34,6 +34,28 @@ export function resendEmailJob(orderId: string, kind: EmailKind, attempts: numbe
   return { ...orderEmailJob([orderId], kind), id: `email-${kind}-${orderId}-resend-${attempts}` };
 }
 
+/**
+ * The jobs that send reopened emails (a resend, one order's or many), EMAIL_BATCH of one kind
+ * each. Ids of their own per resend, as `resendEmailJob`'s: a batch's is a digest of its emails
+ * with their attempts so far, so the same email resent later gets another job.
+ */
+export function resendEmailJobs(reopened: readonly { orderId: string; kind: EmailKind; attempts: number }[]): SendOrderEmailJob[] {
+  const jobs: SendOrderEmailJob[] = [];
+  for (const kind of new Set(reopened.map((email) => email.kind))) {
+    const ofKind = reopened.filter((email) => email.kind === kind);
+    for (let i = 0; i < ofKind.length; i += EMAIL_BATCH) {
+      const batch = ofKind.slice(i, i + EMAIL_BATCH);
+      if (batch.length === 1) {
+        jobs.push(resendEmailJob(batch[0]!.orderId, kind, batch[0]!.attempts));
+        continue;
+      }
+      const digest = createHash('sha1').update(batch.map((email) => `${email.orderId}:${email.attempts}`).join(',')).digest('hex').slice(0, 24);
+      jobs.push({ ...orderEmailJob(batch.map((email) => email.orderId), kind), id: `email-${kind}-resend-batch-${digest}` });
+    }
+  }
+  return jobs;
+}
+
 /** The jobs for the `kind` emails of `orderIds`, EMAIL_BATCH at a time. */
 export function orderEmailJobs(orderIds: readonly string[], kind: EmailKind): SendOrderEmailJob[] {
   const jobs: SendOrderEmailJob[] = [];
