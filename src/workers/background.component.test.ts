@@ -4,7 +4,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/harness.js';
 import { afterStatement } from '../../test/statements.js';
 import { waitUntil } from '../../test/wait.js';
 import { createEventsPass } from '../modules/events/index.js';
-import { findStalledOrderIds } from '../modules/orders/orders.repository.js';
+import { findStalledOrderIds, findUnfinishedOrderIds } from '../modules/orders/orders.repository.js';
 import type { Database } from '../platform/db/index.js';
 import { createLogger } from '../platform/logger.js';
 import { OUTBOX_CHANNEL, relayOutboxBatch } from '../platform/outbox.js';
@@ -16,7 +16,7 @@ const logger = createLogger({ level: 'error', format: 'json', silent: true });
 const ignore = () => Promise.resolve();
 // A sweep interval far longer than a test: only the start, commits and NOTIFYs wake a relay.
 const settings = { outboxPollMs: 600_000, outboxRelayDelayMs: 0, reconcileIntervalMs: 600_000, reconcileAfterSeconds: 600, eventsRetentionHours: 48 };
-const noStalledOrders = { findStalledOrderIds: () => Promise.resolve([]) };
+const noStalledOrders = { findStalledOrderIds: () => Promise.resolve([]), findUnfinishedOrderIds: () => Promise.resolve([]) };
 
 /** One worker slot (in-process queue, concurrency 1); every job is handed to `run`. */
 function oneSlotQueue(run: (data: { orderIds: readonly string[] }) => Promise<void> = ignore) {
@@ -127,7 +127,7 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       const queue = oneSlotQueue();
       // Left by a process that crashed between its commit and its relay.
       const leftBehind = await insertEvent('order.cancelled');
-      const loops = startBackgroundLoops({ db, queue, orders: { findStalledOrderIds: (seconds) => findStalledOrderIds(db, seconds) }, settings, logger });
+      const loops = startBackgroundLoops({ db, queue, orders: { findStalledOrderIds: (seconds) => findStalledOrderIds(db, seconds), findUnfinishedOrderIds: (page) => findUnfinishedOrderIds(db, page) }, settings, logger });
       try {
         // The first round claims every topic: what a crashed process left is relayed at start.
         await waitUntil(() => published(leftBehind), 5000, 'the first round to relay every topic');

@@ -49,7 +49,7 @@ const OWED_EMAILS_EVERY_MS = 10 * 60_000;
 export function startBackgroundLoops(deps: {
   db: Database;
   queue: JobQueue;
-  orders: Pick<OrdersService, 'findStalledOrderIds'>;
+  orders: Pick<OrdersService, 'findStalledOrderIds' | 'findUnfinishedOrderIds'>;
   settings: BackgroundSettings;
   logger: Logger;
   onRelayed?: (events: number) => void;
