@@ -4,7 +4,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/harness.js';
 import { afterStatement } from '../../test/statements.js';
 import { waitUntil } from '../../test/wait.js';
 import { createEventsPass } from '../modules/events/index.js';
-import { findStalledOrderIds } from '../modules/orders/orders.repository.js';
+import { findStalledOrderIds, findUnfinishedOrderIds } from '../modules/orders/orders.repository.js';
 import type { Database } from '../platform/db/index.js';
 import { createLogger } from '../platform/logger.js';
 import { OUTBOX_CHANNEL, relayOutboxBatch } from '../platform/outbox.js';
@@ -16,7 +16,7 @@ const logger = createLogger({ level: 'error', format: 'json', silent: true });
 const ignore = () => Promise.resolve();
 // A sweep interval far longer than a test: only the start, commits and NOTIFYs wake a relay.
 const settings = { outboxPollMs: 600_000, outboxRelayDelayMs: 0, reconcileIntervalMs: 600_000, reconcileAfterSeconds: 600, eventsRetentionHours: 48 };
-const noStalledOrders = { findStalledOrderIds: () => Promise.resolve([]) };
+const noStalledOrders = { findStalledOrderIds: () => Promise.resolve([]), findUnfinishedOrderIds: () => Promise.resolve([]) };
 
 /** One worker slot (in-process queue, concurrency 1); every job is handed to `run`. */
 function oneSlotQueue(run: (data: { orderIds: readonly string[] }) => Promise<void> = ignore) {
@@ -26,6 +26,18 @@ function oneSlotQueue(run: (data: { orderIds: readonly string[] }) => Promise<vo
     backoff: { baseMs: 1000, maxMs: 1000 },
     logger,
   });
+}
+
+/** Every worker slot taken and a job waiting, until `release`: a relay holds events back (back-pressure). */
+async function busyQueue(): Promise<{ queue: JobQueue; release: () => void }> {
+  let release!: () => void;
+  const busy = new Promise<void>((resolve) => (release = resolve));
+  const queue = oneSlotQueue(() => busy);
+  await queue.add([
+    { name: 'process-order', id: 'busy-1', data: { orderIds: [] } },
+    { name: 'process-order', id: 'busy-2', data: { orderIds: [] } },
+  ]);
+  return { queue, release };
 }
 
 /** A queue that records the order ids of the jobs published to it. */
@@ -127,7 +139,7 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       const queue = oneSlotQueue();
       // Left by a process that crashed between its commit and its relay.
       const leftBehind = await insertEvent('order.cancelled');
-      const loops = startBackgroundLoops({ db, queue, orders: { findStalledOrderIds: (seconds) => findStalledOrderIds(db, seconds) }, settings, logger });
+      const loops = startBackgroundLoops({ db, queue, orders: { findStalledOrderIds: (seconds) => findStalledOrderIds(db, seconds), findUnfinishedOrderIds: (page) => findUnfinishedOrderIds(db, page) }, settings, logger });
       try {
         // The first round claims every topic: what a crashed process left is relayed at start.
         await waitUntil(() => published(leftBehind), 5000, 'the first round to relay every topic');
@@ -261,14 +273,7 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
   });
 
   it('when a process stops holding claimed events it has not published, then it gives them back', async () => {
-    // Every worker slot taken and a job waiting: the relay holds events back (back-pressure).
-    let release!: () => void;
-    const busy = new Promise<void>((resolve) => (release = resolve));
-    const queue = oneSlotQueue(() => busy);
-    await queue.add([
-      { name: 'process-order', id: 'busy-1', data: { orderIds: [] } },
-      { name: 'process-order', id: 'busy-2', data: { orderIds: [] } },
-    ]);
+    const { queue, release } = await busyQueue();
     const loops = startBackgroundLoops({ db: database.db, queue, orders: noStalledOrders, settings: { ...settings, backlogMaxHoldMs: 60_000 }, logger });
     try {
       const id = await insertClaimed('order.placed', 5);
@@ -279,6 +284,30 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
     } finally {
       release();
       await queue.close();
+    }
+  });
+
+  it('when a stopping process gives back claimed events it has not published, then another process relays them at once (NOTIFY), not at its next sweep', async () => {
+    const { queue: stoppingQueue, release } = await busyQueue();
+    const publishedIds: string[] = [];
+    const otherQueue = recordingQueue(publishedIds);
+    // The other process: its first round has run, and it listens (its sweep is far off).
+    const other = startBackgroundLoops({ db: database.db, queue: otherQueue, orders: noStalledOrders, settings, logger });
+    await waitUntil(async () => {
+      const { rows } = await database.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND datname = current_database()");
+      return rows[0]!.n > 0;
+    }, 5000, 'the other process to listen');
+    const stopping = startBackgroundLoops({ db: database.db, queue: stoppingQueue, orders: noStalledOrders, settings: { ...settings, backlogMaxHoldMs: 60_000 }, logger });
+    try {
+      const id = await insertClaimed('order.placed', 5);
+      stopping.kick('order.placed', [{ id, topic: 'order.placed', aggregateId: await orderIdOf(id) }]);
+      await stopping.stop();
+      await waitUntil(() => published(id), 5000, 'the other process to relay the given-back event');
+      expect(publishedIds).toEqual([await orderIdOf(id)]);
+    } finally {
+      release();
+      await other.stop();
+      await Promise.all([stoppingQueue.close(), otherQueue.close()]);
     }
   });
 

@@ -49,7 +49,7 @@ const OWED_EMAILS_EVERY_MS = 10 * 60_000;
 export function startBackgroundLoops(deps: {
   db: Database;
   queue: JobQueue;
-  orders: Pick<OrdersService, 'findStalledOrderIds'>;
+  orders: Pick<OrdersService, 'findStalledOrderIds' | 'findUnfinishedOrderIds'>;
   settings: BackgroundSettings;
   logger: Logger;
   onRelayed?: (events: number) => void;
@@ -260,8 +260,12 @@ export function startBackgroundLoops(deps: {
       clearTimeout(recheck);
       await (await listening)();
       await Promise.all([relay.stop(), reconciler.stop()]);
-      // Claimed events not published yet go back, for the next start or another process.
-      if (committedClaimed.length > 0) await giveBack(committedClaimed.splice(0)).catch(() => undefined);
+      // Claimed events not published yet go back, and the other processes are told at once (they
+      // LISTEN; their sweep may be OUTBOX_POLL_MS away), as by a process whose queue went away.
+      // So are events this relay was woken for and has not claimed yet. One statement, at stop only.
+      const gaveBack = committedClaimed.length > 0;
+      if (gaveBack) await giveBack(committedClaimed.splice(0)).catch(() => undefined);
+      if (gaveBack || ownTopics.size > 0) await db.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']).catch(() => undefined);
     },
   };
 }

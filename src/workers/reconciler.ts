@@ -103,15 +103,38 @@ export async function reconcileOnce(
   return 0;
 }
 
+/** Rows per read of a start-up's resume. */
+const RESUME_PAGE = 500;
+
 /**
  * The embedded default's queue lives in this process, and only this process can open the
  * data: whatever is unfinished at start-up was left by the last run (its queue went with it),
- * so it is resumed at once, and said so, instead of waiting for the reconciler.
+ * so all of it is resumed at once, page after page, and said so, instead of waiting for the
+ * reconciler (which takes one page of work untouched for RECONCILE_AFTER_SECONDS a round).
  */
-export async function resumeUnfinishedWork(deps: ReconcileDeps & { logger: Logger }): Promise<void> {
+export async function resumeUnfinishedWork(
+  deps: Omit<ReconcileDeps, 'orders'> & { orders: Pick<OrdersService, 'findUnfinishedOrderIds'>; logger: Logger; ordersPageSize?: number },
+): Promise<void> {
+  const limit = deps.ordersPageSize ?? RESUME_PAGE;
+  const emailWalk: { after?: MissingEmailsCursor; pageSize?: number } = { pageSize: deps.emailWalk?.pageSize ?? RESUME_PAGE };
+  let orders = 0;
+  let emails = 0;
   try {
-    await enqueueUnfinished(deps, 0, 'resuming work left unfinished by the last run');
+    for (let afterId: string | undefined, page = limit; page === limit; ) {
+      const ids = await deps.orders.findUnfinishedOrderIds({ afterId, limit });
+      for (const orderId of ids) await deps.queue.ensure(processOrderJob([orderId]));
+      orders += ids.length;
+      page = ids.length;
+      afterId = ids.at(-1);
+    }
+    do {
+      const page = await findMissingEmails(deps.db, 0, { limit: emailWalk.pageSize!, ...(emailWalk.after ? { after: emailWalk.after } : {}) });
+      for (const { orderId, kind } of page.emails) await deps.queue.ensure(orderEmailJob([orderId], kind));
+      emails += page.emails.length;
+      emailWalk.after = page.next;
+    } while (emailWalk.after);
   } catch (error) {
     deps.logger.warn('could not resume unfinished work at start-up; the reconciler will', errorFields(error));
   }
+  if (orders + emails > 0) deps.logger.info('resuming work left unfinished by the last run', { orders, emails, jobs: orders + emails });
 }

@@ -4,7 +4,7 @@ import { createProduct } from '../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
 import { bearer, registerAdmin, registerUser } from '../../test/users.js';
 import { waitUntil } from '../../test/wait.js';
-import { reconcileOnce } from './reconciler.js';
+import { reconcileOnce, resumeUnfinishedWork } from './reconciler.js';
 
 /** Logs are checked in the app's own captured lines (JSON, level info). */
 describe('recovery is logged', () => {
@@ -47,7 +47,7 @@ describe('recovery is logged', () => {
   });
 });
 
-describe('the reconciler walks unsent emails a page per round', () => {
+describe('unfinished work is read a page at a time', () => {
   let app: TestApp;
   beforeAll(async () => {
     // Jobs wait in Redis (no worker here), so the emails stay unsent from round to round.
@@ -57,7 +57,7 @@ describe('the reconciler walks unsent emails a page per round', () => {
     await app.close();
   });
 
-  it('takes the next page each round and starts again from the oldest after the last', async () => {
+  it('the reconciler takes the next page of unsent emails each round and starts again from the oldest after the last', async () => {
     const buyer = await registerUser(app, 'buyer');
     const orderIds = [randomUUID(), randomUUID(), randomUUID()];
     // Finished an hour ago, their emails owed and never sent (their jobs lost).
@@ -78,5 +78,25 @@ describe('the reconciler walks unsent emails a page per round', () => {
       counts.push(app.logs.slice(before).find((line) => line.message === 'reconciler picked up unfinished work')?.emails);
     }
     expect(counts).toEqual([2, 1, 2]);
+  });
+
+  it('when more orders and emails are unfinished than one page holds, then a start-up resume enqueues every one of them at once, not a page now and the rest by later reconciler rounds', async () => {
+    const buyer = await registerUser(app, 'resumer');
+    const pending = Array.from({ length: 5 }, () => randomUUID());
+    const finished = Array.from({ length: 3 }, () => randomUUID());
+    await app.db.query(
+      `INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at, updated_at)
+       SELECT id, $2, CASE WHEN id = ANY($3::uuid[]) THEN 'completed' ELSE 'pending' END, 100, 'USD', '[]'::jsonb, now(), now()
+       FROM unnest($1::uuid[]) AS id`,
+      [[...pending, ...finished], buyer.id, finished],
+    );
+    await app.db.query(`INSERT INTO email_deliveries (order_id, kind, created_at) SELECT id, 'order_confirmation', now() - interval '1 second' FROM unnest($1::uuid[]) AS id`, [finished]);
+    // Other cases' unsent emails are unfinished work too (their jobs already wait: enqueued again, they are the same jobs).
+    const { rows } = await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM email_deliveries WHERE status = 'pending' AND NOT order_id = ANY($1::uuid[])", [finished]);
+    const waitingBefore = (await app.queue.counts()).waiting;
+    await resumeUnfinishedWork({ db: app.db, orders: app.deps.orders, queue: app.queue, logger: app.deps.logger, emailWalk: { pageSize: 2 }, ordersPageSize: 2 });
+    expect((await app.queue.counts()).waiting - waitingBefore).toBe(pending.length + finished.length);
+    const lines = app.logs.filter((line) => line.message === 'resuming work left unfinished by the last run');
+    expect(lines).toEqual([expect.objectContaining({ orders: pending.length, emails: finished.length + rows[0]!.n })]);
   });
 });

@@ -194,6 +194,19 @@ export async function oldestUnprocessedAgeSeconds(db: Queryable): Promise<number
   return Math.max(0, rows[0]?.seconds ?? 0);
 }
 
+/**
+ * Every order still pending or processing, a page at a time in id order after `afterId` (ids do
+ * not change, so orders that move meanwhile cannot make the walk skip or repeat one): what a
+ * start-up resumes.
+ */
+export async function findUnfinishedOrderIds(db: Queryable, page: { afterId: string | undefined; limit: number }): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM orders WHERE status IN ('pending', 'processing') AND ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT $2`,
+    [page.afterId ?? null, page.limit],
+  );
+  return rows.map((row) => row.id);
+}
+
 /** Orders still pending or processing after `olderThanSeconds` without change (for the reconciler). */
 export async function findStalledOrderIds(db: Queryable, olderThanSeconds: number, limit = 500): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(

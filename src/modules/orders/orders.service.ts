@@ -179,6 +179,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
   }
 
   const findStalledOrderIds = (olderThanSeconds: number) => repo.findStalledOrderIds(db, olderThanSeconds);
+  const findUnfinishedOrderIds = (page: { afterId: string | undefined; limit: number }) => repo.findUnfinishedOrderIds(db, page);
   const processingLagSeconds = () => repo.oldestUnprocessedAgeSeconds(db);
 
   const placeOrder = createPlaceOrder(deps);
@@ -196,6 +197,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     refreshCachedOrder,
     refreshCachedOrders,
     findStalledOrderIds,
+    findUnfinishedOrderIds,
     processingLagSeconds,
   };
 }

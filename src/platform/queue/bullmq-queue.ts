@@ -105,13 +105,20 @@ export interface WorkerOptions extends BullOptions {
 export function startBullMqWorker(options: WorkerOptions): { worker: Worker; pool: WorkerPool | undefined; close(): Promise<void> } {
   const { handlers, logger } = options;
   const sampler = startSampler(options.concurrency);
+  // The attempts whose handlers are running (attemptJob never rejects): what a close must wait for.
+  const inHand = new Set<Promise<unknown>>();
 
   async function runJob(job: Job): Promise<void> {
     const handler = handlers[job.name];
     if (!handler) throw new UnrecoverableError(`no handler for job ${job.name}`);
     const attempt = { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 };
     sampler.jobStarted();
-    const result = await attemptJob(handler, { name: job.name, id: job.id, data: job.data as Record<string, string> }, attempt, logger).finally(() => sampler.jobEnded());
+    const running = attemptJob(handler, { name: job.name, id: job.id, data: job.data as Record<string, string> }, attempt, logger).finally(() => {
+      sampler.jobEnded();
+      inHand.delete(running);
+    });
+    inHand.add(running);
+    const result = await running;
     // BullMQ retries by itself until attempts run out; a permanent error must stop it now.
     if (!result.ok) throw result.permanent ? new UnrecoverableError(result.error.message) : result.error;
   }
@@ -159,8 +166,21 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; poo
     pool,
     async close() {
       await pool?.stop();
-      await worker.close();
+      // BullMQ's close waits for Redis to answer (its QUIT and the completions of the jobs in hand
+      // queue behind the reconnection), so with Redis down a stopping worker would wait out its
+      // grace period. Once its handlers have finished, nothing is left that it could hand back:
+      // their jobs' locks run out and another worker's stall check takes them again.
+      await Promise.race([worker.close(), handlersDoneWhileUnreachable(connection, inHand)]);
       connection.disconnect();
     },
   };
+}
+
+/** Resolves once no handler is running while `redis` is not connected (never while it stays connected). */
+async function handlersDoneWhileUnreachable(redis: RedisClient, inHand: ReadonlySet<Promise<unknown>>): Promise<void> {
+  for (;;) {
+    while (inHand.size > 0) await Promise.all(inHand);
+    if (redis.status !== 'ready') return;
+    await new Promise<void>((resolve) => redis.once('close', () => resolve()));
+  }
 }
