@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { envSchema } from './env.schema.js';
 import { ConfigError, loadConfig } from './index.js';
@@ -211,9 +212,25 @@ describe('loadConfig', () => {
       ['false', false],
       ['loopback', 'loopback'],
       ['10.0.0.0/8, loopback', '10.0.0.0/8, loopback'],
+      ['10.0.0.0/255.0.0.0', '10.0.0.0/255.0.0.0'],
+      ['linklocal,uniquelocal, ::1, fd00::/8, 192.168.1.7', 'linklocal,uniquelocal, ::1, fd00::/8, 192.168.1.7'],
     ])('when set to %j, then Express gets %j', (value, expected) => {
-      expect(load({ TRUST_PROXY: value }).http.trustProxy).toEqual(expected);
+      const { trustProxy } = load({ TRUST_PROXY: value }).http;
+      expect(trustProxy).toEqual(expected);
+      expect(() => express().set('trust proxy', trustProxy)).not.toThrow();
     });
+
+    // Express compiles the setting only when the app is built, after migrations and seeding, and
+    // then stopped start-up with a stack trace that did not name the variable.
+    it.each(['foo', '10.0.0.0/8, nonsense', '1.2.3.4/33', '::1/129', '10.0.0.0/255.0.255.0', '10.0.0.1,', 'loopback/8'])(
+      'when set to %j (no address, subnet or hop count), then it throws a one-line ConfigError naming TRUST_PROXY',
+      (value) => {
+        expect(() => express().set('trust proxy', value)).toThrow();
+        const error = configError({ TRUST_PROXY: value });
+        expect(error.message).toMatch(/^Invalid configuration: TRUST_PROXY: /);
+        expect(error.message).not.toMatch(/[\r\n]/);
+      },
+    );
   });
 
   describe('server mode without Redis', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTrustedProxyList } from './trust-proxy.js';
 
 const optionalString = z
   .string()
@@ -38,6 +39,10 @@ export const envSchema = z.object({
       if (value === 'true' || value === 'false') return value === 'true';
       return value;
     })
+    .refine(
+      (value) => typeof value !== 'string' || isTrustedProxyList(value),
+      'must be a hop count, true, false, or comma-separated addresses and subnets (10.0.0.0/8, loopback, linklocal, uniquelocal)',
+    )
     .describe("Express 'trust proxy': a hop count (1), true, or addresses/subnets (loopback, 10.0.0.0/8), so client addresses come from X-Forwarded-For"),
 
   DATABASE_URL: optionalString
