@@ -20,7 +20,7 @@ import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHan
 import { lazyQueueDashboard } from './platform/queue/lazy-dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
 import { createHighWaterMark } from './platform/high-water.js';
-import { createRedis, warnUnlessNoEviction, watchRedis, type RedisClient } from './platform/redis.js';
+import { checkRedisWritable, createRedis, warnUnlessNoEviction, watchRedis, type RedisClient } from './platform/redis.js';
 import { createInProcessSignal, createRedisSignal } from './platform/signal.js';
 import { registerWebhookMetrics } from './platform/webhook-metrics.js';
 import { backlogByWebhook, createDeliveries, createWebhooksService, startWebhookDeliverer } from './modules/webhooks/index.js';
@@ -163,7 +163,7 @@ export function buildDeps(
   // One warning per Redis outage naming the address, one line when it is back (every process).
   if (redis && config.redis.target) watchRedis(redis, config.redis.target, logger, role);
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => db.ping() }];
-  if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
+  if (redis) readiness.push({ name: 'redis', check: () => checkRedisWritable(redis, config.redis.prefix) });
 
   // Order events (SSE, webhooks): a relay copies outbox rows into the event stream; a signal
   // tells every process's hub that there is something new to read.
