@@ -3,7 +3,7 @@ import type { AppDeps } from './app.js';
 import type { Config } from './config/index.js';
 import { resolveJwtSecret } from './config/jwt-secret.js';
 import { adminExists, createAccessTokens, createAuthService, ensureAdmin } from './modules/auth/index.js';
-import { createCatalogService, seedDemoCatalog } from './modules/catalog/index.js';
+import { assertCatalogCurrency, createCatalogService, seedDemoCatalog } from './modules/catalog/index.js';
 import type { ReadinessCheck } from './modules/health/health.routes.js';
 import { ShutdownState } from './modules/health/shutdown-state.js';
 import { createEmailDeliveriesService, oldestPendingEmailSeconds } from './modules/notifications/index.js';
@@ -296,6 +296,7 @@ export async function openRuntime(config: Readonly<Config>, logger: Logger, role
       onWaiting: () => logger.info('waiting for another process to finish migrating the database'),
     });
     if (applied.length > 0) logger.info('database migrated', { applied });
+    await assertCatalogCurrency(db, config.currency);
     redis = config.redis.target ? createRedis(config.redis.target, 'request') : undefined;
     const built = buildDeps(config, logger, { db, redis }, role);
     await built.realignEventPositions();
