@@ -3,7 +3,7 @@ import type { AppDeps } from './app.js';
 import type { Config } from './config/index.js';
 import { resolveJwtSecret } from './config/jwt-secret.js';
 import { adminExists, createAccessTokens, createAuthService, ensureAdmin } from './modules/auth/index.js';
-import { createCatalogService, seedDemoCatalog } from './modules/catalog/index.js';
+import { assertCatalogCurrency, createCatalogService, seedDemoCatalog } from './modules/catalog/index.js';
 import type { ReadinessCheck } from './modules/health/health.routes.js';
 import { ShutdownState } from './modules/health/shutdown-state.js';
 import { createEmailDeliveriesService, oldestPendingEmailSeconds } from './modules/notifications/index.js';
@@ -20,7 +20,7 @@ import { createBullMqQueue, createInProcessQueue, startBullMqWorker, type JobHan
 import { lazyQueueDashboard } from './platform/queue/lazy-dashboard.js';
 import { createRateLimiter } from './platform/rate-limit.js';
 import { createHighWaterMark } from './platform/high-water.js';
-import { createRedis, warnUnlessNoEviction, watchRedis, type RedisClient } from './platform/redis.js';
+import { checkRedisWritable, createRedis, warnUnlessNoEviction, watchRedis, type RedisClient } from './platform/redis.js';
 import { createInProcessSignal, createRedisSignal } from './platform/signal.js';
 import { registerWebhookMetrics } from './platform/webhook-metrics.js';
 import { backlogByWebhook, createDeliveries, createWebhooksService, startWebhookDeliverer } from './modules/webhooks/index.js';
@@ -163,7 +163,7 @@ export function buildDeps(
   // One warning per Redis outage naming the address, one line when it is back (every process).
   if (redis && config.redis.target) watchRedis(redis, config.redis.target, logger, role);
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => db.ping() }];
-  if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
+  if (redis) readiness.push({ name: 'redis', check: () => checkRedisWritable(redis, config.redis.prefix) });
 
   // Order events (SSE, webhooks): a relay copies outbox rows into the event stream; a signal
   // tells every process's hub that there is something new to read.
@@ -296,6 +296,7 @@ export async function openRuntime(config: Readonly<Config>, logger: Logger, role
       onWaiting: () => logger.info('waiting for another process to finish migrating the database'),
     });
     if (applied.length > 0) logger.info('database migrated', { applied });
+    await assertCatalogCurrency(db, config.currency);
     redis = config.redis.target ? createRedis(config.redis.target, 'request') : undefined;
     const built = buildDeps(config, logger, { db, redis }, role);
     await built.realignEventPositions();

@@ -128,3 +128,15 @@ export async function startRedisSentinel(name = 'opsmaster', downAfterMs = 1000)
   }
   return { nodes, sentinels, stop: stopper(processes, dir) };
 }
+
+/**
+ * A lone replica of a primary that is not running (`--replicaof` a free port): it answers PING
+ * and reads, and refuses every write with READONLY, as a demoted primary or a mistaken
+ * REDIS_URL pointing at a replica does.
+ */
+export async function startRedisReplica(): Promise<LocalRedisTopology> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ops-redis-replica-'));
+  const port = await freePort();
+  const child = await startNode(['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--replicaof', '127.0.0.1', String(await freePort())], dir);
+  return { nodes: [{ port, child }], sentinels: [], stop: stopper([child], dir) };
+}

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { envSchema } from './env.schema.js';
 import { ConfigError, loadConfig } from './index.js';
@@ -109,6 +110,34 @@ describe('loadConfig', () => {
     expect(error.message).not.toMatch(/[\r\n]/);
   });
 
+  // Node fires a timer set beyond 2147483647 ms after 1 ms (TimeoutOverflowWarning): a poll or a
+  // reconciler "every 30 days" ran in a tight loop, a keep-alive "of 30 days" closed at once. A
+  // lifetime beyond what a timestamp holds failed every statement that used it: with
+  // REFRESH_TOKEN_TTL_SECONDS=9007199254740991 every registration and login answered 400.
+  const TIMER_MS = [
+    'WORKER_LOCK_DURATION_MS', 'JOB_BACKOFF_BASE_MS', 'JOB_BACKOFF_MAX_MS', 'OUTBOX_POLL_MS', 'RECONCILE_INTERVAL_MS',
+    'HTTP_REQUEST_TIMEOUT_MS', 'HTTP_HEADERS_TIMEOUT_MS', 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 'SSE_POLL_MS', 'SSE_STALL_MS',
+    'WEBHOOK_RETRY_BASE_MS', 'WEBHOOK_POLL_MS',
+  ];
+  const LIFETIMES: [string, number][] = [
+    ['REFRESH_TOKEN_TTL_SECONDS', 315_360_000],
+    ['LOGIN_FAILURE_WINDOW_SECONDS', 315_360_000],
+    ['EMAIL_CLAIM_LEASE_SECONDS', 315_360_000],
+    ['RECONCILE_AFTER_SECONDS', 315_360_000],
+    ['ORDER_EVENTS_RETENTION_HOURS', 87_600],
+  ];
+  it.each([...TIMER_MS.map((name) => [name, 2_147_483_647] as [string, number]), ...LIFETIMES])(
+    'when %s is beyond %d (what a timer or a timestamp holds), then it throws a one-line ConfigError naming it, and the bound itself loads',
+    (name, max) => {
+      for (const value of [String(max + 1), '9007199254740991']) {
+        const error = configError({ [name]: value });
+        expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${name}: must be at most`));
+        expect(error.message).not.toMatch(/[\r\n]/);
+      }
+      expect(() => load({ [name]: String(max) })).not.toThrow();
+    },
+  );
+
   it('when a bad value comes from the .env file, then the error names the variable too', () => {
     const dotenv = writeDotenv('ORDER_RATE_LIMIT_PER_MINUTE=-5\n');
     const error = configError({}, dotenv);
@@ -211,9 +240,25 @@ describe('loadConfig', () => {
       ['false', false],
       ['loopback', 'loopback'],
       ['10.0.0.0/8, loopback', '10.0.0.0/8, loopback'],
+      ['10.0.0.0/255.0.0.0', '10.0.0.0/255.0.0.0'],
+      ['linklocal,uniquelocal, ::1, fd00::/8, 192.168.1.7', 'linklocal,uniquelocal, ::1, fd00::/8, 192.168.1.7'],
     ])('when set to %j, then Express gets %j', (value, expected) => {
-      expect(load({ TRUST_PROXY: value }).http.trustProxy).toEqual(expected);
+      const { trustProxy } = load({ TRUST_PROXY: value }).http;
+      expect(trustProxy).toEqual(expected);
+      expect(() => express().set('trust proxy', trustProxy)).not.toThrow();
     });
+
+    // Express compiles the setting only when the app is built, after migrations and seeding, and
+    // then stopped start-up with a stack trace that did not name the variable.
+    it.each(['foo', '10.0.0.0/8, nonsense', '1.2.3.4/33', '::1/129', '10.0.0.0/255.0.255.0', '10.0.0.1,', 'loopback/8'])(
+      'when set to %j (no address, subnet or hop count), then it throws a one-line ConfigError naming TRUST_PROXY',
+      (value) => {
+        expect(() => express().set('trust proxy', value)).toThrow();
+        const error = configError({ TRUST_PROXY: value });
+        expect(error.message).toMatch(/^Invalid configuration: TRUST_PROXY: /);
+        expect(error.message).not.toMatch(/[\r\n]/);
+      },
+    );
   });
 
   describe('server mode without Redis', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTrustedProxyList } from './trust-proxy.js';
 
 const optionalString = z
   .string()
@@ -11,6 +12,14 @@ const boolean = z
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
 const positiveInt = z.coerce.number().int().positive();
+
+/** The longest delay a Node timer holds: beyond it setTimeout/setInterval fire after 1 ms (TimeoutOverflowWarning). */
+const TIMER_MAX_MS = 2_147_483_647;
+/** A delay or period in ms that becomes a timer. */
+const durationMs = positiveInt.max(TIMER_MAX_MS, `must be at most ${TIMER_MAX_MS} (about 24 days, the longest delay a timer holds)`);
+/** A lifetime stamped on rows or keys: ten years, far inside what a timestamp or an interval holds. */
+const MAX_LIFETIME_SECONDS = 315_360_000;
+const lifetimeSeconds = positiveInt.max(MAX_LIFETIME_SECONDS, `must be at most ${MAX_LIFETIME_SECONDS} (10 years)`);
 
 /**
  * Every environment variable the service reads, described once. The README's configuration
@@ -38,6 +47,10 @@ export const envSchema = z.object({
       if (value === 'true' || value === 'false') return value === 'true';
       return value;
     })
+    .refine(
+      (value) => typeof value !== 'string' || isTrustedProxyList(value),
+      'must be a hop count, true, false, or comma-separated addresses and subnets (10.0.0.0/8, loopback, linklocal, uniquelocal)',
+    )
     .describe("Express 'trust proxy': a hop count (1), true, or addresses/subnets (loopback, 10.0.0.0/8), so client addresses come from X-Forwarded-For"),
 
   DATABASE_URL: optionalString
@@ -71,7 +84,7 @@ export const envSchema = z.object({
   JWT_ISSUER: z.string().min(1).default('order-service'),
   JWT_AUDIENCE: z.string().min(1).default('order-service-api'),
   ACCESS_TOKEN_TTL_SECONDS: positiveInt.max(900, 'must be at most 900 (15 minutes)').default(900),
-  REFRESH_TOKEN_TTL_SECONDS: positiveInt.default(30 * 24 * 3600),
+  REFRESH_TOKEN_TTL_SECONDS: lifetimeSeconds.default(30 * 24 * 3600),
 
   ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
   ADMIN_PASSWORD: optionalString.pipe(z.string().min(8).max(128).optional()),
@@ -83,7 +96,7 @@ export const envSchema = z.object({
   LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS: positiveInt.default(10).describe('Failed logins per account from one client address per window'),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: positiveInt.default(100).describe('Failed logins per account across all addresses per window (high, so no one can lock the real user out)'),
   LOGIN_MAX_FAILURES_PER_IP: positiveInt.default(100).describe('Failed logins per client address across all accounts per window'),
-  LOGIN_FAILURE_WINDOW_SECONDS: positiveInt.default(900),
+  LOGIN_FAILURE_WINDOW_SECONDS: lifetimeSeconds.default(900),
   REGISTER_RATE_LIMIT_PER_ADDRESS_PER_HOUR: z.coerce.number().int().min(0).default(100).describe('Registrations per client address per hour; 0 turns the limit off'),
   ORDER_RATE_LIMIT_PER_MINUTE: positiveInt.default(120),
   RATE_LIMIT_PER_ADDRESS_PER_MINUTE: positiveInt.optional().describe('Requests per client address per minute, for every route; unset (the default) means no such limit'),
@@ -95,14 +108,14 @@ export const envSchema = z.object({
   SEED_DEMO_DATA: boolean.optional().describe('Seed a demo catalog when empty; default on only in the embedded default'),
   PAYMENT_DECLINE_ABOVE_CENTS: z.coerce.number().int().min(0).optional(),
   PAYMENT_SIMULATOR_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0).describe('Testing: how long each simulated charge takes'),
-  EMAIL_CLAIM_LEASE_SECONDS: positiveInt.default(60).describe('How long a sender owns an email before another may send it (longer than one SMTP attempt)'),
+  EMAIL_CLAIM_LEASE_SECONDS: lifetimeSeconds.default(60).describe('How long a sender owns an email before another may send it (longer than one SMTP attempt)'),
   EMAIL_MAX_RETRY_HOURS: positiveInt
     .max(24 * 30)
     .default(72)
     .describe('An email still failing with a retryable reply (a full mailbox, greylisting, an outage) this long after its first failure is given up (undeliverable)'),
   PAYMENT_SIMULATOR_TRANSIENT_FAILURES: z.coerce.number().int().min(0).default(0).describe('Testing: the first N charge attempts of every order fail transiently'),
   WORKER_CONCURRENCY: positiveInt.max(100).default(5),
-  WORKER_LOCK_DURATION_MS: positiveInt
+  WORKER_LOCK_DURATION_MS: durationMs
     .min(1000)
     .default(5000)
     .describe('A job whose worker stops heartbeating for this long is retried elsewhere (found within this + 2 stalled checks of half of it)'),
@@ -115,9 +128,9 @@ export const envSchema = z.object({
     .max(1024)
     .default(0.75)
     .describe("Idle cores a standby worker's host must have for it to join; 0 joins on the active workers' load alone (containers whose CPU quota the host's idle cores do not show)"),
-  JOB_BACKOFF_BASE_MS: positiveInt.default(1000),
-  JOB_BACKOFF_MAX_MS: positiveInt.default(60_000),
-  OUTBOX_POLL_MS: positiveInt
+  JOB_BACKOFF_BASE_MS: durationMs.default(1000),
+  JOB_BACKOFF_MAX_MS: durationMs.default(60_000),
+  OUTBOX_POLL_MS: durationMs
     .default(1000)
     .describe('Safety-net sweep for unpublished outbox events; a commit wakes its relay at once (or hands over with NOTIFY)'),
   OUTBOX_RELAY_DELAY_MS: z.coerce
@@ -127,12 +140,12 @@ export const envSchema = z.object({
     .max(600_000)
     .default(0)
     .describe('Events are relayed no sooner than this after their commit: a window in which a placed order can still be cancelled'),
-  RECONCILE_INTERVAL_MS: positiveInt.default(30_000),
-  RECONCILE_AFTER_SECONDS: positiveInt.default(120).describe('Work untouched this long is re-enqueued by the reconciler'),
+  RECONCILE_INTERVAL_MS: durationMs.default(30_000),
+  RECONCILE_AFTER_SECONDS: lifetimeSeconds.default(120).describe('Work untouched this long is re-enqueued by the reconciler'),
   METRICS_TOKEN: optionalString.describe('Bearer token /metrics requires (API and worker); unset → open, except 404 in production'),
-  HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(30_000).describe('A request (headers and body) must arrive within this time, else 408 and the connection closes'),
-  HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(10_000).describe('The request headers must arrive within this time'),
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(5_000).describe('An idle keep-alive connection is closed after this time'),
+  HTTP_REQUEST_TIMEOUT_MS: durationMs.default(30_000).describe('A request (headers and body) must arrive within this time, else 408 and the connection closes'),
+  HTTP_HEADERS_TIMEOUT_MS: durationMs.default(10_000).describe('The request headers must arrive within this time'),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: durationMs.default(5_000).describe('An idle keep-alive connection is closed after this time'),
   SHUTDOWN_DELAY_MS: z.coerce
     .number()
     .int()
@@ -142,17 +155,17 @@ export const envSchema = z.object({
     .describe('On SIGTERM the API goes on serving this long, with /health/* answering 503 and every answer saying Connection: close, before it stops accepting connections: the time a load balancer needs to take it out'),
   HTTP_MAX_CONNECTIONS: positiveInt.default(1_000).describe('Open connections per API process; further ones are refused until some close'),
   SSE_KEEPALIVE_MS: positiveInt.max(15_000, 'must be at most 15000 (clients and proxies drop quiet streams)').default(15_000).describe('How often an open event stream gets a `: keep-alive` comment'),
-  SSE_POLL_MS: positiveInt.default(1000).describe('How often each API process reads new order events without a wake-up signal (the Redis/in-process signal usually comes first)'),
+  SSE_POLL_MS: durationMs.default(1000).describe('How often each API process reads new order events without a wake-up signal (the Redis/in-process signal usually comes first)'),
   SSE_MAX_STREAMS_PER_USER: positiveInt.default(20).describe('Open event streams per user and API process; past it → 429'),
   SSE_MAX_STREAMS: positiveInt.default(800).describe('Open event streams per API process; past it → 503 (keep it below HTTP_MAX_CONNECTIONS so other requests still get in)'),
-  SSE_STALL_MS: positiveInt.default(30_000).describe('How long an event stream waits for a client that takes none of what it was sent: a replay waiting for it (over 1 MiB unsent) is then cut off, and a stream ending behind such bytes closed (a live one past 1 MiB unread is cut at once)'),
-  ORDER_EVENTS_RETENTION_HOURS: positiveInt.min(24, 'must be at least 24').default(48).describe('How long order events are kept for Last-Event-ID resumes'),
+  SSE_STALL_MS: durationMs.default(30_000).describe('How long an event stream waits for a client that takes none of what it was sent: a replay waiting for it (over 1 MiB unsent) is then cut off, and a stream ending behind such bytes closed (a live one past 1 MiB unread is cut at once)'),
+  ORDER_EVENTS_RETENTION_HOURS: positiveInt.min(24, 'must be at least 24').max(MAX_LIFETIME_SECONDS / 3600, `must be at most ${MAX_LIFETIME_SECONDS / 3600} (10 years)`).default(48).describe('How long order events are kept for Last-Event-ID resumes'),
   WEBHOOK_ALLOW_PRIVATE_URLS: boolean.default(false).describe('Let webhooks reach loopback/private addresses (tests, trusted networks); off refuses them at registration and delivery'),
   WEBHOOK_TIMEOUT_MS: positiveInt.max(60_000).default(10_000).describe('How long one webhook delivery attempt may take'),
   WEBHOOK_MAX_ATTEMPTS: positiveInt.max(50).default(8).describe('Attempts per webhook delivery before it is failed'),
-  WEBHOOK_RETRY_BASE_MS: positiveInt.default(15_000).describe('First retry delay of a webhook delivery; each next one ×4, with jitter (8 attempts ≈ a day)'),
+  WEBHOOK_RETRY_BASE_MS: durationMs.default(15_000).describe('First retry delay of a webhook delivery; each next one ×4, with jitter (8 attempts ≈ a day)'),
   WEBHOOK_CONCURRENCY: positiveInt.max(200).default(10).describe('Webhook deliveries one process sends at once (at most one per endpoint)'),
-  WEBHOOK_POLL_MS: positiveInt.default(1000).describe('How often a process looks for due webhook deliveries without a wake-up, and for endpoints registered by another process'),
+  WEBHOOK_POLL_MS: durationMs.default(1000).describe('How often a process looks for due webhook deliveries without a wake-up, and for endpoints registered by another process'),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
 
   SMTP_URL: optionalString.pipe(z.url().optional()),

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry, type GaugeConfiguration } from 'prom-client';
 
 /**
  * What the service reports to Prometheus. Services get this small interface, not prom-client,
@@ -22,6 +22,27 @@ export interface Metrics {
   relayBatch(events: number): void;
   /** This worker's part in the pool: `leader` and `helper` fetch jobs, `standby` waits. */
   workerRole(role: 'leader' | 'helper' | 'standby'): void;
+}
+
+/**
+ * A gauge read at scrape time. A failed read (database down) reports no sample rather than
+ * failing the scrape, and rather than the last value read, which would pass for the state now
+ * (a lag frozen at 0 s through an outage); `absent()` is what tells that it is missing.
+ */
+class ReadAtScrape extends Gauge {
+  readonly #read: () => Promise<number>;
+
+  constructor(configuration: GaugeConfiguration<string>, read: () => Promise<number>) {
+    super(configuration);
+    this.#read = read;
+  }
+
+  override async get(): ReturnType<Gauge['get']> {
+    const value = await this.#read().catch(() => undefined);
+    if (value === undefined) return { ...(await super.get()), values: [] };
+    this.set(value);
+    return super.get();
+  }
 }
 
 export type OrderStage = 'placed_to_processing' | 'processing_to_finished' | 'finished_to_email_sent';
@@ -78,17 +99,7 @@ export function createMetrics(options: {
     labelNames: ['role'],
     registers: [registry],
   });
-  /** A gauge read at scrape time; a failed read (database down) reports nothing rather than failing the scrape. */
-  const gaugeOf = (name: string, help: string, read: () => Promise<number>) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      async collect() {
-        const value = await read().catch(() => undefined);
-        if (value !== undefined) this.set(value);
-      },
-    });
+  const gaugeOf = (name: string, help: string, read: () => Promise<number>) => new ReadAtScrape({ name, help, registers: [registry] }, read);
   if (options.processingLag) {
     gaugeOf('order_processing_lag_seconds', 'Age of the oldest order still pending or processing (0 when none): how far processing is behind', options.processingLag);
   }
@@ -105,6 +116,8 @@ export function createMetrics(options: {
       async collect() {
         // A scrape while Redis is down reports nothing for the queue rather than failing.
         const counts = await queue.counts().catch(() => undefined);
+        // Not the last counts either: they would pass for the queue's state now.
+        this.reset();
         if (!counts) return;
         for (const [state, value] of Object.entries(counts)) this.set({ state }, value);
       },

@@ -211,6 +211,16 @@ function redisUnreachableMessage(address: string, reason: string, role: 'api' | 
 }
 
 /**
+ * Readiness of Redis: a write, not PING. A replica (a primary demoted by a failover, or a
+ * REDIS_URL that names one) answers PING and refuses every write with READONLY, and a full one
+ * under `noeviction` refuses them with OOM: either way jobs, limits and the cache fail while PING
+ * says all is well. The key expires at once, so probes leave nothing behind.
+ */
+export async function checkRedisWritable(redis: RedisClient, prefix: string): Promise<void> {
+  await redis.set(`${prefix}:ready-probe`, '1', 'PX', 1000);
+}
+
+/**
  * Says when Redis goes away and when it is back: one warning per outage naming the address,
  * one line when it answers again. ioredis emits an error on every reconnection attempt (five
  * a second); those are the same outage and stay quiet.

@@ -25,10 +25,11 @@ export function registerWebhookMetrics(registry: Registry, backlog: () => Promis
     labelNames: ['webhook_id'],
     registers: [registry],
     async collect() {
-      // A scrape while the database is down reports no backlog rather than failing.
+      // A scrape while the database is down reports no backlog rather than failing, or than the
+      // last one read (which would pass for the backlog now).
       const rows = await backlog().catch(() => undefined);
-      if (!rows) return;
       this.reset();
+      if (!rows) return;
       for (const row of rows) this.set({ webhook_id: row.webhookId }, row.pending);
     },
   });

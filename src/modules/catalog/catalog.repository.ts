@@ -131,6 +131,12 @@ export async function adjustOnHand(db: Queryable, id: string, adjustment: number
   return rows[0];
 }
 
+/** A currency some product is priced in other than `currency`, if any. */
+export async function findOtherCurrency(db: Queryable, currency: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ currency: string }>('SELECT currency FROM products WHERE currency <> $1 LIMIT 1', [currency]);
+  return rows[0]?.currency;
+}
+
 export async function productExists(db: Queryable, id: string): Promise<boolean> {
   const { rows } = await db.query('SELECT 1 FROM products WHERE id = $1', [id]);
   return rows.length > 0;

@@ -1,5 +1,6 @@
 import type { Database } from '../../platform/db/index.js';
-import { insertProducts, type NewProduct } from './catalog.repository.js';
+import { StartupError } from '../../shared/startup-error.js';
+import { findOtherCurrency, insertProducts, type NewProduct } from './catalog.repository.js';
 
 /** Fixed ids, so the API docs' examples name a product that exists in a freshly seeded catalog. */
 const demoProductId = (n: number) => `de300000-0000-4000-8000-${String(n).padStart(12, '0')}`;
@@ -32,4 +33,18 @@ export async function seedDemoCatalog(db: Database, currency: string): Promise<n
     { actorId: null, onlyIntoEmptyCatalog: true },
   );
   return inserted.length;
+}
+
+/**
+ * Placement prices an order from the catalog and stamps it with the deployment's currency, so a
+ * catalog priced in another one (CURRENCY changed after products were created, or the demo
+ * catalog seeded under the default) would charge its amounts in the wrong currency. Refuses to
+ * start instead, naming the variable.
+ */
+export async function assertCatalogCurrency(db: Database, currency: string): Promise<void> {
+  const other = await findOtherCurrency(db, currency);
+  if (other === undefined) return;
+  throw new StartupError(
+    `The catalog is priced in ${other}, but CURRENCY=${currency}: orders would charge ${other} prices as ${currency}; set CURRENCY=${other} (one currency per deployment)`,
+  );
 }

@@ -72,4 +72,19 @@ describe('PostgreSQL pool across a failover', () => {
     expect(await backendPid()).not.toBe(pid);
     await db.transaction((tx) => tx.query('INSERT INTO failover_probe VALUES (4)'));
   });
+
+  it('when the server takes no writes (a standby or a demoted primary), then ping fails, so /health/ready names the database', async () => {
+    // Every session of this pool is read-only, as on a hot standby: SELECT 1 works, every write is 25006.
+    const url = new URL(database.url!);
+    url.searchParams.set('options', '-c default_transaction_read_only=on');
+    const readOnly = createPostgresDatabase(url.toString(), 1);
+    try {
+      await expect(readOnly.query('INSERT INTO failover_probe VALUES (5)')).rejects.toBeInstanceOf(ServiceUnavailableError);
+      // The readiness check of the database is this ping (runtime.ts).
+      await expect(readOnly.ping()).rejects.toBeInstanceOf(ServiceUnavailableError);
+    } finally {
+      await readOnly.close();
+    }
+    await db.ping();
+  });
 });

@@ -193,7 +193,13 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
       }
     },
     async ping() {
-      await onClient((client) => client.query('SELECT 1'));
+      await onClient(async (client) => {
+        // A server that takes no writes (a hot standby, a primary demoted by a failover) answers
+        // SELECT 1 yet fails every order with 25006: for readiness that is a database down. The
+        // error carries 25006 so this connection is replaced, as after a failed write.
+        const { rows } = await client.query<{ readOnly: string }>(`SELECT current_setting('transaction_read_only') AS "readOnly"`);
+        if (rows[0]?.readOnly === 'on') throw Object.assign(new Error('the database server is read-only'), { code: '25006' });
+      });
     },
     listen: (channel, onNotify) => Promise.resolve(listenOnOwnConnection(url, channel, onNotify)),
     async close() {
