@@ -56,7 +56,9 @@ export function createBullMqQueue(options: BullOptions): JobQueue & { queue: Que
       const existing = await queue.getJob(job.id);
       const state = existing ? await existing.getState() : undefined;
       if (existing && state === 'failed') {
-        await existing.retry('failed');
+        // With its attempts afresh: kept, a revived job had one try, and a single passing error
+        // then ended it for good (an order failed, stock released) as if every retry had run.
+        await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
         return;
       }
       if (existing && state === 'completed') await existing.remove();
