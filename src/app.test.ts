@@ -152,6 +152,16 @@ describe('HTTP foundation', () => {
       expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
     });
 
+    it.each(['utf-7', 'utf-16', 'UTF-16LE', 'latin1', 'iso-8859-1', 'utf8'])('when the JSON body declares charset=%s, then answers 415: only UTF-8 is read', async (charset) => {
+      const res = await app.http.post('/api/auth/login').set('Content-Type', `application/json; charset=${charset}`).send('{"email":"a@example.com","password":"password123"}');
+      expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    });
+
+    it.each(['utf-8', 'UTF-8', '"utf-8"'])('when the JSON body declares charset=%s, then it is read', async (charset) => {
+      const res = await app.http.post('/api/auth/login').set('Content-Type', `application/json; charset=${charset}`).send('{"email":"not-an-email","password":"password123"}');
+      expectProblem(res, 400, 'VALIDATION_FAILED');
+    });
+
     it.each([
       ['an array', '[{"email":"a@example.com","password":"password123"}]'],
       ['an empty array', '[]'],

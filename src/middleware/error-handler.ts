@@ -154,8 +154,10 @@ export const notFound: RequestHandler = (req, res) => {
   sendProblem(res, { status: 404, code: 'NOT_FOUND', detail: `No route for ${req.method} ${req.path}` });
 };
 
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
+
 /**
- * Bodies must be JSON (else 415) of at most 100 KB (else 413). Requests without a body skip
+ * Bodies must be UTF-8 JSON (else 415) of at most 100 KB (else 413). Requests without a body skip
  * the parser entirely, which keeps the hot GET paths short.
  */
 export function jsonBody(): RequestHandler {
@@ -168,6 +170,13 @@ export function jsonBody(): RequestHandler {
     }
     if (!req.is(['application/json', 'application/*+json'])) {
       sendProblem(res, { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'Send the request body as application/json' });
+      return;
+    }
+    // The parser would also decode UTF-7, UTF-16 and UTF-32 bodies; JSON between systems is UTF-8
+    // (RFC 8259 §8.1), and a body in another charset is refused before it is read.
+    const charset = CHARSET.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8') {
+      sendProblem(res, { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', detail: 'The request body must be UTF-8 JSON' });
       return;
     }
     parse(req, res, (error?: unknown) => {
