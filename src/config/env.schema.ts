@@ -158,7 +158,7 @@ export const envSchema = z.object({
   SSE_POLL_MS: durationMs.default(1000).describe('How often each API process reads new order events without a wake-up signal (the Redis/in-process signal usually comes first)'),
   SSE_MAX_STREAMS_PER_USER: positiveInt.default(20).describe('Open event streams per user and API process; past it → 429'),
   SSE_MAX_STREAMS: positiveInt.default(800).describe('Open event streams per API process; past it → 503 (keep it below HTTP_MAX_CONNECTIONS so other requests still get in)'),
-  SSE_STALL_MS: durationMs.default(30_000).describe('How long an event stream waits for a client that takes none of what it was sent: a replay waiting for it (over 1 MiB unsent) is then cut off, and a stream ending behind such bytes closed (a live one past 1 MiB unread is cut at once)'),
+  SSE_STALL_MS: durationMs.default(30_000).describe('How long an event stream waits for a client that takes none of what it was sent: a replay waiting for it (over 1 MiB unsent) is then cut off, and a stream ending behind such bytes closed (at shutdown after 2 s at most; a live one past 1 MiB unread is cut at once)'),
   ORDER_EVENTS_RETENTION_HOURS: positiveInt.min(24, 'must be at least 24').max(MAX_LIFETIME_SECONDS / 3600, `must be at most ${MAX_LIFETIME_SECONDS / 3600} (10 years)`).default(48).describe('How long order events are kept for Last-Event-ID resumes'),
   WEBHOOK_ALLOW_PRIVATE_URLS: boolean.default(false).describe('Let webhooks reach loopback/private addresses (tests, trusted networks); off refuses them at registration and delivery'),
   WEBHOOK_TIMEOUT_MS: positiveInt.max(60_000).default(10_000).describe('How long one webhook delivery attempt may take'),

@@ -47,6 +47,10 @@ export interface EventStream extends StreamSink {
 // nothing); a replay this far ahead of its client waits for it.
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 const MAX_HELD_EVENTS = 10_000;
+// At shutdown a client gets this long to take what is left before its connection is closed: the
+// API's shutdown grace is 10 s, and SSE_STALL_MS (30 s by default) would outlast it, so the
+// process would be killed with the stream still open instead of exiting cleanly.
+const SHUTDOWN_FLUSH_MS = 2_000;
 
 /**
  * One SSE connection: ids strictly increase (an event at or below the last id sent is dropped,
@@ -65,12 +69,12 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
    * `stallMs` would otherwise keep the connection, its buffer and its stream's place (released
    * when the connection closes) for as long as it keeps the socket open.
    */
-  function end(): void {
+  function end(waitMs = options.stallMs): void {
     if (ended) return;
     ended = true;
     held.length = 0;
     writer.end();
-    const stalled = setTimeout(() => writer.abort(), options.stallMs);
+    const stalled = setTimeout(() => writer.abort(), waitMs);
     stalled.unref();
     void writer.finished().then(() => clearTimeout(stalled));
   }
@@ -143,7 +147,7 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     },
     expire: () => endSaying('access token expired; reconnect with a fresh one and Last-Event-ID'),
     revoke: () => endSaying('admin rights ended; this stream needs them'),
-    end,
+    end: () => end(Math.min(options.stallMs, SHUTDOWN_FLUSH_MS)),
     get ended() {
       return ended;
     },

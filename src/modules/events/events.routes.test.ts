@@ -9,6 +9,24 @@ import { createLogger } from '../../platform/logger.js';
 import { createInProcessSignal } from '../../platform/signal.js';
 import { createEventHub, type StreamSink } from './event-hub.js';
 
+/**
+ * Opens an event stream over a raw socket that reads until the stream's first line, then
+ * nothing more. Returns the client's socket and the server's side of the connection.
+ */
+async function openUnreadStream(app: TestApp, path: string, accessToken: string): Promise<{ client: Socket; server: Socket }> {
+  const serverSide = new Promise<Socket>((resolve) => app.server.once('connection', resolve));
+  const client = connect(Number(new URL(app.baseUrl).port), '127.0.0.1');
+  let received = '';
+  const onData = (chunk: Buffer) => void (received += chunk.toString());
+  client.on('data', onData);
+  client.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${accessToken}\r\n\r\n`);
+  const server = await serverSide;
+  await waitUntil(() => received.includes('retry:'), 30_000, 'the stream to open');
+  client.off('data', onData);
+  client.pause();
+  return { client, server };
+}
+
 /** The embedded default (PGlite, in-process queue and signal) over HTTP. */
 describe('order events over SSE, embedded', { timeout: 120_000 }, () => {
   let app: TestApp;
@@ -200,17 +218,8 @@ describe('an order event stream whose client stops reading', { timeout: 120_000 
   it('when it falls more than the buffer limit behind, then the stream is cut and its place freed, though the client never reads again', async () => {
     const buyer = await registerUser(app, 'stalled');
     const before = app.eventHub.openStreams();
-    const { port } = new URL(app.baseUrl);
-    const stalled = connect(Number(port), '127.0.0.1');
-    sockets.push(stalled);
-    let received = '';
-    const onData = (chunk: Buffer) => void (received += chunk.toString());
-    stalled.on('data', onData);
-    stalled.write(`GET /api/orders/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${buyer.accessToken}\r\n\r\n`);
     // The stream is live once its first line arrives; from then on its client reads nothing.
-    await waitUntil(() => received.includes('retry:'), 30_000, 'the stream to open');
-    stalled.off('data', onData);
-    stalled.pause();
+    sockets.push((await openUnreadStream(app, '/api/orders/events', buyer.accessToken)).client);
     // A second client of the same orders reads on: once it has an event, the hub has handed
     // that event to the stalled stream too.
     const reading = await openSse(`${app.baseUrl}/api/orders/events`, bearer(buyer));
@@ -287,17 +296,8 @@ describe('an order event stream whose client stops reading', { timeout: 120_000 
     const productId = (await createProduct(app, admin, { stock: 5 })).id;
     const orderId = (await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId, quantity: 1 }] })).body.id as string;
     const before = app.eventHub.openStreams();
-    const serverSide = new Promise<Socket>((resolve) => app.server.once('connection', resolve));
-    const stalled = connect(Number(new URL(app.baseUrl).port), '127.0.0.1');
+    const { client: stalled, server: socket } = await openUnreadStream(app, `/api/orders/${orderId}/events`, buyer.accessToken);
     sockets.push(stalled);
-    let received = '';
-    const onData = (chunk: Buffer) => void (received += chunk.toString());
-    stalled.on('data', onData);
-    stalled.write(`GET /api/orders/${orderId}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${buyer.accessToken}\r\n\r\n`);
-    const socket = await serverSide;
-    await waitUntil(() => received.includes('retry:'), 30_000, 'the stream to open');
-    stalled.off('data', onData);
-    stalled.pause();
     const reading = await openSse(`${app.baseUrl}/api/orders/${orderId}/events`, bearer(buyer));
     clients.push(reading);
 
@@ -324,5 +324,46 @@ describe('an order event stream whose client stops reading', { timeout: 120_000 
     await reading.ended;
     await waitUntil(() => app.eventHub.openStreams() === before, 10_000, 'the ended stream’s connection to close and free its place');
     expect(socket.destroyed).toBe(true);
+  });
+});
+
+describe('an event stream whose client stops reading, at shutdown', { timeout: 120_000 }, () => {
+  let app: TestApp;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    // A stall limit far beyond the API's 10 s shutdown grace: only the shutdown's own bound can
+    // close the stream in time.
+    app = await startTestApp({ storage: 'postgres', env: { SSE_POLL_MS: '50', SSE_STALL_MS: '120000' } });
+  });
+  afterAll(async () => {
+    sockets.forEach((socket) => socket.destroy());
+    await app.close();
+  });
+
+  it('when the stream ends behind bytes its client has not taken, then the connection is closed within seconds, not SSE_STALL_MS', async () => {
+    const buyer = await registerUser(app, 'unread-at-shutdown');
+    const { client: stalled, server: socket } = await openUnreadStream(app, '/api/orders/events', buyer.accessToken);
+    sockets.push(stalled);
+
+    // 256 KB of the buyer's events per round until the server holds bytes the loopback buffers
+    // no longer take, short of the live limit (1 MiB) that would cut the stream at once.
+    for (let round = 0; round < 80 && socket.writableLength === 0; round++) {
+      await app.db.query(
+        `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
+         SELECT -(s + 9000000 + $2::int * 100), gen_random_uuid(), $1::uuid, 'order.placed',
+                jsonb_build_object('status', 'pending', 'history', '[]'::jsonb, 'padding', repeat('x', 65536))
+         FROM generate_series(1, 4) AS s`,
+        [buyer.id, round],
+      );
+      // bytesWritten counts what the socket was handed, sent or still buffered.
+      const events = await app.db.query<{ n: string }>('SELECT count(*) AS n FROM order_events WHERE user_id = $1', [buyer.id]);
+      await waitUntil(() => socket.writableLength > 0 || socket.bytesWritten >= Number(events.rows[0]!.n) * 65536, 30_000, 'the round to be handed to the stream');
+    }
+    expect(socket.writableLength).toBeGreaterThan(0);
+    expect(socket.destroyed).toBe(false);
+
+    app.eventHub.closeAll();
+    await waitUntil(() => socket.destroyed, 8_000, 'the unread stream’s connection to be closed at shutdown');
   });
 });
