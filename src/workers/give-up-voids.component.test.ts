@@ -133,6 +133,23 @@ describe('voiding the charges of orders given up', () => {
     expect(await voidOf(id)).toEqual({ requests: 2, voided: true });
   });
 
+  it('when a job is delivered again for an order given up after its earlier attempt charged (and died before finishing), then that charge ends voided', async () => {
+    const simulator = createPaymentSimulator();
+    const { handlers, processOrder } = pipeline(simulator);
+    const id = await place();
+    await app.deps.orders.transitionOrders([id], 'processing');
+    await processOrder.exhausted!({ orderIds: [id] }, new Error('retries used up'));
+    await runVoidJobs(id, handlers);
+    // The other job's attempt: charged after that void ran, then its process died.
+    await simulator.charge({ orderId: id, amountCents: 500, currency: 'EUR' });
+    expect(simulator.standingCharges()).toEqual([id]);
+
+    await processOrder.run({ orderIds: [id] }, attempt(1));
+    expect((await orderOf(id))?.status).toBe('failed');
+    expect(simulator.standingCharges()).toEqual([]);
+    expect(await voidOf(id)).toEqual({ requests: 2, voided: true });
+  });
+
   it('when a duplicate job’s charge is approved for an order another job already completed, then that charge stands and nothing is voided', async () => {
     const simulator = createPaymentSimulator();
     const firstSlow = holdCharges(simulator, (n) => n === 0);
