@@ -1,7 +1,7 @@
 import type { AuthService } from '../modules/auth/index.js';
 import { createNotificationsJobHandlers } from '../modules/notifications/index.js';
 import { createOrdersJobHandlers, type OrdersService } from '../modules/orders/index.js';
-import type { PaymentProvider } from '../modules/payments/index.js';
+import { createPaymentsJobHandlers, createPaymentVoids, type PaymentProvider } from '../modules/payments/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Mailer } from '../platform/mail.js';
@@ -24,10 +24,12 @@ export interface JobHandlerDeps {
 
 /** Every job → its one handler, merged from the modules; the type makes a missing one a compile error. */
 export function buildJobHandlers(deps: JobHandlerDeps): HandlersFor<AppJob> {
+  const voids = createPaymentVoids({ db: deps.db, payments: deps.payments, logger: deps.logger });
   return Object.freeze({
     ...createOrdersJobHandlers({
       orders: deps.orders,
       payments: deps.payments,
+      voids,
       logger: deps.logger,
       onFinished: deps.metrics.orderFinished,
       onStage: deps.metrics.orderStage,
@@ -43,5 +45,6 @@ export function buildJobHandlers(deps: JobHandlerDeps): HandlersFor<AppJob> {
       logger: deps.logger,
       metrics: deps.metrics,
     }),
+    ...createPaymentsJobHandlers({ voids, logger: deps.logger }),
   });
 }

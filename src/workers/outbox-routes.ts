@@ -1,16 +1,17 @@
 import { eventsSubscriptions } from '../modules/events/index.js';
 import { notificationsSubscriptions, type NotificationsJob } from '../modules/notifications/index.js';
+import { paymentsSubscriptions, type PaymentsJob } from '../modules/payments/index.js';
 import { ordersSubscriptions, type OrdersJob, type OrderSubscriptions, type OrderTopic } from '../modules/orders/index.js';
 import type { OutboxEvent } from '../platform/outbox.js';
 
 /** Every background job of the application; `HandlersFor<AppJob>` must name a handler for each. */
-export type AppJob = OrdersJob | NotificationsJob;
+export type AppJob = OrdersJob | NotificationsJob | PaymentsJob;
 
 /**
  * Each module's subscriptions to order events (the events module, which feeds SSE and webhooks,
  * takes every topic). A new consumer subscribes by adding its module's entry here; the outbox stays the source of truth for every one of them.
  */
-const JOB_SUBSCRIPTIONS: readonly OrderSubscriptions<AppJob>[] = [ordersSubscriptions, notificationsSubscriptions];
+const JOB_SUBSCRIPTIONS: readonly OrderSubscriptions<AppJob>[] = [ordersSubscriptions, notificationsSubscriptions, paymentsSubscriptions];
 const SUBSCRIPTIONS: readonly OrderSubscriptions<AppJob>[] = [...JOB_SUBSCRIPTIONS, eventsSubscriptions];
 
 const topicsOf = (subscriptions: readonly OrderSubscriptions<AppJob>[]): ReadonlySet<OrderTopic> =>

@@ -8,11 +8,14 @@ const event = (topic: string, id = 1, aggregateId = ORDER) => ({ id, topic, aggr
 const ORDER_TOPICS = ['order.placed', ...ORDER_STATUSES.filter((status) => status !== 'pending').map((status) => `order.${status}`)];
 
 describe('outbox routing', () => {
-  it('starts processing for a placed order, one email per outcome, and a cache refresh after a cancellation', () => {
+  it('starts processing for a placed order, one email per outcome, the void of a failed order’s charge, and a cache refresh after a cancellation', () => {
     expect(jobsFor([event('order.placed')]).jobs).toMatchObject([{ name: 'process-order', data: { orderIds: [ORDER] } }]);
     expect(jobsFor([event('order.processing')]).jobs).toEqual([]);
     expect(jobsFor([event('order.completed')]).jobs).toMatchObject([{ name: 'send-order-email', data: { orderIds: [ORDER], kind: 'order_confirmation' } }]);
-    expect(jobsFor([event('order.failed')]).jobs).toMatchObject([{ name: 'send-order-email', data: { orderIds: [ORDER], kind: 'order_failure' } }]);
+    expect(jobsFor([event('order.failed')]).jobs).toMatchObject([
+      { name: 'send-order-email', data: { orderIds: [ORDER], kind: 'order_failure' } },
+      { name: 'void-payment', id: `void-payment-${ORDER}`, data: { orderIds: [ORDER] } },
+    ]);
     expect(jobsFor([event('order.cancelled')]).jobs).toMatchObject([{ name: 'refresh-order-cache', data: { orderId: ORDER } }]);
   });
 

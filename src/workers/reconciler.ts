@@ -1,6 +1,7 @@
 import { pruneEvents } from '../modules/events/index.js';
 import { findMissingEmails, orderEmailJob, recordOwedEmails, type MissingEmailsCursor } from '../modules/notifications/index.js';
 import { processOrderJob, type OrdersService } from '../modules/orders/index.js';
+import { findStalledVoids, voidPaymentJob } from '../modules/payments/index.js';
 import { pruneDeliveries } from '../modules/webhooks/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
@@ -47,7 +48,7 @@ async function pruneInBatches(prune: (size: number) => Promise<number>, size: nu
   for (let i = 0; i < PRUNE_MAX_BATCHES; i++) if ((await prune(size)) < size) return;
 }
 
-/** Enqueues every unfinished order and unsent email untouched for `olderThanSeconds`; returns how many. */
+/** Enqueues every unfinished order, unsent email and owed payment void untouched for `olderThanSeconds`; returns how many. */
 async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, message: string): Promise<number> {
   const stalled = await deps.orders.findStalledOrderIds(olderThanSeconds);
   const walk = deps.emailWalk;
@@ -57,20 +58,24 @@ async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, 
   });
   for (const orderId of stalled) await deps.queue.ensure(processOrderJob([orderId]));
   for (const { orderId, kind } of emails) await deps.queue.ensure(orderEmailJob([orderId], kind));
-  if (stalled.length + emails.length > 0) {
+  const voids = await findStalledVoids(deps.db, olderThanSeconds);
+  for (const orderId of voids) await deps.queue.ensure(voidPaymentJob([orderId]));
+  const jobs = stalled.length + emails.length + voids.length;
+  if (jobs > 0) {
     // Recovery should be visible: counts at info, the ids at debug.
-    deps.logger?.info(message, { orders: stalled.length, emails: emails.length, jobs: stalled.length + emails.length });
-    deps.logger?.debug(`${message}: ids`, { orderIds: stalled, emails: emails.map(({ orderId, kind }) => `${kind}:${orderId}`) });
+    deps.logger?.info(message, { orders: stalled.length, emails: emails.length, voids: voids.length, jobs });
+    deps.logger?.debug(`${message}: ids`, { orderIds: stalled, emails: emails.map(({ orderId, kind }) => `${kind}:${orderId}`), voids });
   }
   // Only once the page's jobs are in: a round that failed half-way takes the same page again.
   if (walk) walk.after = next;
-  return stalled.length + emails.length;
+  return jobs;
 }
 
 /**
  * Re-enqueues work the database says is unfinished but the queue may have lost (a Redis
  * flush, an outage during publishing, jobs that used up their retries on an SMTP outage):
- * orders still pending/processing, and emails owed and still pending. Everything it enqueues is
+ * orders still pending/processing, emails owed and still pending, and payment voids still owed
+ * (a provider outage longer than a `void-payment` job's retries). Everything it enqueues is
  * idempotent, so running it too often only costs a little work. Then it prunes what is past its
  * retention, even when the queue could not be reached (the database can).
  * `recordOwedEmails`: first record the emails owed by recent orders that finished without their
@@ -119,6 +124,7 @@ export async function resumeUnfinishedWork(
   const emailWalk: { after?: MissingEmailsCursor; pageSize?: number } = { pageSize: deps.emailWalk?.pageSize ?? RESUME_PAGE };
   let orders = 0;
   let emails = 0;
+  let voids = 0;
   try {
     for (let afterId: string | undefined, page = limit; page === limit; ) {
       const ids = await deps.orders.findUnfinishedOrderIds({ afterId, limit });
@@ -133,8 +139,12 @@ export async function resumeUnfinishedWork(
       emails += page.emails.length;
       emailWalk.after = page.next;
     } while (emailWalk.after);
+    // Owed voids are few (only give-ups owe one): the oldest ones at once, the rest by the reconciler.
+    const owed = await findStalledVoids(deps.db, 0, RESUME_PAGE);
+    for (const orderId of owed) await deps.queue.ensure(voidPaymentJob([orderId]));
+    voids = owed.length;
   } catch (error) {
     deps.logger.warn('could not resume unfinished work at start-up; the reconciler will', errorFields(error));
   }
-  if (orders + emails > 0) deps.logger.info('resuming work left unfinished by the last run', { orders, emails, jobs: orders + emails });
+  if (orders + emails + voids > 0) deps.logger.info('resuming work left unfinished by the last run', { orders, emails, voids, jobs: orders + emails + voids });
 }

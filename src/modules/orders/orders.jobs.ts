@@ -1,6 +1,6 @@
 import type { Logger } from '../../platform/logger.js';
 import type { HandlersFor } from '../../platform/queue/index.js';
-import type { PaymentProvider } from '../payments/index.js';
+import type { PaymentProvider, PaymentVoids } from '../payments/index.js';
 import type { OrderSubscriptions } from './order-events.js';
 import type { OrdersService } from './orders.service.js';
 import { createProcessOrder, processOrderJobs, type ProcessOrderJob } from './process-order.js';
@@ -21,6 +21,7 @@ export const ordersSubscriptions: OrderSubscriptions<OrdersJob> = {
 export function createOrdersJobHandlers(deps: {
   orders: OrdersService;
   payments: PaymentProvider;
+  voids: Pick<PaymentVoids, 'voidSoon'>;
   logger: Logger;
   onFinished?: (status: 'completed' | 'failed', placedAt: string) => void;
   onStage?: (stage: 'placed_to_processing' | 'processing_to_finished', seconds: number) => void;

@@ -101,14 +101,15 @@ export function createOrdersService(deps: OrdersServiceDeps) {
   /**
    * `transitionOrder` for many orders at once (one statement, one cache round trip): the ones
    * whose status allows the move move, the others are left out of the result. `failureReasons`
-   * by order id.
+   * by order id; `voidPayments`: the moved orders' charges are to be voided (recorded with the move).
    */
   async function transitionOrders(
     orderIds: readonly string[],
     to: OrderStatus,
     failureReasons?: ReadonlyMap<string, string>,
+    options: { voidPayments?: boolean } = {},
   ): Promise<(VersionedOrder & { cached: boolean })[]> {
-    const { moved, cached } = await transitionOrdersEagerly(orderIds, to, failureReasons);
+    const { moved, cached } = await transitionOrdersEagerly(orderIds, to, failureReasons, options);
     const stored = await cached;
     return moved.map((entry, i) => ({ ...entry, cached: stored[i] ?? false }));
   }
@@ -123,6 +124,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
     orderIds: readonly string[],
     to: OrderStatus,
     failureReasons?: ReadonlyMap<string, string>,
+    options: { voidPayments?: boolean } = {},
   ): Promise<{ moved: VersionedOrder[]; cached: Promise<boolean[]> }> {
     const ids = [...new Set(orderIds)];
     const event = eventOf(to);
@@ -133,6 +135,7 @@ export function createOrdersService(deps: OrdersServiceDeps) {
       stockEffect: STOCK_EFFECT_ON_ENTRY[to],
       ...event,
       ...(failureReasons ? { failureReasons: ids.map((id) => failureReasons.get(id) ?? null) } : {}),
+      ...(options.voidPayments ? { voidPayments: true } : {}),
     });
     if (event.publish && moved.length > 0) eventsCommitted(to, claimed);
     const cached = Promise.all(moved.map((entry) => orderCache.put(entry))).then((stored) => {

@@ -5,7 +5,7 @@ import { bearer, registerAdmin, registerUser, type TestUser } from '../../../tes
 import { waitUntil } from '../../../test/wait.js';
 import { createLogger } from '../../platform/logger.js';
 import { auditStock } from '../catalog/index.js';
-import { TransientPaymentError, type PaymentProvider } from '../payments/index.js';
+import { createPaymentVoids, TransientPaymentError, type PaymentProvider } from '../payments/index.js';
 import { createProcessOrder } from './process-order.js';
 
 /** Batched processing on a real PostgreSQL, called directly (no queue): one statement moves many orders. */
@@ -117,8 +117,10 @@ describe('processing orders in batches', () => {
         if (orderId === flaky && flakyFailures-- > 0) return Promise.reject(new TransientPaymentError('provider unavailable'));
         return Promise.resolve({ outcome: 'approved', reference: `ref-${orderId}` });
       },
+      void: () => Promise.resolve(),
     };
-    const handler = createProcessOrder({ orders: app.deps.orders, payments, logger });
+    const voids = createPaymentVoids({ db: app.db, payments, logger });
+    const handler = createProcessOrder({ orders: app.deps.orders, payments, voids, logger });
     await expect(handler.run({ orderIds: ids }, { attempt: 1, maxAttempts: 8 })).rejects.toThrow(/1 of 3 payments undecided/);
     expect(await statusesOf(ids)).toEqual(new Map([[approve, 'completed'], [decline, 'failed'], [flaky, 'processing']]));
 
@@ -152,9 +154,11 @@ describe('processing orders in batches', () => {
         cachedWhenCharged.push(processingCached);
         return Promise.resolve({ outcome: 'approved', reference: 'ref' });
       },
+      void: () => Promise.resolve(),
     };
+    const voids = createPaymentVoids({ db: app.db, payments, logger });
     let ended = false;
-    const running = createProcessOrder({ orders, payments, logger })
+    const running = createProcessOrder({ orders, payments, voids, logger })
       .run({ orderIds: [id] }, { attempt: 1, maxAttempts: 8 })
       .then(() => (ended = true));
     try {

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Logger } from '../../platform/logger.js';
-import type { JobHandler, JobSpec } from '../../platform/queue/index.js';
-import type { PaymentProvider } from '../payments/index.js';
+import { batchJobId, jobsInBatches, type JobHandler, type JobSpec } from '../../platform/queue/index.js';
+import type { PaymentProvider, PaymentVoids } from '../payments/index.js';
 import type { Order } from './order.js';
 import type { OrderStatus } from './order-status.js';
 import type { OrdersService } from './orders.service.js';
@@ -16,24 +15,18 @@ export const PROCESS_ORDER_BATCH = 50;
 
 /** Deterministic ids: a batch of one is `process-order-<orderId>` (what the reconciler enqueues too). */
 export function processOrderJob(orderIds: readonly string[]): ProcessOrderJob {
-  const id =
-    orderIds.length === 1
-      ? `process-order-${orderIds[0]}`
-      : `process-order-batch-${createHash('sha1').update(orderIds.join(',')).digest('hex').slice(0, 24)}`;
-  return { name: PROCESS_ORDER, id, data: { orderIds } };
+  return { name: PROCESS_ORDER, id: batchJobId(PROCESS_ORDER, orderIds), data: { orderIds } };
 }
 
 /** The jobs for `orderIds`, PROCESS_ORDER_BATCH at a time. */
 export function processOrderJobs(orderIds: readonly string[]): ProcessOrderJob[] {
-  const jobs: ProcessOrderJob[] = [];
-  for (let i = 0; i < orderIds.length; i += PROCESS_ORDER_BATCH) jobs.push(processOrderJob(orderIds.slice(i, i + PROCESS_ORDER_BATCH)));
-  return jobs;
+  return jobsInBatches(orderIds, PROCESS_ORDER_BATCH, processOrderJob);
 }
 
 const enteredAt = (order: Order, status: OrderStatus) => order.history.findLast((change) => change.status === status)?.at ?? order.updatedAt;
 const secondsBetween = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
 
-const GAVE_UP_REASON = 'Processing failed after repeated errors; no payment was taken';
+const GAVE_UP_REASON = 'Processing failed after repeated errors; any payment taken is refunded';
 
 type Orders = Pick<OrdersService, 'findOrders' | 'transitionOrders' | 'transitionOrdersEagerly' | 'refreshCachedOrders'>;
 
@@ -43,16 +36,25 @@ type Orders = Pick<OrdersService, 'findOrders' | 'transitionOrders' | 'transitio
  * further along and does only what is left; an order cancelled meanwhile is left alone. A
  * payment that could not be decided leaves its order `processing` while the others finish,
  * and the job is retried for it.
+ *
+ * A charge must never stand for an order that did not complete. A give-up (`exhausted`) fails
+ * the orders first and records, in the same statement, that their charges are to be voided;
+ * the `void-payment` job (started by the `order.failed` event, enqueued again by the reconciler
+ * while owed) voids them. Failing first closes the race with another job charging the same
+ * order: that job's charge is approved either before the void (which undoes it) or after the
+ * order failed, and then its `completed` move finds the order failed and it records the void
+ * again itself. A completed order is never voided.
  */
 export function createProcessOrder(deps: {
   orders: Orders;
   payments: PaymentProvider;
+  voids: Pick<PaymentVoids, 'voidSoon'>;
   logger: Logger;
   onFinished?: (status: 'completed' | 'failed', placedAt: string) => void;
   /** Seconds an order spent in a stage, from its own history (the database's clock). */
   onStage?: (stage: 'placed_to_processing' | 'processing_to_finished', seconds: number) => void;
 }): JobHandler<ProcessOrderJob['data']> {
-  const { orders, payments, logger } = deps;
+  const { orders, payments, voids, logger } = deps;
 
   /**
    * The batch's orders that are this job's to charge: the ones it moved, and on a retry those
@@ -66,13 +68,17 @@ export function createProcessOrder(deps: {
     if (moved.length === orderIds.length) return { batch: moved, cached };
     const movedIds = new Set(moved.map((order) => order.id));
     const others = await orders.findOrders(orderIds.filter((id) => !movedIds.has(id)));
-    // Finished earlier (a redelivery) or cancelled: make sure the cache agrees, nothing else.
+    // Finished earlier (a redelivery) or cancelled: make sure the cache agrees, nothing else…
     await orders.refreshCachedOrders(others.filter((entry) => entry.order.status !== 'processing').map((entry) => entry.order.id));
+    // …but an order given up meanwhile may carry a charge from this job's attempt that died
+    // after charging (its void may have run before that charge): it is voided again.
+    await voids.voidSoon(others.filter((entry) => entry.order.status === 'failed').map((entry) => entry.order.id), { onlyGivenUp: true });
     return { batch: [...moved, ...others.filter((entry) => entry.order.status === 'processing').map((entry) => entry.order)], cached };
   }
 
-  async function finish(to: 'completed' | 'failed', orderIds: string[], reasons?: ReadonlyMap<string, string>): Promise<void> {
-    if (orderIds.length === 0) return;
+  /** Moves the orders to `to`; answers the ids that moved. */
+  async function finish(to: 'completed' | 'failed', orderIds: string[], reasons?: ReadonlyMap<string, string>): Promise<Set<string>> {
+    if (orderIds.length === 0) return new Set();
     const moved = await orders.transitionOrders(orderIds, to, reasons);
     // The job is done only once the cache shows the outcome: a failed write (or a transition
     // made elsewhere) is repaired from the database, and if that fails too the job retries.
@@ -83,6 +89,7 @@ export function createProcessOrder(deps: {
       deps.onFinished?.(to, order.createdAt);
       deps.onStage?.('processing_to_finished', secondsBetween(enteredAt(order, 'processing'), enteredAt(order, to)));
     }
+    return movedIds;
   }
 
   return {
@@ -101,15 +108,22 @@ export function createProcessOrder(deps: {
         else if (decision.value.outcome === 'approved') approved.push(orderId);
         else declined.set(orderId, decision.value.reason);
       });
-      await finish('completed', approved);
+      const completed = await finish('completed', approved);
+      // Approved, yet no longer `processing`: given up (or cancelled) while this job charged. Its
+      // charge must not stand; voidSoon leaves out an order that is `completed` (a duplicate job
+      // completed it with this same idempotent charge).
+      await voids.voidSoon(approved.filter((id) => !completed.has(id)));
       await finish('failed', [...declined.keys()], declined);
       await cached;
       if (undecided.length > 0) throw new Error(`${undecided.length} of ${batch.length} payments undecided: ${undecided[0]!.message}`);
     },
-    /** Never leave an order stuck: when retries run out, what is not finished fails and its stock is released. */
+    /**
+     * Never leave an order stuck: when retries run out, what is not finished fails, its stock is
+     * released and its charge, if an attempt made one, is to be voided (recorded with the move).
+     */
     async exhausted({ orderIds }, error) {
       await orders.transitionOrders(orderIds, 'processing');
-      const failed = await orders.transitionOrders(orderIds, 'failed', new Map(orderIds.map((id) => [id, GAVE_UP_REASON])));
+      const failed = await orders.transitionOrders(orderIds, 'failed', new Map(orderIds.map((id) => [id, GAVE_UP_REASON])), { voidPayments: true });
       // As in finish(): a cache write that failed is repaired from the database, or the cache
       // would show `processing` until its copy expires.
       await orders.refreshCachedOrders(failed.filter((entry) => !entry.cached).map((entry) => entry.order.id));

@@ -26,6 +26,11 @@ export interface OrderTransition {
    * seconds and answered as `claimed`, so the relay publishes it without a claim statement.
    */
   claimEventSeconds?: number;
+  /**
+   * Records, with the move, that the moved orders' charges must be voided (a `payment_voids` row,
+   * the payments module's): a give-up may fail an order whose charge was approved.
+   */
+  voidPayments?: boolean;
 }
 
 /**
@@ -37,7 +42,8 @@ export interface OrderTransition {
  * takes them out of stock), with one ledger row each; and its `order.<to>` outbox event when
  * that topic has subscribers (already published when none of them is a job); and the email the
  * new status owes, as an unsent `email_deliveries` row, so a finished order and its owed email
- * are on record together (the reconciler then needs only the pending rows).
+ * are on record together (the reconciler then needs only the pending rows); and, when asked
+ * (`voidPayments`), the void the move owes, likewise.
  * Returns the order as it now is, or undefined when the guard did not match (the order is
  * elsewhere in its lifecycle, or not the owner's): then nothing changed.
  *
@@ -53,7 +59,8 @@ export interface OrderTransition {
  * Like placement, this statement writes catalog tables (products, stock_movements) from the
  * orders module on purpose: the status and the stock must change atomically and fast. The
  * email row (the notifications module's table) likewise: "one email per outcome" is an order
- * rule, and recording it in the same statement costs no round trip.
+ * rule, and recording it in the same statement costs no round trip. So is the void row (the
+ * payments module's): a give-up that committed without it could leave a charge standing.
  */
 export async function transitionAtomically(db: Queryable, change: OrderTransition): Promise<(VersionedOrder & { claimed: ClaimedEvent[] }) | undefined> {
   const { orderId, failureReason, ...rest } = change;
@@ -129,6 +136,9 @@ export async function transitionManyAtomically(db: Queryable, change: OrdersTran
        INSERT INTO email_deliveries (order_id, kind, created_at)
        SELECT o.id, $10::text, m.at FROM moved o, moment m WHERE $10::text IS NOT NULL
        ON CONFLICT (order_id, kind) DO NOTHING
+     ), voids AS (
+       INSERT INTO payment_voids (order_id) SELECT id FROM moved WHERE $11::boolean
+       ON CONFLICT (order_id) DO NOTHING
      )
      SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS_JSON}, CASE WHEN $9::int > 0 THEN e.id END AS "claimedEventId"
      FROM moved o LEFT JOIN event e ON e.aggregate_id = o.id
@@ -145,6 +155,7 @@ export async function transitionManyAtomically(db: Queryable, change: OrdersTran
       claimSeconds,
       // Not left to callers: a finish that forgot it would owe an email nobody records.
       EMAIL_OWED_ON_ENTRY[change.to] ?? null,
+      change.voidPayments ?? false,
     ],
     { name: 'transition-orders' },
   );

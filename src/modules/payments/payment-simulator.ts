@@ -9,9 +9,23 @@ export interface SimulatorOptions {
   latencyMs?: number;
 }
 
+const KEPT_CHARGES = 100_000;
+
+/** The simulator, with what a test needs to see: the charges it holds that were never voided. */
+export interface PaymentSimulator extends PaymentProvider {
+  /** Order ids whose approved charge stands (not voided), in the order they were charged. */
+  standingCharges(): string[];
+  /** Order ids whose charge was voided. */
+  voidedCharges(): string[];
+}
+
 /** The built-in provider: deterministic decisions, no network. */
-export function createPaymentSimulator(options: SimulatorOptions = {}): PaymentProvider {
+export function createPaymentSimulator(options: SimulatorOptions = {}): PaymentSimulator {
   const attemptsByOrder = new Map<string, number>();
+  // Approved charges by order id (true once voided), as a provider keeps them: a repeated charge
+  // (same idempotency key) charges nothing more, even once voided. The newest KEPT_CHARGES only,
+  // so a long-running simulator does not grow without bound; a forgotten charge took no money.
+  const charges = new Map<string, boolean>();
   return {
     name: 'simulator',
     async charge({ orderId, amountCents }): Promise<PaymentDecision> {
@@ -25,7 +39,17 @@ export function createPaymentSimulator(options: SimulatorOptions = {}): PaymentP
       if (options.declineAboveCents !== undefined && amountCents > options.declineAboveCents) {
         return { outcome: 'declined', reason: `Payment declined: total exceeds ${options.declineAboveCents} cents` };
       }
+      if (!charges.has(orderId)) {
+        charges.set(orderId, false);
+        if (charges.size > KEPT_CHARGES) charges.delete(charges.keys().next().value!);
+      }
       return { outcome: 'approved', reference: `sim-${orderId}` };
     },
+    void({ orderId }): Promise<void> {
+      if (charges.has(orderId)) charges.set(orderId, true);
+      return Promise.resolve();
+    },
+    standingCharges: () => [...charges].filter(([, voided]) => !voided).map(([orderId]) => orderId),
+    voidedCharges: () => [...charges].filter(([, voided]) => voided).map(([orderId]) => orderId),
   };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { errorFields, type Logger } from '../logger.js';
 
 /**
@@ -9,6 +10,21 @@ export interface JobSpec<Name extends string = string, Data extends JobData = Jo
   /** Deterministic, so publishing the same work twice is one job. */
   id: string;
   data: Data;
+}
+
+/**
+ * A deterministic job id for work on `ids`: `<prefix>-<id>` for one (what a reconciler enqueues
+ * for one too), `<prefix>-batch-<digest of the ids>` for many.
+ */
+export function batchJobId(prefix: string, ids: readonly string[]): string {
+  return ids.length === 1 ? `${prefix}-${ids[0]}` : `${prefix}-batch-${createHash('sha1').update(ids.join(',')).digest('hex').slice(0, 24)}`;
+}
+
+/** The jobs for `ids`, `size` at a time. */
+export function jobsInBatches<Job>(ids: readonly string[], size: number, jobOf: (batch: readonly string[]) => Job): Job[] {
+  const jobs: Job[] = [];
+  for (let i = 0; i < ids.length; i += size) jobs.push(jobOf(ids.slice(i, i + size)));
+  return jobs;
 }
 
 /** Ids and small values only: a job's data is stored in Redis as JSON. */
