@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs, serverStates } from './checks.js';
+
+describe('the topology command line', () => {
+  it('when test is given its flags, then reads them', () => {
+    expect(parseArgs(['test', '--sentinel', '--keep', '--no-components'])).toEqual({ command: 'test', variant: 'sentinel', variantGiven: true, keep: true, components: false });
+    expect(parseArgs(['up'])).toEqual({ command: 'up', variant: 'cluster', variantGiven: false, keep: false, components: true });
+  });
+
+  it('when a flag is mistyped or belongs to another command, then refuses it rather than run the default variant', () => {
+    expect(parseArgs(['test', '--sentinal'])).toEqual({ error: 'test does not take --sentinal' });
+    expect(parseArgs(['up', '--keep'])).toEqual({ error: 'up does not take --keep' });
+    expect(parseArgs(['status', '--sentinel'])).toEqual({ error: 'status does not take --sentinel' });
+  });
+
+  it('when the command is missing or unknown, then says so', () => {
+    expect(parseArgs([])).toEqual({ error: 'no command given' });
+    expect(parseArgs(['start'])).toEqual({ error: 'unknown command "start"' });
+  });
+});
+
+describe("haproxy's stats", () => {
+  const csv = [
+    '# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight',
+    'api,FRONTEND,,,0,1,4000,3,0,0,0,0,0,,,,,OPEN,',
+    'api,api1,0,0,0,1,,2,0,0,,0,,0,0,0,0,UP,1',
+    'api,api2,0,0,0,1,,1,0,0,,0,,0,0,0,0,DOWN 1/2,1',
+    'api,BACKEND,0,0,0,1,400,3,0,0,0,0,,0,0,0,0,UP,2',
+    'postgres,pg1,0,0,0,1,,2,0,0,,0,,0,0,0,0,UP,1',
+  ].join('\n');
+
+  it('when read for one proxy, then gives each of its servers their check state and nothing of other proxies', () => {
+    expect(serverStates(csv, 'api')).toEqual({ api1: 'UP', api2: 'DOWN 1/2' });
+  });
+
+  it('when the page is not the CSV, then knows no server', () => {
+    expect(serverStates('<html>503</html>', 'api')).toEqual({});
+  });
+});
