@@ -1,7 +1,9 @@
 /**
- * The fault run's judgements that need no running topology: the command line and haproxy's
- * report. Kept pure so unit tests pin them down.
+ * The fault run's judgements that need no running topology: the command line, haproxy's report
+ * and the mail folder. Kept pure so unit tests pin them down.
  */
+import { emlFileName } from '../../src/platform/mail.js';
+
 export type Variant = 'cluster' | 'sentinel';
 
 export interface CliArgs {
@@ -54,4 +56,20 @@ export function serverStates(csv: string, proxy: string): Record<string, string>
     states[fields[name]!] = fields[status]!;
   }
   return states;
+}
+
+/**
+ * The mail folder against the sent deliveries: the file transport names each message after its
+ * Message-ID, so every sent email has exactly its own file and no file is an email the database
+ * does not call sent. (Equal counts alone would let a lost email and a stray file cancel out.)
+ */
+export function emailFileProblems(sentMessageIds: readonly string[], files: readonly string[]): string[] {
+  const expected = new Set(sentMessageIds.map(emlFileName));
+  const present = new Set(files.filter((file) => file.endsWith('.eml')));
+  const missing = [...expected].filter((file) => !present.has(file));
+  const stray = [...present].filter((file) => !expected.has(file));
+  const problems: string[] = [];
+  if (missing.length > 0) problems.push(`${missing.length} sent emails without their .eml file (first ${missing[0]})`);
+  if (stray.length > 0) problems.push(`${stray.length} .eml files for no sent email (first ${stray[0]})`);
+  return problems;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs, serverStates } from './checks.js';
+import { emailFileProblems, parseArgs, serverStates } from './checks.js';
 
 describe('the topology command line', () => {
   it('when test is given its flags, then reads them', () => {
@@ -35,5 +35,20 @@ describe("haproxy's stats", () => {
 
   it('when the page is not the CSV, then knows no server', () => {
     expect(serverStates('<html>503</html>', 'api')).toEqual({});
+  });
+});
+
+describe('the mail folder against the sent emails', () => {
+  const sent = ['<order_confirmation.a@example.com>', '<order_failure.b@example.com>'];
+
+  it('when every sent email has its own file, then nothing is wrong', () => {
+    expect(emailFileProblems(sent, ['order_confirmation.a@example.com.eml', 'order_failure.b@example.com.eml', '.partial-1-1'])).toEqual([]);
+  });
+
+  it('when a file is missing and a stray one makes the count right, then both are reported', () => {
+    expect(emailFileProblems(sent, ['order_confirmation.a@example.com.eml', 'order_confirmation.c@example.com.eml'])).toEqual([
+      '1 sent emails without their .eml file (first order_failure.b@example.com.eml)',
+      '1 .eml files for no sent email (first order_confirmation.c@example.com.eml)',
+    ]);
   });
 });

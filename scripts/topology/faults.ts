@@ -12,12 +12,15 @@ import {
   DATABASE_URL,
   DIR,
   ROOT,
+  isOwnProcess,
   killPostgresNode,
   log,
+  logTail,
   patroniRole,
   pidOf,
   postmasterPid,
   queueMasterPort,
+  runningNames,
   sleep,
   startApi,
   startPatroni,
@@ -28,6 +31,7 @@ import {
   type Variant,
 } from './services.js';
 import { Session, call } from './api-client.js';
+import { emailFileProblems } from './checks.js';
 import { auditWatchers, startWatchers } from './sse-audit.js';
 
 interface LoadResult {
@@ -85,7 +89,9 @@ async function load(clients: Session[], productIds: string[], durationMs: number
 // ---- audit ------------------------------------------------------------------------------
 
 async function withDb<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
-  const db = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3000 });
+  // Bounded: a statement on a connection the failover left half-open would otherwise wait for haproxy's 60 s timeout.
+  const db = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3000, query_timeout: 15_000 });
+  db.on('error', () => undefined);
   await db.connect();
   try {
     return await work(db);
@@ -96,8 +102,12 @@ async function withDb<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
 
 const count = async (db: pg.Client, sql: string, params: unknown[] = []) => Number((await db.query<{ n: string }>(sql, params)).rows[0]!.n);
 
-/** Waits until every order is finished and the outbox is drained, then checks the invariants. */
-async function audit(label: string, acknowledged: string[]): Promise<string[]> {
+/**
+ * Waits until every order is finished and the outbox is drained, then checks the invariants.
+ * `customers` are the load's users: every order of theirs must be one they saw acknowledged (an
+ * order created twice for one Idempotency-Key, or by an attempt that failed, is one too many).
+ */
+async function audit(label: string, acknowledged: string[], customers: string[]): Promise<string[]> {
   const problems: string[] = [];
   await waitFor(
     'orders finished and outbox drained',
@@ -120,6 +130,8 @@ async function audit(label: string, acknowledged: string[]): Promise<string[]> {
   await withDb(async (db) => {
     const missing = await count(db, 'SELECT count(*) AS n FROM unnest($1::uuid[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = a.id)', [acknowledged]);
     if (missing > 0) problems.push(`${missing} acknowledged orders are missing`);
+    const unacknowledged = await count(db, 'SELECT count(*) AS n FROM orders WHERE user_id = ANY($1::uuid[]) AND NOT (id = ANY($2::uuid[]))', [customers, acknowledged]);
+    if (unacknowledged > 0) problems.push(`${unacknowledged} orders no client saw acknowledged (a retried Idempotency-Key placed twice?)`);
     const oversold = await count(db, 'SELECT count(*) AS n FROM products WHERE reserved > on_hand OR on_hand < 0 OR reserved < 0');
     if (oversold > 0) problems.push(`${oversold} products oversold`);
     const ledger = await count(
@@ -132,19 +144,47 @@ async function audit(label: string, acknowledged: string[]): Promise<string[]> {
        WHERE on_hand <> ledger_on_hand OR reserved <> ledger_reserved`,
     );
     if (ledger > 0) problems.push(`${ledger} products where the ledger does not match the stock`);
+    // The ledger and the stock columns are written by the same statements, so they can agree and
+    // both be wrong: stock must also follow from the orders. Reserved is what open orders hold;
+    // on hand is what was stocked less what completed orders sold.
+    const unbalanced = await count(
+      db,
+      `SELECT count(*) AS n FROM products p
+       CROSS JOIN LATERAL (
+         SELECT COALESCE(SUM(i.quantity) FILTER (WHERE o.status IN ('pending', 'processing')), 0) AS held,
+                COALESCE(SUM(i.quantity) FILTER (WHERE o.status = 'completed'), 0) AS sold
+         FROM order_items i JOIN orders o ON o.id = i.order_id WHERE i.product_id = p.id) q
+       CROSS JOIN LATERAL (
+         SELECT COALESCE(SUM(m.quantity), 0) AS stocked FROM stock_movements m WHERE m.product_id = p.id AND m.kind IN ('initial', 'adjustment')) l
+       WHERE p.reserved <> q.held OR p.on_hand <> l.stocked - q.sold`,
+    );
+    if (unbalanced > 0) problems.push(`${unbalanced} products whose stock does not follow from their orders (reserved = open orders, on hand = stocked − completed)`);
     const emails = await count(
       db,
       `SELECT count(*) AS n FROM orders o WHERE o.status IN ('completed', 'failed') AND
          (SELECT count(*) FROM email_deliveries e WHERE e.order_id = o.id AND e.status = 'sent') <> 1`,
     );
     if (emails > 0) problems.push(`${emails} finished orders without exactly one sent email`);
-    const sent = await count(db, "SELECT count(*) AS n FROM email_deliveries WHERE status = 'sent'");
+    const sent = (await db.query<{ message_id: string }>("SELECT message_id FROM email_deliveries WHERE status = 'sent'")).rows.map((row) => row.message_id);
     const mailDir = path.join(DIR, 'data', 'mail');
-    const files = existsSync(mailDir) ? readdirSync(mailDir).filter((f) => f.endsWith('.eml')).length : 0;
-    if (files !== sent) problems.push(`${files} .eml files for ${sent} sent emails`);
+    problems.push(...emailFileProblems(sent, existsSync(mailDir) ? readdirSync(mailDir) : []));
   });
-  log(`[${label}] audit: ${problems.length === 0 ? 'no oversell, ledger conserved, one email per finished order, outbox drained' : problems.join('; ')}`);
+  problems.push(...deadProcesses());
+  log(
+    `[${label}] audit: ${problems.length === 0 ? 'no order stuck or unacknowledged, no oversell, stock follows the orders and the ledger, one sent email and .eml file per finished order, outbox drained, every process running' : problems.join('; ')}`,
+  );
   return problems;
+}
+
+/**
+ * Processes of the topology that died on their own (a fault's victim is no longer in the PID
+ * files): an API that crashed during a failover leaves haproxy the other one, and every other
+ * check passes.
+ */
+function deadProcesses(): string[] {
+  return runningNames()
+    .filter((name) => !isOwnProcess(pidOf(name)))
+    .map((name) => `${name} died; the end of .topology/logs/${name}.log:\n${logTail(name, 10)}`);
 }
 
 // ---- CPU per tier -------------------------------------------------------------------------
@@ -194,7 +234,7 @@ function cpuByTier(): Record<string, number> {
  * CPU by them: gross, and above what the tier burns idle (Patroni's loop, Cluster gossip, polls),
  * measured just before, which at a few dozen orders a second is most of the gross figure.
  */
-async function measureCapacity(clients: Session[], productIds: string[]): Promise<Outcome> {
+async function measureCapacity(clients: Session[], productIds: string[], acknowledged: string[]): Promise<Outcome> {
   const idleFrom = cpuByTier();
   const idleStarted = Date.now();
   await sleep(5000);
@@ -202,7 +242,8 @@ async function measureCapacity(clients: Session[], productIds: string[]): Promis
   const idleMs = Date.now() - idleStarted;
   const started = Date.now();
   const result = await load(clients, productIds, 8000);
-  const problems = await audit('capacity', result.acknowledged);
+  acknowledged.push(...result.acknowledged);
+  const problems = await audit('capacity', acknowledged, clients.map((client) => client.userId));
   const after = cpuByTier();
   const elapsedMs = Date.now() - started;
   const orders = Math.max(1, result.acknowledged.length);
@@ -292,7 +333,8 @@ export async function runFaultTests(variant: Variant, options: { components: boo
   }
   const clients = await Promise.all([Session.register(), Session.register(), Session.register(), Session.register()]);
   const allAcknowledged: string[] = [];
-  outcomes.push(await measureCapacity(clients, productIds));
+  const customers = clients.map((client) => client.userId);
+  outcomes.push(await measureCapacity(clients, productIds, allAcknowledged));
 
   // 1. kill -9 one API under load; then a SIGTERM drain of the other.
   outcomes.push(
@@ -315,7 +357,7 @@ export async function runFaultTests(variant: Variant, options: { components: boo
       const drained = await drain;
       allAcknowledged.push(...drained.acknowledged);
       await startApi(1, variant);
-      const problems = await audit('api kill', allAcknowledged);
+      const problems = await audit('api kill', allAcknowledged, customers);
       if (drained.failedAttempts > 0) problems.push(`SIGTERM drain failed ${drained.failedAttempts} requests`);
       if (forced) problems.push('the SIGTERM drain ran out of its grace period (something held the API open)');
       if (new Set(result.acknowledged).size !== result.acknowledged.length) problems.push('duplicate order ids acknowledged');
@@ -346,7 +388,7 @@ export async function runFaultTests(variant: Variant, options: { components: boo
         60_000,
       ).catch(() => undefined);
       await startWorker(0, variant);
-      const problems = await audit('worker kill', allAcknowledged);
+      const problems = await audit('worker kill', allAcknowledged, customers);
       const seconds = resumedAt ? (resumedAt - killedAt) / 1000 : Infinity;
       if (seconds > 15) problems.push(`work open at the kill took ${seconds.toFixed(1)} s to finish (limit 15 s)`);
       return { acknowledged: [...result.acknowledged], outcome: { name: '2. kill -9 a worker', measured: `work open at the kill finished ${seconds.toFixed(1)} s later (${placedBefore.length} orders)`, problems } };
@@ -369,7 +411,7 @@ export async function runFaultTests(variant: Variant, options: { components: boo
       const pause = firstDone ? (firstDone - killedAt) / 1000 : Infinity;
       await stopProcess(`redis-${port}`, 'SIGKILL');
       startRedisNode(port, variant, variant === 'sentinel' ? await queueMasterPort(variant) : undefined);
-      const problems = await audit('redis master kill', allAcknowledged);
+      const problems = await audit('redis master kill', allAcknowledged, customers);
       const placement5xx = result.failures.filter(([t]) => t >= killedAt).length;
       if (pause > 10) problems.push(`processing paused ${pause.toFixed(1)} s (limit 10 s)`);
       if (result.cachedReads5xx > 0) problems.push(`${result.cachedReads5xx} cached reads answered 5xx`);
@@ -396,7 +438,7 @@ export async function runFaultTests(variant: Variant, options: { components: boo
       allAcknowledged.push(...result.acknowledged);
       const outage = windowOf(result.failures, killedAt) / 1000;
       const statuses = [...new Set(result.failures.map(([, s]) => s))].join(', ');
-      const problems = await audit('postgres leader kill', allAcknowledged);
+      const problems = await audit('postgres leader kill', allAcknowledged, customers);
       if (outage > 15) problems.push(`write outage ${outage.toFixed(1)} s (limit 15 s)`);
       startPatroni(leader);
       await waitFor(`pg${leader + 1} to rejoin`, async () => (await patroniRole(leader)) === 'replica', 60_000).catch(() => log(`pg${leader + 1} did not rejoin within 60 s`));
