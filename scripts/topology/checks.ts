@@ -1,6 +1,6 @@
 /**
- * The fault run's judgements that need no running topology: the command line, haproxy's report
- * and the mail folder. Kept pure so unit tests pin them down.
+ * The fault run's judgements that need no running topology: the command line, haproxy's and a
+ * worker's reports, and what a kill may cost. Kept pure so unit tests pin them down.
  */
 import { emlFileName } from '../../src/platform/mail.js';
 
@@ -56,6 +56,25 @@ export function serverStates(csv: string, proxy: string): Record<string, string>
     states[fields[name]!] = fields[status]!;
   }
   return states;
+}
+
+/** A worker's part in the pool (`leader`, `helper`, `standby`) from its /metrics, if it reports one. */
+export function workerRole(metrics: string): string | undefined {
+  return /^worker_pool_role\{role="(\w+)"\} 1$/m.exec(metrics)?.[1];
+}
+
+/**
+ * What killing an API under load may cost: each client has one request in flight, so at most
+ * that many attempts fail; haproxy's `retries` + `redispatch` must carry every later one to the
+ * other instance. A failure before the kill has nothing to do with it and is a fault of its own.
+ */
+export function apiKillProblems(failures: readonly (readonly [number, number])[], killedAt: number, clients: number): string[] {
+  const problems: string[] = [];
+  const before = failures.filter(([at]) => at < killedAt).length;
+  const after = failures.length - before;
+  if (before > 0) problems.push(`${before} attempts failed before the kill`);
+  if (after > clients) problems.push(`${after} attempts failed after the kill, more than the ${clients} in flight (haproxy sent new requests to the dead instance)`);
+  return problems;
 }
 
 /**

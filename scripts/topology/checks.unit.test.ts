@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emailFileProblems, parseArgs, serverStates } from './checks.js';
+import { apiKillProblems, emailFileProblems, parseArgs, serverStates, workerRole } from './checks.js';
 
 describe('the topology command line', () => {
   it('when test is given its flags, then reads them', () => {
@@ -35,6 +35,31 @@ describe("haproxy's stats", () => {
 
   it('when the page is not the CSV, then knows no server', () => {
     expect(serverStates('<html>503</html>', 'api')).toEqual({});
+  });
+});
+
+describe("a worker's role", () => {
+  it('when its metrics report the pool role, then names the one set to 1', () => {
+    const metrics = '# HELP worker_pool_role x\nworker_pool_role{role="standby"} 0\nworker_pool_role{role="leader"} 1\nworker_pool_role{role="helper"} 0\n';
+    expect(workerRole(metrics)).toBe('leader');
+    expect(workerRole('up 1\n')).toBeUndefined();
+  });
+});
+
+describe('what killing an API under load may cost', () => {
+  const killedAt = 10_000;
+
+  it('when only the in-flight attempts failed, then nothing is wrong', () => {
+    expect(apiKillProblems([[killedAt + 1, 0], [killedAt + 5, 502], [killedAt + 9, 0], [killedAt + 9, 0]], killedAt, 4)).toEqual([]);
+  });
+
+  it('when more attempts failed than were in flight, then haproxy kept sending to the dead instance', () => {
+    const failures = Array.from({ length: 12 }, (_, i) => [killedAt + i * 300, 503] as const);
+    expect(apiKillProblems(failures, killedAt, 4)).toEqual(['12 attempts failed after the kill, more than the 4 in flight (haproxy sent new requests to the dead instance)']);
+  });
+
+  it('when an attempt failed before the kill, then that is reported on its own', () => {
+    expect(apiKillProblems([[killedAt - 1, 500]], killedAt, 4)).toEqual(['1 attempts failed before the kill']);
   });
 });
 

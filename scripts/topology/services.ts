@@ -46,6 +46,8 @@ export const PORTS = {
 export const ADMIN = { email: 'topology-admin@example.com', password: 'topology-admin-password' };
 export const DATABASE_URL = `postgres://postgres:topology-pg@127.0.0.1:${PORTS.haproxyPg}/ops`;
 const JWT_SECRET = 'topology-only-secret-0123456789-abcdefghijklmnop';
+/** Production hides /metrics without a token; the worker kill reads each worker's pool role there. */
+export const METRICS_TOKEN = 'topology-metrics-token';
 export const API_URL = `http://127.0.0.1:${PORTS.haproxyApi}`;
 
 export type { Variant } from './checks.js';
@@ -558,6 +560,7 @@ function appEnv(variant: Variant): Record<string, string> {
     // Emails whose retries ran out during a database failover are re-enqueued within ~40 s.
     RECONCILE_INTERVAL_MS: '5000',
     TRUST_PROXY: 'loopback',
+    METRICS_TOKEN,
     // On SIGTERM an API serves on until haproxy's check (inter 1s, fall 2: ~2 s) has taken it
     // out, with room for checks slowed by a loaded machine.
     SHUTDOWN_DELAY_MS: '4000',
