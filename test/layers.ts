@@ -10,9 +10,9 @@ export type Layer = 'unit' | 'component' | 'e2e';
 
 export const LAYERS: readonly Layer[] = ['unit', 'component', 'e2e'];
 
-export const UNIT_FILES = ['src/**/*.unit.test.ts', 'test/**/*.unit.test.ts'];
+export const UNIT_FILES = ['src/**/*.unit.test.ts', 'test/**/*.unit.test.ts', 'scripts/**/*.unit.test.ts'];
 export const COMPONENT_FILES = ['src/**/*.component.test.ts', 'test/**/*.component.test.ts'];
-export const ALL_FILES = ['src/**/*.test.ts', 'test/**/*.test.ts'];
+export const ALL_FILES = ['src/**/*.test.ts', 'test/**/*.test.ts', 'scripts/**/*.test.ts'];
 
 /** The layer a test file belongs to, by its name. */
 export function layerOf(file: string): Layer {

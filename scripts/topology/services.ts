@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { PG_BIN, postgresUser } from '../local-postgres.js';
 import { runServiceCommand } from '../run-service.js';
+import { serverStates, type Variant } from './checks.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIR = path.join(ROOT, '.topology');
@@ -45,9 +46,11 @@ export const PORTS = {
 export const ADMIN = { email: 'topology-admin@example.com', password: 'topology-admin-password' };
 export const DATABASE_URL = `postgres://postgres:topology-pg@127.0.0.1:${PORTS.haproxyPg}/ops`;
 const JWT_SECRET = 'topology-only-secret-0123456789-abcdefghijklmnop';
+/** Production hides /metrics without a token; the worker kill reads each worker's pool role there. */
+export const METRICS_TOKEN = 'topology-metrics-token';
 export const API_URL = `http://127.0.0.1:${PORTS.haproxyApi}`;
 
-export type Variant = 'cluster' | 'sentinel';
+export type { Variant } from './checks.js';
 
 export const log = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`);
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -92,6 +95,44 @@ export function isAlive(pid: number | undefined): boolean {
   }
 }
 
+/** Set once the CLI tears the topology down on a signal: a start still under way must not leave a new process behind. */
+let refusingStarts = false;
+
+export function refuseNewProcesses(): void {
+  refusingStarts = true;
+}
+
+/**
+ * Whether `pid` is a live process of this topology: a PID file or postmaster.pid left by a
+ * crashed run may name a PID the system has since given to an unrelated process. Ours carry the
+ * marker in their environment, except where a process title overwrote it (redis-server and
+ * postgres reuse that memory for it): those run in a folder of this topology.
+ */
+export function isOwnProcess(pid: number | undefined): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    if (`${readFileSync(`/proc/${pid}/environ`, 'latin1')}\0`.includes(`${MARKER}=${DIR}\0`)) return true;
+    const cwd = readlinkSync(`/proc/${pid}/cwd`);
+    return [PG_BASE, path.join(DIR, 'redis')].some((dir) => cwd === dir || cwd.startsWith(`${dir}/`));
+  } catch {
+    // gone meanwhile, or not ours to read
+    return false;
+  }
+}
+
+/** Signals a process of this topology; false when it is not one (any more). */
+export function signalOwn(pid: number | undefined, signal: NodeJS.Signals): boolean {
+  if (!isOwnProcess(pid)) return false;
+  try {
+    process.kill(pid!, signal);
+    return true;
+  } catch (error) {
+    // It exited between the check and the signal.
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
 interface StartOptions {
   env?: Record<string, string>;
   /** Run as this user (PostgreSQL refuses to run as root). */
@@ -100,7 +141,8 @@ interface StartOptions {
 }
 
 export function startProcess(name: string, command: string, args: string[], options: StartOptions = {}): number {
-  if (isAlive(pidOf(name))) throw new Error(`${name} is already running (pid ${pidOf(name)})`);
+  if (refusingStarts) throw new Error(`not starting ${name}: the topology is being torn down`);
+  if (isOwnProcess(pidOf(name))) throw new Error(`${name} is already running (pid ${pidOf(name)})`);
   const out = openSync(path.join(LOGS, `${name}.log`), 'a');
   const child = spawn(command, args, {
     cwd: options.cwd ?? ROOT,
@@ -112,6 +154,8 @@ export function startProcess(name: string, command: string, args: string[], opti
     ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
   });
   closeSync(out);
+  // A binary that cannot be started emits 'error' after spawn returns; unheard, it would end the CLI before its teardown.
+  child.on('error', (error) => log(`${name}: ${error.message}`));
   child.unref();
   if (!child.pid) throw new Error(`could not start ${name}`);
   writeFileSync(pidFile(name), String(child.pid));
@@ -121,31 +165,29 @@ export function startProcess(name: string, command: string, args: string[], opti
 /** Signals a process by its PID file; waits until it is gone (SIGKILL after `graceMs`). */
 export async function stopProcess(name: string, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
   const pid = pidOf(name);
-  if (isAlive(pid)) {
-    process.kill(pid!, signal);
+  if (signalOwn(pid, signal)) {
     const deadline = Date.now() + graceMs;
     while (isAlive(pid) && Date.now() < deadline) await sleep(100);
-    if (isAlive(pid)) process.kill(pid!, 'SIGKILL');
-    while (isAlive(pid)) await sleep(50);
+    signalOwn(pid, 'SIGKILL');
+    await waitFor(`${name} (pid ${pid}) to exit after SIGKILL`, () => !isAlive(pid), 10_000);
   }
   rmSync(pidFile(name), { force: true });
 }
 
 const MARKER = 'OPS_TOPOLOGY_DIR';
 
-/** Every live process carrying this topology's marker in its environment. */
+/** A fault: kill -9 of a process by its PID file; throws when it is not running, as the fault would then inject nothing. */
+export function killProcess(name: string): void {
+  if (!signalOwn(pidOf(name), 'SIGKILL')) throw new Error(`${name} is not running: its kill -9 would inject nothing`);
+  rmSync(pidFile(name), { force: true });
+}
+
+/** Every live process of this topology (see isOwnProcess), whether or not a PID file names it. */
 function markedProcesses(): number[] {
-  const needle = `${MARKER}=${DIR}\0`;
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (`${readFileSync(`/proc/${entry}/environ`, 'latin1')}\0`.includes(needle)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return pids;
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+    .map(Number)
+    .filter(isOwnProcess);
 }
 
 /** SIGKILLs whatever a previous run left behind (its PID files may be gone) and waits until it is gone. */
@@ -314,28 +356,25 @@ export function postmasterPid(node: number): number | undefined {
 
 /** Node death: kill -9 of Patroni and of its PostgreSQL postmaster. */
 export function killPostgresNode(node: number): void {
-  const postmaster = path.join(pgDir(node), 'data', 'postmaster.pid');
-  const pgPid = existsSync(postmaster) ? Number(readFileSync(postmaster, 'utf8').split('\n')[0]) : undefined;
+  const pgPid = postmasterPid(node);
   const patroniPid = pidOf(`patroni${node + 1}`);
-  if (isAlive(patroniPid)) process.kill(patroniPid!, 'SIGKILL');
-  if (isAlive(pgPid)) process.kill(pgPid!, 'SIGKILL');
+  if (!signalOwn(patroniPid, 'SIGKILL')) throw new Error(`Patroni pg${node + 1} is not running: the leader kill would inject nothing`);
+  if (!signalOwn(pgPid, 'SIGKILL')) throw new Error(`the postmaster of pg${node + 1} is not running: the leader kill would inject nothing`);
   rmSync(pidFile(`patroni${node + 1}`), { force: true });
 }
 
 async function stopPostgresNode(node: number): Promise<void> {
   await stopProcess(`patroni${node + 1}`, 'SIGTERM', 20_000);
-  const postmaster = path.join(pgDir(node), 'data', 'postmaster.pid');
-  const pgPid = existsSync(postmaster) ? Number(readFileSync(postmaster, 'utf8').split('\n')[0]) : undefined;
-  if (isAlive(pgPid)) {
-    process.kill(pgPid!, 'SIGQUIT');
-    await waitFor('postgres to stop', () => !isAlive(pgPid), 10_000).catch(() => process.kill(pgPid!, 'SIGKILL'));
+  const pgPid = postmasterPid(node);
+  if (signalOwn(pgPid, 'SIGQUIT')) {
+    await waitFor('postgres to stop', () => !isAlive(pgPid), 10_000).catch(() => signalOwn(pgPid, 'SIGKILL'));
   }
 }
 
 // ---- Redis ------------------------------------------------------------------------------
 
-async function redisInfo(port: number, ...command: string[]): Promise<string> {
-  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+export async function redisInfo(port: number, ...command: string[]): Promise<string> {
+  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000, commandTimeout: 2000 });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -360,15 +399,19 @@ export function startRedisNode(port: number, variant: Variant, replicaOf?: numbe
 async function startRedis(variant: Variant): Promise<void> {
   if (variant === 'cluster') {
     for (const port of PORTS.redisCluster) startRedisNode(port, variant);
-    await waitFor('redis nodes', async () => (await Promise.all(PORTS.redisCluster.map((p) => redisInfo(p, 'PING')))).every((r) => r === 'PONG'), 15_000);
+    const nodes = PORTS.redisCluster.map((port) => `redis-${port}`);
+    await waitWhileRunning(nodes, 'redis nodes', async () => (await Promise.all(PORTS.redisCluster.map((p) => redisInfo(p, 'PING')))).every((r) => r === 'PONG'), 15_000);
     const fresh = (await redisInfo(PORTS.redisCluster[0]!, 'CLUSTER', 'INFO')).includes('cluster_known_nodes:1');
     if (fresh) {
+      // Bounded: redis-cli waits for the nodes to agree, for ever if one never answers.
       execFileSync('redis-cli', ['--cluster', 'create', ...PORTS.redisCluster.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], {
-        stdio: 'ignore',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 60_000,
       });
     }
-    await waitFor('cluster_state:ok', async () => (await Promise.all(PORTS.redisCluster.map((p) => redisInfo(p, 'CLUSTER', 'INFO')))).every((t) => t.includes('cluster_state:ok')), 30_000);
-    await waitFor(
+    await waitWhileRunning(nodes, 'cluster_state:ok', async () => (await Promise.all(PORTS.redisCluster.map((p) => redisInfo(p, 'CLUSTER', 'INFO')))).every((t) => t.includes('cluster_state:ok')), 30_000);
+    await waitWhileRunning(
+      nodes,
       'Redis replicas in sync',
       async () => (await Promise.all(PORTS.redisCluster.map((p) => redisInfo(p, 'INFO', 'replication')))).every((t) => t.includes('role:master') || t.includes('master_link_status:up')),
       30_000,
@@ -378,16 +421,17 @@ async function startRedis(variant: Variant): Promise<void> {
   const [primary, replica] = PORTS.redisSentinelData as [number, number];
   startRedisNode(primary, variant);
   startRedisNode(replica, variant, primary);
-  await waitFor('Redis replica in sync', async () => (await redisInfo(replica, 'INFO', 'replication')).includes('master_link_status:up'), 20_000);
+  await waitWhileRunning([`redis-${primary}`, `redis-${replica}`], 'Redis replica in sync', async () => (await redisInfo(replica, 'INFO', 'replication')).includes('master_link_status:up'), 20_000);
   for (const port of PORTS.sentinels) {
     const file = path.join(DIR, 'redis', `sentinel-${port}.conf`);
     writeFileSync(
       file,
       [`port ${port}`, 'bind 127.0.0.1', `sentinel monitor ops 127.0.0.1 ${primary} 2`, 'sentinel down-after-milliseconds ops 2000', 'sentinel failover-timeout ops 10000', ''].join('\n'),
     );
-    startProcess(`sentinel-${port}`, 'redis-server', [file, '--sentinel']);
+    // In the Redis folder: its process title hides the marker, and the folder tells it as ours.
+    startProcess(`sentinel-${port}`, 'redis-server', [file, '--sentinel'], { cwd: path.join(DIR, 'redis') });
   }
-  await waitFor('Sentinels to see each other', async () => (await redisInfo(PORTS.sentinels[0]!, 'INFO', 'sentinel')).includes('sentinels=3'), 30_000);
+  await waitWhileRunning(PORTS.sentinels.map((port) => `sentinel-${port}`), 'Sentinels to see each other', async () => (await redisInfo(PORTS.sentinels[0]!, 'INFO', 'sentinel')).includes('sentinels=3'), 30_000);
 }
 
 /** Port of the Redis master that holds the order queue's hash slot. */
@@ -397,7 +441,7 @@ export async function queueMasterPort(variant: Variant): Promise<number> {
     return Number(reply.split(',')[1]);
   }
   for (const port of PORTS.redisCluster) {
-    const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000, commandTimeout: 2000 });
     probe.on('error', () => undefined);
     try {
       await probe.connect();
@@ -460,6 +504,28 @@ ${PORTS.api.map((port, i) => `  server api${i + 1} 127.0.0.1:${port} check`).joi
 `;
 }
 
+/** The state haproxy's checks give each API instance (`UP`, `DOWN`, `UP 1/2`…), from its stats page. */
+export async function haproxyApiStates(): Promise<Record<string, string>> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${PORTS.haproxyStats}/;csv`, { signal: AbortSignal.timeout(1500) });
+    return serverStates(await res.text(), 'api');
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Waits until haproxy's checks have every API instance in its pool: an instance healthy on its
+ * own port joins only after `rise 2` checks, and a fault that starts before that finds one fewer.
+ */
+export async function waitForApisInHaproxy(timeoutMs: number): Promise<void> {
+  const names = PORTS.api.map((_, i) => `api${i + 1}`);
+  await waitWhileRunning(['haproxy', ...names], 'haproxy to have every API instance up', async () => {
+    const states = await haproxyApiStates();
+    return names.every((name) => states[name] === 'UP');
+  }, timeoutMs);
+}
+
 // ---- API and workers --------------------------------------------------------------------
 
 function appEnv(variant: Variant): Record<string, string> {
@@ -494,6 +560,7 @@ function appEnv(variant: Variant): Record<string, string> {
     // Emails whose retries ran out during a database failover are re-enqueued within ~40 s.
     RECONCILE_INTERVAL_MS: '5000',
     TRUST_PROXY: 'loopback',
+    METRICS_TOKEN,
     // On SIGTERM an API serves on until haproxy's check (inter 1s, fall 2: ~2 s) has taken it
     // out, with room for checks slowed by a loaded machine.
     SHUTDOWN_DELAY_MS: '4000',
@@ -506,18 +573,30 @@ export function logTail(name: string, lines = 15): string {
   return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no log)';
 }
 
-/** Waits for `url` to answer 200; stops at once, with the log's tail, if the process exits instead. */
-async function waitForHealthy(name: string, url: string, timeoutMs: number): Promise<void> {
-  const pid = pidOf(name);
+/**
+ * Waits for `check` while the processes `names` run: stops at once, with the end of its log, when
+ * one of them exits instead, and names their logs' ends when the deadline passes.
+ */
+export async function waitWhileRunning(names: string[], what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const pids = names.map((name) => [name, pidOf(name)] as const);
+  const tails = () => names.map((name) => `the end of ${path.join(LOGS, `${name}.log`)}:\n${logTail(name)}`).join('\n');
   await waitFor(
-    `${name} (${url})`,
+    what,
     async () => {
-      if (!isAlive(pid)) throw new Error(`${name} exited while starting; the end of ${path.join(LOGS, `${name}.log`)}:\n${logTail(name)}`);
-      return (await httpStatus(url)) === 200;
+      const dead = pids.find(([, pid]) => !isAlive(pid));
+      if (dead) throw new Error(`${dead[0]} exited while waiting for ${what}; the end of ${path.join(LOGS, `${dead[0]}.log`)}:\n${logTail(dead[0])}`);
+      return check().catch(() => false);
     },
     timeoutMs,
     { rethrow: true },
-  );
+  ).catch((error: Error) => {
+    throw error.message.startsWith('timed out') ? new Error(`${error.message}\n${tails()}`) : error;
+  });
+}
+
+/** Waits for `url` to answer 200; stops at once, with the log's tail, if the process exits instead. */
+async function waitForHealthy(name: string, url: string, timeoutMs: number): Promise<void> {
+  await waitWhileRunning([name], `${name} (${url})`, async () => (await httpStatus(url)) === 200, timeoutMs);
 }
 
 /**
@@ -548,11 +627,11 @@ export function currentVariant(): Variant | undefined {
 /** Every process of a finished `up` is running. */
 export function isUp(): boolean {
   const names = runningNames();
-  return currentVariant() !== undefined && ['api1', 'api2', 'worker1', 'worker2', 'haproxy', 'etcd', 'patroni1', 'patroni2'].every((name) => names.includes(name)) && names.every((name) => isAlive(pidOf(name)));
+  return currentVariant() !== undefined && ['api1', 'api2', 'worker1', 'worker2', 'haproxy', 'etcd', 'patroni1', 'patroni2'].every((name) => names.includes(name)) && names.every((name) => isOwnProcess(pidOf(name)));
 }
 
 export async function up(variant: Variant): Promise<void> {
-  if (runningNames().some((name) => isAlive(pidOf(name)))) throw new Error('the topology is already (partly) up; run `npm run topology -- down` first');
+  if (runningNames().some((name) => isOwnProcess(pidOf(name)))) throw new Error('the topology is already (partly) up; run `npm run topology -- down` first');
   const started = Date.now();
   await killLeftovers();
   const busy = busyPorts();
@@ -577,15 +656,15 @@ export async function up(variant: Variant): Promise<void> {
     `--initial-cluster=topology=http://127.0.0.1:${PORTS.etcdPeer}`,
     '--enable-v2=true',
   ]);
-  await waitFor('etcd', async () => (await httpStatus(`http://127.0.0.1:${PORTS.etcd}/version`)) === 200, 20_000);
+  await waitForHealthy('etcd', `http://127.0.0.1:${PORTS.etcd}/version`, 20_000);
 
   log('Patroni pg1 (bootstraps the primary)');
   startPatroni(0);
-  await waitFor('pg1 primary', async () => (await patroniRole(0)) === 'primary', 90_000);
+  await waitWhileRunning(['etcd', 'patroni1'], 'pg1 primary', async () => (await patroniRole(0)) === 'primary', 90_000);
   log('Patroni pg2 (synchronous standby)');
   startPatroni(1);
-  await waitFor('pg2 replica', async () => (await patroniRole(1)) === 'replica', 90_000);
-  await waitFor('pg2 synchronous', async () => (await httpStatus(`http://127.0.0.1:${PORTS.patroni[1]}/sync`)) === 200, 30_000);
+  await waitWhileRunning(['etcd', 'patroni1', 'patroni2'], 'pg2 replica', async () => (await patroniRole(1)) === 'replica', 90_000);
+  await waitWhileRunning(['etcd', 'patroni1', 'patroni2'], 'pg2 synchronous', async () => (await httpStatus(`http://127.0.0.1:${PORTS.patroni[1]}/sync`)) === 200, 30_000);
 
   log(`Redis (${variant})`);
   await startRedis(variant);
@@ -595,13 +674,17 @@ export async function up(variant: Variant): Promise<void> {
   writeFileSync(haproxyFile, haproxyConfig());
   startProcess('haproxy', 'haproxy', ['-f', haproxyFile, '-db']);
   const admin = `postgres://postgres:topology-pg@127.0.0.1:${PORTS.haproxyPg}/postgres`;
-  await waitFor('PostgreSQL through haproxy', async () => {
-    const client = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 1000 });
-    await client.connect();
-    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = 'ops'");
-    if (exists.rowCount === 0) await client.query('CREATE DATABASE ops');
-    await client.end();
-    return true;
+  await waitWhileRunning(['haproxy', 'patroni1', 'patroni2'], 'PostgreSQL through haproxy', async () => {
+    const client = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 1000, query_timeout: 10_000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = 'ops'");
+      if (exists.rowCount === 0) await client.query('CREATE DATABASE ops');
+      return true;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }, 30_000);
 
   log('API × 2, worker × 2');
@@ -609,7 +692,7 @@ export async function up(variant: Variant): Promise<void> {
   await startApi(1, variant);
   await startWorker(0, variant);
   await startWorker(1, variant);
-  await waitFor('haproxy sees both APIs', async () => (await httpStatus(`${API_URL}/health/ready`)) === 200, 20_000);
+  await waitForApisInHaproxy(20_000);
   log(`topology up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   await status();
 }
@@ -637,7 +720,7 @@ export async function status(): Promise<void> {
     log('topology is down');
     return;
   }
-  for (const name of names.sort()) log(`${name.padEnd(16)} pid ${String(pidOf(name)).padEnd(8)} ${isAlive(pidOf(name)) ? 'running' : 'DEAD'}`);
+  for (const name of names.sort()) log(`${name.padEnd(16)} pid ${String(pidOf(name)).padEnd(8)} ${isOwnProcess(pidOf(name)) ? 'running' : 'DEAD'}`);
   for (const node of [0, 1]) log(`pg${node + 1} (patroni :${PORTS.patroni[node]}, postgres :${PORTS.pg[node]}): ${await patroniRole(node)}`);
   const variant = currentVariant();
   if (variant === 'cluster') log(`redis cluster: ${(await redisInfo(PORTS.redisCluster[0]!, 'CLUSTER', 'INFO')).match(/cluster_state:\w+/)?.[0] ?? 'unreachable'}`);

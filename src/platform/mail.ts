@@ -69,6 +69,11 @@ const SMTP_TIMEOUTS = { connectionTimeout: 5_000, greetingTimeout: 5_000, socket
  */
 const SEND_TIMEOUT_MS = 5 * 60_000;
 
+/** The file transport's name for a message: its Message-ID, so a resend of the same message overwrites its own file. */
+export function emlFileName(messageId: string): string {
+  return `${messageId.replace(/[<>]/g, '').replace(/[^\w.@-]/g, '_')}.eml`;
+}
+
 /** With mail-compose.ts, the one place that touches Nodemailer: SMTP_URL, else Gmail (EMAIL_USER/PASS), else .eml files. */
 export function createMailer(options: MailerOptions): Mailer {
   if (options.smtpUrl || options.gmail) {
@@ -117,7 +122,7 @@ export function createMailer(options: MailerOptions): Mailer {
       // What Nodemailer's stream transport would write (newline 'unix'), composed in one pass.
       const eml = (await composeMail({ from: options.from, ...message, newline: 'unix' })).raw;
       // Named after the Message-ID: a resend of the same message overwrites its own file.
-      const file = path.join(outbox, `${message.messageId.replace(/[<>]/g, '').replace(/[^\w.@-]/g, '_')}.eml`);
+      const file = path.join(outbox, emlFileName(message.messageId));
       // Written aside under a name that is not a message's, then renamed: a reader of the folder
       // never sees a half-written message.
       const partial = path.join(outbox, `.partial-${process.pid}-${++partials}`);
