@@ -1,25 +1,55 @@
-import type { Page } from 'playwright-core';
+import type { Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProduct, type TestProduct } from '../../test/catalog.js';
 import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
-import { registerUser, type TestUser } from '../../test/users.js';
+import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 
-/** The payment simulator declines orders above this. */
+/**
+ * The first request to `url` goes to the API at once, but its answer reaches the page only when
+ * the test calls `release` (`read` settles once the API has answered).
+ */
+async function holdAnswer(page: Page, url: RegExp): Promise<{ read: Promise<void>; release: () => void }> {
+  let release = () => {};
+  let wasRead = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const read = new Promise<void>((resolve) => (wasRead = resolve));
+  await page.route(url, async (route: Route) => {
+    const response = await route.fetch();
+    wasRead();
+    await released;
+    await route.fulfill({ response });
+  }, { times: 1 });
+  return { read, release };
+}
+
+/** The payment simulator declines orders above this; one line of this many mugs is one. */
 const DECLINE_ABOVE_CENTS = 50_000;
+const DECLINED_QUANTITY = 100;
 
 /** Cases found reviewing the console. */
 describe('the console under races, odd links and double clicks, in a real browser', () => {
   let app: TestApp;
   let consoleServer: ConsoleServer;
+  let admin: TestUser;
+  let product: TestProduct;
 
   beforeAll(async () => {
     app = await startTestApp({ storage: 'postgres', processing: true, env: { PAYMENT_DECLINE_ABOVE_CENTS: String(DECLINE_ABOVE_CENTS) } });
     consoleServer = await startConsole(app);
+    admin = await registerAdmin(app);
+    product = await createProduct(app, admin, { stock: 10_000, name: 'Review Mug', priceCents: 1000 });
   }, 120_000);
   afterAll(async () => {
     await consoleServer?.close();
     await app?.close();
   });
+
+  const place = async (user: TestUser, quantity = 1): Promise<string> => {
+    const res = await app.http.post('/api/orders').set(bearer(user)).send({ items: [{ productId: product.id, quantity }] });
+    expect(res.status).toBe(201);
+    return res.body.id as string;
+  };
 
   async function signedInPage(user: TestUser, hash = '', options: { allowStatuses?: number[] } = {}): Promise<{ page: Page; problems: string[] }> {
     const page = await (await consoleServer.browser.newContext()).newPage();
@@ -36,6 +66,47 @@ describe('the console under races, odd links and double clicks, in a real browse
     await page.evaluate(`location.hash = '#/orders/%E0%A4%A'`);
     await page.getByRole('heading', { name: /^Order / }).waitFor(WAIT);
     await page.getByRole('alert').waitFor(WAIT);
+    expect(problems).toEqual([]);
+  });
+
+  it('when the order list answers after a live change, then the list keeps what the stream brought', { timeout: 60_000 }, async () => {
+    const customer = await registerUser(app, 'stale');
+    const earlier = await place(customer);
+    const { page, problems } = await signedInPage(customer);
+    const list = await holdAnswer(page, /\/api\/orders\?/);
+    await page.getByRole('link', { name: 'My orders' }).click();
+    await list.read;
+    await page.locator('header .live-live').waitFor(WAIT);
+    // Placed after the list was read: the stream brings it (and its completion) before the older list arrives.
+    const later = await place(customer);
+    await page.locator(`tr[data-order-id="${later}"] [data-status="completed"]`).waitFor(WAIT);
+    list.release();
+    await page.locator(`tr[data-order-id="${earlier}"]`).waitFor(WAIT);
+    const rows = await page.locator('tr[data-order-id]').all();
+    expect(await Promise.all(rows.map((row) => row.getAttribute('data-order-id')))).toEqual([later, earlier]);
+    expect(await page.locator(`tr[data-order-id="${later}"] .badge`).innerText()).toBe('completed');
+    expect(problems).toEqual([]);
+  });
+
+  it('when the status filter changes while the unfiltered list is still loading, then the late unfiltered answer does not replace the filtered list', { timeout: 60_000 }, async () => {
+    const customer = await registerUser(app, 'filter');
+    const completed = await place(customer);
+    const { page, problems } = await signedInPage(customer);
+    const unfiltered = /\/api\/orders\?limit=\d+$/;
+    const unfilteredAnswered = page.waitForResponse((response) => unfiltered.test(response.url()));
+    const list = await holdAnswer(page, unfiltered);
+    await page.getByRole('link', { name: 'My orders' }).click();
+    await list.read;
+    await page.getByLabel('Status').selectOption('failed');
+    await page.getByText('No orders with status failed yet.').waitFor(WAIT);
+    await page.locator('header .live-live').waitFor(WAIT);
+    list.release();
+    await (await unfilteredAnswered).finished();
+    // A live change handled after the late answer: once it shows, the late answer has been handled too.
+    const declined = await place(customer, DECLINED_QUANTITY);
+    await page.locator(`tr[data-order-id="${declined}"] [data-status="failed"]`).waitFor(WAIT);
+    expect(await page.locator(`tr[data-order-id="${completed}"]`).count()).toBe(0);
+    expect(await page.locator('tr[data-order-id] .badge').allInnerTexts()).toEqual(['failed']);
     expect(problems).toEqual([]);
   });
 });

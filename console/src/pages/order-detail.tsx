@@ -4,6 +4,7 @@ import { api, currentUser, messageOf } from '../api.js';
 import { ErrorMessage, Loading, PageTitle, StatusBadge } from '../components.js';
 import { clock, money, shortId, when } from '../format.js';
 import { useLiveOrders } from '../live.js';
+import { isOlder } from '../order-changes.js';
 import { TERMINAL, type EmailDelivery, type Order } from '../types.js';
 
 const EMAIL_LABELS: Record<EmailDelivery['kind'], string> = { order_confirmation: 'Confirmation', order_failure: 'Failure notice' };
@@ -18,6 +19,8 @@ export function OrderDetailPage({ id }: { id: string }) {
   const load = () =>
     api<Order>(`/api/orders/${encodeURIComponent(id)}`).then(
       (loaded) => {
+        // A poll's answer read before a change the stream already brought is older: keep the newer.
+        if (order.value && isOlder(loaded, order.value)) return;
         order.value = loaded;
         error.value = null;
       },
@@ -33,7 +36,7 @@ export function OrderDetailPage({ id }: { id: string }) {
     order.value && !final ? `/api/orders/${encodeURIComponent(id)}/events` : null,
     (changed) => {
       // Never step back: an older copy (e.g. from a poll racing the stream) does not replace a newer one.
-      if (order.value && changed.history.length < order.value.history.length) return;
+      if (order.value && isOlder(changed, order.value)) return;
       order.value = changed;
     },
     () => void load(),
