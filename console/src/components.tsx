@@ -1,3 +1,4 @@
+import { useSignal, type Signal } from '@preact/signals';
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 
@@ -47,4 +48,23 @@ export function Field({ label, children, hint, wide }: { label: string; children
       {hint ? <span class="hint">{hint}</span> : null}
     </label>
   );
+}
+
+/**
+ * One action at a time for a form or button: a second click or Enter while the first call is on
+ * its way is ignored (the signal is set at once, before any re-render), and `pending` disables
+ * the control meanwhile. Without it a double click added a webhook twice or rotated a secret twice.
+ */
+export function useAction(): { pending: Signal<boolean>; run: (work: () => Promise<void>) => Promise<void> } {
+  const pending = useSignal(false);
+  const run = async (work: () => Promise<void>) => {
+    if (pending.value) return;
+    pending.value = true;
+    try {
+      await work();
+    } finally {
+      pending.value = false;
+    }
+  };
+  return { pending, run };
 }

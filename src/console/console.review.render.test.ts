@@ -35,7 +35,7 @@ describe('the console under races, odd links and double clicks, in a real browse
   let product: TestProduct;
 
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'postgres', processing: true, env: { PAYMENT_DECLINE_ABOVE_CENTS: String(DECLINE_ABOVE_CENTS) } });
+    app = await startTestApp({ storage: 'postgres', processing: true, env: { PAYMENT_DECLINE_ABOVE_CENTS: String(DECLINE_ABOVE_CENTS), WEBHOOK_ALLOW_PRIVATE_URLS: 'true' } });
     consoleServer = await startConsole(app);
     admin = await registerAdmin(app);
     product = await createProduct(app, admin, { stock: 10_000, name: 'Review Mug', priceCents: 1000 });
@@ -107,6 +107,33 @@ describe('the console under races, odd links and double clicks, in a real browse
     await page.locator(`tr[data-order-id="${declined}"] [data-status="failed"]`).waitFor(WAIT);
     expect(await page.locator(`tr[data-order-id="${completed}"]`).count()).toBe(0);
     expect(await page.locator('tr[data-order-id] .badge').allInnerTexts()).toEqual(['failed']);
+    expect(problems).toEqual([]);
+  });
+
+  /** Counts the page's requests of one method to a path. */
+  function countRequests(page: Page, method: string, path: RegExp): () => number {
+    let count = 0;
+    page.on('request', (request) => {
+      if (request.method() === method && path.test(new URL(request.url()).pathname)) count++;
+    });
+    return () => count;
+  }
+
+  it('when an admin double-clicks Add webhook, then one webhook is added (the button waits for the answer)', { timeout: 60_000 }, async () => {
+    const { page, problems } = await signedInPage(admin, '#/admin/webhooks');
+    const url = `http://127.0.0.1:9/hooks/${Date.now()}`;
+    await page.getByLabel('Endpoint URL').fill(url);
+    const posts = countRequests(page, 'POST', /^\/api\/webhooks$/);
+    const added = await holdAnswer(page, /\/api\/webhooks$/);
+    const answered = page.waitForResponse((response) => response.request().method() === 'POST' && response.url().endsWith('/api/webhooks'));
+    await page.getByRole('button', { name: 'Add webhook' }).dblclick();
+    await added.read;
+    added.release();
+    await answered;
+    await page.getByText('Copy it now').waitFor(WAIT);
+    expect(posts()).toBe(1);
+    const listed = await app.http.get('/api/webhooks?limit=100').set(bearer(admin));
+    expect((listed.body.items as { url: string }[]).filter((hook) => hook.url === url)).toHaveLength(1);
     expect(problems).toEqual([]);
   });
 });

@@ -154,4 +154,32 @@ describe('order history in a real browser (processing off, so orders stay pendin
     expect((await app.http.get(`/api/orders/${orderId}`).set(bearer(shopper))).body.status).toBe('cancelled');
     expect(problems).toEqual([]);
   });
+
+  it('when a customer double-clicks Cancel order, then one cancel is sent and no error shows', { timeout: 60_000 }, async () => {
+    const shopper = await registerUser(app, 'canceller');
+    const product = await createProduct(app, await registerAdmin(app), { stock: 5 });
+    const placed = await app.http.post('/api/orders').set(bearer(shopper)).send({ items: [{ productId: product.id, quantity: 1 }] });
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console#/orders/${placed.body.id as string}`);
+    await signIn(page, shopper);
+    let cancels = 0;
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && request.url().endsWith('/cancel')) cancels++;
+    });
+    // The first cancel's answer waits until the second click has happened.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(/\/cancel$/, async (route) => {
+      const response = await route.fetch();
+      await released;
+      await route.fulfill({ response });
+    }, { times: 1 });
+    await page.getByRole('button', { name: 'Cancel order' }).dblclick();
+    release();
+    await page.locator('.big-status [data-status="cancelled"]').waitFor(WAIT);
+    expect(cancels).toBe(1);
+    expect(await page.getByRole('alert').count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
 });

@@ -1,7 +1,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, currentUser, messageOf } from '../api.js';
-import { ErrorMessage, Loading, PageTitle, StatusBadge } from '../components.js';
+import { ErrorMessage, Loading, PageTitle, StatusBadge, useAction } from '../components.js';
 import { clock, money, shortId, when } from '../format.js';
 import { useLiveOrders } from '../live.js';
 import { isOlder } from '../order-changes.js';
@@ -42,13 +42,16 @@ export function OrderDetailPage({ id }: { id: string }) {
     () => void load(),
   );
 
-  async function cancel() {
-    try {
-      order.value = await api<Order>(`/api/orders/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
-    } catch (caught) {
-      error.value = messageOf(caught);
-    }
-  }
+  // A double click sent two cancels, and the second's 409 said the order could not be cancelled.
+  const cancelling = useAction();
+  const cancel = () =>
+    cancelling.run(async () => {
+      try {
+        order.value = await api<Order>(`/api/orders/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+      } catch (caught) {
+        error.value = messageOf(caught);
+      }
+    });
 
   const current = order.value;
   return (
@@ -76,8 +79,8 @@ export function OrderDetailPage({ id }: { id: string }) {
               ))}
             </ol>
             {current.status === 'pending' ? (
-              <button type="button" onClick={() => void cancel()}>
-                Cancel order
+              <button type="button" disabled={cancelling.pending.value} onClick={() => void cancel()}>
+                {cancelling.pending.value ? 'Cancelling…' : 'Cancel order'}
               </button>
             ) : null}
           </section>
@@ -133,20 +136,18 @@ function Emails({ orderId, status }: { orderId: string; status: Order['status'] 
   const error = useSignal<string | null>(null);
   // Bumped after a resend, to read the emails again until the reopened ones have gone out.
   const reads = useSignal(0);
-  const resending = useSignal(false);
-  const resend = async () => {
-    resending.value = true;
-    try {
-      const { items } = await api<{ items: EmailDelivery[] }>(`/api/orders/${encodeURIComponent(orderId)}/emails/resend`, { method: 'POST' });
-      emails.value = items;
-      error.value = null;
-      reads.value++;
-    } catch (caught) {
-      error.value = messageOf(caught);
-    } finally {
-      resending.value = false;
-    }
-  };
+  const resending = useAction();
+  const resend = () =>
+    resending.run(async () => {
+      try {
+        const { items } = await api<{ items: EmailDelivery[] }>(`/api/orders/${encodeURIComponent(orderId)}/emails/resend`, { method: 'POST' });
+        emails.value = items;
+        error.value = null;
+        reads.value++;
+      } catch (caught) {
+        error.value = messageOf(caught);
+      }
+    });
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -188,7 +189,7 @@ function Emails({ orderId, status }: { orderId: string; status: Order['status'] 
       )}
       {refused ? (
         <p>
-          <button type="button" onClick={() => void resend()} disabled={resending.value}>
+          <button type="button" onClick={() => void resend()} disabled={resending.pending.value}>
             Send again
           </button>{' '}
           <span class="muted">once the address or the mail server is fixed</span>

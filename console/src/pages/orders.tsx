@@ -1,7 +1,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
-import { ErrorMessage, Loading, PageTitle, StatusBadge } from '../components.js';
+import { ErrorMessage, Loading, PageTitle, StatusBadge, useAction } from '../components.js';
 import { money, recent, shortId, when } from '../format.js';
 import { useLiveOrders } from '../live.js';
 import { applyChange } from '../order-changes.js';
@@ -91,13 +91,15 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
     () => void reload(),
   );
 
-  async function cancel(order: Order) {
-    try {
-      changeArrived(await api<Order>(`/api/orders/${order.id}/cancel`, { method: 'POST' }));
-    } catch (caught) {
-      error.value = messageOf(caught);
-    }
-  }
+  const cancelling = useAction();
+  const cancel = (order: Order) =>
+    cancelling.run(async () => {
+      try {
+        changeArrived(await api<Order>(`/api/orders/${order.id}/cancel`, { method: 'POST' }));
+      } catch (caught) {
+        error.value = messageOf(caught);
+      }
+    });
 
   return (
     <main id="main">
@@ -160,7 +162,7 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
                   {scope === 'all' ? <td class="mono hide-phone">{shortId(order.userId)}</td> : null}
                   <td>
                     {order.status === 'pending' ? (
-                      <button type="button" class="small" onClick={() => void cancel(order)} aria-label={`Cancel order ${shortId(order.id)}`}>
+                      <button type="button" class="small" disabled={cancelling.pending.value} onClick={() => void cancel(order)} aria-label={`Cancel order ${shortId(order.id)}`}>
                         Cancel
                       </button>
                     ) : null}

@@ -1,7 +1,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
-import { ErrorMessage, Field, Loading, PageTitle } from '../components.js';
+import { ErrorMessage, Field, Loading, PageTitle, useAction } from '../components.js';
 import { money } from '../format.js';
 import type { Page, Product } from '../types.js';
 
@@ -96,32 +96,32 @@ export function ProductsPage() {
 
 function Restock({ product, onDone, onError }: { product: Product; onDone: (product: Product) => void; onError: (message: string | null) => void }) {
   const adjustment = useSignal('');
-  const busy = useSignal(false);
-  async function submit(event: Event) {
+  // A second Enter or click while the first is on its way would apply the adjustment twice.
+  const applying = useAction();
+  const submit = (event: Event) => {
     event.preventDefault();
     const value = Number(adjustment.value);
     if (!Number.isInteger(value) || value === 0) {
       onError(`Enter a whole number other than 0 to add to (or, negative, remove from) ${product.name}'s stock.`);
       return;
     }
-    busy.value = true;
-    try {
-      onDone(await api<Product>(`/api/products/${product.id}/stock`, { method: 'POST', body: { adjustment: value } }));
-      adjustment.value = '';
-      onError(null);
-    } catch (caught) {
-      onError(messageOf(caught));
-    } finally {
-      busy.value = false;
-    }
-  }
+    return applying.run(async () => {
+      try {
+        onDone(await api<Product>(`/api/products/${product.id}/stock`, { method: 'POST', body: { adjustment: value } }));
+        adjustment.value = '';
+        onError(null);
+      } catch (caught) {
+        onError(messageOf(caught));
+      }
+    });
+  };
   return (
     <form class="row restock" onSubmit={(e) => void submit(e)}>
       <label class="visually-hidden" for={`restock-${product.id}`}>
         Stock adjustment for {product.name}
       </label>
       <input id={`restock-${product.id}`} type="number" step={1} class="qty" placeholder="+10" value={adjustment.value} onInput={(e) => (adjustment.value = e.currentTarget.value)} />
-      <button type="submit" class="small" disabled={busy.value} aria-label={`Apply stock adjustment to ${product.name}`}>
+      <button type="submit" class="small" disabled={applying.pending.value} aria-label={`Apply stock adjustment to ${product.name}`}>
         Apply
       </button>
     </form>
@@ -133,19 +133,22 @@ function EditRow({ product, onDone }: { product: Product; onDone: (saved: Produc
   const description = useSignal(product.description ?? '');
   const price = useSignal((product.priceCents / 100).toFixed(2));
   const error = useSignal<string | null>(null);
-  async function save(event: Event) {
+  const saving = useAction();
+  const save = (event: Event) => {
     event.preventDefault();
     const priceCents = toCents(price.value);
     if (priceCents === null) {
       error.value = 'The price must be an amount like 12.50.';
       return;
     }
-    try {
-      onDone(await api<Product>(`/api/products/${product.id}`, { method: 'PATCH', body: { name: name.value.trim(), description: description.value.trim(), priceCents } }));
-    } catch (caught) {
-      error.value = messageOf(caught);
-    }
-  }
+    return saving.run(async () => {
+      try {
+        onDone(await api<Product>(`/api/products/${product.id}`, { method: 'PATCH', body: { name: name.value.trim(), description: description.value.trim(), priceCents } }));
+      } catch (caught) {
+        error.value = messageOf(caught);
+      }
+    });
+  };
   return (
     <tr class="editing">
       <td colSpan={7}>
@@ -160,8 +163,8 @@ function EditRow({ product, onDone }: { product: Product; onDone: (saved: Produc
             <input inputMode="decimal" required value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />
           </Field>
           <div class="row">
-            <button type="submit" class="primary">
-              Save
+            <button type="submit" class="primary" disabled={saving.pending.value}>
+              {saving.pending.value ? 'Saving…' : 'Save'}
             </button>
             <button type="button" onClick={() => onDone(null)}>
               Cancel
@@ -182,6 +185,7 @@ function CreateProduct({ onCreated }: { onCreated: (product: Product) => void })
   const price = useSignal('');
   const stock = useSignal('0');
   const error = useSignal<string | null>(null);
+  const creating = useAction();
   if (!open.value) {
     return (
       <p>
@@ -191,24 +195,26 @@ function CreateProduct({ onCreated }: { onCreated: (product: Product) => void })
       </p>
     );
   }
-  async function create(event: Event) {
+  const create = (event: Event) => {
     event.preventDefault();
     const priceCents = toCents(price.value);
     if (priceCents === null) {
       error.value = 'The price must be an amount like 12.50.';
       return;
     }
-    try {
-      const body = { sku: sku.value.trim(), name: name.value.trim(), priceCents, stock: Number(stock.value), ...(description.value.trim() ? { description: description.value.trim() } : {}) };
-      onCreated(await api<Product>('/api/products', { method: 'POST', body }));
-      open.value = false;
-      sku.value = name.value = description.value = price.value = '';
-      stock.value = '0';
-      error.value = null;
-    } catch (caught) {
-      error.value = messageOf(caught);
-    }
-  }
+    return creating.run(async () => {
+      try {
+        const body = { sku: sku.value.trim(), name: name.value.trim(), priceCents, stock: Number(stock.value), ...(description.value.trim() ? { description: description.value.trim() } : {}) };
+        onCreated(await api<Product>('/api/products', { method: 'POST', body }));
+        open.value = false;
+        sku.value = name.value = description.value = price.value = '';
+        stock.value = '0';
+        error.value = null;
+      } catch (caught) {
+        error.value = messageOf(caught);
+      }
+    });
+  };
   return (
     <form class="card grid-form" onSubmit={(e) => void create(e)} aria-label="New product">
       <Field label="SKU">
@@ -227,8 +233,8 @@ function CreateProduct({ onCreated }: { onCreated: (product: Product) => void })
         <input type="number" min={0} step={1} required value={stock.value} onInput={(e) => (stock.value = e.currentTarget.value)} />
       </Field>
       <div class="row">
-        <button type="submit" class="primary">
-          Create
+        <button type="submit" class="primary" disabled={creating.pending.value}>
+          {creating.pending.value ? 'Creating…' : 'Create'}
         </button>
         <button type="button" onClick={() => (open.value = false)}>
           Cancel
