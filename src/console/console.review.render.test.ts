@@ -136,4 +136,18 @@ describe('the console under races, odd links and double clicks, in a real browse
     expect((listed.body.items as { url: string }[]).filter((hook) => hook.url === url)).toHaveLength(1);
     expect(problems).toEqual([]);
   });
+
+  it('when a customer signs out with a full cart, then the next customer to sign in on that tab starts with an empty cart', { timeout: 60_000 }, async () => {
+    const first = await registerUser(app, 'first');
+    const second = await registerUser(app, 'second');
+    const { page, problems } = await signedInPage(first);
+    await page.locator(`li[data-sku="${product.sku}"]`).getByRole('button', { name: 'Add Review Mug to cart' }).click();
+    await page.getByRole('link', { name: /1 in cart/ }).waitFor(WAIT);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(page, second);
+    await page.getByRole('heading', { name: 'Catalog' }).waitFor(WAIT);
+    expect(await page.getByText('Your cart is empty.').isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Place order' }).isDisabled()).toBe(true);
+    expect(problems).toEqual([]);
+  });
 });
