@@ -59,7 +59,7 @@ describe('the console session in a real browser', () => {
     expect(problems).toEqual([]);
   });
 
-  it('when the server cannot be reached as the access token is refreshed, then the customer stays signed in and the page goes live again', { timeout: 60_000 }, async () => {
+  it('when the server cannot be reached as the access token is refreshed, then the customer stays signed in and the page goes live again, its list read anew', { timeout: 60_000 }, async () => {
     const { page, problems, refreshes } = await catalogWithRefreshes(await registerUser(app, 'unreachable'));
     // The first refresh meets a dropped connection (a restart, a network blip); the token was never refused.
     await page.route(/\/api\/auth\/refresh$/, (route) => route.abort('connectionreset'), { times: 1 });
@@ -68,6 +68,8 @@ describe('the console session in a real browser', () => {
     await page.getByRole('alert').filter({ hasText: 'could not renew your session' }).waitFor(WAIT);
     // The stream tries again, and the next refresh goes through.
     await page.locator('header .live-live').waitFor(WAIT);
+    // The list that could not be read is read again once the stream is up: no page left loading.
+    await page.getByText('No orders yet.').waitFor(WAIT);
     expect(refreshes()).toBeGreaterThanOrEqual(2);
     expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true);
     expect(await page.getByText('Your session has ended').count()).toBe(0);
