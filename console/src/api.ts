@@ -161,3 +161,20 @@ export function messageOf(error: unknown): string {
   }
   return 'Something went wrong. Please try again.';
 }
+
+export const FIX_MARKED_FIELDS = 'Please correct the fields marked above.';
+
+/** The field problems of a refused request by the body field they name (`sku`, `priceCents`), the first for each. */
+export function fieldErrorsOf(error: unknown): Record<string, string> {
+  const found: Record<string, string> = {};
+  if (!(error instanceof ApiError)) return found;
+  for (const problem of error.errors) if (problem.path && problem.message && !(problem.path in found)) found[problem.path] = problem.message;
+  return found;
+}
+
+/** A form's message for a failure: when every problem is shown beside a field of the form, it points there. */
+export function formMessageOf(error: unknown, fields: readonly string[]): string {
+  const paths = error instanceof ApiError ? error.errors.map((problem) => problem.path ?? '') : [];
+  if (paths.length > 0 && paths.every((path) => fields.includes(path))) return FIX_MARKED_FIELDS;
+  return messageOf(error);
+}

@@ -150,4 +150,20 @@ describe('the console under races, odd links and double clicks, in a real browse
     expect(await page.getByRole('button', { name: 'Place order' }).isDisabled()).toBe(true);
     expect(problems).toEqual([]);
   });
+
+  it('when the API refuses a field of a new product, then its message stands beside that field, which is marked invalid and described by it', { timeout: 60_000 }, async () => {
+    const { page, problems } = await signedInPage(admin, '#/admin/products', { allowStatuses: [400] });
+    await page.getByRole('button', { name: 'New product' }).click();
+    await page.getByLabel('SKU').fill('bad sku!');
+    await page.getByLabel('Name', { exact: true }).fill('Odd Lamp');
+    await page.getByLabel('Price').fill('12.50');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Please correct the fields marked above.' }).waitFor(WAIT);
+    const sku = page.getByLabel('SKU');
+    expect(await sku.getAttribute('aria-invalid')).toBe('true');
+    const describedBy = (await sku.getAttribute('aria-describedby')) ?? '';
+    expect(await page.locator(`[id="${describedBy}"]`).innerText()).toMatch(/must start with a letter or digit/);
+    expect(await page.getByLabel('Name', { exact: true }).getAttribute('aria-invalid')).toBeNull();
+    expect(problems).toEqual([]);
+  });
 });

@@ -1,7 +1,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
-import { ErrorMessage, Field, Loading, PageTitle, useAction } from '../components.js';
+import { ErrorMessage, Field, Loading, PageTitle, useAction, useFormErrors } from '../components.js';
 import { money } from '../format.js';
 import type { Page, Product } from '../types.js';
 
@@ -132,20 +132,20 @@ function EditRow({ product, onDone }: { product: Product; onDone: (saved: Produc
   const name = useSignal(product.name);
   const description = useSignal(product.description ?? '');
   const price = useSignal((product.priceCents / 100).toFixed(2));
-  const error = useSignal<string | null>(null);
+  const errors = useFormErrors(['name', 'description', 'priceCents']);
   const saving = useAction();
   const save = (event: Event) => {
     event.preventDefault();
     const priceCents = toCents(price.value);
     if (priceCents === null) {
-      error.value = 'The price must be an amount like 12.50.';
+      errors.flag('priceCents', 'Enter an amount like 12.50.');
       return;
     }
     return saving.run(async () => {
       try {
         onDone(await api<Product>(`/api/products/${product.id}`, { method: 'PATCH', body: { name: name.value.trim(), description: description.value.trim(), priceCents } }));
       } catch (caught) {
-        error.value = messageOf(caught);
+        errors.fail(caught);
       }
     });
   };
@@ -153,13 +153,13 @@ function EditRow({ product, onDone }: { product: Product; onDone: (saved: Produc
     <tr class="editing">
       <td colSpan={7}>
         <form class="grid-form" onSubmit={(e) => void save(e)} aria-label={`Edit ${product.name}`}>
-          <Field label="Name">
+          <Field label="Name" error={errors.of('name')}>
             <input required maxLength={200} value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
           </Field>
-          <Field label="Description">
+          <Field label="Description" error={errors.of('description')}>
             <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
           </Field>
-          <Field label="Price">
+          <Field label="Price" error={errors.of('priceCents')}>
             <input inputMode="decimal" required value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />
           </Field>
           <div class="row">
@@ -170,7 +170,7 @@ function EditRow({ product, onDone }: { product: Product; onDone: (saved: Produc
               Cancel
             </button>
           </div>
-          <ErrorMessage message={error.value} />
+          <ErrorMessage message={errors.message.value} />
         </form>
       </td>
     </tr>
@@ -184,7 +184,7 @@ function CreateProduct({ onCreated }: { onCreated: (product: Product) => void })
   const description = useSignal('');
   const price = useSignal('');
   const stock = useSignal('0');
-  const error = useSignal<string | null>(null);
+  const errors = useFormErrors(['sku', 'name', 'description', 'priceCents', 'stock']);
   const creating = useAction();
   if (!open.value) {
     return (
@@ -199,7 +199,7 @@ function CreateProduct({ onCreated }: { onCreated: (product: Product) => void })
     event.preventDefault();
     const priceCents = toCents(price.value);
     if (priceCents === null) {
-      error.value = 'The price must be an amount like 12.50.';
+      errors.flag('priceCents', 'Enter an amount like 12.50.');
       return;
     }
     return creating.run(async () => {
@@ -209,27 +209,27 @@ function CreateProduct({ onCreated }: { onCreated: (product: Product) => void })
         open.value = false;
         sku.value = name.value = description.value = price.value = '';
         stock.value = '0';
-        error.value = null;
+        errors.show(null);
       } catch (caught) {
-        error.value = messageOf(caught);
+        errors.fail(caught);
       }
     });
   };
   return (
     <form class="card grid-form" onSubmit={(e) => void create(e)} aria-label="New product">
-      <Field label="SKU">
+      <Field label="SKU" error={errors.of('sku')}>
         <input required value={sku.value} onInput={(e) => (sku.value = e.currentTarget.value)} />
       </Field>
-      <Field label="Name">
+      <Field label="Name" error={errors.of('name')}>
         <input required value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
       </Field>
-      <Field label="Description">
+      <Field label="Description" error={errors.of('description')}>
         <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
       </Field>
-      <Field label="Price">
+      <Field label="Price" error={errors.of('priceCents')}>
         <input inputMode="decimal" required placeholder="12.50" value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />
       </Field>
-      <Field label="Initial stock">
+      <Field label="Initial stock" error={errors.of('stock')}>
         <input type="number" min={0} step={1} required value={stock.value} onInput={(e) => (stock.value = e.currentTarget.value)} />
       </Field>
       <div class="row">
@@ -240,7 +240,7 @@ function CreateProduct({ onCreated }: { onCreated: (product: Product) => void })
           Cancel
         </button>
       </div>
-      <ErrorMessage message={error.value} />
+      <ErrorMessage message={errors.message.value} />
     </form>
   );
 }

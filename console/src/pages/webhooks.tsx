@@ -1,7 +1,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
-import { ErrorMessage, Field, Loading, PageTitle, useAction } from '../components.js';
+import { ErrorMessage, Field, Loading, PageTitle, useAction, useFormErrors } from '../components.js';
 import { recent } from '../format.js';
 import { WEBHOOK_EVENTS, type Delivery, type Page, type Webhook, type WebhookEvent } from '../types.js';
 
@@ -130,7 +130,7 @@ function CreateWebhook({ onCreated }: { onCreated: (hook: Webhook) => void }) {
   const url = useSignal('');
   const description = useSignal('');
   const events = useSignal<WebhookEvent[]>(['order.completed', 'order.failed']);
-  const error = useSignal<string | null>(null);
+  const errors = useFormErrors(['url', 'events', 'description']);
   const adding = useAction();
   const create = (event: Event) => {
     event.preventDefault();
@@ -139,22 +139,22 @@ function CreateWebhook({ onCreated }: { onCreated: (hook: Webhook) => void }) {
         const body = { url: url.value.trim(), events: events.value, ...(description.value.trim() ? { description: description.value.trim() } : {}) };
         onCreated(await api<Webhook>('/api/webhooks', { method: 'POST', body }));
         url.value = description.value = '';
-        error.value = null;
+        errors.show(null);
       } catch (caught) {
-        error.value = messageOf(caught);
+        errors.fail(caught);
       }
     });
   };
   return (
     <form class="card grid-form" onSubmit={(e) => void create(e)} aria-labelledby="new-webhook-heading">
       <h2 id="new-webhook-heading">Add a webhook</h2>
-      <Field label="Endpoint URL" wide>
+      <Field label="Endpoint URL" wide error={errors.of('url')}>
         <input type="url" required placeholder="https://example.com/hooks/orders" value={url.value} onInput={(e) => (url.value = e.currentTarget.value)} />
       </Field>
-      <Field label="Description">
+      <Field label="Description" error={errors.of('description')}>
         <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
       </Field>
-      <fieldset class="events">
+      <fieldset class="events" aria-invalid={errors.of('events') ? 'true' : undefined} aria-describedby={errors.of('events') ? 'webhook-events-error' : undefined}>
         <legend>Events</legend>
         {WEBHOOK_EVENTS.map((name) => (
           <label key={name} class="check">
@@ -166,13 +166,18 @@ function CreateWebhook({ onCreated }: { onCreated: (hook: Webhook) => void }) {
             {name}
           </label>
         ))}
+        {errors.of('events') ? (
+          <span class="field-error" id="webhook-events-error">
+            {errors.of('events')}
+          </span>
+        ) : null}
       </fieldset>
       <div class="row">
         <button type="submit" class="primary" disabled={adding.pending.value}>
           {adding.pending.value ? 'Adding…' : 'Add webhook'}
         </button>
       </div>
-      <ErrorMessage message={error.value} />
+      <ErrorMessage message={errors.message.value} />
     </form>
   );
 }
