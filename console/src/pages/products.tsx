@@ -2,14 +2,8 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
 import { ErrorMessage, Field, Loading, PageTitle, useAction, useFormErrors } from '../components.js';
-import { money } from '../format.js';
+import { amountOf, money, toMinorUnits } from '../format.js';
 import type { Page, Product } from '../types.js';
-
-/** Dollars (as typed) to integer cents, or null when it is not a price. */
-function toCents(text: string): number | null {
-  if (!/^\d+(\.\d{1,2})?$/.test(text.trim())) return null;
-  return Math.round(Number(text) * 100);
-}
 
 export function ProductsPage() {
   const products = useSignal<Product[] | null>(null);
@@ -35,7 +29,7 @@ export function ProductsPage() {
     <main id="main">
       <PageTitle actions={<button type="button" onClick={() => void load()}>Refresh</button>}>Products and stock</PageTitle>
       <ErrorMessage message={error.value} />
-      <CreateProduct onCreated={(product) => (products.value = [...(products.value ?? []), product])} />
+      <CreateProduct currency={products.value?.[0]?.currency ?? 'USD'} onCreated={(product) => (products.value = [...(products.value ?? []), product])} />
       {products.value === null ? (
         <Loading what="products" />
       ) : (
@@ -131,14 +125,14 @@ function Restock({ product, onDone, onError }: { product: Product; onDone: (prod
 function EditRow({ product, onDone }: { product: Product; onDone: (saved: Product | null) => void }) {
   const name = useSignal(product.name);
   const description = useSignal(product.description ?? '');
-  const price = useSignal((product.priceCents / 100).toFixed(2));
+  const price = useSignal(amountOf(product.priceCents, product.currency));
   const errors = useFormErrors(['name', 'description', 'priceCents']);
   const saving = useAction();
   const save = (event: Event) => {
     event.preventDefault();
-    const priceCents = toCents(price.value);
+    const priceCents = toMinorUnits(price.value, product.currency);
     if (priceCents === null) {
-      errors.flag('priceCents', 'Enter an amount like 12.50.');
+      errors.flag('priceCents', `Enter an amount like ${amountOf(1250, product.currency)}.`);
       return;
     }
     return saving.run(async () => {
@@ -177,7 +171,8 @@ function EditRow({ product, onDone }: { product: Product; onDone: (saved: Produc
   );
 }
 
-function CreateProduct({ onCreated }: { onCreated: (product: Product) => void }) {
+/** `currency` is the catalog's (one per deployment): it says how a price is typed (12.50 $, 1250 ¥). */
+function CreateProduct({ currency, onCreated }: { currency: string; onCreated: (product: Product) => void }) {
   const open = useSignal(false);
   const sku = useSignal('');
   const name = useSignal('');
@@ -197,9 +192,9 @@ function CreateProduct({ onCreated }: { onCreated: (product: Product) => void })
   }
   const create = (event: Event) => {
     event.preventDefault();
-    const priceCents = toCents(price.value);
+    const priceCents = toMinorUnits(price.value, currency);
     if (priceCents === null) {
-      errors.flag('priceCents', 'Enter an amount like 12.50.');
+      errors.flag('priceCents', `Enter an amount like ${amountOf(1250, currency)}.`);
       return;
     }
     return creating.run(async () => {
@@ -227,7 +222,7 @@ function CreateProduct({ onCreated }: { onCreated: (product: Product) => void })
         <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
       </Field>
       <Field label="Price" error={errors.of('priceCents')}>
-        <input inputMode="decimal" required placeholder="12.50" value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />
+        <input inputMode="decimal" required placeholder={amountOf(1250, currency)} value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />
       </Field>
       <Field label="Initial stock" error={errors.of('stock')}>
         <input type="number" min={0} step={1} required value={stock.value} onInput={(e) => (stock.value = e.currentTarget.value)} />
