@@ -166,4 +166,19 @@ describe('the console under races, odd links and double clicks, in a real browse
     expect(await page.getByLabel('Name', { exact: true }).getAttribute('aria-invalid')).toBeNull();
     expect(problems).toEqual([]);
   });
+
+  it('when a product name and a customer name are one long word, then the catalog and its cart still fit a phone\'s width', { timeout: 60_000 }, async () => {
+    const longName = `Extraordinarily${'Long'.repeat(40)}Lamp`;
+    const long = await createProduct(app, admin, { stock: 5, name: longName });
+    const customer = await registerUser(app, `Someone${'Verbose'.repeat(12)}`);
+    const page = await (await consoleServer.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true })).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console`);
+    await signIn(page, customer);
+    const card = page.locator(`li[data-sku="${long.sku}"]`);
+    await card.getByRole('button', { name: `Add ${longName} to cart` }).click();
+    await page.getByRole('link', { name: /1 in cart/ }).waitFor(WAIT);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    expect(problems).toEqual([]);
+  });
 });
