@@ -181,4 +181,29 @@ describe('the console under races, odd links and double clicks, in a real browse
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     expect(problems).toEqual([]);
   });
+
+  it('when the order stream goes silent for longer than three keep-alives, then the page gives it up and resumes it (Live did not stay on over a dead connection)', { timeout: 60_000 }, async () => {
+    const customer = await registerUser(app, 'silent');
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    // The page's clock is the test's: 46 s pass in the page at once, while the server (real time) sends nothing.
+    await page.clock.install();
+    await page.goto(`${consoleServer.baseUrl}/console#/orders`);
+    await signIn(page, customer);
+    await page.getByText('No orders yet.').waitFor(WAIT);
+    await page.locator('header .live-live').waitFor(WAIT);
+    let streams = 0;
+    page.on('request', (request) => {
+      if (request.url().endsWith('/api/orders/events')) streams++;
+    });
+    await page.clock.fastForward(46_000);
+    await page.locator('header .live-polling').waitFor(WAIT);
+    await page.clock.fastForward(2_000);
+    await expect.poll(() => streams, WAIT).toBe(1);
+    await page.locator('header .live-live').waitFor(WAIT);
+    // The resumed stream works: an order placed now shows.
+    const placed = await place(customer);
+    await page.locator(`tr[data-order-id="${placed}"]`).waitFor(WAIT);
+    expect(problems).toEqual([]);
+  });
 });
