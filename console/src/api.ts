@@ -14,9 +14,14 @@ interface TokenAnswer extends Tokens {
   user?: User;
 }
 
+/** One sign-in: its tokens (replaced at each refresh) and the refresh on its way, if any. */
+interface Session {
+  tokens: Tokens;
+  refreshing: Promise<boolean> | null;
+}
+
 // Tokens live in this module's memory only: never in a URL, cookie or Web Storage. A reload signs out.
-let tokens: Tokens | null = null;
-let refreshing: Promise<boolean> | null = null;
+let session: Session | null = null;
 
 /** An API failure, in the words of the problem+json `detail` when the server sent one. */
 export class ApiError extends Error {
@@ -44,7 +49,7 @@ function offline(error: unknown): never {
 }
 
 function endSession(notice: string | null): void {
-  tokens = null;
+  session = null;
   currentUser.value = null;
   sessionNotice.value = notice;
 }
@@ -65,50 +70,64 @@ export async function register(email: string, password: string, name: string): P
 }
 
 function start(answer: TokenAnswer): void {
-  tokens = { accessToken: answer.accessToken, refreshToken: answer.refreshToken };
+  session = { tokens: { accessToken: answer.accessToken, refreshToken: answer.refreshToken }, refreshing: null };
   sessionNotice.value = null;
   currentUser.value = answer.user ?? null;
 }
 
 /** Revokes this sign-in's refresh-token family on the server, then forgets the tokens. */
 export async function signOut(): Promise<void> {
-  const refreshToken = tokens?.refreshToken;
+  const refreshToken = session?.tokens.refreshToken;
   endSession('You have signed out.');
   if (refreshToken) await post('/api/auth/logout', { refreshToken }).catch(() => undefined);
 }
 
-/** Rotates the refresh token once, however many requests ask at the same moment. */
-function refresh(): Promise<boolean> {
-  const current = tokens;
-  if (!current) return Promise.resolve(false);
-  refreshing ??= post<TokenAnswer>('/api/auth/refresh', { refreshToken: current.refreshToken })
+/**
+ * Rotates the session's refresh token once, however many requests ask at the same moment: true
+ * when rotated, false when the server refused the token (the session is over). A server out of
+ * reach or failing (network error, 5xx, 429) throws instead: the token may still be good, so
+ * that is no reason to sign the user out.
+ */
+function refresh(mine: Session): Promise<boolean> {
+  const current = mine.tokens;
+  mine.refreshing ??= post<TokenAnswer>('/api/auth/refresh', { refreshToken: current.refreshToken })
     .then((answer) => {
-      if (tokens === current) tokens = { accessToken: answer.accessToken, refreshToken: answer.refreshToken };
+      if (mine.tokens === current) mine.tokens = { accessToken: answer.accessToken, refreshToken: answer.refreshToken };
       return true;
     })
-    .catch(() => false)
+    .catch((error: unknown) => {
+      if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 429) return false;
+      throw new ApiError('The server could not renew your session just now. Try again in a moment.', error instanceof ApiError ? error.status : 0, 'NETWORK');
+    })
     .finally(() => {
-      refreshing = null;
+      mine.refreshing = null;
     });
-  return refreshing;
+  return mine.refreshing;
 }
 
 /**
- * fetch with the access token. A 401 refreshes the tokens once and retries; if that fails too
- * the session ends and the sign-in page shows.
+ * fetch with the access token. A 401 refreshes the tokens once and retries; if the server
+ * refuses the refresh the session ends and the sign-in page shows. A request that was sent with
+ * tokens another request has refreshed meanwhile just retries with the new ones (a second
+ * rotation would be wasted), and one of a session that has ended since touches nothing.
  */
 export async function authorizedFetch(path: string, init: RequestInit = {}): Promise<Response> {
-  const send = () => {
+  const mine = session;
+  const send = (tokens: Tokens | undefined) => {
     const headers = new Headers(init.headers);
     if (tokens) headers.set('Authorization', `Bearer ${tokens.accessToken}`);
     return fetch(path, { ...init, headers, cache: 'no-store' }).catch(offline);
   };
-  let res = await send();
-  if (res.status === 401 && tokens) {
-    if (await refresh()) res = await send();
-    if (res.status === 401) endSession('Your session has ended. Please sign in again.');
+  const used = mine?.tokens;
+  const res = await send(used);
+  if (res.status !== 401 || !mine || session !== mine) return res;
+  if (mine.tokens === used && !(await refresh(mine))) {
+    if (session === mine) endSession('Your session has ended. Please sign in again.');
+    return res;
   }
-  return res;
+  const retried = await send(mine.tokens);
+  if (retried.status === 401 && session === mine) endSession('Your session has ended. Please sign in again.');
+  return retried;
 }
 
 export interface RequestOptions {
@@ -141,4 +160,21 @@ export function messageOf(error: unknown): string {
     return field && !error.message.includes(field.message ?? '') ? `${error.message} (${field.message})` : error.message;
   }
   return 'Something went wrong. Please try again.';
+}
+
+export const FIX_MARKED_FIELDS = 'Please correct the fields marked above.';
+
+/** The field problems of a refused request by the body field they name (`sku`, `priceCents`), the first for each. */
+export function fieldErrorsOf(error: unknown): Record<string, string> {
+  const found: Record<string, string> = {};
+  if (!(error instanceof ApiError)) return found;
+  for (const problem of error.errors) if (problem.path && problem.message && !(problem.path in found)) found[problem.path] = problem.message;
+  return found;
+}
+
+/** A form's message for a failure: when every problem is shown beside a field of the form, it points there. */
+export function formMessageOf(error: unknown, fields: readonly string[]): string {
+  const paths = error instanceof ApiError ? error.errors.map((problem) => problem.path ?? '') : [];
+  if (paths.length > 0 && paths.every((path) => fields.includes(path))) return FIX_MARKED_FIELDS;
+  return messageOf(error);
 }

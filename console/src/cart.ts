@@ -1,4 +1,5 @@
-import { computed, signal } from '@preact/signals';
+import { computed, effect, signal } from '@preact/signals';
+import { currentUser } from './api.js';
 import type { Product } from './types.js';
 
 export interface CartLine {
@@ -46,3 +47,9 @@ export function setQuantity(productId: string, quantity: number): void {
 export function clearCart(): void {
   setLines([]);
 }
+
+// The cart is the signed-in user's: when the session ends (signed out, or expired), it is emptied,
+// so the next person to sign in on this tab does not find (and order) someone else's cart.
+effect(() => {
+  if (currentUser.value === null && cartLines.peek().length > 0) clearCart();
+});

@@ -1,5 +1,7 @@
-import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useSignal, type Signal } from '@preact/signals';
+import { FIX_MARKED_FIELDS, fieldErrorsOf, formMessageOf } from './api.js';
+import { cloneElement, type ComponentChildren, type VNode } from 'preact';
+import { useEffect, useId, useRef } from 'preact/hooks';
 
 export function StatusBadge({ status }: { status: string }) {
   return <span class={`badge badge-${status}`} data-status={status}>{status}</span>;
@@ -39,12 +41,72 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
-export function Field({ label, children, hint, wide }: { label: string; children: ComponentChildren; hint?: string; wide?: boolean }) {
+/**
+ * A labelled control with its hint and, after a refused submit, the server's message for this
+ * field beside it: the control is marked invalid and described by the message, so a screen
+ * reader reads it on focus.
+ */
+export function Field({ label, children, hint, wide, error }: { label: string; children: VNode; hint?: string; wide?: boolean; error?: string | undefined }) {
+  const id = useId();
+  const describedBy = [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ');
   return (
-    <label class={wide ? 'field full' : 'field'}>
-      <span class="label">{label}</span>
-      {children}
-      {hint ? <span class="hint">{hint}</span> : null}
-    </label>
+    <div class={wide ? 'field full' : 'field'}>
+      <label class="label" for={id}>
+        {label}
+      </label>
+      {cloneElement(children, { id, 'aria-invalid': error ? 'true' : undefined, 'aria-describedby': describedBy || undefined })}
+      {hint ? (
+        <span class="hint" id={`${id}-hint`}>
+          {hint}
+        </span>
+      ) : null}
+      {error ? (
+        <span class="field-error" id={`${id}-error`}>
+          {error}
+        </span>
+      ) : null}
+    </div>
   );
+}
+
+/**
+ * One action at a time for a form or button: a second click or Enter while the first call is on
+ * its way is ignored (the signal is set at once, before any re-render), and `pending` disables
+ * the control meanwhile. Without it a double click added a webhook twice or rotated a secret twice.
+ */
+export function useAction(): { pending: Signal<boolean>; run: (work: () => Promise<void>) => Promise<void> } {
+  const pending = useSignal(false);
+  const run = async (work: () => Promise<void>) => {
+    if (pending.value) return;
+    pending.value = true;
+    try {
+      await work();
+    } finally {
+      pending.value = false;
+    }
+  };
+  return { pending, run };
+}
+
+/** A form's failure: a message under the form, and each field's own problem beside that field. */
+export function useFormErrors(fields: readonly string[]) {
+  const message = useSignal<string | null>(null);
+  const byField = useSignal<Record<string, string>>({});
+  return {
+    message,
+    of: (field: string): string | undefined => byField.value[field],
+    fail(caught: unknown) {
+      byField.value = fieldErrorsOf(caught);
+      message.value = formMessageOf(caught, fields);
+    },
+    show(text: string | null) {
+      byField.value = {};
+      message.value = text;
+    },
+    /** A problem found before sending, beside its field. */
+    flag(field: string, text: string) {
+      byField.value = { [field]: text };
+      message.value = FIX_MARKED_FIELDS;
+    },
+  };
 }

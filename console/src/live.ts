@@ -21,6 +21,7 @@ export function useLiveOrders(path: string | null, onOrder: (order: Order) => vo
     if (!path) return;
     const controller = new AbortController();
     let timer: ReturnType<typeof setInterval> | undefined;
+    let streaming = false;
     const reload = () => handlers.current.poll();
     const onConnected = (connected: boolean) => {
       if (controller.signal.aborted) return;
@@ -28,9 +29,13 @@ export function useLiveOrders(path: string | null, onOrder: (order: Order) => vo
       if (connected) {
         clearInterval(timer);
         timer = undefined;
+        // Once more as the stream comes up: a list stream sends only what changes from now on, so
+        // a change between the view's last read and now (or a read that failed) is caught here.
+        if (!streaming) reload();
       } else {
         timer ??= setInterval(reload, POLL_MS);
       }
+      streaming = connected;
     };
     void streamOrders({ path, onOrder: (order) => handlers.current.onOrder(order), onConnected, signal: controller.signal });
     return () => {

@@ -22,5 +22,14 @@ export function match(pattern: string, path: string): Record<string, string> | n
   const regex = new RegExp('^' + pattern.replace(/:([a-z]+)/g, (_, name: string) => (names.push(name), '([^/]+)')) + '/?$');
   const found = regex.exec(path.split('?')[0] ?? '');
   if (!found) return null;
-  return Object.fromEntries(names.map((name, index) => [name, decodeURIComponent(found[index + 1] ?? '')]));
+  return Object.fromEntries(names.map((name, index) => [name, decodePart(found[index + 1] ?? '')]));
+}
+
+/** A hand-edited or cut-off link may hold a broken `%` escape: decoding it would throw while rendering and blank the page. */
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }

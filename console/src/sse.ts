@@ -23,6 +23,13 @@ const wait = (ms: number, signal: AbortSignal) =>
 const LASTED_MS = 1000;
 
 /**
+ * The server sends a keep-alive at least every 15 s; three of them missing means the connection
+ * is dead though nothing said so (a laptop that slept, a network path that dropped, a proxy that
+ * holds the socket): the stream is given up and resumed, instead of *Live* showing over nothing.
+ */
+const STALL_MS = 45_000;
+
+/**
  * Server-Sent Events read with fetch, so the token goes in the Authorization header (EventSource
  * cannot send one, and a token never goes in a URL). Reconnects with `Last-Event-ID`, so no
  * change is missed, backing off while the server is away.
@@ -61,19 +68,41 @@ export async function streamOrders(options: OrderStreamOptions): Promise<void> {
   }
 }
 
-/** Parses the event-stream format: `field: value` lines, a blank line ends an event, `:` lines are comments. */
+/** Reads the stream into the parser; a stream silent for STALL_MS is cancelled and throws, as a dropped one. */
 async function readEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal, onEvent: (id: string | undefined, data: string | null) => void): Promise<void> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
+  const parse = eventParser(onEvent);
   signal.addEventListener('abort', () => void reader.cancel().catch(() => undefined), { once: true });
+  let stalled = false;
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  const watch = () => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => {
+      stalled = true;
+      void reader.cancel().catch(() => undefined);
+    }, STALL_MS);
+  };
+  try {
+    for (watch(); ; watch()) {
+      const { value, done } = await reader.read();
+      if (stalled) throw new Error(`no byte from the event stream for ${STALL_MS / 1000} s`);
+      if (done) return;
+      parse(decoder.decode(value, { stream: true }));
+    }
+  } finally {
+    clearTimeout(watchdog);
+  }
+}
+
+/** Parses the event-stream format: `field: value` lines, a blank line ends an event, `:` lines are comments. */
+function eventParser(onEvent: (id: string | undefined, data: string | null) => void): (chunk: string) => void {
   let buffer = '';
   let data: string[] = [];
   let id: string | undefined;
   let type = 'message';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += decoder.decode(value, { stream: true });
+  return (chunk) => {
+    buffer += chunk;
     const lines = buffer.split(/\r\n|\r|\n/);
     buffer = lines.pop() ?? '';
     for (const line of lines) {
@@ -91,5 +120,5 @@ async function readEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal,
       else if (field === 'id') id = text;
       else if (field === 'event') type = text;
     }
-  }
+  };
 }

@@ -28,22 +28,26 @@ describe('the console session in a real browser', () => {
   const tokenRows = (userId: string) =>
     app.db.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM refresh_tokens WHERE user_id = $1', [userId]).then((r) => r.rows);
 
-  it('when the access token expired, then one refresh keeps the customer signed in; when that fails, then the sign-in page says so', { timeout: 60_000 }, async () => {
+  /** A page signed in as `user` on the catalog, the problems it shows (401s are the point here) and how many refreshes it sent. */
+  async function catalogWithRefreshes(user: TestUser) {
     const page = await (await consoleServer.browser.newContext()).newPage();
-    // The 401s here are the point of the test; anything else still counts.
     const problems = watchProblems(page, consoleServer.baseUrl, { allowStatuses: [401] });
     await page.goto(`${consoleServer.baseUrl}/console`);
-    await signIn(page, customer);
+    await signIn(page, user);
     await page.getByRole('heading', { name: 'Catalog' }).waitFor(WAIT);
-
     let refreshes = 0;
     page.on('request', (request) => {
       if (request.url().endsWith('/api/auth/refresh')) refreshes++;
     });
+    return { page, problems, refreshes: () => refreshes };
+  }
+
+  it('when the access token expired, then one refresh keeps the customer signed in; when that fails, then the sign-in page says so', { timeout: 60_000 }, async () => {
+    const { page, problems, refreshes } = await catalogWithRefreshes(customer);
     expireAccessTokens();
     await page.getByRole('link', { name: 'My orders' }).click();
     await page.getByText('No orders yet.').waitFor(WAIT);
-    expect(refreshes).toBeGreaterThanOrEqual(1);
+    expect(refreshes()).toBeGreaterThanOrEqual(1);
     expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true);
 
     // The sign-in's refresh tokens are revoked behind the page's back (as theft detection would).
@@ -53,6 +57,24 @@ describe('the console session in a real browser', () => {
     await page.getByText('Your session has ended. Please sign in again.').waitFor(WAIT);
     await page.getByRole('heading', { name: 'Sign in to the order console' }).waitFor(WAIT);
     expect(problems).toEqual([]);
+  });
+
+  it('when the server cannot be reached as the access token is refreshed, then the customer stays signed in and the page goes live again, its list read anew', { timeout: 60_000 }, async () => {
+    const { page, problems, refreshes } = await catalogWithRefreshes(await registerUser(app, 'unreachable'));
+    // The first refresh meets a dropped connection (a restart, a network blip); the token was never refused.
+    await page.route(/\/api\/auth\/refresh$/, (route) => route.abort('connectionreset'), { times: 1 });
+    expireAccessTokens();
+    await page.getByRole('link', { name: 'My orders' }).click();
+    await page.getByRole('alert').filter({ hasText: 'could not renew your session' }).waitFor(WAIT);
+    // The stream tries again, and the next refresh goes through.
+    await page.locator('header .live-live').waitFor(WAIT);
+    // The list that could not be read is read again once the stream is up: no page left loading.
+    await page.getByText('No orders yet.').waitFor(WAIT);
+    expect(refreshes()).toBeGreaterThanOrEqual(2);
+    expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true);
+    expect(await page.getByText('Your session has ended').count()).toBe(0);
+    // The dropped connection itself is the one problem expected.
+    expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
   });
 
   it('when the token a live page streams with expires, then the page stays live: it resumes with a refreshed token at once', { timeout: 60_000 }, async () => {
@@ -152,6 +174,34 @@ describe('order history in a real browser (processing off, so orders stay pendin
     await newest.getByRole('button', { name: /^Cancel order/ }).click();
     await newest.locator('[data-status="cancelled"]').waitFor(WAIT);
     expect((await app.http.get(`/api/orders/${orderId}`).set(bearer(shopper))).body.status).toBe('cancelled');
+    expect(problems).toEqual([]);
+  });
+
+  it('when a customer double-clicks Cancel order, then one cancel is sent and no error shows', { timeout: 60_000 }, async () => {
+    const shopper = await registerUser(app, 'canceller');
+    const product = await createProduct(app, await registerAdmin(app), { stock: 5 });
+    const placed = await app.http.post('/api/orders').set(bearer(shopper)).send({ items: [{ productId: product.id, quantity: 1 }] });
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console#/orders/${placed.body.id as string}`);
+    await signIn(page, shopper);
+    let cancels = 0;
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && request.url().endsWith('/cancel')) cancels++;
+    });
+    // The first cancel's answer waits until the second click has happened.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(/\/cancel$/, async (route) => {
+      const response = await route.fetch();
+      await released;
+      await route.fulfill({ response });
+    }, { times: 1 });
+    await page.getByRole('button', { name: 'Cancel order' }).dblclick();
+    release();
+    await page.locator('.big-status [data-status="cancelled"]').waitFor(WAIT);
+    expect(cancels).toBe(1);
+    expect(await page.getByRole('alert').count()).toBe(0);
     expect(problems).toEqual([]);
   });
 });

@@ -1,9 +1,10 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, currentUser, messageOf } from '../api.js';
-import { ErrorMessage, Loading, PageTitle, StatusBadge } from '../components.js';
+import { ErrorMessage, Loading, PageTitle, StatusBadge, useAction } from '../components.js';
 import { clock, money, shortId, when } from '../format.js';
 import { useLiveOrders } from '../live.js';
+import { isOlder } from '../order-changes.js';
 import { TERMINAL, type EmailDelivery, type Order } from '../types.js';
 
 const EMAIL_LABELS: Record<EmailDelivery['kind'], string> = { order_confirmation: 'Confirmation', order_failure: 'Failure notice' };
@@ -18,6 +19,8 @@ export function OrderDetailPage({ id }: { id: string }) {
   const load = () =>
     api<Order>(`/api/orders/${encodeURIComponent(id)}`).then(
       (loaded) => {
+        // A poll's answer read before a change the stream already brought is older: keep the newer.
+        if (order.value && isOlder(loaded, order.value)) return;
         order.value = loaded;
         error.value = null;
       },
@@ -33,19 +36,22 @@ export function OrderDetailPage({ id }: { id: string }) {
     order.value && !final ? `/api/orders/${encodeURIComponent(id)}/events` : null,
     (changed) => {
       // Never step back: an older copy (e.g. from a poll racing the stream) does not replace a newer one.
-      if (order.value && changed.history.length < order.value.history.length) return;
+      if (order.value && isOlder(changed, order.value)) return;
       order.value = changed;
     },
     () => void load(),
   );
 
-  async function cancel() {
-    try {
-      order.value = await api<Order>(`/api/orders/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
-    } catch (caught) {
-      error.value = messageOf(caught);
-    }
-  }
+  // A double click sent two cancels, and the second's 409 said the order could not be cancelled.
+  const cancelling = useAction();
+  const cancel = () =>
+    cancelling.run(async () => {
+      try {
+        order.value = await api<Order>(`/api/orders/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+      } catch (caught) {
+        error.value = messageOf(caught);
+      }
+    });
 
   const current = order.value;
   return (
@@ -73,8 +79,8 @@ export function OrderDetailPage({ id }: { id: string }) {
               ))}
             </ol>
             {current.status === 'pending' ? (
-              <button type="button" onClick={() => void cancel()}>
-                Cancel order
+              <button type="button" disabled={cancelling.pending.value} onClick={() => void cancel()}>
+                {cancelling.pending.value ? 'Cancelling…' : 'Cancel order'}
               </button>
             ) : null}
           </section>
@@ -130,20 +136,18 @@ function Emails({ orderId, status }: { orderId: string; status: Order['status'] 
   const error = useSignal<string | null>(null);
   // Bumped after a resend, to read the emails again until the reopened ones have gone out.
   const reads = useSignal(0);
-  const resending = useSignal(false);
-  const resend = async () => {
-    resending.value = true;
-    try {
-      const { items } = await api<{ items: EmailDelivery[] }>(`/api/orders/${encodeURIComponent(orderId)}/emails/resend`, { method: 'POST' });
-      emails.value = items;
-      error.value = null;
-      reads.value++;
-    } catch (caught) {
-      error.value = messageOf(caught);
-    } finally {
-      resending.value = false;
-    }
-  };
+  const resending = useAction();
+  const resend = () =>
+    resending.run(async () => {
+      try {
+        const { items } = await api<{ items: EmailDelivery[] }>(`/api/orders/${encodeURIComponent(orderId)}/emails/resend`, { method: 'POST' });
+        emails.value = items;
+        error.value = null;
+        reads.value++;
+      } catch (caught) {
+        error.value = messageOf(caught);
+      }
+    });
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -185,7 +189,7 @@ function Emails({ orderId, status }: { orderId: string; status: Order['status'] 
       )}
       {refused ? (
         <p>
-          <button type="button" onClick={() => void resend()} disabled={resending.value}>
+          <button type="button" onClick={() => void resend()} disabled={resending.pending.value}>
             Send again
           </button>{' '}
           <span class="muted">once the address or the mail server is fixed</span>

@@ -1,16 +1,18 @@
 import { useSignal } from '@preact/signals';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
-import { ErrorMessage, Loading, PageTitle, StatusBadge } from '../components.js';
+import { ErrorMessage, Loading, PageTitle, StatusBadge, useAction } from '../components.js';
 import { money, recent, shortId, when } from '../format.js';
 import { useLiveOrders } from '../live.js';
+import { applyChange } from '../order-changes.js';
 import { ORDER_STATUSES, type Order, type OrderStatus, type Page } from '../types.js';
 
 const PAGE_SIZE = 20;
 
 /**
  * A list of orders, newest first, paged with the API's cursor and kept live: a change to a
- * listed order replaces it, a new order that fits the filter is added on top.
+ * listed order replaces it, a new order that fits the filter is added in its place, and a list
+ * answer never undoes a newer change that arrived while it was on its way.
  */
 function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
   const orders = useSignal<Order[] | null>(null);
@@ -27,18 +29,38 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
     return `/api/orders?${params.toString()}`;
   };
 
-  const reload = () =>
-    api<Page<Order>>(query(null)).then(
+  // Each reload has a number: an answer overtaken by a newer reload (another filter) is dropped.
+  const generation = useRef(0);
+  // The changes the stream and this page brought while a reload was on its way, applied again
+  // over its answer, which may have been read before them.
+  const changedMeanwhile = useRef<Order[] | null>(null);
+  const apply = (list: Order[], changed: Order) => applyChange(list, changed, status.value, nextCursor.value !== null);
+  const changeArrived = (changed: Order) => {
+    changedMeanwhile.current?.push(changed);
+    orders.value = apply(orders.value ?? [], changed);
+  };
+
+  const reload = () => {
+    const mine = ++generation.current;
+    changedMeanwhile.current = [];
+    return api<Page<Order>>(query(null)).then(
       (page) => {
+        if (mine !== generation.current) return;
         // Keep the pages already loaded below the first one.
         const firstIds = new Set(page.items.map((order) => order.id));
         const older = (orders.value ?? []).slice(PAGE_SIZE).filter((order) => !firstIds.has(order.id));
-        orders.value = [...page.items, ...older];
         if (older.length === 0) nextCursor.value = page.nextCursor;
+        orders.value = (changedMeanwhile.current ?? []).reduce(apply, [...page.items, ...older]);
+        changedMeanwhile.current = null;
         error.value = null;
       },
-      (caught: unknown) => (error.value = messageOf(caught)),
+      (caught: unknown) => {
+        if (mine !== generation.current) return;
+        changedMeanwhile.current = null;
+        error.value = messageOf(caught);
+      },
     );
+  };
 
   useEffect(() => {
     orders.value = null;
@@ -48,8 +70,11 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
   async function loadMore() {
     if (!nextCursor.value) return;
     loadingMore.value = true;
+    const filter = status.value;
     try {
       const page = await api<Page<Order>>(query(nextCursor.value));
+      // The filter changed meanwhile: these are older orders of another list.
+      if (filter !== status.value) return;
       const known = new Set((orders.value ?? []).map((order) => order.id));
       orders.value = [...(orders.value ?? []), ...page.items.filter((order) => !known.has(order.id))];
       nextCursor.value = page.nextCursor;
@@ -62,29 +87,19 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
 
   useLiveOrders(
     scope === 'all' ? '/api/orders/events?scope=all' : '/api/orders/events',
-    (changed) => {
-      const list = orders.value ?? [];
-      const fits = !status.value || changed.status === status.value;
-      const index = list.findIndex((order) => order.id === changed.id);
-      if (index === -1) {
-        if (fits) orders.value = insertNewestFirst(list, changed, nextCursor.value !== null);
-      } else if (fits) {
-        orders.value = list.map((order) => (order.id === changed.id ? changed : order));
-      } else {
-        orders.value = list.filter((order) => order.id !== changed.id);
-      }
-    },
+    changeArrived,
     () => void reload(),
   );
 
-  async function cancel(order: Order) {
-    try {
-      const cancelled = await api<Order>(`/api/orders/${order.id}/cancel`, { method: 'POST' });
-      orders.value = (orders.value ?? []).map((item) => (item.id === cancelled.id ? cancelled : item));
-    } catch (caught) {
-      error.value = messageOf(caught);
-    }
-  }
+  const cancelling = useAction();
+  const cancel = (order: Order) =>
+    cancelling.run(async () => {
+      try {
+        changeArrived(await api<Order>(`/api/orders/${order.id}/cancel`, { method: 'POST' }));
+      } catch (caught) {
+        error.value = messageOf(caught);
+      }
+    });
 
   return (
     <main id="main">
@@ -147,7 +162,7 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
                   {scope === 'all' ? <td class="mono hide-phone">{shortId(order.userId)}</td> : null}
                   <td>
                     {order.status === 'pending' ? (
-                      <button type="button" class="small" onClick={() => void cancel(order)} aria-label={`Cancel order ${shortId(order.id)}`}>
+                      <button type="button" class="small" disabled={cancelling.pending.value} onClick={() => void cancel(order)} aria-label={`Cancel order ${shortId(order.id)}`}>
                         Cancel
                       </button>
                     ) : null}
@@ -165,13 +180,6 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
       ) : null}
     </main>
   );
-}
-
-/** Keeps the list newest first; an order older than every loaded one waits for "Older orders". */
-function insertNewestFirst(list: Order[], order: Order, moreToLoad: boolean): Order[] {
-  const at = list.findIndex((item) => item.createdAt < order.createdAt);
-  if (at === -1) return moreToLoad ? list : [...list, order];
-  return [...list.slice(0, at), order, ...list.slice(at)];
 }
 
 export const MyOrdersPage = () => <OrderList scope="mine" title="My orders" />;

@@ -2,7 +2,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { api, messageOf } from '../api.js';
-import { ErrorMessage, Loading, PageTitle } from '../components.js';
+import { ErrorMessage, Loading, PageTitle, useAction } from '../components.js';
 import { clock, seconds } from '../format.js';
 import type { PipelineSnapshot } from '../types.js';
 
@@ -91,20 +91,18 @@ export function PipelinePage() {
 
 /** Sends every undeliverable email again (after an outage of the shop's mail server); the page is for admins only. */
 function ResendAll({ undeliverable, resent, onResent }: { undeliverable: number; resent: number | null; onResent: (count: number) => void }) {
-  const sending = useSignal(false);
+  const sending = useAction();
   const error = useSignal<string | null>(null);
-  const send = async () => {
-    sending.value = true;
-    try {
-      const { reopened } = await api<{ reopened: number }>('/api/admin/emails/resend', { method: 'POST', body: {} });
-      error.value = null;
-      onResent(reopened);
-    } catch (caught) {
-      error.value = messageOf(caught);
-    } finally {
-      sending.value = false;
-    }
-  };
+  const send = () =>
+    sending.run(async () => {
+      try {
+        const { reopened } = await api<{ reopened: number }>('/api/admin/emails/resend', { method: 'POST', body: {} });
+        error.value = null;
+        onResent(reopened);
+      } catch (caught) {
+        error.value = messageOf(caught);
+      }
+    });
   return (
     <section class="card resend-all" aria-labelledby="resend-heading">
       <h2 id="resend-heading">Emails that could not be delivered</h2>
@@ -116,7 +114,7 @@ function ResendAll({ undeliverable, resent, onResent }: { undeliverable: number;
       ) : null}
       {undeliverable > 0 ? (
         <p>
-          <button type="button" onClick={() => void send()} disabled={sending.value}>
+          <button type="button" onClick={() => void send()} disabled={sending.pending.value}>
             Send all again
           </button>{' '}
           <span class="muted">

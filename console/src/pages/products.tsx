@@ -1,15 +1,9 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
-import { ErrorMessage, Field, Loading, PageTitle } from '../components.js';
-import { money } from '../format.js';
+import { ErrorMessage, Field, Loading, PageTitle, useAction, useFormErrors } from '../components.js';
+import { amountOf, money, toMinorUnits } from '../format.js';
 import type { Page, Product } from '../types.js';
-
-/** Dollars (as typed) to integer cents, or null when it is not a price. */
-function toCents(text: string): number | null {
-  if (!/^\d+(\.\d{1,2})?$/.test(text.trim())) return null;
-  return Math.round(Number(text) * 100);
-}
 
 export function ProductsPage() {
   const products = useSignal<Product[] | null>(null);
@@ -35,7 +29,7 @@ export function ProductsPage() {
     <main id="main">
       <PageTitle actions={<button type="button" onClick={() => void load()}>Refresh</button>}>Products and stock</PageTitle>
       <ErrorMessage message={error.value} />
-      <CreateProduct onCreated={(product) => (products.value = [...(products.value ?? []), product])} />
+      <CreateProduct currency={products.value?.[0]?.currency ?? 'USD'} onCreated={(product) => (products.value = [...(products.value ?? []), product])} />
       {products.value === null ? (
         <Loading what="products" />
       ) : (
@@ -96,32 +90,32 @@ export function ProductsPage() {
 
 function Restock({ product, onDone, onError }: { product: Product; onDone: (product: Product) => void; onError: (message: string | null) => void }) {
   const adjustment = useSignal('');
-  const busy = useSignal(false);
-  async function submit(event: Event) {
+  // A second Enter or click while the first is on its way would apply the adjustment twice.
+  const applying = useAction();
+  const submit = (event: Event) => {
     event.preventDefault();
     const value = Number(adjustment.value);
     if (!Number.isInteger(value) || value === 0) {
       onError(`Enter a whole number other than 0 to add to (or, negative, remove from) ${product.name}'s stock.`);
       return;
     }
-    busy.value = true;
-    try {
-      onDone(await api<Product>(`/api/products/${product.id}/stock`, { method: 'POST', body: { adjustment: value } }));
-      adjustment.value = '';
-      onError(null);
-    } catch (caught) {
-      onError(messageOf(caught));
-    } finally {
-      busy.value = false;
-    }
-  }
+    return applying.run(async () => {
+      try {
+        onDone(await api<Product>(`/api/products/${product.id}/stock`, { method: 'POST', body: { adjustment: value } }));
+        adjustment.value = '';
+        onError(null);
+      } catch (caught) {
+        onError(messageOf(caught));
+      }
+    });
+  };
   return (
     <form class="row restock" onSubmit={(e) => void submit(e)}>
       <label class="visually-hidden" for={`restock-${product.id}`}>
         Stock adjustment for {product.name}
       </label>
       <input id={`restock-${product.id}`} type="number" step={1} class="qty" placeholder="+10" value={adjustment.value} onInput={(e) => (adjustment.value = e.currentTarget.value)} />
-      <button type="submit" class="small" disabled={busy.value} aria-label={`Apply stock adjustment to ${product.name}`}>
+      <button type="submit" class="small" disabled={applying.pending.value} aria-label={`Apply stock adjustment to ${product.name}`}>
         Apply
       </button>
     </form>
@@ -131,57 +125,62 @@ function Restock({ product, onDone, onError }: { product: Product; onDone: (prod
 function EditRow({ product, onDone }: { product: Product; onDone: (saved: Product | null) => void }) {
   const name = useSignal(product.name);
   const description = useSignal(product.description ?? '');
-  const price = useSignal((product.priceCents / 100).toFixed(2));
-  const error = useSignal<string | null>(null);
-  async function save(event: Event) {
+  const price = useSignal(amountOf(product.priceCents, product.currency));
+  const errors = useFormErrors(['name', 'description', 'priceCents']);
+  const saving = useAction();
+  const save = (event: Event) => {
     event.preventDefault();
-    const priceCents = toCents(price.value);
+    const priceCents = toMinorUnits(price.value, product.currency);
     if (priceCents === null) {
-      error.value = 'The price must be an amount like 12.50.';
+      errors.flag('priceCents', `Enter an amount like ${amountOf(1250, product.currency)}.`);
       return;
     }
-    try {
-      onDone(await api<Product>(`/api/products/${product.id}`, { method: 'PATCH', body: { name: name.value.trim(), description: description.value.trim(), priceCents } }));
-    } catch (caught) {
-      error.value = messageOf(caught);
-    }
-  }
+    return saving.run(async () => {
+      try {
+        onDone(await api<Product>(`/api/products/${product.id}`, { method: 'PATCH', body: { name: name.value.trim(), description: description.value.trim(), priceCents } }));
+      } catch (caught) {
+        errors.fail(caught);
+      }
+    });
+  };
   return (
     <tr class="editing">
       <td colSpan={7}>
         <form class="grid-form" onSubmit={(e) => void save(e)} aria-label={`Edit ${product.name}`}>
-          <Field label="Name">
+          <Field label="Name" error={errors.of('name')}>
             <input required maxLength={200} value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
           </Field>
-          <Field label="Description">
+          <Field label="Description" error={errors.of('description')}>
             <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
           </Field>
-          <Field label="Price">
+          <Field label="Price" error={errors.of('priceCents')}>
             <input inputMode="decimal" required value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />
           </Field>
           <div class="row">
-            <button type="submit" class="primary">
-              Save
+            <button type="submit" class="primary" disabled={saving.pending.value}>
+              {saving.pending.value ? 'Saving…' : 'Save'}
             </button>
             <button type="button" onClick={() => onDone(null)}>
               Cancel
             </button>
           </div>
-          <ErrorMessage message={error.value} />
+          <ErrorMessage message={errors.message.value} />
         </form>
       </td>
     </tr>
   );
 }
 
-function CreateProduct({ onCreated }: { onCreated: (product: Product) => void }) {
+/** `currency` is the catalog's (one per deployment): it says how a price is typed (12.50 $, 1250 ¥). */
+function CreateProduct({ currency, onCreated }: { currency: string; onCreated: (product: Product) => void }) {
   const open = useSignal(false);
   const sku = useSignal('');
   const name = useSignal('');
   const description = useSignal('');
   const price = useSignal('');
   const stock = useSignal('0');
-  const error = useSignal<string | null>(null);
+  const errors = useFormErrors(['sku', 'name', 'description', 'priceCents', 'stock']);
+  const creating = useAction();
   if (!open.value) {
     return (
       <p>
@@ -191,50 +190,52 @@ function CreateProduct({ onCreated }: { onCreated: (product: Product) => void })
       </p>
     );
   }
-  async function create(event: Event) {
+  const create = (event: Event) => {
     event.preventDefault();
-    const priceCents = toCents(price.value);
+    const priceCents = toMinorUnits(price.value, currency);
     if (priceCents === null) {
-      error.value = 'The price must be an amount like 12.50.';
+      errors.flag('priceCents', `Enter an amount like ${amountOf(1250, currency)}.`);
       return;
     }
-    try {
-      const body = { sku: sku.value.trim(), name: name.value.trim(), priceCents, stock: Number(stock.value), ...(description.value.trim() ? { description: description.value.trim() } : {}) };
-      onCreated(await api<Product>('/api/products', { method: 'POST', body }));
-      open.value = false;
-      sku.value = name.value = description.value = price.value = '';
-      stock.value = '0';
-      error.value = null;
-    } catch (caught) {
-      error.value = messageOf(caught);
-    }
-  }
+    return creating.run(async () => {
+      try {
+        const body = { sku: sku.value.trim(), name: name.value.trim(), priceCents, stock: Number(stock.value), ...(description.value.trim() ? { description: description.value.trim() } : {}) };
+        onCreated(await api<Product>('/api/products', { method: 'POST', body }));
+        open.value = false;
+        sku.value = name.value = description.value = price.value = '';
+        stock.value = '0';
+        errors.show(null);
+      } catch (caught) {
+        errors.fail(caught);
+      }
+    });
+  };
   return (
     <form class="card grid-form" onSubmit={(e) => void create(e)} aria-label="New product">
-      <Field label="SKU">
+      <Field label="SKU" error={errors.of('sku')}>
         <input required value={sku.value} onInput={(e) => (sku.value = e.currentTarget.value)} />
       </Field>
-      <Field label="Name">
+      <Field label="Name" error={errors.of('name')}>
         <input required value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
       </Field>
-      <Field label="Description">
+      <Field label="Description" error={errors.of('description')}>
         <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
       </Field>
-      <Field label="Price">
-        <input inputMode="decimal" required placeholder="12.50" value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />
+      <Field label="Price" error={errors.of('priceCents')}>
+        <input inputMode="decimal" required placeholder={amountOf(1250, currency)} value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />
       </Field>
-      <Field label="Initial stock">
+      <Field label="Initial stock" error={errors.of('stock')}>
         <input type="number" min={0} step={1} required value={stock.value} onInput={(e) => (stock.value = e.currentTarget.value)} />
       </Field>
       <div class="row">
-        <button type="submit" class="primary">
-          Create
+        <button type="submit" class="primary" disabled={creating.pending.value}>
+          {creating.pending.value ? 'Creating…' : 'Create'}
         </button>
         <button type="button" onClick={() => (open.value = false)}>
           Cancel
         </button>
       </div>
-      <ErrorMessage message={error.value} />
+      <ErrorMessage message={errors.message.value} />
     </form>
   );
 }

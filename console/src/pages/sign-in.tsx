@@ -1,11 +1,11 @@
 import { useSignal } from '@preact/signals';
-import { messageOf, register, sessionNotice, signIn } from '../api.js';
-import { ErrorMessage, Field, PageTitle } from '../components.js';
+import { register, sessionNotice, signIn } from '../api.js';
+import { ErrorMessage, Field, PageTitle, useFormErrors } from '../components.js';
 
 export function SignInPage() {
   const email = useSignal('');
   const password = useSignal('');
-  const error = useSignal<string | null>(null);
+  const errors = useFormErrors(['email', 'password', 'name']);
   const busy = useSignal(false);
   const creating = useSignal(false);
   const name = useSignal('');
@@ -14,12 +14,12 @@ export function SignInPage() {
     event.preventDefault();
     if (busy.value) return;
     busy.value = true;
-    error.value = null;
+    errors.show(null);
     try {
       if (creating.value) await register(email.value.trim(), password.value, name.value.trim());
       else await signIn(email.value.trim(), password.value);
     } catch (caught) {
-      error.value = messageOf(caught);
+      errors.fail(caught);
       busy.value = false;
     }
   }
@@ -34,21 +34,21 @@ export function SignInPage() {
       ) : null}
       <form onSubmit={(e) => void submit(e)} class="card stack" aria-describedby="sign-in-help">
         {creating.value ? (
-          <Field label="Name (optional)">
+          <Field label="Name (optional)" error={errors.of('name')}>
             <input type="text" name="name" autoComplete="name" maxLength={100} value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
           </Field>
         ) : null}
-        <Field label="Email">
+        <Field label="Email" error={errors.of('email')}>
           <input type="email" name="email" autoComplete="username" required value={email.value} onInput={(e) => (email.value = e.currentTarget.value)} />
         </Field>
-        <Field label="Password">
+        <Field label="Password" error={errors.of('password')}>
           <input type="password" name="password" autoComplete={creating.value ? 'new-password' : 'current-password'} required minLength={creating.value ? 8 : 1} maxLength={128} value={password.value} onInput={(e) => (password.value = e.currentTarget.value)} />
         </Field>
-        <ErrorMessage message={error.value} />
+        <ErrorMessage message={errors.message.value} />
         <button type="submit" class="primary" disabled={busy.value}>
           {busy.value ? 'Please wait…' : creating.value ? 'Create account' : 'Sign in'}
         </button>
-        <button type="button" class="link" onClick={() => ((creating.value = !creating.value), (error.value = null))}>
+        <button type="button" class="link" onClick={() => ((creating.value = !creating.value), errors.show(null))}>
           {creating.value ? 'I have an account: sign in' : 'New customer? Create an account'}
         </button>
       </form>

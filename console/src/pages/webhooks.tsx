@@ -1,7 +1,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
-import { ErrorMessage, Field, Loading, PageTitle } from '../components.js';
+import { ErrorMessage, Field, Loading, PageTitle, useAction, useFormErrors } from '../components.js';
 import { recent } from '../format.js';
 import { WEBHOOK_EVENTS, type Delivery, type Page, type Webhook, type WebhookEvent } from '../types.js';
 
@@ -27,14 +27,17 @@ export function WebhooksPage() {
   const replace = (hook: Webhook) => {
     hooks.value = (hooks.value ?? []).map((item) => (item.id === hook.id ? hook : item));
   };
-  const act = async (work: () => Promise<void>) => {
-    try {
-      await work();
-      error.value = null;
-    } catch (caught) {
-      error.value = messageOf(caught);
-    }
-  };
+  // One row action at a time: two rotations at once could leave the older secret on screen.
+  const action = useAction();
+  const act = (work: () => Promise<void>) =>
+    action.run(async () => {
+      try {
+        await work();
+        error.value = null;
+      } catch (caught) {
+        error.value = messageOf(caught);
+      }
+    });
 
   return (
     <main id="main">
@@ -78,12 +81,13 @@ export function WebhooksPage() {
                   <div class={hook.enabled ? 'ok-text' : 'muted'}>{hook.enabled ? 'Enabled' : 'Disabled'}</div>
                 </div>
                 <div class="row wrap">
-                  <button type="button" class="small" onClick={() => void act(async () => replace(await api<Webhook>(`/api/webhooks/${hook.id}`, { method: 'PATCH', body: { enabled: !hook.enabled } })))}>
+                  <button type="button" class="small" disabled={action.pending.value} onClick={() => void act(async () => replace(await api<Webhook>(`/api/webhooks/${hook.id}`, { method: 'PATCH', body: { enabled: !hook.enabled } })))}>
                     {hook.enabled ? 'Disable' : 'Enable'}
                   </button>
                   <button
                     type="button"
                     class="small"
+                    disabled={action.pending.value}
                     onClick={() =>
                       void act(async () => {
                         const rotated = await api<Webhook>(`/api/webhooks/${hook.id}/rotate-secret`, { method: 'POST' });
@@ -100,6 +104,7 @@ export function WebhooksPage() {
                   <button
                     type="button"
                     class="small danger"
+                    disabled={action.pending.value}
                     onClick={() =>
                       void act(async () => {
                         if (!confirm(`Delete the webhook to ${hook.url}?`)) return;
@@ -125,28 +130,31 @@ function CreateWebhook({ onCreated }: { onCreated: (hook: Webhook) => void }) {
   const url = useSignal('');
   const description = useSignal('');
   const events = useSignal<WebhookEvent[]>(['order.completed', 'order.failed']);
-  const error = useSignal<string | null>(null);
-  async function create(event: Event) {
+  const errors = useFormErrors(['url', 'events', 'description']);
+  const adding = useAction();
+  const create = (event: Event) => {
     event.preventDefault();
-    try {
-      const body = { url: url.value.trim(), events: events.value, ...(description.value.trim() ? { description: description.value.trim() } : {}) };
-      onCreated(await api<Webhook>('/api/webhooks', { method: 'POST', body }));
-      url.value = description.value = '';
-      error.value = null;
-    } catch (caught) {
-      error.value = messageOf(caught);
-    }
-  }
+    return adding.run(async () => {
+      try {
+        const body = { url: url.value.trim(), events: events.value, ...(description.value.trim() ? { description: description.value.trim() } : {}) };
+        onCreated(await api<Webhook>('/api/webhooks', { method: 'POST', body }));
+        url.value = description.value = '';
+        errors.show(null);
+      } catch (caught) {
+        errors.fail(caught);
+      }
+    });
+  };
   return (
     <form class="card grid-form" onSubmit={(e) => void create(e)} aria-labelledby="new-webhook-heading">
       <h2 id="new-webhook-heading">Add a webhook</h2>
-      <Field label="Endpoint URL" wide>
+      <Field label="Endpoint URL" wide error={errors.of('url')}>
         <input type="url" required placeholder="https://example.com/hooks/orders" value={url.value} onInput={(e) => (url.value = e.currentTarget.value)} />
       </Field>
-      <Field label="Description">
+      <Field label="Description" error={errors.of('description')}>
         <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
       </Field>
-      <fieldset class="events">
+      <fieldset class="events" aria-invalid={errors.of('events') ? 'true' : undefined} aria-describedby={errors.of('events') ? 'webhook-events-error' : undefined}>
         <legend>Events</legend>
         {WEBHOOK_EVENTS.map((name) => (
           <label key={name} class="check">
@@ -158,13 +166,18 @@ function CreateWebhook({ onCreated }: { onCreated: (hook: Webhook) => void }) {
             {name}
           </label>
         ))}
+        {errors.of('events') ? (
+          <span class="field-error" id="webhook-events-error">
+            {errors.of('events')}
+          </span>
+        ) : null}
       </fieldset>
       <div class="row">
-        <button type="submit" class="primary">
-          Add webhook
+        <button type="submit" class="primary" disabled={adding.pending.value}>
+          {adding.pending.value ? 'Adding…' : 'Add webhook'}
         </button>
       </div>
-      <ErrorMessage message={error.value} />
+      <ErrorMessage message={errors.message.value} />
     </form>
   );
 }
@@ -189,14 +202,16 @@ function Deliveries({ hook }: { hook: Webhook }) {
   };
   useEffect(() => void load(), [status.value]);
 
-  async function redeliver(delivery: Delivery) {
-    try {
-      await api(`/api/webhooks/${hook.id}/deliveries/${delivery.id}/redeliver`, { method: 'POST' });
-      await load();
-    } catch (caught) {
-      error.value = messageOf(caught);
-    }
-  }
+  const redelivering = useAction();
+  const redeliver = (delivery: Delivery) =>
+    redelivering.run(async () => {
+      try {
+        await api(`/api/webhooks/${hook.id}/deliveries/${delivery.id}/redeliver`, { method: 'POST' });
+        await load();
+      } catch (caught) {
+        error.value = messageOf(caught);
+      }
+    });
 
   return (
     <section class="deliveries" aria-label={`Deliveries to ${hook.url}`}>
@@ -246,7 +261,7 @@ function Deliveries({ hook }: { hook: Webhook }) {
                   <td>{delivery.lastStatusCode ?? delivery.lastError ?? '—'}</td>
                   <td>{delivery.nextAttemptAt ? recent(delivery.nextAttemptAt) : '—'}</td>
                   <td>
-                    <button type="button" class="small" onClick={() => void redeliver(delivery)} aria-label={`Redeliver ${delivery.type} event`}>
+                    <button type="button" class="small" disabled={redelivering.pending.value} onClick={() => void redeliver(delivery)} aria-label={`Redeliver ${delivery.type} event`}>
                       Redeliver
                     </button>
                   </td>
