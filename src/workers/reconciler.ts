@@ -5,8 +5,9 @@ import { pruneDeliveries } from '../modules/webhooks/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
 import { errorFields } from '../platform/logger.js';
-import type { JobQueue } from '../platform/queue/index.js';
+import type { JobQueue, JobSpec } from '../platform/queue/index.js';
 import { pruneOutbox } from '../platform/outbox.js';
+import { isConnectionError } from '../platform/redis.js';
 
 interface ReconcileDeps {
   db: Database;
@@ -55,16 +56,51 @@ async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, 
     ...(walk?.after ? { after: walk.after } : {}),
     ...(walk?.pageSize ? { limit: walk.pageSize } : {}),
   });
-  for (const orderId of stalled) await deps.queue.ensure(processOrderJob([orderId]));
-  for (const { orderId, kind } of emails) await deps.queue.ensure(orderEmailJob([orderId], kind));
-  if (stalled.length + emails.length > 0) {
+  const orders = await ensureEach(deps, stalled, (orderId) => processOrderJob([orderId]));
+  const owed = await ensureEach(deps, emails, ({ orderId, kind }) => orderEmailJob([orderId], kind));
+  if (orders.length + owed.length > 0) {
     // Recovery should be visible: counts at info, the ids at debug.
-    deps.logger?.info(message, { orders: stalled.length, emails: emails.length, jobs: stalled.length + emails.length });
-    deps.logger?.debug(`${message}: ids`, { orderIds: stalled, emails: emails.map(({ orderId, kind }) => `${kind}:${orderId}`) });
+    deps.logger?.info(message, { orders: orders.length, emails: owed.length, jobs: orders.length + owed.length });
+    deps.logger?.debug(`${message}: ids`, { orderIds: orders, emails: owed.map(({ orderId, kind }) => `${kind}:${orderId}`) });
   }
-  // Only once the page's jobs are in: a round that failed half-way takes the same page again.
+  // Only once the page's jobs are in: a round that lost the queue half-way takes the same page
+  // again. A job refused on its own is not waited for: the walk comes back to it after its last page.
   if (walk) walk.after = next;
-  return stalled.length + emails.length;
+  return orders.length + owed.length;
+}
+
+/** The queue itself is out of reach (every other job would fail alike and wait as long), not this one job. */
+function queueOutOfReach(queue: JobQueue, error: unknown): boolean {
+  return !queue.ready() || isConnectionError(error) || (error instanceof Error && /timed out/i.test(error.message));
+}
+
+/**
+ * Ensures the job of each item, and answers the items whose jobs went in. A job refused on its
+ * own (Redis answered with an error about its key, or its stored job could not be read) is
+ * logged, one line for all of them, and the rest still go in: the next round tries it again. A
+ * queue out of reach ends the round, as before.
+ */
+async function ensureEach<Item>(deps: Pick<ReconcileDeps, 'queue' | 'logger'>, items: readonly Item[], jobOf: (item: Item) => JobSpec): Promise<Item[]> {
+  const ensured: Item[] = [];
+  const refused: { id: string; error: unknown }[] = [];
+  for (const item of items) {
+    const job = jobOf(item);
+    try {
+      await deps.queue.ensure(job);
+      ensured.push(item);
+    } catch (error) {
+      if (queueOutOfReach(deps.queue, error)) throw error;
+      refused.push({ id: job.id, error });
+    }
+  }
+  if (refused.length > 0) {
+    deps.logger?.warn('reconciler could not re-enqueue some unfinished work; the next round tries again', {
+      jobs: refused.length,
+      jobIds: refused.map(({ id }) => id),
+      ...errorFields(refused[0]!.error),
+    });
+  }
+  return ensured;
 }
 
 /**
@@ -122,15 +158,13 @@ export async function resumeUnfinishedWork(
   try {
     for (let afterId: string | undefined, page = limit; page === limit; ) {
       const ids = await deps.orders.findUnfinishedOrderIds({ afterId, limit });
-      for (const orderId of ids) await deps.queue.ensure(processOrderJob([orderId]));
-      orders += ids.length;
+      orders += (await ensureEach(deps, ids, (orderId) => processOrderJob([orderId]))).length;
       page = ids.length;
       afterId = ids.at(-1);
     }
     do {
       const page = await findMissingEmails(deps.db, 0, { limit: emailWalk.pageSize!, ...(emailWalk.after ? { after: emailWalk.after } : {}) });
-      for (const { orderId, kind } of page.emails) await deps.queue.ensure(orderEmailJob([orderId], kind));
-      emails += page.emails.length;
+      emails += (await ensureEach(deps, page.emails, ({ orderId, kind }) => orderEmailJob([orderId], kind))).length;
       emailWalk.after = page.next;
     } while (emailWalk.after);
   } catch (error) {
