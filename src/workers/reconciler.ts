@@ -5,9 +5,8 @@ import { pruneDeliveries } from '../modules/webhooks/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
 import { errorFields } from '../platform/logger.js';
-import type { JobQueue, JobSpec } from '../platform/queue/index.js';
+import { putEach, type JobQueue, type JobSpec } from '../platform/queue/index.js';
 import { pruneOutbox } from '../platform/outbox.js';
-import { isConnectionError } from '../platform/redis.js';
 
 interface ReconcileDeps {
   db: Database;
@@ -69,11 +68,6 @@ async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, 
   return orders.length + owed.length;
 }
 
-/** The queue itself is out of reach (every other job would fail alike and wait as long), not this one job. */
-function queueOutOfReach(queue: JobQueue, error: unknown): boolean {
-  return !queue.ready() || isConnectionError(error) || (error instanceof Error && /timed out/i.test(error.message));
-}
-
 /**
  * Ensures the job of each item, and answers the items whose jobs went in. A job refused on its
  * own (Redis answered with an error about its key, or its stored job could not be read) is
@@ -81,26 +75,17 @@ function queueOutOfReach(queue: JobQueue, error: unknown): boolean {
  * queue out of reach ends the round, as before.
  */
 async function ensureEach<Item>(deps: Pick<ReconcileDeps, 'queue' | 'logger'>, items: readonly Item[], jobOf: (item: Item) => JobSpec): Promise<Item[]> {
-  const ensured: Item[] = [];
-  const refused: { id: string; error: unknown }[] = [];
-  for (const item of items) {
-    const job = jobOf(item);
-    try {
-      await deps.queue.ensure(job);
-      ensured.push(item);
-    } catch (error) {
-      if (queueOutOfReach(deps.queue, error)) throw error;
-      refused.push({ id: job.id, error });
-    }
-  }
+  const jobs = items.map(jobOf);
+  const refused = await putEach(deps.queue, jobs, (job) => deps.queue.ensure(job));
   if (refused.length > 0) {
     deps.logger?.warn('reconciler could not re-enqueue some unfinished work; the next round tries again', {
       jobs: refused.length,
-      jobIds: refused.map(({ id }) => id),
+      jobIds: refused.map(({ job }) => job.id),
       ...errorFields(refused[0]!.error),
     });
   }
-  return ensured;
+  const left = new Set(refused.map(({ job }) => job));
+  return items.filter((_, index) => !left.has(jobs[index]!));
 }
 
 /**
