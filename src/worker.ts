@@ -18,7 +18,10 @@ async function main(): Promise<void> {
   // Loaded once the configuration has passed its checks, so a mistake in it is reported at once.
   const [{ openRuntime }, { createWorkerMetricsServer }] = await Promise.all([import('./runtime.js'), import('./workers/metrics-server.js')]);
   const runtime = await openRuntime(config, logger, 'worker');
-  await runtime.checkRedisEvictionPolicy();
+  // Not awaited, as in the API: a Redis down at start-up must not hold the worker up (it would wait
+  // 5 s with no ops port); it starts, answers 503 on /health/ready naming redis, and checks the
+  // policy when Redis first answers.
+  void runtime.checkRedisEvictionPolicy();
   const consumer = runtime.startConsumer();
   const background = runtime.startBackground();
   // Workers have no API; Prometheus and the orchestrator reach them here (WORKER_METRICS_PORT=0 turns it off).

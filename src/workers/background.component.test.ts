@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../test/harness.js';
+import { createTestDatabase, deleteRedisKeys, testRedisPrefix, waitUntilReady, type TestDatabase } from '../../test/harness.js';
+import { REDIS_URL } from '../../test/global-setup.js';
+import { capturingLogger } from '../../test/logs.js';
 import { afterStatement } from '../../test/statements.js';
 import { waitUntil } from '../../test/wait.js';
 import { createEventsPass } from '../modules/events/index.js';
@@ -8,7 +10,8 @@ import { findStalledOrderIds, findUnfinishedOrderIds } from '../modules/orders/o
 import type { Database } from '../platform/db/index.js';
 import { createLogger } from '../platform/logger.js';
 import { OUTBOX_CHANNEL, relayOutboxBatch } from '../platform/outbox.js';
-import { createInProcessQueue, type JobQueue } from '../platform/queue/index.js';
+import { createBullMqQueue, createInProcessQueue, QUEUE_NAME, type JobQueue } from '../platform/queue/index.js';
+import { createRedis, queuePrefix } from '../platform/redis.js';
 import { createInProcessSignal } from '../platform/signal.js';
 import { startBackgroundLoops } from './background.js';
 
@@ -566,6 +569,51 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
       await waitUntil(() => published(expired), 5000, 'the event whose claim ran out published');
       expect(claims).toEqual([1]);
       expect(await published(live)).toBe(false);
+    } finally {
+      await loops.stop();
+      await queue.close();
+    }
+  });
+});
+
+describe('the outbox relay publishing to BullMQ', () => {
+  let database: TestDatabase;
+  const prefix = testRedisPrefix();
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+  });
+  afterAll(async () => {
+    await database.drop();
+    await deleteRedisKeys(prefix);
+  });
+
+  it('when Redis refuses the job of one event in a batch (its key holds something else), then the other events are published and marked, and the refusal is logged', async () => {
+    const orderIds = [randomUUID(), randomUUID(), randomUUID()];
+    const { rows } = await database.db.query<{ id: number }>(
+      "INSERT INTO outbox_events (topic, aggregate_id) SELECT 'order.cancelled', id FROM unnest($1::uuid[]) AS id RETURNING id",
+      [orderIds],
+    );
+    const redis = createRedis(REDIS_URL, 'request');
+    await waitUntilReady(redis);
+    await redis.set(`${queuePrefix(prefix)}:${QUEUE_NAME}:refresh-order-cache-cancelled-${orderIds[1]}`, 'not a job');
+    redis.disconnect();
+    const ignoreJob = { run: ignore };
+    const queue = createBullMqQueue({ redis: { mode: 'single', url: REDIS_URL }, prefix, handlers: { 'refresh-order-cache': ignoreJob } });
+    // Connected before the loops start: the start's round is the one that sweeps every topic.
+    await queue.waiting();
+    const captured = capturingLogger();
+    const loops = startBackgroundLoops({ db: database.db, queue, orders: noStalledOrders, settings, logger: captured.logger });
+    try {
+      // The start's round sweeps every topic.
+      await waitUntil(
+        async () => (await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_events WHERE id = ANY($1::int[]) AND published_at IS NOT NULL', [rows.map((r) => r.id)])).rows[0]!.n === 3,
+        10_000,
+        'the batch marked published',
+      );
+      expect(await queue.waiting()).toBe(2);
+      expect(captured.lines.filter((line) => String(line.message).startsWith('the queue refused jobs'))).toEqual([
+        expect.objectContaining({ level: 'error', jobIds: [`refresh-order-cache-cancelled-${orderIds[1]}`], errorMessage: expect.stringMatching(/WRONGTYPE/) }),
+      ]);
     } finally {
       await loops.stop();
       await queue.close();

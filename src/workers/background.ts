@@ -1,8 +1,8 @@
 import type { OrdersService } from '../modules/orders/index.js';
 import type { Database } from '../platform/db/index.js';
-import type { Logger } from '../platform/logger.js';
+import { errorFields, type Logger } from '../platform/logger.js';
 import { OUTBOX_CHANNEL, publishClaimed, relayOutboxBatch, releaseClaims, startLoop, type OutboxEvent } from '../platform/outbox.js';
-import type { JobQueue } from '../platform/queue/index.js';
+import { putEach, queueOutOfReach, type JobQueue, type JobSpec } from '../platform/queue/index.js';
 import { JOB_TOPICS, jobsFor } from './outbox-routes.js';
 import { reconcileOnce, resumeUnfinishedWork } from './reconciler.js';
 
@@ -104,7 +104,21 @@ export function startBackgroundLoops(deps: {
   const enqueue = async (events: OutboxEvent[]) => {
     const { jobs, unrouted } = jobsFor(events);
     if (unrouted.length > 0) logger.error('outbox events with no subscriber', { topics: unrouted.map((e) => e.topic) });
-    await queue.add(jobs);
+    await queue.add(jobs).catch((error: unknown) => addEachUnlessUnreachable(jobs, error));
+  };
+  // A job the queue refuses on its own (Redis answering with an error about its key) failed the
+  // whole batch, and the batch came back the same every round: its events were never marked
+  // published and the relay stopped at them. The others go in one by one instead, and the
+  // refused ones are left to the reconciler (it re-enqueues the orders and emails they were for).
+  const addEachUnlessUnreachable = async (jobs: readonly JobSpec[], error: unknown) => {
+    if (queueOutOfReach(queue, error)) throw error;
+    const refused = await putEach(queue, jobs, (job) => queue.add([job]));
+    if (refused.length > 0) {
+      logger.error('the queue refused jobs of outbox events; published without them (the reconciler re-enqueues their work)', {
+        jobIds: refused.map(({ job }) => job.id),
+        ...errorFields(refused[0]!.error),
+      });
+    }
   };
 
   // Events this process's commits wrote already claimed for it (a placement's): the next round

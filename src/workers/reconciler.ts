@@ -6,7 +6,7 @@ import { pruneDeliveries } from '../modules/webhooks/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
 import { errorFields } from '../platform/logger.js';
-import type { JobQueue } from '../platform/queue/index.js';
+import { putEach, type JobQueue, type JobSpec } from '../platform/queue/index.js';
 import { pruneOutbox } from '../platform/outbox.js';
 
 interface ReconcileDeps {
@@ -56,19 +56,39 @@ async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, 
     ...(walk?.after ? { after: walk.after } : {}),
     ...(walk?.pageSize ? { limit: walk.pageSize } : {}),
   });
-  for (const orderId of stalled) await deps.queue.ensure(processOrderJob([orderId]));
-  for (const { orderId, kind } of emails) await deps.queue.ensure(orderEmailJob([orderId], kind));
-  const voids = await findStalledVoids(deps.db, olderThanSeconds);
-  for (const orderId of voids) await deps.queue.ensure(voidPaymentJob([orderId]));
-  const jobs = stalled.length + emails.length + voids.length;
+  const orders = await ensureEach(deps, stalled, (orderId) => processOrderJob([orderId]));
+  const owed = await ensureEach(deps, emails, ({ orderId, kind }) => orderEmailJob([orderId], kind));
+  const voids = await ensureEach(deps, await findStalledVoids(deps.db, olderThanSeconds), (orderId) => voidPaymentJob([orderId]));
+  const jobs = orders.length + owed.length + voids.length;
   if (jobs > 0) {
     // Recovery should be visible: counts at info, the ids at debug.
-    deps.logger?.info(message, { orders: stalled.length, emails: emails.length, voids: voids.length, jobs });
-    deps.logger?.debug(`${message}: ids`, { orderIds: stalled, emails: emails.map(({ orderId, kind }) => `${kind}:${orderId}`), voids });
+    deps.logger?.info(message, { orders: orders.length, emails: owed.length, voids: voids.length, jobs });
+    deps.logger?.debug(`${message}: ids`, { orderIds: orders, emails: owed.map(({ orderId, kind }) => `${kind}:${orderId}`), voids });
   }
-  // Only once the page's jobs are in: a round that failed half-way takes the same page again.
+  // Only once the page's jobs are in: a round that lost the queue half-way takes the same page
+  // again. A job refused on its own is not waited for: the walk comes back to it after its last page.
   if (walk) walk.after = next;
   return jobs;
+}
+
+/**
+ * Ensures the job of each item, and answers the items whose jobs went in. A job refused on its
+ * own (Redis answered with an error about its key, or its stored job could not be read) is
+ * logged, one line for all of them, and the rest still go in: the next round tries it again. A
+ * queue out of reach ends the round, as before.
+ */
+async function ensureEach<Item>(deps: Pick<ReconcileDeps, 'queue' | 'logger'>, items: readonly Item[], jobOf: (item: Item) => JobSpec): Promise<Item[]> {
+  const jobs = items.map(jobOf);
+  const refused = await putEach(deps.queue, jobs, (job) => deps.queue.ensure(job));
+  if (refused.length > 0) {
+    deps.logger?.warn('reconciler could not re-enqueue some unfinished work; the next round tries again', {
+      jobs: refused.length,
+      jobIds: refused.map(({ job }) => job.id),
+      ...errorFields(refused[0]!.error),
+    });
+  }
+  const left = new Set(refused.map(({ job }) => job));
+  return items.filter((_, index) => !left.has(jobs[index]!));
 }
 
 /**
@@ -128,21 +148,18 @@ export async function resumeUnfinishedWork(
   try {
     for (let afterId: string | undefined, page = limit; page === limit; ) {
       const ids = await deps.orders.findUnfinishedOrderIds({ afterId, limit });
-      for (const orderId of ids) await deps.queue.ensure(processOrderJob([orderId]));
-      orders += ids.length;
+      orders += (await ensureEach(deps, ids, (orderId) => processOrderJob([orderId]))).length;
       page = ids.length;
       afterId = ids.at(-1);
     }
     do {
       const page = await findMissingEmails(deps.db, 0, { limit: emailWalk.pageSize!, ...(emailWalk.after ? { after: emailWalk.after } : {}) });
-      for (const { orderId, kind } of page.emails) await deps.queue.ensure(orderEmailJob([orderId], kind));
-      emails += page.emails.length;
+      emails += (await ensureEach(deps, page.emails, ({ orderId, kind }) => orderEmailJob([orderId], kind))).length;
       emailWalk.after = page.next;
     } while (emailWalk.after);
     // Owed voids are few (only give-ups owe one): the oldest ones at once, the rest by the reconciler.
     const owed = await findStalledVoids(deps.db, 0, RESUME_PAGE);
-    for (const orderId of owed) await deps.queue.ensure(voidPaymentJob([orderId]));
-    voids = owed.length;
+    voids = (await ensureEach(deps, owed, (orderId) => voidPaymentJob([orderId]))).length;
   } catch (error) {
     deps.logger.warn('could not resume unfinished work at start-up; the reconciler will', errorFields(error));
   }

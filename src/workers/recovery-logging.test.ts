@@ -4,6 +4,8 @@ import { createProduct } from '../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
 import { bearer, registerAdmin, registerUser } from '../../test/users.js';
 import { waitUntil } from '../../test/wait.js';
+import { QUEUE_NAME } from '../platform/queue/index.js';
+import { queuePrefix } from '../platform/redis.js';
 import { reconcileOnce, resumeUnfinishedWork } from './reconciler.js';
 
 /** Logs are checked in the app's own captured lines (JSON, level info). */
@@ -98,5 +100,43 @@ describe('unfinished work is read a page at a time', () => {
     expect((await app.queue.counts()).waiting - waitingBefore).toBe(pending.length + finished.length);
     const lines = app.logs.filter((line) => line.message === 'resuming work left unfinished by the last run');
     expect(lines).toEqual([expect.objectContaining({ orders: pending.length, emails: finished.length + rows[0]!.n })]);
+  });
+});
+
+describe('one job the reconciler cannot re-enqueue', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    // Jobs wait in Redis (no worker here), so what a round enqueued can be counted.
+    app = await startTestApp({ storage: 'postgres', redis: true, captureLogs: true });
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('when Redis refuses one job (its key holds something else), then the round logs it and still re-enqueues the other orders and the emails after it', async () => {
+    const buyer = await registerUser(app, 'stalled');
+    const pending = [randomUUID(), randomUUID(), randomUUID()].sort();
+    const finished = randomUUID();
+    // Untouched for an hour, their jobs lost; one order and one email owed after the bad job.
+    await app.db.query(
+      `INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at, updated_at)
+       SELECT id, $2, CASE WHEN id = $3 THEN 'completed' ELSE 'pending' END, 100, 'USD', '[]'::jsonb,
+              now() - interval '1 hour', now() - interval '1 hour' - (ord || ' seconds')::interval
+       FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, ord)`,
+      [[...pending, finished], buyer.id, finished],
+    );
+    await app.db.query("INSERT INTO email_deliveries (order_id, kind, created_at) VALUES ($1, 'order_confirmation', now() - interval '1 hour')", [finished]);
+    // The first job the round ensures: a key of the wrong type, so Redis answers WRONGTYPE for it alone.
+    const stalledFirst = pending[2]!;
+    await app.redis!.set(`${queuePrefix(app.config.redis.prefix)}:${QUEUE_NAME}:process-order-${stalledFirst}`, 'not a job');
+
+    await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 60, eventsRetentionHours: 48, logger: app.deps.logger });
+
+    expect(app.logs.filter((line) => line.message === 'reconciler picked up unfinished work')).toEqual([expect.objectContaining({ orders: 2, emails: 1 })]);
+    expect(app.logs.filter((line) => String(line.message).startsWith('reconciler could not re-enqueue'))).toEqual([
+      expect.objectContaining({ level: 'warn', jobs: 1, jobIds: [`process-order-${stalledFirst}`], errorMessage: expect.stringMatching(/WRONGTYPE/) }),
+    ]);
+    // The two other orders' jobs and the email's wait for a worker.
+    expect((await app.queue.counts()).waiting).toBe(3);
   });
 });

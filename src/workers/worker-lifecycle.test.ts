@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -59,7 +60,8 @@ describe('worker process lifecycle', () => {
         DATA_DIR: dataDir,
         LOG_LEVEL: 'info',
       });
-      expect(worker.output()).toMatch(/maxmemory-policy is allkeys-lru; it must be noeviction/);
+      // Checked once Redis has answered, which may be just after the worker says it started.
+      await waitUntil(() => /maxmemory-policy is allkeys-lru; it must be noeviction/.test(worker.output()), 10_000, 'the eviction-policy warning');
     } finally {
       await stopAll();
       redis.kill('SIGKILL');
@@ -67,6 +69,42 @@ describe('worker process lifecycle', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('when Redis is down at start-up, then the worker starts at once, alive but not ready (naming redis), and checks the eviction policy once Redis answers', async () => {
+    const redisPort = await freePort();
+    const metricsPort = await freePort();
+    const database = await createTestDatabase('postgres');
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'ops-worker-'));
+    let redis: ChildProcess | undefined;
+    try {
+      const worker = await startWorker({
+        DATABASE_URL: database.url!,
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        DATA_DIR: dataDir,
+        WORKER_METRICS_PORT: String(metricsPort),
+        LOG_LEVEL: 'info',
+      });
+      // From the worker's own log: it started soon after finding Redis down (reading the event
+      // positions mark gives up after 1 s), not after a 5 s wait on the eviction-policy check.
+      const lines = worker.output().split('\n').filter((line) => line.startsWith('{') && line.endsWith('}')).map((line) => JSON.parse(line) as { message: string; timestamp: string });
+      const at = (pattern: RegExp) => Date.parse(lines.find((line) => pattern.test(line.message))!.timestamp);
+      expect(at(/^worker started/) - at(/is unreachable/)).toBeLessThan(4000);
+      const base = `http://127.0.0.1:${metricsPort}`;
+      expect((await fetch(`${base}/health/live`)).status).toBe(200);
+      const ready = await fetch(`${base}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ code: 'NOT_READY', errors: [{ dependency: 'redis' }] });
+
+      redis = await startRedisServer(redisPort, ['--maxmemory-policy', 'allkeys-lru']);
+      await waitUntil(() => /maxmemory-policy is allkeys-lru; it must be noeviction/.test(worker.output()), 15_000, 'the eviction-policy warning once Redis answers');
+      await waitUntil(async () => (await fetch(`${base}/health/ready`)).status === 200, 15_000, 'the worker ready');
+    } finally {
+      await stopAll();
+      redis?.kill('SIGKILL');
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('with an embedded database and Redis, the API consumes its own queue (no worker can open its data)', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'ops-embedded-redis-'));

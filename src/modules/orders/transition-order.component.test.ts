@@ -43,6 +43,49 @@ describe.each(STORAGE_KINDS)('a batched status change on %s', (kind) => {
   });
 });
 
+/**
+ * Placement times an order by the API host's clock, status changes by the database's. A host
+ * whose clock runs ahead of the database's must not make the order's later times earlier.
+ */
+describe.each(STORAGE_KINDS)('a status change of an order placed by a host whose clock runs ahead, on %s', (kind) => {
+  let database: TestDatabase;
+  const orderId = randomUUID();
+  let placedAt = '';
+
+  beforeAll(async () => {
+    database = await createTestDatabase(kind, 2);
+    const userId = randomUUID();
+    await database.db.query("INSERT INTO users (id, email, name, role, password_hash) VALUES ($1, $2, 'Buyer', 'customer', 'x')", [userId, `${userId}@example.com`]);
+    // An hour ahead of the database, as place-order.repository.ts writes it ($7: the app's clock).
+    placedAt = new Date(Date.now() + 3_600_000).toISOString();
+    await database.db.query(
+      `INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at, updated_at)
+       VALUES ($1, $2, 'pending', 100, 'USD', jsonb_build_array(jsonb_build_object('status', 'pending', 'at', $3::text)), $3::timestamptz, $3::timestamptz)`,
+      [orderId, userId, placedAt],
+    );
+  });
+  afterAll(async () => {
+    await database.drop();
+  });
+
+  it('never moves its updatedAt or its history back in time, and keeps the two equal', async () => {
+    const move = async (from: 'pending' | 'processing', to: 'processing' | 'completed') => {
+      const { moved } = await transitionManyAtomically(database.db, { orderIds: [orderId], from: [from], to, stockEffect: undefined, publish: false, startsJobs: false });
+      return moved[0]!.order;
+    };
+    const processing = await move('pending', 'processing');
+    const completed = await move('processing', 'completed');
+    const [read] = await findOrders(database.db, [orderId]);
+    for (const order of [processing, completed, read!.order]) {
+      expect(order.updatedAt >= placedAt).toBe(true);
+      expect(order.history.at(-1)!.at).toBe(order.updatedAt);
+    }
+    const times = read!.order.history.map((entry) => entry.at);
+    expect(times).toEqual([...times].sort());
+    expect(completed.updatedAt >= processing.updatedAt).toBe(true);
+  });
+});
+
 describe('a status change that waits for another transaction on PostgreSQL', () => {
   let database: TestDatabase;
   const orderId = randomUUID();

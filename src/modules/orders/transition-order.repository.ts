@@ -81,7 +81,9 @@ export interface OrdersTransition extends Omit<OrderTransition, 'orderId' | 'fai
  * for all their lines together, with one ledger row per line and one outbox event per order.
  * Orders whose status does not allow the move are skipped; the others move, all at one moment
  * (one clock reading, after the locks: each one's history entry and `updatedAt` are that time, so
- * an event's order reads the same whenever it is built). Locking orders
+ * an event's order reads the same whenever it is built), or the order's previous `updatedAt` when
+ * that is later: placement is timed by the API host's clock, which may run ahead of the
+ * database's, and an order's times never go backwards. Locking orders
  * before products, each in id order, is the order every other statement follows, so batches,
  * cancellations and placements cannot deadlock. `claimed`: the events written claimed for this
  * process's relay (`claimEventSeconds`).
@@ -103,9 +105,9 @@ export async function transitionManyAtomically(db: Queryable, change: OrdersTran
        SET status = $2,
            failure_reason = COALESCE(c.reason, o.failure_reason),
            history = o.history || jsonb_build_array(jsonb_build_object(
-             'status', $2::text, 'at', ${isoUtc('m.at')})),
+             'status', $2::text, 'at', ${isoUtc('GREATEST(o.updated_at, m.at)')})),
            version = o.version + 1,
-           updated_at = m.at
+           updated_at = GREATEST(o.updated_at, m.at)
        FROM unnest($1::uuid[], $4::text[]) AS c(id, reason), moment m
        WHERE o.id = c.id AND o.id IN (SELECT id FROM target) AND o.status = ANY($3::text[])
        RETURNING o.*

@@ -78,3 +78,34 @@ describe('BullMQ queue: a job that failed for good, ensured again (the reconcile
     }
   }, 30_000);
 });
+
+describe('BullMQ queue: a failed job ensured by two reconcilers at once (every process runs one)', () => {
+  const prefix = testRedisPrefix();
+  afterEach(async () => {
+    await deleteRedisKeys(prefix);
+  });
+
+  it('is revived once, and the reconciler that comes second is told it is done, not refused', async () => {
+    const target = { mode: 'single' as const, url: REDIS_URL };
+    const handlers = { probe: { attempts: 1, run: () => Promise.reject(new Error('a passing error')) } };
+    const { logger } = capturingLogger();
+    const queue = createBullMqQueue({ redis: target, prefix, handlers });
+    const other = createBullMqQueue({ redis: target, prefix, handlers });
+    const worker = startBullMqWorker({ redis: target, prefix, handlers, concurrency: 1, backoff: { baseMs: 10, maxMs: 20 }, lockDurationMs: 5000, logger });
+    try {
+      const job = { name: 'probe', id: 'probe-1', data: { id: 'probe-1' } };
+      await queue.add([job]);
+      await waitUntil(async () => (await queue.counts()).failed === 1, 10_000, 'the job to fail for good');
+      await worker.close();
+
+      // Both read it failed before either revives it: the second revival finds it waiting.
+      await expect(Promise.all([queue.ensure(job), other.ensure(job)])).resolves.toBeDefined();
+      expect(await queue.queue.getJobState('probe-1')).toBe('waiting');
+      expect((await queue.counts()).waiting).toBe(1);
+    } finally {
+      await worker.close();
+      await other.close();
+      await queue.close();
+    }
+  }, 30_000);
+});

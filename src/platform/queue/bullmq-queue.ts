@@ -55,13 +55,18 @@ export function createBullMqQueue(options: BullOptions): JobQueue & { queue: Que
     async ensure(job) {
       const existing = await queue.getJob(job.id);
       const state = existing ? await existing.getState() : undefined;
+      // Every process runs a reconciler: another may revive or replace the job between our read
+      // and our move. Only a job still in the state we read is a failure of ours.
+      const unlessMovedOn = (from: string) => async (error: unknown) => {
+        if ((await queue.getJobState(job.id)) === from) throw error;
+      };
       if (existing && state === 'failed') {
         // With its attempts afresh: kept, a revived job had one try, and a single passing error
         // then ended it for good (an order failed, stock released) as if every retry had run.
-        await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(unlessMovedOn('failed'));
         return;
       }
-      if (existing && state === 'completed') await existing.remove();
+      if (existing && state === 'completed') await existing.remove().catch(unlessMovedOn('completed'));
       await queue.addBulk([toBulk(job)]);
     },
     async counts() {

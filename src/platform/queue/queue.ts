@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { errorFields, type Logger } from '../logger.js';
+import { isConnectionError } from '../redis.js';
 
 /**
  * Background jobs. Jobs carry ids only (never personal data or tokens); handlers load what
@@ -76,6 +77,31 @@ export interface JobQueue {
    */
   workers(): Promise<{ connected: number; fetching: number } | null>;
   close(): Promise<void>;
+}
+
+/**
+ * Whether a failed call says the queue itself is out of reach (lost connection, a command timing
+ * out: every other job would fail alike, and wait as long) rather than that it refused this job.
+ */
+export function queueOutOfReach(queue: Pick<JobQueue, 'ready'>, error: unknown): boolean {
+  return !queue.ready() || isConnectionError(error) || (error instanceof Error && /timed out/i.test(error.message));
+}
+
+/**
+ * Puts each job in with `put` (one call each), going on past a job the queue refuses on its own;
+ * answers the refused ones with their errors. A queue out of reach ends it at once (throws).
+ */
+export async function putEach(queue: Pick<JobQueue, 'ready'>, jobs: readonly JobSpec[], put: (job: JobSpec) => Promise<void>): Promise<{ job: JobSpec; error: unknown }[]> {
+  const refused: { job: JobSpec; error: unknown }[] = [];
+  for (const job of jobs) {
+    try {
+      await put(job);
+    } catch (error) {
+      if (queueOutOfReach(queue, error)) throw error;
+      refused.push({ job, error });
+    }
+  }
+  return refused;
 }
 
 export interface Backoff {
