@@ -12,15 +12,18 @@ const escapeHtml = (value: string) =>
 
 // Building an Intl.NumberFormat costs ~50 µs, and an email formats up to a dozen amounts;
 // formatting with one is cheap. One per currency, made on first use.
-const moneyFormats = new Map<string, Intl.NumberFormat>();
+const moneyFormats = new Map<string, { format: Intl.NumberFormat; perMajorUnit: number }>();
 
+/** Integer minor units (`priceCents`, `totalCents`) as the currency is written: 1250 is $12.50 in USD, ¥1,250 in JPY, BHD 1.250 in BHD. */
 export function formatMoney(cents: number, currency: string): string {
-  let format = moneyFormats.get(currency);
-  if (!format) {
-    format = new Intl.NumberFormat('en-US', { style: 'currency', currency });
-    moneyFormats.set(currency, format);
+  let money = moneyFormats.get(currency);
+  if (!money) {
+    const format = new Intl.NumberFormat('en-US', { style: 'currency', currency });
+    // The currency's minor unit as ISO 4217 has it (Intl's default fraction digits): 2 for USD, 0 for JPY, 3 for BHD.
+    money = { format, perMajorUnit: 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2) };
+    moneyFormats.set(currency, money);
   }
-  return format.format(cents / 100);
+  return money.format.format(cents / money.perMajorUnit);
 }
 
 /** Confirmation and failure emails: the order id in the subject, every line and the total in both parts. */
@@ -30,7 +33,7 @@ export function renderOrderEmail(kind: EmailKind, order: Order, recipientName: s
   const subject = confirmed ? `Order ${order.id} confirmed` : `Order ${order.id} could not be completed`;
   const intro = confirmed
     ? 'Thank you for your order. Payment was approved and your order is complete.'
-    : `We could not complete your order${order.failureReason ? `: ${order.failureReason}` : '.'} You have not been charged, and the items were released.`;
+    : `We could not complete your order${order.failureReason ? `: ${order.failureReason}` : '.'} You are not charged for it (any payment taken is refunded), and the items were released.`;
 
   const textLines = order.items.map((i) => `  ${i.quantity} x ${i.name} (${i.sku}) @ ${money(i.unitPriceCents)} = ${money(i.lineTotalCents)}`);
   const text = [`Hello ${recipientName},`, '', intro, '', `Order ${order.id}`, ...textLines, '', `Total: ${money(order.totalCents)}`, ''].join('\n');

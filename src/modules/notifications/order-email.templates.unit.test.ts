@@ -33,6 +33,10 @@ describe('order emails', () => {
     ]);
   });
 
+  it('formats amounts in the minor unit of their currency: none for JPY, three digits for BHD', () => {
+    expect([formatMoney(1250, 'JPY'), formatMoney(1250, 'BHD'), formatMoney(1250, 'USD')]).toEqual(['¥1,250', 'BHD\u00a01.250', '$12.50']);
+  });
+
   it('a confirmation names the order in the subject and lists every line and the total in text and HTML', () => {
     const confirmed = order();
     const email = renderOrderEmail('order_confirmation', confirmed, 'Ada');
@@ -47,12 +51,12 @@ describe('order emails', () => {
     expect(email.html).not.toContain('<b>big</b>');
   });
 
-  it('a failure email gives the reason and says nothing was charged', () => {
+  it('a failure email gives the reason and says no charge stands', () => {
     const failed = order({ status: 'failed', failureReason: 'Payment declined', currency: 'EUR' });
     const email = renderOrderEmail('order_failure', failed, 'Ada');
     expect(email.subject).toBe(`Order ${failed.id} could not be completed`);
     expect(email.text).toContain('We could not complete your order: Payment declined');
-    expect(email.text).toContain('You have not been charged');
+    expect(email.text).toContain('You are not charged for it (any payment taken is refunded)');
     expect(email.text).toContain('Total: €25.99');
   });
 });
