@@ -88,3 +88,21 @@ export async function findStalledVoids(db: Queryable, olderThanSeconds: number, 
   );
   return rows.map((row) => row.orderId);
 }
+
+/**
+ * Deletes up to `batch` voids done more than `olderThanDays` ago, oldest first; answers how many.
+ * An owed void (`voided_at IS NULL`) is never deleted: the condition is repeated on the deleted
+ * rows themselves, so a row asked for again (`requestVoids`) while this runs is rechecked on its
+ * new version and kept.
+ */
+export async function pruneVoids(db: Queryable, olderThanDays: number, batch: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM payment_voids WHERE order_id IN (
+       SELECT order_id FROM payment_voids
+       WHERE voided_at < now() - make_interval(days => $1)
+       ORDER BY voided_at LIMIT $2)
+     AND voided_at < now() - make_interval(days => $1)`,
+    [olderThanDays, batch],
+  );
+  return rowCount;
+}
