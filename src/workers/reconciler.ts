@@ -1,7 +1,7 @@
 import { pruneEvents } from '../modules/events/index.js';
 import { findMissingEmails, orderEmailJob, recordOwedEmails, type MissingEmailsCursor } from '../modules/notifications/index.js';
 import { processOrderJob, type OrdersService } from '../modules/orders/index.js';
-import { findStalledVoids, pruneVoids, voidPaymentJob } from '../modules/payments/index.js';
+import { findStalledVoids, pruneVoids, reopenEarlyVoids, voidPaymentJob } from '../modules/payments/index.js';
 import { pruneDeliveries } from '../modules/webhooks/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
@@ -60,6 +60,9 @@ async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, 
   });
   const orders = await ensureEach(deps, stalled, (orderId) => processOrderJob([orderId]));
   const owed = await ensureEach(deps, emails, ({ orderId, kind }) => orderEmailJob([orderId], kind));
+  // A charge approved after its order's void ran, by a job that then died, is voided by a second
+  // void once any charge in flight at the give-up has been decided (see reopenEarlyVoids).
+  await reopenEarlyVoids(deps.db, olderThanSeconds);
   const voids = await ensureEach(deps, await findStalledVoids(deps.db, olderThanSeconds), (orderId) => voidPaymentJob([orderId]));
   const jobs = orders.length + owed.length + voids.length;
   if (jobs > 0) {
