@@ -133,21 +133,50 @@ describe('voiding the charges of orders given up', () => {
     expect(await voidOf(id)).toEqual({ requests: 2, voided: true });
   });
 
-  it('when a job is delivered again for an order given up after its earlier attempt charged (and died before finishing), then that charge ends voided', async () => {
+  /**
+   * An order given up and its void done; then another job's attempt charged it (after that void
+   * ran) and its process died: the charge stands.
+   */
+  async function givenUpThenChargedByAJobThatDied() {
     const simulator = createPaymentSimulator();
     const { handlers, processOrder } = pipeline(simulator);
     const id = await place();
     await app.deps.orders.transitionOrders([id], 'processing');
     await processOrder.exhausted!({ orderIds: [id] }, new Error('retries used up'));
     await runVoidJobs(id, handlers);
-    // The other job's attempt: charged after that void ran, then its process died.
     await simulator.charge({ orderId: id, amountCents: 500, currency: 'EUR' });
     expect(simulator.standingCharges()).toEqual([id]);
+    return { id, simulator, handlers, processOrder };
+  }
+
+  it('when a job is delivered again for an order given up after its earlier attempt charged (and died before finishing), then that charge ends voided', async () => {
+    const { id, simulator, processOrder } = await givenUpThenChargedByAJobThatDied();
 
     await processOrder.run({ orderIds: [id] }, attempt(1));
     expect((await orderOf(id))?.status).toBe('failed');
     expect(simulator.standingCharges()).toEqual([]);
     expect(await voidOf(id)).toEqual({ requests: 2, voided: true });
+  });
+
+  it('when a job charges an order after its give-up’s void ran and dies before recording the void, never to run again, then the reconciler voids it once more and the charge ends voided', async () => {
+    // That job is not delivered again (BullMQ failed it as stalled too often, or it went with an embedded queue).
+    const { id, simulator, handlers } = await givenUpThenChargedByAJobThatDied();
+    // As if all of it happened 10 minutes ago (the void within a second of the give-up).
+    await app.db.query("UPDATE payment_voids SET requested_at = requested_at - interval '10 minutes', voided_at = voided_at - interval '10 minutes' WHERE order_id = $1", [id]);
+
+    const queue = createInProcessQueue({ handlers, concurrency: 1, backoff: { baseMs: 10, maxMs: 50 }, logger });
+    const round = () => reconcileOnce({ db: app.db, orders: { findStalledOrderIds: () => Promise.resolve([]) }, queue, olderThanSeconds: 120, eventsRetentionHours: 48 });
+    try {
+      await round();
+      await waitUntil(async () => (await voidOf(id))?.voided, 10_000, 'the reconciler’s second void to run');
+      expect(simulator.standingCharges()).toEqual([]);
+      expect(await voidOf(id)).toEqual({ requests: 2, voided: true });
+      // Done long after the give-up, that void is final: later rounds leave it.
+      await round();
+      expect(await voidOf(id)).toEqual({ requests: 2, voided: true });
+    } finally {
+      await queue.close();
+    }
   });
 
   it('when a duplicate job’s charge is approved for an order another job already completed, then that charge stands and nothing is voided', async () => {

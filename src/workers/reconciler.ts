@@ -1,7 +1,7 @@
 import { pruneEvents } from '../modules/events/index.js';
 import { findMissingEmails, orderEmailJob, recordOwedEmails, type MissingEmailsCursor } from '../modules/notifications/index.js';
 import { processOrderJob, type OrdersService } from '../modules/orders/index.js';
-import { findStalledVoids, voidPaymentJob } from '../modules/payments/index.js';
+import { findStalledVoids, pruneVoids, reopenEarlyVoids, voidPaymentJob } from '../modules/payments/index.js';
 import { pruneDeliveries } from '../modules/webhooks/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
@@ -26,6 +26,8 @@ interface ReconcileDeps {
 const OUTBOX_RETENTION_DAYS = 7;
 /** Finished webhook deliveries are kept this long (GET /api/webhooks/:id/deliveries, redelivery). */
 const WEBHOOK_DELIVERY_RETENTION_DAYS = 30;
+/** Payment voids are kept this long after the provider confirmed them (who was refunded, and when); owed ones stay. */
+const PAYMENT_VOID_RETENTION_DAYS = 30;
 /** Rows per retention statement, and statements per round: a backlog after downtime is worked off over rounds, in short statements. */
 const PRUNE_BATCH = 5_000;
 const PRUNE_MAX_BATCHES = 20;
@@ -58,6 +60,9 @@ async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, 
   });
   const orders = await ensureEach(deps, stalled, (orderId) => processOrderJob([orderId]));
   const owed = await ensureEach(deps, emails, ({ orderId, kind }) => orderEmailJob([orderId], kind));
+  // A charge approved after its order's void ran, by a job that then died, is voided by a second
+  // void once any charge in flight at the give-up has been decided (see reopenEarlyVoids).
+  await reopenEarlyVoids(deps.db, olderThanSeconds);
   const voids = await ensureEach(deps, await findStalledVoids(deps.db, olderThanSeconds), (orderId) => voidPaymentJob([orderId]));
   const jobs = orders.length + owed.length + voids.length;
   if (jobs > 0) {
@@ -121,6 +126,7 @@ export async function reconcileOnce(
   // delete held up publishing.
   await pruneInBatches((batch) => pruneEvents(deps.db, deps.eventsRetentionHours, batch), size);
   await pruneInBatches((batch) => pruneDeliveries(deps.db, WEBHOOK_DELIVERY_RETENTION_DAYS, batch), size);
+  await pruneInBatches((batch) => pruneVoids(deps.db, PAYMENT_VOID_RETENTION_DAYS, batch), size);
   await deps.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'");
   if (unreachable) throw unreachable;
   // Never "work done": startLoop would run the next round at once, re-enqueueing the same

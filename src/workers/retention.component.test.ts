@@ -94,4 +94,32 @@ describe.each(STORAGE_KINDS)('retention on %s', (storage) => {
       { status: 'succeeded', n: 2 },
     ]);
   });
+
+  it('deletes payment voids 30 days after they were voided, batch after batch, and keeps owed ones whatever their age', async () => {
+    /** `rows` failed orders, each with a void requested `requestedAgo` ago and voided `voidedAgo` ago (null: still owed). */
+    const voids = (rows: number, requestedAgo: string, voidedAgo: string | null) =>
+      app.db.query(
+        `WITH o AS (
+           INSERT INTO orders (id, user_id, status, total_cents, currency, history)
+           SELECT gen_random_uuid(), $4::uuid, 'failed', 500, 'EUR', '[]'::jsonb FROM generate_series(1, $1) RETURNING id)
+         INSERT INTO payment_voids (order_id, requested_at, voided_at)
+         SELECT id, now() - $2::interval, now() - $3::interval FROM o`,
+        [rows, requestedAgo, voidedAgo, userId],
+      );
+    const userId = randomUUID();
+    await app.db.query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, 'Buyer', 'x')", [userId, `${userId}@example.com`]);
+    await voids(6, '40 days', '31 days');
+    await voids(3, '90 days', '89 days');
+    await voids(2, '60 days', null); // owed for two months (the provider kept refusing): kept
+    await voids(2, '40 days', '29 days');
+
+    // Owed voids this old are not re-enqueued in this round (its void job would void them).
+    const year = 365 * 24 * 3600;
+    await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: year, eventsRetentionHours: 48, pruneBatch: 4 });
+
+    const { rows } = await app.db.query<{ owed: number; voided: number }>(
+      'SELECT count(*) FILTER (WHERE voided_at IS NULL)::int AS owed, count(*) FILTER (WHERE voided_at IS NOT NULL)::int AS voided FROM payment_voids',
+    );
+    expect(rows).toEqual([{ owed: 2, voided: 2 }]);
+  });
 });

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Database } from '../../platform/db/index.js';
 import type { Logger } from '../../platform/logger.js';
 import { MailRejectedError, type Mailer } from '../../platform/mail.js';
-import { PermanentJobError, type JobHandler, type JobSpec } from '../../platform/queue/index.js';
+import { batchJobId, jobsInBatches, PermanentJobError, type JobHandler, type JobSpec } from '../../platform/queue/index.js';
 import type { Order } from '../orders/index.js';
 import { claimDeliveries, extendClaims, markSent, markUndeliverable, releaseClaims, type EmailKind } from './email-deliveries.repository.js';
 import { renderOrderEmail } from './order-email.templates.js';
@@ -16,11 +15,7 @@ export const EMAIL_BATCH = 50;
 
 /** Deterministic ids: a batch of one is `email-<kind>-<orderId>` (what the reconciler enqueues too). */
 export function orderEmailJob(orderIds: readonly string[], kind: EmailKind): SendOrderEmailJob {
-  const id =
-    orderIds.length === 1
-      ? `email-${kind}-${orderIds[0]}`
-      : `email-${kind}-batch-${createHash('sha1').update(orderIds.join(',')).digest('hex').slice(0, 24)}`;
-  return { name: SEND_ORDER_EMAIL, id, data: { orderIds, kind } };
+  return { name: SEND_ORDER_EMAIL, id: batchJobId(`email-${kind}`, orderIds), data: { orderIds, kind } };
 }
 
 /**
@@ -34,33 +29,29 @@ export function resendEmailJob(orderId: string, kind: EmailKind, attempts: numbe
   return { ...orderEmailJob([orderId], kind), id: `email-${kind}-${orderId}-resend-${attempts}` };
 }
 
+type ReopenedEmail = { orderId: string; kind: EmailKind; attempts: number };
+
 /**
- * The jobs that send reopened emails (a resend, one order's or many), EMAIL_BATCH of one kind
- * each. Ids of their own per resend, as `resendEmailJob`'s: a batch's is a digest of its emails
- * with their attempts so far, so the same email resent later gets another job.
+ * One resend job for reopened emails of one kind. A lone one keeps `resendEmailJob`'s id; a
+ * batch's is `email-<kind>-resend-batch-<digest of its orderId:attempts>`, so the same email
+ * resent later gets another job.
  */
-export function resendEmailJobs(reopened: readonly { orderId: string; kind: EmailKind; attempts: number }[]): SendOrderEmailJob[] {
-  const jobs: SendOrderEmailJob[] = [];
-  for (const kind of new Set(reopened.map((email) => email.kind))) {
-    const ofKind = reopened.filter((email) => email.kind === kind);
-    for (let i = 0; i < ofKind.length; i += EMAIL_BATCH) {
-      const batch = ofKind.slice(i, i + EMAIL_BATCH);
-      if (batch.length === 1) {
-        jobs.push(resendEmailJob(batch[0]!.orderId, kind, batch[0]!.attempts));
-        continue;
-      }
-      const digest = createHash('sha1').update(batch.map((email) => `${email.orderId}:${email.attempts}`).join(',')).digest('hex').slice(0, 24);
-      jobs.push({ ...orderEmailJob(batch.map((email) => email.orderId), kind), id: `email-${kind}-resend-batch-${digest}` });
-    }
-  }
-  return jobs;
+function resendBatchJob(batch: readonly ReopenedEmail[], kind: EmailKind): SendOrderEmailJob {
+  if (batch.length === 1) return resendEmailJob(batch[0]!.orderId, kind, batch[0]!.attempts);
+  const id = batchJobId(`email-${kind}-resend`, batch.map((email) => `${email.orderId}:${email.attempts}`));
+  return { ...orderEmailJob(batch.map((email) => email.orderId), kind), id };
+}
+
+/** The jobs that send reopened emails (a resend, one order's or many), EMAIL_BATCH of one kind each. */
+export function resendEmailJobs(reopened: readonly ReopenedEmail[]): SendOrderEmailJob[] {
+  return [...new Set(reopened.map((email) => email.kind))].flatMap((kind) =>
+    jobsInBatches(reopened.filter((email) => email.kind === kind), EMAIL_BATCH, (batch) => resendBatchJob(batch, kind)),
+  );
 }
 
 /** The jobs for the `kind` emails of `orderIds`, EMAIL_BATCH at a time. */
 export function orderEmailJobs(orderIds: readonly string[], kind: EmailKind): SendOrderEmailJob[] {
-  const jobs: SendOrderEmailJob[] = [];
-  for (let i = 0; i < orderIds.length; i += EMAIL_BATCH) jobs.push(orderEmailJob(orderIds.slice(i, i + EMAIL_BATCH), kind));
-  return jobs;
+  return jobsInBatches(orderIds, EMAIL_BATCH, (batch) => orderEmailJob(batch, kind));
 }
 
 export function messageIdFor(orderId: string, kind: EmailKind, mailFrom: string): string {

@@ -19,12 +19,17 @@ export interface PaymentSimulator extends PaymentProvider {
   voidedCharges(): string[];
 }
 
-/** The built-in provider: deterministic decisions, no network. */
+/**
+ * The built-in provider: deterministic decisions, no network, no money. It remembers the newest
+ * 100,000 approved charges only (a long-running process would otherwise grow without bound):
+ * voiding an older one does nothing, and charging it again counts as a new standing charge. That
+ * is harmless, since nothing was taken and only `standingCharges`/`voidedCharges` (read by tests,
+ * which charge far fewer) can tell; a real provider keeps its charges, and `void` must act on any.
+ */
 export function createPaymentSimulator(options: SimulatorOptions = {}): PaymentSimulator {
   const attemptsByOrder = new Map<string, number>();
   // Approved charges by order id (true once voided), as a provider keeps them: a repeated charge
-  // (same idempotency key) charges nothing more, even once voided. The newest KEPT_CHARGES only,
-  // so a long-running simulator does not grow without bound; a forgotten charge took no money.
+  // (same idempotency key) charges nothing more, even once voided. The newest KEPT_CHARGES only.
   const charges = new Map<string, boolean>();
   return {
     name: 'simulator',

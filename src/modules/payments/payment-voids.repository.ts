@@ -78,6 +78,28 @@ export async function recordVoidErrors(db: Queryable, errors: readonly { orderId
   );
 }
 
+/**
+ * Owes once more the voids that were done within `settleSeconds` of their request, once that
+ * long has passed since it; answers how many. A charge in flight when an order was given up may
+ * be approved after the void ran, and the job that made it may die before recording the void
+ * again and never run again (failed by BullMQ as stalled too often, or lost with the embedded
+ * queue): the order is failed and its void done, so nothing else would look at it. A void done
+ * later than that is final (its `voided_at` is then past the window), so each void is repeated
+ * at most once. `requested_at` is kept, so the reconciler's `findStalledVoids` enqueues it.
+ */
+export async function reopenEarlyVoids(db: Queryable, settleSeconds: number, limit = 500): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE payment_voids SET requests = requests + 1, voided_at = NULL
+     WHERE order_id IN (
+       SELECT order_id FROM payment_voids
+       WHERE voided_at < requested_at + make_interval(secs => $1) AND requested_at < now() - make_interval(secs => $1)
+       ORDER BY requested_at LIMIT $2)
+     AND voided_at < requested_at + make_interval(secs => $1)`,
+    [settleSeconds, limit],
+  );
+  return rowCount;
+}
+
 /** Voids owed and untouched for `olderThanSeconds` (their job may be lost or given up), oldest first. */
 export async function findStalledVoids(db: Queryable, olderThanSeconds: number, limit = 500): Promise<string[]> {
   const { rows } = await db.query<{ orderId: string }>(
@@ -87,4 +109,22 @@ export async function findStalledVoids(db: Queryable, olderThanSeconds: number, 
     [olderThanSeconds, limit],
   );
   return rows.map((row) => row.orderId);
+}
+
+/**
+ * Deletes up to `batch` voids done more than `olderThanDays` ago, oldest first; answers how many.
+ * An owed void (`voided_at IS NULL`) is never deleted: the condition is repeated on the deleted
+ * rows themselves, so a row asked for again (`requestVoids`) while this runs is rechecked on its
+ * new version and kept.
+ */
+export async function pruneVoids(db: Queryable, olderThanDays: number, batch: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM payment_voids WHERE order_id IN (
+       SELECT order_id FROM payment_voids
+       WHERE voided_at < now() - make_interval(days => $1)
+       ORDER BY voided_at LIMIT $2)
+     AND voided_at < now() - make_interval(days => $1)`,
+    [olderThanDays, batch],
+  );
+  return rowCount;
 }

@@ -21,10 +21,10 @@ export function batchJobId(prefix: string, ids: readonly string[]): string {
   return ids.length === 1 ? `${prefix}-${ids[0]}` : `${prefix}-batch-${createHash('sha1').update(ids.join(',')).digest('hex').slice(0, 24)}`;
 }
 
-/** The jobs for `ids`, `size` at a time. */
-export function jobsInBatches<Job>(ids: readonly string[], size: number, jobOf: (batch: readonly string[]) => Job): Job[] {
+/** The jobs for `items` (order ids, or emails with their attempts), `size` at a time, in order. */
+export function jobsInBatches<Item, Job>(items: readonly Item[], size: number, jobOf: (batch: readonly Item[]) => Job): Job[] {
   const jobs: Job[] = [];
-  for (let i = 0; i < ids.length; i += size) jobs.push(jobOf(ids.slice(i, i + size)));
+  for (let i = 0; i < items.length; i += size) jobs.push(jobOf(items.slice(i, i + size)));
   return jobs;
 }
 
