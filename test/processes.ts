@@ -113,6 +113,11 @@ export interface TcpProxy {
   port: number;
   /** Drops every connection and refuses new ones (a network partition; the target keeps its data). */
   cut(): Promise<void>;
+  /**
+   * Stops forwarding in both directions and closes nothing (a network that silently drops
+   * packets): what the ends send stays unanswered, their FINs included, until `close`.
+   */
+  stall(): void;
   /** Accepts connections again on the same port. */
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -122,11 +127,17 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<import('node:net').Socket>();
   let server: import('node:net').Server | undefined;
+  let stalled = false;
   // Below the ephemeral range, so nobody takes it while the proxy is cut.
   const port = await freePort();
   const listen = async () => {
     const { createServer: createTcpServer, connect } = await import('node:net');
+    stalled = false;
     server = createTcpServer((client) => {
+      if (stalled) {
+        sockets.add(client.on('error', () => undefined).pause());
+        return;
+      }
       const upstream = connect(targetPort, '127.0.0.1');
       for (const socket of [client, upstream]) {
         sockets.add(socket);
@@ -146,6 +157,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       else resolve();
       server = undefined;
     });
+  const stall = () => {
+    stalled = true;
+    for (const socket of sockets) {
+      socket.unpipe();
+      // Paused, a socket reads nothing more, so it never sees its peer's FIN either.
+      socket.pause();
+    }
+  };
   await listen();
-  return { port, cut: stop, restore: listen, close: stop };
+  return { port, cut: stop, stall, restore: listen, close: stop };
 }

@@ -3,6 +3,7 @@ import type { Database } from '../platform/db/index.js';
 import { errorFields, type Logger } from '../platform/logger.js';
 import { OUTBOX_CHANNEL, publishClaimed, relayOutboxBatch, releaseClaims, startLoop, type OutboxEvent } from '../platform/outbox.js';
 import { putEach, queueOutOfReach, type JobQueue, type JobSpec } from '../platform/queue/index.js';
+import { withTimeout } from '../shared/timeout.js';
 import { JOB_TOPICS, jobsFor } from './outbox-routes.js';
 import { reconcileOnce, resumeUnfinishedWork } from './reconciler.js';
 
@@ -35,6 +36,12 @@ const EVENTS_PASS_MAX_DEFER_MS = 50;
  * sweep takes the event once the claim has run out).
  */
 const COMMIT_CLAIM_SECONDS = 5;
+/**
+ * How long a stop waits for the rounds in flight and its own last statements. A healthy round
+ * takes milliseconds; one waiting on a database or queue that does not answer (a network dropping
+ * packets) is left to the close that follows, which cuts its connections.
+ */
+const STOP_WITHIN_MS = 3000;
 /** How often a reconciler round also looks for finished orders without their email on record (a rolling upgrade's leftovers). */
 const OWED_EMAILS_EVERY_MS = 10 * 60_000;
 
@@ -272,14 +279,20 @@ export function startBackgroundLoops(deps: {
     async stop() {
       stopping = true;
       clearTimeout(recheck);
-      await (await listening)();
-      await Promise.all([relay.stop(), reconciler.stop()]);
-      // Claimed events not published yet go back, and the other processes are told at once (they
-      // LISTEN; their sweep may be OUTBOX_POLL_MS away), as by a process whose queue went away.
-      // So are events this relay was woken for and has not claimed yet. One statement, at stop only.
-      const gaveBack = committedClaimed.length > 0;
-      if (gaveBack) await giveBack(committedClaimed.splice(0)).catch(() => undefined);
-      if (gaveBack || ownTopics.size > 0) await db.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']).catch(() => undefined);
+      const stopped = async () => {
+        await (await listening)();
+        await Promise.all([relay.stop(), reconciler.stop()]);
+        // Claimed events not published yet go back, and the other processes are told at once (they
+        // LISTEN; their sweep may be OUTBOX_POLL_MS away), as by a process whose queue went away.
+        // So are events this relay was woken for and has not claimed yet. One statement, at stop only.
+        const gaveBack = committedClaimed.length > 0;
+        if (gaveBack) await giveBack(committedClaimed.splice(0)).catch(() => undefined);
+        if (gaveBack || ownTopics.size > 0) await db.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']).catch(() => undefined);
+      };
+      // Events a round had claimed when it was cut are claimed again by any relay once their lease runs out.
+      await withTimeout(stopped(), STOP_WITHIN_MS, 'stopping the outbox relay and the reconciler').catch((error: unknown) =>
+        logger.warn('background loops still waiting on the database or the queue; closing without them', errorFields(error)),
+      );
     },
   };
 }

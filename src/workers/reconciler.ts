@@ -8,6 +8,7 @@ import type { Logger } from '../platform/logger.js';
 import { errorFields } from '../platform/logger.js';
 import { putEach, type JobQueue, type JobSpec } from '../platform/queue/index.js';
 import { pruneOutbox } from '../platform/outbox.js';
+import { startRound, type Round } from './reconcile-round.js';
 
 interface ReconcileDeps {
   db: Database;
@@ -50,30 +51,45 @@ async function pruneInBatches(prune: (size: number) => Promise<number>, size: nu
   for (let i = 0; i < PRUNE_MAX_BATCHES; i++) if ((await prune(size)) < size) return;
 }
 
-/** Enqueues every unfinished order, unsent email and owed payment void untouched for `olderThanSeconds`; returns how many. */
-async function enqueueUnfinished(deps: ReconcileDeps, olderThanSeconds: number, message: string): Promise<number> {
-  const stalled = await deps.orders.findStalledOrderIds(olderThanSeconds);
+/**
+ * Re-enqueues every unfinished order, unsent email and owed payment void untouched for
+ * `olderThanSeconds`, each kind a step of its own (`round.run`), and logs how many.
+ */
+async function enqueueUnfinished(deps: ReconcileDeps, round: Round, olderThanSeconds: number, message: string): Promise<void> {
   const walk = deps.emailWalk;
-  const { emails, next } = await findMissingEmails(deps.db, olderThanSeconds, {
-    ...(walk?.after ? { after: walk.after } : {}),
-    ...(walk?.pageSize ? { limit: walk.pageSize } : {}),
-  });
-  const orders = await ensureEach(deps, stalled, (orderId) => processOrderJob([orderId]));
-  const owed = await ensureEach(deps, emails, ({ orderId, kind }) => orderEmailJob([orderId], kind));
+  const orders =
+    (await round.run(
+      're-enqueue stalled orders',
+      async () => ensureEach(deps, await deps.orders.findStalledOrderIds(olderThanSeconds), (orderId) => processOrderJob([orderId])),
+      'enqueues',
+    )) ?? [];
+  const owedEmails = async () => {
+    const { emails, next } = await findMissingEmails(deps.db, olderThanSeconds, {
+      ...(walk?.after ? { after: walk.after } : {}),
+      ...(walk?.pageSize ? { limit: walk.pageSize } : {}),
+    });
+    const enqueued = await ensureEach(deps, emails, ({ orderId, kind }) => orderEmailJob([orderId], kind));
+    // Only once the page's jobs are in: a round that lost the queue half-way takes the same page
+    // again. A job refused on its own is not waited for: the walk comes back to it after its last page.
+    if (walk) walk.after = next;
+    return enqueued;
+  };
+  const owed = (await round.run('re-enqueue owed emails', owedEmails, 'enqueues')) ?? [];
   // A charge approved after its order's void ran, by a job that then died, is voided by a second
   // void once any charge in flight at the give-up has been decided (see reopenEarlyVoids).
-  await reopenEarlyVoids(deps.db, olderThanSeconds);
-  const voids = await ensureEach(deps, await findStalledVoids(deps.db, olderThanSeconds), (orderId) => voidPaymentJob([orderId]));
+  await round.run('reopen early voids', () => reopenEarlyVoids(deps.db, olderThanSeconds));
+  const voids =
+    (await round.run(
+      're-enqueue owed voids',
+      async () => ensureEach(deps, await findStalledVoids(deps.db, olderThanSeconds), (orderId) => voidPaymentJob([orderId])),
+      'enqueues',
+    )) ?? [];
   const jobs = orders.length + owed.length + voids.length;
   if (jobs > 0) {
     // Recovery should be visible: counts at info, the ids at debug.
     deps.logger?.info(message, { orders: orders.length, emails: owed.length, voids: voids.length, jobs });
     deps.logger?.debug(`${message}: ids`, { orderIds: orders, emails: owed.map(({ orderId, kind }) => `${kind}:${orderId}`), voids });
   }
-  // Only once the page's jobs are in: a round that lost the queue half-way takes the same page
-  // again. A job refused on its own is not waited for: the walk comes back to it after its last page.
-  if (walk) walk.after = next;
-  return jobs;
 }
 
 /**
@@ -102,7 +118,8 @@ async function ensureEach<Item>(deps: Pick<ReconcileDeps, 'queue' | 'logger'>, i
  * orders still pending/processing, emails owed and still pending, and payment voids still owed
  * (a provider outage longer than a `void-payment` job's retries). Everything it enqueues is
  * idempotent, so running it too often only costs a little work. Then it prunes what is past its
- * retention, even when the queue could not be reached (the database can).
+ * retention, even when the queue could not be reached (the database can). Each of these is a
+ * step that runs whether or not the others failed, unless the database is down (startRound).
  * `recordOwedEmails`: first record the emails owed by recent orders that finished without their
  * row (only a previous version finishes so), for the rounds that do it (background.ts: every
  * 10 minutes).
@@ -110,25 +127,21 @@ async function ensureEach<Item>(deps: Pick<ReconcileDeps, 'queue' | 'logger'>, i
 export async function reconcileOnce(
   deps: ReconcileDeps & { olderThanSeconds: number; eventsRetentionHours: number; recordOwedEmails?: boolean; pruneBatch?: number },
 ): Promise<number> {
-  let unreachable: Error | undefined;
-  try {
-    if (deps.recordOwedEmails) {
-      const recorded = await recordOwedEmails(deps.db, OWED_EMAILS_FINISHED_WITHIN_HOURS);
-      if (recorded > 0) deps.logger?.warn('finished orders had no email on record (finished by a previous version); recorded', { emails: recorded });
-    }
-    await enqueueUnfinished(deps, deps.olderThanSeconds, 'reconciler picked up unfinished work');
-  } catch (error) {
-    unreachable = error instanceof Error ? error : new Error(String(error));
+  const round = startRound(deps);
+  if (deps.recordOwedEmails) {
+    const recorded = await round.run('record owed emails', () => recordOwedEmails(deps.db, OWED_EMAILS_FINISHED_WITHIN_HOURS));
+    if (recorded) deps.logger?.warn('finished orders had no email on record (finished by a previous version); recorded', { emails: recorded });
   }
+  await enqueueUnfinished(deps, round, deps.olderThanSeconds, 'reconciler picked up unfinished work');
   const size = deps.pruneBatch ?? PRUNE_BATCH;
-  await pruneOutboxRows(deps.db, size);
+  await round.run('prune the outbox', () => pruneOutboxRows(deps.db, size));
   // Order events past their retention: here rather than in the relay's round, where a large
   // delete held up publishing.
-  await pruneInBatches((batch) => pruneEvents(deps.db, deps.eventsRetentionHours, batch), size);
-  await pruneInBatches((batch) => pruneDeliveries(deps.db, WEBHOOK_DELIVERY_RETENTION_DAYS, batch), size);
-  await pruneInBatches((batch) => pruneVoids(deps.db, PAYMENT_VOID_RETENTION_DAYS, batch), size);
-  await deps.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'");
-  if (unreachable) throw unreachable;
+  await round.run('prune order events', () => pruneInBatches((batch) => pruneEvents(deps.db, deps.eventsRetentionHours, batch), size));
+  await round.run('prune webhook deliveries', () => pruneInBatches((batch) => pruneDeliveries(deps.db, WEBHOOK_DELIVERY_RETENTION_DAYS, batch), size));
+  await round.run('prune payment voids', () => pruneInBatches((batch) => pruneVoids(deps.db, PAYMENT_VOID_RETENTION_DAYS, batch), size));
+  await round.run('prune idempotency keys', () => deps.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'"));
+  round.finish();
   // Never "work done": startLoop would run the next round at once, re-enqueueing the same
   // unfinished orders before their jobs could run. The next round comes at its interval.
   return 0;

@@ -66,6 +66,23 @@ async function transactionOn<T>(connection: Queryable, work: (tx: Queryable) => 
 }
 
 /**
+ * How long closing a connection waits for the server to answer its goodbye. `end()` sends
+ * Terminate and a FIN, then waits for the socket to close; over a network that silently drops
+ * packets that is TCP's retransmission timeout (minutes), past every grace period.
+ */
+const END_WITHIN_MS = 1000;
+/** The same for the whole pool, whose checked-out connections end once their statements do. */
+const POOL_END_WITHIN_MS = 2000;
+
+/** Ends `client`, and destroys its socket if the server has not closed it within END_WITHIN_MS. */
+async function endWithin(client: pg.Client): Promise<void> {
+  const ended = client.end().catch(() => undefined);
+  const timer = setTimeout(() => client.connection.stream.destroy(), END_WITHIN_MS);
+  await ended;
+  clearTimeout(timer);
+}
+
+/**
  * LISTEN needs a connection of its own for as long as it listens (a pooled one would be
  * handed to queries). It reconnects after a loss, every second until it works, and calls
  * `onNotify` when back: what was notified meanwhile was lost, and the caller looks again.
@@ -95,10 +112,10 @@ function listenOnOwnConnection(url: string, channel: string, onNotify: () => voi
     try {
       await next.connect();
       await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      if (stopped) await next.end();
+      if (stopped) await endWithin(next);
       else if (again) onNotify();
     } catch {
-      await next.end().catch(() => undefined);
+      await endWithin(next);
       reconnectSoon();
     }
   }
@@ -106,7 +123,7 @@ function listenOnOwnConnection(url: string, channel: string, onNotify: () => voi
   return async () => {
     stopped = true;
     clearTimeout(retry);
-    await client?.end().catch(() => undefined);
+    if (client) await endWithin(client);
   };
 }
 
@@ -121,12 +138,18 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
     statement_timeout: 15_000,
     idle_in_transaction_session_timeout: 30_000,
   });
+  // Every open connection, so a close can cut those the network no longer answers on.
+  const clients = new Set<pg.PoolClient>();
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
   pool.on('error', () => undefined);
   // Neither may a checked-out one: a failover's "terminating connection" (57P01) can arrive while
   // a transaction waits between statements, and pg emits it as an 'error' event with no query to
   // fail. The next statement on that client then fails and the client is dropped.
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    clients.add(client);
+    client.on('error', () => undefined);
+  });
+  pool.on('remove', (client) => clients.delete(client));
 
   // Like pool.query, but a client whose connection broke is destroyed instead of returned to
   // the pool, so after a failover the pool reconnects (through haproxy to the new primary)
@@ -203,7 +226,14 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
     },
     listen: (channel, onNotify) => Promise.resolve(listenOnOwnConnection(url, channel, onNotify)),
     async close() {
+      // A statement or a goodbye still unanswered by then gets no answer: its socket is destroyed
+      // (the statement fails; the server rolls its transaction back when it sees the connection go).
+      const cut = setTimeout(() => {
+        // The pool's clients are pg.Client instances; its types only say PoolClient.
+        for (const client of clients) (client as unknown as pg.Client).connection.stream.destroy();
+      }, POOL_END_WITHIN_MS);
       await pool.end();
+      clearTimeout(cut);
     },
   };
 }

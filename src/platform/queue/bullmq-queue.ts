@@ -174,20 +174,42 @@ export function startBullMqWorker(options: WorkerOptions): { worker: Worker; poo
     async close() {
       await pool?.stop();
       // BullMQ's close waits for Redis to answer (its QUIT and the completions of the jobs in hand
-      // queue behind the reconnection), so with Redis down a stopping worker would wait out its
-      // grace period. Once its handlers have finished, nothing is left that it could hand back:
-      // their jobs' locks run out and another worker's stall check takes them again.
+      // queue behind the reconnection), so with Redis down, or silent, a stopping worker would wait
+      // out its grace period. Once its handlers have finished, nothing is left that it could hand
+      // back: their jobs' locks run out and another worker's stall check takes them again.
       await Promise.race([worker.close(), handlersDoneWhileUnreachable(connection, inHand)]);
       connection.disconnect();
     },
   };
 }
 
-/** Resolves once no handler is running while `redis` is not connected (never while it stays connected). */
+/**
+ * How long a close waits for Redis to take the outcomes of the jobs in hand once their handlers
+ * have finished: milliseconds while it answers. A network that drops packets leaves the
+ * connection "ready" and BullMQ's close waiting on it for minutes (TCP's retransmissions).
+ */
+const OUTCOMES_WITHIN_MS = 2000;
+
+/**
+ * Resolves once no handler is running and `redis` is not connected, or has not closed within
+ * OUTCOMES_WITHIN_MS of the last handler finishing.
+ */
 async function handlersDoneWhileUnreachable(redis: RedisClient, inHand: ReadonlySet<Promise<unknown>>): Promise<void> {
   for (;;) {
     while (inHand.size > 0) await Promise.all(inHand);
     if (redis.status !== 'ready') return;
-    await new Promise<void>((resolve) => redis.once('close', () => resolve()));
+    const closed = await new Promise<boolean>((resolve) => {
+      const onClose = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        redis.off('close', onClose);
+        resolve(false);
+      }, OUTCOMES_WITHIN_MS);
+      timer.unref();
+      redis.once('close', onClose);
+    });
+    if (!closed) return;
   }
 }
