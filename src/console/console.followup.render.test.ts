@@ -1,0 +1,63 @@
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
+import { startTestApp, type TestApp } from '../../test/harness.js';
+import { createOrderStreams } from '../modules/events/index.js';
+import { registerAdmin, type TestUser } from '../../test/users.js';
+
+/** Cases left by the first console review. */
+describe('the console when rights, prices and focus change under it, in a real browser', () => {
+  let app: TestApp;
+  let consoleServer: ConsoleServer;
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'postgres' });
+    // Admin rights are checked every 200 ms instead of 15 s, so a demotion ends a stream at once.
+    const orderStreams = createOrderStreams({ db: app.db, hub: app.eventHub, roleOf: app.deps.auth.currentRole, adminRecheckMs: 200 });
+    consoleServer = await startConsole(app, { orderStreams });
+  }, 120_000);
+  afterAll(async () => {
+    await consoleServer?.close();
+    await app?.close();
+  });
+
+  /** With `fakeClock`, the page's timers are the test's: minutes of retries and polls can pass at once. */
+  async function signedInPage(user: TestUser, hash: string, options: { fakeClock?: boolean } = {}): Promise<{ page: Page; problems: string[] }> {
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    if (options.fakeClock) await page.clock.install();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console${hash}`);
+    await signIn(page, user);
+    await page.getByRole('button', { name: 'Sign out' }).waitFor(WAIT);
+    return { page, problems };
+  }
+
+  /** Every request the page sent before now has been seen by the test (they go out in order). */
+  async function settled(page: Page): Promise<void> {
+    await page.evaluate("fetch('/health/live').then((res) => res.status)");
+  }
+
+  it('when an admin watching every order is demoted, then the page says why live updates stopped and stops asking (it kept retrying, showing Reconnecting)', { timeout: 60_000 }, async () => {
+    const admin = await registerAdmin(app);
+    const { page, problems } = await signedInPage(admin, '#/admin/orders', { fakeClock: true });
+    await page.locator('header .live-live').waitFor(WAIT);
+    let requests = 0;
+    page.on('request', (request) => {
+      if (request.url().includes('/api/orders')) requests++;
+    });
+
+    await app.db.query("UPDATE users SET role = 'customer' WHERE id = $1", [admin.id]);
+    const alert = page.getByRole('alert').filter({ hasText: 'Live updates stopped' });
+    await alert.waitFor(WAIT);
+    expect(await alert.textContent()).toContain('admin rights ended');
+    await page.locator('header .live-stopped').waitFor(WAIT);
+    expect(await page.locator('header .live').textContent()).toBe('Not live');
+
+    await settled(page);
+    const asked = requests;
+    await page.clock.fastForward(60_000);
+    await settled(page);
+    expect(requests).toBe(asked);
+    expect(problems).toEqual([`answered 403: GET ${consoleServer.baseUrl}/api/orders/events?scope=all`]);
+  });
+});
