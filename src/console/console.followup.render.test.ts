@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
 import { createOrderStreams } from '../modules/events/index.js';
-import { registerAdmin, type TestUser } from '../../test/users.js';
+import { createProduct, type TestProduct } from '../../test/catalog.js';
+import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 
 /** Cases left by the first console review. */
 describe('the console when rights, prices and focus change under it, in a real browser', () => {
@@ -32,6 +33,13 @@ describe('the console when rights, prices and focus change under it, in a real b
     return { page, problems };
   }
 
+  const place = async (user: TestUser, product: TestProduct): Promise<string> => {
+    const res = await app.http.post('/api/orders').set(bearer(user)).send({ items: [{ productId: product.id, quantity: 1 }] });
+    expect(res.status).toBe(201);
+    return res.body.id as string;
+  };
+  const focused = (page: Page) => page.evaluate("document.activeElement?.closest('tr')?.dataset.orderId ?? document.activeElement?.className ?? 'nothing'");
+
   /** Every request the page sent before now has been seen by the test (they go out in order). */
   async function settled(page: Page): Promise<void> {
     await page.evaluate("fetch('/health/live').then((res) => res.status)");
@@ -59,5 +67,28 @@ describe('the console when rights, prices and focus change under it, in a real b
     await settled(page);
     expect(requests).toBe(asked);
     expect(problems).toEqual([`answered 403: GET ${consoleServer.baseUrl}/api/orders/events?scope=all`]);
+  });
+
+  it('when a keyboard user cancels an order, then focus moves to the status it changed, which is announced (it fell to <body> as the button went away)', { timeout: 60_000 }, async () => {
+    const product = await createProduct(app, await registerAdmin(app), { stock: 10 });
+    const shopper = await registerUser(app, 'keyboard');
+    const [inList, onItsPage] = [await place(shopper, product), await place(shopper, product)];
+    const { page, problems } = await signedInPage(shopper, '#/orders');
+
+    const row = page.locator(`tr[data-order-id="${inList}"]`);
+    await row.getByRole('button', { name: /^Cancel order/ }).focus();
+    await page.keyboard.press('Enter');
+    await row.locator('[data-status="cancelled"]').waitFor(WAIT);
+    await expect.poll(() => focused(page), WAIT).toBe(inList);
+    expect(await page.evaluate('document.activeElement.classList.contains("status-cell")')).toBe(true);
+    await page.getByRole('status').filter({ hasText: `Order ${inList.slice(0, 8)} cancelled.` }).waitFor({ state: 'attached', ...WAIT });
+
+    await page.getByRole('link', { name: onItsPage.slice(0, 8) }).click();
+    await page.getByRole('button', { name: 'Cancel order' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('.big-status [data-status="cancelled"]').waitFor(WAIT);
+    await expect.poll(() => focused(page), WAIT).toBe('big-status');
+    expect(await page.locator('.big-status').getAttribute('role')).toBe('status');
+    expect(problems).toEqual([]);
   });
 });
