@@ -91,4 +91,42 @@ describe('the console when rights, prices and focus change under it, in a real b
     expect(await page.locator('.big-status').getAttribute('role')).toBe('status');
     expect(problems).toEqual([]);
   });
+
+  it('when an admin changes a price after it went into the cart, then the cart shows the new price and total, says so, and places nothing until asked again', { timeout: 60_000 }, async () => {
+    const admin = await registerAdmin(app);
+    const product = await createProduct(app, admin, { stock: 10, name: 'Repriced Mug', priceCents: 1000 });
+    const shopper = await registerUser(app, 'repriced');
+    const { page, problems } = await signedInPage(shopper, '#/', { fakeClock: true });
+    const cart = page.locator('aside.cart');
+    await page.getByRole('button', { name: 'Add Repriced Mug to cart' }).click();
+    await cart.getByText(/Total.*10\.00/).waitFor(WAIT);
+    // The catalog's 5 s refresh waits for the test: the price is read again only when the customer places the order.
+    await page.clock.pauseAt(new Date((await page.evaluate<number>('Date.now()')) + 1000));
+    const reprice = (priceCents: number) => app.http.patch(`/api/products/${product.id}`).set(bearer(admin)).send({ priceCents }).expect(200);
+    await reprice(1500);
+
+    await cart.getByRole('button', { name: 'Place order' }).click();
+    await cart.getByRole('status').getByText('Repriced Mug is now').waitFor(WAIT);
+    expect(await cart.getByRole('status').textContent()).toMatch(/is now \D*15\.00\D* \(was \D*10\.00/);
+    await cart.getByText(/Total.*15\.00/).waitFor(WAIT);
+    await cart.getByText(/15\.00.* each/).waitFor(WAIT);
+    expect((await app.http.get('/api/orders').set(bearer(shopper))).body.items).toEqual([]);
+
+    // Time flows again (the order page's effects wait for a frame).
+    await page.clock.resume();
+    await cart.getByRole('button', { name: 'Place order' }).click();
+    await page.locator('.big-status').waitFor(WAIT);
+    const [order] = (await app.http.get('/api/orders').set(bearer(shopper))).body.items as { totalCents: number }[];
+    expect(order?.totalCents).toBe(1500);
+
+    // On the catalog, its refresh brings a new price into the cart as well.
+    await page.getByRole('link', { name: 'Catalog' }).click();
+    await page.getByRole('button', { name: 'Add Repriced Mug to cart' }).click();
+    await cart.getByText(/Total.*15\.00/).waitFor(WAIT);
+    await reprice(900);
+    await page.clock.fastForward(5_000);
+    await cart.getByText(/Total.*9\.00/).waitFor(WAIT);
+    await cart.getByRole('status').getByText(/is now \D*9\.00\D* \(was \D*15\.00/).waitFor(WAIT);
+    expect(problems).toEqual([]);
+  });
 });
