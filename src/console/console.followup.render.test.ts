@@ -130,3 +130,42 @@ describe('the console when rights, prices and focus change under it, in a real b
     expect(problems).toEqual([]);
   });
 });
+
+describe('the console of a shop priced in yen, its catalog still empty, in a real browser', () => {
+  let app: TestApp;
+  let consoleServer: ConsoleServer;
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'pglite', env: { CURRENCY: 'JPY' } });
+    consoleServer = await startConsole(app);
+  }, 120_000);
+  afterAll(async () => {
+    await consoleServer?.close();
+    await app?.close();
+  });
+
+  it('when an admin creates the first product, then its price is read in the shop\'s currency (1250 is ¥1,250), not in USD (it became ¥125,000)', { timeout: 60_000 }, async () => {
+    const empty = await app.http.get('/api/products');
+    expect(empty.body).toEqual({ items: [], nextCursor: null, currency: 'JPY' });
+    const admin = await registerAdmin(app);
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console#/admin/products`);
+    await signIn(page, admin);
+    await page.getByRole('button', { name: 'New product' }).click();
+    const form = page.getByRole('form', { name: 'New product' });
+    const price = form.getByLabel(/^Price/);
+    expect(await price.getAttribute('placeholder')).toBe('1250');
+    await form.getByText('Price (JPY)').waitFor(WAIT);
+    await form.getByLabel('SKU').fill('YEN-MUG');
+    await form.getByLabel('Name').fill('Yen Mug');
+    await price.fill('1250');
+    await form.getByLabel('Initial stock').fill('5');
+    await form.getByRole('button', { name: 'Create' }).click();
+    await page.locator('tr[data-sku="YEN-MUG"]').getByText(/1,250/).waitFor(WAIT);
+    const { rows } = await app.db.query<{ priceCents: number; currency: string }>('SELECT price_cents AS "priceCents", currency FROM products WHERE sku = $1', ['YEN-MUG']);
+    expect(rows).toEqual([{ priceCents: 1250, currency: 'JPY' }]);
+    expect(problems).toEqual([]);
+  });
+});
+
