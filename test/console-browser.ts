@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { buildConsole } from '../scripts/build-console.js';
-import { createApp } from '../src/app.js';
+import { createApp, type AppDeps } from '../src/app.js';
 import { openBrowser, type TestBrowser } from './browser.js';
 import type { TestApp } from './harness.js';
 import type { TestUser } from './users.js';
@@ -31,9 +31,9 @@ function consoleAssets(): Promise<string> {
   return consoleBuilt;
 }
 
-/** A freshly built console served by the test app's wiring, and a headless Chromium to drive it. */
-export async function startConsole(app: TestApp): Promise<ConsoleServer> {
-  const server: Server = createServer(createApp({ ...app.deps, consoleAssetsDir: await consoleAssets() }));
+/** A freshly built console served by the test app's wiring (some of it replaced by `overrides`), and a headless Chromium to drive it. */
+export async function startConsole(app: TestApp, overrides: Partial<AppDeps> = {}): Promise<ConsoleServer> {
+  const server: Server = createServer(createApp({ ...app.deps, ...overrides, consoleAssetsDir: await consoleAssets() }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const browser = await openBrowser();
   return {

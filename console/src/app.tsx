@@ -1,6 +1,6 @@
 import { currentUser, signOut } from './api.js';
 import { cartCount } from './cart.js';
-import { liveState } from './live.js';
+import { liveState, liveStoppedReason } from './live.js';
 import { CatalogPage } from './pages/catalog.js';
 import { OrderDetailPage } from './pages/order-detail.js';
 import { AllOrdersPage, MyOrdersPage } from './pages/orders.js';
@@ -25,6 +25,14 @@ const ADMIN_NAV: NavItem[] = [
   { path: '/admin/pipeline', label: 'Pipeline' },
   { path: '/shop', label: 'Shop' },
 ];
+
+const LIVE_LABELS = { live: 'Live', polling: 'Reconnecting', stopped: 'Not live', off: '' } as const;
+const LIVE_TITLES = {
+  live: 'Receiving changes as they happen',
+  polling: 'Live updates paused; refreshing every few seconds',
+  stopped: 'The server refused live updates for this page',
+  off: '',
+} as const;
 
 function Page({ path, admin }: { path: string; admin: boolean }) {
   const order = match('/orders/:id', path);
@@ -78,8 +86,8 @@ export function App() {
         </nav>
         <div class="who">
           {liveState.value !== 'off' ? (
-            <span class={`live live-${liveState.value}`} title={liveState.value === 'live' ? 'Receiving changes as they happen' : 'Live updates paused; refreshing every few seconds'}>
-              {liveState.value === 'live' ? 'Live' : 'Reconnecting'}
+            <span class={`live live-${liveState.value}`} title={LIVE_TITLES[liveState.value]}>
+              {LIVE_LABELS[liveState.value]}
             </span>
           ) : null}
           <span class="user">
@@ -90,6 +98,11 @@ export function App() {
           </button>
         </div>
       </header>
+      {liveStoppedReason.value ? (
+        <p class="error banner" role="alert">
+          {liveStoppedReason.value}
+        </p>
+      ) : null}
       <Page path={path} admin={admin} />
     </>
   );

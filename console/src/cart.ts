@@ -7,9 +7,20 @@ export interface CartLine {
   quantity: number;
 }
 
+/** A price that changed after its product went into the cart (the first price the cart showed, and now). */
+export interface PriceChange {
+  productId: string;
+  name: string;
+  fromCents: number;
+  toCents: number;
+  currency: string;
+}
+
 /** The cart lives in memory for this tab, like the session. */
 export const cartLines = signal<CartLine[]>([]);
 export const cartCount = computed(() => cartLines.value.reduce((sum, line) => sum + line.quantity, 0));
+/** Prices changed since their products went into the cart, until the order is placed or the line removed. */
+export const priceChanges = signal<PriceChange[]>([]);
 export const cartTotalCents = computed(() => cartLines.value.reduce((sum, line) => sum + line.quantity * line.product.priceCents, 0));
 
 /**
@@ -32,6 +43,40 @@ export function orderKey(): string {
 function setLines(lines: CartLine[]): void {
   idempotencyKey = null;
   cartLines.value = lines.filter((line) => line.quantity > 0);
+  const kept = new Set(cartLines.value.map((line) => line.product.id));
+  if (priceChanges.value.some((change) => !kept.has(change.productId))) priceChanges.value = priceChanges.value.filter((change) => kept.has(change.productId));
+}
+
+const sameProduct = (a: Product, b: Product) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * Brings the cart's products up to date from a fresh read of the catalog (price, name, what is
+ * available) and returns the prices that changed since the cart last showed them. The order's
+ * body (product ids, quantities) is unchanged, and so is its Idempotency-Key: the server prices
+ * an order from the catalog anyway; this is so the cart shows what will be charged.
+ */
+export function updateCartProducts(fresh: readonly Product[]): PriceChange[] {
+  const byId = new Map(fresh.map((product) => [product.id, product]));
+  const found: PriceChange[] = [];
+  let changed = false;
+  const lines = cartLines.value.map((line) => {
+    const now = byId.get(line.product.id);
+    if (!now || sameProduct(now, line.product)) return line;
+    changed = true;
+    if (now.priceCents !== line.product.priceCents) {
+      found.push({ productId: now.id, name: now.name, fromCents: line.product.priceCents, toCents: now.priceCents, currency: now.currency });
+    }
+    return { ...line, product: now };
+  });
+  if (!changed) return found;
+  cartLines.value = lines;
+  if (found.length > 0) {
+    // A product whose price changed twice keeps the price the cart first showed; one back at it is no change.
+    const earlier = new Map(priceChanges.value.map((change) => [change.productId, change]));
+    for (const change of found) earlier.set(change.productId, { ...change, fromCents: earlier.get(change.productId)?.fromCents ?? change.fromCents });
+    priceChanges.value = [...earlier.values()].filter((change) => change.fromCents !== change.toCents);
+  }
+  return found;
 }
 
 export function addToCart(product: Product, quantity: number): void {
@@ -46,6 +91,7 @@ export function setQuantity(productId: string, quantity: number): void {
 
 export function clearCart(): void {
   setLines([]);
+  priceChanges.value = [];
 }
 
 // The cart is the signed-in user's: when the session ends (signed out, or expired), it is emptied,

@@ -4,7 +4,9 @@ import { streamOrders } from './sse.js';
 import type { Order } from './types.js';
 
 /** Whether the live stream of the page on screen is connected (shown in the header). */
-export const liveState = signal<'live' | 'polling' | 'off'>('off');
+export const liveState = signal<'live' | 'polling' | 'stopped' | 'off'>('off');
+/** Why the server refused the page's stream for good (e.g. admin rights ended), shown while that page is open. */
+export const liveStoppedReason = signal<string | null>(null);
 
 const POLL_MS = 3000;
 
@@ -37,11 +39,20 @@ export function useLiveOrders(path: string | null, onOrder: (order: Order) => vo
       }
       streaming = connected;
     };
-    void streamOrders({ path, onOrder: (order) => handlers.current.onOrder(order), onConnected, signal: controller.signal });
+    // Refused for good: neither the stream nor a poll would be let in again, so both stop.
+    const onRefused = (reason: string) => {
+      if (controller.signal.aborted) return;
+      clearInterval(timer);
+      timer = undefined;
+      liveState.value = 'stopped';
+      liveStoppedReason.value = `Live updates stopped: ${reason}.`;
+    };
+    void streamOrders({ path, onOrder: (order) => handlers.current.onOrder(order), onConnected, onRefused, signal: controller.signal });
     return () => {
       controller.abort();
       clearInterval(timer);
       liveState.value = 'off';
+      liveStoppedReason.value = null;
     };
   }, [path]);
 }

@@ -7,6 +7,11 @@ export interface OrderStreamOptions {
   onOrder(order: Order): void;
   /** Called with true while the stream is connected, false while it is not (the caller may poll meanwhile). */
   onConnected(connected: boolean): void;
+  /**
+   * The server refused the stream for good (403: admin rights ended; 404: the order is no longer
+   * the caller's to see): asking again would be refused again, so the stream stops, saying why.
+   */
+  onRefused(reason: string): void;
   signal: AbortSignal;
 }
 
@@ -37,6 +42,8 @@ const STALL_MS = 45_000;
 export async function streamOrders(options: OrderStreamOptions): Promise<void> {
   const { signal } = options;
   let lastEventId: string | undefined;
+  // Why the server ended the last stream, when it said so in a comment line (not a keep-alive).
+  let endedBecause: string | undefined;
   let delayMs = 1000;
   while (!signal.aborted) {
     try {
@@ -46,11 +53,17 @@ export async function streamOrders(options: OrderStreamOptions): Promise<void> {
       if (!res.ok || !res.body) throw await problemOf(res);
       options.onConnected(true);
       delayMs = 1000;
+      endedBecause = undefined;
       const connectedAt = Date.now();
-      await readEvents(res.body, signal, (id, data) => {
-        // An id without data still moves the resume point on (the server skips a repeat that way).
-        if (id) lastEventId = id;
-        if (data !== null) options.onOrder(JSON.parse(data) as Order);
+      await readEvents(res.body, signal, {
+        onEvent(id, data) {
+          // An id without data still moves the resume point on (the server skips a repeat that way).
+          if (id) lastEventId = id;
+          if (data !== null) options.onOrder(JSON.parse(data) as Order);
+        },
+        onComment(text) {
+          if (text !== 'keep-alive') endedBecause = text;
+        },
       });
       // The server ended the stream (its access token expired, a restart, or a single order
       // reached its final status): the caller unsubscribes in the last case, so reconnecting
@@ -62,6 +75,10 @@ export async function streamOrders(options: OrderStreamOptions): Promise<void> {
       options.onConnected(false);
       // Signed out: nothing to reconnect for.
       if (error instanceof ApiError && error.status === 401) return;
+      if (error instanceof ApiError && (error.status === 403 || error.status === 404)) {
+        options.onRefused(endedBecause ? `${endedBecause} (${error.message})` : error.message);
+        return;
+      }
     }
     await wait(delayMs, signal);
     delayMs = Math.min(delayMs * 2, 15_000);
@@ -69,10 +86,10 @@ export async function streamOrders(options: OrderStreamOptions): Promise<void> {
 }
 
 /** Reads the stream into the parser; a stream silent for STALL_MS is cancelled and throws, as a dropped one. */
-async function readEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal, onEvent: (id: string | undefined, data: string | null) => void): Promise<void> {
+async function readEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal, handlers: StreamHandlers): Promise<void> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
-  const parse = eventParser(onEvent);
+  const parse = eventParser(handlers);
   signal.addEventListener('abort', () => void reader.cancel().catch(() => undefined), { once: true });
   let stalled = false;
   let watchdog: ReturnType<typeof setTimeout> | undefined;
@@ -95,8 +112,13 @@ async function readEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal,
   }
 }
 
+interface StreamHandlers {
+  onEvent: (id: string | undefined, data: string | null) => void;
+  onComment: (text: string) => void;
+}
+
 /** Parses the event-stream format: `field: value` lines, a blank line ends an event, `:` lines are comments. */
-function eventParser(onEvent: (id: string | undefined, data: string | null) => void): (chunk: string) => void {
+function eventParser({ onEvent, onComment }: StreamHandlers): (chunk: string) => void {
   let buffer = '';
   let data: string[] = [];
   let id: string | undefined;
@@ -112,7 +134,10 @@ function eventParser(onEvent: (id: string | undefined, data: string | null) => v
         type = 'message';
         continue;
       }
-      if (line.startsWith(':')) continue;
+      if (line.startsWith(':')) {
+        onComment(line.slice(1).trim());
+        continue;
+      }
       const colon = line.indexOf(':');
       const field = colon === -1 ? line : line.slice(0, colon);
       const text = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');

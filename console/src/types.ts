@@ -53,6 +53,11 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/** `GET /api/products` also says the catalog's currency, an empty catalog's too. */
+export interface ProductPage extends Page<Product> {
+  currency: string;
+}
+
 export const WEBHOOK_EVENTS = ['order.placed', 'order.processing', 'order.completed', 'order.failed', 'order.cancelled'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 

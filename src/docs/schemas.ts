@@ -128,7 +128,14 @@ const page = <T extends z.ZodType>(items: T, id: string) =>
     })
     .meta({ id });
 
-export const ProductPage = page(Product, 'ProductPage');
+export const ProductPage = page(Product, 'ProductPage')
+  .extend({
+    currency: z.string().length(3).meta({
+      description: "The catalog's currency (ISO 4217, one per deployment): every product's, and what a new product is priced in; given on every page, an empty one too",
+      example: 'USD',
+    }),
+  })
+  .meta({ id: 'ProductPage' });
 export const OrderPage = page(Order, 'OrderPage');
 
 export const Liveness = z.strictObject({ status: z.literal('ok') }).meta({ id: 'Liveness' });

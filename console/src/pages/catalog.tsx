@@ -1,7 +1,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api, ApiError, messageOf } from '../api.js';
-import { addToCart, cartLines, cartTotalCents, clearCart, orderKey, setQuantity } from '../cart.js';
+import { addToCart, cartLines, cartTotalCents, clearCart, orderKey, priceChanges, setQuantity, updateCartProducts } from '../cart.js';
 import { ErrorMessage, Loading, PageTitle } from '../components.js';
 import { money } from '../format.js';
 import { navigate } from '../router.js';
@@ -29,6 +29,8 @@ export function CatalogPage() {
     loadCatalog().then(
       (items) => {
         products.value = items;
+        // The cart shows the prices of now, not those of when each product went in.
+        updateCartProducts(items);
         error.value = null;
       },
       (caught: unknown) => (error.value = messageOf(caught)),
@@ -113,6 +115,10 @@ function Cart({ onPlaced }: { onPlaced: () => void }) {
     placing.value = true;
     error.value = null;
     try {
+      // Prices are read again first: one changed since the cart last showed it is shown (with the
+      // new total) and nothing is ordered; placing again orders at the price now shown.
+      const current = await Promise.all(lines.map((line) => api<Product>(`/api/products/${encodeURIComponent(line.product.id)}`)));
+      if (updateCartProducts(current).length > 0) return;
       const order = await api<Order>('/api/orders', {
         method: 'POST',
         headers: { 'Idempotency-Key': orderKey() },
@@ -139,7 +145,10 @@ function Cart({ onPlaced }: { onPlaced: () => void }) {
           <ul class="cart-lines">
             {lines.map((line) => (
               <li key={line.product.id} class="row">
-                <span class="grow">{line.product.name}</span>
+                <span class="grow">
+                  {line.product.name}
+                  <span class="muted each"> {money(line.product.priceCents, line.product.currency)} each</span>
+                </span>
                 <label class="visually-hidden" for={`cart-${line.product.id}`}>
                   Quantity of {line.product.name} in cart
                 </label>
@@ -163,11 +172,28 @@ function Cart({ onPlaced }: { onPlaced: () => void }) {
           </p>
         </>
       )}
+      <PriceChanges />
       <ErrorMessage message={error.value} />
       <button type="button" class="primary wide" disabled={lines.length === 0 || placing.value} onClick={() => void place()}>
         {placing.value ? 'Placing order…' : 'Place order'}
       </button>
     </aside>
+  );
+}
+
+/** Says which prices changed since their products went into the cart (announced as it appears). */
+function PriceChanges() {
+  const changes = priceChanges.value;
+  return (
+    <div role="status">
+      {changes.length === 0 ? null : (
+        <p class="notice">
+          {changes.length === 1 ? 'A price changed' : 'Prices changed'} since you added {changes.length === 1 ? 'it' : 'them'}:{' '}
+          {changes.map((change) => `${change.name} is now ${money(change.toCents, change.currency)} (was ${money(change.fromCents, change.currency)})`).join('; ')}. The total
+          above is at the current prices; nothing has been ordered yet.
+        </p>
+      )}
+    </div>
   );
 }
 

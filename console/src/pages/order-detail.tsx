@@ -1,5 +1,5 @@
 import { useSignal } from '@preact/signals';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { api, currentUser, messageOf } from '../api.js';
 import { ErrorMessage, Loading, PageTitle, StatusBadge, useAction } from '../components.js';
 import { clock, money, shortId, when } from '../format.js';
@@ -44,10 +44,14 @@ export function OrderDetailPage({ id }: { id: string }) {
 
   // A double click sent two cancels, and the second's 409 said the order could not be cancelled.
   const cancelling = useAction();
+  // The button goes away with the pending status (maybe already, if the stream brought the change
+  // first): focus moves to the status, a live region that announces it, not to <body>.
+  const statusLine = useRef<HTMLParagraphElement>(null);
   const cancel = () =>
     cancelling.run(async () => {
       try {
         order.value = await api<Order>(`/api/orders/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+        statusLine.current?.focus();
       } catch (caught) {
         error.value = messageOf(caught);
       }
@@ -66,7 +70,7 @@ export function OrderDetailPage({ id }: { id: string }) {
         <div class="detail-grid">
           <section class="card" aria-labelledby="status-heading">
             <h2 id="status-heading">Status</h2>
-            <p class="big-status" role="status" aria-live="polite">
+            <p class="big-status" role="status" aria-live="polite" tabIndex={-1} ref={statusLine}>
               <StatusBadge status={current.status} />
               {final ? null : <span class="muted"> updating live…</span>}
             </p>

@@ -91,11 +91,26 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
     () => void reload(),
   );
 
+  // The Cancel button goes away with the pending status: focus moves to the status it changed (not
+  // <body>, where keyboard and screen-reader users would be left), and the change is announced.
+  const announcement = useSignal('');
+  const focusStatusOf = useRef<string | null>(null);
+  const table = useRef<HTMLTableElement>(null);
+  useEffect(() => {
+    const id = focusStatusOf.current;
+    if (!id) return;
+    focusStatusOf.current = null;
+    // A list filtered to pending orders drops the cancelled one: its heading takes focus then.
+    (table.current?.querySelector<HTMLElement>(`tr[data-order-id="${id}"] .status-cell`) ?? document.querySelector<HTMLElement>('#main h1'))?.focus();
+  });
   const cancelling = useAction();
   const cancel = (order: Order) =>
     cancelling.run(async () => {
       try {
-        changeArrived(await api<Order>(`/api/orders/${order.id}/cancel`, { method: 'POST' }));
+        const cancelled = await api<Order>(`/api/orders/${order.id}/cancel`, { method: 'POST' });
+        focusStatusOf.current = order.id;
+        announcement.value = `Order ${shortId(order.id)} cancelled.`;
+        changeArrived(cancelled);
       } catch (caught) {
         error.value = messageOf(caught);
       }
@@ -118,13 +133,16 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
         </label>
       </div>
       <ErrorMessage message={error.value} />
+      <p class="visually-hidden" role="status">
+        {announcement.value}
+      </p>
       {orders.value === null ? (
         <Loading what="orders" />
       ) : orders.value.length === 0 ? (
         <p class="muted">No orders{status.value ? ` with status ${status.value}` : ''} yet.</p>
       ) : (
         <div class="table-wrap">
-          <table class="orders">
+          <table class="orders" ref={table}>
             <caption class="visually-hidden">{title}; changes appear as they happen</caption>
             <thead>
               <tr>
@@ -147,7 +165,7 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
                       {shortId(order.id)}
                     </a>
                   </td>
-                  <td>
+                  <td class="status-cell" tabIndex={-1}>
                     <StatusBadge status={order.status} />
                   </td>
                   <td class="hide-phone">{order.items.map((item) => `${item.quantity} × ${item.name}`).join(', ')}</td>

@@ -3,17 +3,20 @@ import { useEffect } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
 import { ErrorMessage, Field, Loading, PageTitle, useAction, useFormErrors } from '../components.js';
 import { amountOf, money, toMinorUnits } from '../format.js';
-import type { Page, Product } from '../types.js';
+import type { Product, ProductPage } from '../types.js';
 
 export function ProductsPage() {
   const products = useSignal<Product[] | null>(null);
   const nextCursor = useSignal<string | null>(null);
   const error = useSignal<string | null>(null);
   const editing = useSignal<string | null>(null);
+  // The shop's currency, as the catalog answer says (not a product's: there may be none yet).
+  const currency = useSignal<string | null>(null);
 
   const load = async (cursor: string | null = null) => {
     try {
-      const page = await api<Page<Product>>(`/api/products?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      const page = await api<ProductPage>(`/api/products?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      currency.value = page.currency;
       products.value = cursor ? [...(products.value ?? []), ...page.items] : page.items;
       nextCursor.value = page.nextCursor;
       error.value = null;
@@ -29,7 +32,7 @@ export function ProductsPage() {
     <main id="main">
       <PageTitle actions={<button type="button" onClick={() => void load()}>Refresh</button>}>Products and stock</PageTitle>
       <ErrorMessage message={error.value} />
-      <CreateProduct currency={products.value?.[0]?.currency ?? 'USD'} onCreated={(product) => (products.value = [...(products.value ?? []), product])} />
+      <CreateProduct currency={currency.value} onCreated={(product) => (products.value = [...(products.value ?? []), product])} />
       {products.value === null ? (
         <Loading what="products" />
       ) : (
@@ -171,8 +174,11 @@ function EditRow({ product, onDone }: { product: Product; onDone: (saved: Produc
   );
 }
 
-/** `currency` is the catalog's (one per deployment): it says how a price is typed (12.50 $, 1250 ¥). */
-function CreateProduct({ currency, onCreated }: { currency: string; onCreated: (product: Product) => void }) {
+/**
+ * `currency` is the catalog's (one per deployment): it says how a price is typed (12.50 $, 1250 ¥).
+ * Null until the catalog has been read: the form waits for it rather than guess.
+ */
+function CreateProduct({ currency, onCreated }: { currency: string | null; onCreated: (product: Product) => void }) {
   const open = useSignal(false);
   const sku = useSignal('');
   const name = useSignal('');
@@ -181,10 +187,10 @@ function CreateProduct({ currency, onCreated }: { currency: string; onCreated: (
   const stock = useSignal('0');
   const errors = useFormErrors(['sku', 'name', 'description', 'priceCents', 'stock']);
   const creating = useAction();
-  if (!open.value) {
+  if (!open.value || currency === null) {
     return (
       <p>
-        <button type="button" class="primary" onClick={() => (open.value = true)}>
+        <button type="button" class="primary" disabled={currency === null} onClick={() => (open.value = true)}>
           New product
         </button>
       </p>
@@ -221,7 +227,7 @@ function CreateProduct({ currency, onCreated }: { currency: string; onCreated: (
       <Field label="Description" error={errors.of('description')}>
         <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
       </Field>
-      <Field label="Price" error={errors.of('priceCents')}>
+      <Field label={`Price (${currency})`} error={errors.of('priceCents')}>
         <input inputMode="decimal" required placeholder={amountOf(1250, currency)} value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />
       </Field>
       <Field label="Initial stock" error={errors.of('stock')}>

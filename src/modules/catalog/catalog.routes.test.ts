@@ -184,7 +184,8 @@ describe.each(STORAGE_KINDS)('catalog routes on %s', (storage) => {
         if (user) void req.set(bearer(user));
         const res = await req;
         expect(res.status).toBe(200);
-        expect(Object.keys(res.body as object).sort()).toEqual(['items', 'nextCursor']);
+        expect(Object.keys(res.body as object).sort()).toEqual(['currency', 'items', 'nextCursor']);
+        expect(res.body.currency).toBe('USD');
         expect(res.body.items.length).toBeLessThanOrEqual(limit);
         seen.push(...(res.body.items as ProductBody[]));
         cursor = res.body.nextCursor as string | null;

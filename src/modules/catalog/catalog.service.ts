@@ -63,15 +63,21 @@ function positionFromCursor(cursor: string): ProductPosition {
 export function createCatalogService(deps: CatalogServiceDeps) {
   const { db, currency, logger } = deps;
 
-  async function listProducts(query: { limit: number; cursor?: string | undefined }, viewer?: Principal): Promise<Page<Product>> {
+  /**
+   * A page of the catalog, with the currency it is priced in (the deployment's): what a new
+   * product will be priced in, known even while the catalog is empty (a client needs it to read
+   * a typed price: 12.50 is 1250 minor units in USD, 13 in JPY).
+   */
+  async function listProducts(query: { limit: number; cursor?: string | undefined }, viewer?: Principal): Promise<Page<Product> & { currency: string }> {
     const after = query.cursor === undefined ? undefined : positionFromCursor(query.cursor);
     const rows = await repo.listProducts(db, { limit: query.limit + 1, after });
-    return toPage(
+    const page = toPage(
       rows,
       query.limit,
       (row) => toProduct(row, viewer),
       (row) => [row.sku, row.id],
     );
+    return { ...page, currency };
   }
 
   async function getProduct(id: string, viewer?: Principal): Promise<Product> {

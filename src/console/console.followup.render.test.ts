@@ -1,0 +1,171 @@
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
+import { startTestApp, type TestApp } from '../../test/harness.js';
+import { createOrderStreams } from '../modules/events/index.js';
+import { createProduct, type TestProduct } from '../../test/catalog.js';
+import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
+
+/** Cases left by the first console review. */
+describe('the console when rights, prices and focus change under it, in a real browser', () => {
+  let app: TestApp;
+  let consoleServer: ConsoleServer;
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'postgres' });
+    // Admin rights are checked every 200 ms instead of 15 s, so a demotion ends a stream at once.
+    const orderStreams = createOrderStreams({ db: app.db, hub: app.eventHub, roleOf: app.deps.auth.currentRole, adminRecheckMs: 200 });
+    consoleServer = await startConsole(app, { orderStreams });
+  }, 120_000);
+  afterAll(async () => {
+    await consoleServer?.close();
+    await app?.close();
+  });
+
+  /** With `fakeClock`, the page's timers are the test's: minutes of retries and polls can pass at once. */
+  async function signedInPage(user: TestUser, hash: string, options: { fakeClock?: boolean } = {}): Promise<{ page: Page; problems: string[] }> {
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    if (options.fakeClock) await page.clock.install();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console${hash}`);
+    await signIn(page, user);
+    await page.getByRole('button', { name: 'Sign out' }).waitFor(WAIT);
+    return { page, problems };
+  }
+
+  const place = async (user: TestUser, product: TestProduct): Promise<string> => {
+    const res = await app.http.post('/api/orders').set(bearer(user)).send({ items: [{ productId: product.id, quantity: 1 }] });
+    expect(res.status).toBe(201);
+    return res.body.id as string;
+  };
+  const focused = (page: Page) => page.evaluate("document.activeElement?.closest('tr')?.dataset.orderId ?? document.activeElement?.className ?? 'nothing'");
+
+  /** Every request the page sent before now has been seen by the test (they go out in order). */
+  async function settled(page: Page): Promise<void> {
+    await page.evaluate("fetch('/health/live').then((res) => res.status)");
+  }
+
+  it('when an admin watching every order is demoted, then the page says why live updates stopped and stops asking (it kept retrying, showing Reconnecting)', { timeout: 60_000 }, async () => {
+    const admin = await registerAdmin(app);
+    const { page, problems } = await signedInPage(admin, '#/admin/orders', { fakeClock: true });
+    await page.locator('header .live-live').waitFor(WAIT);
+    let requests = 0;
+    page.on('request', (request) => {
+      if (request.url().includes('/api/orders')) requests++;
+    });
+
+    await app.db.query("UPDATE users SET role = 'customer' WHERE id = $1", [admin.id]);
+    const alert = page.getByRole('alert').filter({ hasText: 'Live updates stopped' });
+    await alert.waitFor(WAIT);
+    expect(await alert.textContent()).toContain('admin rights ended');
+    await page.locator('header .live-stopped').waitFor(WAIT);
+    expect(await page.locator('header .live').textContent()).toBe('Not live');
+
+    await settled(page);
+    const asked = requests;
+    await page.clock.fastForward(60_000);
+    await settled(page);
+    expect(requests).toBe(asked);
+    expect(problems).toEqual([`answered 403: GET ${consoleServer.baseUrl}/api/orders/events?scope=all`]);
+  });
+
+  it('when a keyboard user cancels an order, then focus moves to the status it changed, which is announced (it fell to <body> as the button went away)', { timeout: 60_000 }, async () => {
+    const product = await createProduct(app, await registerAdmin(app), { stock: 10 });
+    const shopper = await registerUser(app, 'keyboard');
+    const [inList, onItsPage] = [await place(shopper, product), await place(shopper, product)];
+    const { page, problems } = await signedInPage(shopper, '#/orders');
+
+    const row = page.locator(`tr[data-order-id="${inList}"]`);
+    await row.getByRole('button', { name: /^Cancel order/ }).focus();
+    await page.keyboard.press('Enter');
+    await row.locator('[data-status="cancelled"]').waitFor(WAIT);
+    await expect.poll(() => focused(page), WAIT).toBe(inList);
+    expect(await page.evaluate('document.activeElement.classList.contains("status-cell")')).toBe(true);
+    await page.getByRole('status').filter({ hasText: `Order ${inList.slice(0, 8)} cancelled.` }).waitFor({ state: 'attached', ...WAIT });
+
+    await page.getByRole('link', { name: onItsPage.slice(0, 8) }).click();
+    await page.getByRole('button', { name: 'Cancel order' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('.big-status [data-status="cancelled"]').waitFor(WAIT);
+    await expect.poll(() => focused(page), WAIT).toBe('big-status');
+    expect(await page.locator('.big-status').getAttribute('role')).toBe('status');
+    expect(problems).toEqual([]);
+  });
+
+  it('when an admin changes a price after it went into the cart, then the cart shows the new price and total, says so, and places nothing until asked again', { timeout: 60_000 }, async () => {
+    const admin = await registerAdmin(app);
+    const product = await createProduct(app, admin, { stock: 10, name: 'Repriced Mug', priceCents: 1000 });
+    const shopper = await registerUser(app, 'repriced');
+    const { page, problems } = await signedInPage(shopper, '#/', { fakeClock: true });
+    const cart = page.locator('aside.cart');
+    await page.getByRole('button', { name: 'Add Repriced Mug to cart' }).click();
+    await cart.getByText(/Total.*10\.00/).waitFor(WAIT);
+    // The catalog's 5 s refresh waits for the test: the price is read again only when the customer places the order.
+    await page.clock.pauseAt(new Date((await page.evaluate<number>('Date.now()')) + 1000));
+    const reprice = (priceCents: number) => app.http.patch(`/api/products/${product.id}`).set(bearer(admin)).send({ priceCents }).expect(200);
+    await reprice(1500);
+
+    await cart.getByRole('button', { name: 'Place order' }).click();
+    await cart.getByRole('status').getByText('Repriced Mug is now').waitFor(WAIT);
+    expect(await cart.getByRole('status').textContent()).toMatch(/is now \D*15\.00\D* \(was \D*10\.00/);
+    await cart.getByText(/Total.*15\.00/).waitFor(WAIT);
+    await cart.getByText(/15\.00.* each/).waitFor(WAIT);
+    expect((await app.http.get('/api/orders').set(bearer(shopper))).body.items).toEqual([]);
+
+    // Time flows again (the order page's effects wait for a frame).
+    await page.clock.resume();
+    await cart.getByRole('button', { name: 'Place order' }).click();
+    await page.locator('.big-status').waitFor(WAIT);
+    const [order] = (await app.http.get('/api/orders').set(bearer(shopper))).body.items as { totalCents: number }[];
+    expect(order?.totalCents).toBe(1500);
+
+    // On the catalog, its refresh brings a new price into the cart as well.
+    await page.getByRole('link', { name: 'Catalog' }).click();
+    await page.getByRole('button', { name: 'Add Repriced Mug to cart' }).click();
+    await cart.getByText(/Total.*15\.00/).waitFor(WAIT);
+    await reprice(900);
+    await page.clock.fastForward(5_000);
+    await cart.getByText(/Total.*9\.00/).waitFor(WAIT);
+    await cart.getByRole('status').getByText(/is now \D*9\.00\D* \(was \D*15\.00/).waitFor(WAIT);
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('the console of a shop priced in yen, its catalog still empty, in a real browser', () => {
+  let app: TestApp;
+  let consoleServer: ConsoleServer;
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'pglite', env: { CURRENCY: 'JPY' } });
+    consoleServer = await startConsole(app);
+  }, 120_000);
+  afterAll(async () => {
+    await consoleServer?.close();
+    await app?.close();
+  });
+
+  it('when an admin creates the first product, then its price is read in the shop\'s currency (1250 is ¥1,250), not in USD (it became ¥125,000)', { timeout: 60_000 }, async () => {
+    const empty = await app.http.get('/api/products');
+    expect(empty.body).toEqual({ items: [], nextCursor: null, currency: 'JPY' });
+    const admin = await registerAdmin(app);
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console#/admin/products`);
+    await signIn(page, admin);
+    await page.getByRole('button', { name: 'New product' }).click();
+    const form = page.getByRole('form', { name: 'New product' });
+    const price = form.getByLabel(/^Price/);
+    expect(await price.getAttribute('placeholder')).toBe('1250');
+    await form.getByText('Price (JPY)').waitFor(WAIT);
+    await form.getByLabel('SKU').fill('YEN-MUG');
+    await form.getByLabel('Name').fill('Yen Mug');
+    await price.fill('1250');
+    await form.getByLabel('Initial stock').fill('5');
+    await form.getByRole('button', { name: 'Create' }).click();
+    await page.locator('tr[data-sku="YEN-MUG"]').getByText(/1,250/).waitFor(WAIT);
+    const { rows } = await app.db.query<{ priceCents: number; currency: string }>('SELECT price_cents AS "priceCents", currency FROM products WHERE sku = $1', ['YEN-MUG']);
+    expect(rows).toEqual([{ priceCents: 1250, currency: 'JPY' }]);
+    expect(problems).toEqual([]);
+  });
+});
+
