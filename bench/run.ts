@@ -524,7 +524,7 @@ async function main(): Promise<void> {
         const runPhase = async (workerCount: number, withLatency: boolean): Promise<{ throughput: number; placementNow?: number; halfBacklogS?: number; goalRps: number }> => {
           // A clean slate: no orders, no queued jobs, stock back to its initial level.
           await stopChild(api);
-          await apiSql('TRUNCATE orders, order_items, outbox_events, stock_movements, idempotency_keys, email_deliveries');
+          await apiSql('TRUNCATE orders, order_items, outbox_events, stock_movements, idempotency_keys, email_deliveries, payment_voids');
           await apiSql('UPDATE products SET reserved = 0, on_hand = $1', [INITIAL_STOCK]);
           await deleteRedisKeys(redis, PREFIX);
           api = await startApi(apiPort, serverModeEnv(apiPort));
