@@ -5,6 +5,8 @@ import type { User } from './types.js';
 export const currentUser = signal<User | null>(null);
 /** Why the last session ended, shown on the sign-in page. */
 export const sessionNotice = signal<string | null>(null);
+/** Said while signed in when the server no longer gives the user the rights sign-in gave (demoted). */
+export const rightsNotice = signal<string | null>(null);
 
 interface Tokens {
   accessToken: string;
@@ -72,6 +74,7 @@ export async function register(email: string, password: string, name: string): P
 function start(answer: TokenAnswer): void {
   session = { tokens: { accessToken: answer.accessToken, refreshToken: answer.refreshToken }, refreshing: null };
   sessionNotice.value = null;
+  rightsNotice.value = null;
   currentUser.value = answer.user ?? null;
 }
 
@@ -105,6 +108,28 @@ function refresh(mine: Session): Promise<boolean> {
   return mine.refreshing;
 }
 
+let recheckingRole: Promise<void> | null = null;
+
+/**
+ * A 403 to an admin may mean its rights ended (demoted while signed in): the user as the server
+ * now answers it replaces the one sign-in gave, so the header and the menu stop offering admin
+ * pages that would only be refused. Once at a time; a failed read changes nothing.
+ */
+function recheckRole(mine: Session): void {
+  if (currentUser.value?.role !== 'admin' || recheckingRole) return;
+  recheckingRole = authorizedFetch('/api/auth/me')
+    .then(async (res) => {
+      if (!res.ok || session !== mine) return;
+      const { user } = (await res.json()) as { user: User };
+      if (user.role !== 'admin') rightsNotice.value = 'Your admin rights have ended: the admin pages are no longer available.';
+      currentUser.value = user;
+    })
+    .catch(() => undefined)
+    .finally(() => {
+      recheckingRole = null;
+    });
+}
+
 /**
  * fetch with the access token. A 401 refreshes the tokens once and retries; if the server
  * refuses the refresh the session ends and the sign-in page shows. A request that was sent with
@@ -120,6 +145,7 @@ export async function authorizedFetch(path: string, init: RequestInit = {}): Pro
   };
   const used = mine?.tokens;
   const res = await send(used);
+  if (res.status === 403 && mine && session === mine) recheckRole(mine);
   if (res.status !== 401 || !mine || session !== mine) return res;
   if (mine.tokens === used && !(await refresh(mine))) {
     if (session === mine) endSession('Your session has ended. Please sign in again.');

@@ -1,4 +1,4 @@
-import { currentUser, signOut } from './api.js';
+import { currentUser, rightsNotice, signOut } from './api.js';
 import { cartCount } from './cart.js';
 import { liveState, liveStoppedReason } from './live.js';
 import { CatalogPage } from './pages/catalog.js';
@@ -98,6 +98,11 @@ export function App() {
           </button>
         </div>
       </header>
+      {rightsNotice.value ? (
+        <p class="error banner" role="alert">
+          {rightsNotice.value}
+        </p>
+      ) : null}
       {liveStoppedReason.value ? (
         <p class="error banner" role="alert">
           {liveStoppedReason.value}
