@@ -27,6 +27,20 @@ async function openUnreadStream(app: TestApp, path: string, accessToken: string)
   return { client, server };
 }
 
+/**
+ * Logs `count` made-up `order.placed` events of new orders of `userId`, 64 KB each, under outbox
+ * ids of their own (`idBase`, distinct per call): bulk that fills a stream's buffers.
+ */
+async function logPaddedEvents(app: TestApp, userId: string, idBase: number, count: number): Promise<void> {
+  await app.db.query(
+    `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
+     SELECT -(s + $2::int), gen_random_uuid(), $1::uuid, 'order.placed',
+            jsonb_build_object('status', 'pending', 'history', '[]'::jsonb, 'padding', repeat('x', 65536))
+     FROM generate_series(1, $3::int) AS s`,
+    [userId, idBase, count],
+  );
+}
+
 /** The embedded default (PGlite, in-process queue and signal) over HTTP. */
 describe('order events over SSE, embedded', { timeout: 120_000 }, () => {
   let app: TestApp;
@@ -230,13 +244,7 @@ describe('an order event stream whose client stops reading', { timeout: 120_000 
     // the next: the loopback socket's buffers (~4 MB) fill first, then the server's own buffer
     // grows past the stream's limit.
     for (let round = 0; round < 40 && app.eventHub.openStreams() === before + 2; round++) {
-      await app.db.query(
-        `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
-         SELECT -(s + 1000000 + $2::int * 100), gen_random_uuid(), $1::uuid, 'order.placed',
-                jsonb_build_object('status', 'pending', 'history', '[]'::jsonb, 'padding', repeat('x', 65536))
-         FROM generate_series(1, 8) AS s`,
-        [buyer.id, round],
-      );
+      await logPaddedEvents(app, buyer.id, 1000000 + round * 100, 8);
       await reading.waitForMessages((round + 1) * 8, 30_000);
     }
     await waitUntil(() => app.eventHub.openStreams() === before + 1, 10_000, 'the stalled stream to be cut and its place freed');
@@ -273,13 +281,7 @@ describe('an order event stream whose client stops reading', { timeout: 120_000 
 
   it('when a client resumes far behind and reads nothing, then its replay is cut within SSE_STALL_MS and its place freed', async () => {
     const buyer = await registerUser(app, 'resuming-stalled');
-    await app.db.query(
-      `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
-       SELECT -(s + 4000000), gen_random_uuid(), $1::uuid, 'order.placed',
-              jsonb_build_object('status', 'pending', 'history', '[]'::jsonb, 'padding', repeat('x', 65536))
-       FROM generate_series(1, 256) AS s`,
-      [buyer.id],
-    );
+    await logPaddedEvents(app, buyer.id, 4000000, 256);
     const before = app.eventHub.openStreams();
     const serverSide = new Promise<Socket>((resolve) => app.server.once('connection', resolve));
     const stalled = connect(Number(new URL(app.baseUrl).port), '127.0.0.1');
@@ -349,13 +351,7 @@ describe('an event stream whose client stops reading, at shutdown', { timeout: 1
     // 256 KB of the buyer's events per round until the server holds bytes the loopback buffers
     // no longer take, short of the live limit (1 MiB) that would cut the stream at once.
     for (let round = 0; round < 80 && socket.writableLength === 0; round++) {
-      await app.db.query(
-        `INSERT INTO order_events (outbox_id, order_id, user_id, type, "order")
-         SELECT -(s + 9000000 + $2::int * 100), gen_random_uuid(), $1::uuid, 'order.placed',
-                jsonb_build_object('status', 'pending', 'history', '[]'::jsonb, 'padding', repeat('x', 65536))
-         FROM generate_series(1, 4) AS s`,
-        [buyer.id, round],
-      );
+      await logPaddedEvents(app, buyer.id, 9000000 + round * 100, 4);
       // bytesWritten counts what the socket was handed, sent or still buffered.
       const events = await app.db.query<{ n: string }>('SELECT count(*) AS n FROM order_events WHERE user_id = $1', [buyer.id]);
       await waitUntil(() => socket.writableLength > 0 || socket.bytesWritten >= Number(events.rows[0]!.n) * 65536, 30_000, 'the round to be handed to the stream');
