@@ -29,6 +29,7 @@ interface ServerProcess {
 }
 
 const running: ServerProcess[] = [];
+const npmGroups: number[] = [];
 const tempDirs: string[] = [];
 
 function tempDir(label: string): string {
@@ -57,6 +58,29 @@ function startServer(env: Record<string, string>, port = Number(env.PORT)): Serv
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const server: ServerProcess = { child, port, stdout: () => stdout, stderr: () => stderr, exited };
+  running.push(server);
+  return server;
+}
+
+/**
+ * Runs `npm <args>` in the project itself (the scripts live in its package.json), as an operator
+ * does, with the variables given here over the test's own environment.
+ */
+function startNpm(args: string[], env: Record<string, string>): ServerProcess {
+  const child = spawn('npm', args, {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'test', LOG_FORMAT: 'json', LOG_LEVEL: 'info', HOST: '127.0.0.1', DATABASE_URL: '', REDIS_URL: '', REDIS_HOST: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // A group of its own, so clean-up can stop whatever npm started even when npm is gone.
+    detached: true,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  npmGroups.push(child.pid!);
+  const server: ServerProcess = { child, port: Number(env.PORT), stdout: () => stdout, stderr: () => stderr, exited };
   running.push(server);
   return server;
 }
@@ -109,6 +133,13 @@ afterAll(async () => {
     if (server.child.exitCode === null && server.child.signalCode === null) {
       server.child.kill('SIGKILL');
       await server.exited;
+    }
+  }
+  for (const group of npmGroups) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // The group has already ended.
     }
   }
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
@@ -176,6 +207,28 @@ describe('npm start: bin/run-service dist/server.js (embedded default)', () => {
       expect(await exitWithin(again, 10_000)).toEqual({ code: 0, signal: null });
     },
     4 * START_TIMEOUT_MS,
+  );
+
+  it(
+    'when `npm start` itself is sent SIGTERM (as a process manager or a container runtime sends it), then the service shuts down gracefully, releases its data directory and nothing is left running',
+    async () => {
+      // Before, npm handed the signal to the `sh -c` running the script, which died and left
+      // Node running without a parent, holding the port and the data directory.
+      const dataDir = path.join(tempDir('data'), 'data');
+      const port = await freePort();
+      const npm = startNpm(['start', '--silent'], { PORT: String(port), DATA_DIR: dataDir });
+      await waitUntilReady(npm);
+      npm.child.kill('SIGTERM');
+      expect(await exitWithin(npm, 15_000), 'npm should exit within 15 s of SIGTERM').toBeDefined();
+      await waitUntil(() => npm.stdout().includes('"message":"stopped"'), 10_000, 'the service to log that it stopped');
+      expect(existsSync(path.join(dataDir, 'embedded.lock'))).toBe(false);
+      const refused = await fetch(`http://127.0.0.1:${port}/health/live`, { signal: AbortSignal.timeout(2000) }).then(
+        () => false,
+        () => true,
+      );
+      expect(refused, 'nothing should still answer on the port').toBe(true);
+    },
+    2 * START_TIMEOUT_MS,
   );
 
   it.each([
