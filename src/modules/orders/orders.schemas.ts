@@ -16,9 +16,12 @@ export const placeOrderBody = z
     items: z.array(orderLine, 'must be a list of {productId, quantity}').min(1, 'must have at least one line').max(MAX_LINES, `must have at most ${MAX_LINES} lines`),
   })
   .superRefine((body, ctx) => {
-    // Lines for one product are merged, and the merged line obeys the same limit.
+    // Lines for one product are merged, and the merged line obeys the same limit. (This runs
+    // even when a line failed its own checks: such a line already has its message, and is not
+    // counted, so it gets no second one.)
     const totals = new Map<string, number>();
     body.items.forEach((line, index) => {
+      if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > MAX_QUANTITY || typeof line.productId !== 'string') return;
       const id = line.productId.toLowerCase();
       const total = (totals.get(id) ?? 0) + line.quantity;
       totals.set(id, total);
