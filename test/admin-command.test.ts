@@ -115,4 +115,19 @@ describe('npm run admin, refusals', () => {
     const db = await target.open();
     expect((await findUserByEmail(db, 'deputy@example.com'))?.role).toBe('customer');
   }, 240_000);
+
+  it('when list runs, then it prints each admin (email, then when it was created), oldest first, and no customer or demoted admin', async () => {
+    expect(await createAdmin(await target.open(), 'second@example.com', () => Promise.resolve('second password'), TEST_PASSWORD_HASH_PROFILE)).toBe('created');
+    const listed = await runEntry(ADMIN, { env: target.env, args: ['list'] });
+    expect(listed.code, listed.stderr).toBe(0);
+    const lines = listed.stdout.trim().split('\n').map((line) => line.split('\t'));
+    expect(lines.map(([email]) => email)).toEqual(['root@example.com', 'second@example.com']);
+    for (const [, createdAt] of lines) expect(createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  }, 240_000);
+
+  it('when asked for help, then it prints the usage on stdout and exits 0', async () => {
+    const help = await runEntry(ADMIN, { env: target.env, args: ['--help'] });
+    expect([help.code, help.stderr]).toEqual([0, '']);
+    expect(help.stdout).toMatch(/^Usage: npm run admin -- create <email> .* \| list/);
+  }, 240_000);
 });

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { loadConfig } from '../config/index.js';
 import { exitOnStartupFailure } from '../lifecycle.js';
-import { createAdmin, demote, resetPassword } from '../modules/auth/index.js';
+import { createAdmin, demote, listAdmins, resetPassword } from '../modules/auth/index.js';
 import { migrate, openDatabase } from '../platform/db/index.js';
 
 const USAGE =
-  'Usage: npm run admin -- create <email> | reset-password <email> | demote <email>   (a password is read from standard input, or generated and printed once)';
+  'Usage: npm run admin -- create <email> | reset-password <email> | demote <email> | list   (a password is read from standard input, or generated and printed once)';
 
-const command = z.tuple([z.enum(['create', 'reset-password', 'demote']), z.email()]);
+const HELP = new Set(['help', '--help', '-h']);
+const command = z.union([z.tuple([z.enum(['create', 'reset-password', 'demote']), z.email()]), z.tuple([z.literal('list')])]);
 const password = z.string().min(8, 'must be at least 8 characters').max(128, 'must be at most 128 characters');
 
 class UsageError extends Error {}
@@ -30,9 +31,14 @@ async function readPassword(): Promise<{ value: string; generated: boolean }> {
   return { value: piped, generated: false };
 }
 
-/** `npm run admin -- create | reset-password | demote <email>`, on the configured database. */
+/** `npm run admin -- create | reset-password | demote <email>` or `list`, on the configured database. */
 async function main(): Promise<void> {
-  const parsed = command.safeParse(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  if (args.length === 1 && HELP.has(args[0]!)) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const parsed = command.safeParse(args);
   if (!parsed.success) throw new UsageError(USAGE);
   const [action, email] = parsed.data;
   const config = loadConfig();
@@ -43,7 +49,10 @@ async function main(): Promise<void> {
     let chosen: { value: string; generated: boolean } | undefined;
     const ask = async () => (chosen = await readPassword()).value;
     const shown = () => (chosen?.generated ? ` with password ${chosen.value} (shown once)` : '');
-    if (action === 'create') {
+    if (action === 'list') {
+      // One admin per line (email, then when the account was created): easy to read and to cut.
+      for (const admin of await listAdmins(db)) say(`${admin.email}\t${admin.createdAt}`);
+    } else if (action === 'create') {
       const outcome = await createAdmin(db, email, ask, config.passwordHashProfile);
       if (outcome === 'created') say(`Created admin ${email}${shown()}`);
       else if (outcome === 'promoted') say(`${email} is now an admin; its password is unchanged (set one with: npm run admin -- reset-password ${email})`);

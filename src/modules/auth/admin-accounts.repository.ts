@@ -40,6 +40,15 @@ export async function demoteAdmin(tx: Queryable, email: string): Promise<DemoteO
   return 'demoted';
 }
 
+/** Every admin account, oldest first: what `npm run admin -- list` prints. */
+export async function listAdmins(db: Queryable): Promise<{ email: string; createdAt: string }[]> {
+  const { rows } = await db.query<{ email: string; createdAt: string }>(
+    `SELECT email, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "createdAt"
+     FROM users WHERE role = 'admin' ORDER BY created_at, id`,
+  );
+  return rows;
+}
+
 export async function adminExists(db: Queryable): Promise<boolean> {
   const { rows } = await db.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1");
   return rows.length > 0;

@@ -1,9 +1,9 @@
 import type { Database } from '../../platform/db/index.js';
-import { adminExists, demoteAdmin, promoteToAdmin, replacePassword, type DemoteOutcome } from './admin-accounts.repository.js';
+import { adminExists, demoteAdmin, listAdmins, promoteToAdmin, replacePassword, type DemoteOutcome } from './admin-accounts.repository.js';
 import { findUserByEmail, insertUser } from './auth.repository.js';
 import { hashPassword, type PasswordHashProfile } from './passwords.js';
 
-export { adminExists, type DemoteOutcome };
+export { adminExists, listAdmins, type DemoteOutcome };
 
 /** What `npm run admin -- create` did. A promoted customer keeps the password it had. */
 export type CreateAdminOutcome = 'created' | 'promoted' | 'already-admin';

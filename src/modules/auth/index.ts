@@ -3,7 +3,7 @@ export { createAuthService, type AuthService } from './auth.service.js';
 export { authenticate, optionalAuthenticate, principalOf, requireRole, type Authenticator } from './authenticate.js';
 export { createAccessTokens, type AccessTokens } from './tokens.js';
 export { ensureAdmin, LOCAL_ADMIN_EMAIL } from './admin-bootstrap.js';
-export { adminExists, createAdmin, demote, resetPassword, type CreateAdminOutcome, type DemoteOutcome } from './admin-accounts.js';
+export { adminExists, createAdmin, demote, listAdmins, resetPassword, type CreateAdminOutcome, type DemoteOutcome } from './admin-accounts.js';
 export type { User } from './auth.repository.js';
 export { loginBody, refreshBody, registerBody, registerFields } from './auth.schemas.js';
 export { requireAdminForBrowser } from './browser-admin.js';
