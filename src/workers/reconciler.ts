@@ -1,3 +1,4 @@
+import { pruneRefreshTokens } from '../modules/auth/index.js';
 import { pruneEvents } from '../modules/events/index.js';
 import { findMissingEmails, orderEmailJob, recordOwedEmails, type MissingEmailsCursor } from '../modules/notifications/index.js';
 import { processOrderJob, type OrdersService } from '../modules/orders/index.js';
@@ -32,6 +33,8 @@ const PAYMENT_VOID_RETENTION_DAYS = 30;
 /** Rows per retention statement, and statements per round: a backlog after downtime is worked off over rounds, in short statements. */
 const PRUNE_BATCH = 5_000;
 const PRUNE_MAX_BATCHES = 20;
+/** Refresh-token families per statement are this many times fewer than rows: a family has a row for each refresh it had. */
+const ROWS_PER_REFRESH_FAMILY = 10;
 
 /** Emails owed but never recorded are looked for among the orders finished this recently (see recordOwedEmails). */
 const OWED_EMAILS_FINISHED_WITHIN_HOURS = 1;
@@ -140,6 +143,8 @@ export async function reconcileOnce(
   await round.run('prune order events', () => pruneInBatches((batch) => pruneEvents(deps.db, deps.eventsRetentionHours, batch), size));
   await round.run('prune webhook deliveries', () => pruneInBatches((batch) => pruneDeliveries(deps.db, WEBHOOK_DELIVERY_RETENTION_DAYS, batch), size));
   await round.run('prune payment voids', () => pruneInBatches((batch) => pruneVoids(deps.db, PAYMENT_VOID_RETENTION_DAYS, batch), size));
+  const families = Math.max(1, Math.floor(size / ROWS_PER_REFRESH_FAMILY));
+  await round.run('prune refresh tokens', () => pruneInBatches((batch) => pruneRefreshTokens(deps.db, batch), families));
   await round.run('prune idempotency keys', () => deps.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'"));
   round.finish();
   // Never "work done": startLoop would run the next round at once, re-enqueueing the same

@@ -122,4 +122,32 @@ describe.each(STORAGE_KINDS)('retention on %s', (storage) => {
     );
     expect(rows).toEqual([{ owed: 2, voided: 2 }]);
   });
+
+  it('deletes a login\'s refresh tokens once every one of them has expired, families at a time, and keeps every token of a login that can still refresh', async () => {
+    const userId = randomUUID();
+    await app.db.query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, 'Refresher', 'x')", [userId, `${userId}@example.com`]);
+    /** A family of `used` rotated tokens and its newest (unused) one, which expires `newestExpiresIn` from now; `revoked`: logged out. */
+    const family = async (used: number, newestExpiresIn: string, revoked = false) => {
+      const familyId = randomUUID();
+      await app.db.query(
+        `INSERT INTO refresh_tokens (user_id, family_id, token_hash, created_at, expires_at, used_at, revoked_at)
+         SELECT $1, $2, md5(random()::text || s), now() - interval '40 days', now() + $4::interval - make_interval(mins => 15 * ($3 + 1 - s)),
+                CASE WHEN s <= $3 THEN now() - interval '40 days' END, CASE WHEN $5 THEN now() - interval '35 days' END
+         FROM generate_series(1, $3 + 1) AS s`,
+        [userId, familyId, used, newestExpiresIn, revoked],
+      );
+      return familyId;
+    };
+    await Promise.all([family(3, '-2 days'), family(0, '-1 hour'), family(5, '-5 days', true), family(2, '-10 days'), family(1, '-3 days')]);
+    const live = await Promise.all([family(4, '1 hour'), family(2, '20 days', true), family(0, '29 days')]);
+
+    await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 600, eventsRetentionHours: 48, pruneBatch: 4 });
+
+    const { rows } = await app.db.query<{ familyId: string; tokens: number }>(
+      'SELECT family_id AS "familyId", count(*)::int AS tokens FROM refresh_tokens WHERE user_id = $1 GROUP BY family_id',
+      [userId],
+    );
+    expect(rows.map((row) => row.familyId).sort()).toEqual([...live].sort());
+    expect(rows.reduce((sum, row) => sum + row.tokens, 0)).toBe(5 + 3 + 1);
+  });
 });

@@ -115,3 +115,22 @@ export async function revokeFamily(db: Queryable, familyId: string): Promise<num
   );
   return rowCount;
 }
+
+/**
+ * Deletes up to `families` logins' refresh tokens once they can refresh no more: a family's newest
+ * token is its only unused one, so once that has expired nothing in it can be rotated, and its
+ * rows (kept until then for reuse detection and revocation) are done with. Oldest first, through
+ * the index of unused tokens by expiry; answers how many families went.
+ */
+export async function pruneRefreshTokens(db: Queryable, families: number): Promise<number> {
+  const { rows } = await db.query<{ families: number }>(
+    // An array rather than IN (subquery): the DELETE then probes the family index, where a join
+    // with the CTE was planned as a read of the whole table.
+    `WITH dead AS (
+       SELECT ARRAY(SELECT family_id FROM refresh_tokens WHERE used_at IS NULL AND expires_at < now() ORDER BY expires_at LIMIT $1) AS ids),
+     gone AS (DELETE FROM refresh_tokens WHERE family_id = ANY ((SELECT ids FROM dead)::uuid[]))
+     SELECT cardinality(ids) AS families FROM dead`,
+    [families],
+  );
+  return rows[0]?.families ?? 0;
+}

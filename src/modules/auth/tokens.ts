@@ -8,6 +8,13 @@ import { ROLES, type Principal, type Role } from '../../shared/principal.js';
 const ALGORITHM = 'HS256';
 /** A claim that makes an access token unusable anywhere else a JWT could be presented. */
 const ACCESS_TOKEN_TYPE = 'access';
+/**
+ * How far in the future a token's `iat` may be. Instances behind one load balancer sign with
+ * their own clocks, and `iat` is in whole seconds: a clock a few milliseconds ahead of another's
+ * signs tokens whose `iat` is, for that other instance, one second in the future. Without leeway,
+ * a fresh token then fails there. The leeway does not extend `exp`.
+ */
+const ISSUED_AT_LEEWAY_SECONDS = 60;
 
 export interface AccessTokenSettings {
   secret: string;
@@ -45,9 +52,11 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
         issuer: settings.issuer,
         audience: settings.audience,
         requiredClaims: ['sub', 'exp', 'iat'],
-        maxTokenAge: `${settings.ttlSeconds}s`,
         currentDate: new Date(now()),
       });
+      // jose's maxTokenAge would refuse an iat even one second ahead (its clockTolerance also moves exp).
+      const age = nowSeconds() - (payload.iat ?? Number.NaN);
+      if (!(age >= -ISSUED_AT_LEEWAY_SECONDS && age <= settings.ttlSeconds)) return undefined;
       const role = payload.role as Role;
       // We only sign user ids; any other subject (which only the secret's holder could sign) would
       // reach the database as a bad uuid.

@@ -71,6 +71,25 @@ describe('access tokens', () => {
   });
 });
 
+describe('access tokens across API instances whose clocks differ slightly', () => {
+  it('when one instance signs a token a fraction of a second "before" another instance\'s clock, then the other accepts it', async () => {
+    // Instance A's clock runs 300 ms ahead of B's: at 12:00:00.100 on A it is 11:59:59.800 on B,
+    // so the token's iat (whole seconds) is one second in B's future.
+    const onA = createAccessTokens({ ...settings, now: () => Date.UTC(2026, 0, 1, 12, 0, 0, 100) });
+    const onB = createAccessTokens({ ...settings, now: () => Date.UTC(2026, 0, 1, 11, 59, 59, 800) });
+    expect(await onB.verify(await onA.sign(principal))).toMatchObject(principal);
+  });
+
+  it('still refuses a token issued further in the future than clocks drift apart, or issued longer ago than the lifetime', async () => {
+    const nowS = Math.floor(Date.now() / 1000);
+    const make = (iat: number, exp: number) =>
+      new SignJWT({ sub: principal.userId, ...claims() }).setProtectedHeader({ alg: 'HS256' }).setIssuer(settings.issuer).setAudience(settings.audience).setIssuedAt(iat).setExpirationTime(exp).sign(key);
+    expect(await tokens.verify(await make(nowS + 3600, nowS + 3600 + 900))).toBeUndefined();
+    expect(await tokens.verify(await make(nowS - 901, nowS + 60))).toBeUndefined();
+    expect(await tokens.verify(await make(nowS - 10, nowS + 890))).toMatchObject(principal);
+  });
+});
+
 describe('remembered verifications', () => {
   it('stop being accepted when the token expires', async () => {
     let nowMs = Date.UTC(2026, 0, 1, 12, 0, 0, 250);
