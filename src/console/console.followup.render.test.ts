@@ -130,6 +130,34 @@ describe('the console when rights, prices and focus change under it, in a real b
     await cart.getByRole('status').getByText(/is now \D*9\.00\D* \(was \D*15\.00/).waitFor(WAIT);
     expect(problems).toEqual([]);
   });
+
+  it('when an admin edits a price while another admin renames the product, then both changes stand and a description over several lines keeps its lines (the form sent every field back, as first shown and flattened)', { timeout: 60_000 }, async () => {
+    const [admin, other] = [await registerAdmin(app), await registerAdmin(app)];
+    const product = await createProduct(app, admin, { stock: 5, name: 'Shared Mug', priceCents: 1000 });
+    const description = 'Stoneware.\nHolds 350 ml.';
+    await app.http.patch(`/api/products/${product.id}`).set(bearer(admin)).send({ description }).expect(200);
+    const { page, problems } = await signedInPage(admin, '#/admin/products');
+
+    await page.getByRole('button', { name: 'Edit Shared Mug' }).click();
+    const form = page.getByRole('form', { name: 'Edit Shared Mug' });
+    await app.http.patch(`/api/products/${product.id}`).set(bearer(other)).send({ name: 'Shared Mug, renamed' }).expect(200);
+    await form.getByLabel('Price').fill('12.50');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await form.waitFor({ state: 'detached', ...WAIT });
+
+    const saved = (await app.http.get(`/api/products/${product.id}`)).body as { name: string; description: string; priceCents: number };
+    expect(saved).toMatchObject({ name: 'Shared Mug, renamed', description, priceCents: 1250 });
+
+    // Edited in the form, the description keeps the lines typed into it.
+    await page.getByRole('button', { name: 'Edit Shared Mug, renamed' }).click();
+    const again = page.getByRole('form', { name: 'Edit Shared Mug, renamed' });
+    expect(await again.getByLabel('Description').inputValue()).toBe(description);
+    await again.getByLabel('Description').fill('Stoneware.\nHolds 400 ml.');
+    await again.getByRole('button', { name: 'Save' }).click();
+    await again.waitFor({ state: 'detached', ...WAIT });
+    expect((await app.http.get(`/api/products/${product.id}`)).body).toMatchObject({ name: 'Shared Mug, renamed', description: 'Stoneware.\nHolds 400 ml.', priceCents: 1250 });
+    expect(problems).toEqual([]);
+  });
 });
 
 describe('the console of a shop priced in yen, its catalog still empty, in a real browser', () => {

@@ -9,6 +9,7 @@ export type ErrorKind =
   | 'forbidden'
   | 'not_found'
   | 'conflict'
+  | 'precondition_failed'
   | 'unprocessable'
   | 'rate_limited'
   | 'unavailable';
@@ -58,6 +59,13 @@ export class NotFoundError extends AppError {
 export class ConflictError extends AppError {
   constructor(code: string, message: string, errors?: readonly object[]) {
     super('conflict', code, message, errors);
+  }
+}
+
+/** A conditional request (`If-Match`) named a version of the resource that is no longer current. */
+export class PreconditionFailedError extends AppError {
+  constructor(code: string, message: string) {
+    super('precondition_failed', code, message);
   }
 }
 

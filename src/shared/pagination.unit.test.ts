@@ -93,4 +93,17 @@ describe('pageQuery', () => {
   it.each(['0', '101', '-1', 'abc', '1.5', '0x10', '1e1', ' 1', '', '+5'])('refuses limit=%j', (limit) => {
     expect(pageQuery.safeParse({ limit }).success).toBe(false);
   });
+
+  it.each([
+    ['ten digits', '1000000000'],
+    ['twenty digits', '99999999999999999999'],
+    ['400 digits (Infinity as a number)', '9'.repeat(400)],
+  ])('refuses a limit of %s as out of range, not as "not an integer"', (_label, limit) => {
+    const result = pageQuery.safeParse({ limit });
+    expect(result.error?.issues.map((issue) => issue.message)).toEqual(['must be between 1 and 100']);
+  });
+
+  it('accepts leading zeros however many', () => {
+    expect(pageQuery.parse({ limit: '0000000005' }).limit).toBe(5);
+  });
 });

@@ -138,9 +138,17 @@ function EditRow({ product, onDone }: { product: Product; onDone: (saved: Produc
       errors.flag('priceCents', `Enter an amount like ${amountOf(1250, product.currency)}.`);
       return;
     }
+    // Only what was changed here: a field sent back as first shown would undo another admin's
+    // change to it made meanwhile.
+    const changes = {
+      ...(name.value.trim() !== product.name ? { name: name.value.trim() } : {}),
+      ...(description.value.trim() !== (product.description ?? '') ? { description: description.value.trim() } : {}),
+      ...(priceCents !== product.priceCents ? { priceCents } : {}),
+    };
+    if (Object.keys(changes).length === 0) return onDone(null);
     return saving.run(async () => {
       try {
-        onDone(await api<Product>(`/api/products/${product.id}`, { method: 'PATCH', body: { name: name.value.trim(), description: description.value.trim(), priceCents } }));
+        onDone(await api<Product>(`/api/products/${product.id}`, { method: 'PATCH', body: changes }));
       } catch (caught) {
         errors.fail(caught);
       }
@@ -154,7 +162,8 @@ function EditRow({ product, onDone }: { product: Product; onDone: (saved: Produc
             <input required maxLength={200} value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
           </Field>
           <Field label="Description" error={errors.of('description')}>
-            <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
+            {/* A description may span lines; a one-line input would drop its line breaks. */}
+            <textarea rows={3} value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
           </Field>
           <Field label="Price" error={errors.of('priceCents')}>
             <input inputMode="decimal" required value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />
@@ -225,7 +234,7 @@ function CreateProduct({ currency, onCreated }: { currency: string | null; onCre
         <input required value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
       </Field>
       <Field label="Description" error={errors.of('description')}>
-        <input value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
+        <textarea rows={2} value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
       </Field>
       <Field label={`Price (${currency})`} error={errors.of('priceCents')}>
         <input inputMode="decimal" required placeholder={amountOf(1250, currency)} value={price.value} onInput={(e) => (price.value = e.currentTarget.value)} />

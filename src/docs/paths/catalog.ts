@@ -13,6 +13,22 @@ const notFound = problem(404, [{ code: 'PRODUCT_NOT_FOUND', when: 'No product wi
 const adminOnly = { 401: problem(401, [UNAUTHENTICATED]), 403: problem(403, [FORBIDDEN_ADMIN]) };
 const location = { Location: { description: 'The new product: /api/products/{id}', schema: { type: 'string' } } };
 const adminView = 'Admins (with a token) also see `onHand` and `reserved`.';
+const etag = {
+  ETag: {
+    description: "The product's version, which changes whenever the product does (details, stock, an order's reservation); send it back in `If-Match` to change only that version.",
+    schema: { type: 'string' as const, example: '"3f0c9a1d2b7e4c5f8a9b0c1d2e3f4a5b"' },
+  },
+};
+const ifMatch = z.object({
+  'If-Match': z.string().optional().meta({
+    // The server reads at most 16 KB of headers in all (HEADERS_TOO_LARGE).
+    maxLength: 16_384,
+    description:
+      'Apply the change only to this version of the product: an `ETag` from an earlier answer (a list of them, or `*` for any). Otherwise `412 PRECONDITION_FAILED` and nothing changes. Weak tags (`W/"…"`) never match.',
+  }),
+});
+const changed = problem(412, [{ code: 'PRECONDITION_FAILED', when: '`If-Match` names none of the product\'s current version: it changed since it was read. Nothing was changed.' }]);
+const ifMatchMalformed = '`If-Match` is not `*` or a list of quoted entity tags';
 
 export function registerCatalogPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
@@ -39,9 +55,13 @@ export function registerCatalogPaths(registry: OpenAPIRegistry): void {
     summary: 'One product',
     description: adminView,
     security: OPTIONAL_BEARER,
-    request: { params },
+    request: {
+      params,
+      headers: z.object({ 'If-None-Match': z.string().optional().meta({ maxLength: 16_384, description: 'An `ETag` from an earlier answer: `304` without a body while the product is still that version.' }) }),
+    },
     responses: {
-      200: json('The product.', Product),
+      200: json('The product.', Product, etag),
+      304: { description: 'The product is still the version named in `If-None-Match`.', headers: etag },
       ...commonProblems({ body: false, database: true }),
       401: problem(401, [{ ...UNAUTHENTICATED, when: 'A token was sent and it is invalid or expired.' }]),
       404: notFound,
@@ -57,7 +77,7 @@ export function registerCatalogPaths(registry: OpenAPIRegistry): void {
     security: BEARER,
     request: { body: { required: true, content: { 'application/json': { schema: CreateProductRequest } } } },
     responses: {
-      201: json('Created.', Product, location),
+      201: json('Created.', Product, { ...location, ...etag }),
       ...commonProblems({ body: true, database: true, validation: 'A field is missing or out of range.' }),
       ...adminOnly,
       409: problem(409, [{ code: 'SKU_TAKEN', when: 'A product with this sku already exists.' }]),
@@ -71,12 +91,13 @@ export function registerCatalogPaths(registry: OpenAPIRegistry): void {
     tags,
     summary: 'Change name, description or price (admin)',
     security: BEARER,
-    request: { params, body: { required: true, content: { 'application/json': { schema: UpdateProductRequest } } } },
+    request: { params, headers: ifMatch, body: { required: true, content: { 'application/json': { schema: UpdateProductRequest } } } },
     responses: {
-      200: json('The updated product.', Product),
-      ...commonProblems({ body: true, database: true, validation: 'No field to change was sent, or one is out of range.' }),
+      200: json('The updated product.', Product, etag),
+      ...commonProblems({ body: true, database: true, validation: `No field to change was sent, or one is out of range; or ${ifMatchMalformed}.` }),
       ...adminOnly,
       404: notFound,
+      412: changed,
     },
   });
 
@@ -87,16 +108,17 @@ export function registerCatalogPaths(registry: OpenAPIRegistry): void {
     tags,
     summary: 'Add or remove on-hand stock (admin)',
     security: BEARER,
-    request: { params, body: { required: true, content: { 'application/json': { schema: AdjustStockRequest } } } },
+    request: { params, headers: ifMatch, body: { required: true, content: { 'application/json': { schema: AdjustStockRequest } } } },
     responses: {
-      200: json('The product with its new stock.', Product),
-      ...commonProblems({ body: true, database: true, validation: '`adjustment` is zero, not an integer, or beyond ±1000000.' }),
+      200: json('The product with its new stock.', Product, etag),
+      ...commonProblems({ body: true, database: true, validation: `\`adjustment\` is zero, not an integer, or beyond ±1000000; or ${ifMatchMalformed}.` }),
       ...adminOnly,
       404: notFound,
       409: problem(409, [
         { code: 'INSUFFICIENT_STOCK', when: 'The decrease would take on-hand stock below what is reserved for orders.' },
         { code: 'STOCK_LIMIT_EXCEEDED', when: 'The increase would take on-hand stock above the maximum.' },
       ]),
+      412: changed,
     },
   });
 }

@@ -33,8 +33,24 @@ export interface ProductPosition {
 /** products.on_hand is an `integer`; adjustments beyond this would overflow it. */
 export const MAX_ON_HAND = 2_147_483_647;
 
+/** A product with its version: what `If-Match` names (the ETag's content). */
+export interface VersionedProductRow extends ProductRow {
+  version: string;
+}
+
+/**
+ * The row version's tag: xmin (the transaction that wrote it) changes with every update of the
+ * product (details, stock, an order's reservation) and never returns to an earlier value; hashed
+ * with the id so it says nothing about the database's transaction count.
+ */
+const VERSION = `left(encode(sha256(convert_to(id::text || ':' || xmin::text, 'UTF8')), 'hex'), 32)`;
+
 const PRODUCT_COLUMNS = `id, sku, name, description, price_cents AS "priceCents", currency,
   on_hand AS "onHand", reserved, created_at AS "createdAt", updated_at AS "updatedAt"`;
+const VERSIONED_COLUMNS = `${PRODUCT_COLUMNS}, ${VERSION} AS version`;
+
+/** A change's condition on the version: any, or one of `versions` (`If-Match`). */
+const VERSION_MATCHES = (param: string) => `(${param}::text[] IS NULL OR ${VERSION} = ANY(${param}::text[]))`;
 
 /**
  * Inserts products with their `initial` ledger rows in one statement, so a product never
@@ -45,8 +61,8 @@ export async function insertProducts(
   db: Queryable,
   products: readonly NewProduct[],
   options: { actorId: string | null; onlyIntoEmptyCatalog?: boolean },
-): Promise<ProductRow[]> {
-  const { rows } = await db.query<ProductRow>(
+): Promise<VersionedProductRow[]> {
+  const { rows } = await db.query<VersionedProductRow>(
     `WITH created AS (
        INSERT INTO products (id, sku, name, description, price_cents, currency, on_hand)
        SELECT COALESCE(u.id, gen_random_uuid()), u.sku, u.name, u.description, u.price_cents, u.currency, u.on_hand
@@ -55,7 +71,7 @@ export async function insertProducts(
        WHERE NOT $8::boolean OR NOT EXISTS (SELECT 1 FROM products)
        -- Any unique key: a sku, or a demo product's fixed id when two start-ups seed at once.
        ON CONFLICT DO NOTHING
-       RETURNING ${PRODUCT_COLUMNS}
+       RETURNING ${VERSIONED_COLUMNS}
      ), ledger AS (
        INSERT INTO stock_movements (product_id, kind, quantity, actor_id)
        SELECT id, 'initial', "onHand", $7::uuid FROM created WHERE "onHand" > 0
@@ -76,8 +92,8 @@ export async function insertProducts(
   return rows;
 }
 
-export async function findProductById(db: Queryable, id: string): Promise<ProductRow | undefined> {
-  const { rows } = await db.query<ProductRow>(`SELECT ${PRODUCT_COLUMNS} FROM products WHERE id = $1`, [id]);
+export async function findProductById(db: Queryable, id: string): Promise<VersionedProductRow | undefined> {
+  const { rows } = await db.query<VersionedProductRow>(`SELECT ${VERSIONED_COLUMNS} FROM products WHERE id = $1`, [id]);
   return rows[0];
 }
 
@@ -92,20 +108,24 @@ export async function listProducts(db: Queryable, page: { limit: number; after: 
   return rows;
 }
 
+/** No row: unknown product, or its version is none of `ifMatch`. */
 export async function updateProductDetails(
   db: Queryable,
   id: string,
   changes: { name?: string | undefined; description?: string | undefined; priceCents?: number | undefined },
-): Promise<ProductRow | undefined> {
-  const { rows } = await db.query<ProductRow>(
+  ifMatch: readonly string[] | undefined,
+): Promise<VersionedProductRow | undefined> {
+  // Under READ COMMITTED a concurrent change makes this re-check its WHERE against the new row
+  // version, whose tag differs: of two changes made with the same If-Match, one applies.
+  const { rows } = await db.query<VersionedProductRow>(
     `UPDATE products SET
        name = COALESCE($2::text, name),
        description = COALESCE($3::text, description),
        price_cents = COALESCE($4::bigint, price_cents),
        updated_at = now()
-     WHERE id = $1
-     RETURNING ${PRODUCT_COLUMNS}`,
-    [id, changes.name ?? null, changes.description ?? null, changes.priceCents ?? null],
+     WHERE id = $1 AND ${VERSION_MATCHES('$5')}
+     RETURNING ${VERSIONED_COLUMNS}`,
+    [id, changes.name ?? null, changes.description ?? null, changes.priceCents ?? null, ifMatch ?? null],
   );
   return rows[0];
 }
@@ -113,20 +133,28 @@ export async function updateProductDetails(
 /**
  * Adds `adjustment` to on-hand and records it in the ledger, in one statement. The condition
  * is evaluated against the latest row version (a concurrent adjustment waits, then re-checks),
- * so on-hand never drops below what is reserved. No row: unknown product or refused.
+ * so on-hand never drops below what is reserved. No row: unknown product, refused, or its version
+ * is none of `ifMatch`.
  */
-export async function adjustOnHand(db: Queryable, id: string, adjustment: number, actorId: string): Promise<ProductRow | undefined> {
-  const { rows } = await db.query<ProductRow>(
+export async function adjustOnHand(
+  db: Queryable,
+  id: string,
+  adjustment: number,
+  actorId: string,
+  ifMatch: readonly string[] | undefined,
+): Promise<VersionedProductRow | undefined> {
+  const { rows } = await db.query<VersionedProductRow>(
     `WITH adjusted AS (
        UPDATE products SET on_hand = on_hand + $2::int, updated_at = now()
        WHERE id = $1 AND on_hand::bigint + $2::int >= reserved AND on_hand::bigint + $2::int <= $4::bigint
-       RETURNING ${PRODUCT_COLUMNS}
+         AND ${VERSION_MATCHES('$5')}
+       RETURNING ${VERSIONED_COLUMNS}
      ), ledger AS (
        INSERT INTO stock_movements (product_id, kind, quantity, actor_id)
        SELECT id, 'adjustment', $2::int, $3::uuid FROM adjusted
      )
      SELECT * FROM adjusted`,
-    [id, adjustment, actorId, MAX_ON_HAND],
+    [id, adjustment, actorId, MAX_ON_HAND, ifMatch ?? null],
   );
   return rows[0];
 }
@@ -135,11 +163,6 @@ export async function adjustOnHand(db: Queryable, id: string, adjustment: number
 export async function findOtherCurrency(db: Queryable, currency: string): Promise<string | undefined> {
   const { rows } = await db.query<{ currency: string }>('SELECT currency FROM products WHERE currency <> $1 LIMIT 1', [currency]);
   return rows[0]?.currency;
-}
-
-export async function productExists(db: Queryable, id: string): Promise<boolean> {
-  const { rows } = await db.query('SELECT 1 FROM products WHERE id = $1', [id]);
-  return rows.length > 0;
 }
 
 export interface StockAudit {

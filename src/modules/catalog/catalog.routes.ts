@@ -1,12 +1,16 @@
-import type { IRouter, Request } from 'express';
+import type { IRouter, Request, Response } from 'express';
+import { etag, ifMatchTags } from '../../middleware/preconditions.js';
 import { parseOrThrow, validateBody } from '../../middleware/validate.js';
 import { pageQuery } from '../../shared/pagination.js';
 import { authenticate, optionalAuthenticate, principalOf, requireRole, type Authenticator } from '../auth/index.js';
 import type { AdjustStockBody, CreateProductBody, UpdateProductBody } from './catalog.schemas.js';
 import { adjustStockBody, createProductBody, updateProductBody } from './catalog.schemas.js';
-import type { CatalogService } from './catalog.service.js';
+import type { CatalogService, VersionedProduct } from './catalog.service.js';
 
 type ById<Body = unknown> = Request<{ id: string }, unknown, Body>;
+
+/** One product with its version as the ETag (a GET whose If-None-Match names it answers 304). */
+const sendProduct = (res: Response, { product, version }: VersionedProduct, status = 200) => res.status(status).set('ETag', etag(version)).json(product);
 
 /** `/api/products…`, registered on the app's own router (see app.ts). */
 export function catalogRoutes(router: IRouter, catalog: CatalogService, auth: Authenticator): void {
@@ -18,19 +22,19 @@ export function catalogRoutes(router: IRouter, catalog: CatalogService, auth: Au
   });
 
   router.get('/api/products/:id', anyone, async (req: ById, res) => {
-    res.json(await catalog.getProduct(req.params.id, req.auth));
+    sendProduct(res, await catalog.getProduct(req.params.id, req.auth));
   });
 
   router.post('/api/products', ...admin, validateBody(createProductBody), async (req: Request<Record<string, string>, unknown, CreateProductBody>, res) => {
-    const product = await catalog.createProduct(req.body, principalOf(req));
-    res.status(201).location(`/api/products/${product.id}`).json(product);
+    const created = await catalog.createProduct(req.body, principalOf(req));
+    sendProduct(res.location(`/api/products/${created.product.id}`), created, 201);
   });
 
   router.patch('/api/products/:id', ...admin, validateBody(updateProductBody), async (req: ById<UpdateProductBody>, res) => {
-    res.json(await catalog.updateProduct(req.params.id, req.body, principalOf(req)));
+    sendProduct(res, await catalog.updateProduct(req.params.id, req.body, principalOf(req), ifMatchTags(req)));
   });
 
   router.post('/api/products/:id/stock', ...admin, validateBody(adjustStockBody), async (req: ById<AdjustStockBody>, res) => {
-    res.json(await catalog.adjustStock(req.params.id, req.body, principalOf(req)));
+    sendProduct(res, await catalog.adjustStock(req.params.id, req.body, principalOf(req), ifMatchTags(req)));
   });
 }

@@ -1,11 +1,11 @@
 import type { Database } from '../../platform/db/index.js';
 import type { Logger } from '../../platform/logger.js';
-import { ConflictError, NotFoundError } from '../../shared/errors.js';
+import { ConflictError, NotFoundError, PreconditionFailedError } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { CURSOR_KEYS, decodeKeysetCursor, toPage, type Page } from '../../shared/pagination.js';
 import { isAdmin, type Principal } from '../../shared/principal.js';
 import * as repo from './catalog.repository.js';
-import type { ProductPosition, ProductRow } from './catalog.repository.js';
+import type { ProductPosition, ProductRow, VersionedProductRow } from './catalog.repository.js';
 import { type AdjustStockBody, type CreateProductBody, type UpdateProductBody } from './catalog.schemas.js';
 
 /** A product as clients see it; `onHand` and `reserved` only for admins. */
@@ -22,6 +22,15 @@ export interface Product {
   onHand?: number;
   reserved?: number;
 }
+
+/** A product with its version, which an `ETag` carries and `If-Match` names. */
+export interface VersionedProduct {
+  product: Product;
+  version: string;
+}
+
+/** A change's condition: `undefined` for none, else the versions it may apply to (`If-Match`). */
+export type IfMatch = readonly string[] | undefined;
 
 export interface CatalogServiceDeps {
   db: Database;
@@ -49,6 +58,10 @@ export function toProduct(row: ProductRow, viewer: Principal | undefined): Produ
 }
 
 const productNotFound = () => new NotFoundError('PRODUCT_NOT_FOUND', 'No product with this id exists');
+const productChanged = () =>
+  new PreconditionFailedError('PRECONDITION_FAILED', 'The product has changed since the version named in If-Match; nothing was changed. Read it again and resend with its new ETag');
+
+const versioned = (row: VersionedProductRow, viewer: Principal | undefined): VersionedProduct => ({ product: toProduct(row, viewer), version: row.version });
 
 /** A malformed id cannot name a product: answer exactly as for an unknown one. */
 function assertProductId(id: string): void {
@@ -80,38 +93,50 @@ export function createCatalogService(deps: CatalogServiceDeps) {
     return { ...page, currency };
   }
 
-  async function getProduct(id: string, viewer?: Principal): Promise<Product> {
+  async function getProduct(id: string, viewer?: Principal): Promise<VersionedProduct> {
     assertProductId(id);
     const row = await repo.findProductById(db, id);
     if (!row) throw productNotFound();
-    return toProduct(row, viewer);
+    return versioned(row, viewer);
   }
 
-  async function createProduct(input: CreateProductBody, actor: Principal): Promise<Product> {
+  /** Why a conditional change matched no row: an unknown product (404) or a stale If-Match (412). */
+  async function assertChangeable(id: string, ifMatch: IfMatch): Promise<void> {
+    const current = await repo.findProductById(db, id);
+    if (!current) throw productNotFound();
+    if (ifMatch && !ifMatch.includes(current.version)) throw productChanged();
+  }
+
+  async function createProduct(input: CreateProductBody, actor: Principal): Promise<VersionedProduct> {
     const [row] = await repo.insertProducts(db, [{ ...input, description: input.description ?? '', currency }], {
       actorId: actor.userId,
     });
     if (!row) throw new ConflictError('SKU_TAKEN', `A product with sku ${input.sku} already exists`);
     logger.info('product created', { productId: row.id, sku: row.sku, stock: row.onHand });
-    return toProduct(row, actor);
+    return versioned(row, actor);
   }
 
-  async function updateProduct(id: string, changes: UpdateProductBody, actor: Principal): Promise<Product> {
+  async function updateProduct(id: string, changes: UpdateProductBody, actor: Principal, ifMatch?: IfMatch): Promise<VersionedProduct> {
     assertProductId(id);
-    const row = await repo.updateProductDetails(db, id, changes);
-    if (!row) throw productNotFound();
+    const row = await repo.updateProductDetails(db, id, changes, ifMatch);
+    if (!row) {
+      await assertChangeable(id, ifMatch);
+      // Changeable when read again: it changed (or appeared) between the two statements.
+      throw productChanged();
+    }
     logger.info('product updated', { productId: id, fields: Object.keys(changes) });
-    return toProduct(row, actor);
+    return versioned(row, actor);
   }
 
-  async function adjustStock(id: string, { adjustment }: AdjustStockBody, actor: Principal): Promise<Product> {
+  async function adjustStock(id: string, { adjustment }: AdjustStockBody, actor: Principal, ifMatch?: IfMatch): Promise<VersionedProduct> {
     assertProductId(id);
-    const row = await repo.adjustOnHand(db, id, adjustment, actor.userId);
+    const row = await repo.adjustOnHand(db, id, adjustment, actor.userId, ifMatch);
     if (row) {
       logger.info('stock adjusted', { productId: id, adjustment, onHand: row.onHand });
-      return toProduct(row, actor);
+      return versioned(row, actor);
     }
-    if (!(await repo.productExists(db, id))) throw productNotFound();
+    // A version moves only forward, so a current version the client named was current when tried.
+    await assertChangeable(id, ifMatch);
     // on_hand >= reserved always holds, so only a decrease can be refused for reservations
     // and only an increase can overflow; the sign alone tells which, whatever happened since.
     if (adjustment < 0) {
