@@ -289,7 +289,7 @@ async function prepareData(config: Readonly<Config>, db: Database, logger: Logge
 
 /** Opens the configured database (migrating it) and Redis, wires everything, prepares the data. */
 export async function openRuntime(config: Readonly<Config>, logger: Logger, role: 'api' | 'worker' = 'api'): Promise<Runtime> {
-  const db = await openDatabase({ url: config.db.url, poolMax: config.db.poolMax, dataDir: config.dataDir, logger });
+  const db = await openDatabase({ url: config.db.url, poolMax: config.db.poolMax, statementTimeoutMs: config.db.statementTimeoutMs, dataDir: config.dataDir, logger });
   let redis: RedisClient | undefined;
   try {
     const applied = await migrate(db, undefined, {

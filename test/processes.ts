@@ -118,6 +118,8 @@ export interface TcpProxy {
    * packets): what the ends send stays unanswered, their FINs included, until `close`.
    */
   stall(): void;
+  /** Ends a `stall`: forwarding goes on, and what the ends sent meanwhile (a FIN too) reaches the other. */
+  resume(): void;
   /** Accepts connections again on the same port. */
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -125,28 +127,40 @@ export interface TcpProxy {
 
 /** A loopback TCP proxy the test can cut, to make a live server unreachable without stopping it. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const { createServer: createTcpServer, connect } = await import('node:net');
   const sockets = new Set<import('node:net').Socket>();
+  // Each client connection with its upstream one (none for a connection taken while stalled).
+  const pairs = new Map<import('node:net').Socket, import('node:net').Socket | undefined>();
   let server: import('node:net').Server | undefined;
   let stalled = false;
   // Below the ephemeral range, so nobody takes it while the proxy is cut.
   const port = await freePort();
-  const listen = async () => {
-    const { createServer: createTcpServer, connect } = await import('node:net');
-    stalled = false;
-    server = createTcpServer((client) => {
-      if (stalled) {
-        sockets.add(client.on('error', () => undefined).pause());
-        return;
-      }
-      const upstream = connect(targetPort, '127.0.0.1');
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-        socket.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
+  const track = (socket: import('node:net').Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+  };
+  const forward = (client: import('node:net').Socket) => {
+    const upstream = pairs.get(client) ?? connect(targetPort, '127.0.0.1');
+    if (!pairs.get(client)) {
+      track(upstream);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
+    }
+    pairs.set(client, upstream);
+    client.pipe(upstream).pipe(client);
+  };
+  const listen = async () => {
+    stalled = false;
+    server = createTcpServer((client) => {
+      track(client);
+      client.on('close', () => pairs.delete(client));
+      if (stalled) {
+        pairs.set(client, undefined);
+        client.pause();
+        return;
+      }
+      forward(client);
     });
     await new Promise<void>((resolve, reject) => server!.once('error', reject).listen(port, '127.0.0.1', resolve));
   };
@@ -165,6 +179,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       socket.pause();
     }
   };
+  const resume = () => {
+    stalled = false;
+    for (const client of pairs.keys()) forward(client);
+  };
   await listen();
-  return { port, cut: stop, stall, restore: listen, close: stop };
+  return { port, cut: stop, stall, resume, restore: listen, close: stop };
 }

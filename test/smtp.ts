@@ -6,6 +6,8 @@ export interface TestSmtp {
   port: number;
   url: string;
   messages: ParsedMail[];
+  /** Messages taken and never answered (`silentAfterData`). */
+  unanswered: ParsedMail[];
   /** Stops accepting connections (an SMTP outage). */
   stop(): Promise<void>;
   /** Listens again on the same port. */
@@ -22,6 +24,8 @@ export interface SmtpOptions {
   refuseData?: string;
   /** Speak LMTP (RFC 2033) instead of SMTP. */
   lmtp?: boolean;
+  /** Takes each message's data, then goes silent: no reply, the connection left open (a server hung mid-conversation). */
+  silentAfterData?: boolean;
 }
 
 /** smtp-server sends `<responseCode> <message>`: a reply given as one line is split there. */
@@ -30,6 +34,7 @@ const refusal = (reply: string | undefined) => (reply ? Object.assign(new Error(
 /** A real SMTP server in the test process; every accepted message is parsed and kept. */
 export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
   const messages: ParsedMail[] = [];
+  const unanswered: ParsedMail[] = [];
   let server: SMTPServer | undefined;
   let port = 0;
 
@@ -51,6 +56,7 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
       onData(stream, _session, callback) {
         simpleParser(stream).then(
           (mail) => {
+            if (options.silentAfterData) return void unanswered.push(mail);
             if (options.refuseData) return callback(refusal(options.refuseData));
             messages.push(mail);
             callback();
@@ -69,6 +75,7 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
     port,
     url: `smtp://127.0.0.1:${port}`,
     messages,
+    unanswered,
     stop: () =>
       new Promise<void>((resolve) => {
         const running = server;

@@ -98,6 +98,7 @@ describe('loadConfig', () => {
     ['JWT_SECRET', 'too-short'],
     ['ACCESS_TOKEN_TTL_SECONDS', '3600'],
     ['DATABASE_POOL_MAX', '0'],
+    ['DATABASE_STATEMENT_TIMEOUT_MS', '0'],
     ['REDIS_PORT', 'six'],
     ['LOG_LEVEL', 'loud'],
     ['CURRENCY', 'usd'],

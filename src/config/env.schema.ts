@@ -67,6 +67,11 @@ export const envSchema = z.object({
     .optional()
     .describe('Lets NODE_ENV=production run on the embedded database (one process, no backups of its own)'),
   DATABASE_POOL_MAX: positiveInt.max(200).default(10),
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt
+    .min(100)
+    .max(3_600_000, 'must be at most 3600000 (1 hour)')
+    .default(15_000)
+    .describe("The server cancels a statement running this long (statement_timeout), and a statement still unanswered 2 s later (a network dropping packets) is given up with its connection: 503 for a request, a retry for a job"),
   DATA_DIR: z.string().default('./data').describe('Embedded database, generated secrets, .eml mail'),
 
   REDIS_URL: optionalString.describe('Redis URL; unset (and no REDIS_HOST) → in-process queue and cache'),

@@ -26,7 +26,8 @@ export interface Config {
   /** `colour`: pretty lines get colour codes (stdout is a terminal, or FORCE_COLOR). */
   log: { level: Env['LOG_LEVEL']; format: 'json' | 'pretty'; colour: boolean };
   /** `url` undefined → embedded PGlite in `dataDir`. */
-  db: { url: string | undefined; poolMax: number };
+  /** `statementTimeoutMs`: the server's statement_timeout; the client gives a statement up 2 s past it. */
+  db: { url: string | undefined; poolMax: number; statementTimeoutMs: number };
   dataDir: string;
   /**
    * `target` undefined → in-process queue and cache. `url` is set in single-server mode only
@@ -222,7 +223,7 @@ export function loadConfig(
       format: env.LOG_FORMAT ?? (env.NODE_ENV !== 'production' && process.stdout.isTTY ? 'pretty' : 'json'),
       colour: colourLogs({ isTTY: process.stdout.isTTY, noColor: env.NO_COLOR, forceColor: env.FORCE_COLOR }),
     },
-    db: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
+    db: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX, statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS },
     dataDir: path.resolve(env.DATA_DIR),
     redis: { url: redisUrl(env), prefix: env.REDIS_PREFIX, target: redis },
     jwt: {

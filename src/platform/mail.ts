@@ -34,8 +34,12 @@ function asRejection(error: unknown): unknown {
 
 export interface Mailer {
   readonly kind: 'smtp' | 'gmail' | 'file';
-  /** Rejects with MailRejectedError when the server refused the message for good, with any other error when a retry may succeed. */
-  send(message: MailMessage): Promise<void>;
+  /**
+   * Rejects with MailRejectedError when the server refused the message for good, with any other
+   * error when a retry may succeed. `signal`: aborting it ends the send (its connection closed),
+   * rejecting with the signal's reason.
+   */
+  send(message: MailMessage, options?: { signal?: AbortSignal }): Promise<void>;
   /** Checks the server answers (SMTP) or the directory is writable (file). */
   verify(): Promise<void>;
   close(): void;
@@ -82,12 +86,14 @@ export function createMailer(options: MailerOptions): Mailer {
       : nodemailer.createTransport({ service: 'gmail', auth: options.gmail, ...SMTP_TIMEOUTS });
     return {
       kind: options.smtpUrl ? 'smtp' : 'gmail',
-      async send(message) {
+      async send(message, { signal } = {}) {
+        signal?.throwIfAborted();
         // Composed here in one pass (mail-compose.ts), then sent as is: the same bytes sendMail would compose, for a fraction of the CPU.
         const { raw, envelope } = await composeMail({ from: options.from, ...message });
         // Nodemailer honours `signal` (queued: taken off the queue; being sent: its connection
         // closed); its type definitions do not list it yet, hence the separate object.
-        const mail = { envelope, raw, signal: AbortSignal.timeout(options.sendTimeoutMs ?? SEND_TIMEOUT_MS) };
+        const timeout = AbortSignal.timeout(options.sendTimeoutMs ?? SEND_TIMEOUT_MS);
+        const mail = { envelope, raw, signal: signal ? AbortSignal.any([timeout, signal]) : timeout };
         const info = (await transport.sendMail(mail).catch((error: unknown) => {
           throw asRejection(error);
         })) as { rejected?: unknown[]; rejectedErrors?: Error[] };

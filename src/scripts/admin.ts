@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   if (!parsed.success) throw new UsageError(USAGE);
   const [action, email] = parsed.data;
   const config = loadConfig();
-  const db = await openDatabase({ url: config.db.url, poolMax: 1, dataDir: config.dataDir, oneShot: true });
+  const db = await openDatabase({ url: config.db.url, poolMax: 1, statementTimeoutMs: config.db.statementTimeoutMs, dataDir: config.dataDir, oneShot: true });
   const say = (line: string) => process.stdout.write(`${line}\n`);
   try {
     await migrate(db);

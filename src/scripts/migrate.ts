@@ -5,7 +5,7 @@ import { migrate, openDatabase } from '../platform/db/index.js';
 /** `npm run db:migrate`: applies pending migrations to the configured database and exits. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const db = await openDatabase({ url: config.db.url, poolMax: 1, dataDir: config.dataDir, oneShot: true });
+  const db = await openDatabase({ url: config.db.url, poolMax: 1, statementTimeoutMs: config.db.statementTimeoutMs, dataDir: config.dataDir, oneShot: true });
   try {
     const applied = await migrate(db, undefined, {
       onWaiting: () => process.stdout.write('Waiting for another process to finish migrating the database…\n'),

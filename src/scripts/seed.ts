@@ -6,7 +6,7 @@ import { migrate, openDatabase } from '../platform/db/index.js';
 /** `npm run db:seed`: migrates, then fills an empty catalog with demo products and exits. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const db = await openDatabase({ url: config.db.url, poolMax: 1, dataDir: config.dataDir, oneShot: true });
+  const db = await openDatabase({ url: config.db.url, poolMax: 1, statementTimeoutMs: config.db.statementTimeoutMs, dataDir: config.dataDir, oneShot: true });
   try {
     await migrate(db);
     const inserted = await seedDemoCatalog(db, config.currency);

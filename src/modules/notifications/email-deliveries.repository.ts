@@ -135,6 +135,19 @@ export async function releaseClaims(
   return { givenUp: rows.filter((row) => row.status === 'undeliverable').map((row) => row.orderId) };
 }
 
+/**
+ * Gives this claim's rows back untried, their sends cut off by a stop (not failed): no error, no
+ * first failure, so the next sender, the next start's, takes them at once.
+ */
+export async function giveBackClaims(db: Queryable, claim: string, orderIds: readonly string[], kind: EmailKind): Promise<void> {
+  if (orderIds.length === 0) return;
+  await db.query(
+    `UPDATE email_deliveries SET claimed_until = NULL, claim_token = NULL
+     WHERE order_id = ANY($1::uuid[]) AND kind = $2 AND status = 'pending' AND claim_token = $3`,
+    [orderIds, kind, claim],
+  );
+}
+
 /** Where a walk through the unsent emails stands: the last one a round took. */
 export interface MissingEmailsCursor {
   createdAt: string;

@@ -3,7 +3,7 @@ import type { Logger } from '../../platform/logger.js';
 import { MailRejectedError, type Mailer } from '../../platform/mail.js';
 import { batchJobId, jobsInBatches, PermanentJobError, type JobHandler, type JobSpec } from '../../platform/queue/index.js';
 import type { Order } from '../orders/index.js';
-import { claimDeliveries, extendClaims, markSent, markUndeliverable, releaseClaims, type EmailKind } from './email-deliveries.repository.js';
+import { claimDeliveries, extendClaims, giveBackClaims, markSent, markUndeliverable, releaseClaims, type EmailKind } from './email-deliveries.repository.js';
 import { renderOrderEmail } from './order-email.templates.js';
 
 export const SEND_ORDER_EMAIL = 'send-order-email';
@@ -110,7 +110,7 @@ function reportUndeliverable(
 export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendOrderEmailJob['data']> {
   return {
     attempts: 25,
-    async run({ orderIds, kind }) {
+    async run({ orderIds, kind }, { signal }) {
       const orders = await deps.findOrders(orderIds);
       const missing = orderIds.filter((id) => !orders.some((order) => order.id === id));
       if (missing.length === orderIds.length) throw new PermanentJobError(`order(s) ${missing.join(', ')} not found`);
@@ -152,7 +152,7 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
           toSend.map((order) => {
             const recipient = recipients.get(order.userId)!;
             const message = { to: recipient.email, messageId: messageIdFor(order.id, kind, deps.mailFrom), ...renderOrderEmail(kind, order, recipient.name) };
-            return deps.mailer.send(message).then(() => void unmarked.push(order.id));
+            return deps.mailer.send(message, signal ? { signal } : {}).then(() => void unmarked.push(order.id));
           }),
         );
       } finally {
@@ -162,10 +162,14 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
       const sent = toSend.filter((_, i) => results[i]!.status === 'fulfilled').map((order) => order.id);
       const errors = results.flatMap((result, i) => (result.status === 'rejected' ? [{ orderId: toSend[i]!.id, error: result.reason as Error }] : []));
       const refused = errors.filter(({ error }) => error instanceof MailRejectedError);
-      const failures = errors.filter(({ error }) => !(error instanceof MailRejectedError));
+      const unsent = errors.filter(({ error }) => !(error instanceof MailRejectedError));
+      // Cut off by a stop (the queue's signal), not failed: given back untried, and the next start sends them at once.
+      const cutOff = signal?.aborted ? unsent.map(({ orderId }) => orderId) : [];
+      const failures = signal?.aborted ? [] : unsent;
       await marks;
       await markSent(deps.db, unmarked.splice(0), kind);
       await markUndeliverable(deps.db, claims.token, refused.map(({ orderId, error }) => ({ orderId, error: error.message })), kind);
+      await giveBackClaims(deps.db, claims.token, cutOff, kind);
       reportUndeliverable(deps, kind, refused, 'order email refused by the mail server; it will not be retried');
       const finishedAt = new Map(toSend.map((order) => [order.id, Date.parse(order.updatedAt)]));
       for (const orderId of sent) {
@@ -183,6 +187,7 @@ export function createSendOrderEmail(deps: SendOrderEmailDeps): JobHandler<SendO
         for (const _ of retried) deps.metrics.emailAttemptFailed();
         if (retried.length > 0) throw retried[0]!.error;
       }
+      if (cutOff.length > 0) throw new Error(`${cutOff.length} ${kind} email(s) cut off by the shutdown; the next start sends them`);
       // Another sender holds the claim right now: check back later, by when it has finished.
       if (claims.claimedElsewhere.length > 0) throw new Error(`${claims.claimedElsewhere.length} ${kind} email(s) are being sent by another worker`);
     },

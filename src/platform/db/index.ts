@@ -17,8 +17,15 @@ export { describePostgresFailure } from './postgres-startup.js';
  * `dataDir`. `oneShot`: a command that does one task and exits, not a service. `logger` hears
  * of the embedded database's thread stopping and starting again.
  */
-export async function openDatabase(options: { url: string | undefined; poolMax: number; dataDir: string; oneShot?: boolean; logger?: Logger }): Promise<Database> {
+export async function openDatabase(options: {
+  url: string | undefined;
+  poolMax: number;
+  statementTimeoutMs?: number;
+  dataDir: string;
+  oneShot?: boolean;
+  logger?: Logger;
+}): Promise<Database> {
   if (!options.url) return openEmbeddedDatabase(options.dataDir, { oneShot: options.oneShot, ...(options.logger ? { logger: options.logger } : {}) });
   await checkPostgresConnection(options.url);
-  return createPostgresDatabase(options.url, options.poolMax);
+  return createPostgresDatabase(options.url, options.poolMax, options.statementTimeoutMs ? { statementTimeoutMs: options.statementTimeoutMs } : {});
 }

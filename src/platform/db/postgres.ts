@@ -11,7 +11,8 @@ const types = {
 /**
  * Connection-level failures: the server is down, restarting, out of connections, or — after a
  * failover — our connection still points at a former primary that is now read-only (25006).
- * Errors without a SQLSTATE ("Connection terminated unexpectedly", ECONNREFUSED) count too.
+ * Errors without a SQLSTATE ("Connection terminated unexpectedly", ECONNREFUSED, pg's "Query read
+ * timeout" of a statement past its bound) count too.
  */
 function isUnavailable(error: unknown): boolean {
   const state = sqlState(error);
@@ -29,25 +30,45 @@ function translate(error: unknown): never {
   throw error;
 }
 
-const statement = (text: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined): pg.QueryConfig => ({
+/** The server's `statement_timeout` unless DATABASE_STATEMENT_TIMEOUT_MS says otherwise. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
+/**
+ * How long past the server's statement timeout the client waits for an answer (pg's
+ * `query_timeout`). A statement the server cancels is answered at once (57014); one still
+ * unanswered this much later is on a network that drops packets, where TCP alone would wait
+ * minutes. The connection is then given up with its statement: the pool destroys its socket.
+ */
+const ANSWER_MARGIN_MS = 2000;
+/**
+ * No client-side bound, for a session's statements (a migration turns the statement timeout off
+ * and may run for minutes). pg reads a query's `query_timeout: 0` as "the client's own", so
+ * "none" is the longest timer Node holds (about 24 days).
+ */
+const UNBOUNDED_MS = 2_147_483_647;
+
+/** pg takes `query_timeout` per query too; its types only know it per client. */
+type StatementBound = { query_timeout?: number };
+
+const statement = (text: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined, bound: StatementBound = {}): pg.QueryConfig => ({
   text,
   values: params as unknown[],
   ...(options?.name ? { name: options.name } : {}),
+  ...bound,
 });
 
 /** A transaction's connection; `onBroken` hears of failures that make the connection unusable. */
-function wrap(client: pg.PoolClient, onBroken: () => void): Queryable {
+function wrap(client: pg.PoolClient, onBroken: () => void, bound: StatementBound = {}): Queryable {
   const fail = (error: unknown): never => {
     if (isBrokenConnection(error)) onBroken();
     return translate(error);
   };
   return {
     async query<Row>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<Row>> {
-      const result = await client.query(statement(text, params, options)).catch(fail);
+      const result = await client.query(statement(text, params, options, bound)).catch(fail);
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     },
     async exec(script: string) {
-      await client.query(script).catch(fail);
+      await client.query(statement(script, undefined, undefined, bound)).catch(fail);
     },
   };
 }
@@ -87,7 +108,7 @@ async function endWithin(client: pg.Client): Promise<void> {
  * handed to queries). It reconnects after a loss, every second until it works, and calls
  * `onNotify` when back: what was notified meanwhile was lost, and the caller looks again.
  */
-function listenOnOwnConnection(url: string, channel: string, onNotify: () => void): () => Promise<void> {
+function listenOnOwnConnection(url: string, channel: string, queryTimeoutMs: number, onNotify: () => void): () => Promise<void> {
   let client: pg.Client | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
@@ -100,7 +121,8 @@ function listenOnOwnConnection(url: string, channel: string, onNotify: () => voi
     retry.unref();
   };
   async function connect(again: boolean): Promise<void> {
-    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+    // The bound covers its LISTEN statement only: a connection idle between notifications has none in flight.
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000, query_timeout: queryTimeoutMs });
     client = next;
     next.on('error', () => undefined);
     next.on('end', () => {
@@ -127,7 +149,12 @@ function listenOnOwnConnection(url: string, channel: string, onNotify: () => voi
   };
 }
 
-export function createPostgresDatabase(url: string, poolMax: number): Database {
+/**
+ * `statementTimeoutMs`: the server cancels a pool statement after this (`statement_timeout`), and
+ * the client stops waiting for its answer ANSWER_MARGIN_MS later.
+ */
+export function createPostgresDatabase(url: string, poolMax: number, { statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS } = {}): Database {
+  const queryTimeoutMs = statementTimeoutMs + ANSWER_MARGIN_MS;
   const pool = new pg.Pool({
     connectionString: url,
     max: poolMax,
@@ -135,7 +162,10 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
     // Fail fast when the server is unreachable instead of queueing requests forever.
     connectionTimeoutMillis: 3000,
     // A safety net: a statement stuck this long is cancelled (57014) and answered 503.
-    statement_timeout: 15_000,
+    statement_timeout: statementTimeoutMs,
+    // When even the cancel goes unanswered (the network drops packets): 503 all the same, and the
+    // connection is destroyed (isBrokenConnection), never handed to the next statement.
+    query_timeout: queryTimeoutMs,
     idle_in_transaction_session_timeout: 30_000,
   });
   // Every open connection, so a close can cut those the network no longer answers on.
@@ -208,7 +238,7 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
     async session<T>(work: (session: Session) => Promise<T>): Promise<T> {
       const client = await pool.connect().catch(translate);
       try {
-        const connection = wrap(client, () => undefined);
+        const connection = wrap(client, () => undefined, { query_timeout: UNBOUNDED_MS });
         return await work({ ...connection, transaction: (inner) => transactionOn(connection, inner) });
       } finally {
         // Its settings and session locks must not reach the pool's next user.
@@ -224,7 +254,7 @@ export function createPostgresDatabase(url: string, poolMax: number): Database {
         if (rows[0]?.readOnly === 'on') throw Object.assign(new Error('the database server is read-only'), { code: '25006' });
       });
     },
-    listen: (channel, onNotify) => Promise.resolve(listenOnOwnConnection(url, channel, onNotify)),
+    listen: (channel, onNotify) => Promise.resolve(listenOnOwnConnection(url, channel, queryTimeoutMs, onNotify)),
     async close() {
       // A statement or a goodbye still unanswered by then gets no answer: its socket is destroyed
       // (the statement fails; the server rolls its transaction back when it sees the connection go).

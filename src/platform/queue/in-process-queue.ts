@@ -3,12 +3,21 @@ import { runWithJobContext } from '../job-context.js';
 import { attemptJob, backoffDelayMs, DEFAULT_ATTEMPTS, type Backoff, type JobHandlers, type JobQueue, type JobSpec } from './queue.js';
 
 /**
+ * How long `close` waits for the jobs running then to finish, and after that for the ones told
+ * to stop (their `signal` aborted: an email waiting on a silent SMTP server) to give their work
+ * back. Together well inside the API's 10 s grace period, which the HTTP drain and the
+ * background loops share.
+ */
+const CLOSE_WAIT_MS = { finish: 3000, giveBack: 2000 };
+
+/**
  * The embedded default's queue: the same handlers, run in this process with the same retry
  * policy as BullMQ. Nothing is persisted here: the outbox and the reconciler in the database
- * are what make queued work survive a restart.
+ * are what make queued work survive a restart (the next start resumes all of it).
  */
 export function createInProcessQueue(options: { handlers: JobHandlers; concurrency: number; backoff: Backoff; logger: Logger }): JobQueue {
   const { handlers, backoff, logger } = options;
+  const stopping = new AbortController();
   const known = new Set<string>();
   const ready: { job: JobSpec; attempt: number }[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -16,6 +25,15 @@ export function createInProcessQueue(options: { handlers: JobHandlers; concurren
   let active = 0;
   let closed = false;
   let idle: (() => void) | undefined;
+  const idleWithin = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      if (active === 0) return resolve(true);
+      const timer = setTimeout(() => resolve(false), ms);
+      idle = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
 
   function pump(): void {
     while (!closed && active < options.concurrency && ready.length > 0) {
@@ -41,7 +59,7 @@ export function createInProcessQueue(options: { handlers: JobHandlers; concurren
       failed.set(job.id, job);
       return;
     }
-    const result = await attemptJob(handler, job, { attempt, maxAttempts: handler.attempts ?? DEFAULT_ATTEMPTS }, logger);
+    const result = await attemptJob(handler, job, { attempt, maxAttempts: handler.attempts ?? DEFAULT_ATTEMPTS, signal: stopping.signal }, logger);
     if (!result.ok && !result.final && !closed) {
       const timer = setTimeout(() => {
         timers.delete(timer);
@@ -83,7 +101,12 @@ export function createInProcessQueue(options: { handlers: JobHandlers; concurren
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       ready.length = 0;
-      if (active > 0) await new Promise<void>((resolve) => (idle = resolve));
+      if (await idleWithin(CLOSE_WAIT_MS.finish)) return;
+      logger.warn('jobs still running at shutdown; stopping them, the next start runs them again', { jobs: active });
+      stopping.abort(new Error('the service is stopping'));
+      if (await idleWithin(CLOSE_WAIT_MS.giveBack)) return;
+      // Like a crash for them: what they hold is the database's, and the next start resumes it.
+      logger.warn('jobs did not stop in time; closing without them', { jobs: active });
     },
   };
 }

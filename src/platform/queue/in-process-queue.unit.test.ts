@@ -167,6 +167,39 @@ describe('in-process queue', () => {
     expect(runs.map((r) => r.id)).toEqual(['a']);
     await expect(q.add([job('c')])).rejects.toThrow('queue is closed');
   });
+
+  /** Closes a queue running one job of `handler`; resolves with its log lines once close has ended exactly `endsAfterMs` in. */
+  async function closeWhileRunning(handler: JobHandler, endsAfterMs: number): Promise<Record<string, unknown>[]> {
+    const { queue: q, lines } = start({ work: handler }, 1);
+    queue = undefined;
+    await q.add([job('a')]);
+    let closed = false;
+    const closing = q.close().then(() => (closed = true));
+    await vi.advanceTimersByTimeAsync(endsAfterMs - 1);
+    expect(closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await closing;
+    return lines;
+  }
+
+  it('when a job is still running 3 s into close, then its signal aborts, its last attempt is not given up, and close ends once it stops', async () => {
+    const exhausted = vi.fn(() => Promise.resolve());
+    const slow: JobHandler = {
+      attempts: 1,
+      // Waits on something that never answers, until told to stop (an email on a silent SMTP server).
+      run: (_data, { signal }) => new Promise<void>((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason as Error))),
+      exhausted,
+    };
+    const lines = await closeWhileRunning(slow, 3_000);
+    expect(exhausted).not.toHaveBeenCalled();
+    expect(lines.find((line) => line.message === 'job')).toMatchObject({ jobId: 'a', outcome: 'retrying' });
+    expect(lines.map((line) => line.message)).toContain('jobs still running at shutdown; stopping them, the next start runs them again');
+  });
+
+  it('when a running job ignores the stop, then close ends 2 s later all the same, saying so', async () => {
+    const lines = await closeWhileRunning(gatedHandler().handler, 5_000);
+    expect(lines.map((line) => line.message)).toContain('jobs did not stop in time; closing without them');
+  });
 });
 
 describe('backoffDelayMs', () => {

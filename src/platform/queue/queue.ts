@@ -35,6 +35,12 @@ export interface JobAttempt {
   /** 1 for the first run. */
   attempt: number;
   maxAttempts: number;
+  /**
+   * Aborted when the queue stops before the attempt has finished (the in-process queue, at
+   * shutdown): a handler waiting on something slow gives its work back undone, for the next
+   * start. Such an attempt is not counted against the job's attempts.
+   */
+  signal?: AbortSignal;
 }
 
 export interface JobHandler<Data extends JobData = JobData> {
@@ -156,7 +162,8 @@ export async function attemptJob(
   } catch (caught) {
     const error = caught instanceof Error ? caught : new Error(String(caught));
     const permanent = error instanceof PermanentJobError;
-    const final = permanent || attempt.attempt >= attempt.maxAttempts;
+    // Cut off by a stop, the job is not given up: the next start runs it again.
+    const final = !attempt.signal?.aborted && (permanent || attempt.attempt >= attempt.maxAttempts);
     logger.warn('job', { ...fields(final ? 'failed' : 'retrying'), ...errorFields(error) });
     if (final) {
       await (handler as JobHandler).exhausted?.(job.data, error).catch((hookError: unknown) =>
