@@ -32,7 +32,7 @@ export interface EventStream extends StreamSink {
    * it (`historyLength` changes), which goes out as the first message under its own id.
    */
   showOnceLogged(historyLength: number): void;
-  /** Nothing at or before `seq` is sent (a stream without Last-Event-ID starts at the hub's position). */
+  /** Nothing at or before `seq` is sent (a stream without Last-Event-ID starts at the hub’s position, a resumed one after its id). */
   startAfter(seq: number): void;
   /** Replay is over: live events held meanwhile go out, then live ones as they come. */
   goLive(): void;
@@ -57,8 +57,8 @@ const SHUTDOWN_FLUSH_MS = 2_000;
  * so replay and live delivery can overlap without repeats), live events wait while the replay
  * runs, and a per-order stream ends after a terminal status.
  */
-export function createEventStream(writer: SseWriter, options: { endAfterTerminal: boolean; afterSeq: number; stallMs: number }): EventStream {
-  let lastSeq = options.afterSeq;
+export function createEventStream(writer: SseWriter, options: { endAfterTerminal: boolean; stallMs: number }): EventStream {
+  let lastSeq = -1;
   let awaitedHistoryLength = 0;
   let live = false;
   let ended = false;

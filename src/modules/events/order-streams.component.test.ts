@@ -9,7 +9,7 @@ import type { Order } from '../orders/index.js';
 import { createEventHub } from './event-hub.js';
 import type { SseWriter } from './event-stream.js';
 import { relayEventsOnce } from './events-relay.js';
-import { logStateOf } from './order-events.repository.js';
+import { lastSeq, logStateOf } from './order-events.repository.js';
 
 const latestEventOf = async (db: TestApp['db'], orderId: string) => (await logStateOf(db, orderId)).latest;
 import { createOrderStreams } from './order-streams.js';
@@ -146,6 +146,27 @@ describe('a per-order event stream whose order is ahead of the event log', () =>
 
     const again = recordingWriter();
     expect(await streams.streamOrder(principal(), current, client.lastEventId(), again.writer)).toEqual({ kind: 'nothing-new' });
+  });
+
+  it('when a client resumes from an id the log never handed out (its database restored or recreated), then its stream starts afresh, not silent until the log gets there', async () => {
+    const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId, quantity: 1 }] });
+    const orderId = placed.body.id as string;
+    await relay();
+    const future = (await lastSeq(app.db)) + 1_000_000;
+    const mine = recordingWriter();
+    const theOrder = recordingWriter();
+    const outcomes = [
+      await streams.streamOrders(principal(), false, future, mine.writer),
+      await streams.streamOrder(principal(), placed.body as Order, future, theOrder.writer),
+    ];
+
+    await app.deps.orders.transitionOrder(orderId, 'processing');
+    await relay();
+    await waitUntil(() => mine.orders().length > 0 && theOrder.orders().length > 1, 10_000, 'both streams to show the change made after they resumed');
+    // Each as if opened without the id: the order stream shows the order as it is, then the change.
+    expect(mine.orders().map((o) => [o.id, o.status])).toEqual([[orderId, 'processing']]);
+    expect(theOrder.orders().map((o) => [o.id, o.status])).toEqual([[orderId, 'pending'], [orderId, 'processing']]);
+    for (const outcome of outcomes) if (outcome.kind === 'streaming') outcome.close();
   });
 });
 
