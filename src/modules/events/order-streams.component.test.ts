@@ -16,9 +16,9 @@ import { createOrderStreams } from './order-streams.js';
 
 /** What an SSE client would have received, and the Last-Event-ID it would reconnect with. */
 function recordingWriter() {
-  const record = { chunks: [] as string[], ended: false };
+  const record = { chunks: [] as string[], opened: false, ended: false };
   const writer: SseWriter = {
-    open: () => undefined,
+    open: () => void (record.opened = true),
     write: (chunk) => void record.chunks.push(chunk),
     bufferedBytes: () => 0,
     end: () => void (record.ended = true),
@@ -167,6 +167,37 @@ describe('a per-order event stream whose order is ahead of the event log', () =>
     expect(mine.orders().map((o) => [o.id, o.status])).toEqual([[orderId, 'processing']]);
     expect(theOrder.orders().map((o) => [o.id, o.status])).toEqual([[orderId, 'pending'], [orderId, 'processing']]);
     for (const outcome of outcomes) if (outcome.kind === 'streaming') outcome.close();
+  });
+
+  it('when the database fails before a stream has sent anything, then it is refused with 503 before its status goes out, so the client gets a problem, not a 200 cut short', async () => {
+    const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId, quantity: 1 }] });
+    await relay();
+    const running = recordingWriter();
+    const first = await streams.streamOrders(principal(), false, undefined, running.writer);
+    const openBefore = hub.openStreams();
+    const resumed = recordingWriter();
+    const theOrder = recordingWriter();
+    let outcomes: Promise<unknown>[] = [];
+    // Their reads of the log wait behind this lock until they are cancelled, as a dropped
+    // connection or a statement timeout fails them.
+    await app.db.transaction(async (tx) => {
+      await tx.query('LOCK TABLE order_events IN ACCESS EXCLUSIVE MODE');
+      outcomes = [
+        streams.streamOrders(principal(), false, 0, resumed.writer).catch((error: unknown) => error),
+        streams.streamOrder(principal(), placed.body as Order, undefined, theOrder.writer).catch((error: unknown) => error),
+      ];
+      await waitUntil(
+        async () =>
+          (await app.db.query("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> pg_backend_pid()")).rows.length === 2,
+        10_000,
+        'both streams to wait for the log',
+      );
+      await app.db.query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> pg_backend_pid()");
+    });
+    for (const outcome of await Promise.all(outcomes)) expect(outcome).toMatchObject({ kind: 'unavailable', code: 'SERVICE_UNAVAILABLE' });
+    for (const client of [resumed, theOrder]) expect(client.record).toMatchObject({ opened: false, chunks: [], ended: false });
+    expect(hub.openStreams()).toBe(openBefore);
+    if (first.kind === 'streaming') first.close();
   });
 });
 

@@ -83,7 +83,6 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
     principal: Principal,
     scope: StreamScope,
     stream: EventStream,
-    writer: SseWriter,
     fill: (position: number) => Promise<void>,
     needsAdmin: boolean,
   ): Promise<StreamOutcome> {
@@ -100,12 +99,14 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
       registration.close();
     };
     try {
-      writer.open();
       await fill(registration.position);
+      stream.open();
       stream.goLive();
     } catch (error) {
       close();
-      stream.end();
+      // Nothing sent yet: the error is the answer (503 when the database failed), not a 200 cut
+      // short. Once the status is out, the stream ends and the client resumes from its last id.
+      if (stream.opened) stream.end();
       throw error;
     }
     return { kind: 'streaming', close };
@@ -122,7 +123,7 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
       if (!unlogged && (!latest || latest.seq <= lastEventId)) return { kind: 'nothing-new' };
     }
     const stream = createEventStream(writer, { endAfterTerminal: true, stallMs });
-    return run(principal, { kind: 'order', orderId: current.id }, stream, writer, async (position) => {
+    return run(principal, { kind: 'order', orderId: current.id }, stream, async (position) => {
       if (lastEventId !== undefined) return replay(stream, lastEventId, { orderId: current.id });
       const { latest, unlogged } = await logStateOf(db, current.id);
       if (latest && latest.order.history.length >= current.history.length) return stream.send(latest);
@@ -143,7 +144,7 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
     const everyone = all && isAdmin(principal);
     const scope: StreamScope = everyone ? { kind: 'all' } : { kind: 'user', userId: principal.userId };
     const stream = createEventStream(writer, { endAfterTerminal: false, stallMs });
-    return run(principal, scope, stream, writer, async (position) => {
+    return run(principal, scope, stream, async (position) => {
       if (lastEventId === undefined) stream.startAfter(position);
       else await replay(stream, lastEventId, everyone ? {} : { userId: principal.userId });
     }, everyone);
