@@ -10,7 +10,7 @@ const lastEventId = z.object({
     .string()
     .max(20)
     .optional()
-    .meta({ description: 'The `id` of the last event received: the stream resumes with every change after it (events are kept at least 24 h), none repeated.' }),
+    .meta({ description: 'The `id` of the last event received: the stream resumes with every change after it (events are kept at least 24 h), none repeated. An id the log never handed out (a database restored or recreated) starts afresh, as without the header.' }),
 });
 const stream = raw(
   'A `text/event-stream`. Each message is `event: order`, `id: <increasing event id>`, `data: <order JSON>` (the `Order` schema); ' +

@@ -4,7 +4,7 @@ import type { OrderEvent } from './order-event.js';
 
 /** The HTTP response as a stream sees it (routes adapt Express's). */
 export interface SseWriter {
-  /** Sends the status and headers; called once the stream is accepted. */
+  /** Sends the status and headers; called once, before the stream's first bytes. */
   open(): void;
   write(chunk: string): void;
   /** Bytes written but not yet taken by the client. */
@@ -19,6 +19,13 @@ export interface SseWriter {
 }
 
 export interface EventStream extends StreamSink {
+  /**
+   * Sends the status and headers now, unless bytes already did (they go out with the first
+   * bytes). A stream that failed before it sent anything (its reads of the log) is refused with
+   * a problem instead; once its status is out, a failure can only cut it short.
+   */
+  open(): void;
+  readonly opened: boolean;
   /** Sends a replayed (or initial) event. */
   send(event: Pick<OrderEvent, 'seq' | 'order'>): void;
   /**
@@ -32,7 +39,7 @@ export interface EventStream extends StreamSink {
    * it (`historyLength` changes), which goes out as the first message under its own id.
    */
   showOnceLogged(historyLength: number): void;
-  /** Nothing at or before `seq` is sent (a stream without Last-Event-ID starts at the hub's position). */
+  /** Nothing at or before `seq` is sent (a stream without Last-Event-ID starts at the hub’s position, a resumed one after its id). */
   startAfter(seq: number): void;
   /** Replay is over: live events held meanwhile go out, then live ones as they come. */
   goLive(): void;
@@ -57,12 +64,24 @@ const SHUTDOWN_FLUSH_MS = 2_000;
  * so replay and live delivery can overlap without repeats), live events wait while the replay
  * runs, and a per-order stream ends after a terminal status.
  */
-export function createEventStream(writer: SseWriter, options: { endAfterTerminal: boolean; afterSeq: number; stallMs: number }): EventStream {
-  let lastSeq = options.afterSeq;
+export function createEventStream(writer: SseWriter, options: { endAfterTerminal: boolean; stallMs: number }): EventStream {
+  let lastSeq = -1;
+  let opened = false;
   let awaitedHistoryLength = 0;
   let live = false;
   let ended = false;
   const held: OrderEvent[] = [];
+
+  function open(): void {
+    if (opened) return;
+    opened = true;
+    writer.open();
+  }
+
+  function write(chunk: string): void {
+    open();
+    writer.write(chunk);
+  }
 
   /**
    * The end waits behind what the client has not taken yet; a client that takes nothing for
@@ -73,6 +92,7 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     if (ended) return;
     ended = true;
     held.length = 0;
+    open();
     writer.end();
     const stalled = setTimeout(() => writer.abort(), waitMs);
     stalled.unref();
@@ -81,7 +101,7 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
 
   /** Ends with a comment line saying why (the client sees it; EventSource ignores it). */
   function endSaying(why: string): void {
-    if (!ended) writer.write(`: ${why}\n\n`);
+    if (!ended) write(`: ${why}\n\n`);
     end();
   }
 
@@ -106,7 +126,7 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
     // exactly after it (shown ahead of the log, under any earlier id, its changes came again).
     if (event.order.history.length < awaitedHistoryLength) return;
     awaitedHistoryLength = 0;
-    writer.write(`event: order\nid: ${event.seq}\ndata: ${JSON.stringify(event.order)}\n\n`);
+    write(`event: order\nid: ${event.seq}\ndata: ${JSON.stringify(event.order)}\n\n`);
     if (options.endAfterTerminal && isTerminalStatus(event.order.status)) end();
     // Live, these bytes are what the client left unread. A replay's say nothing about the client
     // (it writes as fast as the log reads): it waits for them (paced).
@@ -126,6 +146,10 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
   }
 
   return {
+    open,
+    get opened() {
+      return opened;
+    },
     send,
     paced,
     deliver(event) {
@@ -143,7 +167,7 @@ export function createEventStream(writer: SseWriter, options: { endAfterTerminal
       for (const event of held.splice(0)) send(event);
     },
     keepAlive() {
-      if (!ended) writer.write(': keep-alive\n\n');
+      if (!ended) write(': keep-alive\n\n');
     },
     expire: () => endSaying('access token expired; reconnect with a fresh one and Last-Event-ID'),
     revoke: () => endSaying('admin rights ended; this stream needs them'),

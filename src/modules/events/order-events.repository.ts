@@ -141,6 +141,19 @@ export async function logStateOf(db: Queryable, orderId: string): Promise<{ late
   return { latest: event.seq === null ? undefined : toEvent(event), unlogged };
 }
 
+/**
+ * The highest position the event log has handed out (to a pass that may not have committed yet),
+ * pruned or not: no client can hold an id past it from this log.
+ */
+export async function positionsHandedOut(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ seq: string | null }>(
+    `SELECT pg_sequence_last_value(pg_get_serial_sequence('order_events', 'seq')::regclass) AS seq`,
+    [],
+    { name: 'event-positions-handed-out' },
+  );
+  return Number(rows[0]?.seq ?? 0);
+}
+
 export async function lastSeq(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ seq: string | null }>(`${WITH_SYNC_STANDBY_BARRIER} SELECT max(seq) AS seq FROM durable, order_events`);
   return Number(rows[0]?.seq ?? 0);

@@ -9,16 +9,16 @@ import type { Order } from '../orders/index.js';
 import { createEventHub } from './event-hub.js';
 import type { SseWriter } from './event-stream.js';
 import { relayEventsOnce } from './events-relay.js';
-import { logStateOf } from './order-events.repository.js';
+import { lastSeq, logStateOf } from './order-events.repository.js';
 
 const latestEventOf = async (db: TestApp['db'], orderId: string) => (await logStateOf(db, orderId)).latest;
 import { createOrderStreams } from './order-streams.js';
 
 /** What an SSE client would have received, and the Last-Event-ID it would reconnect with. */
 function recordingWriter() {
-  const record = { chunks: [] as string[], ended: false };
+  const record = { chunks: [] as string[], opened: false, ended: false };
   const writer: SseWriter = {
-    open: () => undefined,
+    open: () => void (record.opened = true),
     write: (chunk) => void record.chunks.push(chunk),
     bufferedBytes: () => 0,
     end: () => void (record.ended = true),
@@ -146,6 +146,58 @@ describe('a per-order event stream whose order is ahead of the event log', () =>
 
     const again = recordingWriter();
     expect(await streams.streamOrder(principal(), current, client.lastEventId(), again.writer)).toEqual({ kind: 'nothing-new' });
+  });
+
+  it('when a client resumes from an id the log never handed out (its database restored or recreated), then its stream starts afresh, not silent until the log gets there', async () => {
+    const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId, quantity: 1 }] });
+    const orderId = placed.body.id as string;
+    await relay();
+    const future = (await lastSeq(app.db)) + 1_000_000;
+    const mine = recordingWriter();
+    const theOrder = recordingWriter();
+    const outcomes = [
+      await streams.streamOrders(principal(), false, future, mine.writer),
+      await streams.streamOrder(principal(), placed.body as Order, future, theOrder.writer),
+    ];
+
+    await app.deps.orders.transitionOrder(orderId, 'processing');
+    await relay();
+    await waitUntil(() => mine.orders().length > 0 && theOrder.orders().length > 1, 10_000, 'both streams to show the change made after they resumed');
+    // Each as if opened without the id: the order stream shows the order as it is, then the change.
+    expect(mine.orders().map((o) => [o.id, o.status])).toEqual([[orderId, 'processing']]);
+    expect(theOrder.orders().map((o) => [o.id, o.status])).toEqual([[orderId, 'pending'], [orderId, 'processing']]);
+    for (const outcome of outcomes) if (outcome.kind === 'streaming') outcome.close();
+  });
+
+  it('when the database fails before a stream has sent anything, then it is refused with 503 before its status goes out, so the client gets a problem, not a 200 cut short', async () => {
+    const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId, quantity: 1 }] });
+    await relay();
+    const running = recordingWriter();
+    const first = await streams.streamOrders(principal(), false, undefined, running.writer);
+    const openBefore = hub.openStreams();
+    const resumed = recordingWriter();
+    const theOrder = recordingWriter();
+    let outcomes: Promise<unknown>[] = [];
+    // Their reads of the log wait behind this lock until they are cancelled, as a dropped
+    // connection or a statement timeout fails them.
+    await app.db.transaction(async (tx) => {
+      await tx.query('LOCK TABLE order_events IN ACCESS EXCLUSIVE MODE');
+      outcomes = [
+        streams.streamOrders(principal(), false, 0, resumed.writer).catch((error: unknown) => error),
+        streams.streamOrder(principal(), placed.body as Order, undefined, theOrder.writer).catch((error: unknown) => error),
+      ];
+      await waitUntil(
+        async () =>
+          (await app.db.query("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> pg_backend_pid()")).rows.length === 2,
+        10_000,
+        'both streams to wait for the log',
+      );
+      await app.db.query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> pg_backend_pid()");
+    });
+    for (const outcome of await Promise.all(outcomes)) expect(outcome).toMatchObject({ kind: 'unavailable', code: 'SERVICE_UNAVAILABLE' });
+    for (const client of [resumed, theOrder]) expect(client.record).toMatchObject({ opened: false, chunks: [], ended: false });
+    expect(hub.openStreams()).toBe(openBefore);
+    if (first.kind === 'streaming') first.close();
   });
 });
 

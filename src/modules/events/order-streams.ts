@@ -3,7 +3,7 @@ import { isAdmin, type Principal, type Role } from '../../shared/principal.js';
 import { isTerminalStatus, type Order } from '../orders/index.js';
 import type { EventHub, StreamScope } from './event-hub.js';
 import { createEventStream, type EventStream, type SseWriter } from './event-stream.js';
-import { eventsAfter, logStateOf } from './order-events.repository.js';
+import { eventsAfter, logStateOf, positionsHandedOut } from './order-events.repository.js';
 
 export type StreamOutcome = { kind: 'streaming'; close: () => void } | { kind: 'nothing-new' };
 
@@ -53,7 +53,20 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
     return () => clearInterval(timer);
   }
 
+  /**
+   * The client's `Last-Event-ID`, or undefined (start afresh, as without one) when this log never
+   * handed it out: past its positions (a database restored or recreated without the mark, see
+   * event-positions.ts; an id from another shop). Taken as is, every event up to that id would be
+   * dropped as seen, and the stream would stay silent until the log got there. Positions only
+   * grow, so an id past them when read was not one this log gave the client.
+   */
+  async function resumeAfter(lastEventId: number | undefined): Promise<number | undefined> {
+    if (lastEventId === undefined || lastEventId <= (await positionsHandedOut(db))) return lastEventId;
+    return undefined;
+  }
+
   async function replay(stream: EventStream, afterSeq: number, filter: { userId?: string; orderId?: string }): Promise<void> {
+    stream.startAfter(afterSeq);
     let cursor = afterSeq;
     while (!stream.ended) {
       const events = await eventsAfter(db, cursor, filter, PAGE);
@@ -70,7 +83,6 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
     principal: Principal,
     scope: StreamScope,
     stream: EventStream,
-    writer: SseWriter,
     fill: (position: number) => Promise<void>,
     needsAdmin: boolean,
   ): Promise<StreamOutcome> {
@@ -87,19 +99,22 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
       registration.close();
     };
     try {
-      writer.open();
       await fill(registration.position);
+      stream.open();
       stream.goLive();
     } catch (error) {
       close();
-      stream.end();
+      // Nothing sent yet: the error is the answer (503 when the database failed), not a 200 cut
+      // short. Once the status is out, the stream ends and the client resumes from its last id.
+      if (stream.opened) stream.end();
       throw error;
     }
     return { kind: 'streaming', close };
   }
 
   /** `GET /api/orders/:id/events` for an order the caller may see (`current`, as just read). */
-  async function streamOrder(principal: Principal, current: Order, lastEventId: number | undefined, writer: SseWriter): Promise<StreamOutcome> {
+  async function streamOrder(principal: Principal, current: Order, sentLastEventId: number | undefined, writer: SseWriter): Promise<StreamOutcome> {
+    const lastEventId = await resumeAfter(sentLastEventId);
     if (lastEventId !== undefined && isTerminalStatus(current.status)) {
       // A client that saw the end reconnects (EventSource does): tell it there is nothing more.
       // With no event kept (older than the retention) it saw the end as a snapshot. Changes not
@@ -107,8 +122,8 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
       const { latest, unlogged } = await logStateOf(db, current.id);
       if (!unlogged && (!latest || latest.seq <= lastEventId)) return { kind: 'nothing-new' };
     }
-    const stream = createEventStream(writer, { endAfterTerminal: true, afterSeq: lastEventId ?? -1, stallMs });
-    return run(principal, { kind: 'order', orderId: current.id }, stream, writer, async (position) => {
+    const stream = createEventStream(writer, { endAfterTerminal: true, stallMs });
+    return run(principal, { kind: 'order', orderId: current.id }, stream, async (position) => {
       if (lastEventId !== undefined) return replay(stream, lastEventId, { orderId: current.id });
       const { latest, unlogged } = await logStateOf(db, current.id);
       if (latest && latest.order.history.length >= current.history.length) return stream.send(latest);
@@ -124,11 +139,12 @@ export function createOrderStreams(deps: OrderStreamsDeps) {
   }
 
   /** `GET /api/orders/events`: the caller's orders, or every order for an admin with `all`. */
-  async function streamOrders(principal: Principal, all: boolean, lastEventId: number | undefined, writer: SseWriter): Promise<StreamOutcome> {
+  async function streamOrders(principal: Principal, all: boolean, sentLastEventId: number | undefined, writer: SseWriter): Promise<StreamOutcome> {
+    const lastEventId = await resumeAfter(sentLastEventId);
     const everyone = all && isAdmin(principal);
     const scope: StreamScope = everyone ? { kind: 'all' } : { kind: 'user', userId: principal.userId };
-    const stream = createEventStream(writer, { endAfterTerminal: false, afterSeq: lastEventId ?? -1, stallMs });
-    return run(principal, scope, stream, writer, async (position) => {
+    const stream = createEventStream(writer, { endAfterTerminal: false, stallMs });
+    return run(principal, scope, stream, async (position) => {
       if (lastEventId === undefined) stream.startAfter(position);
       else await replay(stream, lastEventId, everyone ? {} : { userId: principal.userId });
     }, everyone);
