@@ -3,7 +3,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import { api, currentUser, messageOf } from '../api.js';
 import { ErrorMessage, Loading, PageTitle, StatusBadge, useAction } from '../components.js';
 import { clock, money, shortId, when } from '../format.js';
-import { useLiveOrders } from '../live.js';
+import { liveState, useLiveOrders } from '../live.js';
 import { isOlder } from '../order-changes.js';
 import { TERMINAL, type EmailDelivery, type Order } from '../types.js';
 
@@ -72,7 +72,8 @@ export function OrderDetailPage({ id }: { id: string }) {
             <h2 id="status-heading">Status</h2>
             <p class="big-status" role="status" aria-live="polite" tabIndex={-1} ref={statusLine}>
               <StatusBadge status={current.status} />
-              {final ? null : <span class="muted"> updating live…</span>}
+              {/* Not once the server refused the stream: the banner says updates stopped, and why. */}
+              {final || liveState.value === 'stopped' ? null : <span class="muted"> updating live…</span>}
             </p>
             {current.failureReason ? <p class="error-text">Reason: {current.failureReason}</p> : null}
             <ol class="timeline" aria-label="History">
