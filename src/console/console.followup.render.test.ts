@@ -97,6 +97,35 @@ describe('the console when prices and focus change under it, in a real browser',
     await cart.getByRole('status').getByText(/is now \D*9\.00\D* \(was \D*15\.00/).waitFor(WAIT);
     expect(problems).toEqual([]);
   });
+
+  it('when a price changes between the cart\'s last check and the order, then the order page says which product was ordered at which price, against what the cart showed (nothing said so)', { timeout: 60_000 }, async () => {
+    const admin = await registerAdmin(app);
+    const racing = await createProduct(app, admin, { stock: 10, name: 'Racing Mug', priceCents: 1000 });
+    await createProduct(app, admin, { stock: 10, name: 'Steady Plate', priceCents: 500 });
+    const shopper = await registerUser(app, 'raced');
+    const { page, problems } = await signedInPage(shopper, '#/');
+    const cart = page.locator('aside.cart');
+    await page.getByRole('button', { name: 'Add Racing Mug to cart' }).click();
+    await page.getByRole('button', { name: 'Add Steady Plate to cart' }).click();
+    await cart.getByText(/Total.*15\.00/).waitFor(WAIT);
+    // Placing reads the cart's prices again; this one changes just after that read, before the order.
+    await page.route(new RegExp(`/api/products/${racing.id}$`), async (route) => {
+      const response = await route.fetch();
+      await app.http.patch(`/api/products/${racing.id}`).set(bearer(admin)).send({ priceCents: 1500 }).expect(200);
+      await route.fulfill({ response });
+    }, { times: 1 });
+
+    await cart.getByRole('button', { name: 'Place order' }).click();
+    await page.locator('.big-status [data-status="pending"]').waitFor(WAIT);
+    const [order] = (await app.http.get('/api/orders').set(bearer(shopper))).body.items as { totalCents: number }[];
+    expect(order?.totalCents).toBe(2000);
+    const notice = page.getByRole('alert').filter({ hasText: 'Racing Mug' });
+    await notice.waitFor(WAIT);
+    expect(await notice.textContent()).toMatch(/Racing Mug was ordered at \D*15\.00\D* each \(your cart showed \D*10\.00\D*\)\. The total is \D*20\.00\D*, not \D*15\.00/);
+    expect(await notice.textContent()).not.toContain('Steady Plate');
+    expect(await notice.textContent()).toContain('cancel');
+    expect(problems).toEqual([]);
+  });
 });
 
 describe('the console of a shop priced in yen, its catalog still empty, in a real browser', () => {

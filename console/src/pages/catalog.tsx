@@ -1,7 +1,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api, ApiError, messageOf } from '../api.js';
-import { addToCart, cartLines, cartTotalCents, clearCart, orderKey, priceChanges, setQuantity, updateCartProducts } from '../cart.js';
+import { addToCart, cartLines, cartTotalCents, clearCart, notePlacedPrices, orderKey, priceChanges, setQuantity, updateCartProducts } from '../cart.js';
 import { ErrorMessage, Loading, PageTitle } from '../components.js';
 import { money } from '../format.js';
 import { navigate } from '../router.js';
@@ -124,6 +124,8 @@ function Cart({ onPlaced }: { onPlaced: () => void }) {
         headers: { 'Idempotency-Key': orderKey() },
         body: { items: lines.map((line) => ({ productId: line.product.id, quantity: line.quantity })) },
       });
+      // A price that changed after the read above is charged as it is now: the order's page says so.
+      notePlacedPrices(order, lines);
       clearCart();
       onPlaced();
       navigate(`/orders/${order.id}`);
