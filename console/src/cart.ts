@@ -119,10 +119,20 @@ export function clearCart(): void {
   priceChanges.value = [];
 }
 
-// The cart is the signed-in user's: when the session ends (signed out, or expired), it is emptied,
-// so the next person to sign in on this tab does not find (and order) someone else's cart.
-effect(() => {
-  if (currentUser.value !== null) return;
-  if (cartLines.peek().length > 0) clearCart();
+/** Empties the cart and forgets what it placed: *Sign out* does, and a different user signing in. */
+export function forgetCart(): void {
+  clearCart();
   if (Object.keys(placedAtOtherPrices.peek()).length > 0) placedAtOtherPrices.value = {};
+}
+
+// The cart is the signed-in user's. A session that ends by itself (expired, refused) keeps it for
+// that user's next sign-in on this tab: it may have ended mid-checkout. Anyone else signing in
+// starts with an empty cart, so nobody finds (and orders) someone else's; Sign out empties it.
+let owner: string | null = null;
+effect(() => {
+  const user = currentUser.value;
+  if (!user || user.id === owner) return;
+  const previous = owner;
+  owner = user.id;
+  if (previous !== null) forgetCart();
 });
