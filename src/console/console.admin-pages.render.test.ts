@@ -1,0 +1,62 @@
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProduct } from '../../test/catalog.js';
+import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
+import { startTestApp, type TestApp } from '../../test/harness.js';
+import { registerAdmin, type TestUser } from '../../test/users.js';
+
+/** Cases found reviewing the admin's pages: keyboard use, loading and error states. */
+describe('the console\'s admin pages with the keyboard and when a read fails, in a real browser', () => {
+  let app: TestApp;
+  let consoleServer: ConsoleServer;
+  let admin: TestUser;
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'pglite' });
+    consoleServer = await startConsole(app);
+    admin = await registerAdmin(app);
+  }, 120_000);
+  afterAll(async () => {
+    await consoleServer?.close();
+    await app?.close();
+  });
+
+  async function productsPage(): Promise<{ page: Page; problems: string[] }> {
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console#/admin/products`);
+    await signIn(page, admin);
+    await page.getByRole('heading', { name: 'Products and stock' }).waitFor(WAIT);
+    return { page, problems };
+  }
+  /** The accessible name of what has focus, or its tag. */
+  const focused = (page: Page) => page.evaluate("document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.labels?.[0]?.textContent ?? document.activeElement?.textContent ?? document.activeElement?.tagName");
+
+  it('when a keyboard user edits a product, then focus goes into the form and back to its Edit button after Save or Escape (it fell to <body> each time)', { timeout: 60_000 }, async () => {
+    const product = await createProduct(app, admin, { stock: 3, name: 'Keyboard Lamp' });
+    const { page, problems } = await productsPage();
+    const edit = page.getByRole('button', { name: 'Edit Keyboard Lamp' });
+    await edit.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => focused(page), WAIT).toBe('Name');
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type('Keyboard Lamp XL');
+    await page.keyboard.press('Enter');
+    await page.locator(`tr[data-sku="${product.sku}"]`).getByText('Keyboard Lamp XL', { exact: true }).waitFor(WAIT);
+    await expect.poll(() => focused(page), WAIT).toBe('Edit Keyboard Lamp XL');
+
+    await page.keyboard.press('Enter');
+    await expect.poll(() => focused(page), WAIT).toBe('Name');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => focused(page), WAIT).toBe('Edit Keyboard Lamp XL');
+    expect(await page.getByRole('form', { name: /^Edit / }).count()).toBe(0);
+
+    // The new-product form: opened, its first field has focus; closed, focus is back on its button.
+    await page.getByRole('button', { name: 'New product' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => focused(page), WAIT).toBe('SKU');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => focused(page), WAIT).toBe('New product');
+    expect(problems).toEqual([]);
+  });
+});
