@@ -50,7 +50,7 @@ export function CatalogPage() {
         </PageTitle>
         <ErrorMessage message={error.value} />
         {products.value === null ? (
-          <Loading what="products" />
+          error.value ? null : <Loading what="products" />
         ) : products.value.length === 0 ? (
           <p class="muted">No products yet.</p>
         ) : (

@@ -42,7 +42,7 @@ export function ProductsPage() {
       <ErrorMessage message={error.value} />
       <CreateProduct currency={currency.value} onCreated={(product) => (products.value = [...(products.value ?? []), product])} />
       {products.value === null ? (
-        <Loading what="products" />
+        error.value ? null : <Loading what="products" />
       ) : (
         <div class="table-wrap">
           <table class="products">
