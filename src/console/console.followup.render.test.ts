@@ -149,6 +149,9 @@ describe('the console of a shop priced in yen, its catalog still empty, in a rea
     const problems = watchProblems(page, consoleServer.baseUrl);
     await page.goto(`${consoleServer.baseUrl}/console#/admin/products`);
     await signIn(page, admin);
+    // An empty catalog says so, instead of a table of headings with no rows.
+    await page.getByText('No products yet: add the first with New product.').waitFor(WAIT);
+    expect(await page.locator('table.products').count()).toBe(0);
     await page.getByRole('button', { name: 'New product' }).click();
     const form = page.getByRole('form', { name: 'New product' });
     const price = form.getByLabel(/^Price/);

@@ -43,6 +43,8 @@ export function ProductsPage() {
       <CreateProduct currency={currency.value} onCreated={(product) => (products.value = [...(products.value ?? []), product])} />
       {products.value === null ? (
         error.value ? null : <Loading what="products" />
+      ) : products.value.length === 0 ? (
+        <p class="muted">No products yet: add the first with New product.</p>
       ) : (
         <div class="table-wrap">
           <table class="products">
