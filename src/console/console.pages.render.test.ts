@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct } from '../../test/catalog.js';
 import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
-import { registerAdmin, type TestUser } from '../../test/users.js';
+import { registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 
-/** Cases found reviewing the admin's pages: keyboard use, loading and error states. */
-describe('the console\'s admin pages with the keyboard and when a read fails, in a real browser', () => {
+/** Cases found reviewing the console's pages: keyboard use, loading and error states. */
+describe('the console\'s pages with the keyboard and when a read fails, in a real browser', () => {
   let app: TestApp;
   let consoleServer: ConsoleServer;
   let admin: TestUser;
@@ -75,5 +75,27 @@ describe('the console\'s admin pages with the keyboard and when a read fails, in
     expect(await page.getByRole('alert').count()).toBe(0);
     // The dropped connection itself is the one problem expected.
     expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
+  });
+
+  it('when a keyboard user removes a line from the cart, then focus moves to the next line\'s Remove, then to the cart, and the removal is announced (it fell to <body>)', { timeout: 60_000 }, async () => {
+    await createProduct(app, admin, { stock: 5, name: 'First Cup' });
+    await createProduct(app, admin, { stock: 5, name: 'Second Cup' });
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console`);
+    await signIn(page, await registerUser(app, 'remover'));
+    await page.getByRole('button', { name: 'Add First Cup to cart' }).click();
+    await page.getByRole('button', { name: 'Add Second Cup to cart' }).click();
+    const cart = page.locator('aside.cart');
+
+    await cart.getByRole('button', { name: 'Remove First Cup' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => focused(page), WAIT).toBe('Remove Second Cup');
+    await cart.locator('[aria-live="polite"]').filter({ hasText: 'First Cup removed from the cart.' }).waitFor({ state: 'attached', ...WAIT });
+    await page.keyboard.press('Enter');
+    await cart.getByText('Your cart is empty.').waitFor(WAIT);
+    await expect.poll(() => focused(page), WAIT).toBe('Cart');
+    await cart.locator('[aria-live="polite"]').filter({ hasText: 'Second Cup removed from the cart.' }).waitFor({ state: 'attached', ...WAIT });
+    expect(problems).toEqual([]);
   });
 });
