@@ -111,7 +111,8 @@ function refresh(mine: Session): Promise<boolean> {
 let recheckingRole: Promise<void> | null = null;
 
 /**
- * A 403 to an admin may mean its rights ended (demoted while signed in): the user as the server
+ * A 403 to an admin may mean its rights ended (demoted while signed in), and so may a 404: another
+ * customer's order, or its stream, is no longer the demoted admin's to see. The user as the server
  * now answers it replaces the one sign-in gave, so the header and the menu stop offering admin
  * pages that would only be refused. Once at a time; a failed read changes nothing.
  */
@@ -145,7 +146,7 @@ export async function authorizedFetch(path: string, init: RequestInit = {}): Pro
   };
   const used = mine?.tokens;
   const res = await send(used);
-  if (res.status === 403 && mine && session === mine) recheckRole(mine);
+  if ((res.status === 403 || res.status === 404) && mine && session === mine) recheckRole(mine);
   if (res.status !== 401 || !mine || session !== mine) return res;
   if (mine.tokens === used && !(await refresh(mine))) {
     if (session === mine) endSession('Your session has ended. Please sign in again.');

@@ -1,5 +1,5 @@
 import { currentUser, rightsNotice, signOut } from './api.js';
-import { cartCount } from './cart.js';
+import { cartCount, forgetCart } from './cart.js';
 import { liveState, liveStoppedReason } from './live.js';
 import { CatalogPage } from './pages/catalog.js';
 import { OrderDetailPage } from './pages/order-detail.js';
@@ -93,7 +93,7 @@ export function App() {
           <span class="user">
             {user.name} <span class="muted">({user.role})</span>
           </span>
-          <button type="button" class="small" onClick={() => void signOut()}>
+          <button type="button" class="small" onClick={() => (forgetCart(), void signOut())}>
             Sign out
           </button>
         </div>

@@ -1,6 +1,6 @@
 import { computed, effect, signal } from '@preact/signals';
 import { currentUser } from './api.js';
-import type { Product } from './types.js';
+import type { Order, Product } from './types.js';
 
 export interface CartLine {
   product: Product;
@@ -79,6 +79,31 @@ export function updateCartProducts(fresh: readonly Product[]): PriceChange[] {
   return found;
 }
 
+/** An order the server priced otherwise than the cart showed (a price changed as it was placed). */
+export interface PlacedAtOtherPrices {
+  changes: PriceChange[];
+  cartTotalCents: number;
+}
+
+/** By order id, for the tab's session: its page says so. */
+export const placedAtOtherPrices = signal<Record<string, PlacedAtOtherPrices>>({});
+
+/**
+ * The server prices an order from the catalog as it places it: a price changed after the cart
+ * last read it (between that read and the order) is charged as it is now. Kept for the order's
+ * page, which says which products were ordered at which price against what the cart showed.
+ */
+export function notePlacedPrices(order: Order, lines: readonly CartLine[]): void {
+  const changes: PriceChange[] = [];
+  for (const item of order.items) {
+    const shown = lines.find((line) => line.product.id === item.productId)?.product.priceCents;
+    if (shown !== undefined && shown !== item.unitPriceCents) changes.push({ productId: item.productId, name: item.name, fromCents: shown, toCents: item.unitPriceCents, currency: order.currency });
+  }
+  if (changes.length === 0) return;
+  const cartTotalCents = lines.reduce((sum, line) => sum + line.quantity * line.product.priceCents, 0);
+  placedAtOtherPrices.value = { ...placedAtOtherPrices.value, [order.id]: { changes, cartTotalCents } };
+}
+
 export function addToCart(product: Product, quantity: number): void {
   const existing = cartLines.value.find((line) => line.product.id === product.id);
   if (existing) setLines(cartLines.value.map((line) => (line === existing ? { product, quantity: line.quantity + quantity } : line)));
@@ -94,8 +119,20 @@ export function clearCart(): void {
   priceChanges.value = [];
 }
 
-// The cart is the signed-in user's: when the session ends (signed out, or expired), it is emptied,
-// so the next person to sign in on this tab does not find (and order) someone else's cart.
+/** Empties the cart and forgets what it placed: *Sign out* does, and a different user signing in. */
+export function forgetCart(): void {
+  clearCart();
+  if (Object.keys(placedAtOtherPrices.peek()).length > 0) placedAtOtherPrices.value = {};
+}
+
+// The cart is the signed-in user's. A session that ends by itself (expired, refused) keeps it for
+// that user's next sign-in on this tab: it may have ended mid-checkout. Anyone else signing in
+// starts with an empty cart, so nobody finds (and orders) someone else's; Sign out empties it.
+let owner: string | null = null;
 effect(() => {
-  if (currentUser.value === null && cartLines.peek().length > 0) clearCart();
+  const user = currentUser.value;
+  if (!user || user.id === owner) return;
+  const previous = owner;
+  owner = user.id;
+  if (previous !== null) forgetCart();
 });

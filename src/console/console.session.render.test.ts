@@ -59,6 +59,41 @@ describe('the console session in a real browser', () => {
     expect(problems).toEqual([]);
   });
 
+  it('when the session ends as the customer places the order, then signing in again finds the cart as it was and places it (it was emptied); another customer signing in finds it empty', { timeout: 60_000 }, async () => {
+    const shopper = await registerUser(app, 'mid-checkout');
+    await createProduct(app, await registerAdmin(app), { stock: 10, name: 'Kept Mug' });
+    const { page, problems } = await catalogWithRefreshes(shopper);
+    await page.getByRole('button', { name: 'Add Kept Mug to cart' }).click();
+    await page.getByRole('link', { name: /1 in cart/ }).waitFor(WAIT);
+    const endSession = async () => {
+      await app.db.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1', [shopper.id]);
+      expireAccessTokens();
+    };
+
+    await endSession();
+    await page.getByRole('button', { name: 'Place order' }).click();
+    await page.getByText('Your session has ended. Please sign in again.').waitFor(WAIT);
+    await signIn(page, shopper);
+    const cart = page.locator('aside.cart');
+    await cart.getByRole('spinbutton', { name: 'Quantity of Kept Mug in cart' }).waitFor(WAIT);
+    expect(await cart.getByRole('alert').count()).toBe(0);
+    await cart.getByRole('button', { name: 'Place order' }).click();
+    await page.locator('.big-status').waitFor(WAIT);
+    // (The test's own token has expired by the API's clock: the database says what was ordered.)
+    expect((await app.db.query('SELECT id FROM orders WHERE user_id = $1', [shopper.id])).rows).toHaveLength(1);
+
+    // A cart left behind by an ended session is not the next customer's.
+    await page.getByRole('link', { name: 'Catalog' }).click();
+    await page.getByRole('button', { name: 'Add Kept Mug to cart' }).click();
+    await endSession();
+    await page.getByRole('link', { name: 'My orders' }).click();
+    await page.getByText('Your session has ended. Please sign in again.').waitFor(WAIT);
+    await signIn(page, await registerUser(app, 'next-in-line'));
+    await page.getByRole('link', { name: 'Catalog' }).click();
+    await page.getByText('Your cart is empty.').waitFor(WAIT);
+    expect(problems).toEqual([]);
+  });
+
   it('when the server cannot be reached as the access token is refreshed, then the customer stays signed in and the page goes live again, its list read anew', { timeout: 60_000 }, async () => {
     const { page, problems, refreshes } = await catalogWithRefreshes(await registerUser(app, 'unreachable'));
     // The first refresh meets a dropped connection (a restart, a network blip); the token was never refused.

@@ -1,7 +1,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api, ApiError, messageOf } from '../api.js';
-import { addToCart, cartLines, cartTotalCents, clearCart, orderKey, priceChanges, setQuantity, updateCartProducts } from '../cart.js';
+import { addToCart, type CartLine, cartLines, cartTotalCents, clearCart, notePlacedPrices, orderKey, priceChanges, setQuantity, updateCartProducts } from '../cart.js';
 import { ErrorMessage, Loading, PageTitle } from '../components.js';
 import { money } from '../format.js';
 import { navigate } from '../router.js';
@@ -50,7 +50,7 @@ export function CatalogPage() {
         </PageTitle>
         <ErrorMessage message={error.value} />
         {products.value === null ? (
-          <Loading what="products" />
+          error.value ? null : <Loading what="products" />
         ) : products.value.length === 0 ? (
           <p class="muted">No products yet.</p>
         ) : (
@@ -108,6 +108,24 @@ function Cart({ onPlaced }: { onPlaced: () => void }) {
   const inFlight = useRef(false);
   const lines = cartLines.value;
   const currency = lines[0]?.product.currency ?? 'USD';
+  // A removed line takes its Remove button (and the focus in it) away: focus moves to the next
+  // line's Remove, or to the cart once it is empty, and the removal is announced.
+  const heading = useRef<HTMLHeadingElement>(null);
+  const list = useRef<HTMLUListElement>(null);
+  const removed = useSignal('');
+  const focusRemoveAt = useRef<number | null>(null);
+  useEffect(() => {
+    const at = focusRemoveAt.current;
+    if (at === null) return;
+    focusRemoveAt.current = null;
+    const buttons = list.current?.querySelectorAll<HTMLElement>('button.remove') ?? [];
+    (buttons[Math.min(at, buttons.length - 1)] ?? heading.current)?.focus();
+  });
+  const remove = (line: CartLine, at: number) => {
+    focusRemoveAt.current = at;
+    removed.value = `${line.product.name} removed from the cart.`;
+    setQuantity(line.product.id, 0);
+  };
 
   async function place() {
     if (inFlight.current || lines.length === 0) return;
@@ -124,6 +142,8 @@ function Cart({ onPlaced }: { onPlaced: () => void }) {
         headers: { 'Idempotency-Key': orderKey() },
         body: { items: lines.map((line) => ({ productId: line.product.id, quantity: line.quantity })) },
       });
+      // A price that changed after the read above is charged as it is now: the order's page says so.
+      notePlacedPrices(order, lines);
       clearCart();
       onPlaced();
       navigate(`/orders/${order.id}`);
@@ -137,13 +157,18 @@ function Cart({ onPlaced }: { onPlaced: () => void }) {
 
   return (
     <aside class="card cart" aria-labelledby="cart-heading">
-      <h2 id="cart-heading">Cart</h2>
+      <h2 id="cart-heading" tabIndex={-1} ref={heading}>
+        Cart
+      </h2>
+      <p class="visually-hidden" aria-live="polite">
+        {removed.value}
+      </p>
       {lines.length === 0 ? (
         <p class="muted">Your cart is empty.</p>
       ) : (
         <>
-          <ul class="cart-lines">
-            {lines.map((line) => (
+          <ul class="cart-lines" ref={list}>
+            {lines.map((line, at) => (
               <li key={line.product.id} class="row">
                 <span class="grow">
                   {line.product.name}
@@ -159,9 +184,13 @@ function Cart({ onPlaced }: { onPlaced: () => void }) {
                   min={0}
                   max={1000}
                   value={line.quantity}
-                  onChange={(e) => setQuantity(line.product.id, Math.max(0, Math.floor(Number(e.currentTarget.value) || 0)))}
+                  onChange={(e) => {
+                    const quantity = Math.max(0, Math.floor(Number(e.currentTarget.value) || 0));
+                    if (quantity === 0) remove(line, at);
+                    else setQuantity(line.product.id, quantity);
+                  }}
                 />
-                <button type="button" class="link" onClick={() => setQuantity(line.product.id, 0)} aria-label={`Remove ${line.product.name}`}>
+                <button type="button" class="link remove" onClick={() => remove(line, at)} aria-label={`Remove ${line.product.name}`}>
                   Remove
                 </button>
               </li>

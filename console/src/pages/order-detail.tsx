@@ -1,9 +1,10 @@
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api, currentUser, messageOf } from '../api.js';
+import { placedAtOtherPrices, type PlacedAtOtherPrices } from '../cart.js';
 import { ErrorMessage, Loading, PageTitle, StatusBadge, useAction } from '../components.js';
 import { clock, money, shortId, when } from '../format.js';
-import { useLiveOrders } from '../live.js';
+import { liveState, useLiveOrders } from '../live.js';
 import { isOlder } from '../order-changes.js';
 import { TERMINAL, type EmailDelivery, type Order } from '../types.js';
 
@@ -64,6 +65,7 @@ export function OrderDetailPage({ id }: { id: string }) {
         Order <span class="mono">{shortId(id)}</span>
       </PageTitle>
       <ErrorMessage message={error.value} />
+      {placedAtOtherPrices.value[id] ? <OtherPrices placed={placedAtOtherPrices.value[id]} currentTotalCents={current?.totalCents} pending={current?.status === 'pending'} /> : null}
       {current === null ? (
         error.value ? null : <Loading what="the order" />
       ) : (
@@ -72,7 +74,8 @@ export function OrderDetailPage({ id }: { id: string }) {
             <h2 id="status-heading">Status</h2>
             <p class="big-status" role="status" aria-live="polite" tabIndex={-1} ref={statusLine}>
               <StatusBadge status={current.status} />
-              {final ? null : <span class="muted"> updating live…</span>}
+              {/* Not once the server refused the stream: the banner says updates stopped, and why. */}
+              {final || liveState.value === 'stopped' ? null : <span class="muted"> updating live…</span>}
             </p>
             {current.failureReason ? <p class="error-text">Reason: {current.failureReason}</p> : null}
             <ol class="timeline" aria-label="History">
@@ -131,6 +134,20 @@ export function OrderDetailPage({ id }: { id: string }) {
         </div>
       )}
     </main>
+  );
+}
+
+/** Said on the page of an order placed a moment ago at prices other than its cart showed (one changed as it was placed). */
+function OtherPrices({ placed, currentTotalCents, pending }: { placed: PlacedAtOtherPrices; currentTotalCents: number | undefined; pending: boolean }) {
+  const { changes, cartTotalCents } = placed;
+  const currency = changes[0]?.currency ?? 'USD';
+  return (
+    <p class="notice" role="alert">
+      {changes.length === 1 ? 'A price changed' : 'Prices changed'} as the order was placed:{' '}
+      {changes.map((change) => `${change.name} was ordered at ${money(change.toCents, currency)} each (your cart showed ${money(change.fromCents, currency)})`).join('; ')}.
+      {currentTotalCents === undefined ? null : ` The total is ${money(currentTotalCents, currency)}, not ${money(cartTotalCents, currency)}.`}
+      {pending ? ' You can cancel the order below while it is pending.' : null}
+    </p>
   );
 }
 

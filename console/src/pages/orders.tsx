@@ -137,7 +137,7 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
         {announcement.value}
       </p>
       {orders.value === null ? (
-        <Loading what="orders" />
+        error.value ? null : <Loading what="orders" />
       ) : orders.value.length === 0 ? (
         <p class="muted">No orders{status.value ? ` with status ${status.value}` : ''} yet.</p>
       ) : (

@@ -1,5 +1,5 @@
 import { useSignal } from '@preact/signals';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
 import { ErrorMessage, Field, Loading, PageTitle, useAction, useFormErrors } from '../components.js';
 import { amountOf, money, toMinorUnits } from '../format.js';
@@ -27,6 +27,14 @@ export function ProductsPage() {
   useEffect(() => void load(), []);
 
   const replace = (product: Product) => (products.value = (products.value ?? []).map((item) => (item.id === product.id ? product : item)));
+  // A closed edit form goes away with the focus in it: its row's Edit button takes focus instead of <body>.
+  const focusEditOf = useRef<string | null>(null);
+  useEffect(() => {
+    const id = focusEditOf.current;
+    if (!id) return;
+    focusEditOf.current = null;
+    document.querySelector<HTMLElement>(`button[data-edit="${id}"]`)?.focus();
+  });
 
   return (
     <main id="main">
@@ -34,7 +42,9 @@ export function ProductsPage() {
       <ErrorMessage message={error.value} />
       <CreateProduct currency={currency.value} onCreated={(product) => (products.value = [...(products.value ?? []), product])} />
       {products.value === null ? (
-        <Loading what="products" />
+        error.value ? null : <Loading what="products" />
+      ) : products.value.length === 0 ? (
+        <p class="muted">No products yet: add the first with New product.</p>
       ) : (
         <div class="table-wrap">
           <table class="products">
@@ -54,7 +64,7 @@ export function ProductsPage() {
             <tbody>
               {products.value.map((product) =>
                 editing.value === product.id ? (
-                  <EditRow key={product.id} product={product} onDone={(saved) => ((editing.value = null), saved && replace(saved))} />
+                  <EditRow key={product.id} product={product} onDone={(saved) => ((focusEditOf.current = product.id), (editing.value = null), saved && replace(saved))} />
                 ) : (
                   <tr key={product.id} data-sku={product.sku}>
                     <td>
@@ -71,7 +81,7 @@ export function ProductsPage() {
                       <Restock product={product} onDone={replace} onError={(message) => (error.value = message)} />
                     </td>
                     <td>
-                      <button type="button" class="small" onClick={() => (editing.value = product.id)} aria-label={`Edit ${product.name}`}>
+                      <button type="button" class="small" data-edit={product.id} onClick={() => (editing.value = product.id)} aria-label={`Edit ${product.name}`}>
                         Edit
                       </button>
                     </td>
@@ -131,6 +141,9 @@ function EditRow({ product, onDone }: { product: Product; onDone: (saved: Produc
   const price = useSignal(amountOf(product.priceCents, product.currency));
   const errors = useFormErrors(['name', 'description', 'priceCents']);
   const saving = useAction();
+  // Opened from its Edit button, which goes away: focus goes to the first field.
+  const firstField = useRef<HTMLInputElement>(null);
+  useEffect(() => firstField.current?.focus(), []);
   const save = (event: Event) => {
     event.preventDefault();
     const priceCents = toMinorUnits(price.value, product.currency);
@@ -157,9 +170,9 @@ function EditRow({ product, onDone }: { product: Product; onDone: (saved: Produc
   return (
     <tr class="editing">
       <td colSpan={7}>
-        <form class="grid-form" onSubmit={(e) => void save(e)} aria-label={`Edit ${product.name}`}>
+        <form class="grid-form" onSubmit={(e) => void save(e)} onKeyDown={(e) => e.key === 'Escape' && onDone(null)} aria-label={`Edit ${product.name}`}>
           <Field label="Name" error={errors.of('name')}>
-            <input required maxLength={200} value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
+            <input ref={firstField} required maxLength={200} value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />
           </Field>
           <Field label="Description" error={errors.of('description')}>
             {/* A description may span lines; a one-line input would drop its line breaks. */}
@@ -196,10 +209,18 @@ function CreateProduct({ currency, onCreated }: { currency: string | null; onCre
   const stock = useSignal('0');
   const errors = useFormErrors(['sku', 'name', 'description', 'priceCents', 'stock']);
   const creating = useAction();
+  // The button and the form replace each other: focus follows, instead of falling to <body>.
+  const firstField = useRef<HTMLInputElement>(null);
+  const openButton = useRef<HTMLButtonElement>(null);
+  const wasOpen = useRef(false);
+  useEffect(() => {
+    if (open.value !== wasOpen.current) (open.value ? firstField : openButton).current?.focus();
+    wasOpen.current = open.value;
+  });
   if (!open.value || currency === null) {
     return (
       <p>
-        <button type="button" class="primary" disabled={currency === null} onClick={() => (open.value = true)}>
+        <button type="button" class="primary" ref={openButton} disabled={currency === null} onClick={() => (open.value = true)}>
           New product
         </button>
       </p>
@@ -226,9 +247,9 @@ function CreateProduct({ currency, onCreated }: { currency: string | null; onCre
     });
   };
   return (
-    <form class="card grid-form" onSubmit={(e) => void create(e)} aria-label="New product">
+    <form class="card grid-form" onSubmit={(e) => void create(e)} onKeyDown={(e) => e.key === 'Escape' && (open.value = false)} aria-label="New product">
       <Field label="SKU" error={errors.of('sku')}>
-        <input required value={sku.value} onInput={(e) => (sku.value = e.currentTarget.value)} />
+        <input ref={firstField} required value={sku.value} onInput={(e) => (sku.value = e.currentTarget.value)} />
       </Field>
       <Field label="Name" error={errors.of('name')}>
         <input required value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} />

@@ -1,0 +1,101 @@
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProduct } from '../../test/catalog.js';
+import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
+import { startTestApp, type TestApp } from '../../test/harness.js';
+import { registerAdmin, registerUser, type TestUser } from '../../test/users.js';
+
+/** Cases found reviewing the console's pages: keyboard use, loading and error states. */
+describe('the console\'s pages with the keyboard and when a read fails, in a real browser', () => {
+  let app: TestApp;
+  let consoleServer: ConsoleServer;
+  let admin: TestUser;
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'pglite' });
+    consoleServer = await startConsole(app);
+    admin = await registerAdmin(app);
+  }, 120_000);
+  afterAll(async () => {
+    await consoleServer?.close();
+    await app?.close();
+  });
+
+  async function productsPage(): Promise<{ page: Page; problems: string[] }> {
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console#/admin/products`);
+    await signIn(page, admin);
+    await page.getByRole('heading', { name: 'Products and stock' }).waitFor(WAIT);
+    return { page, problems };
+  }
+  /** The accessible name of what has focus, or its tag. */
+  const focused = (page: Page) => page.evaluate("document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.labels?.[0]?.textContent ?? document.activeElement?.textContent ?? document.activeElement?.tagName");
+
+  it('when a keyboard user edits a product, then focus goes into the form and back to its Edit button after Save or Escape (it fell to <body> each time)', { timeout: 60_000 }, async () => {
+    const product = await createProduct(app, admin, { stock: 3, name: 'Keyboard Lamp' });
+    const { page, problems } = await productsPage();
+    const edit = page.getByRole('button', { name: 'Edit Keyboard Lamp' });
+    await edit.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => focused(page), WAIT).toBe('Name');
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type('Keyboard Lamp XL');
+    await page.keyboard.press('Enter');
+    await page.locator(`tr[data-sku="${product.sku}"]`).getByText('Keyboard Lamp XL', { exact: true }).waitFor(WAIT);
+    await expect.poll(() => focused(page), WAIT).toBe('Edit Keyboard Lamp XL');
+
+    await page.keyboard.press('Enter');
+    await expect.poll(() => focused(page), WAIT).toBe('Name');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => focused(page), WAIT).toBe('Edit Keyboard Lamp XL');
+    expect(await page.getByRole('form', { name: /^Edit / }).count()).toBe(0);
+
+    // The new-product form: opened, its first field has focus; closed, focus is back on its button.
+    await page.getByRole('button', { name: 'New product' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => focused(page), WAIT).toBe('SKU');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => focused(page), WAIT).toBe('New product');
+    expect(problems).toEqual([]);
+  });
+
+  it('when the first read of the products fails, then the page says so without claiming to load them, and Refresh reads them (it said "Loading products…" for ever)', { timeout: 60_000 }, async () => {
+    await createProduct(app, admin, { stock: 1, name: 'Refreshed Lamp' });
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.route(/\/api\/products\?limit=50$/, (route) => route.abort('connectionreset'), { times: 1 });
+    await page.goto(`${consoleServer.baseUrl}/console#/admin/products`);
+    await signIn(page, admin);
+    await page.getByRole('alert').filter({ hasText: 'The server could not be reached' }).waitFor(WAIT);
+    expect(await page.getByText('Loading products…').count()).toBe(0);
+
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByRole('button', { name: 'Edit Refreshed Lamp' }).waitFor(WAIT);
+    expect(await page.getByRole('alert').count()).toBe(0);
+    // The dropped connection itself is the one problem expected.
+    expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
+  });
+
+  it('when a keyboard user removes a line from the cart, then focus moves to the next line\'s Remove, then to the cart, and the removal is announced (it fell to <body>)', { timeout: 60_000 }, async () => {
+    await createProduct(app, admin, { stock: 5, name: 'First Cup' });
+    await createProduct(app, admin, { stock: 5, name: 'Second Cup' });
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console`);
+    await signIn(page, await registerUser(app, 'remover'));
+    await page.getByRole('button', { name: 'Add First Cup to cart' }).click();
+    await page.getByRole('button', { name: 'Add Second Cup to cart' }).click();
+    const cart = page.locator('aside.cart');
+
+    await cart.getByRole('button', { name: 'Remove First Cup' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => focused(page), WAIT).toBe('Remove Second Cup');
+    await cart.locator('[aria-live="polite"]').filter({ hasText: 'First Cup removed from the cart.' }).waitFor({ state: 'attached', ...WAIT });
+    await page.keyboard.press('Enter');
+    await cart.getByText('Your cart is empty.').waitFor(WAIT);
+    await expect.poll(() => focused(page), WAIT).toBe('Cart');
+    await cart.locator('[aria-live="polite"]').filter({ hasText: 'Second Cup removed from the cart.' }).waitFor({ state: 'attached', ...WAIT });
+    expect(problems).toEqual([]);
+  });
+});
