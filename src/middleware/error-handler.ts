@@ -127,7 +127,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       if (error instanceof UnauthenticatedError) challenge(req, res);
       if (error instanceof RateLimitedError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
       if (error instanceof ServiceUnavailableError) {
-        res.setHeader('Retry-After', '5');
+        res.setHeader('Retry-After', String(error.retryAfterSeconds));
         logger.warn('dependency unavailable', { dependency: error.dependency, requestId: req.requestId });
       }
       sendProblem(res, {

@@ -32,6 +32,8 @@ export interface AuthServiceDeps {
   accessTokens: AccessTokens;
   refreshTtlSeconds: number;
   passwordHashProfile: PasswordHashProfile;
+  /** Password checks that may wait for a hashing slot before more are refused (503); default in passwords.ts. */
+  passwordHashQueueLimit?: number | undefined;
   loginLimits: LoginLimits;
   /** Registrations per client address; absent when turned off. */
   registrationLimit?: RateLimiter;
@@ -68,6 +70,7 @@ export type AuthService = ReturnType<typeof createAuthService>;
 
 export function createAuthService(deps: AuthServiceDeps) {
   const { db, accessTokens, loginLimits, logger } = deps;
+  const passwordQueue = { queueLimit: deps.passwordHashQueueLimit };
 
   async function issueTokens(user: { id: string; role: Role }, familyId: string, tx: Queryable = db): Promise<TokenPair> {
     const refreshToken = generateRefreshToken();
@@ -83,7 +86,14 @@ export function createAuthService(deps: AuthServiceDeps) {
 
   async function register(input: { email: string; password: string; name: string }, clientAddress: string): Promise<Session> {
     await deps.registrationLimit?.consume(clientAddress);
-    const passwordHash = await hashPassword(input.password, deps.passwordHashProfile);
+    let passwordHash: string;
+    try {
+      passwordHash = await hashPassword(input.password, deps.passwordHashProfile, passwordQueue);
+    } catch (error) {
+      // Refused as busy: nothing was registered, so it must not count against the address.
+      await deps.registrationLimit?.refund(clientAddress).catch(() => undefined);
+      throw error;
+    }
     // Clients never choose their role: every registration is a customer.
     const user = await repo.insertUser(db, { email: input.email, name: input.name, role: 'customer', passwordHash });
     if (!user) throw new ConflictError('EMAIL_TAKEN', 'An account with this email already exists');
@@ -111,10 +121,10 @@ export function createAuthService(deps: AuthServiceDeps) {
     let matches: boolean;
     try {
       found = await repo.findUserByEmail(db, address.data);
-      if (!found) await burnPasswordCheck(input.password, deps.passwordHashProfile);
-      matches = found !== undefined && (await verifyPassword(found.passwordHash, input.password));
+      if (!found) await burnPasswordCheck(input.password, deps.passwordHashProfile, passwordQueue);
+      matches = found !== undefined && (await verifyPassword(found.passwordHash, input.password, passwordQueue));
     } catch (error) {
-      // Nothing was checked (database down): the attempt must not count against the user.
+      // Nothing was checked (database down, hashing busy): the attempt must not count against the user.
       await Promise.all(reservation.map(([limit, key]) => limit.refund(key))).catch(() => undefined);
       throw error;
     }
