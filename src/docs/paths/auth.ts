@@ -1,9 +1,9 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { BEARER, commonProblems, json, noContent, problem, PUBLIC, rateLimited, UNAUTHENTICATED } from '../responses.js';
-import { LoginRequest, Me, RefreshRequest, RegisterRequest, Session, TokenPair } from '../schemas.js';
+import { ChangePasswordRequest, LoginRequest, Me, RefreshRequest, RegisterRequest, Session, TokenPair } from '../schemas.js';
 
 const tags = ['Auth'];
-const body = (schema: typeof RegisterRequest | typeof LoginRequest | typeof RefreshRequest) => ({
+const body = (schema: typeof RegisterRequest | typeof LoginRequest | typeof RefreshRequest | typeof ChangePasswordRequest) => ({
   required: true,
   content: { 'application/json': { schema } },
 });
@@ -54,6 +54,31 @@ export function registerAuthPaths(registry: OpenAPIRegistry): void {
       ...invalid('email or password is missing or malformed.'),
       401: problem(401, [{ code: 'INVALID_CREDENTIALS', when: 'Unknown email or wrong password (the same answer for both).' }]),
       ...rateLimited('Too many failed logins for this account from this address (10 in 15 min), for this account from anywhere (100) or from this address (100). Even the right password is refused until the window ends.'),
+      ...busyHashing,
+    },
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/api/auth/password',
+    operationId: 'changePassword',
+    tags,
+    summary: 'Change the signed-in user\'s password; signs out every other session (beyond the contract)',
+    description:
+      'Checks `currentPassword` under the login limits (a wrong one counts as a failed login of the account), sets `newPassword` ' +
+      '(the rules of a registration\'s password), and revokes every refresh token of the account: every session, this one\'s too, ' +
+      'ends at its next refresh. The answer is a new sign-in (the body of a login), so the caller stays signed in. Access tokens ' +
+      'already issued keep working until they run out (at most 15 minutes).',
+    security: BEARER,
+    request: { body: body(ChangePasswordRequest) },
+    responses: {
+      200: json('Password changed; a new sign-in (every earlier refresh token is revoked).', Session),
+      ...invalid('currentPassword is missing or longer than 1024 characters, or newPassword is not 8..128 characters (or holds a NUL).'),
+      401: problem(401, [
+        UNAUTHENTICATED,
+        { code: 'INVALID_CREDENTIALS', when: 'currentPassword is wrong (or the password was changed meanwhile). The access token is fine: WWW-Authenticate carries no error.' },
+      ]),
+      ...rateLimited('Too many failed logins or wrong current passwords for this account (the login limits). Even the right password is refused until the window ends.'),
       ...busyHashing,
     },
   });

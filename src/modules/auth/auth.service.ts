@@ -68,6 +68,8 @@ async function reserve(reservation: Reservation): Promise<void> {
 
 export type AuthService = ReturnType<typeof createAuthService>;
 
+const wrongCurrentPassword = () => new UnauthenticatedError('INVALID_CREDENTIALS', 'The current password is incorrect');
+
 export function createAuthService(deps: AuthServiceDeps) {
   const { db, accessTokens, loginLimits, logger } = deps;
   const passwordQueue = { queueLimit: deps.passwordHashQueueLimit };
@@ -150,6 +152,31 @@ export function createAuthService(deps: AuthServiceDeps) {
   }
 
   /**
+   * Sets a new password once the current one is checked (under the login limits, so guessing it
+   * here is no easier than at login). Every refresh token of the account is revoked, so every
+   * other session ends at its next refresh (access tokens already issued run out within their
+   * 15 minutes); the caller gets a new login's tokens and stays signed in.
+   */
+  async function changePassword(principal: Principal, input: { currentPassword: string; newPassword: string }, clientAddress: string): Promise<Session> {
+    const account = await getUser(principal);
+    const { user, credentialStamp } = await verifyCredentials({ email: account.email, password: input.currentPassword }, clientAddress).catch((error: unknown) => {
+      throw error instanceof UnauthenticatedError ? wrongCurrentPassword() : error;
+    });
+    const passwordHash = await hashPassword(input.newPassword, deps.passwordHashProfile, passwordQueue);
+    const session = await db.transaction(async (tx) => {
+      const state = await repo.signInStateOf(tx, user.id);
+      // Changed by someone else since it was checked: the current password given is no longer it.
+      if (!state || credentialStampOf(state.passwordHash) !== credentialStamp) return undefined;
+      if (!(await repo.replacePasswordHash(tx, user.id, state.passwordHash, passwordHash))) return undefined;
+      const revoked = await repo.revokeAllOfUser(tx, user.id);
+      return { revoked, session: { user, ...(await issueTokens(user, randomUUID(), tx)) } };
+    });
+    if (!session) throw wrongCurrentPassword();
+    logger.info('password changed; every session of the account revoked', { userId: user.id, revokedRefreshTokens: session.revoked });
+    return session.session;
+  }
+
+  /**
    * Rotates a refresh token. A token that was already rotated is treated as stolen (RFC 9700
    * §4.14.2): its whole family is revoked, the newest token included. Two concurrent refreshes
    * with the same token look exactly like that, so one of them wins and the loser revokes the
@@ -227,5 +254,5 @@ export function createAuthService(deps: AuthServiceDeps) {
   /** Several users at once (a batch of emails reads its recipients in one statement). */
   const findUsers = (userIds: readonly string[]): Promise<User[]> => repo.findUsersByIds(db, userIds);
 
-  return { register, login, verifyCredentials, refresh, logout, getUser, findUser, findUsers, authenticate, currentRole, currentCredentials };
+  return { register, login, changePassword, verifyCredentials, refresh, logout, getUser, findUser, findUsers, authenticate, currentRole, currentCredentials };
 }
