@@ -95,6 +95,7 @@ export function buildDeps(
     accessTokens,
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
     passwordHashProfile: config.passwordHashProfile,
+    passwordHashQueueLimit: config.passwordHashQueueLimit,
     loginLimits: {
       perAccountAndAddress: createRateLimiter(
         { name: 'login-account-address', points: config.limits.loginFailuresPerAccountAndAddress, windowSeconds: window },

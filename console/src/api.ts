@@ -78,6 +78,16 @@ function start(answer: TokenAnswer): void {
   currentUser.value = answer.user ?? null;
 }
 
+/**
+ * Changes the signed-in user's password. The server signs out every session of the account and
+ * answers a new sign-in, which replaces this one's tokens: this page stays signed in.
+ */
+export async function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+  const mine = session;
+  const answer = await api<TokenAnswer>('/api/auth/password', { method: 'POST', body: { currentPassword, newPassword } });
+  if (session === mine && mine) mine.tokens = { accessToken: answer.accessToken, refreshToken: answer.refreshToken };
+}
+
 /** Revokes this sign-in's refresh-token family on the server, then forgets the tokens. */
 export async function signOut(): Promise<void> {
   const refreshToken = session?.tokens.refreshToken;
@@ -147,7 +157,7 @@ export async function authorizedFetch(path: string, init: RequestInit = {}): Pro
   const used = mine?.tokens;
   const res = await send(used);
   if ((res.status === 403 || res.status === 404) && mine && session === mine) recheckRole(mine);
-  if (res.status !== 401 || !mine || session !== mine) return res;
+  if (res.status !== 401 || !mine || session !== mine || (await refusedCredentials(res))) return res;
   if (mine.tokens === used && !(await refresh(mine))) {
     if (session === mine) endSession('Your session has ended. Please sign in again.');
     return res;
@@ -155,6 +165,12 @@ export async function authorizedFetch(path: string, init: RequestInit = {}): Pro
   const retried = await send(mine.tokens);
   if (retried.status === 401 && session === mine) endSession('Your session has ended. Please sign in again.');
   return retried;
+}
+
+/** A 401 that refused a password in the body (a wrong current password), not the token: no reason to refresh or sign out. */
+async function refusedCredentials(res: Response): Promise<boolean> {
+  const body = (await res.clone().json().catch(() => null)) as { code?: unknown } | null;
+  return body?.code === 'INVALID_CREDENTIALS';
 }
 
 export interface RequestOptions {

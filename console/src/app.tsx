@@ -1,6 +1,7 @@
 import { currentUser, rightsNotice, signOut } from './api.js';
 import { cartCount, forgetCart } from './cart.js';
 import { liveState, liveStoppedReason } from './live.js';
+import { AccountPage } from './pages/account.js';
 import { CatalogPage } from './pages/catalog.js';
 import { OrderDetailPage } from './pages/order-detail.js';
 import { AllOrdersPage, MyOrdersPage } from './pages/orders.js';
@@ -38,6 +39,7 @@ function Page({ path, admin }: { path: string; admin: boolean }) {
   const order = match('/orders/:id', path);
   if (order?.id) return <OrderDetailPage key={order.id} id={order.id} />;
   if (path === '/orders') return <MyOrdersPage />;
+  if (path === '/account') return <AccountPage />;
   if (admin) {
     if (path === '/admin/orders') return <AllOrdersPage />;
     if (path === '/admin/products') return <ProductsPage />;
@@ -93,6 +95,9 @@ export function App() {
           <span class="user">
             {user.name} <span class="muted">({user.role})</span>
           </span>
+          <a href="#/account" class="account-link" aria-current={current === '/account' ? 'page' : undefined}>
+            Account
+          </a>
           <button type="button" class="small" onClick={() => (forgetCart(), void signOut())}>
             Sign out
           </button>

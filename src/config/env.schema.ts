@@ -98,6 +98,13 @@ export const envSchema = z.object({
     .default('owasp')
     .describe('argon2id parameters for new password hashes: owasp (m=19 MiB, t=2) or test-only-weak (m=1 MiB, t=1, for test suites; refused in production)'),
 
+  PASSWORD_HASH_QUEUE_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('Password checks (login, registration, password change) that may wait for a hashing slot; more are answered 503 at once. Unset: 32 per slot'),
+
   LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS: positiveInt.default(10).describe('Failed logins per account from one client address per window'),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: positiveInt.default(100).describe('Failed logins per account across all addresses per window (high, so no one can lock the real user out)'),
   LOGIN_MAX_FAILURES_PER_IP: positiveInt.default(100).describe('Failed logins per client address across all accounts per window'),

@@ -44,6 +44,8 @@ export interface Config {
   admin: { email: string | undefined; password: string | undefined };
   /** Parameters of new password hashes; a stored hash carries its own, so either verifies. */
   passwordHashProfile: Env['PASSWORD_HASH_PROFILE'];
+  /** Password checks that may wait for a hashing slot; undefined: the default (passwords.ts). */
+  passwordHashQueueLimit: number | undefined;
   limits: {
     loginFailuresPerAccountAndAddress: number;
     loginFailuresPerAccount: number;
@@ -235,6 +237,7 @@ export function loadConfig(
     },
     admin: { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD },
     passwordHashProfile: env.PASSWORD_HASH_PROFILE,
+    passwordHashQueueLimit: env.PASSWORD_HASH_QUEUE_LIMIT,
     limits: {
       loginFailuresPerAccountAndAddress: env.LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
       loginFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,

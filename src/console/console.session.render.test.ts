@@ -239,4 +239,47 @@ describe('order history in a real browser (processing off, so orders stay pendin
     expect(await page.getByRole('alert').count()).toBe(0);
     expect(problems).toEqual([]);
   });
+
+  it('when a customer changes the password from the user menu, then a wrong current password is said beside the form, and the right one changes it while the page stays signed in', { timeout: 60_000 }, async () => {
+    const customer = await registerUser(app, 'owner');
+    const page = await (await consoleServer.browser.newContext()).newPage();
+    // The wrong current password is refused with a 401 on purpose.
+    const problems = watchProblems(page, consoleServer.baseUrl, { allowStatuses: [401] });
+    await page.goto(`${consoleServer.baseUrl}/console`);
+    await signIn(page, customer);
+    await page.getByRole('heading', { name: 'Catalog' }).waitFor(WAIT);
+
+    await page.getByRole('link', { name: 'Account', exact: true }).click();
+    await page.getByRole('heading', { name: 'Change password' }).waitFor(WAIT);
+    const form = page.locator('form');
+    const fill = async (current: string, next: string, again = next) => {
+      await form.getByLabel('Current password').fill(current);
+      await form.getByLabel('New password', { exact: true }).fill(next);
+      await form.getByLabel('New password again').fill(again);
+      await form.getByRole('button', { name: 'Change password' }).click();
+    };
+
+    // Told apart before sending: the two new passwords differ.
+    await fill(customer.password, 'the new password', 'a different one');
+    await page.getByText('does not match the new password').waitFor(WAIT);
+
+    // A wrong current password: said on the page, and the user is still signed in (the 401 was not about the token).
+    await fill('not my password', 'the new password');
+    await page.getByText('The current password is incorrect').waitFor(WAIT);
+    expect(await page.getByText('Your session has ended').count()).toBe(0);
+
+    await fill(customer.password, 'the new password');
+    await page.getByRole('status').filter({ hasText: 'Your password has been changed' }).waitFor(WAIT);
+
+    // Every other session is signed out; this page goes on with the tokens the change answered.
+    expect((await app.http.post('/api/auth/refresh').send({ refreshToken: customer.refreshToken })).body.code).toBe('INVALID_REFRESH_TOKEN');
+    expect((await app.http.post('/api/auth/login').send({ email: customer.email, password: 'the new password' })).status).toBe(200);
+    await page.getByRole('link', { name: 'My orders' }).click();
+    await page.getByText('No orders yet.').waitFor(WAIT);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to the order console' }).waitFor(WAIT);
+    await signIn(page, { email: customer.email, password: 'the new password' });
+    await page.getByRole('button', { name: 'Sign out' }).waitFor(WAIT);
+    expect(problems).toEqual([]);
+  });
 });

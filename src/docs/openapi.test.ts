@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { startTestApp, type TestApp } from '../../test/harness.js';
 import { bearer, registerAdmin, registerUser, uniqueEmail, type TestUser } from '../../test/users.js';
 import { createApp } from '../app.js';
-import { loginBody, refreshBody, registerBody } from '../modules/auth/index.js';
+import { changePasswordBody, loginBody, refreshBody, registerBody } from '../modules/auth/index.js';
 import { adjustStockBody, createProductBody, updateProductBody } from '../modules/catalog/index.js';
 import { resendAllBody } from '../modules/notifications/index.js';
 import { listOrdersQuery, placeOrderBody } from '../modules/orders/index.js';
@@ -161,6 +161,11 @@ describe('the OpenAPI document', () => {
       ],
     },
     login: { validator: loginBody, valid: { email: 'ann@example.com', password: 'x' }, rejected: [{ email: 'ann', password: 'x' }, { email: 'ann@example.com', password: '' }] },
+    changePassword: {
+      validator: changePasswordBody,
+      valid: { currentPassword: 'x', newPassword: 'long enough' },
+      rejected: [{ newPassword: 'long enough' }, { currentPassword: 'x', newPassword: 'short' }, { currentPassword: 'x', newPassword: 'x'.repeat(129) }],
+    },
     refreshTokens: { validator: refreshBody, valid: { refreshToken: 'abc' }, rejected: [{}, { refreshToken: '' }] },
     logout: { validator: refreshBody, valid: { refreshToken: 'abc' }, rejected: [{}, { refreshToken: 42 }] },
     createProduct: {
@@ -270,6 +275,11 @@ describe('the OpenAPI document', () => {
       expectDocumented('GET /api/auth/me', '200', await app.http.get('/api/auth/me').set(bearer(customer)));
       expectDocumented('GET /api/auth/me', '401 UNAUTHENTICATED', await app.http.get('/api/auth/me'));
       expectDocumented('POST /api/auth/logout', '204', await app.http.post('/api/auth/logout').send({ refreshToken: refreshed.body.refreshToken }));
+      const signedIn = { accessToken: login.body.accessToken as string };
+      const changePassword = (body: object) => app.http.post('/api/auth/password').set(bearer(signedIn)).send(body);
+      expectDocumented('POST /api/auth/password', '401 INVALID_CREDENTIALS', await changePassword({ currentPassword: 'wrong password', newPassword: 'even longer' }));
+      expectDocumented('POST /api/auth/password', '400 VALIDATION_FAILED', await changePassword({ currentPassword: 'long enough', newPassword: 'short' }));
+      expectDocumented('POST /api/auth/password', '200', await changePassword({ currentPassword: 'long enough', newPassword: 'even longer' }));
     });
 
     it('for the catalog and orders', async () => {

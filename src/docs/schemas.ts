@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loginBody, refreshBody, registerFields } from '../modules/auth/index.js';
+import { changePasswordBody, loginBody, refreshBody, registerFields } from '../modules/auth/index.js';
 import { adjustStockBody, createProductBody, DEMO_PRODUCT_ID, updateProductBody } from '../modules/catalog/index.js';
 import { ORDER_STATUSES, placeOrderBody } from '../modules/orders/index.js';
 import { ROLES } from '../shared/principal.js';
@@ -28,6 +28,7 @@ export const RegisterRequest = registerFields
   .meta({ id: 'RegisterRequest' });
 export const LoginRequest = loginBody.extend({ email: loginBody.shape.email.meta(emailFormat) }).meta({ id: 'LoginRequest' });
 export const RefreshRequest = refreshBody.meta({ id: 'RefreshRequest' });
+export const ChangePasswordRequest = changePasswordBody.meta({ id: 'ChangePasswordRequest' });
 
 export const CreateProductRequest = createProductBody
   .extend({

@@ -104,10 +104,13 @@ function goneAccountProblem(error: unknown): AppError | undefined {
   return new UnauthenticatedError('UNAUTHENTICATED', 'The account of this access token no longer exists');
 }
 
-/** RFC 6750 §3: a 401 names the scheme, and says the token was bad when one was sent. */
-function challenge(req: Request, res: Response): void {
+/**
+ * RFC 6750 §3: a 401 names the scheme, and says the token was bad when one was sent and was the
+ * reason: a wrong current password (`POST /api/auth/password`) came with a good token.
+ */
+function challenge(req: Request, res: Response, code: string): void {
   if (res.getHeader('WWW-Authenticate') !== undefined) return;
-  const sentBearer = /^Bearer\s/i.test(req.get('authorization') ?? '');
+  const sentBearer = code !== 'INVALID_CREDENTIALS' && /^Bearer\s/i.test(req.get('authorization') ?? '');
   res.setHeader('WWW-Authenticate', sentBearer ? 'Bearer error="invalid_token"' : 'Bearer');
 }
 
@@ -124,10 +127,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     error = goneAccountProblem(error) ?? error;
     if (error instanceof AppError) {
-      if (error instanceof UnauthenticatedError) challenge(req, res);
+      if (error instanceof UnauthenticatedError) challenge(req, res, error.code);
       if (error instanceof RateLimitedError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
       if (error instanceof ServiceUnavailableError) {
-        res.setHeader('Retry-After', '5');
+        res.setHeader('Retry-After', String(error.retryAfterSeconds));
         logger.warn('dependency unavailable', { dependency: error.dependency, requestId: req.requestId });
       }
       sendProblem(res, {

@@ -84,11 +84,12 @@ export class RateLimitedError extends AppError {
   }
 }
 
-/** A dependency (database, Redis, SMTP) is unreachable; the client may retry later. */
+/** A dependency (database, Redis, SMTP) is unreachable or saturated; the client may retry later. */
 export class ServiceUnavailableError extends AppError {
   constructor(
     readonly dependency: string,
     message = `A dependency (${dependency}) is unavailable, try again shortly`,
+    readonly retryAfterSeconds = 5,
   ) {
     super('unavailable', 'SERVICE_UNAVAILABLE', message);
   }

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../platform/db/index.js';
+import { revokeAllOfUser } from './auth.repository.js';
 
 /** Makes an existing account an admin; returns false when no account has that email. */
 export async function promoteToAdmin(db: Queryable, email: string): Promise<boolean> {
@@ -14,7 +15,7 @@ export async function replacePassword(db: Queryable, email: string, passwordHash
   const { rows } = await db.query<{ id: string }>('UPDATE users SET password_hash = $2 WHERE lower(email) = lower($1) RETURNING id', [email, passwordHash]);
   const user = rows[0];
   if (!user) return false;
-  await db.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [user.id]);
+  await revokeAllOfUser(db, user.id);
   return true;
 }
 

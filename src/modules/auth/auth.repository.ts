@@ -108,6 +108,21 @@ export async function findRefreshToken(
   return rows[0];
 }
 
+/** Revokes every refresh token of the account: all its sessions end at their next refresh. */
+export async function revokeAllOfUser(db: Queryable, userId: string): Promise<number> {
+  const { rowCount } = await db.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [userId]);
+  return rowCount;
+}
+
+/**
+ * Replaces the account's password hash, only while it is still `expectedHash` (the one the current
+ * password was checked against): false when another change came first, or the account is gone.
+ */
+export async function replacePasswordHash(db: Queryable, userId: string, expectedHash: string, passwordHash: string): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2', [userId, expectedHash, passwordHash]);
+  return rowCount > 0;
+}
+
 export async function revokeFamily(db: Queryable, familyId: string): Promise<number> {
   const { rowCount } = await db.query(
     'UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL',

@@ -232,6 +232,67 @@ describe.each(STORAGE_KINDS)('auth routes on %s', (storage) => {
     });
   });
 
+  describe('POST /api/auth/password', () => {
+    const change = (user: { accessToken: string }, body: object) => app.http.post('/api/auth/password').set(bearer(user)).send(body);
+
+    it('when the current password is right, then the password changes, every session is revoked and the caller gets a new one', async () => {
+      const user = await registerUser(app, 'changer');
+      const otherDevice = await app.http.post('/api/auth/login').send({ email: user.email, password: user.password });
+      const res = await change(user, { currentPassword: user.password, newPassword: 'a brand new password' });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ user: { id: user.id, email: user.email, role: 'customer' }, tokenType: 'Bearer', expiresIn: 900 });
+      expect(res.body.refreshToken).toMatch(/^[\w-]{43}$/);
+
+      // Every other session (this one's old family and another login's) is signed out…
+      for (const refreshToken of [user.refreshToken, otherDevice.body.refreshToken as string]) {
+        expect((await app.http.post('/api/auth/refresh').send({ refreshToken })).body.code).toBe('INVALID_REFRESH_TOKEN');
+      }
+      // …the caller's new one goes on, and only the new password signs in.
+      expect((await app.http.post('/api/auth/refresh').send({ refreshToken: res.body.refreshToken as string })).status).toBe(200);
+      expect((await app.http.get('/api/auth/me').set(bearer(res.body as { accessToken: string }))).status).toBe(200);
+      expect((await app.http.post('/api/auth/login').send({ email: user.email, password: user.password })).status).toBe(401);
+      expect((await app.http.post('/api/auth/login').send({ email: user.email, password: 'a brand new password' })).status).toBe(200);
+    });
+
+    it('when the current password is wrong, then 401 INVALID_CREDENTIALS (the token is fine), counted as a failed login until 429', async () => {
+      const user = await registerUser(app, 'guesser');
+      const wrong = await change(user, { currentPassword: 'not the password', newPassword: 'a brand new password' });
+      expect([wrong.status, wrong.body.code, wrong.headers['www-authenticate']]).toEqual([401, 'INVALID_CREDENTIALS', 'Bearer']);
+      expect(wrong.headers['content-type']).toMatch(PROBLEM);
+      for (let i = 1; i < 10; i++) expect((await change(user, { currentPassword: `guess ${i}`, newPassword: 'a brand new password' })).status).toBe(401);
+      const limited = await change(user, { currentPassword: user.password, newPassword: 'a brand new password' });
+      expect([limited.status, limited.body.code]).toEqual([429, 'RATE_LIMITED']);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      // Nothing changed: the old password and the old session still work.
+      expect((await app.http.post('/api/auth/refresh').send({ refreshToken: user.refreshToken })).status).toBe(200);
+    });
+
+    it.each([
+      ['a new password that is too short', { currentPassword: 'whatever1', newPassword: 'short' }, 'newPassword'],
+      ['a new password that is too long', { currentPassword: 'whatever1', newPassword: 'x'.repeat(129) }, 'newPassword'],
+      ['no current password', { newPassword: 'a brand new password' }, 'currentPassword'],
+    ])('when given %s, then answers 400 VALIDATION_FAILED naming the field', async (_label, body, field) => {
+      const user = await registerUser(app, 'invalid');
+      const res = await change(user, body);
+      expect([res.status, res.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+      expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: field })]));
+    });
+
+    it('when two changes race with the same current password, then one wins and the other is told the current password is wrong', async () => {
+      const user = await registerUser(app, 'racer');
+      const answers = await Promise.all(['first new password', 'second new password'].map((newPassword) => change(user, { currentPassword: user.password, newPassword })));
+      expect(answers.map((res) => res.status).sort()).toEqual([200, 401]);
+      const winner = answers[answers[0]!.status === 200 ? 0 : 1]!;
+      const newPassword = winner === answers[0] ? 'first new password' : 'second new password';
+      expect((await app.http.post('/api/auth/login').send({ email: user.email, password: newPassword })).status).toBe(200);
+    });
+
+    it('without an access token, then 401 UNAUTHENTICATED', async () => {
+      const res = await app.http.post('/api/auth/password').send({ currentPassword: 'whatever1', newPassword: 'a brand new password' });
+      expect([res.status, res.body.code]).toEqual([401, 'UNAUTHENTICATED']);
+    });
+  });
+
   // Refused before any query, whatever the database: once, not per database.
   if (storage === 'postgres') {
     describe('input refused before any query', () => {

@@ -1,8 +1,8 @@
 import type { IRouter, Request } from 'express';
 import { clientKeyOf } from '../../middleware/client-address.js';
 import { validateBody } from '../../middleware/validate.js';
-import type { RefreshBody, LoginBody, RegisterBody } from './auth.schemas.js';
-import { loginBody, refreshBody, registerBody } from './auth.schemas.js';
+import type { ChangePasswordBody, RefreshBody, LoginBody, RegisterBody } from './auth.schemas.js';
+import { changePasswordBody, loginBody, refreshBody, registerBody } from './auth.schemas.js';
 import type { AuthService } from './auth.service.js';
 import { authenticate, principalOf } from './authenticate.js';
 
@@ -24,6 +24,11 @@ export function authRoutes(router: IRouter, auth: AuthService): void {
   router.post('/api/auth/logout', validateBody(refreshBody), async (req: Request<object, unknown, RefreshBody>, res) => {
     await auth.logout(req.body.refreshToken);
     res.status(204).end();
+  });
+
+  // Beyond the contract (README, "Additions beyond the contract").
+  router.post('/api/auth/password', authenticate(auth), validateBody(changePasswordBody), async (req, res) => {
+    res.json(await auth.changePassword(principalOf(req), req.body as ChangePasswordBody, clientKeyOf(req)));
   });
 
   router.get('/api/auth/me', authenticate(auth), async (req, res) => {

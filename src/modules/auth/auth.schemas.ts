@@ -31,6 +31,12 @@ export const loginBody = z.object({
   password: z.string().min(1, 'is required').max(1024, 'must be at most 1024 characters').regex(NO_NUL, 'must not contain NUL characters'),
 });
 
+/** `newPassword` follows the rules of a registration's password; `currentPassword` those of a login's. */
+export const changePasswordBody = z.object({
+  currentPassword: loginBody.shape.password,
+  newPassword: password,
+});
+
 export const refreshBody = z.object({
   refreshToken: z.string().min(1, 'is required').max(512, 'must be at most 512 characters'),
 });
@@ -38,3 +44,4 @@ export const refreshBody = z.object({
 export type RegisterBody = z.output<typeof registerBody>;
 export type LoginBody = z.infer<typeof loginBody>;
 export type RefreshBody = z.infer<typeof refreshBody>;
+export type ChangePasswordBody = z.infer<typeof changePasswordBody>;

@@ -32,6 +32,8 @@ export interface AuthServiceDeps {
   accessTokens: AccessTokens;
   refreshTtlSeconds: number;
   passwordHashProfile: PasswordHashProfile;
+  /** Password checks that may wait for a hashing slot before more are refused (503); default in passwords.ts. */
+  passwordHashQueueLimit?: number | undefined;
   loginLimits: LoginLimits;
   /** Registrations per client address; absent when turned off. */
   registrationLimit?: RateLimiter;
@@ -66,8 +68,11 @@ async function reserve(reservation: Reservation): Promise<void> {
 
 export type AuthService = ReturnType<typeof createAuthService>;
 
+const wrongCurrentPassword = () => new UnauthenticatedError('INVALID_CREDENTIALS', 'The current password is incorrect');
+
 export function createAuthService(deps: AuthServiceDeps) {
   const { db, accessTokens, loginLimits, logger } = deps;
+  const passwordQueue = { queueLimit: deps.passwordHashQueueLimit };
 
   async function issueTokens(user: { id: string; role: Role }, familyId: string, tx: Queryable = db): Promise<TokenPair> {
     const refreshToken = generateRefreshToken();
@@ -83,7 +88,14 @@ export function createAuthService(deps: AuthServiceDeps) {
 
   async function register(input: { email: string; password: string; name: string }, clientAddress: string): Promise<Session> {
     await deps.registrationLimit?.consume(clientAddress);
-    const passwordHash = await hashPassword(input.password, deps.passwordHashProfile);
+    let passwordHash: string;
+    try {
+      passwordHash = await hashPassword(input.password, deps.passwordHashProfile, passwordQueue);
+    } catch (error) {
+      // Refused as busy: nothing was registered, so it must not count against the address.
+      await deps.registrationLimit?.refund(clientAddress).catch(() => undefined);
+      throw error;
+    }
     // Clients never choose their role: every registration is a customer.
     const user = await repo.insertUser(db, { email: input.email, name: input.name, role: 'customer', passwordHash });
     if (!user) throw new ConflictError('EMAIL_TAKEN', 'An account with this email already exists');
@@ -111,10 +123,10 @@ export function createAuthService(deps: AuthServiceDeps) {
     let matches: boolean;
     try {
       found = await repo.findUserByEmail(db, address.data);
-      if (!found) await burnPasswordCheck(input.password, deps.passwordHashProfile);
-      matches = found !== undefined && (await verifyPassword(found.passwordHash, input.password));
+      if (!found) await burnPasswordCheck(input.password, deps.passwordHashProfile, passwordQueue);
+      matches = found !== undefined && (await verifyPassword(found.passwordHash, input.password, passwordQueue));
     } catch (error) {
-      // Nothing was checked (database down): the attempt must not count against the user.
+      // Nothing was checked (database down, hashing busy): the attempt must not count against the user.
       await Promise.all(reservation.map(([limit, key]) => limit.refund(key))).catch(() => undefined);
       throw error;
     }
@@ -137,6 +149,31 @@ export function createAuthService(deps: AuthServiceDeps) {
     const { user } = await verifyCredentials(input, clientAddress);
     // Each login starts its own token family, so logging out one device leaves the others signed in.
     return { user, ...(await issueTokens(user, randomUUID())) };
+  }
+
+  /**
+   * Sets a new password once the current one is checked (under the login limits, so guessing it
+   * here is no easier than at login). Every refresh token of the account is revoked, so every
+   * other session ends at its next refresh (access tokens already issued run out within their
+   * 15 minutes); the caller gets a new login's tokens and stays signed in.
+   */
+  async function changePassword(principal: Principal, input: { currentPassword: string; newPassword: string }, clientAddress: string): Promise<Session> {
+    const account = await getUser(principal);
+    const { user, credentialStamp } = await verifyCredentials({ email: account.email, password: input.currentPassword }, clientAddress).catch((error: unknown) => {
+      throw error instanceof UnauthenticatedError ? wrongCurrentPassword() : error;
+    });
+    const passwordHash = await hashPassword(input.newPassword, deps.passwordHashProfile, passwordQueue);
+    const session = await db.transaction(async (tx) => {
+      const state = await repo.signInStateOf(tx, user.id);
+      // Changed by someone else since it was checked: the current password given is no longer it.
+      if (!state || credentialStampOf(state.passwordHash) !== credentialStamp) return undefined;
+      if (!(await repo.replacePasswordHash(tx, user.id, state.passwordHash, passwordHash))) return undefined;
+      const revoked = await repo.revokeAllOfUser(tx, user.id);
+      return { revoked, session: { user, ...(await issueTokens(user, randomUUID(), tx)) } };
+    });
+    if (!session) throw wrongCurrentPassword();
+    logger.info('password changed; every session of the account revoked', { userId: user.id, revokedRefreshTokens: session.revoked });
+    return session.session;
   }
 
   /**
@@ -217,5 +254,5 @@ export function createAuthService(deps: AuthServiceDeps) {
   /** Several users at once (a batch of emails reads its recipients in one statement). */
   const findUsers = (userIds: readonly string[]): Promise<User[]> => repo.findUsersByIds(db, userIds);
 
-  return { register, login, verifyCredentials, refresh, logout, getUser, findUser, findUsers, authenticate, currentRole, currentCredentials };
+  return { register, login, changePassword, verifyCredentials, refresh, logout, getUser, findUser, findUsers, authenticate, currentRole, currentCredentials };
 }

@@ -5,5 +5,5 @@ export { createAccessTokens, type AccessTokens } from './tokens.js';
 export { ensureAdmin, LOCAL_ADMIN_EMAIL } from './admin-bootstrap.js';
 export { adminExists, createAdmin, demote, listAdmins, resetPassword, type CreateAdminOutcome, type DemoteOutcome } from './admin-accounts.js';
 export { pruneRefreshTokens, type User } from './auth.repository.js';
-export { loginBody, refreshBody, registerBody, registerFields } from './auth.schemas.js';
+export { changePasswordBody, loginBody, refreshBody, registerBody, registerFields } from './auth.schemas.js';
 export { requireAdminForBrowser } from './browser-admin.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { createSemaphore, hashPassword, PASSWORD_CONCURRENCY, verifyPassword } from './passwords.js';
+import { createSemaphore, hashPassword, PASSWORD_CONCURRENCY, SemaphoreFullError, verifyPassword } from './passwords.js';
 
 describe('password hashing concurrency', () => {
   it('runs at most `limit` tasks at once, the others in arrival order', async () => {
@@ -27,6 +27,19 @@ describe('password hashing concurrency', () => {
     expect(await Promise.all(tasks)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(peak).toBe(2);
     expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(semaphore.active).toBe(0);
+  });
+
+  it('when `maxWaiting` tasks already wait, then the next is refused at once and the waiting ones still run', async () => {
+    const semaphore = createSemaphore(1);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const running = semaphore.run(() => gate, 1);
+    const waiting = semaphore.run(() => Promise.resolve('waited'), 1);
+    await expect(semaphore.run(() => Promise.resolve('refused'), 1)).rejects.toBeInstanceOf(SemaphoreFullError);
+    open();
+    await running;
+    expect(await waiting).toBe('waited');
     expect(semaphore.active).toBe(0);
   });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
+import { ServiceUnavailableError } from '../../shared/errors.js';
 
 /**
  * argon2id parameters for new hashes. `owasp` is the OWASP Password Storage Cheat Sheet's first
@@ -14,10 +15,14 @@ export const PASSWORD_HASH_PROFILES = {
 } as const;
 export type PasswordHashProfile = keyof typeof PASSWORD_HASH_PROFILES;
 
+/** Thrown by `run` when `maxWaiting` tasks already wait: the caller answers at once instead of queuing. */
+export class SemaphoreFullError extends Error {}
+
 /**
- * Runs at most `limit` tasks at once; the rest wait in arrival order. Each argon2 call keeps a
- * core busy for tens of milliseconds, so without a bound a flood of registrations or logins
- * would take every core and starve all other requests.
+ * Runs at most `limit` tasks at once; the rest wait in arrival order, at most `maxWaiting` of
+ * them (a task beyond that is refused with `SemaphoreFullError`). Each argon2 call keeps a core
+ * busy for tens of milliseconds, so without a bound a flood of registrations or logins would
+ * take every core and starve all other requests.
  */
 export function createSemaphore(limit: number) {
   let running = 0;
@@ -28,8 +33,9 @@ export function createSemaphore(limit: number) {
     else running--;
   };
   return {
-    async run<T>(task: () => Promise<T>): Promise<T> {
+    async run<T>(task: () => Promise<T>, maxWaiting = Infinity): Promise<T> {
       if (running < limit) running++;
+      else if (waiting.length >= maxWaiting) throw new SemaphoreFullError(`${waiting.length} tasks already wait`);
       else await new Promise<void>((resolve) => waiting.push(resolve));
       try {
         return await task();
@@ -54,16 +60,39 @@ export function createSemaphore(limit: number) {
 export const PASSWORD_CONCURRENCY = Math.max(1, Math.floor(availableParallelism() / 2));
 const passwordWork = createSemaphore(PASSWORD_CONCURRENCY);
 
-export function hashPassword(password: string, profile: PasswordHashProfile): Promise<string> {
-  return passwordWork.run(() => argon2.hash(password, PASSWORD_HASH_PROFILES[profile]));
+/**
+ * How many password checks may wait for a slot before more are refused with a 503. An owasp hash
+ * costs ~50–65 ms of CPU here (measured on 2 cores; README § Limits), so 32 waiting per slot is at
+ * most ~2 s of waiting: well inside any client's timeout, and a flood (one account logging in
+ * over and over, a burst of registrations) is answered at once instead of piling up for minutes.
+ */
+export const DEFAULT_PASSWORD_QUEUE_LIMIT = 32 * PASSWORD_CONCURRENCY;
+
+/** How long a refused client should wait: the longest queue drains in about this. */
+const BUSY_RETRY_AFTER_SECONDS = 2;
+
+/** How much password work may wait; `queueLimit` defaults to `DEFAULT_PASSWORD_QUEUE_LIMIT`. */
+export interface PasswordQueue {
+  queueLimit?: number | undefined;
 }
 
-export async function verifyPassword(hash: string, password: string): Promise<boolean> {
+async function runPasswordWork<T>(task: () => Promise<T>, queue: PasswordQueue): Promise<T> {
   try {
-    return await passwordWork.run(() => argon2.verify(hash, password));
-  } catch {
-    return false;
+    return await passwordWork.run(task, queue.queueLimit ?? DEFAULT_PASSWORD_QUEUE_LIMIT);
+  } catch (error) {
+    if (!(error instanceof SemaphoreFullError)) throw error;
+    throw new ServiceUnavailableError('password hashing', 'The server is busy checking passwords, try again shortly', BUSY_RETRY_AFTER_SECONDS);
   }
+}
+
+/** Throws `ServiceUnavailableError` when too many password checks already wait (see `PasswordQueue`). */
+export function hashPassword(password: string, profile: PasswordHashProfile, queue: PasswordQueue = {}): Promise<string> {
+  return runPasswordWork(() => argon2.hash(password, PASSWORD_HASH_PROFILES[profile]), queue);
+}
+
+/** False for a wrong password or a malformed hash; throws `ServiceUnavailableError` as `hashPassword` does. */
+export async function verifyPassword(hash: string, password: string, queue: PasswordQueue = {}): Promise<boolean> {
+  return runPasswordWork(() => argon2.verify(hash, password).catch(() => false), queue);
 }
 
 const dummyHashes = new Map<PasswordHashProfile, Promise<string>>();
@@ -73,13 +102,14 @@ const dummyHashes = new Map<PasswordHashProfile, Promise<string>>();
  * unknown email costs the same time as one with a wrong password and does not reveal which
  * emails exist.
  */
-export async function burnPasswordCheck(password: string, profile: PasswordHashProfile): Promise<void> {
+export async function burnPasswordCheck(password: string, profile: PasswordHashProfile, queue: PasswordQueue = {}): Promise<void> {
   let dummy = dummyHashes.get(profile);
   if (!dummy) {
-    dummy = hashPassword('dummy password that never matches anything', profile);
+    // Never refused: a refusal remembered here would refuse every later unknown-email login.
+    dummy = hashPassword('dummy password that never matches anything', profile, { queueLimit: Infinity });
     dummyHashes.set(profile, dummy);
   }
-  await verifyPassword(await dummy, password);
+  await verifyPassword(await dummy, password, queue);
 }
 
 /**
