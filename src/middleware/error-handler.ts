@@ -114,6 +114,9 @@ function challenge(req: Request, res: Response, code: string): void {
   res.setHeader('WWW-Authenticate', sentBearer ? 'Bearer error="invalid_token"' : 'Bearer');
 }
 
+/** Retry-After of a 503 that names no time of its own. */
+const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
 /**
  * The single place that turns an error into an HTTP answer. Known errors keep their code and
  * message; anything else is logged with its stack and answered with a bare 500 that carries
@@ -129,10 +132,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (error instanceof AppError) {
       if (error instanceof UnauthenticatedError) challenge(req, res, error.code);
       if (error instanceof RateLimitedError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
-      if (error instanceof ServiceUnavailableError) {
-        res.setHeader('Retry-After', String(error.retryAfterSeconds));
-        logger.warn('dependency unavailable', { dependency: error.dependency, requestId: req.requestId });
-      }
+      // Every 503 says when to come back, a dependency's or a limit's of this process (STREAMS_AT_CAPACITY).
+      if (error.kind === 'unavailable') res.setHeader('Retry-After', String(error instanceof ServiceUnavailableError ? error.retryAfterSeconds : DEFAULT_RETRY_AFTER_SECONDS));
+      if (error instanceof ServiceUnavailableError) logger.warn('dependency unavailable', { dependency: error.dependency, requestId: req.requestId });
       sendProblem(res, {
         status: STATUS_BY_KIND[error.kind],
         code: error.code,

@@ -156,6 +156,25 @@ describe('order events over SSE, embedded', { timeout: 120_000 }, () => {
   });
 });
 
+describe('an API process at its stream cap (SSE_MAX_STREAMS)', { timeout: 60_000 }, () => {
+  it('when one more stream is asked for, then it answers 503 STREAMS_AT_CAPACITY with Retry-After, as every 503 does', async () => {
+    const app = await startTestApp({ storage: 'postgres', env: { SSE_MAX_STREAMS: '1' } });
+    const clients: SseClient[] = [];
+    try {
+      const [first, second] = await Promise.all([registerUser(app, 'first'), registerUser(app, 'second')]);
+      clients.push(await openSse(`${app.baseUrl}/api/orders/events`, bearer(first)));
+      expect(clients[0]!.status).toBe(200);
+      const refused = await fetch(`${app.baseUrl}/api/orders/events`, { headers: { Accept: 'text/event-stream', ...bearer(second) } });
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { code: string }).code).toBe('STREAMS_AT_CAPACITY');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      clients.forEach((client) => client.close());
+      await app.close();
+    }
+  });
+});
+
 /** A stream lives no longer than the access token that opened it, so a password reset or a sign-out ends it within the token's lifetime. */
 describe('an order event stream and its access token', { timeout: 60_000 }, () => {
   const TTL_SECONDS = 900;
