@@ -221,6 +221,15 @@ describe.each(STORAGE_KINDS)('orders on %s', (storage) => {
       expect(second.body).toEqual(placed.body);
     });
 
+    it('when the id is written in capitals, then it is the same order and the same cached copy (it missed the cache every time)', async () => {
+      const placed = await place(alice, [{ productId: mug.id, quantity: 1 }]).expect(201);
+      const upper = (placed.body.id as string).toUpperCase();
+      expect((await app.http.get(`/api/orders/${upper}`).set(bearer(alice))).headers['x-cache']).toBe('MISS');
+      const again = await app.http.get(`/api/orders/${upper}`).set(bearer(alice));
+      expect(again.headers['x-cache']).toBe('HIT');
+      expect(again.body).toEqual(placed.body);
+    });
+
     it("answers 404 ORDER_NOT_FOUND for another user's order, with the cache cold and warm", async () => {
       const placed = await place(alice, [{ productId: mug.id, quantity: 1 }]).expect(201);
       const cold = await app.http.get(`/api/orders/${placed.body.id}`).set(bearer(bob));

@@ -45,8 +45,10 @@ export function createOrdersService(deps: OrdersServiceDeps) {
    * Reads an order the caller may see, from the cache when it holds a copy. Answers the JSON
    * text itself: the hot path serves cached bytes without parsing and re-serialising them.
    */
-  async function getOrder(principal: Principal, orderId: string): Promise<{ json: string; cache: 'HIT' | 'MISS' }> {
-    if (!isUuid(orderId)) throw orderNotFound();
+  async function getOrder(principal: Principal, id: string): Promise<{ json: string; cache: 'HIT' | 'MISS' }> {
+    if (!isUuid(id)) throw orderNotFound();
+    // The cache is keyed by the id as stored (lower case); an id written in capitals is the same order.
+    const orderId = id.toLowerCase();
     const cached = await orderCache.get(orderId);
     deps.metrics.cacheLookup(cached ? 'hit' : 'miss');
     if (cached) {
