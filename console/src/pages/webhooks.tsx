@@ -1,5 +1,5 @@
 import { useSignal } from '@preact/signals';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
 import { ErrorMessage, Field, Loading, PageTitle, useAction, useFormErrors } from '../components.js';
 import { recent } from '../format.js';
@@ -187,20 +187,44 @@ function Deliveries({ hook }: { hook: Webhook }) {
   const status = useSignal('');
   const error = useSignal<string | null>(null);
   const nextCursor = useSignal<string | null>(null);
-  const load = async (cursor: string | null = null) => {
+  const query = (cursor: string | null) => {
     const params = new URLSearchParams({ limit: '20' });
     if (status.value) params.set('status', status.value);
     if (cursor) params.set('cursor', cursor);
+    return `/api/webhooks/${hook.id}/deliveries?${params.toString()}`;
+  };
+  // Each read of the first page has a number: an answer overtaken by a newer read (another filter, a
+  // Refresh) is dropped, and so is an older page asked for before the filter changed.
+  const generation = useRef(0);
+  const load = async () => {
+    const mine = ++generation.current;
     try {
-      const answer = await api<Page<Delivery> | Delivery[]>(`/api/webhooks/${hook.id}/deliveries?${params.toString()}`);
-      deliveries.value = cursor ? [...(deliveries.value ?? []), ...itemsOf(answer)] : itemsOf(answer);
+      const answer = await api<Page<Delivery> | Delivery[]>(query(null));
+      if (mine !== generation.current) return;
+      deliveries.value = itemsOf(answer);
       nextCursor.value = Array.isArray(answer) ? null : answer.nextCursor;
       error.value = null;
     } catch (caught) {
-      error.value = messageOf(caught);
+      if (mine === generation.current) error.value = messageOf(caught);
     }
   };
-  useEffect(() => void load(), [status.value]);
+  const loadOlder = async (cursor: string) => {
+    const mine = generation.current;
+    try {
+      const answer = await api<Page<Delivery> | Delivery[]>(query(cursor));
+      if (mine !== generation.current) return;
+      const known = new Set((deliveries.value ?? []).map((delivery) => delivery.id));
+      deliveries.value = [...(deliveries.value ?? []), ...itemsOf(answer).filter((delivery) => !known.has(delivery.id))];
+      nextCursor.value = Array.isArray(answer) ? null : answer.nextCursor;
+      error.value = null;
+    } catch (caught) {
+      if (mine === generation.current) error.value = messageOf(caught);
+    }
+  };
+  useEffect(() => {
+    nextCursor.value = null;
+    void load();
+  }, [status.value]);
 
   const redelivering = useAction();
   const redeliver = (delivery: Delivery) =>
@@ -272,7 +296,7 @@ function Deliveries({ hook }: { hook: Webhook }) {
         </div>
       )}
       {nextCursor.value ? (
-        <button type="button" class="small" onClick={() => void load(nextCursor.value)}>
+        <button type="button" class="small" onClick={() => void (nextCursor.value && loadOlder(nextCursor.value))}>
           Older deliveries
         </button>
       ) : null}

@@ -1,0 +1,104 @@
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProduct } from '../../test/catalog.js';
+import { holdAnswer, signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
+import { startTestApp, type TestApp } from '../../test/harness.js';
+import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
+import { waitUntil } from '../../test/wait.js';
+
+/** Nothing listens on the discard port: every delivery to it fails, and with one attempt allowed it is `failed` at once. */
+const unreachable = (name: string) => `http://127.0.0.1:9/hooks/${name}-${Date.now()}`;
+
+/** Cases found reviewing the console's admin pages: webhooks and their deliveries, products on a phone. */
+describe('the console\'s webhook and product pages, in a real browser', () => {
+  let app: TestApp;
+  let consoleServer: ConsoleServer;
+  let admin: TestUser;
+
+  beforeAll(async () => {
+    app = await startTestApp({ storage: 'postgres', processing: true, env: { WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_MAX_ATTEMPTS: '1', WEBHOOK_POLL_MS: '100' } });
+    consoleServer = await startConsole(app);
+    admin = await registerAdmin(app);
+  }, 120_000);
+  afterAll(async () => {
+    await consoleServer?.close();
+    await app?.close();
+  });
+
+  async function signedInPage(hash: string, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; problems: string[] }> {
+    const page = await (await consoleServer.browser.newContext({ viewport, isMobile: viewport.width < 760 })).newPage();
+    const problems = watchProblems(page, consoleServer.baseUrl);
+    await page.goto(`${consoleServer.baseUrl}/console${hash}`);
+    await signIn(page, admin);
+    await page.getByRole('button', { name: 'Sign out' }).waitFor(WAIT);
+    return { page, problems };
+  }
+
+  const addWebhook = async (url: string): Promise<string> => {
+    const res = await app.http.post('/api/webhooks').set(bearer(admin)).send({ url, events: ['order.placed', 'order.processing', 'order.completed'] });
+    expect(res.status).toBe(201);
+    return res.body.id as string;
+  };
+
+  /** An endpoint with `count` failed deliveries (three events an order), made through the API. */
+  async function endpointWithFailedDeliveries(count: number): Promise<string> {
+    const url = unreachable('failing');
+    const id = await addWebhook(url);
+    const product = await createProduct(app, admin, { stock: 100 });
+    const shopper = await registerUser(app, 'webhooked');
+    for (let placed = 0; placed * 3 < count; placed++) {
+      const res = await app.http.post('/api/orders').set(bearer(shopper)).send({ items: [{ productId: product.id, quantity: 1 }] });
+      expect(res.status).toBe(201);
+    }
+    await waitUntil(
+      async () => {
+        const res = await app.http.get(`/api/webhooks/${id}/deliveries?status=failed&limit=100`).set(bearer(admin));
+        return (res.body.items as unknown[]).length >= count;
+      },
+      20_000,
+      `${count} failed deliveries to ${url}`,
+      200,
+    );
+    return url;
+  }
+
+  /** Every answer the page had before now has been handled (a request of its own, sent after, has come back). */
+  const settled = (page: Page) => page.evaluate("fetch('/health/live').then((res) => res.status)");
+
+  it('when the delivery filter changes while the unfiltered list (or its older page) is loading, then the late answer does not replace or join the filtered list', { timeout: 90_000 }, async () => {
+    const url = await endpointWithFailedDeliveries(21);
+    const { page, problems } = await signedInPage('#/admin/webhooks');
+    const section = page.getByRole('region', { name: `Deliveries to ${url}` });
+    const rows = section.locator('tbody tr');
+
+    /** Holds the answer to `url` that `ask` asks for, chooses pending deliveries meanwhile, then lets it come: the list stays pending's (none). */
+    const filterWhileHeld = async (url: RegExp, ask: () => Promise<void>) => {
+      const held = await holdAnswer(page, url);
+      const answered = page.waitForResponse((response) => url.test(response.url()));
+      await ask();
+      await held.read;
+      await section.getByLabel('Delivery status').selectOption('pending');
+      await section.getByText('No deliveries.').waitFor(WAIT);
+      held.release();
+      await (await answered).finished();
+      await settled(page);
+      expect(await section.getByText('No deliveries.').isVisible()).toBe(true);
+      expect(await rows.count()).toBe(0);
+    };
+
+    // The first read is slow: a filter chosen meanwhile wins.
+    await filterWhileHeld(/\/deliveries\?limit=20$/, () => page.locator('li', { hasText: url }).getByRole('button', { name: 'Deliveries' }).click());
+    // Older deliveries of the unfiltered list arrive after the filter changed: they are not added to it.
+    await section.getByLabel('Delivery status').selectOption('');
+    await expect.poll(() => rows.count(), WAIT).toBe(20);
+    await filterWhileHeld(/\/deliveries\?limit=20&cursor=/, () => section.getByRole('button', { name: 'Older deliveries' }).click());
+    expect(await section.getByRole('button', { name: 'Older deliveries' }).count()).toBe(0);
+
+    // Back to every delivery: the first page, then the older one, each once.
+    await section.getByLabel('Delivery status').selectOption('failed');
+    await expect.poll(() => rows.count(), WAIT).toBe(20);
+    await section.getByRole('button', { name: 'Older deliveries' }).click();
+    await expect.poll(() => rows.count(), WAIT).toBe(21);
+    expect(problems).toEqual([]);
+  });
+});
