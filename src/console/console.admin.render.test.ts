@@ -65,6 +65,20 @@ describe('the console\'s webhook and product pages, in a real browser', () => {
   /** Every answer the page had before now has been handled (a request of its own, sent after, has come back). */
   const settled = (page: Page) => page.evaluate("fetch('/health/live').then((res) => res.status)");
 
+  it('when a webhook\'s deliveries are slow to load, then their section says they are loading (it stood empty)', { timeout: 90_000 }, async () => {
+    const url = await endpointWithFailedDeliveries(3);
+    const { page, problems } = await signedInPage('#/admin/webhooks');
+    const section = page.getByRole('region', { name: `Deliveries to ${url}` });
+    const read = await holdAnswer(page, /\/deliveries\?limit=20$/);
+    await page.locator('li', { hasText: url }).getByRole('button', { name: 'Deliveries' }).click();
+    await read.read;
+    await section.getByRole('status').filter({ hasText: 'Loading deliveries…' }).waitFor(WAIT);
+    read.release();
+    await expect.poll(() => section.locator('tbody tr').count(), WAIT).toBe(3);
+    expect(await section.getByText('Loading deliveries…').count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
+
   it('when the delivery filter changes while the unfiltered list (or its older page) is loading, then the late answer does not replace or join the filtered list', { timeout: 90_000 }, async () => {
     const url = await endpointWithFailedDeliveries(21);
     const { page, problems } = await signedInPage('#/admin/webhooks');

@@ -221,7 +221,9 @@ function Deliveries({ hook }: { hook: Webhook }) {
       if (mine === generation.current) error.value = messageOf(caught);
     }
   };
+  // Another filter's list is not shown while this one loads: the section says it is loading.
   useEffect(() => {
+    deliveries.value = null;
     nextCursor.value = null;
     void load();
   }, [status.value]);
@@ -254,7 +256,9 @@ function Deliveries({ hook }: { hook: Webhook }) {
         </button>
       </div>
       <ErrorMessage message={error.value} />
-      {deliveries.value === null ? null : deliveries.value.length === 0 ? (
+      {deliveries.value === null ? (
+        error.value ? null : <Loading what="deliveries" />
+      ) : deliveries.value.length === 0 ? (
         <p class="muted">No deliveries.</p>
       ) : (
         <div class="table-wrap">
