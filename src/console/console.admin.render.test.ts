@@ -115,4 +115,36 @@ describe('the console\'s webhook and product pages, in a real browser', () => {
     await expect.poll(() => rows.count(), WAIT).toBe(21);
     expect(problems).toEqual([]);
   });
+
+  /** The URL of the endpoint whose card holds what has focus, or the focused element's text. */
+  const focused = (page: Page) => page.evaluate("document.activeElement?.closest('li')?.querySelector('strong')?.textContent ?? document.activeElement?.textContent ?? 'nothing'");
+
+  it('when a keyboard user deletes a webhook, then focus moves to the next endpoint\'s Delete (or the page heading once none is left), and the deletion is announced (it fell to <body>)', { timeout: 60_000 }, async () => {
+    const [first, second] = [unreachable('first'), unreachable('second')];
+    await addWebhook(first);
+    await addWebhook(second);
+    const { page, problems } = await signedInPage('#/admin/webhooks');
+    page.on('dialog', (dialog) => void dialog.accept());
+    const cards = page.locator('main li', { hasText: /\/hooks\// });
+    await cards.first().waitFor(WAIT);
+    const urls = await cards.locator('strong').allInnerTexts();
+    expect(urls).toEqual(expect.arrayContaining([first, second]));
+    const deleteTo = async (url: string) => {
+      await page.locator('li', { hasText: url }).getByRole('button', { name: /^Delete/ }).focus();
+      await page.keyboard.press('Enter');
+      await page.locator('li', { hasText: url }).waitFor({ state: 'detached', ...WAIT });
+      await page.getByRole('status').filter({ hasText: `Webhook to ${url} deleted.` }).waitFor({ state: 'attached', ...WAIT });
+    };
+
+    await deleteTo(urls[0]!);
+    await expect.poll(() => focused(page), WAIT).toBe(urls[1]);
+    expect(await page.evaluate('document.activeElement.getAttribute("aria-label")')).toBe(`Delete the webhook to ${urls[1]}`);
+    // The last endpoint of the list: focus goes to the one before it, and with none left to the heading.
+    for (let at = urls.length - 1; at >= 1; at--) {
+      await deleteTo(urls[at]!);
+      await expect.poll(() => focused(page), WAIT).toBe(at > 1 ? urls[at - 1] : 'Webhooks');
+    }
+    await page.getByText('No webhooks yet.').waitFor(WAIT);
+    expect(problems).toEqual([]);
+  });
 });

@@ -39,9 +39,28 @@ export function WebhooksPage() {
       }
     });
 
+  // A deleted endpoint takes its Delete button (and the focus in it) away: focus moves to the next
+  // endpoint's Delete (the one before, for the last), or to the heading once none is left, and the
+  // deletion is announced. Not before the page shows the row buttons enabled again: a disabled one takes no focus.
+  const list = useRef<HTMLUListElement>(null);
+  const deleted = useSignal('');
+  const focusDeleteAt = useRef<number | null>(null);
+  useEffect(() => {
+    const at = focusDeleteAt.current;
+    if (at === null) return;
+    const buttons = list.current?.querySelectorAll<HTMLButtonElement>('button.delete') ?? [];
+    const next = buttons[Math.min(at, buttons.length - 1)];
+    if (next?.disabled) return;
+    focusDeleteAt.current = null;
+    (next ?? document.querySelector<HTMLElement>('#main h1'))?.focus();
+  });
+
   return (
     <main id="main">
       <PageTitle>Webhooks</PageTitle>
+      <p class="visually-hidden" role="status">
+        {deleted.value}
+      </p>
       <p class="muted">Order events are sent to these endpoints, signed with Standard Webhooks headers, and retried with backoff until they succeed.</p>
       <ErrorMessage message={error.value} />
       {secret.value ? (
@@ -68,8 +87,8 @@ export function WebhooksPage() {
       ) : hooks.value.length === 0 ? (
         <p class="muted">No webhooks yet.</p>
       ) : (
-        <ul class="plain stack">
-          {hooks.value.map((hook) => (
+        <ul class="plain stack" ref={list}>
+          {hooks.value.map((hook, at) => (
             <li key={hook.id} class="card">
               <div class="row wrap">
                 <div class="grow">
@@ -103,12 +122,15 @@ export function WebhooksPage() {
                   </button>
                   <button
                     type="button"
-                    class="small danger"
+                    class="small danger delete"
                     disabled={action.pending.value}
+                    aria-label={`Delete the webhook to ${hook.url}`}
                     onClick={() =>
                       void act(async () => {
                         if (!confirm(`Delete the webhook to ${hook.url}?`)) return;
                         await api(`/api/webhooks/${hook.id}`, { method: 'DELETE' });
+                        focusDeleteAt.current = at;
+                        deleted.value = `Webhook to ${hook.url} deleted.`;
                         hooks.value = (hooks.value ?? []).filter((item) => item.id !== hook.id);
                       })
                     }
