@@ -147,4 +147,28 @@ describe('the console\'s webhook and product pages, in a real browser', () => {
     await page.getByText('No webhooks yet.').waitFor(WAIT);
     expect(problems).toEqual([]);
   });
+
+  it('when an admin manages products on a phone, then each product\'s stock, Restock and Edit are on screen without sideways scrolling (they were past the right edge of a scrolling table)', { timeout: 60_000 }, async () => {
+    const name = 'Pocket Lamp With A Longer Name';
+    const product = await createProduct(app, admin, { stock: 7, name });
+    const { page, problems } = await signedInPage('#/admin/products', { width: 390, height: 844 });
+    const card = page.locator(`[data-sku="${product.sku}"]`);
+    await card.waitFor(WAIT);
+    const rightEdges = await Promise.all(
+      [card.getByLabel(`Stock adjustment for ${name}`), card.getByRole('button', { name: `Apply stock adjustment to ${name}` }), card.getByRole('button', { name: `Edit ${name}` }), card.getByTestId('available')].map(
+        async (control) => {
+          const box = await control.boundingBox();
+          return box ? box.x + box.width : Infinity;
+        },
+      ),
+    );
+    for (const edge of rightEdges) expect(edge).toBeLessThanOrEqual(390);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    expect(await page.evaluate("[...document.querySelectorAll('.table-wrap')].every((wrap) => wrap.scrollWidth <= wrap.clientWidth)")).toBe(true);
+    // Restock still works there.
+    await card.getByLabel(`Stock adjustment for ${name}`).fill('5');
+    await card.getByRole('button', { name: `Apply stock adjustment to ${name}` }).click();
+    await expect.poll(() => card.getByTestId('available').innerText(), WAIT).toBe('12');
+    expect(problems).toEqual([]);
+  });
 });
