@@ -171,4 +171,20 @@ describe('the console\'s webhook and product pages, in a real browser', () => {
     await expect.poll(() => card.getByTestId('available').innerText(), WAIT).toBe('12');
     expect(problems).toEqual([]);
   });
+
+  it('when an admin reads a webhook\'s deliveries on a phone, then each delivery\'s answer and Redeliver are on screen without sideways scrolling (they were past the right edge of a scrolling table)', { timeout: 90_000 }, async () => {
+    const url = await endpointWithFailedDeliveries(3);
+    const { page, problems } = await signedInPage('#/admin/webhooks', { width: 390, height: 844 });
+    await page.locator('li', { hasText: url }).getByRole('button', { name: 'Deliveries' }).click();
+    const section = page.getByRole('region', { name: `Deliveries to ${url}` });
+    await expect.poll(() => section.locator('tbody tr').count(), WAIT).toBe(3);
+    const row = section.locator('tbody tr').first();
+    for (const control of [row.getByRole('button', { name: /^Redeliver / }), row.locator('td').nth(3)]) {
+      const box = await control.boundingBox();
+      expect(box && box.x + box.width).toBeLessThanOrEqual(390);
+    }
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    expect(await page.evaluate("[...document.querySelectorAll('.table-wrap')].every((wrap) => wrap.scrollWidth <= wrap.clientWidth)")).toBe(true);
+    expect(problems).toEqual([]);
+  });
 });

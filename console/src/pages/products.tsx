@@ -47,7 +47,7 @@ export function ProductsPage() {
         <p class="muted">No products yet: add the first with New product.</p>
       ) : (
         <div class="table-wrap">
-          <table class="products">
+          <table class="products cards">
             <thead>
               <tr>
                 <th scope="col">Product</th>
@@ -80,7 +80,7 @@ export function ProductsPage() {
                     <td class="restock-cell">
                       <Restock product={product} onDone={replace} onError={(message) => (error.value = message)} />
                     </td>
-                    <td class="edit-cell">
+                    <td class="actions-cell">
                       <button type="button" class="small" data-edit={product.id} onClick={() => (editing.value = product.id)} aria-label={`Edit ${product.name}`}>
                         Edit
                       </button>

@@ -284,7 +284,7 @@ function Deliveries({ hook }: { hook: Webhook }) {
         <p class="muted">No deliveries.</p>
       ) : (
         <div class="table-wrap">
-          <table>
+          <table class="delivery-list cards">
             <thead>
               <tr>
                 <th scope="col">Event</th>
@@ -304,13 +304,17 @@ function Deliveries({ hook }: { hook: Webhook }) {
                     {delivery.type}
                     <div class="muted">{recent(delivery.createdAt)}</div>
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <span class={`badge badge-${delivery.status}`}>{delivery.status}</span>
                   </td>
-                  <td class="num">{delivery.attempts}</td>
-                  <td>{delivery.lastStatusCode ?? delivery.lastError ?? '—'}</td>
-                  <td>{delivery.nextAttemptAt ? recent(delivery.nextAttemptAt) : '—'}</td>
-                  <td>
+                  <td class="num" data-label="Attempts">
+                    {delivery.attempts}
+                  </td>
+                  <td class="answer-cell" data-label="Last answer">
+                    {delivery.lastStatusCode ?? delivery.lastError ?? '—'}
+                  </td>
+                  <td data-label="Next attempt">{delivery.nextAttemptAt ? recent(delivery.nextAttemptAt) : '—'}</td>
+                  <td class="actions-cell">
                     <button type="button" class="small" disabled={redelivering.pending.value} onClick={() => void redeliver(delivery)} aria-label={`Redeliver ${delivery.type} event`}>
                       Redeliver
                     </button>
