@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Page, Route } from 'playwright-core';
 import { buildConsole } from '../scripts/build-console.js';
 import { createApp, type AppDeps } from '../src/app.js';
 import { openBrowser, type TestBrowser } from './browser.js';
@@ -75,4 +75,22 @@ export async function signIn(page: Page, user: Pick<TestUser, 'email' | 'passwor
   await page.getByLabel('Email').fill(user.email);
   await page.getByLabel('Password').fill(user.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/**
+ * The first request to `url` goes to the API at once, but its answer reaches the page only when
+ * the test calls `release` (`read` settles once the API has answered).
+ */
+export async function holdAnswer(page: Page, url: RegExp): Promise<{ read: Promise<void>; release: () => void }> {
+  let release = () => {};
+  let wasRead = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const read = new Promise<void>((resolve) => (wasRead = resolve));
+  await page.route(url, async (route: Route) => {
+    const response = await route.fetch();
+    wasRead();
+    await released;
+    await route.fulfill({ response });
+  }, { times: 1 });
+  return { read, release };
 }

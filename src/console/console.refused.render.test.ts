@@ -67,7 +67,7 @@ describe('the console when the server refuses a live stream for good, in a real 
     expect(problems.filter((problem) => !problem.startsWith(`answered 403: GET ${consoleServer.baseUrl}/api/orders`))).toEqual([]);
   });
 
-  it('when an admin watching a customer\'s order is demoted, then its stream is refused with 404: the banner says live updates stopped and why, the header shows a customer, and the page stops asking', { timeout: 60_000 }, async () => {
+  it('when an admin watching a customer\'s order is demoted, then its stream is refused with 404: the banner says live updates stopped and why, the header shows a customer, Cancel order is no longer offered, and the page stops asking', { timeout: 60_000 }, async () => {
     const admin = await registerAdmin(app);
     const product = await createProduct(app, admin, { stock: 5 });
     const shopper = await registerUser(app, 'watched');
@@ -75,6 +75,7 @@ describe('the console when the server refuses a live stream for good, in a real 
     const orderId = placed.body.id as string;
     const { page, problems, requests } = await signedInPage(admin, `#/orders/${orderId}`);
     await page.locator('header .live-live').waitFor(WAIT);
+    await page.getByRole('button', { name: 'Cancel order' }).waitFor(WAIT);
 
     await app.db.query("UPDATE users SET role = 'customer' WHERE id = $1", [admin.id]);
     const banner = page.getByRole('alert').filter({ hasText: 'Live updates stopped' });
@@ -87,6 +88,8 @@ describe('the console when the server refuses a live stream for good, in a real 
     // The 404 was the first refusal this admin met: the header follows the rights the server now gives.
     await page.getByRole('alert').filter({ hasText: 'Your admin rights have ended' }).waitFor(WAIT);
     await expect.poll(() => page.locator('header .user').textContent(), WAIT).toContain('(customer)');
+    // The order is another customer's: a demoted admin may not cancel it (the button stayed, to be refused).
+    expect(await page.getByRole('button', { name: 'Cancel order' }).count()).toBe(0);
 
     await expectNoMoreAsking(page, requests);
     expect(problems).toEqual([`answered 404: GET ${consoleServer.baseUrl}/api/orders/${orderId}/events`]);

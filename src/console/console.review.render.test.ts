@@ -1,27 +1,9 @@
-import type { Page, Route } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct, type TestProduct } from '../../test/catalog.js';
-import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
+import { holdAnswer, signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
 import { startTestApp, type TestApp } from '../../test/harness.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
-
-/**
- * The first request to `url` goes to the API at once, but its answer reaches the page only when
- * the test calls `release` (`read` settles once the API has answered).
- */
-async function holdAnswer(page: Page, url: RegExp): Promise<{ read: Promise<void>; release: () => void }> {
-  let release = () => {};
-  let wasRead = () => {};
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const read = new Promise<void>((resolve) => (wasRead = resolve));
-  await page.route(url, async (route: Route) => {
-    const response = await route.fetch();
-    wasRead();
-    await released;
-    await route.fulfill({ response });
-  }, { times: 1 });
-  return { read, release };
-}
 
 /** The payment simulator declines orders above this; one line of this many mugs is one. */
 const DECLINE_ABOVE_CENTS = 50_000;

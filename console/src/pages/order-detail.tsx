@@ -85,7 +85,8 @@ export function OrderDetailPage({ id }: { id: string }) {
                 </li>
               ))}
             </ol>
-            {current.status === 'pending' ? (
+            {/* An admin may cancel anyone's pending order; a customer (a demoted admin too, once that is known) only their own. */}
+            {current.status === 'pending' && (isAdmin || current.userId === currentUser.value?.id) ? (
               <button type="button" disabled={cancelling.pending.value} onClick={() => void cancel()}>
                 {cancelling.pending.value ? 'Cancelling…' : 'Cancel order'}
               </button>

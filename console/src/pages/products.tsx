@@ -47,7 +47,7 @@ export function ProductsPage() {
         <p class="muted">No products yet: add the first with New product.</p>
       ) : (
         <div class="table-wrap">
-          <table class="products">
+          <table class="products cards">
             <thead>
               <tr>
                 <th scope="col">Product</th>
@@ -71,16 +71,16 @@ export function ProductsPage() {
                       <strong>{product.name}</strong> <span class="muted sku">{product.sku}</span>
                       {product.description ? <div class="muted hide-phone">{product.description}</div> : null}
                     </td>
-                    <td class="num">{money(product.priceCents, product.currency)}</td>
-                    <td class="num">{product.onHand ?? '—'}</td>
-                    <td class="num">{product.reserved ?? '—'}</td>
-                    <td class="num" data-testid="available">
+                    <td class="num" data-label="Price">{money(product.priceCents, product.currency)}</td>
+                    <td class="num" data-label="On hand">{product.onHand ?? '—'}</td>
+                    <td class="num" data-label="Reserved">{product.reserved ?? '—'}</td>
+                    <td class="num" data-label="Available" data-testid="available">
                       {product.available}
                     </td>
-                    <td>
+                    <td class="restock-cell">
                       <Restock product={product} onDone={replace} onError={(message) => (error.value = message)} />
                     </td>
-                    <td>
+                    <td class="actions-cell">
                       <button type="button" class="small" data-edit={product.id} onClick={() => (editing.value = product.id)} aria-label={`Edit ${product.name}`}>
                         Edit
                       </button>

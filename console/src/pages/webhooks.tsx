@@ -1,5 +1,5 @@
 import { useSignal } from '@preact/signals';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
 import { ErrorMessage, Field, Loading, PageTitle, useAction, useFormErrors } from '../components.js';
 import { recent } from '../format.js';
@@ -39,9 +39,28 @@ export function WebhooksPage() {
       }
     });
 
+  // A deleted endpoint takes its Delete button (and the focus in it) away: focus moves to the next
+  // endpoint's Delete (the one before, for the last), or to the heading once none is left, and the
+  // deletion is announced. Not before the page shows the row buttons enabled again: a disabled one takes no focus.
+  const list = useRef<HTMLUListElement>(null);
+  const deleted = useSignal('');
+  const focusDeleteAt = useRef<number | null>(null);
+  useEffect(() => {
+    const at = focusDeleteAt.current;
+    if (at === null) return;
+    const buttons = list.current?.querySelectorAll<HTMLButtonElement>('button.delete') ?? [];
+    const next = buttons[Math.min(at, buttons.length - 1)];
+    if (next?.disabled) return;
+    focusDeleteAt.current = null;
+    (next ?? document.querySelector<HTMLElement>('#main h1'))?.focus();
+  });
+
   return (
     <main id="main">
       <PageTitle>Webhooks</PageTitle>
+      <p class="visually-hidden" role="status">
+        {deleted.value}
+      </p>
       <p class="muted">Order events are sent to these endpoints, signed with Standard Webhooks headers, and retried with backoff until they succeed.</p>
       <ErrorMessage message={error.value} />
       {secret.value ? (
@@ -68,8 +87,8 @@ export function WebhooksPage() {
       ) : hooks.value.length === 0 ? (
         <p class="muted">No webhooks yet.</p>
       ) : (
-        <ul class="plain stack">
-          {hooks.value.map((hook) => (
+        <ul class="plain stack" ref={list}>
+          {hooks.value.map((hook, at) => (
             <li key={hook.id} class="card">
               <div class="row wrap">
                 <div class="grow">
@@ -103,12 +122,15 @@ export function WebhooksPage() {
                   </button>
                   <button
                     type="button"
-                    class="small danger"
+                    class="small danger delete"
                     disabled={action.pending.value}
+                    aria-label={`Delete the webhook to ${hook.url}`}
                     onClick={() =>
                       void act(async () => {
                         if (!confirm(`Delete the webhook to ${hook.url}?`)) return;
                         await api(`/api/webhooks/${hook.id}`, { method: 'DELETE' });
+                        focusDeleteAt.current = at;
+                        deleted.value = `Webhook to ${hook.url} deleted.`;
                         hooks.value = (hooks.value ?? []).filter((item) => item.id !== hook.id);
                       })
                     }
@@ -187,20 +209,46 @@ function Deliveries({ hook }: { hook: Webhook }) {
   const status = useSignal('');
   const error = useSignal<string | null>(null);
   const nextCursor = useSignal<string | null>(null);
-  const load = async (cursor: string | null = null) => {
+  const query = (cursor: string | null) => {
     const params = new URLSearchParams({ limit: '20' });
     if (status.value) params.set('status', status.value);
     if (cursor) params.set('cursor', cursor);
+    return `/api/webhooks/${hook.id}/deliveries?${params.toString()}`;
+  };
+  // Each read of the first page has a number: an answer overtaken by a newer read (another filter, a
+  // Refresh) is dropped, and so is an older page asked for before the filter changed.
+  const generation = useRef(0);
+  const load = async () => {
+    const mine = ++generation.current;
     try {
-      const answer = await api<Page<Delivery> | Delivery[]>(`/api/webhooks/${hook.id}/deliveries?${params.toString()}`);
-      deliveries.value = cursor ? [...(deliveries.value ?? []), ...itemsOf(answer)] : itemsOf(answer);
+      const answer = await api<Page<Delivery> | Delivery[]>(query(null));
+      if (mine !== generation.current) return;
+      deliveries.value = itemsOf(answer);
       nextCursor.value = Array.isArray(answer) ? null : answer.nextCursor;
       error.value = null;
     } catch (caught) {
-      error.value = messageOf(caught);
+      if (mine === generation.current) error.value = messageOf(caught);
     }
   };
-  useEffect(() => void load(), [status.value]);
+  const loadOlder = async (cursor: string) => {
+    const mine = generation.current;
+    try {
+      const answer = await api<Page<Delivery> | Delivery[]>(query(cursor));
+      if (mine !== generation.current) return;
+      const known = new Set((deliveries.value ?? []).map((delivery) => delivery.id));
+      deliveries.value = [...(deliveries.value ?? []), ...itemsOf(answer).filter((delivery) => !known.has(delivery.id))];
+      nextCursor.value = Array.isArray(answer) ? null : answer.nextCursor;
+      error.value = null;
+    } catch (caught) {
+      if (mine === generation.current) error.value = messageOf(caught);
+    }
+  };
+  // Another filter's list is not shown while this one loads: the section says it is loading.
+  useEffect(() => {
+    deliveries.value = null;
+    nextCursor.value = null;
+    void load();
+  }, [status.value]);
 
   const redelivering = useAction();
   const redeliver = (delivery: Delivery) =>
@@ -230,11 +278,13 @@ function Deliveries({ hook }: { hook: Webhook }) {
         </button>
       </div>
       <ErrorMessage message={error.value} />
-      {deliveries.value === null ? null : deliveries.value.length === 0 ? (
+      {deliveries.value === null ? (
+        error.value ? null : <Loading what="deliveries" />
+      ) : deliveries.value.length === 0 ? (
         <p class="muted">No deliveries.</p>
       ) : (
         <div class="table-wrap">
-          <table>
+          <table class="delivery-list cards">
             <thead>
               <tr>
                 <th scope="col">Event</th>
@@ -254,13 +304,17 @@ function Deliveries({ hook }: { hook: Webhook }) {
                     {delivery.type}
                     <div class="muted">{recent(delivery.createdAt)}</div>
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <span class={`badge badge-${delivery.status}`}>{delivery.status}</span>
                   </td>
-                  <td class="num">{delivery.attempts}</td>
-                  <td>{delivery.lastStatusCode ?? delivery.lastError ?? '—'}</td>
-                  <td>{delivery.nextAttemptAt ? recent(delivery.nextAttemptAt) : '—'}</td>
-                  <td>
+                  <td class="num" data-label="Attempts">
+                    {delivery.attempts}
+                  </td>
+                  <td class="answer-cell" data-label="Last answer">
+                    {delivery.lastStatusCode ?? delivery.lastError ?? '—'}
+                  </td>
+                  <td data-label="Next attempt">{delivery.nextAttemptAt ? recent(delivery.nextAttemptAt) : '—'}</td>
+                  <td class="actions-cell">
                     <button type="button" class="small" disabled={redelivering.pending.value} onClick={() => void redeliver(delivery)} aria-label={`Redeliver ${delivery.type} event`}>
                       Redeliver
                     </button>
@@ -272,7 +326,7 @@ function Deliveries({ hook }: { hook: Webhook }) {
         </div>
       )}
       {nextCursor.value ? (
-        <button type="button" class="small" onClick={() => void load(nextCursor.value)}>
+        <button type="button" class="small" onClick={() => void (nextCursor.value && loadOlder(nextCursor.value))}>
           Older deliveries
         </button>
       ) : null}
