@@ -52,8 +52,11 @@ function holdThreadPool(): { release(): void } {
   }
   return {
     release() {
-      // A writer lets every blocked reader's open return.
-      const writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      // A writer lets every blocked reader's open return. Opened read-write, as Linux allows for a
+      // FIFO (fifo(7)), it never fails: a write-only non-blocking open answers ENXIO while no
+      // reader has begun its open yet (their opens still queued behind other work on the pool, as
+      // in a clean clone's first CI run), which left the pool held for the rest of the file.
+      const writer = openSync(fifo, constants.O_RDWR);
       void Promise.all(opened).then((fds) => {
         for (const fd of [writer, ...fds]) closeSync(fd);
         rmSync(dir, { recursive: true, force: true });
