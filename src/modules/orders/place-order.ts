@@ -66,7 +66,11 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     // A stored response means the key's first request has committed: a retry replays it (the
     // long way) even while another retry holds the key's lock; only a key without one is in flight.
     if (keyTaken) return undefined;
-    if (!keyAcquired) throw repo.keyInUse();
+    // A key whose lock was held is told the long way too (which answers IDEMPOTENCY_KEY_IN_USE
+    // while it is still held): a statement that waited for the first request's row locks may try
+    // the key's lock in the instant between that request's commit waking it and the same commit
+    // releasing the key's lock, and the first request's response must then be replayed.
+    if (!keyAcquired) return undefined;
     // A refusal with a key is told the long way: this statement's snapshot predates any row lock it
     // waited for, so it cannot see a response that the request it waited for (the first with this
     // key, which may have taken the last units) stored meanwhile; a retry must replay that one.
