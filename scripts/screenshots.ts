@@ -120,6 +120,8 @@ try {
     await page.locator('tr[data-order-id]:has([data-status="completed"]) a').first().click();
     await page.locator('.big-status .badge').waitFor();
     await shoot(page, 'order', width);
+    await open(page, '#/account', 'Change password');
+    await shoot(page, 'account', width);
     await page.getByRole('button', { name: 'Sign out' }).click();
 
     await signIn(page, ADMIN);
