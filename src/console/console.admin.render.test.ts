@@ -107,6 +107,51 @@ describe('the console\'s webhook and product pages, in a real browser', () => {
     expect(problems).toEqual([]);
   });
 
+  it('when a read of a webhook\'s deliveries failed, then its error goes as soon as another filter, an older page or Refresh asks again, and a first page says it is loading (the old error stayed, with no Loading, until the next answer)', { timeout: 90_000 }, async () => {
+    const url = await endpointWithFailedDeliveries(21);
+    const { page, problems } = await signedInPage('#/admin/webhooks');
+    const section = page.getByRole('region', { name: `Deliveries to ${url}` });
+    const rows = section.locator('tbody tr');
+    const unreachable = section.getByRole('alert').filter({ hasText: 'The server could not be reached' });
+    const dropOnce = (request: RegExp) => page.route(request, (route) => route.abort('connectionreset'), { times: 1 });
+    /** Asks again with `ask` and holds the answer: meanwhile the section shows no error. */
+    const askAgainWhileHeld = async (request: RegExp, ask: () => Promise<void>) => {
+      const held = await holdAnswer(page, request);
+      await ask();
+      await held.read;
+      expect(await section.getByRole('alert').count()).toBe(0);
+      return held;
+    };
+
+    await dropOnce(/\/deliveries\?limit=20$/);
+    await page.locator('li', { hasText: url }).getByRole('button', { name: 'Deliveries' }).click();
+    await unreachable.waitFor(WAIT);
+    // Another filter: the section says its list is loading, not the unfiltered list's error.
+    const filtered = await askAgainWhileHeld(/\/deliveries\?limit=20&status=failed$/, () => section.getByLabel('Delivery status').selectOption('failed').then(() => undefined));
+    expect(await section.getByRole('status').filter({ hasText: 'Loading deliveries…' }).isVisible()).toBe(true);
+    filtered.release();
+    await expect.poll(() => rows.count(), WAIT).toBe(20);
+
+    // The older page fails, then is asked for again.
+    await dropOnce(/\/deliveries\?limit=20&status=failed&cursor=/);
+    await section.getByRole('button', { name: 'Older deliveries' }).click();
+    await unreachable.waitFor(WAIT);
+    const older = await askAgainWhileHeld(/\/deliveries\?limit=20&status=failed&cursor=/, () => section.getByRole('button', { name: 'Older deliveries' }).click());
+    older.release();
+    await expect.poll(() => rows.count(), WAIT).toBe(21);
+
+    // Refresh fails, then is clicked again.
+    await dropOnce(/\/deliveries\?limit=20&status=failed$/);
+    await section.getByRole('button', { name: 'Refresh' }).click();
+    await unreachable.waitFor(WAIT);
+    const refreshed = await askAgainWhileHeld(/\/deliveries\?limit=20&status=failed$/, () => section.getByRole('button', { name: 'Refresh' }).click());
+    refreshed.release();
+    await expect.poll(() => rows.count(), WAIT).toBe(20);
+    expect(await section.getByRole('alert').count()).toBe(0);
+    // The dropped connections themselves are the only problems expected.
+    expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
+  });
+
   /** The URL of the endpoint whose card holds what has focus, or the focused element's text. */
   const focused = (page: Page) => page.evaluate("document.activeElement?.closest('li')?.querySelector('strong')?.textContent ?? document.activeElement?.textContent ?? 'nothing'");
 

@@ -203,10 +203,12 @@ function Deliveries({ hook }: { hook: Webhook }) {
     return `/api/webhooks/${hook.id}/deliveries?${params.toString()}`;
   };
   // Each read of the first page has a number: an answer overtaken by a newer read (another filter, a
-  // Refresh) is dropped, and so is an older page asked for before the filter changed.
+  // Refresh) is dropped, and so is an older page asked for before the filter changed. An error
+  // shown is an earlier read's: it goes as the next read (of either) starts.
   const generation = useRef(0);
   const load = async () => {
     const mine = ++generation.current;
+    error.value = null;
     try {
       const answer = await api<Page<Delivery> | Delivery[]>(query(null));
       if (mine !== generation.current) return;
@@ -219,6 +221,7 @@ function Deliveries({ hook }: { hook: Webhook }) {
   };
   const loadOlder = async (cursor: string) => {
     const mine = generation.current;
+    error.value = null;
     try {
       const answer = await api<Page<Delivery> | Delivery[]>(query(cursor));
       if (mine !== generation.current) return;
