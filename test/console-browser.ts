@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page, Route } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { buildConsole } from '../scripts/build-console.js';
 import { createApp, type AppDeps } from '../src/app.js';
 import { openBrowser, type TestBrowser } from './browser.js';
-import type { TestApp } from './harness.js';
+import { startTestApp, type TestApp, type TestAppOptions } from './harness.js';
 import type { TestUser } from './users.js';
 
 export const WAIT = { timeout: 20_000 };
@@ -32,7 +33,7 @@ function consoleAssets(): Promise<string> {
 }
 
 /** A freshly built console served by the test app's wiring (some of it replaced by `overrides`), and a headless Chromium to drive it. */
-export async function startConsole(app: TestApp, overrides: Partial<AppDeps> = {}): Promise<ConsoleServer> {
+async function startConsole(app: TestApp, overrides: Partial<AppDeps> = {}): Promise<ConsoleServer> {
   const server: Server = createServer(createApp({ ...app.deps, ...overrides, consoleAssetsDir: await consoleAssets() }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const browser = await openBrowser();
@@ -43,6 +44,41 @@ export async function startConsole(app: TestApp, overrides: Partial<AppDeps> = {
       await browser.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** The test app and the console over it, for the tests of one `describe`. */
+export interface ConsoleApp {
+  readonly app: TestApp;
+  readonly console: ConsoleServer;
+}
+
+/**
+ * Starts a test app (`options`) and the console served by its wiring (some of it replaced by what
+ * `overrides` makes of the started app) before the tests of the `describe` that calls this, and
+ * closes both after them. Hooks the caller registers after this one run once both have started,
+ * and their `afterAll` before both close.
+ */
+export function useConsoleApp(options: TestAppOptions, { overrides }: { overrides?: (app: TestApp) => Partial<AppDeps> } = {}): ConsoleApp {
+  let app: TestApp | undefined;
+  let consoleServer: ConsoleServer | undefined;
+  beforeAll(async () => {
+    app = await startTestApp(options);
+    consoleServer = await startConsole(app, overrides?.(app));
+  }, 120_000);
+  afterAll(async () => {
+    await consoleServer?.close();
+    await app?.close();
+  });
+  return {
+    get app() {
+      if (!app) throw new Error('the test app is used before it started');
+      return app;
+    },
+    get console() {
+      if (!consoleServer) throw new Error('the console is used before it started');
+      return consoleServer;
     },
   };
 }

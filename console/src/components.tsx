@@ -110,3 +110,33 @@ export function useFormErrors(fields: readonly string[]) {
     },
   };
 }
+
+/**
+ * Focus for a list whose rows each have a button that takes its row away (and the focus in it):
+ * `removed(at, text)`, called as row `at` goes, moves focus to the button (found by `buttons`) now
+ * at `at`, the one before for the last row, or to `fallback()` once none is left, and announces
+ * `text` (shown in a live region by the caller). Not before the page shows that button enabled
+ * again: a disabled one takes no focus. Without it focus fell to <body>.
+ */
+export function useFocusAfterRemoval(buttons: string, fallback: () => HTMLElement | null | undefined) {
+  const list = useRef<HTMLUListElement>(null);
+  const announcement = useSignal('');
+  const focusAt = useRef<number | null>(null);
+  useEffect(() => {
+    const at = focusAt.current;
+    if (at === null) return;
+    const found = list.current?.querySelectorAll<HTMLButtonElement>(buttons) ?? [];
+    const next = found[Math.min(at, found.length - 1)];
+    if (next?.disabled) return;
+    focusAt.current = null;
+    (next ?? fallback())?.focus();
+  });
+  return {
+    list,
+    announcement,
+    removed(at: number, text: string) {
+      focusAt.current = at;
+      announcement.value = text;
+    },
+  };
+}

@@ -1,8 +1,7 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createProduct } from '../../test/catalog.js';
-import { holdAnswer, signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
-import { startTestApp, type TestApp } from '../../test/harness.js';
+import { holdAnswer, signIn, useConsoleApp, WAIT, watchProblems } from '../../test/console-browser.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 import { waitUntil } from '../../test/wait.js';
 
@@ -11,31 +10,23 @@ const unreachable = (name: string) => `http://127.0.0.1:9/hooks/${name}-${Date.n
 
 /** Cases found reviewing the console's admin pages: webhooks and their deliveries, products on a phone. */
 describe('the console\'s webhook and product pages, in a real browser', () => {
-  let app: TestApp;
-  let consoleServer: ConsoleServer;
+  const shop = useConsoleApp({ storage: 'postgres', processing: true, env: { WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_MAX_ATTEMPTS: '1', WEBHOOK_POLL_MS: '100' } });
   let admin: TestUser;
-
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'postgres', processing: true, env: { WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_MAX_ATTEMPTS: '1', WEBHOOK_POLL_MS: '100' } });
-    consoleServer = await startConsole(app);
-    admin = await registerAdmin(app);
+    admin = await registerAdmin(shop.app);
   }, 120_000);
-  afterAll(async () => {
-    await consoleServer?.close();
-    await app?.close();
-  });
 
   async function signedInPage(hash: string, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; problems: string[] }> {
-    const page = await (await consoleServer.browser.newContext({ viewport, isMobile: viewport.width < 760 })).newPage();
-    const problems = watchProblems(page, consoleServer.baseUrl);
-    await page.goto(`${consoleServer.baseUrl}/console${hash}`);
+    const page = await (await shop.console.browser.newContext({ viewport, isMobile: viewport.width < 760 })).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
+    await page.goto(`${shop.console.baseUrl}/console${hash}`);
     await signIn(page, admin);
     await page.getByRole('button', { name: 'Sign out' }).waitFor(WAIT);
     return { page, problems };
   }
 
   const addWebhook = async (url: string): Promise<string> => {
-    const res = await app.http.post('/api/webhooks').set(bearer(admin)).send({ url, events: ['order.placed', 'order.processing', 'order.completed'] });
+    const res = await shop.app.http.post('/api/webhooks').set(bearer(admin)).send({ url, events: ['order.placed', 'order.processing', 'order.completed'] });
     expect(res.status).toBe(201);
     return res.body.id as string;
   };
@@ -44,15 +35,15 @@ describe('the console\'s webhook and product pages, in a real browser', () => {
   async function endpointWithFailedDeliveries(count: number): Promise<string> {
     const url = unreachable('failing');
     const id = await addWebhook(url);
-    const product = await createProduct(app, admin, { stock: 100 });
-    const shopper = await registerUser(app, 'webhooked');
+    const product = await createProduct(shop.app, admin, { stock: 100 });
+    const shopper = await registerUser(shop.app, 'webhooked');
     for (let placed = 0; placed * 3 < count; placed++) {
-      const res = await app.http.post('/api/orders').set(bearer(shopper)).send({ items: [{ productId: product.id, quantity: 1 }] });
+      const res = await shop.app.http.post('/api/orders').set(bearer(shopper)).send({ items: [{ productId: product.id, quantity: 1 }] });
       expect(res.status).toBe(201);
     }
     await waitUntil(
       async () => {
-        const res = await app.http.get(`/api/webhooks/${id}/deliveries?status=failed&limit=100`).set(bearer(admin));
+        const res = await shop.app.http.get(`/api/webhooks/${id}/deliveries?status=failed&limit=100`).set(bearer(admin));
         return (res.body.items as unknown[]).length >= count;
       },
       20_000,
@@ -116,6 +107,51 @@ describe('the console\'s webhook and product pages, in a real browser', () => {
     expect(problems).toEqual([]);
   });
 
+  it('when a read of a webhook\'s deliveries failed, then its error goes as soon as another filter, an older page or Refresh asks again, and a first page says it is loading (the old error stayed, with no Loading, until the next answer)', { timeout: 90_000 }, async () => {
+    const url = await endpointWithFailedDeliveries(21);
+    const { page, problems } = await signedInPage('#/admin/webhooks');
+    const section = page.getByRole('region', { name: `Deliveries to ${url}` });
+    const rows = section.locator('tbody tr');
+    const unreachable = section.getByRole('alert').filter({ hasText: 'The server could not be reached' });
+    const dropOnce = (request: RegExp) => page.route(request, (route) => route.abort('connectionreset'), { times: 1 });
+    /** Asks again with `ask` and holds the answer: meanwhile the section shows no error. */
+    const askAgainWhileHeld = async (request: RegExp, ask: () => Promise<void>) => {
+      const held = await holdAnswer(page, request);
+      await ask();
+      await held.read;
+      expect(await section.getByRole('alert').count()).toBe(0);
+      return held;
+    };
+
+    await dropOnce(/\/deliveries\?limit=20$/);
+    await page.locator('li', { hasText: url }).getByRole('button', { name: 'Deliveries' }).click();
+    await unreachable.waitFor(WAIT);
+    // Another filter: the section says its list is loading, not the unfiltered list's error.
+    const filtered = await askAgainWhileHeld(/\/deliveries\?limit=20&status=failed$/, () => section.getByLabel('Delivery status').selectOption('failed').then(() => undefined));
+    expect(await section.getByRole('status').filter({ hasText: 'Loading deliveries…' }).isVisible()).toBe(true);
+    filtered.release();
+    await expect.poll(() => rows.count(), WAIT).toBe(20);
+
+    // The older page fails, then is asked for again.
+    await dropOnce(/\/deliveries\?limit=20&status=failed&cursor=/);
+    await section.getByRole('button', { name: 'Older deliveries' }).click();
+    await unreachable.waitFor(WAIT);
+    const older = await askAgainWhileHeld(/\/deliveries\?limit=20&status=failed&cursor=/, () => section.getByRole('button', { name: 'Older deliveries' }).click());
+    older.release();
+    await expect.poll(() => rows.count(), WAIT).toBe(21);
+
+    // Refresh fails, then is clicked again.
+    await dropOnce(/\/deliveries\?limit=20&status=failed$/);
+    await section.getByRole('button', { name: 'Refresh' }).click();
+    await unreachable.waitFor(WAIT);
+    const refreshed = await askAgainWhileHeld(/\/deliveries\?limit=20&status=failed$/, () => section.getByRole('button', { name: 'Refresh' }).click());
+    refreshed.release();
+    await expect.poll(() => rows.count(), WAIT).toBe(20);
+    expect(await section.getByRole('alert').count()).toBe(0);
+    // The dropped connections themselves are the only problems expected.
+    expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
+  });
+
   /** The URL of the endpoint whose card holds what has focus, or the focused element's text. */
   const focused = (page: Page) => page.evaluate("document.activeElement?.closest('li')?.querySelector('strong')?.textContent ?? document.activeElement?.textContent ?? 'nothing'");
 
@@ -150,7 +186,7 @@ describe('the console\'s webhook and product pages, in a real browser', () => {
 
   it('when an admin manages products on a phone, then each product\'s stock, Restock and Edit are on screen without sideways scrolling (they were past the right edge of a scrolling table)', { timeout: 60_000 }, async () => {
     const name = 'Pocket Lamp With A Longer Name';
-    const product = await createProduct(app, admin, { stock: 7, name });
+    const product = await createProduct(shop.app, admin, { stock: 7, name });
     const { page, problems } = await signedInPage('#/admin/products', { width: 390, height: 844 });
     const card = page.locator(`[data-sku="${product.sku}"]`);
     await card.waitFor(WAIT);

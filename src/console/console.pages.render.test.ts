@@ -1,30 +1,21 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createProduct } from '../../test/catalog.js';
-import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
-import { startTestApp, type TestApp } from '../../test/harness.js';
+import { signIn, useConsoleApp, WAIT, watchProblems } from '../../test/console-browser.js';
 import { registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 
 /** Cases found reviewing the console's pages: keyboard use, loading and error states. */
 describe('the console\'s pages with the keyboard and when a read fails, in a real browser', () => {
-  let app: TestApp;
-  let consoleServer: ConsoleServer;
+  const shop = useConsoleApp({ storage: 'pglite' });
   let admin: TestUser;
-
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'pglite' });
-    consoleServer = await startConsole(app);
-    admin = await registerAdmin(app);
+    admin = await registerAdmin(shop.app);
   }, 120_000);
-  afterAll(async () => {
-    await consoleServer?.close();
-    await app?.close();
-  });
 
   async function productsPage(): Promise<{ page: Page; problems: string[] }> {
-    const page = await (await consoleServer.browser.newContext()).newPage();
-    const problems = watchProblems(page, consoleServer.baseUrl);
-    await page.goto(`${consoleServer.baseUrl}/console#/admin/products`);
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
+    await page.goto(`${shop.console.baseUrl}/console#/admin/products`);
     await signIn(page, admin);
     await page.getByRole('heading', { name: 'Products and stock' }).waitFor(WAIT);
     return { page, problems };
@@ -33,7 +24,7 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
   const focused = (page: Page) => page.evaluate("document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.labels?.[0]?.textContent ?? document.activeElement?.textContent ?? document.activeElement?.tagName");
 
   it('when a keyboard user edits a product, then focus goes into the form and back to its Edit button after Save or Escape (it fell to <body> each time)', { timeout: 60_000 }, async () => {
-    const product = await createProduct(app, admin, { stock: 3, name: 'Keyboard Lamp' });
+    const product = await createProduct(shop.app, admin, { stock: 3, name: 'Keyboard Lamp' });
     const { page, problems } = await productsPage();
     const edit = page.getByRole('button', { name: 'Edit Keyboard Lamp' });
     await edit.focus();
@@ -61,11 +52,11 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
   });
 
   it('when the first read of the products fails, then the page says so without claiming to load them, and Refresh reads them (it said "Loading products…" for ever)', { timeout: 60_000 }, async () => {
-    await createProduct(app, admin, { stock: 1, name: 'Refreshed Lamp' });
-    const page = await (await consoleServer.browser.newContext()).newPage();
-    const problems = watchProblems(page, consoleServer.baseUrl);
+    await createProduct(shop.app, admin, { stock: 1, name: 'Refreshed Lamp' });
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
     await page.route(/\/api\/products\?limit=50$/, (route) => route.abort('connectionreset'), { times: 1 });
-    await page.goto(`${consoleServer.baseUrl}/console#/admin/products`);
+    await page.goto(`${shop.console.baseUrl}/console#/admin/products`);
     await signIn(page, admin);
     await page.getByRole('alert').filter({ hasText: 'The server could not be reached' }).waitFor(WAIT);
     expect(await page.getByText('Loading products…').count()).toBe(0);
@@ -78,12 +69,12 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
   });
 
   it('when a keyboard user removes a line from the cart, then focus moves to the next line\'s Remove, then to the cart, and the removal is announced (it fell to <body>)', { timeout: 60_000 }, async () => {
-    await createProduct(app, admin, { stock: 5, name: 'First Cup' });
-    await createProduct(app, admin, { stock: 5, name: 'Second Cup' });
-    const page = await (await consoleServer.browser.newContext()).newPage();
-    const problems = watchProblems(page, consoleServer.baseUrl);
-    await page.goto(`${consoleServer.baseUrl}/console`);
-    await signIn(page, await registerUser(app, 'remover'));
+    await createProduct(shop.app, admin, { stock: 5, name: 'First Cup' });
+    await createProduct(shop.app, admin, { stock: 5, name: 'Second Cup' });
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
+    await page.goto(`${shop.console.baseUrl}/console`);
+    await signIn(page, await registerUser(shop.app, 'remover'));
     await page.getByRole('button', { name: 'Add First Cup to cart' }).click();
     await page.getByRole('button', { name: 'Add Second Cup to cart' }).click();
     const cart = page.locator('aside.cart');

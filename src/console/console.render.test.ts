@@ -3,13 +3,10 @@ import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProduct, type TestProduct } from '../../test/catalog.js';
-import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
-import { startTestApp, type TestApp } from '../../test/harness.js';
+import { signIn, useConsoleApp, WAIT, watchProblems } from '../../test/console-browser.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 
 describe('the console in a real browser', () => {
-  let app: TestApp;
-  let consoleServer: ConsoleServer;
   let baseUrl: string;
   let admin: TestUser;
   let customer: TestUser;
@@ -21,31 +18,30 @@ describe('the console in a real browser', () => {
   let receiverUrl: string;
   const received: string[] = [];
 
+  // A shop system that takes webhook deliveries, up before the app and closed after it.
   beforeAll(async () => {
-    // A shop system that takes webhook deliveries.
     receiver = createServer((req, res) => {
       received.push(String(req.headers['webhook-id']));
       req.resume().on('end', () => res.writeHead(204).end());
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/orders`;
-    app = await startTestApp({ storage: 'postgres', processing: true, env: { WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_POLL_MS: '100' } });
-    consoleServer = await startConsole(app);
-    baseUrl = consoleServer.baseUrl;
-    const { browser } = consoleServer;
-    admin = await registerAdmin(app);
-    customer = await registerUser(app, 'shopper');
-    product = await createProduct(app, admin, { stock: 3, name: 'Console Lamp', priceCents: 2599 });
+  });
+  afterAll(async () => {
+    receiver?.closeAllConnections();
+    await new Promise((resolve) => receiver?.close(resolve));
+  });
+
+  const shop = useConsoleApp({ storage: 'postgres', processing: true, env: { WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_POLL_MS: '100' } });
+  beforeAll(async () => {
+    baseUrl = shop.console.baseUrl;
+    const { browser } = shop.console;
+    admin = await registerAdmin(shop.app);
+    customer = await registerUser(shop.app, 'shopper');
+    product = await createProduct(shop.app, admin, { stock: 3, name: 'Console Lamp', priceCents: 2599 });
     adminPage = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     customerPage = await (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })).newPage();
     problems.push(watchProblems(adminPage, baseUrl), watchProblems(customerPage, baseUrl));
-  }, 120_000);
-
-  afterAll(async () => {
-    await consoleServer?.close();
-    await app?.close();
-    receiver?.closeAllConnections();
-    await new Promise((resolve) => receiver?.close(resolve));
   });
 
   it('an admin signs in and watches all orders; a customer signs in with the keyboard only', { timeout: 60_000 }, async () => {
@@ -90,7 +86,7 @@ describe('the console in a real browser', () => {
     await customerPage.locator('.big-status [data-status="completed"]').waitFor(WAIT);
     expect(await customerPage.evaluate('window.notReloaded')).toBe(true);
 
-    const mine = await app.http.get('/api/orders').set(bearer(customer));
+    const mine = await shop.app.http.get('/api/orders').set(bearer(customer));
     expect(mine.body.items.map((order: { id: string }) => order.id)).toEqual([orderId]);
 
     const row = adminPage.locator(`tr[data-order-id="${orderId}"]`);
@@ -100,7 +96,7 @@ describe('the console in a real browser', () => {
     await adminPage.getByText('Confirmation: sent').waitFor(WAIT);
 
     // An email the mail server refused for good says so.
-    await app.db.query("UPDATE email_deliveries SET status = 'undeliverable', sent_at = NULL WHERE order_id = $1", [orderId]);
+    await shop.app.db.query("UPDATE email_deliveries SET status = 'undeliverable', sent_at = NULL WHERE order_id = $1", [orderId]);
     await adminPage.getByRole('link', { name: 'Orders', exact: true }).click();
     await row.getByRole('link').click();
     await adminPage.getByText('Confirmation: could not be delivered (1 attempt)').waitFor(WAIT);
@@ -149,7 +145,7 @@ describe('the console in a real browser', () => {
     await expect.poll(() => adminPage.locator('[data-stat="Emails refused"] .stat-value').innerText(), WAIT).toBe('0');
     expect(await adminPage.getByRole('button', { name: 'Send all again' }).count()).toBe(0);
     // After an outage of the mail server every email of those days is refused; an admin sends them all again here.
-    await app.db.query("UPDATE email_deliveries SET status = 'undeliverable', sent_at = NULL");
+    await shop.app.db.query("UPDATE email_deliveries SET status = 'undeliverable', sent_at = NULL");
     await expect.poll(() => adminPage.locator('[data-stat="Emails refused"] .stat-value').innerText(), WAIT).toBe('1');
     await adminPage.getByRole('button', { name: 'Send all again' }).click();
     await adminPage.getByRole('status').filter({ hasText: '1 email is being sent again.' }).waitFor(WAIT);

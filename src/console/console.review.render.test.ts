@@ -1,8 +1,7 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createProduct, type TestProduct } from '../../test/catalog.js';
-import { holdAnswer, signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
-import { startTestApp, type TestApp } from '../../test/harness.js';
+import { holdAnswer, signIn, useConsoleApp, WAIT, watchProblems } from '../../test/console-browser.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 
 /** The payment simulator declines orders above this; one line of this many mugs is one. */
@@ -11,39 +10,31 @@ const DECLINED_QUANTITY = 100;
 
 /** Cases found reviewing the console. */
 describe('the console under races, odd links and double clicks, in a real browser', () => {
-  let app: TestApp;
-  let consoleServer: ConsoleServer;
+  const shop = useConsoleApp({ storage: 'postgres', processing: true, env: { PAYMENT_DECLINE_ABOVE_CENTS: String(DECLINE_ABOVE_CENTS), WEBHOOK_ALLOW_PRIVATE_URLS: 'true' } });
   let admin: TestUser;
   let product: TestProduct;
-
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'postgres', processing: true, env: { PAYMENT_DECLINE_ABOVE_CENTS: String(DECLINE_ABOVE_CENTS), WEBHOOK_ALLOW_PRIVATE_URLS: 'true' } });
-    consoleServer = await startConsole(app);
-    admin = await registerAdmin(app);
-    product = await createProduct(app, admin, { stock: 10_000, name: 'Review Mug', priceCents: 1000 });
+    admin = await registerAdmin(shop.app);
+    product = await createProduct(shop.app, admin, { stock: 10_000, name: 'Review Mug', priceCents: 1000 });
   }, 120_000);
-  afterAll(async () => {
-    await consoleServer?.close();
-    await app?.close();
-  });
 
   const place = async (user: TestUser, quantity = 1): Promise<string> => {
-    const res = await app.http.post('/api/orders').set(bearer(user)).send({ items: [{ productId: product.id, quantity }] });
+    const res = await shop.app.http.post('/api/orders').set(bearer(user)).send({ items: [{ productId: product.id, quantity }] });
     expect(res.status).toBe(201);
     return res.body.id as string;
   };
 
   async function signedInPage(user: TestUser, hash = '', options: { allowStatuses?: number[] } = {}): Promise<{ page: Page; problems: string[] }> {
-    const page = await (await consoleServer.browser.newContext()).newPage();
-    const problems = watchProblems(page, consoleServer.baseUrl, options);
-    await page.goto(`${consoleServer.baseUrl}/console${hash}`);
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl, options);
+    await page.goto(`${shop.console.baseUrl}/console${hash}`);
     await signIn(page, user);
     await page.getByRole('button', { name: 'Sign out' }).waitFor(WAIT);
     return { page, problems };
   }
 
   it('when a link to an order has a broken percent escape, then the order page says it was not found (the page did not go blank)', { timeout: 60_000 }, async () => {
-    const customer = await registerUser(app, 'oddlink');
+    const customer = await registerUser(shop.app, 'oddlink');
     const { page, problems } = await signedInPage(customer, '', { allowStatuses: [404] });
     await page.evaluate(`location.hash = '#/orders/%E0%A4%A'`);
     await page.getByRole('heading', { name: /^Order / }).waitFor(WAIT);
@@ -52,7 +43,7 @@ describe('the console under races, odd links and double clicks, in a real browse
   });
 
   it('when the order list answers after a live change, then the list keeps what the stream brought', { timeout: 60_000 }, async () => {
-    const customer = await registerUser(app, 'stale');
+    const customer = await registerUser(shop.app, 'stale');
     const earlier = await place(customer);
     const { page, problems } = await signedInPage(customer);
     const list = await holdAnswer(page, /\/api\/orders\?/);
@@ -71,7 +62,7 @@ describe('the console under races, odd links and double clicks, in a real browse
   });
 
   it('when the status filter changes while the unfiltered list is still loading, then the late unfiltered answer does not replace the filtered list', { timeout: 60_000 }, async () => {
-    const customer = await registerUser(app, 'filter');
+    const customer = await registerUser(shop.app, 'filter');
     const completed = await place(customer);
     const { page, problems } = await signedInPage(customer);
     const unfiltered = /\/api\/orders\?limit=\d+$/;
@@ -114,14 +105,14 @@ describe('the console under races, odd links and double clicks, in a real browse
     await answered;
     await page.getByText('Copy it now').waitFor(WAIT);
     expect(posts()).toBe(1);
-    const listed = await app.http.get('/api/webhooks?limit=100').set(bearer(admin));
+    const listed = await shop.app.http.get('/api/webhooks?limit=100').set(bearer(admin));
     expect((listed.body.items as { url: string }[]).filter((hook) => hook.url === url)).toHaveLength(1);
     expect(problems).toEqual([]);
   });
 
   it('when a customer signs out with a full cart, then the next customer to sign in on that tab starts with an empty cart', { timeout: 60_000 }, async () => {
-    const first = await registerUser(app, 'first');
-    const second = await registerUser(app, 'second');
+    const first = await registerUser(shop.app, 'first');
+    const second = await registerUser(shop.app, 'second');
     const { page, problems } = await signedInPage(first);
     await page.locator(`li[data-sku="${product.sku}"]`).getByRole('button', { name: 'Add Review Mug to cart' }).click();
     await page.getByRole('link', { name: /1 in cart/ }).waitFor(WAIT);
@@ -151,11 +142,11 @@ describe('the console under races, odd links and double clicks, in a real browse
 
   it('when a product name and a customer name are one long word, then the catalog and its cart still fit a phone\'s width', { timeout: 60_000 }, async () => {
     const longName = `Extraordinarily${'Long'.repeat(40)}Lamp`;
-    const long = await createProduct(app, admin, { stock: 5, name: longName });
-    const customer = await registerUser(app, `Someone${'Verbose'.repeat(12)}`);
-    const page = await (await consoleServer.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true })).newPage();
-    const problems = watchProblems(page, consoleServer.baseUrl);
-    await page.goto(`${consoleServer.baseUrl}/console`);
+    const long = await createProduct(shop.app, admin, { stock: 5, name: longName });
+    const customer = await registerUser(shop.app, `Someone${'Verbose'.repeat(12)}`);
+    const page = await (await shop.console.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true })).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
+    await page.goto(`${shop.console.baseUrl}/console`);
     await signIn(page, customer);
     const card = page.locator(`li[data-sku="${long.sku}"]`);
     await card.getByRole('button', { name: `Add ${longName} to cart` }).click();
@@ -165,12 +156,12 @@ describe('the console under races, odd links and double clicks, in a real browse
   });
 
   it('when the order stream goes silent for longer than three keep-alives, then the page gives it up and resumes it (Live did not stay on over a dead connection)', { timeout: 60_000 }, async () => {
-    const customer = await registerUser(app, 'silent');
-    const page = await (await consoleServer.browser.newContext()).newPage();
-    const problems = watchProblems(page, consoleServer.baseUrl);
+    const customer = await registerUser(shop.app, 'silent');
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
     // The page's clock is the test's: 46 s pass in the page at once, while the server (real time) sends nothing.
     await page.clock.install();
-    await page.goto(`${consoleServer.baseUrl}/console#/orders`);
+    await page.goto(`${shop.console.baseUrl}/console#/orders`);
     await signIn(page, customer);
     await page.getByText('No orders yet.').waitFor(WAIT);
     await page.locator('header .live-live').waitFor(WAIT);

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signIn, startConsole, WAIT, watchProblems, type ConsoleServer } from '../../test/console-browser.js';
-import { startTestApp, type TestApp } from '../../test/harness.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { signIn, useConsoleApp, WAIT, watchProblems } from '../../test/console-browser.js';
 import { createProduct } from '../../test/catalog.js';
 import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 
@@ -8,31 +7,24 @@ import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/u
 const ACCESS_TTL_SECONDS = 900;
 
 describe('the console session in a real browser', () => {
-  let app: TestApp;
-  let consoleServer: ConsoleServer;
   let customer: TestUser;
   // The API signs and checks access tokens by this clock: real time plus whatever the test skipped.
   let skippedMs = 0;
   const expireAccessTokens = () => void (skippedMs += (ACCESS_TTL_SECONDS + 1) * 1000);
 
+  const shop = useConsoleApp({ storage: 'postgres', processing: true, clock: () => Date.now() + skippedMs, env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TTL_SECONDS) } });
   beforeAll(async () => {
-    app = await startTestApp({ storage: 'postgres', processing: true, clock: () => Date.now() + skippedMs, env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TTL_SECONDS) } });
-    consoleServer = await startConsole(app);
-    customer = await registerUser(app, 'sessions');
+    customer = await registerUser(shop.app, 'sessions');
   }, 120_000);
-  afterAll(async () => {
-    await consoleServer?.close();
-    await app?.close();
-  });
 
   const tokenRows = (userId: string) =>
-    app.db.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM refresh_tokens WHERE user_id = $1', [userId]).then((r) => r.rows);
+    shop.app.db.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM refresh_tokens WHERE user_id = $1', [userId]).then((r) => r.rows);
 
   /** A page signed in as `user` on the catalog, the problems it shows (401s are the point here) and how many refreshes it sent. */
   async function catalogWithRefreshes(user: TestUser) {
-    const page = await (await consoleServer.browser.newContext()).newPage();
-    const problems = watchProblems(page, consoleServer.baseUrl, { allowStatuses: [401] });
-    await page.goto(`${consoleServer.baseUrl}/console`);
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl, { allowStatuses: [401] });
+    await page.goto(`${shop.console.baseUrl}/console`);
     await signIn(page, user);
     await page.getByRole('heading', { name: 'Catalog' }).waitFor(WAIT);
     let refreshes = 0;
@@ -51,7 +43,7 @@ describe('the console session in a real browser', () => {
     expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true);
 
     // The sign-in's refresh tokens are revoked behind the page's back (as theft detection would).
-    await app.db.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1', [customer.id]);
+    await shop.app.db.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1', [customer.id]);
     expireAccessTokens();
     await page.getByRole('link', { name: 'Catalog' }).click();
     await page.getByText('Your session has ended. Please sign in again.').waitFor(WAIT);
@@ -60,13 +52,13 @@ describe('the console session in a real browser', () => {
   });
 
   it('when the session ends as the customer places the order, then signing in again finds the cart as it was and places it (it was emptied); another customer signing in finds it empty', { timeout: 60_000 }, async () => {
-    const shopper = await registerUser(app, 'mid-checkout');
-    await createProduct(app, await registerAdmin(app), { stock: 10, name: 'Kept Mug' });
+    const shopper = await registerUser(shop.app, 'mid-checkout');
+    await createProduct(shop.app, await registerAdmin(shop.app), { stock: 10, name: 'Kept Mug' });
     const { page, problems } = await catalogWithRefreshes(shopper);
     await page.getByRole('button', { name: 'Add Kept Mug to cart' }).click();
     await page.getByRole('link', { name: /1 in cart/ }).waitFor(WAIT);
     const endSession = async () => {
-      await app.db.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1', [shopper.id]);
+      await shop.app.db.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1', [shopper.id]);
       expireAccessTokens();
     };
 
@@ -80,7 +72,7 @@ describe('the console session in a real browser', () => {
     await cart.getByRole('button', { name: 'Place order' }).click();
     await page.locator('.big-status').waitFor(WAIT);
     // (The test's own token has expired by the API's clock: the database says what was ordered.)
-    expect((await app.db.query('SELECT id FROM orders WHERE user_id = $1', [shopper.id])).rows).toHaveLength(1);
+    expect((await shop.app.db.query('SELECT id FROM orders WHERE user_id = $1', [shopper.id])).rows).toHaveLength(1);
 
     // A cart left behind by an ended session is not the next customer's.
     await page.getByRole('link', { name: 'Catalog' }).click();
@@ -88,14 +80,14 @@ describe('the console session in a real browser', () => {
     await endSession();
     await page.getByRole('link', { name: 'My orders' }).click();
     await page.getByText('Your session has ended. Please sign in again.').waitFor(WAIT);
-    await signIn(page, await registerUser(app, 'next-in-line'));
+    await signIn(page, await registerUser(shop.app, 'next-in-line'));
     await page.getByRole('link', { name: 'Catalog' }).click();
     await page.getByText('Your cart is empty.').waitFor(WAIT);
     expect(problems).toEqual([]);
   });
 
   it('when the server cannot be reached as the access token is refreshed, then the customer stays signed in and the page goes live again, its list read anew', { timeout: 60_000 }, async () => {
-    const { page, problems, refreshes } = await catalogWithRefreshes(await registerUser(app, 'unreachable'));
+    const { page, problems, refreshes } = await catalogWithRefreshes(await registerUser(shop.app, 'unreachable'));
     // The first refresh meets a dropped connection (a restart, a network blip); the token was never refused.
     // Later refreshes are held until the page has said so: one that went through at once cleared
     // the notice before the test could see it (a run of the full suite missed it).
@@ -127,10 +119,10 @@ describe('the console session in a real browser', () => {
   });
 
   it('when the token a live page streams with expires, then the page stays live: it resumes with a refreshed token at once', { timeout: 60_000 }, async () => {
-    const watcher = await registerUser(app, 'watcher');
-    const product = await createProduct(app, await registerAdmin(app), { stock: 10 });
-    const page = await (await consoleServer.browser.newContext()).newPage();
-    const problems = watchProblems(page, consoleServer.baseUrl, { allowStatuses: [401] });
+    const watcher = await registerUser(shop.app, 'watcher');
+    const product = await createProduct(shop.app, await registerAdmin(shop.app), { stock: 10 });
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl, { allowStatuses: [401] });
     let streamsOpened = 0;
     let refreshes = 0;
     page.on('request', (request) => {
@@ -138,7 +130,7 @@ describe('the console session in a real browser', () => {
       if (request.url().endsWith('/api/auth/refresh')) refreshes++;
     });
     const signInAnswer = page.waitForResponse((response) => response.url().endsWith('/api/auth/login'));
-    await page.goto(`${consoleServer.baseUrl}/console#/orders`);
+    await page.goto(`${shop.console.baseUrl}/console#/orders`);
     await signIn(page, watcher);
     await page.getByText('No orders yet.').waitFor(WAIT);
     await page.getByRole('link', { name: 'Catalog' }).click();
@@ -162,18 +154,18 @@ describe('the console session in a real browser', () => {
     // The server ends the stream; the page asks again with its token (401), refreshes, and asks again.
     await expect.poll(() => refreshes, WAIT).toBeGreaterThanOrEqual(1);
     await expect.poll(() => streamsOpened, WAIT).toBeGreaterThanOrEqual(opened + 2);
-    const signedIn = await app.http.post('/api/auth/login').send({ email: watcher.email, password: watcher.password });
-    const placed = await app.http.post('/api/orders').set(bearer({ accessToken: signedIn.body.accessToken as string })).send({ items: [{ productId: product.id, quantity: 1 }] });
+    const signedIn = await shop.app.http.post('/api/auth/login').send({ email: watcher.email, password: watcher.password });
+    const placed = await shop.app.http.post('/api/orders').set(bearer({ accessToken: signedIn.body.accessToken as string })).send({ items: [{ productId: product.id, quantity: 1 }] });
     await page.locator(`tr[data-order-id="${placed.body.id as string}"]`).waitFor(WAIT);
     expect(await page.evaluate("window.liveStates.filter((state) => state !== 'Live')")).toEqual([]);
     expect(problems).toEqual([]);
   });
 
   it('when the customer signs out, then the sign-in\'s refresh tokens are revoked and no token is left in the page\'s storage', { timeout: 60_000 }, async () => {
-    const leaving = await registerUser(app, 'leaving');
+    const leaving = await registerUser(shop.app, 'leaving');
     const before = new Set((await tokenRows(leaving.id)).map((row) => row.id));
-    const page = await (await consoleServer.browser.newContext()).newPage();
-    await page.goto(`${consoleServer.baseUrl}/console`);
+    const page = await (await shop.console.browser.newContext()).newPage();
+    await page.goto(`${shop.console.baseUrl}/console`);
     await signIn(page, leaving);
     await page.getByRole('heading', { name: 'Catalog' }).waitFor(WAIT);
     const stored = await page.evaluate('JSON.stringify([Object.keys(localStorage), Object.keys(sessionStorage), document.cookie, location.href])');
@@ -189,28 +181,18 @@ describe('the console session in a real browser', () => {
 });
 
 describe('order history in a real browser (processing off, so orders stay pending)', () => {
-  let app: TestApp;
-  let consoleServer: ConsoleServer;
-
-  beforeAll(async () => {
-    app = await startTestApp({ storage: 'postgres' });
-    consoleServer = await startConsole(app);
-  }, 120_000);
-  afterAll(async () => {
-    await consoleServer?.close();
-    await app?.close();
-  });
+  const shop = useConsoleApp({ storage: 'postgres' });
 
   it('a customer pages through the order history with the cursor and cancels a pending order', { timeout: 60_000 }, async () => {
-    const shopper = await registerUser(app, 'history');
-    const product = await createProduct(app, await registerAdmin(app), { stock: 100 });
+    const shopper = await registerUser(shop.app, 'history');
+    const product = await createProduct(shop.app, await registerAdmin(shop.app), { stock: 100 });
     for (let index = 0; index < 22; index++) {
-      const placed = await app.http.post('/api/orders').set(bearer(shopper)).send({ items: [{ productId: product.id, quantity: 1 }] });
+      const placed = await shop.app.http.post('/api/orders').set(bearer(shopper)).send({ items: [{ productId: product.id, quantity: 1 }] });
       expect(placed.status).toBe(201);
     }
-    const page = await (await consoleServer.browser.newContext()).newPage();
-    const problems = watchProblems(page, consoleServer.baseUrl);
-    await page.goto(`${consoleServer.baseUrl}/console#/orders`);
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
+    await page.goto(`${shop.console.baseUrl}/console#/orders`);
     await signIn(page, shopper);
     const rows = page.locator('tr[data-order-id]');
     await expect.poll(() => rows.count(), WAIT).toBe(20);
@@ -222,17 +204,17 @@ describe('order history in a real browser (processing off, so orders stay pendin
     const orderId = await newest.getAttribute('data-order-id');
     await newest.getByRole('button', { name: /^Cancel order/ }).click();
     await newest.locator('[data-status="cancelled"]').waitFor(WAIT);
-    expect((await app.http.get(`/api/orders/${orderId}`).set(bearer(shopper))).body.status).toBe('cancelled');
+    expect((await shop.app.http.get(`/api/orders/${orderId}`).set(bearer(shopper))).body.status).toBe('cancelled');
     expect(problems).toEqual([]);
   });
 
   it('when a customer double-clicks Cancel order, then one cancel is sent and no error shows', { timeout: 60_000 }, async () => {
-    const shopper = await registerUser(app, 'canceller');
-    const product = await createProduct(app, await registerAdmin(app), { stock: 5 });
-    const placed = await app.http.post('/api/orders').set(bearer(shopper)).send({ items: [{ productId: product.id, quantity: 1 }] });
-    const page = await (await consoleServer.browser.newContext()).newPage();
-    const problems = watchProblems(page, consoleServer.baseUrl);
-    await page.goto(`${consoleServer.baseUrl}/console#/orders/${placed.body.id as string}`);
+    const shopper = await registerUser(shop.app, 'canceller');
+    const product = await createProduct(shop.app, await registerAdmin(shop.app), { stock: 5 });
+    const placed = await shop.app.http.post('/api/orders').set(bearer(shopper)).send({ items: [{ productId: product.id, quantity: 1 }] });
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
+    await page.goto(`${shop.console.baseUrl}/console#/orders/${placed.body.id as string}`);
     await signIn(page, shopper);
     let cancels = 0;
     page.on('request', (request) => {
@@ -255,11 +237,11 @@ describe('order history in a real browser (processing off, so orders stay pendin
   });
 
   it('when a customer changes the password from the user menu, then a wrong current password is said beside the form, and the right one changes it while the page stays signed in', { timeout: 60_000 }, async () => {
-    const customer = await registerUser(app, 'owner');
-    const page = await (await consoleServer.browser.newContext()).newPage();
+    const customer = await registerUser(shop.app, 'owner');
+    const page = await (await shop.console.browser.newContext()).newPage();
     // The wrong current password is refused with a 401 on purpose.
-    const problems = watchProblems(page, consoleServer.baseUrl, { allowStatuses: [401] });
-    await page.goto(`${consoleServer.baseUrl}/console`);
+    const problems = watchProblems(page, shop.console.baseUrl, { allowStatuses: [401] });
+    await page.goto(`${shop.console.baseUrl}/console`);
     await signIn(page, customer);
     await page.getByRole('heading', { name: 'Catalog' }).waitFor(WAIT);
 
@@ -286,8 +268,8 @@ describe('order history in a real browser (processing off, so orders stay pendin
     await page.getByRole('status').filter({ hasText: 'Your password has been changed' }).waitFor(WAIT);
 
     // Every other session is signed out; this page goes on with the tokens the change answered.
-    expect((await app.http.post('/api/auth/refresh').send({ refreshToken: customer.refreshToken })).body.code).toBe('INVALID_REFRESH_TOKEN');
-    expect((await app.http.post('/api/auth/login').send({ email: customer.email, password: 'the new password' })).status).toBe(200);
+    expect((await shop.app.http.post('/api/auth/refresh').send({ refreshToken: customer.refreshToken })).body.code).toBe('INVALID_REFRESH_TOKEN');
+    expect((await shop.app.http.post('/api/auth/login').send({ email: customer.email, password: 'the new password' })).status).toBe(200);
     await page.getByRole('link', { name: 'My orders' }).click();
     await page.getByText('No orders yet.').waitFor(WAIT);
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -2,7 +2,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api, ApiError, messageOf } from '../api.js';
 import { addToCart, type CartLine, cartLines, cartTotalCents, clearCart, notePlacedPrices, orderKey, priceChanges, setQuantity, updateCartProducts } from '../cart.js';
-import { ErrorMessage, Loading, PageTitle } from '../components.js';
+import { ErrorMessage, Loading, PageTitle, useFocusAfterRemoval } from '../components.js';
 import { money } from '../format.js';
 import { navigate } from '../router.js';
 import type { Order, Page, Product } from '../types.js';
@@ -108,22 +108,11 @@ function Cart({ onPlaced }: { onPlaced: () => void }) {
   const inFlight = useRef(false);
   const lines = cartLines.value;
   const currency = lines[0]?.product.currency ?? 'USD';
-  // A removed line takes its Remove button (and the focus in it) away: focus moves to the next
-  // line's Remove, or to the cart once it is empty, and the removal is announced.
+  // A removed line's Remove has focus: it moves to the next line's Remove, or to the cart once it is empty.
   const heading = useRef<HTMLHeadingElement>(null);
-  const list = useRef<HTMLUListElement>(null);
-  const removed = useSignal('');
-  const focusRemoveAt = useRef<number | null>(null);
-  useEffect(() => {
-    const at = focusRemoveAt.current;
-    if (at === null) return;
-    focusRemoveAt.current = null;
-    const buttons = list.current?.querySelectorAll<HTMLElement>('button.remove') ?? [];
-    (buttons[Math.min(at, buttons.length - 1)] ?? heading.current)?.focus();
-  });
+  const removal = useFocusAfterRemoval('button.remove', () => heading.current);
   const remove = (line: CartLine, at: number) => {
-    focusRemoveAt.current = at;
-    removed.value = `${line.product.name} removed from the cart.`;
+    removal.removed(at, `${line.product.name} removed from the cart.`);
     setQuantity(line.product.id, 0);
   };
 
@@ -161,13 +150,13 @@ function Cart({ onPlaced }: { onPlaced: () => void }) {
         Cart
       </h2>
       <p class="visually-hidden" aria-live="polite">
-        {removed.value}
+        {removal.announcement.value}
       </p>
       {lines.length === 0 ? (
         <p class="muted">Your cart is empty.</p>
       ) : (
         <>
-          <ul class="cart-lines" ref={list}>
+          <ul class="cart-lines" ref={removal.list}>
             {lines.map((line, at) => (
               <li key={line.product.id} class="row">
                 <span class="grow">

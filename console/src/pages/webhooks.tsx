@@ -1,7 +1,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api, messageOf } from '../api.js';
-import { ErrorMessage, Field, Loading, PageTitle, useAction, useFormErrors } from '../components.js';
+import { ErrorMessage, Field, Loading, PageTitle, useAction, useFocusAfterRemoval, useFormErrors } from '../components.js';
 import { recent } from '../format.js';
 import { WEBHOOK_EVENTS, type Delivery, type Page, type Webhook, type WebhookEvent } from '../types.js';
 
@@ -39,27 +39,15 @@ export function WebhooksPage() {
       }
     });
 
-  // A deleted endpoint takes its Delete button (and the focus in it) away: focus moves to the next
-  // endpoint's Delete (the one before, for the last), or to the heading once none is left, and the
-  // deletion is announced. Not before the page shows the row buttons enabled again: a disabled one takes no focus.
-  const list = useRef<HTMLUListElement>(null);
-  const deleted = useSignal('');
-  const focusDeleteAt = useRef<number | null>(null);
-  useEffect(() => {
-    const at = focusDeleteAt.current;
-    if (at === null) return;
-    const buttons = list.current?.querySelectorAll<HTMLButtonElement>('button.delete') ?? [];
-    const next = buttons[Math.min(at, buttons.length - 1)];
-    if (next?.disabled) return;
-    focusDeleteAt.current = null;
-    (next ?? document.querySelector<HTMLElement>('#main h1'))?.focus();
-  });
+  // A deleted endpoint's Delete has focus: it moves to the next endpoint's Delete (the one before,
+  // for the last), or to the heading once none is left, once the row buttons are enabled again.
+  const deletion = useFocusAfterRemoval('button.delete', () => document.querySelector<HTMLElement>('#main h1'));
 
   return (
     <main id="main">
       <PageTitle>Webhooks</PageTitle>
       <p class="visually-hidden" role="status">
-        {deleted.value}
+        {deletion.announcement.value}
       </p>
       <p class="muted">Order events are sent to these endpoints, signed with Standard Webhooks headers, and retried with backoff until they succeed.</p>
       <ErrorMessage message={error.value} />
@@ -87,7 +75,7 @@ export function WebhooksPage() {
       ) : hooks.value.length === 0 ? (
         <p class="muted">No webhooks yet.</p>
       ) : (
-        <ul class="plain stack" ref={list}>
+        <ul class="plain stack" ref={deletion.list}>
           {hooks.value.map((hook, at) => (
             <li key={hook.id} class="card">
               <div class="row wrap">
@@ -129,8 +117,7 @@ export function WebhooksPage() {
                       void act(async () => {
                         if (!confirm(`Delete the webhook to ${hook.url}?`)) return;
                         await api(`/api/webhooks/${hook.id}`, { method: 'DELETE' });
-                        focusDeleteAt.current = at;
-                        deleted.value = `Webhook to ${hook.url} deleted.`;
+                        deletion.removed(at, `Webhook to ${hook.url} deleted.`);
                         hooks.value = (hooks.value ?? []).filter((item) => item.id !== hook.id);
                       })
                     }
@@ -216,10 +203,12 @@ function Deliveries({ hook }: { hook: Webhook }) {
     return `/api/webhooks/${hook.id}/deliveries?${params.toString()}`;
   };
   // Each read of the first page has a number: an answer overtaken by a newer read (another filter, a
-  // Refresh) is dropped, and so is an older page asked for before the filter changed.
+  // Refresh) is dropped, and so is an older page asked for before the filter changed. An error
+  // shown is an earlier read's: it goes as the next read (of either) starts.
   const generation = useRef(0);
   const load = async () => {
     const mine = ++generation.current;
+    error.value = null;
     try {
       const answer = await api<Page<Delivery> | Delivery[]>(query(null));
       if (mine !== generation.current) return;
@@ -232,6 +221,7 @@ function Deliveries({ hook }: { hook: Webhook }) {
   };
   const loadOlder = async (cursor: string) => {
     const mine = generation.current;
+    error.value = null;
     try {
       const answer = await api<Page<Delivery> | Delivery[]>(query(cursor));
       if (mine !== generation.current) return;
