@@ -1,7 +1,7 @@
 import { pruneRefreshTokens } from '../modules/auth/index.js';
 import { pruneEvents } from '../modules/events/index.js';
 import { findMissingEmails, orderEmailJob, recordOwedEmails, type MissingEmailsCursor } from '../modules/notifications/index.js';
-import { processOrderJob, type OrdersService } from '../modules/orders/index.js';
+import { processOrderJob, pruneIdempotencyKeys, type OrdersService } from '../modules/orders/index.js';
 import { findStalledVoids, pruneVoids, reopenEarlyVoids, voidPaymentJob } from '../modules/payments/index.js';
 import { pruneDeliveries } from '../modules/webhooks/index.js';
 import type { Database } from '../platform/db/index.js';
@@ -145,7 +145,9 @@ export async function reconcileOnce(
   await round.run('prune payment voids', () => pruneInBatches((batch) => pruneVoids(deps.db, PAYMENT_VOID_RETENTION_DAYS, batch), size));
   const families = Math.max(1, Math.floor(size / ROWS_PER_REFRESH_FAMILY));
   await round.run('prune refresh tokens', () => pruneInBatches((batch) => pruneRefreshTokens(deps.db, batch), families));
-  await round.run('prune idempotency keys', () => deps.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'"));
+  // In batches like the rest: one DELETE of every due key ran as long as the backlog took (holding
+  // the keys' row locks against a placement re-using one), and past the statement timeout deleted none.
+  await round.run('prune idempotency keys', () => pruneInBatches((batch) => pruneIdempotencyKeys(deps.db, batch), size));
   round.finish();
   // Never "work done": startLoop would run the next round at once, re-enqueueing the same
   // unfinished orders before their jobs could run. The next round comes at its interval.
