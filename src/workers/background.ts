@@ -244,6 +244,7 @@ export function startBackgroundLoops(deps: {
 
   let owedEmailsAt = 0;
   const emailWalk = {};
+  const voidWalk = {};
   const resumed = queue.kind === 'in-process' ? resumeUnfinishedWork({ db, orders, queue, logger }) : Promise.resolve();
   const reconciler = startLoop(
     'reconciler',
@@ -251,7 +252,7 @@ export function startBackgroundLoops(deps: {
       await resumed;
       const recordOwedEmails = Date.now() - owedEmailsAt >= OWED_EMAILS_EVERY_MS;
       if (recordOwedEmails) owedEmailsAt = Date.now();
-      return reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds, eventsRetentionHours: settings.eventsRetentionHours, recordOwedEmails, emailWalk, logger });
+      return reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds, eventsRetentionHours: settings.eventsRetentionHours, recordOwedEmails, emailWalk, voidWalk, logger });
     },
     { intervalMs: settings.reconcileIntervalMs, logger },
   );

@@ -2,7 +2,7 @@ import { pruneRefreshTokens } from '../modules/auth/index.js';
 import { pruneEvents } from '../modules/events/index.js';
 import { findMissingEmails, orderEmailJob, recordOwedEmails, type MissingEmailsCursor } from '../modules/notifications/index.js';
 import { processOrderJob, pruneIdempotencyKeys, type OrdersService } from '../modules/orders/index.js';
-import { findStalledVoids, pruneVoids, reopenEarlyVoids, voidPaymentJob } from '../modules/payments/index.js';
+import { findStalledVoids, pruneVoids, reopenEarlyVoids, voidPaymentJob, type StalledVoidsCursor } from '../modules/payments/index.js';
 import { pruneDeliveries } from '../modules/webhooks/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
@@ -22,6 +22,8 @@ interface ReconcileDeps {
    * the oldest page.
    */
   emailWalk?: { after?: MissingEmailsCursor; pageSize?: number };
+  /** The same for the owed payment voids (a void the provider keeps refusing stays owed, and oldest). */
+  voidWalk?: { after?: StalledVoidsCursor; pageSize?: number };
 }
 
 /** Published outbox rows are kept this long (for operators reading what was sent). */
@@ -81,12 +83,18 @@ async function enqueueUnfinished(deps: ReconcileDeps, round: Round, olderThanSec
   // A charge approved after its order's void ran, by a job that then died, is voided by a second
   // void once any charge in flight at the give-up has been decided (see reopenEarlyVoids).
   await round.run('reopen early voids', () => reopenEarlyVoids(deps.db, olderThanSeconds));
-  const voids =
-    (await round.run(
-      're-enqueue owed voids',
-      async () => ensureEach(deps, await findStalledVoids(deps.db, olderThanSeconds), (orderId) => voidPaymentJob([orderId])),
-      'enqueues',
-    )) ?? [];
+  const owedVoids = async () => {
+    const { voidWalk } = deps;
+    const { orderIds, next } = await findStalledVoids(deps.db, olderThanSeconds, {
+      ...(voidWalk?.after ? { after: voidWalk.after } : {}),
+      ...(voidWalk?.pageSize ? { limit: voidWalk.pageSize } : {}),
+    });
+    const enqueued = await ensureEach(deps, orderIds, (orderId) => voidPaymentJob([orderId]));
+    // As for the emails: only once the page's jobs are in.
+    if (voidWalk) voidWalk.after = next;
+    return enqueued;
+  };
+  const voids = (await round.run('re-enqueue owed voids', owedVoids, 'enqueues')) ?? [];
   const jobs = orders.length + owed.length + voids.length;
   if (jobs > 0) {
     // Recovery should be visible: counts at info, the ids at debug.
@@ -184,8 +192,8 @@ export async function resumeUnfinishedWork(
       emailWalk.after = page.next;
     } while (emailWalk.after);
     // Owed voids are few (only give-ups owe one): the oldest ones at once, the rest by the reconciler.
-    const owed = await findStalledVoids(deps.db, 0, RESUME_PAGE);
-    voids = (await ensureEach(deps, owed, (orderId) => voidPaymentJob([orderId]))).length;
+    const owed = await findStalledVoids(deps.db, 0, { limit: RESUME_PAGE });
+    voids = (await ensureEach(deps, owed.orderIds, (orderId) => voidPaymentJob([orderId]))).length;
   } catch (error) {
     deps.logger.warn('could not resume unfinished work at start-up; the reconciler will', errorFields(error));
   }
