@@ -251,6 +251,7 @@ export function startBackgroundLoops(deps: {
   });
 
   let owedEmailsAt = -Infinity;
+  const stopRounds = new AbortController();
   const emailWalk = {};
   const voidWalk = {};
   const resumed = queue.kind === 'in-process' ? resumeUnfinishedWork({ db, orders, queue, logger }) : Promise.resolve();
@@ -260,7 +261,7 @@ export function startBackgroundLoops(deps: {
       await resumed;
       const recordOwedEmails = monotonicMs() - owedEmailsAt >= OWED_EMAILS_EVERY_MS;
       if (recordOwedEmails) owedEmailsAt = monotonicMs();
-      return reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds, eventsRetentionHours: settings.eventsRetentionHours, recordOwedEmails, emailWalk, voidWalk, logger });
+      return reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds, eventsRetentionHours: settings.eventsRetentionHours, recordOwedEmails, emailWalk, voidWalk, signal: stopRounds.signal, logger });
     },
     { intervalMs: settings.reconcileIntervalMs, logger },
   );
@@ -287,6 +288,7 @@ export function startBackgroundLoops(deps: {
     },
     async stop() {
       stopping = true;
+      stopRounds.abort();
       clearTimeout(recheck);
       const stopped = async () => {
         await (await listening)();
