@@ -108,6 +108,19 @@ describe('unfinished work is read a page at a time', () => {
     expect(lines).toEqual([expect.objectContaining({ orders: pending.length, emails: finished.length + rows[0]!.n })]);
   });
 
+  it("when an order was placed by an API host whose clock runs a day ahead of the database's and its job was lost, then the reconciler still re-enqueues it, not a day later", async () => {
+    const buyer = await registerUser(app, 'skewed');
+    // Placement is timed by the API host's clock; later moves never take an order's time back.
+    await app.db.query(
+      `INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at, updated_at)
+       VALUES ($1, $2, 'pending', 100, 'USD', '[]'::jsonb, now() + interval '1 day', now() + interval '1 day')`,
+      [randomUUID(), buyer.id],
+    );
+    const before = app.logs.length;
+    await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 60, eventsRetentionHours: 48, logger: app.deps.logger });
+    expect(app.logs.slice(before).find((line) => line.message === 'reconciler picked up unfinished work')).toEqual(expect.objectContaining({ orders: 1 }));
+  });
+
   it('the reconciler takes the next page of owed voids each round, so voids the provider keeps refusing cannot hide newer ones whose job was lost', async () => {
     // Failed (given up) an hour ago, their voids owed since and still not done; the oldest two
     // are refused by the provider every time, so they stay owed, and at the front, for good.

@@ -227,11 +227,18 @@ export async function findUnfinishedOrderIds(db: Queryable, page: { afterId: str
   return rows.map((row) => row.id);
 }
 
-/** Orders still pending or processing after `olderThanSeconds` without change (for the reconciler). */
+/**
+ * Orders still pending or processing after `olderThanSeconds` without change (for the reconciler).
+ * Placement is timed by the API host's clock, and later moves never take an order's time back: an
+ * order timed more than that far in the database's future came from a host whose clock runs
+ * ahead, and how long it has waited cannot be told. It is taken too (re-enqueueing is idempotent):
+ * left out, an order whose job was lost waited as long as the host's clock was ahead.
+ */
 export async function findStalledOrderIds(db: Queryable, olderThanSeconds: number, limit = 500): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `SELECT id FROM orders
-     WHERE status IN ('pending', 'processing') AND updated_at < now() - make_interval(secs => $1)
+     WHERE status IN ('pending', 'processing')
+       AND (updated_at < now() - make_interval(secs => $1) OR updated_at > now() + make_interval(secs => $1))
      ORDER BY updated_at LIMIT $2`,
     [olderThanSeconds, limit],
   );
