@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, deleteRedisKeys, testRedisPrefix, waitUntilReady, type TestDatabase } from '../../test/harness.js';
 import { REDIS_URL } from '../../test/global-setup.js';
 import { capturingLogger } from '../../test/logs.js';
@@ -553,6 +553,24 @@ describe('the outbox relay (startBackgroundLoops) on PostgreSQL', () => {
     } finally {
       release?.();
       await holder;
+      await loops.stop();
+      await queue.close();
+    }
+  });
+
+  it("when the host's wall clock is stepped back (NTP, a VM resumed), then the sweep still comes every OUTBOX_POLL_MS, not once the clock has caught up", async () => {
+    const queue = oneSlotQueue();
+    const loops = startBackgroundLoops({ db: database.db, queue, orders: noStalledOrders, settings: { ...settings, outboxPollMs: 200 }, logger });
+    try {
+      // The start's sweep has run (it publishes this one); then the clock goes back an hour.
+      const before = await insertEvent('order.placed');
+      await waitUntil(() => published(before), 5000, 'the start sweep');
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000, shouldAdvanceTime: true });
+      // An event another process committed and could not publish (it crashed): only a sweep takes it.
+      const orphan = await insertEvent('order.completed');
+      await waitUntil(() => published(orphan), 5000, 'the next sweep to publish the orphaned event');
+    } finally {
+      vi.useRealTimers();
       await loops.stop();
       await queue.close();
     }

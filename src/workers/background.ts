@@ -46,6 +46,14 @@ const STOP_WITHIN_MS = 3000;
 const OWED_EMAILS_EVERY_MS = 10 * 60_000;
 
 /**
+ * The time for intervals (sweep, back-pressure hold, events-pass deferral, owed-emails check):
+ * monotonic, not the wall clock. A wall clock stepped back (NTP correcting a clock that ran ahead,
+ * a VM resumed) put the next every-topic sweep, the relay's safety net, as far in the future as
+ * the step: an hour back, no sweep for an hour.
+ */
+const monotonicMs = () => performance.now();
+
+/**
  * The two loops every API and worker process runs: the outbox relay (publishes committed
  * events as jobs, then gives them their order-event positions in the same round; kicked by this
  * process's own commits, woken by a NOTIFY from a process that cannot publish, and a slow sweep
@@ -151,7 +159,7 @@ export function startBackgroundLoops(deps: {
   };
   const publishCommittedClaimed = async (): Promise<number> => {
     let published = 0;
-    while (committedClaimed.length > 0 && !(await workersBusy(Date.now()))) {
+    while (committedClaimed.length > 0 && !(await workersBusy(monotonicMs()))) {
       const batch = committedClaimed.splice(0, RELAY_BATCH_SIZE);
       await publishClaimed(db, batch, enqueue, COMMIT_CLAIM_SECONDS).catch((error: unknown) => {
         // publishClaimed gave the claims back: the next round (this relay's or another's) claims them.
@@ -177,7 +185,7 @@ export function startBackgroundLoops(deps: {
       return 0;
     }
     const fromCommits = committedClaimed.length > 0 ? await publishCommittedClaimed() : 0;
-    const now = Date.now();
+    const now = monotonicMs();
     const everyTopic = now >= claimAllFrom;
     if (everyTopic) claimAllFrom = now + settings.outboxPollMs;
     else if (ownTopics.size === 0 && heldByEventsPass.length === 0) return fromCommits;
@@ -203,7 +211,7 @@ export function startBackgroundLoops(deps: {
     return fromCommits + relayed;
   };
   let kickedDuringRound = false;
-  let lastPassAt = 0;
+  let lastPassAt = -Infinity;
   const relay = startLoop(
     'outbox relay',
     async () => {
@@ -225,11 +233,11 @@ export function startBackgroundLoops(deps: {
       // A commit made while this round published goes out first: the next round starts at once,
       // and its events pass gives positions to both rounds' events (no later than
       // EVENTS_PASS_MAX_DEFER_MS after the last pass).
-      if (kickedDuringRound && Date.now() - lastPassAt < (settings.eventsPassMaxDeferMs ?? EVENTS_PASS_MAX_DEFER_MS)) {
+      if (kickedDuringRound && monotonicMs() - lastPassAt < (settings.eventsPassMaxDeferMs ?? EVENTS_PASS_MAX_DEFER_MS)) {
         if (due || relayed > 0) committed = true;
         return relayed;
       }
-      lastPassAt = Date.now();
+      lastPassAt = monotonicMs();
       return relayed + (await pass(due || relayed > 0));
     },
     { intervalMs: settings.outboxPollMs, logger },
@@ -242,16 +250,18 @@ export function startBackgroundLoops(deps: {
     return () => Promise.resolve();
   });
 
-  let owedEmailsAt = 0;
+  let owedEmailsAt = -Infinity;
+  const stopRounds = new AbortController();
   const emailWalk = {};
+  const voidWalk = {};
   const resumed = queue.kind === 'in-process' ? resumeUnfinishedWork({ db, orders, queue, logger }) : Promise.resolve();
   const reconciler = startLoop(
     'reconciler',
     async () => {
       await resumed;
-      const recordOwedEmails = Date.now() - owedEmailsAt >= OWED_EMAILS_EVERY_MS;
-      if (recordOwedEmails) owedEmailsAt = Date.now();
-      return reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds, eventsRetentionHours: settings.eventsRetentionHours, recordOwedEmails, emailWalk, logger });
+      const recordOwedEmails = monotonicMs() - owedEmailsAt >= OWED_EMAILS_EVERY_MS;
+      if (recordOwedEmails) owedEmailsAt = monotonicMs();
+      return reconcileOnce({ db, orders, queue, olderThanSeconds: settings.reconcileAfterSeconds, eventsRetentionHours: settings.eventsRetentionHours, recordOwedEmails, emailWalk, voidWalk, signal: stopRounds.signal, logger });
     },
     { intervalMs: settings.reconcileIntervalMs, logger },
   );
@@ -278,6 +288,7 @@ export function startBackgroundLoops(deps: {
     },
     async stop() {
       stopping = true;
+      stopRounds.abort();
       clearTimeout(recheck);
       const stopped = async () => {
         await (await listening)();

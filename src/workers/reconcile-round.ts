@@ -15,13 +15,18 @@ export interface Round {
   finish(): void;
 }
 
-export function startRound(deps: { db: Pick<Database, 'ping'>; queue: Pick<JobQueue, 'ready'> }): Round {
+/**
+ * `signal`: the process is stopping; the steps not started yet are skipped (a round working off a
+ * retention backlog went on for its every batch of every step, past the stop's wait, and had its
+ * statements cut by the close).
+ */
+export function startRound(deps: { db: Pick<Database, 'ping'>; queue: Pick<JobQueue, 'ready'>; signal?: AbortSignal | undefined }): Round {
   const failures: { step: string; error: unknown }[] = [];
   let databaseDown = false;
   let queueGone = false;
   return {
     async run(step, work, enqueues) {
-      if (databaseDown || (queueGone && enqueues)) return undefined;
+      if (databaseDown || (queueGone && enqueues) || deps.signal?.aborted) return undefined;
       try {
         return await work();
       } catch (error) {

@@ -1,8 +1,8 @@
 import { pruneRefreshTokens } from '../modules/auth/index.js';
 import { pruneEvents } from '../modules/events/index.js';
 import { findMissingEmails, orderEmailJob, recordOwedEmails, type MissingEmailsCursor } from '../modules/notifications/index.js';
-import { processOrderJob, type OrdersService } from '../modules/orders/index.js';
-import { findStalledVoids, pruneVoids, reopenEarlyVoids, voidPaymentJob } from '../modules/payments/index.js';
+import { processOrderJob, pruneIdempotencyKeys, type OrdersService } from '../modules/orders/index.js';
+import { findStalledVoids, pruneVoids, reopenEarlyVoids, voidPaymentJob, type StalledVoidsCursor } from '../modules/payments/index.js';
 import { pruneDeliveries } from '../modules/webhooks/index.js';
 import type { Database } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
@@ -22,6 +22,10 @@ interface ReconcileDeps {
    * the oldest page.
    */
   emailWalk?: { after?: MissingEmailsCursor; pageSize?: number };
+  /** Aborted when the process stops: the round ends after the statement in flight (no more batches or steps). */
+  signal?: AbortSignal | undefined;
+  /** The same for the owed payment voids (a void the provider keeps refusing stays owed, and oldest). */
+  voidWalk?: { after?: StalledVoidsCursor; pageSize?: number };
 }
 
 /** Published outbox rows are kept this long (for operators reading what was sent). */
@@ -40,18 +44,18 @@ const ROWS_PER_REFRESH_FAMILY = 10;
 const OWED_EMAILS_FINISHED_WITHIN_HOURS = 1;
 
 /** The outbox's due rows, batch after batch from its oldest id, until the rows are recent. */
-async function pruneOutboxRows(db: Database, size: number): Promise<void> {
+async function pruneOutboxRows(db: Database, size: number, signal: AbortSignal | undefined): Promise<void> {
   let afterId = 0;
-  for (let i = 0; i < PRUNE_MAX_BATCHES; i++) {
+  for (let i = 0; i < PRUNE_MAX_BATCHES && !signal?.aborted; i++) {
     const { lastId, reachedRecent } = await pruneOutbox(db, { olderThanDays: OUTBOX_RETENTION_DAYS, afterId, size });
     if (lastId === undefined || reachedRecent) return;
     afterId = lastId;
   }
 }
 
-/** Runs `prune` (a batch of `size` at most, oldest first) until a batch comes back short, or PRUNE_MAX_BATCHES. */
-async function pruneInBatches(prune: (size: number) => Promise<number>, size: number): Promise<void> {
-  for (let i = 0; i < PRUNE_MAX_BATCHES; i++) if ((await prune(size)) < size) return;
+/** Runs `prune` (a batch of `size` at most, oldest first) until a batch comes back short, or PRUNE_MAX_BATCHES, or the stop. */
+async function pruneInBatches(prune: (size: number) => Promise<number>, size: number, signal: AbortSignal | undefined): Promise<void> {
+  for (let i = 0; i < PRUNE_MAX_BATCHES && !signal?.aborted; i++) if ((await prune(size)) < size) return;
 }
 
 /**
@@ -81,12 +85,18 @@ async function enqueueUnfinished(deps: ReconcileDeps, round: Round, olderThanSec
   // A charge approved after its order's void ran, by a job that then died, is voided by a second
   // void once any charge in flight at the give-up has been decided (see reopenEarlyVoids).
   await round.run('reopen early voids', () => reopenEarlyVoids(deps.db, olderThanSeconds));
-  const voids =
-    (await round.run(
-      're-enqueue owed voids',
-      async () => ensureEach(deps, await findStalledVoids(deps.db, olderThanSeconds), (orderId) => voidPaymentJob([orderId])),
-      'enqueues',
-    )) ?? [];
+  const owedVoids = async () => {
+    const { voidWalk } = deps;
+    const { orderIds, next } = await findStalledVoids(deps.db, olderThanSeconds, {
+      ...(voidWalk?.after ? { after: voidWalk.after } : {}),
+      ...(voidWalk?.pageSize ? { limit: voidWalk.pageSize } : {}),
+    });
+    const enqueued = await ensureEach(deps, orderIds, (orderId) => voidPaymentJob([orderId]));
+    // As for the emails: only once the page's jobs are in.
+    if (voidWalk) voidWalk.after = next;
+    return enqueued;
+  };
+  const voids = (await round.run('re-enqueue owed voids', owedVoids, 'enqueues')) ?? [];
   const jobs = orders.length + owed.length + voids.length;
   if (jobs > 0) {
     // Recovery should be visible: counts at info, the ids at debug.
@@ -137,15 +147,17 @@ export async function reconcileOnce(
   }
   await enqueueUnfinished(deps, round, deps.olderThanSeconds, 'reconciler picked up unfinished work');
   const size = deps.pruneBatch ?? PRUNE_BATCH;
-  await round.run('prune the outbox', () => pruneOutboxRows(deps.db, size));
+  await round.run('prune the outbox', () => pruneOutboxRows(deps.db, size, deps.signal));
   // Order events past their retention: here rather than in the relay's round, where a large
   // delete held up publishing.
-  await round.run('prune order events', () => pruneInBatches((batch) => pruneEvents(deps.db, deps.eventsRetentionHours, batch), size));
-  await round.run('prune webhook deliveries', () => pruneInBatches((batch) => pruneDeliveries(deps.db, WEBHOOK_DELIVERY_RETENTION_DAYS, batch), size));
-  await round.run('prune payment voids', () => pruneInBatches((batch) => pruneVoids(deps.db, PAYMENT_VOID_RETENTION_DAYS, batch), size));
+  await round.run('prune order events', () => pruneInBatches((batch) => pruneEvents(deps.db, deps.eventsRetentionHours, batch), size, deps.signal));
+  await round.run('prune webhook deliveries', () => pruneInBatches((batch) => pruneDeliveries(deps.db, WEBHOOK_DELIVERY_RETENTION_DAYS, batch), size, deps.signal));
+  await round.run('prune payment voids', () => pruneInBatches((batch) => pruneVoids(deps.db, PAYMENT_VOID_RETENTION_DAYS, batch), size, deps.signal));
   const families = Math.max(1, Math.floor(size / ROWS_PER_REFRESH_FAMILY));
-  await round.run('prune refresh tokens', () => pruneInBatches((batch) => pruneRefreshTokens(deps.db, batch), families));
-  await round.run('prune idempotency keys', () => deps.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'"));
+  await round.run('prune refresh tokens', () => pruneInBatches((batch) => pruneRefreshTokens(deps.db, batch), families, deps.signal));
+  // In batches like the rest: one DELETE of every due key ran as long as the backlog took (holding
+  // the keys' row locks against a placement re-using one), and past the statement timeout deleted none.
+  await round.run('prune idempotency keys', () => pruneInBatches((batch) => pruneIdempotencyKeys(deps.db, batch), size, deps.signal));
   round.finish();
   // Never "work done": startLoop would run the next round at once, re-enqueueing the same
   // unfinished orders before their jobs could run. The next round comes at its interval.
@@ -182,8 +194,8 @@ export async function resumeUnfinishedWork(
       emailWalk.after = page.next;
     } while (emailWalk.after);
     // Owed voids are few (only give-ups owe one): the oldest ones at once, the rest by the reconciler.
-    const owed = await findStalledVoids(deps.db, 0, RESUME_PAGE);
-    voids = (await ensureEach(deps, owed, (orderId) => voidPaymentJob([orderId]))).length;
+    const owed = await findStalledVoids(deps.db, 0, { limit: RESUME_PAGE });
+    voids = (await ensureEach(deps, owed.orderIds, (orderId) => voidPaymentJob([orderId]))).length;
   } catch (error) {
     deps.logger.warn('could not resume unfinished work at start-up; the reconciler will', errorFields(error));
   }

@@ -59,15 +59,21 @@ describe('unfinished work is read a page at a time', () => {
     await app.close();
   });
 
-  it('the reconciler takes the next page of unsent emails each round and starts again from the oldest after the last', async () => {
-    const buyer = await registerUser(app, 'buyer');
+  /** Three orders of a new user of that name, finished (`status`) an hour ago. */
+  const finishedAnHourAgo = async (name: string, status: 'completed' | 'failed') => {
+    const buyer = await registerUser(app, name);
     const orderIds = [randomUUID(), randomUUID(), randomUUID()];
-    // Finished an hour ago, their emails owed and never sent (their jobs lost).
     await app.db.query(
       `INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at, updated_at)
-       SELECT id, $2, 'completed', 100, 'USD', '[]'::jsonb, now() - interval '1 hour', now() - interval '1 hour' FROM unnest($1::uuid[]) AS id`,
-      [orderIds, buyer.id],
+       SELECT id, $2, $3, 100, 'USD', '[]'::jsonb, now() - interval '1 hour', now() - interval '1 hour' FROM unnest($1::uuid[]) AS id`,
+      [orderIds, buyer.id, status],
     );
+    return orderIds;
+  };
+
+  it('the reconciler takes the next page of unsent emails each round and starts again from the oldest after the last', async () => {
+    // Finished an hour ago, their emails owed and never sent (their jobs lost).
+    const orderIds = await finishedAnHourAgo('buyer', 'completed');
     await app.db.query(
       `INSERT INTO email_deliveries (order_id, kind, created_at) SELECT id, 'order_confirmation', now() - interval '1 hour' FROM unnest($1::uuid[]) AS id`,
       [orderIds],
@@ -100,6 +106,39 @@ describe('unfinished work is read a page at a time', () => {
     expect((await app.queue.counts()).waiting - waitingBefore).toBe(pending.length + finished.length);
     const lines = app.logs.filter((line) => line.message === 'resuming work left unfinished by the last run');
     expect(lines).toEqual([expect.objectContaining({ orders: pending.length, emails: finished.length + rows[0]!.n })]);
+  });
+
+  it("when an order was placed by an API host whose clock runs a day ahead of the database's and its job was lost, then the reconciler still re-enqueues it, not a day later", async () => {
+    const buyer = await registerUser(app, 'skewed');
+    // Placement is timed by the API host's clock; later moves never take an order's time back.
+    await app.db.query(
+      `INSERT INTO orders (id, user_id, status, total_cents, currency, history, created_at, updated_at)
+       VALUES ($1, $2, 'pending', 100, 'USD', '[]'::jsonb, now() + interval '1 day', now() + interval '1 day')`,
+      [randomUUID(), buyer.id],
+    );
+    const before = app.logs.length;
+    await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 60, eventsRetentionHours: 48, logger: app.deps.logger });
+    expect(app.logs.slice(before).find((line) => line.message === 'reconciler picked up unfinished work')).toEqual(expect.objectContaining({ orders: 1 }));
+  });
+
+  it('the reconciler takes the next page of owed voids each round, so voids the provider keeps refusing cannot hide newer ones whose job was lost', async () => {
+    // Failed (given up) an hour ago, their voids owed since and still not done; the oldest two
+    // are refused by the provider every time, so they stay owed, and at the front, for good.
+    const orderIds = await finishedAnHourAgo('refunded', 'failed');
+    await app.db.query(
+      `INSERT INTO payment_voids (order_id, requested_at)
+       SELECT id, now() - interval '1 hour' + (ord || ' seconds')::interval FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, ord)`,
+      [orderIds],
+    );
+    const voidWalk = { pageSize: 2 };
+    const picked: unknown[] = [];
+    for (let round = 0; round < 3; round++) {
+      const before = app.logs.length;
+      await reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 60, eventsRetentionHours: 48, logger: app.deps.logger, voidWalk });
+      picked.push(app.logs.slice(before).find((line) => line.message === 'reconciler picked up unfinished work')?.voids);
+    }
+    // The third, behind the two refused ones, is reached in the second round; then the walk starts over.
+    expect(picked).toEqual([2, 1, 2]);
   });
 });
 

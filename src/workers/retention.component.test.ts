@@ -150,4 +150,36 @@ describe.each(STORAGE_KINDS)('retention on %s', (storage) => {
     expect(rows.map((row) => row.familyId).sort()).toEqual([...live].sort());
     expect(rows.reduce((sum, row) => sum + row.tokens, 0)).toBe(5 + 3 + 1);
   });
+
+  it('deletes idempotency keys 48 hours after they were claimed, in batches bounded per round, and keeps younger ones', async () => {
+    const userId = randomUUID();
+    await app.db.query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, 'Keyholder', 'x')", [userId, `${userId}@example.com`]);
+    /** `rows` keys of this user claimed `age` ago. */
+    const keys = (rows: number, age: string) =>
+      app.db.query(
+        `INSERT INTO idempotency_keys (user_id, key, request_hash, created_at)
+         SELECT $1, $2 || s, 'h', now() - $4::interval FROM generate_series(1, $3) AS s`,
+        [userId, `${age}-`, rows, age],
+      );
+    const left = async () =>
+      (
+        await app.db.query<{ old: number; young: number }>(
+          `SELECT count(*) FILTER (WHERE created_at < now() - interval '48 hours')::int AS old,
+                  count(*) FILTER (WHERE created_at >= now() - interval '48 hours')::int AS young
+           FROM idempotency_keys WHERE user_id = $1`,
+          [userId],
+        )
+      ).rows[0];
+    // A backlog (after downtime, or a day of heavy traffic) larger than a round's 20 batches of 4.
+    await keys(85, '3 days');
+    await keys(3, '47 hours');
+
+    const round = () => reconcileOnce({ db: app.db, orders: app.deps.orders, queue: app.queue, olderThanSeconds: 600, eventsRetentionHours: 48, pruneBatch: 4 });
+    // One DELETE of every due key held its row locks (and a placement re-using one of those keys)
+    // for as long as the whole backlog took, and past the statement timeout it deleted nothing, ever.
+    await round();
+    expect(await left()).toEqual({ old: 85 - 20 * 4, young: 3 });
+    await round();
+    expect(await left()).toEqual({ old: 0, young: 3 });
+  });
 });

@@ -1,8 +1,9 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createProduct } from '../../../test/catalog.js';
 import { startTestApp, type TestApp } from '../../../test/harness.js';
 import { bearer, registerAdmin, registerUser } from '../../../test/users.js';
+import { waitUntil } from '../../../test/wait.js';
 import { createInProcessSignal } from '../../platform/signal.js';
 import { createEventsPass, relayEventsOnce } from './events-relay.js';
 import { eventsAfter } from './order-events.repository.js';
@@ -101,5 +102,19 @@ describe('events relay', () => {
     expect(await pass(true)).toEqual([unclaimed, claimExpired]);
     const { rows } = await app.db.query<{ left: string }>('SELECT count(*) AS left FROM outbox_events WHERE NOT sequenced');
     expect(Number(rows[0]!.left)).toBe(0);
+  });
+
+  it("when the host's wall clock is stepped back (NTP, a VM resumed), then the events pass still sweeps every pollMs, not once the clock has caught up", async () => {
+    const pass = createEventsPass({ db: app.db, signal: createInProcessSignal(), onAppended: [], pollMs: 100 });
+    await pass(true);
+    const unpositioned = async () => Number((await app.db.query<{ left: string }>('SELECT count(*) AS left FROM outbox_events WHERE NOT sequenced')).rows[0]!.left);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000, shouldAdvanceTime: true });
+    try {
+      // An event another process committed and published, then crashed before positioning it: only a sweep takes it.
+      await app.db.query("INSERT INTO outbox_events (topic, aggregate_id, published_at) VALUES ('order.cancelled', $1, now())", [orderIds[0]]);
+      await waitUntil(async () => (await pass(false), (await unpositioned()) === 0), 5000, 'a sweeping pass to position the event');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

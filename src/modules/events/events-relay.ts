@@ -55,11 +55,12 @@ async function sequenceEvents(deps: Pick<EventsRelayDeps, 'db' | 'signal' | 'onA
  * by a claim statement for them, nearly always finding nothing.)
  */
 export function createEventsPass(deps: EventsRelayDeps): (due: boolean) => Promise<number[]> {
-  let ranAt = 0;
+  // A monotonic clock: a wall clock stepped back (NTP, a VM resumed) put the next sweep off by the step.
+  let ranAt = -Infinity;
   let behind = false;
   return async (due) => {
-    if (!due && !behind && Date.now() - ranAt < deps.pollMs) return [];
-    ranAt = Date.now();
+    if (!due && !behind && performance.now() - ranAt < deps.pollMs) return [];
+    ranAt = performance.now();
     let { claimable, locked } = await sequenceEvents(deps);
     if (!locked) {
       // The pass holding the lock may have taken its snapshot before this process's rows

@@ -8,5 +8,5 @@ export { createOrdersJobHandlers, ordersSubscriptions, type OrdersJob } from './
 export { topicOf, type ClaimedEvent, type OrderSubscriptions, type OrderTopic } from './order-events.js';
 export { idempotencyKeyHeader, listOrdersQuery, placeOrderBody } from './orders.schemas.js';
 export { createRefreshOrderCache, refreshOrderCacheJob, REFRESH_ORDER_CACHE, type RefreshOrderCacheJob } from './refresh-order-cache.js';
-export { findOrders, orderJsonAsOf } from './orders.repository.js';
+export { findOrders, orderJsonAsOf, pruneIdempotencyKeys } from './orders.repository.js';
 export { isTerminalStatus } from './order-status.js';

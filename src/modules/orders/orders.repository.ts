@@ -145,6 +145,26 @@ export async function claimIdempotencyKey(
   return stored;
 }
 
+/** Idempotency keys are deleted this long after they were claimed (a key is live for IDEMPOTENCY_RETENTION_HOURS). */
+export const IDEMPOTENCY_PRUNE_AFTER_HOURS = 48;
+
+/**
+ * Deletes up to `batch` keys claimed more than IDEMPOTENCY_PRUNE_AFTER_HOURS ago, oldest first
+ * (through the index on created_at); answers how many. The age is checked again on the rows
+ * deleted, so a key taken over meanwhile (its created_at renewed by a placement) is kept.
+ */
+export async function pruneIdempotencyKeys(db: Queryable, batch: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM idempotency_keys WHERE (user_id, key) IN (
+       SELECT user_id, key FROM idempotency_keys
+       WHERE created_at < now() - make_interval(hours => $1)
+       ORDER BY created_at LIMIT $2)
+     AND created_at < now() - make_interval(hours => $1)`,
+    [IDEMPOTENCY_PRUNE_AFTER_HOURS, batch],
+  );
+  return rowCount;
+}
+
 async function readStoredResponse(tx: Queryable, claim: { userId: string; key: string }, options: { liveOnly: boolean }): Promise<StoredResponse | undefined> {
   const live = options.liveOnly ? `AND created_at >= now() - make_interval(hours => ${IDEMPOTENCY_RETENTION_HOURS})` : '';
   const { rows } = await tx.query<StoredResponse>(
@@ -207,11 +227,18 @@ export async function findUnfinishedOrderIds(db: Queryable, page: { afterId: str
   return rows.map((row) => row.id);
 }
 
-/** Orders still pending or processing after `olderThanSeconds` without change (for the reconciler). */
+/**
+ * Orders still pending or processing after `olderThanSeconds` without change (for the reconciler).
+ * Placement is timed by the API host's clock, and later moves never take an order's time back: an
+ * order timed more than that far in the database's future came from a host whose clock runs
+ * ahead, and how long it has waited cannot be told. It is taken too (re-enqueueing is idempotent):
+ * left out, an order whose job was lost waited as long as the host's clock was ahead.
+ */
 export async function findStalledOrderIds(db: Queryable, olderThanSeconds: number, limit = 500): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `SELECT id FROM orders
-     WHERE status IN ('pending', 'processing') AND updated_at < now() - make_interval(secs => $1)
+     WHERE status IN ('pending', 'processing')
+       AND (updated_at < now() - make_interval(secs => $1) OR updated_at > now() + make_interval(secs => $1))
      ORDER BY updated_at LIMIT $2`,
     [olderThanSeconds, limit],
   );

@@ -100,15 +100,34 @@ export async function reopenEarlyVoids(db: Queryable, settleSeconds: number, lim
   return rowCount;
 }
 
-/** Voids owed and untouched for `olderThanSeconds` (their job may be lost or given up), oldest first. */
-export async function findStalledVoids(db: Queryable, olderThanSeconds: number, limit = 500): Promise<string[]> {
-  const { rows } = await db.query<{ orderId: string }>(
-    `SELECT order_id AS "orderId" FROM payment_voids
+/** Where a walk through the owed voids stands: the last one a round took. */
+export interface StalledVoidsCursor {
+  requestedAt: string;
+  orderId: string;
+}
+
+/**
+ * Voids owed and untouched for `olderThanSeconds` (their job may be lost or given up), oldest
+ * first, after `after` when given (answered as `next`, the last one taken, or undefined once the
+ * walk reached the end). Walked a page per round, as the unsent emails are: a void the provider
+ * keeps refusing stays owed with its old `requested_at`, and more than a page of them, taken from
+ * the oldest each round, hid every newer void whose job was lost (a charge never refunded).
+ */
+export async function findStalledVoids(
+  db: Queryable,
+  olderThanSeconds: number,
+  page: { limit?: number; after?: StalledVoidsCursor } = {},
+): Promise<{ orderIds: string[]; next: StalledVoidsCursor | undefined }> {
+  const limit = page.limit ?? 500;
+  const { rows } = await db.query<{ orderId: string; requestedAt: string }>(
+    `SELECT order_id AS "orderId", requested_at::text AS "requestedAt" FROM payment_voids
      WHERE voided_at IS NULL AND requested_at < now() - make_interval(secs => $1)
-     ORDER BY requested_at LIMIT $2`,
-    [olderThanSeconds, limit],
+       AND ($3::timestamptz IS NULL OR (requested_at, order_id) > ($3::timestamptz, $4::uuid))
+     ORDER BY requested_at, order_id LIMIT $2`,
+    [olderThanSeconds, limit, page.after?.requestedAt ?? null, page.after?.orderId ?? null],
   );
-  return rows.map((row) => row.orderId);
+  const last = rows.length === limit ? rows.at(-1) : undefined;
+  return { orderIds: rows.map((row) => row.orderId), next: last && { requestedAt: last.requestedAt, orderId: last.orderId } };
 }
 
 /**

@@ -39,6 +39,15 @@ export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
  * minutes. The connection is then given up with its statement: the pool destroys its socket.
  */
 const ANSWER_MARGIN_MS = 2000;
+
+/**
+ * Every connection, pooled or LISTENing, has TCP keepalive on, its first probe after this long
+ * idle (then the OS's interval and count: Linux 75 s × 9). A NAT or firewall that forgets an idle
+ * connection silently left the next statement on it to wait out query_timeout (~17 s) and answer
+ * 503, and a LISTEN connection (idle between notifications for hours) deaf until then; the probes
+ * keep such a middlebox's entry alive, and a peer that is gone is found without a statement.
+ */
+export const KEEPALIVE = { keepAlive: true, keepAliveInitialDelayMillis: 10_000 } as const;
 /**
  * No client-side bound, for a session's statements (a migration turns the statement timeout off
  * and may run for minutes). pg reads a query's `query_timeout: 0` as "the client's own", so
@@ -122,7 +131,7 @@ function listenOnOwnConnection(url: string, channel: string, queryTimeoutMs: num
   };
   async function connect(again: boolean): Promise<void> {
     // The bound covers its LISTEN statement only: a connection idle between notifications has none in flight.
-    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000, query_timeout: queryTimeoutMs });
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000, query_timeout: queryTimeoutMs, ...KEEPALIVE });
     client = next;
     next.on('error', () => undefined);
     next.on('end', () => {
@@ -167,6 +176,7 @@ export function createPostgresDatabase(url: string, poolMax: number, { statement
     // connection is destroyed (isBrokenConnection), never handed to the next statement.
     query_timeout: queryTimeoutMs,
     idle_in_transaction_session_timeout: 30_000,
+    ...KEEPALIVE,
   });
   // Every open connection, so a close can cut those the network no longer answers on.
   const clients = new Set<pg.PoolClient>();
