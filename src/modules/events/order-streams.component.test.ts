@@ -172,9 +172,18 @@ describe('a per-order event stream whose order is ahead of the event log', () =>
   it('when the database fails before a stream has sent anything, then it is refused with 503 before its status goes out, so the client gets a problem, not a 200 cut short', async () => {
     const placed = await app.http.post('/api/orders').set(bearer(buyer)).send({ items: [{ productId, quantity: 1 }] });
     await relay();
+    // A hub of its own, which no relay wakes: the shared hub's wake-up read after relay() could
+    // queue behind the lock too, and the count of waiting reads below would never be just two.
+    const quietHub = createEventHub({
+      db: app.db,
+      signal: createInProcessSignal(),
+      settings: { pollMs: 60_000, keepAliveMs: 60_000, maxStreamsPerUser: 10, maxStreamsPerProcess: 10 },
+      logger: createLogger({ level: 'error', format: 'json', silent: true }),
+    });
+    const quietStreams = createOrderStreams({ db: app.db, hub: quietHub });
     const running = recordingWriter();
-    const first = await streams.streamOrders(principal(), false, undefined, running.writer);
-    const openBefore = hub.openStreams();
+    const first = await quietStreams.streamOrders(principal(), false, undefined, running.writer);
+    const openBefore = quietHub.openStreams();
     const resumed = recordingWriter();
     const theOrder = recordingWriter();
     let outcomes: Promise<unknown>[] = [];
@@ -183,8 +192,8 @@ describe('a per-order event stream whose order is ahead of the event log', () =>
     await app.db.transaction(async (tx) => {
       await tx.query('LOCK TABLE order_events IN ACCESS EXCLUSIVE MODE');
       outcomes = [
-        streams.streamOrders(principal(), false, 0, resumed.writer).catch((error: unknown) => error),
-        streams.streamOrder(principal(), placed.body as Order, undefined, theOrder.writer).catch((error: unknown) => error),
+        quietStreams.streamOrders(principal(), false, 0, resumed.writer).catch((error: unknown) => error),
+        quietStreams.streamOrder(principal(), placed.body as Order, undefined, theOrder.writer).catch((error: unknown) => error),
       ];
       await waitUntil(
         async () =>
@@ -196,8 +205,9 @@ describe('a per-order event stream whose order is ahead of the event log', () =>
     });
     for (const outcome of await Promise.all(outcomes)) expect(outcome).toMatchObject({ kind: 'unavailable', code: 'SERVICE_UNAVAILABLE' });
     for (const client of [resumed, theOrder]) expect(client.record).toMatchObject({ opened: false, chunks: [], ended: false });
-    expect(hub.openStreams()).toBe(openBefore);
+    expect(quietHub.openStreams()).toBe(openBefore);
     if (first.kind === 'streaming') first.close();
+    quietHub.closeAll();
   });
 });
 
