@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/harness.js';
-import { waitUntil } from '../../../test/wait.js';
+import { holdDeliveryRow, untilWaitingForLock } from '../../../test/row-locks.js';
 import type { Database } from '../../platform/db/index.js';
 import { createPostgresDatabase } from '../../platform/db/postgres.js';
 import { claimDueDeliveries, recordAttempt, type ClaimedDelivery } from './deliveries.repository.js';
@@ -51,25 +51,13 @@ describe('claiming webhook deliveries from several connections', () => {
     const redelivered = await addDelivery(webhookId, 2, { status: 'failed', dueSecondsAgo: 3600 });
     // A statement holding the first delivery's row (as a redelivery or a record does for a moment)
     // holds up the first claim after it has chosen that delivery.
-    let releaseRow!: () => void;
-    let rowHeld!: () => void;
-    const held = new Promise<void>((resolve) => (rowHeld = resolve));
-    const holder = database.db.transaction(async (tx) => {
-      await tx.query('SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR UPDATE', [first]);
-      rowHeld();
-      await new Promise<void>((resolve) => (releaseRow = resolve));
-    });
-    await held;
+    const holder = await holdDeliveryRow(database.db, first);
     const claimOne = claim(senders[0]!);
-    await waitUntil(
-      async () => (await database.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]!.n >= 1,
-      10_000,
-      'the first claim to wait for the held row',
-    );
+    await untilWaitingForLock(database.db, 'the first claim to wait for the held row');
     await database.db.query(`UPDATE webhook_deliveries SET status = 'pending' WHERE id = $1`, [redelivered]);
     const claimTwo = await claim(senders[1]!);
-    releaseRow();
-    await holder;
+    holder.release();
+    await holder.released;
     const claimed = [...(await claimOne), ...claimTwo].filter((delivery) => delivery.webhookId === webhookId);
     expect(claimed.map((delivery) => delivery.id)).toHaveLength(1);
     expect(await leasedOf(webhookId)).toBe(1);

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/harness.js';
+import { holdDeliveryRow, untilWaitingForLock } from '../../../test/row-locks.js';
 import { waitUntil } from '../../../test/wait.js';
 import { startReceiver, type WebhookReceiver } from '../../../test/webhook-receiver.js';
 import type { Database, Queryable } from '../../platform/db/index.js';
@@ -79,6 +80,8 @@ describe('webhook deliverer', () => {
     );
     return rows[0]!.id;
   }
+  const rowOf = async (deliveryId: string) =>
+    (await database.db.query<{ status: string; attempts: number; leased_until: Date | null }>('SELECT status, attempts, leased_until FROM webhook_deliveries WHERE id = $1', [deliveryId])).rows[0];
   /** A due delivery, as the events relay creates one. */
   const addDelivery = async (webhookId: string): Promise<string> => {
     const { rows } = await database.db.query<{ id: string }>(
@@ -162,6 +165,26 @@ describe('webhook deliverer', () => {
     const paths = receiver.received.map((request) => request.path).filter((path) => path === '/backlogged' || path === '/next-in-turn');
     // Turn by turn: one attempt of the failing endpoint, then the other's, not the whole backlog first.
     expect(paths.indexOf('/next-in-turn')).toBeLessThanOrEqual(1);
+  });
+
+  it('when the deliverer is stopped while its claim is under way, then the delivery it claims is sent and recorded before stop() resolves', async () => {
+    const webhookId = await registerEndpoint('/claimed-at-stop');
+    const deliveryId = await addDelivery(webhookId);
+    // Another statement holds the delivery's row: the claim (started at once) waits for it.
+    const holder = await holdDeliveryRow(database.db, deliveryId);
+    const { deliverer } = start(600_000);
+    await untilWaitingForLock(database.db, 'the claim to wait for the held row');
+    const stopping = deliverer.stop();
+    holder.release();
+    await holder.released;
+    await stopping;
+    const atStop = { received: receiver.on('/claimed-at-stop').length, row: await rowOf(deliveryId) };
+    // The claim took the delivery (its row was only locked): it is sent, once, and recorded.
+    await waitUntil(async () => (await rowOf(deliveryId))?.status === 'succeeded', 10_000, 'the delivery to be recorded');
+    // ...all of it before stop() resolved, so the process could then close its database.
+    expect(atStop.row).toMatchObject({ status: 'succeeded', attempts: 1, leased_until: null });
+    expect(atStop.received).toBe(1);
+    expect(receiver.on('/claimed-at-stop')).toHaveLength(1);
   });
 
   it('when many attempts are allowed, then a late failure is still recorded, its retry about a day away', async () => {

@@ -41,7 +41,8 @@ export function startWebhookDeliverer(deps: { db: Database; signal: Signal; sett
   const leaseMs = settings.timeoutMs + 5000;
   const inFlight = new Map<string, Promise<void>>();
   let stopped = false;
-  let claiming = false;
+  /** The claim round under way, if any: what it claims is sent even when `stop()` came meanwhile. */
+  let claiming: Promise<void> | undefined;
   let claimAgain = false;
   /** Whether an endpoint is enabled, as last read; undefined: read it before the next claim. */
   let anyWebhooks: boolean | undefined;
@@ -96,11 +97,10 @@ export function startWebhookDeliverer(deps: { db: Database; signal: Signal; sett
       claimAgain = true;
       return;
     }
-    claiming = true;
-    claimRound()
-      .catch((error: unknown) => logger.warn('webhook claim failed; retrying on the next poll', errorFields(error)))
+    claiming = claimRound()
+      .catch((error: unknown) => void logger.warn('webhook claim failed; retrying on the next poll', errorFields(error)))
       .finally(() => {
-        claiming = false;
+        claiming = undefined;
         if (claimAgain) {
           claimAgain = false;
           wake();
@@ -125,10 +125,18 @@ export function startWebhookDeliverer(deps: { db: Database; signal: Signal; sett
       stopped = true;
       clearInterval(poll);
       listener.close();
+      // A claim under way is waited for too: the deliveries it takes are leased and counted, and
+      // their attempts start once it answers. Not waited for, they went out after stop()
+      // resolved, when the database was closing, so their outcome was never recorded and each
+      // was sent again once its lease ran out.
       // An attempt still running after a moment is abandoned: its lease runs out and another
       // sender retries it with the same webhook-id (receivers dedupe), as after a crash.
+      const settled = (async () => {
+        await claiming;
+        await Promise.allSettled([...inFlight.values()]);
+      })();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...inFlight.values()]), new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
+      await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
       clearTimeout(timer);
     },
   };
