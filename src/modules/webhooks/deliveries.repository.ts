@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../../platform/db/index.js';
+import type { DeliveryStatus } from './webhooks.schemas.js';
 
 /** A delivery taken by one sender, with what it needs to send it. */
 export interface ClaimedDelivery {
@@ -94,10 +95,12 @@ export interface AttemptResult {
  * took it). A redelivery asked during the attempt (it is no longer due at the lease's end) stays
  * due as it asked, whatever this attempt's outcome: the attempt began before it was asked. A
  * failed attempt is not retried once its endpoint has been disabled (`updateWebhook`).
+ * Answers the delivery's status as recorded (which the attempt's result alone does not tell), or
+ * undefined when the claim was lost and nothing was recorded.
  */
-export async function recordAttempt(db: Queryable, claim: ClaimedDelivery, result: AttemptResult): Promise<void> {
+export async function recordAttempt(db: Queryable, claim: ClaimedDelivery, result: AttemptResult): Promise<DeliveryStatus | undefined> {
   const status = result.ok ? 'succeeded' : result.retryInMs === undefined ? 'failed' : 'pending';
-  await db.query(
+  const { rows } = await db.query<{ status: DeliveryStatus }>(
     `UPDATE webhook_deliveries
      SET status = CASE WHEN next_attempt_at <> leased_until THEN 'pending'
                        WHEN $3 = 'pending' AND NOT (SELECT enabled FROM webhooks WHERE id = webhook_id) THEN 'failed'
@@ -105,7 +108,9 @@ export async function recordAttempt(db: Queryable, claim: ClaimedDelivery, resul
          last_status_code = $4, last_error = $5, leased_until = NULL, updated_at = now(),
          next_attempt_at = CASE WHEN next_attempt_at <> leased_until OR $6::double precision IS NULL THEN next_attempt_at
                                 ELSE now() + make_interval(secs => $6::double precision / 1000) END
-     WHERE id = $1 AND leased_until = $2`,
+     WHERE id = $1 AND leased_until = $2
+     RETURNING status`,
     [claim.id, claim.leasedUntil, status, result.statusCode ?? null, result.error ?? null, result.retryInMs ?? null],
   );
+  return rows[0]?.status;
 }

@@ -7,7 +7,7 @@ import type { Database, Queryable } from '../../platform/db/index.js';
 import { createLogger } from '../../platform/logger.js';
 import { createInProcessSignal, type Signal } from '../../platform/signal.js';
 import { startWebhookDeliverer } from './webhook-deliverer.js';
-import { scheduleRedelivery } from './webhooks.repository.js';
+import { scheduleRedelivery, updateWebhook } from './webhooks.repository.js';
 
 /** A claim's first statement (the second runs only when an endpoint has a delivery due). */
 const CLAIM = 'lock-webhooks-to-claim';
@@ -61,15 +61,16 @@ describe('webhook deliverer', () => {
 
   function start(pollMs: number, settings: Partial<typeof SETTINGS> = {}) {
     const { db, count, answered } = counted(database.db);
+    const outcomes: string[] = [];
     const deliverer = startWebhookDeliverer({
       db,
       signal,
       settings: { ...SETTINGS, ...settings, pollMs },
       logger: createLogger({ level: 'error', format: 'json', silent: true }),
-      observer: { attempted: () => undefined },
+      observer: { attempted: (outcome) => void outcomes.push(outcome) },
     });
     stops.push(() => deliverer.stop());
-    return { deliverer, count, answered };
+    return { deliverer, count, answered, outcomes };
   }
 
   /** An enabled endpoint, committed outside the deliverer (as the API would). */
@@ -185,6 +186,20 @@ describe('webhook deliverer', () => {
     expect(atStop.row).toMatchObject({ status: 'succeeded', attempts: 1, leased_until: null });
     expect(atStop.received).toBe(1);
     expect(receiver.on('/claimed-at-stop')).toHaveLength(1);
+  });
+
+  it('when the endpoint is disabled during a failing attempt, then the attempt is reported as failed, as it is recorded', async () => {
+    receiver.answer('/disabled-in-flight', 'hold');
+    const webhookId = await registerEndpoint('/disabled-in-flight');
+    const deliveryId = await addDelivery(webhookId);
+    const { outcomes } = start(100);
+    await waitUntil(() => receiver.on('/disabled-in-flight').length === 1, 20_000, 'the attempt');
+    await updateWebhook(database.db, webhookId, { enabled: false });
+    receiver.release(500);
+    await waitUntil(() => outcomes.length === 1, 20_000, 'the attempt to be reported');
+    expect(await rowOf(deliveryId)).toMatchObject({ status: 'failed', attempts: 1 });
+    // webhook_delivery_attempts_total{outcome} and the log say what became of the delivery.
+    expect(outcomes).toEqual(['failed']);
   });
 
   it('when many attempts are allowed, then a late failure is still recorded, its retry about a day away', async () => {

@@ -62,9 +62,13 @@ export function startWebhookDeliverer(deps: { db: Database; signal: Signal; sett
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const retryInMs = outcome.ok || claim.attempts >= (claim.attemptsAllowed ?? settings.maxAttempts) ? undefined : retryDelayMs(claim.attempts, settings.retryBaseMs);
-    await recordAttempt(db, claim, { ...outcome, retryInMs });
-    deps.observer.attempted(outcome.ok ? 'succeeded' : retryInMs === undefined ? 'failed' : 'retrying', seconds);
-    if (!outcome.ok && retryInMs === undefined) logger.warn('webhook delivery failed for good', { deliveryId: claim.id, webhookId: claim.webhookId, attempts: claim.attempts, error: outcome.error });
+    const recorded = await recordAttempt(db, claim, { ...outcome, retryInMs });
+    // What became of the delivery, as recorded: a failure is not retried once its endpoint was
+    // disabled during the attempt, and a redelivery asked meanwhile keeps it pending. (A claim
+    // lost meanwhile recorded nothing: another sender has the delivery.)
+    const failedForGood = !outcome.ok && (recorded ?? (retryInMs === undefined ? 'failed' : 'pending')) === 'failed';
+    deps.observer.attempted(outcome.ok ? 'succeeded' : failedForGood ? 'failed' : 'retrying', seconds);
+    if (failedForGood) logger.warn('webhook delivery failed for good', { deliveryId: claim.id, webhookId: claim.webhookId, attempts: claim.attempts, error: outcome.error });
   }
 
   async function claimRound(): Promise<void> {
