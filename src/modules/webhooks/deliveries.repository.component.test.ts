@@ -88,4 +88,36 @@ describe('claiming webhook deliveries from several connections', () => {
     expect(attempts).toBeGreaterThan(0);
     expect(overlaps).toEqual([]);
   });
+
+  it('when a dead endpoint has a large backlog of due deliveries, then a claim reads only the deliveries it takes, not the backlog', async () => {
+    const dead = await addEndpoint();
+    const other = await addEndpoint();
+    // A day of a busy shop's events for an endpoint that does not answer: all of them due now.
+    await database.db.query(
+      `INSERT INTO webhook_deliveries (id, webhook_id, event_seq, type, payload, next_attempt_at)
+       SELECT gen_random_uuid(), $1, seq, 'order.placed', '{}', now() - make_interval(secs => seq) FROM generate_series(1, 20000) seq`,
+      [dead],
+    );
+    const otherDelivery = await addDelivery(other, 1);
+    // One of the dead endpoint's deliveries is in flight (its attempt waiting for the time-out).
+    await database.db.query(`UPDATE webhook_deliveries SET leased_until = now() + interval '1 minute' WHERE webhook_id = $1 AND event_seq = 1`, [dead]);
+    await database.db.exec('ANALYZE webhook_deliveries');
+    const sender = senders[2]!;
+    // Index entries and table rows the claim's statements read, from the statistics its
+    // connection flushes before it answers (it is idle then).
+    const rowsRead = async () => {
+      await sender.query('SELECT pg_stat_force_next_flush()');
+      const { rows } = await database.db.query<{ n: string }>(
+        `SELECT (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes WHERE relname = 'webhook_deliveries')
+              + (SELECT coalesce(seq_tup_read, 0) FROM pg_stat_user_tables WHERE relname = 'webhook_deliveries') AS n`,
+      );
+      return Number(rows[0]!.n);
+    };
+    const before = await rowsRead();
+    const claimed = await claim(sender);
+    const read = (await rowsRead()) - before;
+    expect(claimed.map((delivery) => delivery.id)).toEqual([otherDelivery]);
+    // Before: every claim (one per event signal, poll and finished attempt) read the backlog, twice.
+    expect(read).toBeLessThan(100);
+  });
 });

@@ -57,11 +57,15 @@ export async function claimDueDeliveries(db: Database, options: { limit: number;
     );
     if (endpoints.length === 0) return [];
     const { rows } = await tx.query<ClaimedDelivery>(
+      // Each endpoint's first due delivery, looked up one endpoint at a time (not DISTINCT ON
+      // over all of them, which read and sorted a dead endpoint's whole backlog on every claim).
       `WITH due AS (
-         SELECT DISTINCT ON (d.webhook_id) d.id
-         FROM webhook_deliveries d
-         WHERE d.webhook_id = ANY ($2::uuid[]) AND ${DUE} AND ${IDLE('d.webhook_id')}
-         ORDER BY d.webhook_id, d.next_attempt_at, d.event_seq
+         SELECT first_due.id
+         FROM unnest($2::uuid[]) AS e(webhook_id)
+         CROSS JOIN LATERAL (SELECT d.id FROM webhook_deliveries d
+                             WHERE d.webhook_id = e.webhook_id AND ${DUE}
+                             ORDER BY d.next_attempt_at, d.event_seq LIMIT 1) first_due
+         WHERE ${IDLE('e.webhook_id')}
        ), claimed AS (
          UPDATE webhook_deliveries d
          SET leased_until = date_trunc('milliseconds', now() + make_interval(secs => $1::double precision / 1000)),
