@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/harness.js';
 import { holdDeliveryRow, untilWaitingForLock } from '../../../test/row-locks.js';
+import { waitUntil } from '../../../test/wait.js';
 import type { Database } from '../../platform/db/index.js';
 import { createPostgresDatabase } from '../../platform/db/postgres.js';
 import { claimDueDeliveries, recordAttempt, type ClaimedDelivery } from './deliveries.repository.js';
@@ -119,5 +120,27 @@ describe('claiming webhook deliveries from several connections', () => {
     expect(claimed.map((delivery) => delivery.id)).toEqual([otherDelivery]);
     // Before: every claim (one per event signal, poll and finished attempt) read the backlog, twice.
     expect(read).toBeLessThan(100);
+  });
+
+  it('when a claim waits before it takes its delivery, then the lease runs from when it took it, not from when the claim began', async () => {
+    const webhookId = await addEndpoint();
+    const deliveryId = await addDelivery(webhookId, 1);
+    const holder = await holdDeliveryRow(database.db, deliveryId);
+    const claiming = claimDueDeliveries(senders[3]!, { limit: 4, leaseMs: 1000, busyWebhookIds: [] });
+    await untilWaitingForLock(database.db, 'the claim to wait for the held row');
+    // The claim waits longer than its lease.
+    await waitUntil(
+      async () =>
+        (await database.db.query<{ late: boolean }>(`SELECT bool_or(now() - xact_start > interval '1500 milliseconds') AS late FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))
+          .rows[0]!.late,
+      10_000,
+      'the claim to wait longer than its lease',
+    );
+    holder.release();
+    await holder.released;
+    const [claimed] = await claiming;
+    expect(claimed?.id).toBe(deliveryId);
+    // Still leased: its attempt is only starting, and no other sender may take the endpoint meanwhile.
+    expect(await leasedOf(webhookId)).toBe(1);
   });
 });

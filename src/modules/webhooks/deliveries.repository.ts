@@ -59,17 +59,23 @@ export async function claimDueDeliveries(db: Database, options: { limit: number;
     const { rows } = await tx.query<ClaimedDelivery>(
       // Each endpoint's first due delivery, looked up one endpoint at a time (not DISTINCT ON
       // over all of them, which read and sorted a dead endpoint's whole backlog on every claim).
+      // The lease runs from the moment the delivery is taken: its row is locked first (waiting
+      // for a statement that holds it), and then the lease's end is read from the clock, once per
+      // row (it is also the delivery's next due time, which must equal it). From the
+      // transaction's start (now()), a claim that had waited for the row handed out a lease
+      // already run out, and another sender could take the endpoint while the attempt was only
+      // starting.
       `WITH due AS (
-         SELECT first_due.id
+         SELECT first_due.id, date_trunc('milliseconds', clock_timestamp() + make_interval(secs => $1::double precision / 1000)) AS lease_end
          FROM unnest($2::uuid[]) AS e(webhook_id)
          CROSS JOIN LATERAL (SELECT d.id FROM webhook_deliveries d
                              WHERE d.webhook_id = e.webhook_id AND ${DUE}
-                             ORDER BY d.next_attempt_at, d.event_seq LIMIT 1) first_due
+                             ORDER BY d.next_attempt_at, d.event_seq LIMIT 1
+                             FOR NO KEY UPDATE OF d) first_due
          WHERE ${IDLE('e.webhook_id')}
        ), claimed AS (
          UPDATE webhook_deliveries d
-         SET leased_until = date_trunc('milliseconds', now() + make_interval(secs => $1::double precision / 1000)),
-             next_attempt_at = date_trunc('milliseconds', now() + make_interval(secs => $1::double precision / 1000)),
+         SET leased_until = due.lease_end, next_attempt_at = due.lease_end,
              attempts = d.attempts + 1, updated_at = now()
          FROM due
          WHERE d.id = due.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
