@@ -20,9 +20,12 @@ export interface ClaimedDelivery {
 
 /** A delivery of `d` that is due and not leased to a live sender. */
 const DUE = `d.status = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())`;
-/** No delivery of the endpoint is in flight (leased to a live sender). */
+/**
+ * No delivery of the endpoint is in flight (leased to a live sender), whatever its status: one
+ * ended by disabling its endpoint keeps its lease until its attempt is recorded.
+ */
 const IDLE = (webhookId: string) =>
-  `NOT EXISTS (SELECT 1 FROM webhook_deliveries busy WHERE busy.webhook_id = ${webhookId} AND busy.status = 'pending' AND busy.leased_until >= now())`;
+  `NOT EXISTS (SELECT 1 FROM webhook_deliveries busy WHERE busy.webhook_id = ${webhookId} AND busy.leased_until >= now())`;
 
 /**
  * Claims up to `limit` due deliveries, at most one per endpoint (those served least recently

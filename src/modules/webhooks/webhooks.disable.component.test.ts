@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { STORAGE_KINDS } from '../../../test/harness.js';
 import { webhooksServiceOn } from '../../../test/webhooks-service.js';
 import { claimDueDeliveries, recordAttempt } from './deliveries.repository.js';
+import { scheduleRedelivery } from './webhooks.repository.js';
 
 /**
  * Disabling an endpoint stops its deliveries, as Stripe, GitHub and Svix do: what was still owed
@@ -50,5 +51,34 @@ describe.each(STORAGE_KINDS)('disabling a webhook endpoint on %s', (kind) => {
     expect(await claimDueDeliveries(context.database.db, { limit: 10, leaseMs: 60_000, busyWebhookIds: [] })).toEqual([]);
     await context.webhooks.updateWebhook(webhook.id, { enabled: true });
     expect((await claimDueDeliveries(context.database.db, { limit: 10, leaseMs: 60_000, busyWebhookIds: [] })).map((claim) => claim.id)).toEqual([failed!.id]);
+  });
+
+  it('when an endpoint is disabled while the sender of a delivery has died mid-attempt, then that delivery does not go out when the endpoint is enabled again', async () => {
+    const webhook = await context.webhooks.createWebhook({ url: 'http://127.0.0.1:9/hook', events: ['order.placed'] });
+    await addDeliveries(webhook.id, [1]);
+    // Claimed by a sender killed before it recorded anything: its lease is still running.
+    const [abandoned] = await claimDueDeliveries(context.database.db, { limit: 1, leaseMs: 60_000, busyWebhookIds: [] });
+    await context.webhooks.updateWebhook(webhook.id, { enabled: false });
+    // The lease runs out, while the endpoint stays disabled.
+    await context.database.db.query(`UPDATE webhook_deliveries SET leased_until = now() - interval '1 minute', next_attempt_at = now() - interval '1 minute' WHERE id = $1`, [abandoned!.id]);
+    await context.webhooks.updateWebhook(webhook.id, { enabled: true });
+    expect(await claimDueDeliveries(context.database.db, { limit: 10, leaseMs: 60_000, busyWebhookIds: [] })).toEqual([]);
+    const [delivery] = (await context.webhooks.listDeliveries(webhook.id, { status: undefined, limit: 10, after: undefined })).items;
+    expect(delivery).toMatchObject({ id: abandoned!.id, status: 'failed', lastError: 'the endpoint was disabled' });
+  });
+
+  it('when an endpoint is enabled again while an attempt of it is still in flight, then no other delivery of it is sent until that attempt ends', async () => {
+    const webhook = await context.webhooks.createWebhook({ url: 'http://127.0.0.1:9/hook', events: ['order.placed'] });
+    await addDeliveries(webhook.id, [1, 2]);
+    const [inFlight] = await claimDueDeliveries(context.database.db, { limit: 1, leaseMs: 60_000, busyWebhookIds: [] });
+    await context.webhooks.updateWebhook(webhook.id, { enabled: false });
+    const other = (await context.webhooks.listDeliveries(webhook.id, { status: undefined, limit: 10, after: undefined })).items.find((delivery) => delivery.id !== inFlight!.id);
+    await scheduleRedelivery(context.database.db, webhook.id, other!.id, 8);
+    await context.webhooks.updateWebhook(webhook.id, { enabled: true });
+    expect(await claimDueDeliveries(context.database.db, { limit: 10, leaseMs: 60_000, busyWebhookIds: [] })).toEqual([]);
+    // The attempt ends (succeeds): the redelivery goes out next, and the attempt's outcome is kept.
+    await recordAttempt(context.database.db, inFlight!, { ok: true, statusCode: 204, error: undefined, retryInMs: undefined });
+    expect((await claimDueDeliveries(context.database.db, { limit: 10, leaseMs: 60_000, busyWebhookIds: [] })).map((claim) => claim.id)).toEqual([other!.id]);
+    expect((await context.webhooks.listDeliveries(webhook.id, { status: 'succeeded', limit: 10, after: undefined })).items.map((delivery) => delivery.id)).toEqual([inFlight!.id]);
   });
 });
