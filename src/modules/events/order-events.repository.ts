@@ -73,7 +73,9 @@ export async function sequenceOutboxRows(
 
 /**
  * Waits until the pass holding the sequencer lock (if any) has committed: the lock is taken
- * shared for an instant, and released with the statement.
+ * shared for an instant, and released with the statement. In a transaction it is held until that
+ * commits, and passes meanwhile find it held and wait their turn (disabling a webhook, so that no
+ * pass creates deliveries for the endpoint from a snapshot that saw it enabled).
  */
 export async function awaitSequencer(db: Queryable): Promise<void> {
   await db.query('SELECT pg_advisory_xact_lock_shared($1)', [SEQUENCER_LOCK_KEY]);

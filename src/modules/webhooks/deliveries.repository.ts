@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../../platform/db/index.js';
+import type { DeliveryStatus } from './webhooks.schemas.js';
 
 /** A delivery taken by one sender, with what it needs to send it. */
 export interface ClaimedDelivery {
@@ -19,9 +20,12 @@ export interface ClaimedDelivery {
 
 /** A delivery of `d` that is due and not leased to a live sender. */
 const DUE = `d.status = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())`;
-/** No delivery of the endpoint is in flight (leased to a live sender). */
+/**
+ * No delivery of the endpoint is in flight (leased to a live sender), whatever its status: one
+ * ended by disabling its endpoint keeps its lease until its attempt is recorded.
+ */
 const IDLE = (webhookId: string) =>
-  `NOT EXISTS (SELECT 1 FROM webhook_deliveries busy WHERE busy.webhook_id = ${webhookId} AND busy.status = 'pending' AND busy.leased_until >= now())`;
+  `NOT EXISTS (SELECT 1 FROM webhook_deliveries busy WHERE busy.webhook_id = ${webhookId} AND busy.leased_until >= now())`;
 
 /**
  * Claims up to `limit` due deliveries, at most one per endpoint (those served least recently
@@ -56,15 +60,25 @@ export async function claimDueDeliveries(db: Database, options: { limit: number;
     );
     if (endpoints.length === 0) return [];
     const { rows } = await tx.query<ClaimedDelivery>(
+      // Each endpoint's first due delivery, looked up one endpoint at a time (not DISTINCT ON
+      // over all of them, which read and sorted a dead endpoint's whole backlog on every claim).
+      // The lease runs from the moment the delivery is taken: its row is locked first (waiting
+      // for a statement that holds it), and then the lease's end is read from the clock, once per
+      // row (it is also the delivery's next due time, which must equal it). From the
+      // transaction's start (now()), a claim that had waited for the row handed out a lease
+      // already run out, and another sender could take the endpoint while the attempt was only
+      // starting.
       `WITH due AS (
-         SELECT DISTINCT ON (d.webhook_id) d.id
-         FROM webhook_deliveries d
-         WHERE d.webhook_id = ANY ($2::uuid[]) AND ${DUE} AND ${IDLE('d.webhook_id')}
-         ORDER BY d.webhook_id, d.next_attempt_at, d.event_seq
+         SELECT first_due.id, date_trunc('milliseconds', clock_timestamp() + make_interval(secs => $1::double precision / 1000)) AS lease_end
+         FROM unnest($2::uuid[]) AS e(webhook_id)
+         CROSS JOIN LATERAL (SELECT d.id FROM webhook_deliveries d
+                             WHERE d.webhook_id = e.webhook_id AND ${DUE}
+                             ORDER BY d.next_attempt_at, d.event_seq LIMIT 1
+                             FOR NO KEY UPDATE OF d) first_due
+         WHERE ${IDLE('e.webhook_id')}
        ), claimed AS (
          UPDATE webhook_deliveries d
-         SET leased_until = date_trunc('milliseconds', now() + make_interval(secs => $1::double precision / 1000)),
-             next_attempt_at = date_trunc('milliseconds', now() + make_interval(secs => $1::double precision / 1000)),
+         SET leased_until = due.lease_end, next_attempt_at = due.lease_end,
              attempts = d.attempts + 1, updated_at = now()
          FROM due
          WHERE d.id = due.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
@@ -94,10 +108,12 @@ export interface AttemptResult {
  * took it). A redelivery asked during the attempt (it is no longer due at the lease's end) stays
  * due as it asked, whatever this attempt's outcome: the attempt began before it was asked. A
  * failed attempt is not retried once its endpoint has been disabled (`updateWebhook`).
+ * Answers the delivery's status as recorded (which the attempt's result alone does not tell), or
+ * undefined when the claim was lost and nothing was recorded.
  */
-export async function recordAttempt(db: Queryable, claim: ClaimedDelivery, result: AttemptResult): Promise<void> {
+export async function recordAttempt(db: Queryable, claim: ClaimedDelivery, result: AttemptResult): Promise<DeliveryStatus | undefined> {
   const status = result.ok ? 'succeeded' : result.retryInMs === undefined ? 'failed' : 'pending';
-  await db.query(
+  const { rows } = await db.query<{ status: DeliveryStatus }>(
     `UPDATE webhook_deliveries
      SET status = CASE WHEN next_attempt_at <> leased_until THEN 'pending'
                        WHEN $3 = 'pending' AND NOT (SELECT enabled FROM webhooks WHERE id = webhook_id) THEN 'failed'
@@ -105,7 +121,9 @@ export async function recordAttempt(db: Queryable, claim: ClaimedDelivery, resul
          last_status_code = $4, last_error = $5, leased_until = NULL, updated_at = now(),
          next_attempt_at = CASE WHEN next_attempt_at <> leased_until OR $6::double precision IS NULL THEN next_attempt_at
                                 ELSE now() + make_interval(secs => $6::double precision / 1000) END
-     WHERE id = $1 AND leased_until = $2`,
+     WHERE id = $1 AND leased_until = $2
+     RETURNING status`,
     [claim.id, claim.leasedUntil, status, result.statusCode ?? null, result.error ?? null, result.retryInMs ?? null],
   );
+  return rows[0]?.status;
 }

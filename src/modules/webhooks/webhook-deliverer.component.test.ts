@@ -1,12 +1,13 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/harness.js';
+import { holdDeliveryRow, untilWaitingForLock } from '../../../test/row-locks.js';
 import { waitUntil } from '../../../test/wait.js';
 import { startReceiver, type WebhookReceiver } from '../../../test/webhook-receiver.js';
 import type { Database, Queryable } from '../../platform/db/index.js';
 import { createLogger } from '../../platform/logger.js';
 import { createInProcessSignal, type Signal } from '../../platform/signal.js';
 import { startWebhookDeliverer } from './webhook-deliverer.js';
-import { scheduleRedelivery } from './webhooks.repository.js';
+import { scheduleRedelivery, updateWebhook } from './webhooks.repository.js';
 
 /** A claim's first statement (the second runs only when an endpoint has a delivery due). */
 const CLAIM = 'lock-webhooks-to-claim';
@@ -60,15 +61,16 @@ describe('webhook deliverer', () => {
 
   function start(pollMs: number, settings: Partial<typeof SETTINGS> = {}) {
     const { db, count, answered } = counted(database.db);
+    const outcomes: string[] = [];
     const deliverer = startWebhookDeliverer({
       db,
       signal,
       settings: { ...SETTINGS, ...settings, pollMs },
       logger: createLogger({ level: 'error', format: 'json', silent: true }),
-      observer: { attempted: () => undefined },
+      observer: { attempted: (outcome) => void outcomes.push(outcome) },
     });
     stops.push(() => deliverer.stop());
-    return { deliverer, count, answered };
+    return { deliverer, count, answered, outcomes };
   }
 
   /** An enabled endpoint, committed outside the deliverer (as the API would). */
@@ -79,6 +81,8 @@ describe('webhook deliverer', () => {
     );
     return rows[0]!.id;
   }
+  const rowOf = async (deliveryId: string) =>
+    (await database.db.query<{ status: string; attempts: number; leased_until: Date | null }>('SELECT status, attempts, leased_until FROM webhook_deliveries WHERE id = $1', [deliveryId])).rows[0];
   /** A due delivery, as the events relay creates one. */
   const addDelivery = async (webhookId: string): Promise<string> => {
     const { rows } = await database.db.query<{ id: string }>(
@@ -162,6 +166,40 @@ describe('webhook deliverer', () => {
     const paths = receiver.received.map((request) => request.path).filter((path) => path === '/backlogged' || path === '/next-in-turn');
     // Turn by turn: one attempt of the failing endpoint, then the other's, not the whole backlog first.
     expect(paths.indexOf('/next-in-turn')).toBeLessThanOrEqual(1);
+  });
+
+  it('when the deliverer is stopped while its claim is under way, then the delivery it claims is sent and recorded before stop() resolves', async () => {
+    const webhookId = await registerEndpoint('/claimed-at-stop');
+    const deliveryId = await addDelivery(webhookId);
+    // Another statement holds the delivery's row: the claim (started at once) waits for it.
+    const holder = await holdDeliveryRow(database.db, deliveryId);
+    const { deliverer } = start(600_000);
+    await untilWaitingForLock(database.db, 'the claim to wait for the held row');
+    const stopping = deliverer.stop();
+    holder.release();
+    await holder.released;
+    await stopping;
+    const atStop = { received: receiver.on('/claimed-at-stop').length, row: await rowOf(deliveryId) };
+    // The claim took the delivery (its row was only locked): it is sent, once, and recorded.
+    await waitUntil(async () => (await rowOf(deliveryId))?.status === 'succeeded', 10_000, 'the delivery to be recorded');
+    // ...all of it before stop() resolved, so the process could then close its database.
+    expect(atStop.row).toMatchObject({ status: 'succeeded', attempts: 1, leased_until: null });
+    expect(atStop.received).toBe(1);
+    expect(receiver.on('/claimed-at-stop')).toHaveLength(1);
+  });
+
+  it('when the endpoint is disabled during a failing attempt, then the attempt is reported as failed, as it is recorded', async () => {
+    receiver.answer('/disabled-in-flight', 'hold');
+    const webhookId = await registerEndpoint('/disabled-in-flight');
+    const deliveryId = await addDelivery(webhookId);
+    const { outcomes } = start(100);
+    await waitUntil(() => receiver.on('/disabled-in-flight').length === 1, 20_000, 'the attempt');
+    await updateWebhook(database.db, webhookId, { enabled: false });
+    receiver.release(500);
+    await waitUntil(() => outcomes.length === 1, 20_000, 'the attempt to be reported');
+    expect(await rowOf(deliveryId)).toMatchObject({ status: 'failed', attempts: 1 });
+    // webhook_delivery_attempts_total{outcome} and the log say what became of the delivery.
+    expect(outcomes).toEqual(['failed']);
   });
 
   it('when many attempts are allowed, then a late failure is still recorded, its retry about a day away', async () => {

@@ -41,7 +41,8 @@ export function startWebhookDeliverer(deps: { db: Database; signal: Signal; sett
   const leaseMs = settings.timeoutMs + 5000;
   const inFlight = new Map<string, Promise<void>>();
   let stopped = false;
-  let claiming = false;
+  /** The claim round under way, if any: what it claims is sent even when `stop()` came meanwhile. */
+  let claiming: Promise<void> | undefined;
   let claimAgain = false;
   /** Whether an endpoint is enabled, as last read; undefined: read it before the next claim. */
   let anyWebhooks: boolean | undefined;
@@ -61,9 +62,13 @@ export function startWebhookDeliverer(deps: { db: Database; signal: Signal; sett
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const retryInMs = outcome.ok || claim.attempts >= (claim.attemptsAllowed ?? settings.maxAttempts) ? undefined : retryDelayMs(claim.attempts, settings.retryBaseMs);
-    await recordAttempt(db, claim, { ...outcome, retryInMs });
-    deps.observer.attempted(outcome.ok ? 'succeeded' : retryInMs === undefined ? 'failed' : 'retrying', seconds);
-    if (!outcome.ok && retryInMs === undefined) logger.warn('webhook delivery failed for good', { deliveryId: claim.id, webhookId: claim.webhookId, attempts: claim.attempts, error: outcome.error });
+    const recorded = await recordAttempt(db, claim, { ...outcome, retryInMs });
+    // What became of the delivery, as recorded: a failure is not retried once its endpoint was
+    // disabled during the attempt, and a redelivery asked meanwhile keeps it pending. (A claim
+    // lost meanwhile recorded nothing: another sender has the delivery.)
+    const failedForGood = !outcome.ok && (recorded ?? (retryInMs === undefined ? 'failed' : 'pending')) === 'failed';
+    deps.observer.attempted(outcome.ok ? 'succeeded' : failedForGood ? 'failed' : 'retrying', seconds);
+    if (failedForGood) logger.warn('webhook delivery failed for good', { deliveryId: claim.id, webhookId: claim.webhookId, attempts: claim.attempts, error: outcome.error });
   }
 
   async function claimRound(): Promise<void> {
@@ -96,11 +101,10 @@ export function startWebhookDeliverer(deps: { db: Database; signal: Signal; sett
       claimAgain = true;
       return;
     }
-    claiming = true;
-    claimRound()
-      .catch((error: unknown) => logger.warn('webhook claim failed; retrying on the next poll', errorFields(error)))
+    claiming = claimRound()
+      .catch((error: unknown) => void logger.warn('webhook claim failed; retrying on the next poll', errorFields(error)))
       .finally(() => {
-        claiming = false;
+        claiming = undefined;
         if (claimAgain) {
           claimAgain = false;
           wake();
@@ -125,10 +129,18 @@ export function startWebhookDeliverer(deps: { db: Database; signal: Signal; sett
       stopped = true;
       clearInterval(poll);
       listener.close();
+      // A claim under way is waited for too: the deliveries it takes are leased and counted, and
+      // their attempts start once it answers. Not waited for, they went out after stop()
+      // resolved, when the database was closing, so their outcome was never recorded and each
+      // was sent again once its lease ran out.
       // An attempt still running after a moment is abandoned: its lease runs out and another
       // sender retries it with the same webhook-id (receivers dedupe), as after a crash.
+      const settled = (async () => {
+        await claiming;
+        await Promise.allSettled([...inFlight.values()]);
+      })();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...inFlight.values()]), new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
+      await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
       clearTimeout(timer);
     },
   };

@@ -66,7 +66,10 @@ export const DISABLED_ERROR = 'the endpoint was disabled';
  * Disabling an endpoint (`enabled: false`) ends the deliveries it was still owed as `failed`, as
  * Stripe, GitHub and Svix stop a disabled endpoint's deliveries: no events are written for it
  * while disabled, and its backlog does not go out all at once, stale, when it is enabled again.
- * Each can be redelivered. An attempt in flight finishes; it is not retried (`recordAttempt`).
+ * Each can be redelivered. A delivery in flight ends too, its lease kept: its attempt finishes and
+ * records its outcome, a failure not retried (`recordAttempt`), and meanwhile no other delivery of
+ * the endpoint is claimed should it be enabled again. (Left pending, the delivery of a sender that
+ * had died mid-attempt went out, stale, once the endpoint was enabled again.)
  */
 export async function updateWebhook(
   db: Queryable,
@@ -79,9 +82,10 @@ export async function updateWebhook(
          enabled = COALESCE($5, enabled), updated_at = now()
        WHERE id = $1 RETURNING ${WEBHOOK_COLUMNS}
      ), ended AS (
-       UPDATE webhook_deliveries d SET status = 'failed', last_error = $6, updated_at = now()
+       UPDATE webhook_deliveries d SET status = 'failed', last_error = $6, updated_at = now(),
+         leased_until = CASE WHEN d.leased_until >= now() THEN d.leased_until END
        FROM updated u
-       WHERE $5::boolean IS FALSE AND d.webhook_id = u.id AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
+       WHERE $5::boolean IS FALSE AND d.webhook_id = u.id AND d.status = 'pending'
      )
      SELECT * FROM updated`,
     [id, changes.url ?? null, changes.events ?? null, changes.description ?? null, changes.enabled ?? null, DISABLED_ERROR],

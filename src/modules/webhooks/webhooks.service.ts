@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '../../platform/db/index.js';
 import { NotFoundError, UnprocessableError } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
+import { awaitSequencer } from '../events/index.js';
 import { toPage, type Page } from '../../shared/pagination.js';
 import { generateSecret } from './signature.js';
 import { refuseUrl } from './webhook-url.js';
@@ -58,7 +59,16 @@ export function createWebhooksService(deps: {
   async function updateWebhook(id: string, changes: UpdateWebhookBody): Promise<Webhook> {
     await getWebhook(id);
     if (changes.url !== undefined) await assertDeliverable(changes.url);
-    const updated = await repo.updateWebhook(db, id, changes);
+    // Disabling waits for an events pass under way (and holds the next ones off until it commits):
+    // a pass that had read the endpoint as enabled created a delivery for it after the disable had
+    // ended what the endpoint was owed, and that delivery went out, stale, once it was enabled again.
+    const updated =
+      changes.enabled === false
+        ? await db.transaction(async (tx) => {
+            await awaitSequencer(tx);
+            return repo.updateWebhook(tx, id, changes);
+          })
+        : await repo.updateWebhook(db, id, changes);
     if (!updated) throw webhookNotFound();
     deps.onWebhooksChanged?.();
     return updated;
