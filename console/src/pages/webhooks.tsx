@@ -242,15 +242,20 @@ function Deliveries({ hook }: { hook: Webhook }) {
     void load();
   }, [status.value]);
 
+  // As a read, a Redeliver takes away an earlier error as it starts, and its failure is dropped
+  // once a newer read (another filter, a Refresh) has started: that read's state is the latest.
   const redelivering = useAction();
   const redeliver = (delivery: Delivery) =>
     redelivering.run(async () => {
+      const mine = generation.current;
+      error.value = null;
       try {
         await api(`/api/webhooks/${hook.id}/deliveries/${delivery.id}/redeliver`, { method: 'POST' });
-        await load();
       } catch (caught) {
-        error.value = messageOf(caught);
+        if (mine === generation.current) error.value = messageOf(caught);
+        return;
       }
+      await load();
     });
 
   return (
