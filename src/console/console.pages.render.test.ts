@@ -1,8 +1,8 @@
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createProduct } from '../../test/catalog.js';
-import { signIn, useConsoleApp, WAIT, watchProblems } from '../../test/console-browser.js';
-import { registerAdmin, registerUser, type TestUser } from '../../test/users.js';
+import { holdAnswer, signIn, useConsoleApp, WAIT, watchProblems } from '../../test/console-browser.js';
+import { bearer, registerAdmin, registerUser, type TestUser } from '../../test/users.js';
 
 /** Cases found reviewing the console's pages: keyboard use, loading and error states. */
 describe('the console\'s pages with the keyboard and when a read fails, in a real browser', () => {
@@ -65,6 +65,46 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
     await page.getByRole('button', { name: 'Edit Refreshed Lamp' }).waitFor(WAIT);
     expect(await page.getByRole('alert').count()).toBe(0);
     // The dropped connection itself is the one problem expected.
+    expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
+  });
+
+  it('when a read of an order list or a Cancel failed, then its error goes as the next filter or Cancel starts, and a new filter says it is loading (the old error stayed, with no Loading, until the next answer)', { timeout: 60_000 }, async () => {
+    const product = await createProduct(shop.app, admin, { stock: 5, name: 'Listed Cup' });
+    const customer = await registerUser(shop.app, 'lister');
+    const placed = await shop.app.http.post('/api/orders').set(bearer(customer)).send({ items: [{ productId: product.id, quantity: 1 }] });
+    expect(placed.status).toBe(201);
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
+    await page.goto(`${shop.console.baseUrl}/console#/orders`);
+    await signIn(page, customer);
+    // Once live, the page has read its list for the stream too: no read of its own is left to come.
+    await page.locator('header .live-live').waitFor(WAIT);
+    const row = page.locator(`tr[data-order-id="${placed.body.id as string}"]`);
+    await row.waitFor(WAIT);
+    const unreachable = page.getByRole('alert').filter({ hasText: 'The server could not be reached' });
+
+    await page.route(/\/api\/orders\?limit=20&status=completed$/, (route) => route.abort('connectionreset'), { times: 1 });
+    await page.getByLabel('Status').selectOption('completed');
+    await unreachable.waitFor(WAIT);
+    const pending = await holdAnswer(page, /\/api\/orders\?limit=20&status=pending$/);
+    await page.getByLabel('Status').selectOption('pending');
+    await pending.read;
+    expect(await page.getByRole('alert').count()).toBe(0);
+    expect(await page.getByRole('status').filter({ hasText: 'Loading orders…' }).isVisible()).toBe(true);
+    pending.release();
+    await row.waitFor(WAIT);
+
+    await page.route(/\/cancel$/, (route) => route.abort('connectionreset'), { times: 1 });
+    await row.getByRole('button', { name: /^Cancel order/ }).click();
+    await unreachable.waitFor(WAIT);
+    const cancel = await holdAnswer(page, /\/cancel$/);
+    await row.getByRole('button', { name: /^Cancel order/ }).click();
+    await cancel.read;
+    expect(await page.getByRole('alert').count()).toBe(0);
+    cancel.release();
+    await page.getByText('No orders with status pending yet.').waitFor(WAIT);
+    expect(await page.getByRole('alert').count()).toBe(0);
+    // The dropped connections themselves are the only problems expected.
     expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
   });
 

@@ -62,8 +62,11 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
     );
   };
 
+  // Another filter's list is not shown while this one loads, nor an earlier read's error: the
+  // page says it is loading.
   useEffect(() => {
     orders.value = null;
+    error.value = null;
     void reload();
   }, [status.value]);
 
@@ -106,6 +109,7 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
   const cancelling = useAction();
   const cancel = (order: Order) =>
     cancelling.run(async () => {
+      error.value = null;
       try {
         const cancelled = await api<Order>(`/api/orders/${order.id}/cancel`, { method: 'POST' });
         focusStatusOf.current = order.id;
