@@ -108,6 +108,40 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
     expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
   });
 
+  it('when Older orders failed, then its error goes as it is asked again, and one that fails after the filter changed is not shown over the new list (it was)', { timeout: 60_000 }, async () => {
+    const product = await createProduct(shop.app, admin, { stock: 50, name: 'Paged Cup' });
+    const customer = await registerUser(shop.app, 'pager');
+    for (let placed = 0; placed < 21; placed++) {
+      expect((await shop.app.http.post('/api/orders').set(bearer(customer)).send({ items: [{ productId: product.id, quantity: 1 }] })).status).toBe(201);
+    }
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
+    await page.goto(`${shop.console.baseUrl}/console#/orders`);
+    await signIn(page, customer);
+    await page.locator('header .live-live').waitFor(WAIT);
+    const rows = page.locator('tr[data-order-id]');
+    await expect.poll(() => rows.count(), WAIT).toBe(20);
+    const older = /\/api\/orders\?limit=20&cursor=/;
+
+    await page.route(older, (route) => route.abort('connectionreset'), { times: 1 });
+    await page.getByRole('button', { name: 'Older orders' }).click();
+    await page.getByRole('alert').filter({ hasText: 'The server could not be reached' }).waitFor(WAIT);
+    // Asked again: while it is on its way, the earlier failure is not shown; then it fails after another filter was chosen.
+    const held = await holdAnswer(page, older, { drop: true });
+    await page.getByRole('button', { name: 'Older orders' }).click();
+    await held.read;
+    expect(await page.getByRole('alert').count()).toBe(0);
+    await page.getByLabel('Status').selectOption('completed');
+    await page.getByText('No orders with status completed yet.').waitFor(WAIT);
+    const dropped = page.waitForEvent('requestfailed', (request) => older.test(request.url()));
+    held.release();
+    await dropped;
+    await page.evaluate("fetch('/health/live').then((res) => res.status)");
+    expect(await page.getByRole('alert').count()).toBe(0);
+    // The dropped connections themselves are the only problems expected.
+    expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
+  });
+
   it('when a keyboard user removes a line from the cart, then focus moves to the next line\'s Remove, then to the cart, and the removal is announced (it fell to <body>)', { timeout: 60_000 }, async () => {
     await createProduct(shop.app, admin, { stock: 5, name: 'First Cup' });
     await createProduct(shop.app, admin, { stock: 5, name: 'Second Cup' });
