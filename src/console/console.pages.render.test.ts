@@ -142,6 +142,30 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
     expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
   });
 
+  it('when a read of the catalog failed, then its error goes as Refresh is clicked, and the page says it is loading (the error stayed, with no Loading, until the next answer)', { timeout: 60_000 }, async () => {
+    await createProduct(shop.app, admin, { stock: 1, name: 'Catalog Lamp' });
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
+    // Every read fails (the page also reads every 5 s) until Refresh is about to be clicked.
+    const catalog = /\/api\/products\?limit=100$/;
+    await page.route(catalog, (route) => route.abort('connectionreset'));
+    await page.goto(`${shop.console.baseUrl}/console`);
+    await signIn(page, await registerUser(shop.app, 'refresher'));
+    await page.getByRole('alert').filter({ hasText: 'The server could not be reached' }).waitFor(WAIT);
+    await page.unroute(catalog);
+
+    const held = await holdAnswer(page, catalog);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await held.read;
+    expect(await page.getByRole('alert').count()).toBe(0);
+    expect(await page.getByRole('status').filter({ hasText: 'Loading products…' }).isVisible()).toBe(true);
+    held.release();
+    await page.getByRole('button', { name: 'Add Catalog Lamp to cart' }).waitFor(WAIT);
+    expect(await page.getByRole('alert').count()).toBe(0);
+    // The dropped connections themselves are the only problems expected.
+    expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
+  });
+
   it('when a keyboard user removes a line from the cart, then focus moves to the next line\'s Remove, then to the cart, and the removal is announced (it fell to <body>)', { timeout: 60_000 }, async () => {
     await createProduct(shop.app, admin, { stock: 5, name: 'First Cup' });
     await createProduct(shop.app, admin, { stock: 5, name: 'Second Cup' });
