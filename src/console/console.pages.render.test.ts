@@ -166,6 +166,43 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
     expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
   });
 
+  it('when a read of the products or a Restock failed, then its error goes as Refresh or the next Restock starts (it stayed until one succeeded)', { timeout: 60_000 }, async () => {
+    const name = 'Restocked Lamp';
+    const product = await createProduct(shop.app, admin, { stock: 2, name });
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
+    const products = /\/api\/products\?limit=50$/;
+    await page.route(products, (route) => route.abort('connectionreset'), { times: 1 });
+    await page.goto(`${shop.console.baseUrl}/console#/admin/products`);
+    await signIn(page, admin);
+    const unreachable = page.getByRole('alert').filter({ hasText: 'The server could not be reached' });
+    await unreachable.waitFor(WAIT);
+    const read = await holdAnswer(page, products);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await read.read;
+    expect(await page.getByRole('alert').count()).toBe(0);
+    expect(await page.getByRole('status').filter({ hasText: 'Loading products…' }).isVisible()).toBe(true);
+    read.release();
+
+    const stock = new RegExp(`/api/products/${product.id}/stock$`);
+    const restock = async () => {
+      await page.getByLabel(`Stock adjustment for ${name}`).fill('3');
+      await page.getByRole('button', { name: `Apply stock adjustment to ${name}` }).click();
+    };
+    await page.route(stock, (route) => route.abort('connectionreset'), { times: 1 });
+    await restock();
+    await unreachable.waitFor(WAIT);
+    const restocked = await holdAnswer(page, stock);
+    await restock();
+    await restocked.read;
+    expect(await page.getByRole('alert').count()).toBe(0);
+    restocked.release();
+    await expect.poll(() => page.locator(`tr[data-sku="${product.sku}"]`).getByTestId('available').innerText(), WAIT).toBe('5');
+    expect(await page.getByRole('alert').count()).toBe(0);
+    // The dropped connections themselves are the only problems expected.
+    expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
+  });
+
   it('when a keyboard user removes a line from the cart, then focus moves to the next line\'s Remove, then to the cart, and the removal is announced (it fell to <body>)', { timeout: 60_000 }, async () => {
     await createProduct(shop.app, admin, { stock: 5, name: 'First Cup' });
     await createProduct(shop.app, admin, { stock: 5, name: 'Second Cup' });
