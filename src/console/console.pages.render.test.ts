@@ -203,6 +203,31 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
     expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
   });
 
+  it('when Cancel order failed on an order\'s page, then its error goes as Cancel order is clicked again (it stayed until one succeeded)', { timeout: 60_000 }, async () => {
+    const product = await createProduct(shop.app, admin, { stock: 5, name: 'Detail Cup' });
+    const customer = await registerUser(shop.app, 'detailer');
+    const placed = await shop.app.http.post('/api/orders').set(bearer(customer)).send({ items: [{ productId: product.id, quantity: 1 }] });
+    expect(placed.status).toBe(201);
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
+    await page.goto(`${shop.console.baseUrl}/console#/orders/${placed.body.id as string}`);
+    await signIn(page, customer);
+    const cancel = page.getByRole('button', { name: 'Cancel order' });
+
+    await page.route(/\/cancel$/, (route) => route.abort('connectionreset'), { times: 1 });
+    await cancel.click();
+    await page.getByRole('alert').filter({ hasText: 'The server could not be reached' }).waitFor(WAIT);
+    const held = await holdAnswer(page, /\/cancel$/);
+    await cancel.click();
+    await held.read;
+    expect(await page.getByRole('alert').count()).toBe(0);
+    held.release();
+    await page.locator('.big-status [data-status="cancelled"]').waitFor(WAIT);
+    expect(await page.getByRole('alert').count()).toBe(0);
+    // The dropped connection itself is the one problem expected.
+    expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
+  });
+
   it('when a keyboard user removes a line from the cart, then focus moves to the next line\'s Remove, then to the cart, and the removal is announced (it fell to <body>)', { timeout: 60_000 }, async () => {
     await createProduct(shop.app, admin, { stock: 5, name: 'First Cup' });
     await createProduct(shop.app, admin, { stock: 5, name: 'Second Cup' });
