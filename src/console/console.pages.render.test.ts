@@ -20,6 +20,47 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
     await page.getByRole('heading', { name: 'Products and stock' }).waitFor(WAIT);
     return { page, problems };
   }
+  /**
+   * A new customer with `count` pending orders (nothing processes them here), and a page signed
+   * in as them at `hash` (made of the last order's id).
+   */
+  async function customerWithOrders(name: string, count: number, hash: (orderId: string) => string): Promise<{ page: Page; problems: string[]; orderId: string }> {
+    const product = await createProduct(shop.app, admin, { stock: count + 5, name: `${name} cup` });
+    const customer = await registerUser(shop.app, name);
+    let orderId = '';
+    for (let placed = 0; placed < count; placed++) {
+      const res = await shop.app.http.post('/api/orders').set(bearer(customer)).send({ items: [{ productId: product.id, quantity: 1 }] });
+      expect(res.status).toBe(201);
+      orderId = res.body.id as string;
+    }
+    const page = await (await shop.console.browser.newContext()).newPage();
+    const problems = watchProblems(page, shop.console.baseUrl);
+    await page.goto(`${shop.console.baseUrl}/console${hash(orderId)}`);
+    await signIn(page, customer);
+    return { page, problems, orderId };
+  }
+
+  /**
+   * `ask` meets a dropped connection to `request` and the page says so; asked again, with the
+   * answer held (or, with `drop`, to be dropped), the page shows no error meanwhile. Returns the
+   * hold, to release.
+   */
+  async function failThenAskAgain(page: Page, request: RegExp, ask: () => Promise<void>, { drop = false } = {}): Promise<{ release: () => void }> {
+    await page.route(request, (route) => route.abort('connectionreset'), { times: 1 });
+    await ask();
+    await page.getByRole('alert').filter({ hasText: 'The server could not be reached' }).waitFor(WAIT);
+    return askWhileHeld(page, request, ask, { drop });
+  }
+
+  /** `ask`s with the answer to `request` held: meanwhile the page shows no error. Returns the hold, to release. */
+  async function askWhileHeld(page: Page, request: RegExp, ask: () => Promise<unknown>, { drop = false } = {}): Promise<{ release: () => void }> {
+    const held = await holdAnswer(page, request, { drop });
+    await ask();
+    await held.read;
+    expect(await page.getByRole('alert').count()).toBe(0);
+    return held;
+  }
+
   /** The accessible name of what has focus, or its tag. */
   const focused = (page: Page) => page.evaluate("document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.labels?.[0]?.textContent ?? document.activeElement?.textContent ?? document.activeElement?.tagName");
 
@@ -69,38 +110,22 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
   });
 
   it('when a read of an order list or a Cancel failed, then its error goes as the next filter or Cancel starts, and a new filter says it is loading (the old error stayed, with no Loading, until the next answer)', { timeout: 60_000 }, async () => {
-    const product = await createProduct(shop.app, admin, { stock: 5, name: 'Listed Cup' });
-    const customer = await registerUser(shop.app, 'lister');
-    const placed = await shop.app.http.post('/api/orders').set(bearer(customer)).send({ items: [{ productId: product.id, quantity: 1 }] });
-    expect(placed.status).toBe(201);
-    const page = await (await shop.console.browser.newContext()).newPage();
-    const problems = watchProblems(page, shop.console.baseUrl);
-    await page.goto(`${shop.console.baseUrl}/console#/orders`);
-    await signIn(page, customer);
+    const { page, problems, orderId } = await customerWithOrders('lister', 1, () => '#/orders');
     // Once live, the page has read its list for the stream too: no read of its own is left to come.
     await page.locator('header .live-live').waitFor(WAIT);
-    const row = page.locator(`tr[data-order-id="${placed.body.id as string}"]`);
+    const row = page.locator(`tr[data-order-id="${orderId}"]`);
     await row.waitFor(WAIT);
     const unreachable = page.getByRole('alert').filter({ hasText: 'The server could not be reached' });
 
     await page.route(/\/api\/orders\?limit=20&status=completed$/, (route) => route.abort('connectionreset'), { times: 1 });
     await page.getByLabel('Status').selectOption('completed');
     await unreachable.waitFor(WAIT);
-    const pending = await holdAnswer(page, /\/api\/orders\?limit=20&status=pending$/);
-    await page.getByLabel('Status').selectOption('pending');
-    await pending.read;
-    expect(await page.getByRole('alert').count()).toBe(0);
+    const pending = await askWhileHeld(page, /\/api\/orders\?limit=20&status=pending$/, () => page.getByLabel('Status').selectOption('pending'));
     expect(await page.getByRole('status').filter({ hasText: 'Loading orders…' }).isVisible()).toBe(true);
     pending.release();
     await row.waitFor(WAIT);
 
-    await page.route(/\/cancel$/, (route) => route.abort('connectionreset'), { times: 1 });
-    await row.getByRole('button', { name: /^Cancel order/ }).click();
-    await unreachable.waitFor(WAIT);
-    const cancel = await holdAnswer(page, /\/cancel$/);
-    await row.getByRole('button', { name: /^Cancel order/ }).click();
-    await cancel.read;
-    expect(await page.getByRole('alert').count()).toBe(0);
+    const cancel = await failThenAskAgain(page, /\/cancel$/, () => row.getByRole('button', { name: /^Cancel order/ }).click());
     cancel.release();
     await page.getByText('No orders with status pending yet.').waitFor(WAIT);
     expect(await page.getByRole('alert').count()).toBe(0);
@@ -109,28 +134,14 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
   });
 
   it('when Older orders failed, then its error goes as it is asked again, and one that fails after the filter changed is not shown over the new list (it was)', { timeout: 60_000 }, async () => {
-    const product = await createProduct(shop.app, admin, { stock: 50, name: 'Paged Cup' });
-    const customer = await registerUser(shop.app, 'pager');
-    for (let placed = 0; placed < 21; placed++) {
-      expect((await shop.app.http.post('/api/orders').set(bearer(customer)).send({ items: [{ productId: product.id, quantity: 1 }] })).status).toBe(201);
-    }
-    const page = await (await shop.console.browser.newContext()).newPage();
-    const problems = watchProblems(page, shop.console.baseUrl);
-    await page.goto(`${shop.console.baseUrl}/console#/orders`);
-    await signIn(page, customer);
+    const { page, problems } = await customerWithOrders('pager', 21, () => '#/orders');
     await page.locator('header .live-live').waitFor(WAIT);
     const rows = page.locator('tr[data-order-id]');
     await expect.poll(() => rows.count(), WAIT).toBe(20);
     const older = /\/api\/orders\?limit=20&cursor=/;
 
-    await page.route(older, (route) => route.abort('connectionreset'), { times: 1 });
-    await page.getByRole('button', { name: 'Older orders' }).click();
-    await page.getByRole('alert').filter({ hasText: 'The server could not be reached' }).waitFor(WAIT);
     // Asked again: while it is on its way, the earlier failure is not shown; then it fails after another filter was chosen.
-    const held = await holdAnswer(page, older, { drop: true });
-    await page.getByRole('button', { name: 'Older orders' }).click();
-    await held.read;
-    expect(await page.getByRole('alert').count()).toBe(0);
+    const held = await failThenAskAgain(page, older, () => page.getByRole('button', { name: 'Older orders' }).click(), { drop: true });
     await page.getByLabel('Status').selectOption('completed');
     await page.getByText('No orders with status completed yet.').waitFor(WAIT);
     const dropped = page.waitForEvent('requestfailed', (request) => older.test(request.url()));
@@ -154,10 +165,7 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
     await page.getByRole('alert').filter({ hasText: 'The server could not be reached' }).waitFor(WAIT);
     await page.unroute(catalog);
 
-    const held = await holdAnswer(page, catalog);
-    await page.getByRole('button', { name: 'Refresh' }).click();
-    await held.read;
-    expect(await page.getByRole('alert').count()).toBe(0);
+    const held = await askWhileHeld(page, catalog, () => page.getByRole('button', { name: 'Refresh' }).click());
     expect(await page.getByRole('status').filter({ hasText: 'Loading products…' }).isVisible()).toBe(true);
     held.release();
     await page.getByRole('button', { name: 'Add Catalog Lamp to cart' }).waitFor(WAIT);
@@ -175,12 +183,8 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
     await page.route(products, (route) => route.abort('connectionreset'), { times: 1 });
     await page.goto(`${shop.console.baseUrl}/console#/admin/products`);
     await signIn(page, admin);
-    const unreachable = page.getByRole('alert').filter({ hasText: 'The server could not be reached' });
-    await unreachable.waitFor(WAIT);
-    const read = await holdAnswer(page, products);
-    await page.getByRole('button', { name: 'Refresh' }).click();
-    await read.read;
-    expect(await page.getByRole('alert').count()).toBe(0);
+    await page.getByRole('alert').filter({ hasText: 'The server could not be reached' }).waitFor(WAIT);
+    const read = await askWhileHeld(page, products, () => page.getByRole('button', { name: 'Refresh' }).click());
     expect(await page.getByRole('status').filter({ hasText: 'Loading products…' }).isVisible()).toBe(true);
     read.release();
 
@@ -189,14 +193,7 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
       await page.getByLabel(`Stock adjustment for ${name}`).fill('3');
       await page.getByRole('button', { name: `Apply stock adjustment to ${name}` }).click();
     };
-    await page.route(stock, (route) => route.abort('connectionreset'), { times: 1 });
-    await restock();
-    await unreachable.waitFor(WAIT);
-    const restocked = await holdAnswer(page, stock);
-    await restock();
-    await restocked.read;
-    expect(await page.getByRole('alert').count()).toBe(0);
-    restocked.release();
+    (await failThenAskAgain(page, stock, restock)).release();
     await expect.poll(() => page.locator(`tr[data-sku="${product.sku}"]`).getByTestId('available').innerText(), WAIT).toBe('5');
     expect(await page.getByRole('alert').count()).toBe(0);
     // The dropped connections themselves are the only problems expected.
@@ -204,24 +201,10 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
   });
 
   it('when Cancel order failed on an order\'s page, then its error goes as Cancel order is clicked again (it stayed until one succeeded)', { timeout: 60_000 }, async () => {
-    const product = await createProduct(shop.app, admin, { stock: 5, name: 'Detail Cup' });
-    const customer = await registerUser(shop.app, 'detailer');
-    const placed = await shop.app.http.post('/api/orders').set(bearer(customer)).send({ items: [{ productId: product.id, quantity: 1 }] });
-    expect(placed.status).toBe(201);
-    const page = await (await shop.console.browser.newContext()).newPage();
-    const problems = watchProblems(page, shop.console.baseUrl);
-    await page.goto(`${shop.console.baseUrl}/console#/orders/${placed.body.id as string}`);
-    await signIn(page, customer);
+    const { page, problems } = await customerWithOrders('detailer', 1, (orderId) => `#/orders/${orderId}`);
     const cancel = page.getByRole('button', { name: 'Cancel order' });
 
-    await page.route(/\/cancel$/, (route) => route.abort('connectionreset'), { times: 1 });
-    await cancel.click();
-    await page.getByRole('alert').filter({ hasText: 'The server could not be reached' }).waitFor(WAIT);
-    const held = await holdAnswer(page, /\/cancel$/);
-    await cancel.click();
-    await held.read;
-    expect(await page.getByRole('alert').count()).toBe(0);
-    held.release();
+    (await failThenAskAgain(page, /\/cancel$/, () => cancel.click())).release();
     await page.locator('.big-status [data-status="cancelled"]').waitFor(WAIT);
     expect(await page.getByRole('alert').count()).toBe(0);
     // The dropped connection itself is the one problem expected.
