@@ -115,18 +115,19 @@ export async function signIn(page: Page, user: Pick<TestUser, 'email' | 'passwor
 
 /**
  * The first request to `url` goes to the API at once, but its answer reaches the page only when
- * the test calls `release` (`read` settles once the API has answered).
+ * the test calls `release` (`read` settles once the API has answered). With `drop`, the request
+ * never reaches the API (`read` settles as it is asked) and at `release` its connection drops.
  */
-export async function holdAnswer(page: Page, url: RegExp): Promise<{ read: Promise<void>; release: () => void }> {
+export async function holdAnswer(page: Page, url: RegExp, { drop = false }: { drop?: boolean } = {}): Promise<{ read: Promise<void>; release: () => void }> {
   let release = () => {};
   let wasRead = () => {};
   const released = new Promise<void>((resolve) => (release = resolve));
   const read = new Promise<void>((resolve) => (wasRead = resolve));
   await page.route(url, async (route: Route) => {
-    const response = await route.fetch();
+    const response = drop ? null : await route.fetch();
     wasRead();
     await released;
-    await route.fulfill({ response });
+    await (response ? route.fulfill({ response }) : route.abort('connectionreset'));
   }, { times: 1 });
   return { read, release };
 }

@@ -152,6 +152,67 @@ describe('the console\'s webhook and product pages, in a real browser', () => {
     expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
   });
 
+  it('when a webhook\'s action failed, then its error goes as the next action starts (it stayed on screen until one succeeded), and stays when a Delete is dismissed (nothing was tried)', { timeout: 60_000 }, async () => {
+    const url = unreachable('acted');
+    const id = await addWebhook(url);
+    const { page, problems } = await signedInPage('#/admin/webhooks');
+    const card = page.locator('li', { hasText: url });
+    const thisHook = new RegExp(`/api/webhooks/${id}$`);
+    const unreachableAlert = page.getByRole('alert').filter({ hasText: 'The server could not be reached' });
+
+    await page.route(thisHook, (route) => route.abort('connectionreset'), { times: 1 });
+    await card.getByRole('button', { name: 'Disable' }).click();
+    await unreachableAlert.waitFor(WAIT);
+    // A dismissed Delete tried nothing: the error of the Disable that failed is still the latest.
+    page.once('dialog', (dialog) => void dialog.dismiss());
+    await card.getByRole('button', { name: /^Delete/ }).click();
+    await settled(page);
+    expect(await unreachableAlert.isVisible()).toBe(true);
+
+    // Disable again: while it is on its way, the earlier failure is not shown.
+    const held = await holdAnswer(page, thisHook);
+    await card.getByRole('button', { name: 'Disable' }).click();
+    await held.read;
+    expect(await page.getByRole('alert').count()).toBe(0);
+    held.release();
+    await card.getByText('Disabled', { exact: true }).waitFor(WAIT);
+    expect(await page.getByRole('alert').count()).toBe(0);
+    // The dropped connection itself is the one problem expected.
+    expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
+  });
+
+  it('when a Redeliver fails, then its error goes as the next Redeliver starts, and one that fails after a newer read of the deliveries started is not shown over that read\'s list (it was, until the next answer)', { timeout: 90_000 }, async () => {
+    const url = await endpointWithFailedDeliveries(3);
+    const { page, problems } = await signedInPage('#/admin/webhooks');
+    const section = page.getByRole('region', { name: `Deliveries to ${url}` });
+    const rows = section.locator('tbody tr');
+    await page.locator('li', { hasText: url }).getByRole('button', { name: 'Deliveries' }).click();
+    await expect.poll(() => rows.count(), WAIT).toBe(3);
+    const redeliver = () => rows.first().getByRole('button', { name: /^Redeliver / }).click();
+
+    await page.route(/\/redeliver$/, (route) => route.abort('connectionreset'), { times: 1 });
+    await redeliver();
+    await section.getByRole('alert').filter({ hasText: 'The server could not be reached' }).waitFor(WAIT);
+    // Redeliver again: while it is on its way, the earlier failure is not shown.
+    const held = await holdAnswer(page, /\/redeliver$/, { drop: true });
+    await redeliver();
+    await held.read;
+    expect(await section.getByRole('alert').count()).toBe(0);
+    // Refresh reads the deliveries meanwhile; the Redeliver then fails: the fresh list stays, with no error over it.
+    const refreshed = page.waitForResponse((response) => /\/deliveries\?limit=20$/.test(response.url()));
+    await section.getByRole('button', { name: 'Refresh' }).click();
+    await (await refreshed).finished();
+    await settled(page);
+    const dropped = page.waitForEvent('requestfailed', (request) => request.url().endsWith('/redeliver'));
+    held.release();
+    await dropped;
+    await settled(page);
+    expect(await section.getByRole('alert').count()).toBe(0);
+    expect(await rows.count()).toBe(3);
+    // The dropped connections themselves are the only problems expected.
+    expect(problems.filter((problem) => !problem.includes('ERR_CONNECTION_RESET'))).toEqual([]);
+  });
+
   /** The URL of the endpoint whose card holds what has focus, or the focused element's text. */
   const focused = (page: Page) => page.evaluate("document.activeElement?.closest('li')?.querySelector('strong')?.textContent ?? document.activeElement?.textContent ?? 'nothing'");
 

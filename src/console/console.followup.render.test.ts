@@ -41,7 +41,8 @@ describe('the console when prices and focus change under it, in a real browser',
     await page.getByRole('status').filter({ hasText: `Order ${inList.slice(0, 8)} cancelled.` }).waitFor({ state: 'attached', ...WAIT });
 
     await page.getByRole('link', { name: onItsPage.slice(0, 8) }).click();
-    await page.getByRole('button', { name: 'Cancel order' }).focus();
+    // Exactly: until the order's page shows, the list's "Cancel order <id>" would match, and take the Enter.
+    await page.getByRole('button', { name: 'Cancel order', exact: true }).focus();
     await page.keyboard.press('Enter');
     await page.locator('.big-status [data-status="cancelled"]').waitFor(WAIT);
     await expect.poll(() => focused(page), WAIT).toBe('big-status');

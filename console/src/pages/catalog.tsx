@@ -25,8 +25,11 @@ export function CatalogPage() {
   const products = useSignal<Product[] | null>(null);
   const error = useSignal<string | null>(null);
 
-  const refresh = () =>
-    loadCatalog().then(
+  // An error shown is the latest read's. One the user asks for (Refresh) takes it away as it
+  // starts; the page's own reads every few seconds leave it until they answer (it would flicker).
+  const refresh = (asked = false) => {
+    if (asked) error.value = null;
+    return loadCatalog().then(
       (items) => {
         products.value = items;
         // The cart shows the prices of now, not those of when each product went in.
@@ -35,6 +38,7 @@ export function CatalogPage() {
       },
       (caught: unknown) => (error.value = messageOf(caught)),
     );
+  };
   useEffect(() => {
     void refresh();
     // Availability changes as others order and admins restock.
@@ -45,7 +49,7 @@ export function CatalogPage() {
   return (
     <main id="main" class="with-aside">
       <section aria-labelledby="catalog-heading" class="grow">
-        <PageTitle actions={<button type="button" onClick={() => void refresh()}>Refresh</button>}>
+        <PageTitle actions={<button type="button" onClick={() => void refresh(true)}>Refresh</button>}>
           <span id="catalog-heading">Catalog</span>
         </PageTitle>
         <ErrorMessage message={error.value} />

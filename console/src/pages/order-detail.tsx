@@ -48,8 +48,10 @@ export function OrderDetailPage({ id }: { id: string }) {
   // The button goes away with the pending status (maybe already, if the stream brought the change
   // first): focus moves to the status, a live region that announces it, not to <body>.
   const statusLine = useRef<HTMLParagraphElement>(null);
+  // An earlier Cancel's error goes as the next starts.
   const cancel = () =>
     cancelling.run(async () => {
+      error.value = null;
       try {
         order.value = await api<Order>(`/api/orders/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
         statusLine.current?.focus();

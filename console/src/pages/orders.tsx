@@ -62,8 +62,11 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
     );
   };
 
+  // Another filter's list is not shown while this one loads, nor an earlier read's error: the
+  // page says it is loading.
   useEffect(() => {
     orders.value = null;
+    error.value = null;
     void reload();
   }, [status.value]);
 
@@ -71,6 +74,7 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
     if (!nextCursor.value) return;
     loadingMore.value = true;
     const filter = status.value;
+    error.value = null;
     try {
       const page = await api<Page<Order>>(query(nextCursor.value));
       // The filter changed meanwhile: these are older orders of another list.
@@ -79,7 +83,8 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
       orders.value = [...(orders.value ?? []), ...page.items.filter((order) => !known.has(order.id))];
       nextCursor.value = page.nextCursor;
     } catch (caught) {
-      error.value = messageOf(caught);
+      // Nor is their failure shown over the list of another filter.
+      if (filter === status.value) error.value = messageOf(caught);
     } finally {
       loadingMore.value = false;
     }
@@ -106,6 +111,7 @@ function OrderList({ scope, title }: { scope: 'mine' | 'all'; title: string }) {
   const cancelling = useAction();
   const cancel = (order: Order) =>
     cancelling.run(async () => {
+      error.value = null;
       try {
         const cancelled = await api<Order>(`/api/orders/${order.id}/cancel`, { method: 'POST' });
         focusStatusOf.current = order.id;

@@ -13,7 +13,10 @@ export function ProductsPage() {
   // The shop's currency, as the catalog answer says (not a product's: there may be none yet).
   const currency = useSignal<string | null>(null);
 
+  // An error shown is the latest attempt's: it goes as the next read (Refresh, More products) or
+  // Restock starts, not when one succeeds.
   const load = async (cursor: string | null = null) => {
+    error.value = null;
     try {
       const page = await api<ProductPage>(`/api/products?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
       currency.value = page.currency;
@@ -113,10 +116,10 @@ function Restock({ product, onDone, onError }: { product: Product; onDone: (prod
       return;
     }
     return applying.run(async () => {
+      onError(null);
       try {
         onDone(await api<Product>(`/api/products/${product.id}/stock`, { method: 'POST', body: { adjustment: value } }));
         adjustment.value = '';
-        onError(null);
       } catch (caught) {
         onError(messageOf(caught));
       }

@@ -28,12 +28,15 @@ export function WebhooksPage() {
     hooks.value = (hooks.value ?? []).map((item) => (item.id === hook.id ? hook : item));
   };
   // One row action at a time: two rotations at once could leave the older secret on screen.
+  // An error shown is the latest attempt's: it goes as the next action starts, not when it
+  // succeeds. A confirmation the user dismisses (`ask`) tries nothing, and leaves it.
   const action = useAction();
-  const act = (work: () => Promise<void>) =>
+  const act = (work: () => Promise<void>, ask?: string) =>
     action.run(async () => {
+      if (ask !== undefined && !confirm(ask)) return;
+      error.value = null;
       try {
         await work();
-        error.value = null;
       } catch (caught) {
         error.value = messageOf(caught);
       }
@@ -115,11 +118,10 @@ export function WebhooksPage() {
                     aria-label={`Delete the webhook to ${hook.url}`}
                     onClick={() =>
                       void act(async () => {
-                        if (!confirm(`Delete the webhook to ${hook.url}?`)) return;
                         await api(`/api/webhooks/${hook.id}`, { method: 'DELETE' });
                         deletion.removed(at, `Webhook to ${hook.url} deleted.`);
                         hooks.value = (hooks.value ?? []).filter((item) => item.id !== hook.id);
-                      })
+                      }, `Delete the webhook to ${hook.url}?`)
                     }
                   >
                     Delete
@@ -240,15 +242,20 @@ function Deliveries({ hook }: { hook: Webhook }) {
     void load();
   }, [status.value]);
 
+  // As a read, a Redeliver takes away an earlier error as it starts, and its failure is dropped
+  // once a newer read (another filter, a Refresh) has started: that read's state is the latest.
   const redelivering = useAction();
   const redeliver = (delivery: Delivery) =>
     redelivering.run(async () => {
+      const mine = generation.current;
+      error.value = null;
       try {
         await api(`/api/webhooks/${hook.id}/deliveries/${delivery.id}/redeliver`, { method: 'POST' });
-        await load();
       } catch (caught) {
-        error.value = messageOf(caught);
+        if (mine === generation.current) error.value = messageOf(caught);
+        return;
       }
+      await load();
     });
 
   return (
