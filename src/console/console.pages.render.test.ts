@@ -221,6 +221,8 @@ describe('the console\'s pages with the keyboard and when a read fails, in a rea
     await page.getByRole('button', { name: 'Add First Cup to cart' }).click();
     await page.getByRole('button', { name: 'Add Second Cup to cart' }).click();
     const cart = page.locator('aside.cart');
+    // Both lines shown before the first is removed (a removal before the second line came left the cart empty).
+    await cart.getByRole('button', { name: 'Remove Second Cup' }).waitFor(WAIT);
 
     await cart.getByRole('button', { name: 'Remove First Cup' }).focus();
     await page.keyboard.press('Enter');
