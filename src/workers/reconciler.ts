@@ -21,11 +21,33 @@ interface ReconcileDeps {
    * round takes the next page, then starts again from the oldest); without it, every round takes
    * the oldest page.
    */
-  emailWalk?: { after?: MissingEmailsCursor; pageSize?: number };
+  emailWalk?: Walk<MissingEmailsCursor>;
   /** Aborted when the process stops: the round ends after the statement in flight (no more batches or steps). */
   signal?: AbortSignal | undefined;
   /** The same for the owed payment voids (a void the provider keeps refusing stays owed, and oldest). */
-  voidWalk?: { after?: StalledVoidsCursor; pageSize?: number };
+  voidWalk?: Walk<StalledVoidsCursor>;
+}
+
+/** Where a walk through owed work stands between rounds: after the last item taken (none: from the oldest). */
+interface Walk<Cursor> {
+  after?: Cursor;
+  pageSize?: number;
+}
+
+/** A page of owed work, after `after` when given; `next` is where the following page starts (undefined at the end). */
+type FindPage<Item, Cursor> = (page: { after?: Cursor; limit?: number }) => Promise<{ items: readonly Item[]; next: Cursor | undefined }>;
+
+/**
+ * Enqueues a job for each item of the walk's next page, then moves the walk on: only once the
+ * page's jobs are in, so a round that lost the queue half-way takes the same page again. A job
+ * refused on its own is not waited for: the walk comes back to it after its last page. Without a
+ * walk, every round takes the oldest page.
+ */
+async function enqueueNextPage<Item, Cursor>(deps: ReconcileDeps, walk: Walk<Cursor> | undefined, find: FindPage<Item, Cursor>, jobOf: (item: Item) => JobSpec): Promise<Item[]> {
+  const { items, next } = await find({ ...(walk?.after ? { after: walk.after } : {}), ...(walk?.pageSize ? { limit: walk.pageSize } : {}) });
+  const enqueued = await ensureEach(deps, items, jobOf);
+  if (walk) walk.after = next;
+  return enqueued;
 }
 
 /** Published outbox rows are kept this long (for operators reading what was sent). */
@@ -63,40 +85,27 @@ async function pruneInBatches(prune: (size: number) => Promise<number>, size: nu
  * `olderThanSeconds`, each kind a step of its own (`round.run`), and logs how many.
  */
 async function enqueueUnfinished(deps: ReconcileDeps, round: Round, olderThanSeconds: number, message: string): Promise<void> {
-  const walk = deps.emailWalk;
   const orders =
     (await round.run(
       're-enqueue stalled orders',
       async () => ensureEach(deps, await deps.orders.findStalledOrderIds(olderThanSeconds), (orderId) => processOrderJob([orderId])),
       'enqueues',
     )) ?? [];
-  const owedEmails = async () => {
-    const { emails, next } = await findMissingEmails(deps.db, olderThanSeconds, {
-      ...(walk?.after ? { after: walk.after } : {}),
-      ...(walk?.pageSize ? { limit: walk.pageSize } : {}),
-    });
-    const enqueued = await ensureEach(deps, emails, ({ orderId, kind }) => orderEmailJob([orderId], kind));
-    // Only once the page's jobs are in: a round that lost the queue half-way takes the same page
-    // again. A job refused on its own is not waited for: the walk comes back to it after its last page.
-    if (walk) walk.after = next;
-    return enqueued;
-  };
-  const owed = (await round.run('re-enqueue owed emails', owedEmails, 'enqueues')) ?? [];
+  const owedEmails = (page: { after?: MissingEmailsCursor; limit?: number }) =>
+    findMissingEmails(deps.db, olderThanSeconds, page).then(({ emails, next }) => ({ items: emails, next }));
+  const owed =
+    (await round.run(
+      're-enqueue owed emails',
+      () => enqueueNextPage(deps, deps.emailWalk, owedEmails, ({ orderId, kind }) => orderEmailJob([orderId], kind)),
+      'enqueues',
+    )) ?? [];
   // A charge approved after its order's void ran, by a job that then died, is voided by a second
   // void once any charge in flight at the give-up has been decided (see reopenEarlyVoids).
   await round.run('reopen early voids', () => reopenEarlyVoids(deps.db, olderThanSeconds));
-  const owedVoids = async () => {
-    const { voidWalk } = deps;
-    const { orderIds, next } = await findStalledVoids(deps.db, olderThanSeconds, {
-      ...(voidWalk?.after ? { after: voidWalk.after } : {}),
-      ...(voidWalk?.pageSize ? { limit: voidWalk.pageSize } : {}),
-    });
-    const enqueued = await ensureEach(deps, orderIds, (orderId) => voidPaymentJob([orderId]));
-    // As for the emails: only once the page's jobs are in.
-    if (voidWalk) voidWalk.after = next;
-    return enqueued;
-  };
-  const voids = (await round.run('re-enqueue owed voids', owedVoids, 'enqueues')) ?? [];
+  const owedVoids = (page: { after?: StalledVoidsCursor; limit?: number }) =>
+    findStalledVoids(deps.db, olderThanSeconds, page).then(({ orderIds, next }) => ({ items: orderIds, next }));
+  const voids =
+    (await round.run('re-enqueue owed voids', () => enqueueNextPage(deps, deps.voidWalk, owedVoids, (orderId) => voidPaymentJob([orderId])), 'enqueues')) ?? [];
   const jobs = orders.length + owed.length + voids.length;
   if (jobs > 0) {
     // Recovery should be visible: counts at info, the ids at debug.
