@@ -14,6 +14,15 @@ import { lastSeq, logStateOf } from './order-events.repository.js';
 const latestEventOf = async (db: TestApp['db'], orderId: string) => (await logStateOf(db, orderId)).latest;
 import { createOrderStreams } from './order-streams.js';
 
+/** An event hub that reads the log only when `signal` fires (its poll and keep-alives are a minute apart). */
+const hubOn = (db: TestApp['db'], signal: ReturnType<typeof createInProcessSignal>) =>
+  createEventHub({
+    db,
+    signal,
+    settings: { pollMs: 60_000, keepAliveMs: 60_000, maxStreamsPerUser: 10, maxStreamsPerProcess: 10 },
+    logger: createLogger({ level: 'error', format: 'json', silent: true }),
+  });
+
 /** What an SSE client would have received, and the Last-Event-ID it would reconnect with. */
 function recordingWriter() {
   const record = { chunks: [] as string[], opened: false, ended: false };
@@ -46,12 +55,7 @@ describe('a per-order event stream whose order is ahead of the event log', () =>
     const admin = await registerAdmin(app);
     buyer = await registerUser(app, 'buyer');
     productId = (await createProduct(app, admin, { stock: 10 })).id;
-    hub = createEventHub({
-      db: app.db,
-      signal,
-      settings: { pollMs: 60_000, keepAliveMs: 60_000, maxStreamsPerUser: 10, maxStreamsPerProcess: 10 },
-      logger: createLogger({ level: 'error', format: 'json', silent: true }),
-    });
+    hub = hubOn(app.db, signal);
     streams = createOrderStreams({ db: app.db, hub });
   });
   afterAll(async () => {
@@ -174,12 +178,7 @@ describe('a per-order event stream whose order is ahead of the event log', () =>
     await relay();
     // A hub of its own, which no relay wakes: the shared hub's wake-up read after relay() could
     // queue behind the lock too, and the count of waiting reads below would never be just two.
-    const quietHub = createEventHub({
-      db: app.db,
-      signal: createInProcessSignal(),
-      settings: { pollMs: 60_000, keepAliveMs: 60_000, maxStreamsPerUser: 10, maxStreamsPerProcess: 10 },
-      logger: createLogger({ level: 'error', format: 'json', silent: true }),
-    });
+    const quietHub = hubOn(app.db, createInProcessSignal());
     const quietStreams = createOrderStreams({ db: app.db, hub: quietHub });
     const running = recordingWriter();
     const first = await quietStreams.streamOrders(principal(), false, undefined, running.writer);
@@ -220,12 +219,7 @@ describe('an event stream that needs admin rights', () => {
 
   beforeAll(async () => {
     app = await startTestApp({ storage: 'postgres' });
-    hub = createEventHub({
-      db: app.db,
-      signal: createInProcessSignal(),
-      settings: { pollMs: 60_000, keepAliveMs: 60_000, maxStreamsPerUser: 10, maxStreamsPerProcess: 10 },
-      logger: createLogger({ level: 'error', format: 'json', silent: true }),
-    });
+    hub = hubOn(app.db, createInProcessSignal());
     const roleOf = (userId: string) => {
       checked.push(userId);
       return app.deps.auth.currentRole(userId);
@@ -279,12 +273,7 @@ describe('an event hub shut down while a stream is opening', () => {
   });
 
   it('when the shutdown comes while the hub starts reading, then that stream is refused with 503, not left open to hold the shutdown', async () => {
-    const hub = createEventHub({
-      db: app.db,
-      signal: createInProcessSignal(),
-      settings: { pollMs: 60_000, keepAliveMs: 60_000, maxStreamsPerUser: 10, maxStreamsPerProcess: 10 },
-      logger: createLogger({ level: 'error', format: 'json', silent: true }),
-    });
+    const hub = hubOn(app.db, createInProcessSignal());
     let ended = false;
     const sink = { deliver: () => undefined, keepAlive: () => undefined, end: () => void (ended = true) };
     let opening: Promise<unknown> | undefined;
